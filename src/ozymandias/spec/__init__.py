@@ -1,0 +1,30 @@
+"""The job spec users submit: its models, YAML loading, and size units."""
+
+from ozymandias.spec.loader import FieldProblem, SpecError, dump_job, job_from_data, load_job
+from ozymandias.spec.models import (
+    ContainerSpec,
+    HealthCheck,
+    JobSpec,
+    MatchExpression,
+    PortMapping,
+    SchedulingConstraints,
+    VolumeSpec,
+)
+from ozymandias.spec.sizes import format_size, parse_size
+
+__all__ = [
+    "ContainerSpec",
+    "FieldProblem",
+    "HealthCheck",
+    "JobSpec",
+    "MatchExpression",
+    "PortMapping",
+    "SchedulingConstraints",
+    "SpecError",
+    "VolumeSpec",
+    "dump_job",
+    "format_size",
+    "job_from_data",
+    "load_job",
+    "parse_size",
+]

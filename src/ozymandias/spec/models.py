@@ -1,0 +1,477 @@
+"""The job spec: what a user submits, validated into immutable models.
+
+The shape follows the design post, which is close to docker-compose on
+purpose, so a few compose habits are accepted too (environment as a mapping
+or "K=V" strings, `restart: "no"`, `depends_on` as a mapping, a command as
+one string). Validation happens here, so the API and the CLI reject a bad
+job with the same messages.
+"""
+
+import hashlib
+import json
+import re
+import shlex
+from collections.abc import Iterable, Iterator, Mapping
+from difflib import get_close_matches
+from graphlib import CycleError, TopologicalSorter
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
+
+from ozymandias.spec.sizes import parse_size
+
+# A problem found by a cross-field check: where (relative to the model being
+# validated) and what.
+_Problem = tuple[tuple[str | int, ...], str]
+
+
+def _problems_error(title: str, problems: Iterable[_Problem]) -> ValidationError:
+    """Build a ValidationError pointing at specific fields.
+
+    A plain ValueError from a validator is reported at the validated object
+    itself; pydantic nests a raised ValidationError under the current
+    location instead, so cross-field checks can name the exact field.
+    """
+    details = [
+        InitErrorDetails(type="value_error", loc=loc, input=None, ctx={"error": message})
+        for loc, message in problems
+    ]
+    return ValidationError.from_exception_data(title, details)
+
+
+class SpecModel(BaseModel):
+    """Base for spec models: immutable, and strict about field names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_fields(cls, data: Any) -> Any:
+        # extra="forbid" would reject these too, but only this model knows its
+        # own fields, so it is the place to suggest what a typo meant.
+        if not isinstance(data, dict):
+            return data
+        spelled = [field.alias or name for name, field in cls.model_fields.items()]
+        accepted = {*spelled, *cls.model_fields}
+        problems = [
+            ((key,), _unknown_field_message(str(key), spelled))
+            for key in data
+            if key not in accepted
+        ]
+        if problems:
+            raise _problems_error(cls.__name__, problems)
+        return data
+
+
+def _unknown_field_message(key: str, known: list[str]) -> str:
+    guesses = get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{guesses[0]}'?)" if guesses else ""
+    return f"unknown field '{key}'{hint}"
+
+
+def _check_dns_label(text: str) -> str:
+    # Job and container names end up in DNS records and podman names.
+    if not re.fullmatch(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?", text):
+        raise ValueError(
+            f"'{text}' is not a DNS label: use 1-63 lowercase letters, digits and '-',"
+            " starting with a letter and not ending with '-'"
+        )
+    return text
+
+
+def _check_env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise ValueError(
+            f"'{text}' is not an environment variable name:"
+            " use letters, digits and '_', not starting with a digit"
+        )
+    return text
+
+
+def _scalar_as_string(value: Any) -> Any:
+    # YAML reads `PORT: 3000` and `DEBUG: true` as numbers and booleans, but
+    # the environment only holds strings; booleans are spelled the YAML way.
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _size(value: Any) -> Any:
+    # bool is an int in Python, but `memory: true` is a mistake, not 1 byte.
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return parse_size(value)
+    raise ValueError(f"{value!r} is not a size like 512M or 2G")
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h)"
+
+
+def _duration(value: Any) -> Any:
+    """Seconds from a number or a compose-style duration: "30s", "1m30s", "500ms"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return float(text)
+        if re.fullmatch(f"(?:{_DURATION_PART})+", text):
+            parts = re.findall(_DURATION_PART, text)
+            return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    raise ValueError(f"{value!r} is not a duration like 30s, 1m or 500ms")
+
+
+def _split_command(value: Any) -> Any:
+    # A single string is split like a shell would, as compose does.
+    if not isinstance(value, str):
+        return value
+    try:
+        return shlex.split(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a valid command: {error}") from None
+
+
+def _check_mount_path(text: str) -> str:
+    path = PurePosixPath(text)
+    if not path.is_absolute() or ".." in path.parts or path == PurePosixPath("/"):
+        raise ValueError(f"'{text}' must be an absolute path below '/' without '..'")
+    return str(path)
+
+
+def _check_volume_name(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", text):
+        raise ValueError(
+            f"'{text}' is not a volume name: use lowercase letters, digits and '-',"
+            " starting and ending with a letter or digit"
+        )
+    return text
+
+
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+EnvValue = Annotated[str, BeforeValidator(_scalar_as_string)]
+Size = Annotated[int, BeforeValidator(_size)]
+Seconds = Annotated[float, BeforeValidator(_duration)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Command = Annotated[list[str] | None, BeforeValidator(_split_command)]
+MountPath = Annotated[str, AfterValidator(_check_mount_path)]
+VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
+
+
+class EnvVar(SpecModel):
+    """One `{name, value}` entry of the design post's environment list."""
+
+    name: EnvName
+    value: EnvValue
+
+
+_ENV_LIST = TypeAdapter(list[EnvVar])
+
+
+def _environment_as_mapping(value: Any) -> Any:
+    """Turn the list forms of `environment` into a mapping; a mapping passes through."""
+    if not isinstance(value, list):
+        return value
+    malformed = [
+        ((index,), f"{item!r} is not NAME=value")
+        for index, item in enumerate(value)
+        if isinstance(item, str) and "=" not in item
+    ]
+    if malformed:
+        raise _problems_error("environment", malformed)
+    entries = [
+        dict(zip(("name", "value"), item.split("=", 1), strict=True))
+        if isinstance(item, str)
+        else item
+        for item in value
+    ]
+    environment: dict[str, str] = {}
+    duplicates: list[_Problem] = []
+    for index, var in enumerate(_ENV_LIST.validate_python(entries)):
+        if var.name in environment:
+            duplicates.append(((index, "name"), f"'{var.name}' is set more than once"))
+        environment[var.name] = var.value
+    if duplicates:
+        raise _problems_error("environment", duplicates)
+    return environment
+
+
+def _restart_policy(value: Any) -> Any:
+    # Compose spells "never" as "no", and unquoted `no` is YAML 1.1's false.
+    return "never" if value is False or value == "no" else value
+
+
+def _dependency_names(value: Any) -> Any:
+    # Compose's long form maps names to conditions; only the names matter here.
+    return list(value) if isinstance(value, dict) else value
+
+
+class PortMapping(SpecModel):
+    """A container port, published on the cluster network under `cluster_port`."""
+
+    cluster_port: Port
+    container_port: Port
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_syntax(cls, value: Any) -> Any:
+        """Read compose's "80:3000", "3000" or "53:53/udp", or a bare port number."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"cluster_port": value, "container_port": value}
+        if not isinstance(value, str):
+            return value
+        match = re.fullmatch(r"(?:(\d+):)?(\d+)(?:/(tcp|udp))?", value.strip())
+        if not match:
+            raise ValueError(f"'{value}' is not a port mapping like 80:3000, 3000 or 53/udp")
+        cluster, container, protocol = match.groups()
+        return {
+            "cluster_port": int(cluster or container),
+            "container_port": int(container),
+            "protocol": protocol or "tcp",
+        }
+
+
+class HealthCheck(SpecModel):
+    """How to tell whether a container is healthy; times are in seconds."""
+
+    type: Literal["http", "tcp", "exec"]
+    port: Port | None = None
+    path: str = Field("/", description="URL path an http check requests")
+    command: Command = None
+    timeout: Seconds = Field(5.0, gt=0)
+    interval: Seconds = Field(10.0, gt=0)
+    # One success is enough to start sending traffic, but one slow response
+    # should not pull an instance out of DNS and restart it: three failures,
+    # as Docker's default retries, before declaring it unhealthy.
+    healthy_threshold: int = Field(1, ge=1)
+    unhealthy_threshold: int = Field(3, ge=1)
+    # Failures in the first few seconds, while the process is still binding
+    # its port, do not count; successes do, so a fast start is seen at once.
+    start_period: Seconds = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_type_needs(self) -> Self:
+        problems: list[_Problem] = []
+        if self.type in ("http", "tcp") and self.port is None:
+            problems.append((("port",), f"{self.type} healthchecks need a port"))
+        if self.type == "exec" and not self.command:
+            problems.append((("command",), "exec healthchecks need a command"))
+        if self.timeout > self.interval:
+            problems.append(
+                (
+                    ("timeout",),
+                    f"timeout ({self.timeout:g}s) must not exceed interval ({self.interval:g}s)",
+                )
+            )
+        if problems:
+            raise _problems_error(type(self).__name__, problems)
+        return self
+
+
+def _volume_name_from_path(data: dict[str, Any]) -> str:
+    # "/data/shared" -> "data-shared"; `path` is absent only if it was invalid,
+    # in which case validation fails anyway and this name is never used.
+    return re.sub(r"[^a-z0-9]+", "-", str(data.get("path", "")).lower()).strip("-")
+
+
+class VolumeSpec(SpecModel):
+    """Disk space mounted into a container.
+
+    A local volume belongs to one pod instance and is lost with it; a shared
+    volume is named per job and `name`, so every instance sees the same data.
+    """
+
+    type: Literal["local", "shared"]
+    path: MountPath
+    space: Size
+    name: VolumeName = Field(
+        default_factory=_volume_name_from_path,
+        description="defaults to the path with '/' as '-', e.g. data-shared for /data/shared",
+    )
+
+
+class ContainerSpec(SpecModel):
+    """One container of a pod; the containers of a pod share a network namespace."""
+
+    image: str = Field(min_length=1)
+    restart: Annotated[
+        Literal["always", "on-failure", "never", "unless-stopped"],
+        BeforeValidator(_restart_policy),
+    ] = "always"
+    command: Command = None
+    environment: Annotated[dict[EnvName, EnvValue], BeforeValidator(_environment_as_mapping)] = (
+        Field(default_factory=dict)
+    )
+    ports: list[PortMapping] = Field(default_factory=list)
+    depends_on: Annotated[list[str], BeforeValidator(_dependency_names)] = Field(
+        default_factory=list
+    )
+    memory: Size = Field(
+        256 * 1024**2,
+        description="hard RAM limit in bytes, written like 512M or 2G; defaults to 256M",
+    )
+    healthcheck: HealthCheck | None = None
+    volumes: list[VolumeSpec] = Field(default_factory=list)
+
+    @field_validator("volumes")
+    @classmethod
+    def _check_distinct_mount_paths(cls, volumes: list[VolumeSpec]) -> list[VolumeSpec]:
+        first_at: dict[str, int] = {}
+        problems: list[_Problem] = []
+        for index, volume in enumerate(volumes):
+            if volume.path in first_at:
+                problems.append(
+                    (
+                        (index, "path"),
+                        f"{volume.path} is already mounted by volume {first_at[volume.path]}",
+                    )
+                )
+            first_at.setdefault(volume.path, index)
+        if problems:
+            raise _problems_error("volumes", problems)
+        return volumes
+
+
+class SchedulingConstraints(SpecModel):
+    """Which nodes, by name, a job's pods may run on."""
+
+    may_be_scheduled_on: list[str] | None = Field(
+        None, alias="mayBeScheduledOn", description="node names; unset means any node"
+    )
+    cannot_be_scheduled_on: list[str] = Field(default_factory=list, alias="cannotBeScheduledOn")
+
+
+class MatchExpression(SpecModel):
+    """A Kubernetes-style test of one node label."""
+
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_values_fit_operator(self) -> Self:
+        compares_values = self.operator in ("In", "NotIn")
+        if compares_values and not self.values:
+            message = f"operator {self.operator} needs at least one value"
+        elif not compares_values and self.values:
+            message = f"operator {self.operator} takes no values"
+        else:
+            return self
+        raise _problems_error(type(self).__name__, [(("values",), message)])
+
+
+def _dependency_waves(dependencies: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Group names so each group depends only on earlier groups; raises CycleError."""
+    sorter = TopologicalSorter(dependencies)
+    sorter.prepare()
+    waves: list[list[str]] = []
+    while sorter.is_active():
+        wave = sorted(sorter.get_ready())
+        sorter.done(*wave)
+        waves.append(wave)
+    return waves
+
+
+class JobSpec(SpecModel):
+    """A job: a pod of containers, run as `num_instances` identical instances."""
+
+    name: DnsLabel
+    num_instances: int = Field(1, ge=0, alias="numInstances")
+    containers: dict[DnsLabel, ContainerSpec]
+    scheduling_constraints: SchedulingConstraints | None = Field(
+        None, alias="schedulingConstraints"
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+    affinity: list[MatchExpression] = Field(default_factory=list)
+
+    @field_validator("containers")
+    @classmethod
+    def _require_a_container(cls, containers: dict[str, ContainerSpec]) -> dict[str, ContainerSpec]:
+        if not containers:
+            raise ValueError("a job needs at least one container")
+        return containers
+
+    @model_validator(mode="after")
+    def _check_containers_fit_together(self) -> Self:
+        problems = [*self._unknown_dependencies(), *self._port_clashes()]
+        if not problems:
+            try:
+                _dependency_waves(self._dependencies())
+            except CycleError as error:
+                cycle = " -> ".join(error.args[1])
+                problems.append((("containers",), f"depends_on has a cycle: {cycle}"))
+        if problems:
+            raise _problems_error(type(self).__name__, problems)
+        return self
+
+    def _dependencies(self) -> dict[str, list[str]]:
+        return {name: container.depends_on for name, container in self.containers.items()}
+
+    def _unknown_dependencies(self) -> Iterator[_Problem]:
+        for name, container in self.containers.items():
+            for dependency in container.depends_on:
+                if dependency not in self.containers:
+                    yield (
+                        ("containers", name, "depends_on"),
+                        f"'{dependency}' is not a container of this job"
+                        f" (it has: {', '.join(self.containers)})",
+                    )
+
+    def _port_clashes(self) -> Iterator[_Problem]:
+        # The containers of a pod share one network namespace, so two cannot
+        # listen on one port; nor can two claim one port on the cluster network.
+        owners: dict[tuple[str, int, str], str] = {}
+        for name, container in self.containers.items():
+            for index, port in enumerate(container.ports):
+                sides = (("container", port.container_port), ("cluster", port.cluster_port))
+                for side, number in sides:
+                    key = (side, number, port.protocol)
+                    if key in owners:
+                        yield (
+                            ("containers", name, "ports", index),
+                            f"{side} port {number}/{port.protocol}"
+                            f" is already used by container '{owners[key]}'",
+                        )
+                    owners.setdefault(key, name)
+
+    @property
+    def pod_memory(self) -> int:
+        """Bytes of RAM one instance needs."""
+        return sum(container.memory for container in self.containers.values())
+
+    @property
+    def pod_disk(self) -> int:
+        """Bytes of disk one instance's volumes need."""
+        return sum(
+            volume.space for container in self.containers.values() for volume in container.volumes
+        )
+
+    @property
+    def start_order(self) -> list[list[str]]:
+        """Containers in the waves to start them in, each wave after those it depends on."""
+        return _dependency_waves(self._dependencies())
+
+    def pod_fingerprint(self) -> str:
+        """A short hash of everything that shapes a pod, to tell when pods must be recreated.
+
+        `num_instances` is left out: scaling adds or removes pods but leaves
+        the existing ones as they are.
+        """
+        shape = self.model_dump(mode="json", exclude={"num_instances"})
+        canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
