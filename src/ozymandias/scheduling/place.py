@@ -1,0 +1,351 @@
+"""Placement: turn a job's diff into a new schedule, choosing a node for each new instance.
+
+A plan works on scratch copies of the nodes' free room (`Candidate`s), never on
+the `ClusterView`, so a rejected plan changes nothing. The caller commits the
+plan's schedule and allocation delta, then folds the delta into its view with
+`ClusterView.apply`.
+
+Which existing instances stay where they are:
+
+- an instance on a live node that still satisfies the job's constraints stays,
+  provided the node fits the pod's new size if the size changed (the lowest
+  indices on a node stay first);
+- an instance *displaced* by this change (its node no longer satisfies the
+  constraints or can't fit the new size) must be placed again, like a new one;
+- an instance that was already *lost* (pending, or on a node that is gone) is
+  placed again if it fits, and otherwise stays pending. A submit or scale is
+  never rejected because of it: re-placing lost instances is the reaper's job,
+  and a scale-down must not fail because a node died.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from heapq import heapify, heappop, heapreplace
+from typing import Literal
+
+from ozymandias.cluster.records import Resources, Schedule
+from ozymandias.scheduling.filters import (
+    ConstraintFilter,
+    EnoughDisk,
+    EnoughMemory,
+    NodeIsSchedulable,
+    constraint_filters,
+    explain_unsatisfiable,
+)
+from ozymandias.scheduling.rankers import BinPack, JobAntiAffinity, Ranker, total_score
+from ozymandias.scheduling.reconcile import reconcile
+from ozymandias.scheduling.request import PlacementRequest
+from ozymandias.scheduling.view import Candidate, ClusterView, NodeView
+from ozymandias.spec.sizes import format_size
+
+RejectionKind = Literal["insufficient-memory", "insufficient-disk", "unsatisfiable-constraints"]
+
+TITLES: dict[RejectionKind, str] = {
+    "insufficient-memory": "Insufficient memory for job",
+    "insufficient-disk": "Insufficient disk space for job",
+    "unsatisfiable-constraints": "Unsatisfiable scheduling constraints for job",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a job's instances can't all be placed, in problem-details terms."""
+
+    job: str
+    kind: RejectionKind
+    detail: str
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """A computed plan, ready to commit.
+
+    `allocation_delta` holds, per node whose allocation changes, the change:
+    positive where instances are added or grow, negative where they are
+    stopped, moved away or shrink. It may name nodes no longer in the view
+    (instances moved off a dead node).
+    """
+
+    schedule: Schedule
+    placed: dict[int, str]  # instances put on a node by this plan (new or moved), index -> node
+    stopped: list[int]
+    allocation_delta: dict[str, Resources]
+
+    @property
+    def assignments(self) -> list[tuple[int, str]]:
+        """Every placed instance of the job after this plan, as (index, node), by index."""
+        return sorted(self.schedule.placements.items())
+
+
+def plan_all_or_nothing(
+    request: PlacementRequest,
+    existing: Schedule | None,
+    view: ClusterView,
+    *,
+    instance_states: Mapping[int, str] | None = None,
+    previous_pod: Resources | None = None,
+) -> PlanResult | Rejection:
+    """Plan a submit or scale: every new or displaced instance is placed, or the job is rejected.
+
+    `previous_pod` is the pod size the existing instances were allocated with,
+    when the spec change alters it; by default it is the requested size.
+    """
+    return _plan(request, existing, view, instance_states, previous_pod, all_or_nothing=True)
+
+
+def plan_as_many_as_fit(
+    request: PlacementRequest,
+    existing: Schedule | None,
+    view: ClusterView,
+    *,
+    instance_states: Mapping[int, str] | None = None,
+    previous_pod: Resources | None = None,
+) -> PlanResult:
+    """Plan a re-placement (after a node died): place what fits, leave the rest pending."""
+    result = _plan(request, existing, view, instance_states, previous_pod, all_or_nothing=False)
+    assert isinstance(result, PlanResult)  # only all-or-nothing plans reject
+    return result
+
+
+def usage_by_node(schedule: Schedule, pod: Resources) -> dict[str, Resources]:
+    """What one job's placed instances take from each node, e.g. to free it on deletion."""
+    return {node: pod * count for node, count in Counter(schedule.placements.values()).items()}
+
+
+def _plan(
+    request: PlacementRequest,
+    existing: Schedule | None,
+    view: ClusterView,
+    instance_states: Mapping[int, str] | None,
+    previous_pod: Resources | None,
+    *,
+    all_or_nothing: bool,
+) -> PlanResult | Rejection:
+    memory, disk = request.memory, request.disk
+    diff = reconcile(request.count, existing, instance_states)
+    placements = existing.placements if existing is not None else {}
+    scratch = _Scratch(
+        view=view,
+        constraints=constraint_filters(request),
+        pod=request.pod,
+        old_pod=previous_pod if previous_pod is not None else request.pod,
+        before=Counter(placements.values()),
+    )
+    kept = _keep_in_place(diff.keep, placements, scratch)
+
+    candidates = [
+        Candidate(node, free_memory, free_disk, collisions=kept.counts[node.name])
+        for node, free_memory, free_disk in scratch.rooms(kept.counts)
+        if free_memory >= memory and free_disk >= disk
+    ]
+    rankers: list[Ranker] = [BinPack(memory, disk), JobAntiAffinity(request.count)]
+    heap = [(-total_score(rankers, c), c.node.name, c) for c in candidates]
+    heapify(heap)
+    fits = (EnoughMemory(memory), EnoughDisk(disk))
+
+    placed: dict[int, str] = {}
+    must = sorted(diff.place + kept.displaced)
+    if all_or_nothing:
+        if _fill(must, heap, rankers, fits, placed):
+            return _shortfall(request, len(must), scratch, scratch.rooms(kept.counts))
+        unplaced = _fill(kept.lost, heap, rankers, fits, placed)
+    else:
+        unplaced = _fill(sorted(must + kept.lost), heap, rankers, fits, placed)
+
+    now_on = kept.counts + Counter(placed.values())
+    pending: dict[int, str] = {}
+    if unplaced:
+        why = _shortfall(request, len(unplaced), scratch, scratch.rooms(now_on))
+        pending = dict.fromkeys(unplaced, f"{why.title}: {why.detail}")
+
+    schedule = Schedule(
+        job=request.job,
+        placements=dict(sorted((kept.placements | placed).items())),
+        pending=pending,
+    )
+    return PlanResult(
+        schedule=schedule,
+        placed=placed,
+        stopped=diff.stop,
+        allocation_delta=scratch.delta(now_on),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scratch:
+    """The room a plan works with: the view's, after the job's instances release their old size.
+
+    Every node that held the job gives back `before[node]` pods of `old_pod`;
+    the plan then charges the new `pod` size for each instance it leaves or
+    puts there.
+    """
+
+    view: ClusterView
+    constraints: Sequence[ConstraintFilter]
+    pod: Resources
+    old_pod: Resources
+    before: Counter[str]
+
+    def released(self, node: NodeView) -> tuple[int, int]:
+        """The node's free (memory, disk) once the job's existing instances there are gone."""
+        count = self.before[node.name]
+        return (
+            node.free_memory + count * self.old_pod.memory,
+            node.free_disk + count * self.old_pod.disk,
+        )
+
+    def rooms(self, counts: Mapping[str, int]) -> Iterator[tuple[NodeView, int, int]]:
+        """(node, free memory, free disk) for each schedulable node passing the constraints,
+        holding `counts[node]` instances of the job at the new size."""
+        schedulable = NodeIsSchedulable()
+        constraints = self.constraints
+        memory, disk = self.pod.memory, self.pod.disk
+        for node in self.view:
+            if not schedulable.passes(node):
+                continue
+            if constraints and not all(constraint.passes(node) for constraint in constraints):
+                continue
+            name = node.name
+            if name in self.before or name in counts:
+                free_memory, free_disk = self.released(node)
+                count = counts.get(name, 0)
+                yield node, free_memory - count * memory, free_disk - count * disk
+            else:
+                yield node, node.free_memory, node.free_disk
+
+    def delta(self, counts: Mapping[str, int]) -> dict[str, Resources]:
+        """Per node whose allocation changes, the change once it holds `counts[node]` instances."""
+        delta = {}
+        for name in sorted(self.before.keys() | counts.keys()):
+            now, was = counts.get(name, 0), self.before[name]
+            change = self.pod * now - self.old_pod * was
+            if change.memory or change.disk:
+                delta[name] = change
+        return delta
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    placements: dict[int, str]  # instances staying where they are: index -> node
+    counts: Counter[str]  # how many of them on each node
+    displaced: list[int]  # moved by this change: must be placed again
+    lost: list[int]  # already pending, or on a node that is gone: placed again if they fit
+
+
+def _keep_in_place(keep: Sequence[int], placements: Mapping[int, str], scratch: _Scratch) -> _Kept:
+    kept = _Kept(placements={}, counts=Counter(), displaced=[], lost=[])
+    on_node: dict[str, list[int]] = {}
+    for index in keep:
+        if index in placements:
+            on_node.setdefault(placements[index], []).append(index)
+        else:
+            kept.lost.append(index)
+    resized = scratch.pod != scratch.old_pod
+    for name, indices in on_node.items():
+        node = scratch.view.get(name)
+        if node is None or not node.alive:
+            kept.lost.extend(indices)
+            continue
+        if not all(constraint.passes(node) for constraint in scratch.constraints):
+            kept.displaced.extend(indices)
+            continue
+        fit = len(indices)
+        if resized:
+            free_memory, free_disk = scratch.released(node)
+            fit = min(
+                fit,
+                _whole_pods(free_memory, scratch.pod.memory, fit),
+                _whole_pods(free_disk, scratch.pod.disk, fit),
+            )
+        kept.counts[name] = fit
+        kept.placements.update((index, name) for index in indices[:fit])
+        kept.displaced.extend(indices[fit:])
+    kept.lost.sort()
+    return kept
+
+
+def _fill(
+    indices: Sequence[int],
+    heap: list[tuple[float, str, Candidate]],
+    rankers: Sequence[Ranker],
+    fits: tuple[EnoughMemory, EnoughDisk],
+    placed: dict[int, str],
+) -> list[int]:
+    """Place each index on the best-ranked candidate; return the indices that found none.
+
+    Only the chosen candidate's score changes, so it is re-scored and sifted
+    back into the heap (or dropped once full): O(log nodes) per instance.
+    """
+    fits_memory, fits_disk = fits
+    for position, index in enumerate(indices):
+        if not heap:
+            return list(indices[position:])
+        candidate = heap[0][2]
+        placed[index] = candidate.node.name
+        candidate.free_memory -= fits_memory.memory
+        candidate.free_disk -= fits_disk.disk
+        candidate.collisions += 1
+        if fits_memory.passes(candidate) and fits_disk.passes(candidate):
+            heapreplace(heap, (-total_score(rankers, candidate), candidate.node.name, candidate))
+        else:
+            heappop(heap)
+    return []
+
+
+def _shortfall(
+    request: PlacementRequest,
+    count: int,
+    scratch: _Scratch,
+    rooms: Iterator[tuple[NodeView, int, int]],
+) -> Rejection:
+    """Why `count` more instances don't fit, given the room on each node passing the constraints.
+
+    "Can be allocated" counts whole pods: the sum over those nodes of
+    floor(free / pod size) × pod size, for memory and disk separately. When
+    each resource alone would suffice but no node has both, it is memory that
+    is reported, counting only pods that fit both.
+    """
+    free = [(free_memory, free_disk) for _, free_memory, free_disk in rooms]
+    if not free:
+        return Rejection(
+            request.job,
+            "unsatisfiable-constraints",
+            explain_unsatisfiable(scratch.constraints, list(scratch.view)),
+        )
+    memory, disk = request.memory, request.disk
+    by_memory = sum(_whole_pods(m, memory, count) for m, _ in free)
+    if by_memory < count:
+        return Rejection(
+            request.job,
+            "insufficient-memory",
+            f"Job requires {format_size(count * memory)} of memory "
+            f"but only {format_size(by_memory * memory)} can be allocated.",
+        )
+    by_disk = sum(_whole_pods(d, disk, count) for _, d in free)
+    if by_disk < count:
+        return Rejection(
+            request.job,
+            "insufficient-disk",
+            f"Job requires {format_size(count * disk)} of disk "
+            f"but only {format_size(by_disk * disk)} can be allocated.",
+        )
+    by_both = sum(min(_whole_pods(m, memory, count), _whole_pods(d, disk, count)) for m, d in free)
+    return Rejection(
+        request.job,
+        "insufficient-memory",
+        f"Job requires {format_size(count * memory)} of memory "
+        f"but only {format_size(by_both * memory)} can be allocated "
+        f"on nodes that also have {format_size(disk)} of disk free.",
+    )
+
+
+def _whole_pods(free: int, size: int, unlimited: int) -> int:
+    """How many pods of `size` fit in `free`; `unlimited` when the pod needs none of it."""
+    return unlimited if size <= 0 else max(0, free // size)

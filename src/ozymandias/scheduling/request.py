@@ -1,0 +1,70 @@
+"""What the scheduler needs to know about a job: its pod size and where it may run.
+
+The scheduler depends on this small record rather than on the full job spec,
+so it stays independent of everything in a spec that placement ignores
+(images, ports, health checks) and its tests can build requests directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from ozymandias.cluster.records import Resources
+
+if TYPE_CHECKING:
+    from ozymandias.spec.models import JobSpec
+
+Operator = Literal["In", "NotIn", "Exists", "DoesNotExist"]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelExpression:
+    """One affinity rule over node labels, with Kubernetes semantics."""
+
+    key: str
+    operator: Operator
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRequest:
+    """One job's placement needs: how many pods, how big, and which nodes qualify."""
+
+    job: str
+    count: int
+    memory: int
+    disk: int
+    may_be_scheduled_on: tuple[str, ...] | None = None
+    cannot_be_scheduled_on: tuple[str, ...] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    affinity: tuple[LabelExpression, ...] = ()
+
+    @property
+    def pod(self) -> Resources:
+        return Resources(memory=self.memory, disk=self.disk)
+
+
+def request_from_spec(spec: JobSpec) -> PlacementRequest:
+    """The placement request for a job spec."""
+    constraints = spec.scheduling_constraints
+    may: tuple[str, ...] | None = None
+    cannot: tuple[str, ...] = ()
+    if constraints is not None:
+        if constraints.may_be_scheduled_on is not None:
+            may = tuple(constraints.may_be_scheduled_on)
+        cannot = tuple(constraints.cannot_be_scheduled_on)
+    return PlacementRequest(
+        job=spec.name,
+        count=spec.num_instances,
+        memory=spec.pod_memory,
+        disk=spec.pod_disk,
+        may_be_scheduled_on=may,
+        cannot_be_scheduled_on=cannot,
+        node_selector=dict(spec.node_selector),
+        affinity=tuple(
+            LabelExpression(key=e.key, operator=e.operator, values=tuple(e.values))
+            for e in spec.affinity
+        ),
+    )

@@ -1,0 +1,106 @@
+"""The cluster as the scheduler sees it: each node's labels, capacity and free room.
+
+The view is mutable on purpose. Placing thousands of jobs one after another
+(a benchmark, or a node replaying its backlog) must not rebuild it each time:
+`ClusterView.apply` folds a plan's per-node allocation changes in, touching
+only the nodes the plan touched.
+
+The view holds no per-job instance counts: anti-affinity only concerns the
+job being placed, and a plan reads those from the job's own schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from ozymandias.cluster.records import Node, Resources
+
+
+@dataclass(slots=True)
+class NodeView:
+    """One node: what it offers, what is left, and whether it takes new instances."""
+
+    name: str
+    labels: Mapping[str, str]
+    capacity_memory: int
+    capacity_disk: int
+    free_memory: int
+    free_disk: int
+    alive: bool = True
+    cordoned: bool = False
+
+    @property
+    def schedulable(self) -> bool:
+        """Whether new instances may be placed here (kept ones may stay on a cordoned node)."""
+        return self.alive and not self.cordoned
+
+    @property
+    def allocated(self) -> Resources:
+        return Resources(
+            memory=self.capacity_memory - self.free_memory,
+            disk=self.capacity_disk - self.free_disk,
+        )
+
+
+class ClusterView:
+    """Every known node, by name, in name order (so iteration is deterministic)."""
+
+    def __init__(self, nodes: Iterable[NodeView]) -> None:
+        self._nodes = {node.name: node for node in sorted(nodes, key=lambda n: n.name)}
+
+    @classmethod
+    def from_records(
+        cls,
+        nodes: Iterable[Node],
+        allocations: Mapping[str, Resources],
+        cordoned: Collection[str] = (),
+    ) -> ClusterView:
+        """Build the view from the registered (hence alive) nodes and their allocation totals."""
+        zero = Resources()
+        views = []
+        for node in nodes:
+            used = allocations.get(node.name, zero)
+            views.append(
+                NodeView(
+                    name=node.name,
+                    labels=node.labels,
+                    capacity_memory=node.capacity.memory,
+                    capacity_disk=node.capacity.disk,
+                    free_memory=node.capacity.memory - used.memory,
+                    free_disk=node.capacity.disk - used.disk,
+                    cordoned=node.name in cordoned,
+                )
+            )
+        return cls(views)
+
+    def __iter__(self) -> Iterator[NodeView]:
+        return iter(self._nodes.values())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def get(self, name: str) -> NodeView | None:
+        return self._nodes.get(name)
+
+    def apply(self, allocation_delta: Mapping[str, Resources]) -> None:
+        """Fold in a committed plan's allocation changes; nodes not in the view are skipped."""
+        for name, delta in allocation_delta.items():
+            node = self._nodes.get(name)
+            if node is not None:
+                node.free_memory -= delta.memory
+                node.free_disk -= delta.disk
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A node as one job's placement sees it, with scratch bookkeeping for that job.
+
+    Placement changes these copies, never the `NodeView`, so an all-or-nothing
+    plan that fails leaves the view untouched.
+    """
+
+    node: NodeView
+    free_memory: int
+    free_disk: int
+    collisions: int  # instances of this job on the node, counting those this plan adds
