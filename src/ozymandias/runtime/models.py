@@ -1,0 +1,107 @@
+"""Values passed to and returned by the podman runtime adapter, and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Labels the adapter itself puts on what it creates, so that pod and container
+# names can be recovered from `podman ps` output and from events (podman 4.3
+# leaves `podId` empty in container events, so the pod name must travel as a label).
+POD_LABEL = "ozy.pod"
+CONTAINER_LABEL = "ozy.container"
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """One container of a pod, as the job spec describes it."""
+
+    name: str
+    image: str
+    command: list[str] | None
+    environment: dict[str, str]
+    memory: int
+    """Hard memory limit in bytes; swap is limited to the same total, so no swap is used."""
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    """Everything needed to create and start one instance of a job."""
+
+    pod_name: str
+    labels: dict[str, str]
+    """Applied to the pod and to every container (plus `ozy.pod` and `ozy.container`)."""
+    network: str | None
+    """A podman network to join; None means podman's default network."""
+    hostname: str
+    start_waves: list[list[ContainerPlan]]
+    """Wave k starts once every container of wave k-1 has started; a wave starts concurrently."""
+    dns_servers: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    id: str
+    name: str
+    """The spec's container name (from the `ozy.container` label), not podman's name."""
+    state: str
+    """Podman's state: "created", "running", "exited", "stopped", "paused", ..."""
+    exit_code: int | None
+    """Set once the container has run and stopped."""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    name: str
+    labels: dict[str, str]
+    ip: str
+    """The pod's address on its network, "" when it has none (e.g. not started)."""
+    containers: list[ContainerInfo]
+    """The pod's own containers; podman's infra container is left out."""
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    container_id: str
+    pod_name: str
+    container_name: str
+    exit_code: int
+    labels: dict[str, str]
+    oom_suspected: bool
+    """Exit code 137 (SIGKILL): podman 4.3 on cgroup v1 never sets State.OOMKilled,
+    so a kill by the memory cgroup can't be told apart from any other SIGKILL."""
+
+
+@dataclass(frozen=True)
+class StreamConnected:
+    """Yielded by `container_exits` each time the event stream is (re)connected.
+
+    Exits that happened before it (before the first connection, or while the
+    stream was broken) are not replayed: call `list_pods` when you receive it.
+    An exit close to the marker may be seen both in that listing and in the stream.
+    """
+
+
+class PodmanError(RuntimeError):
+    """Podman answered a request with an error."""
+
+    def __init__(self, status: int, message: str, cause: str = "") -> None:
+        super().__init__(f"podman: {message} (HTTP {status})")
+        self.status = status
+        self.cause = cause
+        """Podman's short error kind, e.g. "image not known", "no such container"."""
+
+
+class ContainerNotFound(PodmanError):
+    """The container (or its exec session) does not exist (any more)."""
+
+
+class ImageNotFound(RuntimeError):
+    """An image is not present locally and could not be pulled."""
+
+
+class RuntimeUnavailable(RuntimeError):
+    """The podman service can't be started or reached."""
