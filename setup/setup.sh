@@ -98,13 +98,16 @@ done
 # - explicit ulimits: podman's defaults (raising to the hard limits) fail
 #   without CAP_SYS_RESOURCE
 # - cgroupfs and the "file" events logger: there is no systemd
+# - exit_command_delay: podman otherwise keeps each API exec session (and its
+#   conmon) for 5 minutes, which delays removing the pod by seconds
 PODMAN_DROPIN=/etc/containers/containers.conf.d/50-ozymandias.conf
 PODMAN_CONF='[containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
-events_logger = "file"'
+events_logger = "file"
+exit_command_delay = 1'
 if [ -f "$PODMAN_DROPIN" ] && [ "$(cat "$PODMAN_DROPIN")" = "$PODMAN_CONF" ]; then
     log "podman config: ok ($PODMAN_DROPIN)"
 else
