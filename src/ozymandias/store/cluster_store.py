@@ -1,0 +1,322 @@
+"""The cluster's state in etcd, as typed records and atomic commits.
+
+This is the only module that knows how records map to keys and how a
+scheduling decision becomes one etcd transaction. Everything above it deals
+in `Node`, `JobRecord`, `Schedule` and friends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ozymandias.cluster.records import (
+    Event,
+    InstanceStatus,
+    JobRecord,
+    Node,
+    Resources,
+    Schedule,
+)
+from ozymandias.store import keys
+from ozymandias.store.etcd import (
+    CommitOutcomeUnknown,
+    Delete,
+    Etcd,
+    Exists,
+    Guard,
+    Operation,
+    Put,
+    StoreUnavailable,
+    Unchanged,
+)
+from ozymandias.store.mirror import Mirror
+
+log = logging.getLogger(__name__)
+
+# Events are kept for between half an hour and an hour: each process writes
+# them under a lease it replaces every half hour.
+EVENTS_LEASE_SECONDS = 3600
+_EVENTS_LEASE_RENEW_SECONDS = EVENTS_LEASE_SECONDS / 2
+
+
+class CommitResult(Enum):
+    WON = "won"
+    LOST = "lost"  # a peer changed something we read: re-read, re-plan, retry
+
+
+@dataclass(frozen=True)
+class CommitOutcome:
+    result: CommitResult
+    revision: int  # the commit's own revision when WON; 0 when it is not known
+
+    @property
+    def won(self) -> bool:
+        return self.result is CommitResult.WON
+
+
+@dataclass(frozen=True)
+class PlanningInputs:
+    """Everything one job's placement is computed from, with the revisions read.
+
+    A commit of the resulting plan applies only if these revisions still
+    hold. Revision 0 means the key did not exist.
+    """
+
+    nodes: list[Node]
+    allocations: dict[str, tuple[Resources, int]]
+    job: JobRecord | None
+    job_revision: int
+    schedule: Schedule | None
+    schedule_revision: int
+    instance_states: dict[int, str] = field(default_factory=dict)
+
+    def allocated(self) -> dict[str, Resources]:
+        return {name: resources for name, (resources, _) in self.allocations.items()}
+
+
+@dataclass
+class ClusterMirrors:
+    """Live copies of the cluster state every node daemon follows."""
+
+    nodes: Mirror[Node]
+    allocations: Mirror[Resources]
+    jobs: Mirror[JobRecord]
+    schedules: Mirror[Schedule]
+    instances: Mirror[InstanceStatus]
+
+    def all(
+        self,
+    ) -> list[
+        Mirror[Node]
+        | Mirror[Resources]
+        | Mirror[JobRecord]
+        | Mirror[Schedule]
+        | Mirror[InstanceStatus]
+    ]:
+        return [self.nodes, self.allocations, self.jobs, self.schedules, self.instances]
+
+    async def wait_synced(self) -> None:
+        for mirror in self.all():
+            await mirror.wait_synced()
+
+    def node_list(self) -> list[Node]:
+        return list(self.nodes.items.values())
+
+    def job(self, name: str) -> JobRecord | None:
+        return self.jobs.items.get(keys.job(name))
+
+    def schedule(self, job_name: str) -> Schedule | None:
+        return self.schedules.items.get(keys.schedule(job_name))
+
+    def planning_inputs(self, job_name: str) -> PlanningInputs:
+        """The planning inputs as this node's mirrors have them (fast, maybe stale)."""
+        allocations = {
+            keys.name_after(keys.ALLOCATIONS, key): (
+                value,
+                self.allocations.mod_revisions.get(key, 0),
+            )
+            for key, value in self.allocations.items.items()
+        }
+        return PlanningInputs(
+            nodes=self.node_list(),
+            allocations=allocations,
+            job=self.job(job_name),
+            job_revision=self.jobs.mod_revisions.get(keys.job(job_name), 0),
+            schedule=self.schedule(job_name),
+            schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
+            instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
+        )
+
+    def allocated(self) -> dict[str, Resources]:
+        return {
+            keys.name_after(keys.ALLOCATIONS, key): value
+            for key, value in self.allocations.items.items()
+        }
+
+    def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
+        statuses = self.instances.items.values()
+        if job_name is None:
+            return list(statuses)
+        return [status for status in statuses if status.job == job_name]
+
+
+class ClusterStore:
+    """Reads and writes cluster records in etcd."""
+
+    def __init__(self, etcd: Etcd) -> None:
+        self.etcd = etcd
+        self._events_lease: tuple[int, float] | None = None
+        self._event_sequence = 0
+
+    def mirrors(self) -> ClusterMirrors:
+        return ClusterMirrors(
+            nodes=Mirror(self.etcd, keys.NODES, lambda _, raw: Node.from_json(raw)),
+            allocations=Mirror(
+                self.etcd, keys.ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
+            ),
+            jobs=Mirror(self.etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
+            schedules=Mirror(self.etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
+            instances=Mirror(
+                self.etcd, keys.INSTANCES, lambda _, raw: InstanceStatus.from_json(raw)
+            ),
+        )
+
+    # Nodes
+
+    async def register_node(self, node: Node, lease_id: int) -> bool:
+        """Publish `node` under `lease_id`, unless a live daemon holds the name.
+
+        Returns False when another lease already holds the node's key.
+        """
+        key = keys.node(node.name)
+        current = await self.etcd.get(key)
+        if current is not None and current.lease not in (0, lease_id):
+            return False
+        revision = current.mod_revision if current is not None else 0
+        outcome = await self.etcd.transaction(
+            [Unchanged(key, revision)], [Put(key, node.to_json(), lease=lease_id)]
+        )
+        return outcome.applied
+
+    async def node_lease(self, name: str) -> int | None:
+        """The lease the node's registration hangs on, if it is registered."""
+        current = await self.etcd.get(keys.node(name))
+        return current.lease if current is not None else None
+
+    async def list_nodes(self) -> list[Node]:
+        _, pairs = await self.etcd.scan(keys.NODES)
+        return [Node.from_json(pair.value) for pair in pairs]
+
+    # Jobs and schedules
+
+    async def read_planning_inputs(self, job_name: str) -> PlanningInputs:
+        """The planning inputs read from etcd at one revision (after a lost race)."""
+        _, (nodes, allocations, jobs, schedules, instances) = await self.etcd.read_ranges(
+            [
+                keys.NODES,
+                keys.ALLOCATIONS,
+                keys.job(job_name),
+                keys.schedule(job_name),
+                keys.job_instances(job_name),
+            ]
+        )
+        statuses = [InstanceStatus.from_json(pair.value) for pair in instances]
+        return PlanningInputs(
+            nodes=[Node.from_json(pair.value) for pair in nodes],
+            allocations={
+                keys.name_after(keys.ALLOCATIONS, pair.key): (
+                    Resources.from_json(pair.value),
+                    pair.mod_revision,
+                )
+                for pair in allocations
+            },
+            job=JobRecord.from_json(jobs[0].value) if jobs else None,
+            job_revision=jobs[0].mod_revision if jobs else 0,
+            schedule=Schedule.from_json(schedules[0].value) if schedules else None,
+            schedule_revision=schedules[0].mod_revision if schedules else 0,
+            instance_states={status.index: status.state.value for status in statuses},
+        )
+
+    async def commit(
+        self,
+        job_name: str,
+        basis: PlanningInputs,
+        *,
+        job: JobRecord | None,
+        schedule: Schedule | None,
+        allocation_changes: Mapping[str, Resources],
+        nodes_that_must_exist: list[str],
+    ) -> CommitOutcome:
+        """Write a job, its schedule and its nodes' allocation totals in one transaction.
+
+        The transaction applies only if nothing it was planned from has
+        changed since: the job, the schedule and every touched allocation
+        still have the revisions in `basis`, and every node that receives an
+        instance is still registered. `job=None` deletes the job and its
+        schedule. The request is sent once; if its outcome is unknown, the
+        schedule is read back to find out.
+        """
+        guards: list[Guard] = [
+            Unchanged(keys.job(job_name), basis.job_revision),
+            Unchanged(keys.schedule(job_name), basis.schedule_revision),
+        ]
+        operations: list[Operation] = []
+        for node_name, change in sorted(allocation_changes.items()):
+            allocated, revision = basis.allocations.get(node_name, (Resources(), 0))
+            guards.append(Unchanged(keys.allocation(node_name), revision))
+            operations.append(Put(keys.allocation(node_name), (allocated + change).to_json()))
+        guards.extend(Exists(keys.node(name)) for name in sorted(set(nodes_that_must_exist)))
+
+        if job is None or schedule is None:
+            operations += [Delete(keys.job(job_name)), Delete(keys.schedule(job_name))]
+            commit_id = ""
+        else:
+            commit_id = uuid.uuid4().hex
+            schedule = schedule.model_copy(update={"commit_id": commit_id})
+            operations += [
+                Put(keys.job(job_name), job.to_json()),
+                Put(keys.schedule(job_name), schedule.to_json()),
+            ]
+        try:
+            outcome = await self.etcd.transaction(guards, operations)
+        except CommitOutcomeUnknown as error:
+            log.warning("commit of %s: %s; reading back its schedule", job_name, error)
+            landed = await self._commit_landed(job_name, commit_id)
+            return CommitOutcome(CommitResult.WON if landed else CommitResult.LOST, 0)
+        if outcome.applied:
+            return CommitOutcome(CommitResult.WON, outcome.revision)
+        return CommitOutcome(CommitResult.LOST, 0)
+
+    async def _commit_landed(self, job_name: str, commit_id: str) -> bool:
+        """Whether a commit whose answer was lost did apply, read once etcd answers."""
+        for attempt in range(20):
+            try:
+                current = await self.etcd.get(keys.schedule(job_name))
+            except StoreUnavailable:
+                await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+                continue
+            if not commit_id:
+                return current is None
+            return current is not None and Schedule.from_json(current.value).commit_id == commit_id
+        raise StoreUnavailable(f"etcd did not come back to confirm the commit of {job_name}")
+
+    # Instance statuses
+
+    async def put_instance_status(self, status: InstanceStatus, lease_id: int) -> None:
+        await self.etcd.put(
+            keys.instance(status.job, status.index), status.to_json(), lease=lease_id
+        )
+
+    async def delete_instance_status(self, job_name: str, index: int) -> None:
+        await self.etcd.delete(keys.instance(job_name, index))
+
+    # Events
+
+    async def record_event(self, event: Event) -> None:
+        """Append an event; a failure to record one is logged, never raised."""
+        try:
+            lease_id = await self._current_events_lease()
+            self._event_sequence += 1
+            key = keys.event(time.time_ns(), event.node or "-", self._event_sequence)
+            await self.etcd.put(key, event.to_json(), lease=lease_id)
+        except StoreUnavailable as error:
+            log.warning("could not record event %s: %s", event.kind, error)
+
+    async def list_events(self, job_name: str | None = None, limit: int = 100) -> list[Event]:
+        _, pairs = await self.etcd.scan(keys.EVENTS)
+        events = [Event.from_json(pair.value) for pair in pairs]
+        if job_name is not None:
+            events = [event for event in events if event.job == job_name]
+        return events[-limit:]
+
+    async def _current_events_lease(self) -> int:
+        now = time.monotonic()
+        if self._events_lease is None or now - self._events_lease[1] > _EVENTS_LEASE_RENEW_SECONDS:
+            self._events_lease = (await self.etcd.grant_lease(EVENTS_LEASE_SECONDS), now)
+        return self._events_lease[0]

@@ -1,0 +1,72 @@
+"""Every etcd key Ozymandias uses, built in one place.
+
+Layout (all under one root so a cluster can share an etcd with other users):
+
+    /ozy/nodes/<node>               Node            under the node's lease
+    /ozy/allocations/<node>         Resources       what the scheduler has given the node
+    /ozy/jobs/<job>                 JobRecord
+    /ozy/schedules/<job>            Schedule        one value per job keeps commits small
+    /ozy/instances/<job>/<index>    InstanceStatus  under the reporting node's lease
+    /ozy/events/<time>-<node>-<n>   Event           under a short-lived events lease
+
+Allocations are not under a lease: they are the scheduler's bookkeeping, and
+every commit compares their revisions, so two peers can never both spend the
+same free memory.
+"""
+
+from __future__ import annotations
+
+ROOT = b"/ozy/"
+
+NODES = ROOT + b"nodes/"
+ALLOCATIONS = ROOT + b"allocations/"
+JOBS = ROOT + b"jobs/"
+SCHEDULES = ROOT + b"schedules/"
+INSTANCES = ROOT + b"instances/"
+EVENTS = ROOT + b"events/"
+
+
+def node(name: str) -> bytes:
+    return NODES + name.encode()
+
+
+def allocation(node_name: str) -> bytes:
+    return ALLOCATIONS + node_name.encode()
+
+
+def job(name: str) -> bytes:
+    return JOBS + name.encode()
+
+
+def schedule(job_name: str) -> bytes:
+    return SCHEDULES + job_name.encode()
+
+
+def job_instances(job_name: str) -> bytes:
+    """The prefix holding every instance status of one job."""
+    return INSTANCES + job_name.encode() + b"/"
+
+
+def instance(job_name: str, index: int) -> bytes:
+    return job_instances(job_name) + str(index).encode()
+
+
+def event(time_ns: int, node_name: str, sequence: int) -> bytes:
+    # Zero-padded time first, so a prefix scan returns events in time order.
+    return EVENTS + f"{time_ns:020d}-{node_name}-{sequence}".encode()
+
+
+def name_after(prefix: bytes, key: bytes) -> str:
+    """The part of `key` after `prefix`: the node or job name of a record key."""
+    return key[len(prefix) :].decode()
+
+
+def instance_address(key: bytes) -> tuple[str, int]:
+    """(job, index) of an instance status key."""
+    job_name, _, index = name_after(INSTANCES, key).rpartition("/")
+    return job_name, int(index)
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with `prefix` (etcd's range_end)."""
+    return prefix[:-1] + bytes([prefix[-1] + 1])

@@ -1,0 +1,121 @@
+"""A live in-memory copy of one etcd prefix: scan, then watch.
+
+The scan reads every key at one revision R; the watch then starts at R + 1,
+so no change is missed or seen twice. When the watch breaks it resumes from
+the last event's revision + 1 (not from a response header, which loses
+events); when that revision has been compacted away, it scans again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from ozymandias.store.etcd import Etcd, RevisionCompacted, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Back-off between attempts to reach etcd again: quick first, bounded, jittered
+# so a cluster of nodes does not reconnect in lock step.
+_RETRY_FIRST_SECONDS = 0.2
+_RETRY_MAX_SECONDS = 5.0
+
+
+class Mirror(Generic[T]):
+    """Keeps `items` equal to the decoded values under `prefix` in etcd."""
+
+    def __init__(self, etcd: Etcd, prefix: bytes, decode: Callable[[bytes, bytes], T]) -> None:
+        self.prefix = prefix
+        self.items: dict[bytes, T] = {}
+        self.mod_revisions: dict[bytes, int] = {}
+        # The store revision `items` reflects: every change up to it has been applied.
+        self.revision = 0
+        self._etcd = etcd
+        self._decode = decode
+        self._synced = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    async def run(self) -> None:
+        """Follow the prefix until cancelled, through etcd outages and compactions."""
+        delay = _RETRY_FIRST_SECONDS
+        needs_scan = True
+        while True:
+            revision_before = self.revision
+            try:
+                if needs_scan:
+                    await self._scan()
+                    needs_scan = False
+                await self._follow()
+            except RevisionCompacted as error:
+                log.warning("mirror %s: %s; scanning again", self.prefix.decode(), error)
+                needs_scan = True
+            except StoreUnavailable as error:
+                if self.revision > revision_before:
+                    # It got through before breaking: a new outage, so start quick again.
+                    delay = _RETRY_FIRST_SECONDS
+                log.warning("mirror %s: %s; retrying in %.1fs", self.prefix.decode(), error, delay)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, _RETRY_MAX_SECONDS)
+                continue
+            delay = _RETRY_FIRST_SECONDS
+
+    async def wait_synced(self) -> None:
+        """Return once the first scan has loaded."""
+        await self._synced.wait()
+
+    async def wait_for_change(self, after_revision: int) -> int:
+        """Wait until the mirror has moved past `after_revision`; return its revision."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.revision > after_revision)
+            return self.revision
+
+    async def wait_for_revision(self, revision: int) -> None:
+        """Wait until every change up to `revision` is reflected here."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.revision >= revision)
+
+    async def _scan(self) -> None:
+        revision, pairs = await self._etcd.scan(self.prefix)
+        items: dict[bytes, T] = {}
+        mod_revisions: dict[bytes, int] = {}
+        for pair in pairs:
+            decoded = self._decode_or_none(pair.key, pair.value)
+            if decoded is not None:
+                items[pair.key] = decoded
+                mod_revisions[pair.key] = pair.mod_revision
+        self.items = items
+        self.mod_revisions = mod_revisions
+        await self._advance(revision)
+        self._synced.set()
+
+    async def _follow(self) -> None:
+        async for event in self._etcd.watch_prefix(self.prefix, self.revision + 1):
+            decoded = None if event.value is None else self._decode_or_none(event.key, event.value)
+            if decoded is None:
+                # A delete, or a value a scan would leave out too: either way the
+                # value it replaced is gone, so the mirror must not keep it.
+                self.items.pop(event.key, None)
+                self.mod_revisions.pop(event.key, None)
+            else:
+                self.items[event.key] = decoded
+                self.mod_revisions[event.key] = event.mod_revision
+            await self._advance(event.mod_revision)
+        raise StoreUnavailable(f"watch on {self.prefix.decode()} ended")
+
+    async def _advance(self, revision: int) -> None:
+        async with self._changed:
+            self.revision = max(self.revision, revision)
+            self._changed.notify_all()
+
+    def _decode_or_none(self, key: bytes, value: bytes) -> T | None:
+        try:
+            return self._decode(key, value)
+        except ValueError as error:
+            # One bad record must not stop the node from seeing every other one.
+            log.error("ignoring undecodable value at %s: %s", key.decode(), error)
+            return None
