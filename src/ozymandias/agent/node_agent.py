@@ -1,0 +1,520 @@
+"""The per-node agent: makes the pods on this node match the schedules in etcd.
+
+It follows the cluster mirrors, starts and stops pods through the runtime,
+applies restart policies when containers exit (learned from the runtime's
+event stream, never by polling), and reports each instance's state back to
+etcd under the node's lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from ozymandias.agent.local_plan import (
+    DesiredInstance,
+    InstanceKey,
+    LocalPod,
+    desired_on_node,
+    plan_local_changes,
+)
+from ozymandias.agent.restart_policy import next_crash_streak, restart_delay, should_restart
+from ozymandias.cluster.records import (
+    ContainerStatus,
+    Event,
+    InstanceState,
+    InstanceStatus,
+    instance_name,
+)
+from ozymandias.runtime.models import (
+    ContainerExit,
+    ContainerPlan,
+    PodInfo,
+    PodPlan,
+    StreamConnected,
+)
+from ozymandias.runtime.podman import PodmanRuntime
+from ozymandias.spec.models import JobSpec
+from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+from ozymandias.store.etcd import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+LABEL_NODE = "ozy.node"
+LABEL_JOB = "ozy.job"
+LABEL_INDEX = "ozy.index"
+LABEL_VERSION = "ozy.spec-version"
+
+
+@dataclass
+class ContainerTrack:
+    """What the agent knows about one container of a pod it runs."""
+
+    name: str
+    container_id: str
+    running: bool = True
+    exit_code: int | None = None
+    restarts: int = 0
+    crash_streak: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    restart_timer: asyncio.Task[None] | None = None
+
+
+@dataclass
+class PodTrack:
+    """A pod this node runs, and the state it reports for it."""
+
+    pod: LocalPod
+    ip: str
+    containers: dict[str, ContainerTrack]
+    reason: str = ""
+
+    @property
+    def restarts(self) -> int:
+        return sum(container.restarts for container in self.containers.values())
+
+    def state(self) -> InstanceState:
+        if all(container.running for container in self.containers.values()):
+            return InstanceState.RUNNING
+        if any(container.restart_timer is not None for container in self.containers.values()):
+            return InstanceState.STARTING
+        failed = any(c.exit_code not in (None, 0) for c in self.containers.values())
+        return InstanceState.FAILED if failed else InstanceState.EXITED
+
+
+def pod_name(node_name: str, job: str, index: int) -> str:
+    # The node name keeps pods of different nodes apart when several node
+    # daemons share one podman (as in tests, or during a re-placement).
+    return f"ozy-{node_name}-{instance_name(job, index)}"
+
+
+def pod_plan(node_name: str, desired: DesiredInstance, network: str | None) -> PodPlan:
+    spec = desired.spec
+    labels = {
+        LABEL_NODE: node_name,
+        LABEL_JOB: desired.job,
+        LABEL_INDEX: str(desired.index),
+        LABEL_VERSION: str(desired.version),
+    }
+    instance = instance_name(desired.job, desired.index)
+    waves = [[_container_plan(spec, name, instance) for name in wave] for wave in spec.start_order]
+    return PodPlan(
+        pod_name=pod_name(node_name, desired.job, desired.index),
+        labels=labels,
+        network=network,
+        hostname=instance,
+        start_waves=waves,
+    )
+
+
+def _container_plan(spec: JobSpec, name: str, instance: str) -> ContainerPlan:
+    container = spec.containers[name]
+    environment = {"OZY_JOB": spec.name, "OZY_INSTANCE": instance, **container.environment}
+    return ContainerPlan(
+        name=name,
+        image=container.image,
+        command=list(container.command) if container.command else None,
+        environment=environment,
+        memory=container.memory,
+    )
+
+
+def local_pod_from_labels(info: PodInfo) -> LocalPod | None:
+    try:
+        return LocalPod(
+            pod_name=info.name,
+            job=info.labels[LABEL_JOB],
+            index=int(info.labels[LABEL_INDEX]),
+            version=int(info.labels[LABEL_VERSION]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+class NodeAgent:
+    def __init__(
+        self,
+        node_name: str,
+        runtime: PodmanRuntime,
+        store: ClusterStore,
+        mirrors: ClusterMirrors,
+        lease_id: Callable[[], int],
+        network: str | None = None,
+    ) -> None:
+        self.node_name = node_name
+        self._runtime = runtime
+        self._store = store
+        self._mirrors = mirrors
+        self._lease_id = lease_id
+        self._network = network
+        self._pods: dict[InstanceKey, PodTrack] = {}
+        self._busy: set[InstanceKey] = set()
+        self._start_failures: dict[InstanceKey, int] = {}
+        # Exits seen while an instance's pod was still being started: they are
+        # applied once the start finishes and the agent tracks the pod.
+        self._early_exits: dict[InstanceKey, list[ContainerExit]] = {}
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def pod_labels(self) -> dict[str, str]:
+        return {LABEL_NODE: self.node_name}
+
+    async def run(self) -> None:
+        """Adopt what already runs here, then keep reconciling until cancelled."""
+        await self._mirrors.wait_synced()
+        await self._adopt_running_pods()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._follow_container_exits())
+                group.create_task(self._wake_on_change())
+                group.create_task(self._reconcile_forever())
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def stop_all_pods(self) -> None:
+        """Stop every pod of this node: used when the node leaves the cluster."""
+        await asyncio.gather(
+            *(self._runtime.remove_pod(track.pod.pod_name) for track in self._pods.values()),
+            return_exceptions=True,
+        )
+        self._pods.clear()
+
+    async def logs(
+        self, job: str, index: int, container: str, *, follow: bool, tail: int | None
+    ) -> AsyncIterator[bytes]:
+        """A container's output, for the API's logs endpoint."""
+        track = self._pods.get((job, index))
+        if track is None or container not in track.containers:
+            instance = instance_name(job, index)
+            yield f"{instance} has no {container} container on {self.node_name} yet\n".encode()
+            return
+        container_id = track.containers[container].container_id
+        async for chunk in self._runtime.logs(container_id, follow=follow, tail=tail):
+            yield chunk
+
+    # Reconciling
+
+    async def _wake_on_change(self) -> None:
+        jobs, schedules = self._mirrors.jobs, self._mirrors.schedules
+
+        async def follow(
+            mirror_wait: Callable[[int], Coroutine[Any, Any, int]], start: int
+        ) -> None:
+            revision = start
+            while True:
+                revision = await mirror_wait(revision)
+                self._wake.set()
+
+        await asyncio.gather(
+            follow(jobs.wait_for_change, jobs.revision),
+            follow(schedules.wait_for_change, schedules.revision),
+        )
+
+    async def _reconcile_forever(self) -> None:
+        self._wake.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._reconcile_once()
+
+    def _reconcile_once(self) -> None:
+        desired = desired_on_node(
+            self.node_name,
+            self._mirrors.jobs.items.values(),
+            self._mirrors.schedules.items.values(),
+        )
+        running = [track.pod for track in self._pods.values()]
+        changes = plan_local_changes(desired, running, self._busy)
+        for instance in changes.start:
+            self._launch(instance.key, self._start(instance))
+        for pod in changes.stop:
+            self._launch(pod.key, self._stop(pod))
+        for pod, instance in changes.replace:
+            self._launch(pod.key, self._replace(pod, instance))
+        self._forget_stale_statuses(desired)
+
+    def _launch(self, key: InstanceKey, work: Coroutine[Any, Any, None]) -> None:
+        """Run one change to an instance in the background, one change at a time."""
+        self._busy.add(key)
+
+        async def run_then_release() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("change to %s failed", instance_name(*key))
+            finally:
+                self._busy.discard(key)
+                self._early_exits.pop(key, None)
+                self._wake.set()
+
+        self._spawn(run_then_release())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _forget_stale_statuses(self, desired: dict[InstanceKey, DesiredInstance]) -> None:
+        """Delete status records this node wrote for instances it no longer has."""
+        for status in self._mirrors.instance_statuses():
+            key = (status.job, status.index)
+            if (
+                status.node == self.node_name
+                and key not in desired
+                and key not in self._pods
+                and key not in self._busy
+            ):
+                self._spawn(self._delete_status(key))
+
+    # Changes to one instance
+
+    async def _start(self, instance: DesiredInstance) -> None:
+        key = instance.key
+        await self._publish_state(instance, InstanceState.STARTING)
+        try:
+            info = await self._runtime.run_pod(pod_plan(self.node_name, instance, self._network))
+        except Exception as error:
+            streak = self._start_failures.get(key, 0) + 1
+            self._start_failures[key] = streak
+            delay = restart_delay(streak)
+            reason = f"{error}; retrying in {delay:.0f}s"
+            log.warning("%s failed to start: %s", instance_name(*key), reason)
+            await self._publish_state(instance, InstanceState.FAILED, reason)
+            await self._record(instance.job, instance.index, "instance-failed", reason)
+            # Stay busy through the back-off, so the next attempt waits for it.
+            await asyncio.sleep(delay)
+            return
+        self._start_failures.pop(key, None)
+        local = LocalPod(info.name, instance.job, instance.index, instance.version)
+        track = PodTrack(
+            local, info.ip, {c.name: ContainerTrack(c.name, c.id) for c in info.containers}
+        )
+        self._pods[key] = track
+        exited = {c.id: c.exit_code or 0 for c in info.containers if c.state != "running"}
+        exited.update({e.container_id: e.exit_code for e in self._early_exits.pop(key, [])})
+        for container in track.containers.values():
+            if container.container_id in exited:
+                self._handle_exit(track, container, exited[container.container_id], 0.0)
+        await self._publish(key)
+        await self._record(
+            instance.job, instance.index, "instance-started", f"started on {self.node_name}"
+        )
+
+    async def _stop(self, pod: LocalPod) -> None:
+        track = self._pods.pop(pod.key, None)
+        if track is not None:
+            _cancel_restart_timers(track)
+        await self._runtime.remove_pod(pod.pod_name)
+        await self._delete_status(pod.key)
+        await self._record(pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}")
+
+    async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
+        track = self._pods.pop(pod.key, None)
+        if track is not None:
+            _cancel_restart_timers(track)
+        await self._runtime.remove_pod(pod.pod_name)
+        await self._start(instance)
+
+    # Container exits and restart policies
+
+    async def _follow_container_exits(self) -> None:
+        async for item in self._runtime.container_exits(self.pod_labels):
+            if isinstance(item, StreamConnected):
+                # Exits may have happened before the stream (re)connected.
+                await self._catch_up_with_runtime()
+            else:
+                await self._on_container_exit(item)
+
+    async def _on_container_exit(self, exit: ContainerExit) -> None:
+        local = _key_from_labels(exit.labels)
+        if local is None:
+            return
+        track = self._pods.get(local)
+        if track is None and local in self._busy:
+            self._early_exits.setdefault(local, []).append(exit)
+            return
+        if track is None or local in self._busy:
+            return  # a pod being stopped or replaced, or not ours
+        container = track.containers.get(exit.container_name)
+        if container is None or container.container_id != exit.container_id:
+            return
+        self._handle_exit(track, container, exit.exit_code, time.monotonic() - container.started_at)
+        await self._publish(track.pod.key)
+
+    def _handle_exit(
+        self, track: PodTrack, container: ContainerTrack, code: int, ran_for: float
+    ) -> None:
+        container.running = False
+        container.exit_code = code
+        spec = self._spec_of(track.pod.job)
+        policy = (
+            spec.containers[container.name].restart
+            if spec and container.name in spec.containers
+            else "never"
+        )
+        hint = " (killed: out of memory?)" if code == 137 else ""
+        if not should_restart(policy, code):
+            track.reason = f"container {container.name} exited with code {code}{hint}"
+            self._spawn(
+                self._record(track.pod.job, track.pod.index, "container-exited", track.reason)
+            )
+            return
+        container.crash_streak = next_crash_streak(container.crash_streak, ran_for)
+        delay = restart_delay(container.crash_streak)
+        track.reason = (
+            f"container {container.name} exited with code {code}{hint}; restarting in {delay:.0f}s"
+        )
+        self._spawn(
+            self._record(track.pod.job, track.pod.index, "container-restarting", track.reason)
+        )
+        container.restart_timer = asyncio.get_running_loop().create_task(
+            self._restart_after(track, container, delay)
+        )
+
+    async def _restart_after(
+        self, track: PodTrack, container: ContainerTrack, delay: float
+    ) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self._runtime.start_container(container.container_id)
+        except Exception as error:
+            track.reason = f"could not restart container {container.name}: {error}"
+            log.warning("%s: %s", track.pod.pod_name, track.reason)
+        else:
+            container.running = True
+            container.exit_code = None
+            container.restarts += 1
+            container.started_at = time.monotonic()
+            track.reason = ""
+        finally:
+            container.restart_timer = None
+        await self._publish(track.pod.key)
+
+    # Adopting pods that outlived a previous daemon
+
+    async def _adopt_running_pods(self) -> None:
+        """Take over the pods a previous run of this node left, so none is duplicated."""
+        for info in await self._runtime.list_pods(self.pod_labels):
+            local = local_pod_from_labels(info)
+            if local is None or local.key in self._pods:
+                log.warning("removing unrecognised or duplicate pod %s", info.name)
+                await self._runtime.remove_pod(info.name)
+                continue
+            track = PodTrack(local, info.ip, {})
+            for c in info.containers:
+                running = c.state == "running"
+                track.containers[c.name] = ContainerTrack(
+                    c.name,
+                    c.id,
+                    running=running,
+                    exit_code=None if running else c.exit_code,
+                )
+            self._pods[local.key] = track
+            log.info("adopted pod %s", info.name)
+        await self._catch_up_with_runtime()
+
+    async def _catch_up_with_runtime(self) -> None:
+        """Apply restart policies to containers that exited while we were not looking."""
+        for info in await self._runtime.list_pods(self.pod_labels):
+            local = local_pod_from_labels(info)
+            track = self._pods.get(local.key) if local else None
+            if track is None or track.pod.key in self._busy:
+                continue
+            for c in info.containers:
+                container = track.containers.get(c.name)
+                if container is None or c.state == "running" or container.restart_timer is not None:
+                    continue
+                if container.running or container.exit_code is None:
+                    self._handle_exit(track, container, c.exit_code or 0, 0.0)
+            await self._publish(track.pod.key)
+
+    # Reporting
+
+    def _spec_of(self, job_name: str) -> JobSpec | None:
+        record = self._mirrors.job(job_name)
+        return record.spec if record else None
+
+    async def _publish(self, key: InstanceKey) -> None:
+        track = self._pods.get(key)
+        if track is None:
+            return
+        status = InstanceStatus(
+            job=track.pod.job,
+            index=track.pod.index,
+            node=self.node_name,
+            state=track.state(),
+            reason=track.reason,
+            pod_ip=track.ip,
+            restarts=track.restarts,
+            spec_version=track.pod.version,
+            containers=[
+                ContainerStatus(
+                    name=c.name,
+                    state="running" if c.running else "exited",
+                    exit_code=c.exit_code,
+                    restarts=c.restarts,
+                )
+                for c in track.containers.values()
+            ],
+            updated_at=time.time(),
+        )
+        await self._put_status(status)
+
+    async def _publish_state(
+        self, instance: DesiredInstance, state: InstanceState, reason: str = ""
+    ) -> None:
+        await self._put_status(
+            InstanceStatus(
+                job=instance.job,
+                index=instance.index,
+                node=self.node_name,
+                state=state,
+                reason=reason,
+                spec_version=instance.version,
+                updated_at=time.time(),
+            )
+        )
+
+    async def _put_status(self, status: InstanceStatus) -> None:
+        try:
+            await self._store.put_instance_status(status, self._lease_id())
+        except StoreUnavailable as error:
+            log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
+
+    async def _delete_status(self, key: InstanceKey) -> None:
+        try:
+            await self._store.delete_instance_status(*key)
+        except StoreUnavailable as error:
+            log.warning("could not clear the status of %s: %s", instance_name(*key), error)
+
+    async def _record(self, job: str, index: int, kind: str, message: str) -> None:
+        await self._store.record_event(
+            Event(
+                time=time.time(),
+                kind=kind,
+                message=message,
+                job=job,
+                instance=instance_name(job, index),
+                node=self.node_name,
+            )
+        )
+
+
+def _key_from_labels(labels: dict[str, str]) -> InstanceKey | None:
+    try:
+        return labels[LABEL_JOB], int(labels[LABEL_INDEX])
+    except (KeyError, ValueError):
+        return None
+
+
+def _cancel_restart_timers(track: PodTrack) -> None:
+    for container in track.containers.values():
+        if container.restart_timer is not None:
+            container.restart_timer.cancel()
+            container.restart_timer = None

@@ -1,0 +1,236 @@
+"""Submitting, scaling and deleting jobs: plan with `scheduling`, commit with `store`.
+
+Any node can do this; there is no leader. Each request plans from this
+node's mirrors of the cluster state and commits with a compare-and-swap. If
+a peer's commit got there first, the plan is recomputed from a fresh read
+of etcd and tried again, a bounded number of times with jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ozymandias.cluster.records import Event, JobRecord, Resources, Schedule
+from ozymandias.scheduling.place import (
+    PlanResult,
+    Rejection,
+    plan_all_or_nothing,
+    usage_by_node,
+)
+from ozymandias.scheduling.request import request_from_spec
+from ozymandias.scheduling.view import ClusterView
+from ozymandias.spec.models import JobSpec
+from ozymandias.store.cluster_store import (
+    ClusterMirrors,
+    ClusterStore,
+    CommitOutcome,
+    PlanningInputs,
+)
+from ozymandias.store.etcd import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_COMMIT_ATTEMPTS = 10
+
+# How long a request waits for this node's mirrors to show its own commit, so
+# that a read right after a write sees it. Only a slow watch makes it wait.
+_READ_YOUR_WRITES_SECONDS = 5.0
+
+
+class JobNotFound(Exception):
+    pass
+
+
+class JobRejected(Exception):
+    """The job cannot be placed; nothing was written."""
+
+    def __init__(self, kind: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    job: JobRecord
+    schedule: Schedule
+    placed: dict[int, str]
+    stopped: list[int]
+    created: bool
+    changed: bool
+    dry_run: bool
+
+
+Planner = Callable[[PlanningInputs], tuple[JobRecord, PlanResult] | None]
+
+
+class JobService:
+    def __init__(self, store: ClusterStore, mirrors: ClusterMirrors, *, node_name: str) -> None:
+        self._store = store
+        self._mirrors = mirrors
+        self._node_name = node_name
+
+    async def apply(self, spec: JobSpec, *, dry_run: bool = False) -> ApplyResult:
+        """Create or update a job. Pods are recreated only if their spec changed."""
+
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, PlanResult] | None:
+            current = inputs.job
+            if current is not None and current.spec == spec:
+                return None  # nothing to do
+            version = 1
+            if current is not None:
+                same_pods = current.spec.pod_fingerprint() == spec.pod_fingerprint()
+                version = current.version if same_pods else current.version + 1
+            record = JobRecord(spec=spec, version=version, submitted_at=time.time())
+            previous = _pod_size(current.spec) if current is not None else None
+            return record, _place(spec, inputs, previous)
+
+        return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
+
+    async def scale(self, name: str, count: int, *, dry_run: bool = False) -> ApplyResult:
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, PlanResult] | None:
+            current = inputs.job
+            assert current is not None
+            if current.spec.num_instances == count:
+                return None
+            spec = current.spec.model_copy(update={"num_instances": count})
+            record = current.model_copy(update={"spec": spec})
+            return record, _place(spec, inputs, None)
+
+        return await self._plan_and_commit(name, plan, dry_run=dry_run, must_exist=True)
+
+    async def delete(self, name: str) -> None:
+        """Delete a job and free what its instances held on their nodes."""
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            inputs = await self._inputs(name, fresh=attempt > 0)
+            if inputs.job is None:
+                raise JobNotFound(name)
+            freed: dict[str, Resources] = {}
+            if inputs.schedule is not None:
+                usage = usage_by_node(inputs.schedule, _pod_size(inputs.job.spec))
+                freed = {node: Resources() - used for node, used in usage.items()}
+            outcome = await self._store.commit(
+                name,
+                inputs,
+                job=None,
+                schedule=None,
+                allocation_changes=freed,
+                nodes_that_must_exist=[],
+            )
+            if outcome.won:
+                await self._event(name, "job-deleted", f"job {name} deleted")
+                await self._wait_until_mirrored(outcome)
+                return
+            await _backoff(attempt)
+        raise StoreUnavailable(
+            f"gave up deleting {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits"
+        )
+
+    async def _plan_and_commit(
+        self, name: str, plan: Planner, *, dry_run: bool, must_exist: bool
+    ) -> ApplyResult:
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            inputs = await self._inputs(name, fresh=attempt > 0)
+            if must_exist and inputs.job is None:
+                raise JobNotFound(name)
+            planned = plan(inputs)
+            if planned is None:
+                assert inputs.job is not None
+                return ApplyResult(
+                    job=inputs.job,
+                    schedule=inputs.schedule or Schedule(job=name),
+                    placed={},
+                    stopped=[],
+                    created=False,
+                    changed=False,
+                    dry_run=dry_run,
+                )
+            record, result = planned
+            applied = ApplyResult(
+                job=record,
+                schedule=result.schedule,
+                placed=result.placed,
+                stopped=result.stopped,
+                created=inputs.job is None,
+                changed=True,
+                dry_run=dry_run,
+            )
+            if dry_run:
+                return applied
+            outcome = await self._store.commit(
+                name,
+                inputs,
+                job=record,
+                schedule=result.schedule,
+                allocation_changes=result.allocation_delta,
+                nodes_that_must_exist=sorted(set(result.placed.values())),
+            )
+            if outcome.won:
+                await self._event(name, "job-committed", _describe_commit(applied))
+                await self._wait_until_mirrored(outcome)
+                return applied
+            log.info("commit of %s lost a race (attempt %d); re-planning", name, attempt + 1)
+            await _backoff(attempt)
+        raise StoreUnavailable(f"gave up on {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits")
+
+    async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
+        # The mirrors are right almost always and cost nothing; after a lost
+        # race they are likely behind, so read etcd itself.
+        if fresh:
+            return await self._store.read_planning_inputs(name)
+        return self._mirrors.planning_inputs(name)
+
+    async def _wait_until_mirrored(self, outcome: CommitOutcome) -> None:
+        if not outcome.revision:
+            return
+        try:
+            async with asyncio.timeout(_READ_YOUR_WRITES_SECONDS):
+                await self._mirrors.jobs.wait_for_revision(outcome.revision)
+                await self._mirrors.schedules.wait_for_revision(outcome.revision)
+        except TimeoutError:
+            log.warning("mirrors did not show revision %d in time", outcome.revision)
+
+    async def _event(self, job: str, kind: str, message: str) -> None:
+        await self._store.record_event(
+            Event(time=time.time(), kind=kind, message=message, job=job, node=self._node_name)
+        )
+
+
+def _pod_size(spec: JobSpec) -> Resources:
+    return Resources(memory=spec.pod_memory, disk=spec.pod_disk)
+
+
+def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> PlanResult:
+    view = ClusterView.from_records(inputs.nodes, inputs.allocated())
+    result = plan_all_or_nothing(
+        request_from_spec(spec),
+        inputs.schedule,
+        view,
+        instance_states=inputs.instance_states,
+        previous_pod=previous_pod,
+    )
+    if isinstance(result, Rejection):
+        raise JobRejected(result.kind, result.title, result.detail)
+    return result
+
+
+def _describe_commit(result: ApplyResult) -> str:
+    placed = ", ".join(
+        f"{result.job.spec.name}-{i}→{node}" for i, node in sorted(result.placed.items())
+    )
+    parts = [f"version {result.job.version}, {result.job.spec.num_instances} instance(s)"]
+    if placed:
+        parts.append(f"placed {placed}")
+    if result.stopped:
+        parts.append(f"stopping {', '.join(str(i) for i in result.stopped)}")
+    return "; ".join(parts)
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
