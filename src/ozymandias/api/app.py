@@ -1,0 +1,247 @@
+"""The HTTP API every node serves: jobs, nodes, instances, events and logs.
+
+Handlers only translate HTTP to calls on the job service (which plans and
+commits) and reads of the cluster mirrors (which every node keeps), so any
+node can answer any request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Body, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.api import views
+from ozymandias.api.problems import (
+    Problem,
+    handle_http_error,
+    handle_problem,
+    handle_unexpected_error,
+    handle_validation_error,
+)
+from ozymandias.cluster.records import Node
+from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
+from ozymandias.spec.loader import SpecError, load_job
+from ozymandias.spec.models import JobSpec
+from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+from ozymandias.store.etcd import StoreUnavailable
+
+_JOB_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A job spec, as JSON or as YAML (the same document `ozy apply -f` reads).",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+class ScaleRequest(BaseModel):
+    num_instances: int = Field(alias="numInstances", ge=0, le=100_000)
+
+
+def create_app(
+    *,
+    service: JobService,
+    mirrors: ClusterMirrors,
+    store: ClusterStore,
+    agent: NodeAgent,
+    node: Node,
+) -> FastAPI:
+    app = FastAPI(
+        title="Ozymandias",
+        version="0.1.0",
+        description="Submit, scale and inspect jobs. Every error is application/problem+json.",
+    )
+    app.add_exception_handler(Problem, handle_problem)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)
+
+    @app.get("/healthz", tags=["node"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "node": node.name}
+
+    @app.put("/v1/jobs/{name}", tags=["jobs"], openapi_extra=_JOB_BODY_DOC)
+    async def put_job(
+        name: str, request: Request, dry_run: Annotated[bool, Query(alias="dryRun")] = False
+    ) -> JSONResponse:
+        spec = _parse_job(await request.body(), name)
+        result = await _submit(service.apply(spec, dry_run=dry_run), name)
+        status = 201 if result.created and not dry_run else 200
+        return JSONResponse(views.apply_result(result), status_code=status)
+
+    @app.post("/v1/jobs/{name}", tags=["jobs"], openapi_extra=_JOB_BODY_DOC)
+    async def plan_job(
+        name: str, request: Request, dry_run: Annotated[bool, Query(alias="dryRun")] = True
+    ) -> JSONResponse:
+        """Plan a job without committing it (only `dryRun=true` is accepted here)."""
+        if not dry_run:
+            raise Problem(
+                405,
+                "method-not-allowed",
+                "Use PUT to submit",
+                "POST only plans: use PUT /v1/jobs/{name} to submit.",
+            )
+        spec = _parse_job(await request.body(), name)
+        result = await _submit(service.apply(spec, dry_run=True), name)
+        return JSONResponse(views.apply_result(result))
+
+    @app.get("/v1/jobs", tags=["jobs"])
+    async def list_jobs() -> list[dict[str, Any]]:
+        return [views.job_summary(record, mirrors) for record in _sorted_jobs(mirrors)]
+
+    @app.get("/v1/jobs/{name}", tags=["jobs"])
+    async def get_job(name: str) -> dict[str, Any]:
+        record = mirrors.job(name)
+        if record is None:
+            raise _job_not_found(name)
+        return views.job_detail(record, mirrors, await store.list_events(name, limit=20))
+
+    @app.post("/v1/jobs/{name}/scale", tags=["jobs"])
+    async def scale_job(
+        name: str,
+        body: Annotated[ScaleRequest, Body()],
+        dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+    ) -> dict[str, Any]:
+        result = await _submit(service.scale(name, body.num_instances, dry_run=dry_run), name)
+        return views.apply_result(result)
+
+    @app.delete("/v1/jobs/{name}", tags=["jobs"])
+    async def delete_job(name: str) -> dict[str, Any]:
+        await _submit(service.delete(name), name)
+        return {"name": name, "deleted": True}
+
+    @app.get("/v1/nodes", tags=["nodes"])
+    async def list_nodes() -> list[dict[str, Any]]:
+        allocated = mirrors.allocated()
+        return [
+            views.node_view(n, allocated) for n in sorted(mirrors.node_list(), key=lambda n: n.name)
+        ]
+
+    @app.get("/v1/instances", tags=["instances"])
+    async def list_instances(job: str | None = None) -> list[dict[str, Any]]:
+        if job is not None and mirrors.job(job) is None:
+            raise _job_not_found(job)
+        names = [job] if job else [record.spec.name for record in _sorted_jobs(mirrors)]
+        return [item for name in names for item in views.instances_of(name, mirrors)]
+
+    @app.get("/v1/events", tags=["events"])
+    async def list_events(job: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return [event.model_dump() for event in await store.list_events(job, limit=limit)]
+
+    @app.get("/v1/instances/{instance}/logs", tags=["instances"])
+    async def instance_logs(
+        instance: str,
+        container: str | None = None,
+        follow: bool = False,
+        tail: int | None = None,
+    ) -> StreamingResponse:
+        job_name, index, owner = _locate_instance(instance, mirrors)
+        record = mirrors.job(job_name)
+        assert record is not None
+        container = container or next(iter(record.spec.containers))
+        if container not in record.spec.containers:
+            raise Problem(
+                404,
+                "container-not-found",
+                "No such container",
+                f"job {job_name} has no container {container!r}; "
+                f"it has {', '.join(record.spec.containers)}",
+            )
+        if owner == node.name:
+            stream = agent.logs(job_name, index, container, follow=follow, tail=tail)
+        else:
+            stream = _proxy_logs(mirrors, owner, instance, container, follow, tail)
+        return StreamingResponse(stream, media_type="text/plain")
+
+    return app
+
+
+async def _submit(work: Any, name: str) -> Any:
+    """Await a job-service call, turning its refusals into problems."""
+    try:
+        return await work
+    except JobNotFound:
+        raise _job_not_found(name) from None
+    except JobRejected as rejection:
+        raise Problem(422, rejection.kind, rejection.title, rejection.detail, job=name) from None
+    except StoreUnavailable as error:
+        raise Problem(
+            503, "store-unavailable", "etcd is unavailable", str(error), job=name
+        ) from None
+
+
+def _parse_job(body: bytes, name: str) -> JobSpec:
+    """The job spec in a request body (YAML, or JSON, which is YAML too)."""
+    try:
+        spec = load_job(body)
+    except SpecError as error:
+        problems = [str(problem) for problem in error.problems]
+        raise Problem(
+            400, "invalid-job", "Invalid job spec", "; ".join(problems), errors=problems, job=name
+        ) from None
+    if spec.name != name:
+        raise Problem(
+            400,
+            "name-mismatch",
+            "Job name does not match the URL",
+            f"the URL names job {name!r} but the spec names {spec.name!r}",
+            job=name,
+        )
+    return spec
+
+
+def _sorted_jobs(mirrors: ClusterMirrors) -> list[Any]:
+    return sorted(mirrors.jobs.items.values(), key=lambda record: record.spec.name)
+
+
+def _job_not_found(name: str) -> Problem:
+    return Problem(404, "job-not-found", "No such job", f"there is no job named {name!r}", job=name)
+
+
+def _locate_instance(instance: str, mirrors: ClusterMirrors) -> tuple[str, int, str]:
+    job_name, _, index_text = instance.rpartition("-")
+    schedule = mirrors.schedule(job_name) if index_text.isdigit() else None
+    node_name = schedule.placements.get(int(index_text)) if schedule else None
+    if schedule is None or node_name is None:
+        raise Problem(
+            404,
+            "instance-not-found",
+            "No such instance",
+            f"there is no instance {instance!r}; instances are named <job>-<index>, e.g. web-0",
+        )
+    return job_name, int(index_text), node_name
+
+
+async def _proxy_logs(
+    mirrors: ClusterMirrors,
+    owner: str,
+    instance: str,
+    container: str,
+    follow: bool,
+    tail: int | None,
+) -> AsyncIterator[bytes]:
+    """Logs of an instance on another node, fetched from that node's API."""
+    peer = next((n for n in mirrors.node_list() if n.name == owner), None)
+    if peer is None:
+        yield f"node {owner} is not registered; its logs are unavailable\n".encode()
+        return
+    params: dict[str, Any] = {"container": container, "follow": follow}
+    if tail is not None:
+        params["tail"] = tail
+    async with (
+        httpx.AsyncClient(base_url=peer.api_url, timeout=None) as client,
+        client.stream("GET", f"/v1/instances/{instance}/logs", params=params) as response,
+    ):
+        async for chunk in response.aiter_bytes():
+            yield chunk

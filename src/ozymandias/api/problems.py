@@ -1,0 +1,72 @@
+"""RFC 7807 problem details: the one shape every API error takes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Each problem type is a section of docs/errors.md, so the `type` URI of an
+# error leads a user to its explanation.
+ERRORS_DOC = "https://github.com/ozymandias-orchestrator/ozymandias/blob/main/docs/errors.md"
+
+
+def problem_type(slug: str) -> str:
+    return f"{ERRORS_DOC}#{slug}"
+
+
+class Problem(Exception):
+    """An error the API answers with a problem+json body."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "type": problem_type(self.slug),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extra,
+        }
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def handle_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Problem)
+    return problem_response(error)
+
+
+async def handle_validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+    ]
+    return problem_response(
+        Problem(400, "invalid-request", "Invalid request", "; ".join(problems), errors=problems)
+    )
+
+
+async def handle_http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    slug = "not-found" if error.status_code == 404 else "http-error"
+    return problem_response(Problem(error.status_code, slug, str(error.detail), str(error.detail)))
+
+
+async def handle_unexpected_error(_: Request, error: Exception) -> JSONResponse:
+    return problem_response(
+        Problem(500, "internal-error", "Internal error", f"{type(error).__name__}: {error}")
+    )

@@ -1,0 +1,106 @@
+"""JSON shapes the API returns, built from cluster records (pure)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ozymandias.cluster.records import (
+    Event,
+    InstanceState,
+    InstanceStatus,
+    JobRecord,
+    Node,
+    Resources,
+    instance_name,
+)
+from ozymandias.jobs.service import ApplyResult
+from ozymandias.spec.loader import dump_job
+from ozymandias.store.cluster_store import ClusterMirrors
+
+
+def instance_view(job: str, index: int, node: str, status: InstanceStatus | None) -> dict[str, Any]:
+    """One instance as users see it; `pending` until its node reports on it."""
+    reported = status is not None and status.node == node
+    return {
+        "name": instance_name(job, index),
+        "job": job,
+        "index": index,
+        "node": node,
+        "state": status.state.value if reported and status else InstanceState.PENDING.value,
+        "reason": status.reason if reported and status else "",
+        "restarts": status.restarts if reported and status else 0,
+        "podIP": status.pod_ip if reported and status else "",
+        "containers": [c.model_dump(by_alias=True) for c in status.containers]
+        if reported and status
+        else [],
+    }
+
+
+def instances_of(job: str, mirrors: ClusterMirrors) -> list[dict[str, Any]]:
+    schedule = mirrors.schedule(job)
+    if schedule is None:
+        return []
+    statuses = {status.index: status for status in mirrors.instance_statuses(job)}
+    placed = [
+        instance_view(job, index, node, statuses.get(index))
+        for index, node in sorted(schedule.placements.items())
+    ]
+    unplaced = [
+        {**instance_view(job, index, "", None), "reason": reason}
+        for index, reason in sorted(schedule.pending.items())
+    ]
+    return placed + unplaced
+
+
+def job_summary(record: JobRecord, mirrors: ClusterMirrors) -> dict[str, Any]:
+    states = Counter(item["state"] for item in instances_of(record.spec.name, mirrors))
+    return {
+        "name": record.spec.name,
+        "numInstances": record.spec.num_instances,
+        "version": record.version,
+        "states": dict(sorted(states.items())),
+        "running": states.get(InstanceState.RUNNING.value, 0),
+        "submittedAt": record.submitted_at,
+    }
+
+
+def job_detail(record: JobRecord, mirrors: ClusterMirrors, events: list[Event]) -> dict[str, Any]:
+    schedule = mirrors.schedule(record.spec.name)
+    return {
+        **job_summary(record, mirrors),
+        "spec": dump_job(record.spec),
+        "placements": dict(sorted(schedule.placements.items())) if schedule else {},
+        "pending": dict(sorted(schedule.pending.items())) if schedule else {},
+        "instances": instances_of(record.spec.name, mirrors),
+        "events": [event.model_dump() for event in events],
+    }
+
+
+def apply_result(result: ApplyResult) -> dict[str, Any]:
+    return {
+        "name": result.job.spec.name,
+        "dryRun": result.dry_run,
+        "created": result.created,
+        "changed": result.changed,
+        "version": result.job.version,
+        "numInstances": result.job.spec.num_instances,
+        "placements": dict(sorted(result.schedule.placements.items())),
+        "placed": dict(sorted(result.placed.items())),
+        "stopped": sorted(result.stopped),
+    }
+
+
+def node_view(node: Node, allocated: dict[str, Resources]) -> dict[str, Any]:
+    used = allocated.get(node.name, Resources())
+    free = node.capacity - used
+    return {
+        "name": node.name,
+        "address": node.address,
+        "apiUrl": node.api_url,
+        "labels": node.labels,
+        "capacity": node.capacity.model_dump(),
+        "allocated": used.model_dump(),
+        "free": free.model_dump(),
+        "startedAt": node.started_at,
+    }

@@ -1,0 +1,525 @@
+"""`ozy`: the command line for Ozymandias."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from ozymandias.cli.api_client import DEFAULT_API, ApiClient, ApiError
+from ozymandias.spec.loader import SpecError, load_job
+from ozymandias.spec.sizes import format_size, parse_size
+
+app = typer.Typer(
+    help="Ozymandias: run jobs of podman pods on a cluster of peer nodes coordinated through etcd.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+get_app = typer.Typer(help="List jobs, instances, nodes or events.", no_args_is_help=True)
+describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
+app.add_typer(get_app, name="get")
+app.add_typer(describe_app, name="describe")
+
+out = Console()
+err = Console(stderr=True)
+
+ApiOption = Annotated[
+    str,
+    typer.Option("--api", envvar="OZY_API", help="Base URL of any node's API."),
+]
+OutputOption = Annotated[str, typer.Option("--output", "-o", help="table, or json for machines.")]
+DEFAULT_WAIT_SECONDS = 120.0
+
+
+def _client(api: str) -> ApiClient:
+    return ApiClient(api)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _call(api: str, method: str, path: str, **kwargs: Any) -> Any:
+    client = _client(api)
+    try:
+        return client.request(method, path, **kwargs)
+    except ApiError as error:
+        raise _fail(str(error)) from None
+    finally:
+        client.close()
+
+
+def _print_json(data: Any) -> None:
+    out.print_json(json.dumps(data))
+
+
+def _check_output(output: str) -> None:
+    if output not in ("table", "json"):
+        raise _fail(f"--output must be table or json, not {output!r}", code=2)
+
+
+# Cluster lifecycle
+
+
+@app.command()
+def up(
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", "-d", help="Run in the background and return once the API answers."
+        ),
+    ] = False,
+    etcd: Annotated[
+        str | None, typer.Option(help="Use this etcd instead of starting an embedded one.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where etcd data, logs and node state live (default ~/.local/share/ozymandias)."
+        ),
+    ] = None,
+    api_port: Annotated[int, typer.Option(help="Port of the node's HTTP API on 127.0.0.1.")] = 7070,
+    etcd_port: Annotated[
+        int, typer.Option(help="Client port of the embedded etcd (its peer port is the next one).")
+    ] = 2379,
+    name: Annotated[str | None, typer.Option(help="Node name (default: this host's name).")] = None,
+) -> None:
+    """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
+
+    Idempotent: with --detach, a cluster that is already up is left as it is.
+    """
+    from ozymandias.local_cluster.one_node import (
+        LocalClusterConfig,
+        run_in_foreground,
+        start_detached,
+    )
+
+    config = LocalClusterConfig(etcd=etcd, api_port=api_port, etcd_port=etcd_port)
+    if data_dir is not None:
+        config.data_root = data_dir
+    if name is not None:
+        config.node_name = name
+    if not detach:
+        _configure_logging()
+        run_in_foreground(config)
+        return
+    try:
+        started = start_detached(config, progress=lambda line: err.print(f"[dim]…[/] {line}"))
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    state = "started" if started else "already running"
+    out.print(f"cluster {state}: API at {config.api_url} (export OZY_API={config.api_url})")
+
+
+@app.command()
+def down(
+    data_dir: Annotated[Path | None, typer.Option(help="The --data-dir given to `ozy up`.")] = None,
+) -> None:
+    """Stop what `ozy up --detach` started: pods, node and etcd. The data dir is kept."""
+    from ozymandias.local_cluster.one_node import LocalClusterConfig, stop_detached
+
+    config = LocalClusterConfig()
+    if data_dir is not None:
+        config.data_root = data_dir
+    stopped = stop_detached(config, progress=lambda line: err.print(f"[dim]…[/] {line}"))
+    out.print("cluster stopped" if stopped else "no cluster was running")
+
+
+@app.command()
+def node(
+    name: Annotated[str, typer.Option(help="This node's unique name (a DNS label).")],
+    etcd: Annotated[
+        str, typer.Option(help="etcd client URL, e.g. http://10.0.0.1:2379.")
+    ] = "http://127.0.0.1:2379",
+    labels: Annotated[str, typer.Option(help="Node labels, e.g. zone=a,region=r1.")] = "",
+    memory: Annotated[
+        str | None, typer.Option(help="Memory to offer, e.g. 8G (default: 90% of the host's).")
+    ] = None,
+    disk: Annotated[
+        str | None, typer.Option(help="Disk to offer, e.g. 50G (default: 90% of free space).")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Address peers reach this node on (default: the one facing etcd)."),
+    ] = None,
+    api_host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="Port the API listens on.")] = 7070,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Node state (lease id); default ~/.local/share/ozymandias/nodes/NAME."),
+    ] = None,
+    lease_ttl: Annotated[
+        int, typer.Option(help="Seconds without a heartbeat before peers consider this node dead.")
+    ] = 5,
+    pod_subnet: Annotated[
+        str, typer.Option(help="This node's pod subnet, inside --cluster-cidr.")
+    ] = "10.213.1.0/24",
+    cluster_cidr: Annotated[
+        str, typer.Option(help="The cluster's pod range (blackholed on the host before use).")
+    ] = "10.213.0.0/16",
+) -> None:
+    """Run a node daemon that joins an existing etcd."""
+    import asyncio
+
+    from ozymandias.node import NodeConfig, NodeDaemon
+
+    try:
+        config = NodeConfig(
+            name=name,
+            etcd=etcd,
+            labels=_parse_labels(labels),
+            memory=parse_size(memory) if memory else None,
+            disk=parse_size(disk) if disk else None,
+            address=address,
+            api_host=api_host,
+            api_port=api_port,
+            data_dir=data_dir,
+            lease_ttl=lease_ttl,
+            pod_subnet=pod_subnet,
+            cluster_cidr=cluster_cidr,
+        )
+    except ValueError as error:
+        raise _fail(str(error), code=2) from None
+    _configure_logging()
+    asyncio.run(NodeDaemon(config).run())
+
+
+# Jobs
+
+
+@app.command()
+def apply(
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="Job spec (YAML or JSON); - for stdin.")
+    ],
+    api: ApiOption = DEFAULT_API,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the placement without committing it.")
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance to run.")
+    ] = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Submit a job, or update it, and wait until every instance runs."""
+    text = sys.stdin.read() if str(file) == "-" else _read(file)
+    try:
+        spec = load_job(text)
+    except SpecError as error:
+        raise _fail(f"{file} is not a valid job:\n{error}", code=2) from None
+    path = f"/v1/jobs/{spec.name}"
+    if dry_run:
+        result = _call(api, "POST", path, params={"dryRun": "true"}, content=text, headers=_yaml)
+        out.print(
+            f"job {spec.name} would place {len(result['placed'])} "
+            f"and stop {len(result['stopped'])} instance(s):"
+        )
+        for index, node_name in result["placements"].items():
+            out.print(f"  {spec.name}-{index} → {node_name}")
+        return
+    result = _call(api, "PUT", path, content=text, headers=_yaml)
+    verb = "created" if result["created"] else ("updated" if result["changed"] else "unchanged")
+    out.print(
+        f"job {spec.name} {verb} "
+        f"(version {result['version']}, {result['numInstances']} instance(s))"
+    )
+    if not no_wait:
+        _wait_for_instances(api, spec.name, timeout)
+
+
+@app.command()
+def scale(
+    job: Annotated[str, typer.Argument(help="Job name.")],
+    instances: Annotated[int, typer.Argument(help="The new number of instances.", min=0)],
+    api: ApiOption = DEFAULT_API,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once committed.")] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance to run.")
+    ] = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Change a job's number of instances."""
+    result = _call(api, "POST", f"/v1/jobs/{job}/scale", json={"numInstances": instances})
+    out.print(
+        f"job {job} scaled to {instances}: "
+        f"{len(result['placed'])} placed, {len(result['stopped'])} stopped"
+    )
+    if not no_wait:
+        _wait_for_instances(api, job, timeout)
+
+
+@app.command()
+def delete(
+    job: Annotated[str, typer.Argument(help="Job name.")],
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Delete a job; its nodes stop and remove its pods."""
+    _call(api, "DELETE", f"/v1/jobs/{job}")
+    out.print(f"job {job} deleted")
+
+
+@app.command()
+def logs(
+    instance: Annotated[str, typer.Argument(help="Instance name, e.g. simple-webapp-0.")],
+    container: Annotated[
+        str | None, typer.Option("--container", "-c", help="Container (default: the job's first).")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep streaming new output.")
+    ] = False,
+    tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Print a container's output, from whichever node runs the instance."""
+    params: dict[str, Any] = {"follow": follow}
+    if container:
+        params["container"] = container
+    if tail is not None:
+        params["tail"] = tail
+    client = _client(api)
+    try:
+        for chunk in client.stream_text(f"/v1/instances/{instance}/logs", params):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    except ApiError as error:
+        raise _fail(str(error)) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
+
+
+@app.command()
+def demo(
+    file: Annotated[Path, typer.Option("--file", "-f", help="The job to deploy.")] = Path(
+        "examples/simple-webapp.yaml"
+    ),
+    api_port: Annotated[int, typer.Option(help="Port of the node's API.")] = 7070,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance.")
+    ] = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Start a one-node cluster (if needed), deploy the example job and show it running."""
+    from ozymandias.local_cluster.one_node import LocalClusterConfig, start_detached
+
+    config = LocalClusterConfig(api_port=api_port)
+    try:
+        start_detached(config, progress=lambda line: err.print(f"[dim]…[/] {line}"))
+    except RuntimeError as error:
+        raise _fail(str(error)) from None
+    out.print(f"cluster up: API at {config.api_url}")
+    apply(file=file, api=config.api_url, dry_run=False, no_wait=False, timeout=timeout)
+    spec = load_job(_read(file))
+    instances = _call(config.api_url, "GET", "/v1/instances", params={"job": spec.name})
+    out.print(_instances_table(instances))
+    first_port = next((p for c in spec.containers.values() for p in c.ports), None)
+    if first_port is not None:
+        out.print("\nReach an instance from this host:")
+        for item in instances:
+            if item["podIP"]:
+                out.print(f"  curl http://{item['podIP']}:{first_port.container_port}/")
+    out.print(
+        f"\nTry: ozy get jobs · ozy describe job {spec.name} · ozy scale {spec.name} 5 · "
+        f"ozy logs {spec.name}-0 -c app · ozy delete {spec.name} · ozy down"
+    )
+
+
+# Reading state
+
+
+@get_app.command("jobs")
+def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List jobs with their instance counts."""
+    _check_output(output)
+    jobs = _call(api, "GET", "/v1/jobs")
+    if output == "json":
+        return _print_json(jobs)
+    table = Table("NAME", "INSTANCES", "RUNNING", "STATES", "VERSION", box=None)
+    for job in jobs:
+        states = ", ".join(f"{state} {count}" for state, count in job["states"].items())
+        table.add_row(
+            job["name"], str(job["numInstances"]), str(job["running"]), states, str(job["version"])
+        )
+    out.print(table if jobs else "no jobs")
+
+
+@get_app.command("instances")
+def get_instances(
+    job: Annotated[str | None, typer.Argument(help="Only this job's instances.")] = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """List instances: node, state, restarts and pod IP."""
+    _check_output(output)
+    instances = _call(api, "GET", "/v1/instances", params={"job": job} if job else {})
+    if output == "json":
+        return _print_json(instances)
+    out.print(_instances_table(instances) if instances else "no instances")
+
+
+@get_app.command("nodes")
+def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List nodes with labels, and memory and disk allocated against capacity."""
+    _check_output(output)
+    nodes = _call(api, "GET", "/v1/nodes")
+    if output == "json":
+        return _print_json(nodes)
+    table = Table("NAME", "ADDRESS", "LABELS", "MEMORY (ALLOC/CAP)", "DISK (ALLOC/CAP)", box=None)
+    for item in nodes:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(item["labels"].items())) or "-"
+        table.add_row(
+            item["name"],
+            item["address"],
+            labels,
+            _allocated_of(item, "memory"),
+            _allocated_of(item, "disk"),
+        )
+    out.print(table if nodes else "no nodes")
+
+
+@get_app.command("events")
+def get_events(
+    job: Annotated[str | None, typer.Option(help="Only this job's events.")] = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """Recent events (the last hour or so)."""
+    _check_output(output)
+    events = _call(api, "GET", "/v1/events", params={"job": job} if job else {})
+    if output == "json":
+        return _print_json(events)
+    out.print(_events_table(events) if events else "no events")
+
+
+@describe_app.command("job")
+def describe_job(
+    name: Annotated[str, typer.Argument(help="Job name.")],
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """A job's spec, placements and recent events."""
+    _check_output(output)
+    job = _call(api, "GET", f"/v1/jobs/{name}")
+    if output == "json":
+        return _print_json(job)
+    out.print(
+        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
+    )
+    out.print("\n[bold]Spec[/]")
+    out.print(yaml.safe_dump(job["spec"], sort_keys=False).rstrip(), highlight=False)
+    out.print("\n[bold]Instances[/]")
+    out.print(_instances_table(job["instances"]) if job["instances"] else "none")
+    out.print("\n[bold]Events[/]")
+    out.print(_events_table(job["events"]) if job["events"] else "none")
+
+
+# Helpers for the commands above
+
+
+_yaml = {"content-type": "application/yaml"}
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text()
+    except OSError as error:
+        raise _fail(f"cannot read {file}: {error.strerror}", code=2) from None
+
+
+def _parse_labels(text: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"label {item!r} is not KEY=VALUE")
+        labels[key] = value
+    return labels
+
+
+def _allocated_of(node: dict[str, Any], resource: str) -> str:
+    allocated, capacity = node["allocated"][resource], node["capacity"][resource]
+    return f"{format_size(allocated)} / {format_size(capacity)}"
+
+
+def _instances_table(instances: list[dict[str, Any]]) -> Table:
+    table = Table("INSTANCE", "NODE", "STATE", "RESTARTS", "POD IP", "REASON", box=None)
+    for item in instances:
+        table.add_row(
+            item["name"],
+            item["node"] or "-",
+            _styled_state(item["state"]),
+            str(item["restarts"]),
+            item["podIP"] or "-",
+            item["reason"],
+        )
+    return table
+
+
+def _events_table(events: list[dict[str, Any]]) -> Table:
+    table = Table("TIME", "KIND", "INSTANCE", "NODE", "MESSAGE", box=None)
+    for event in events:
+        table.add_row(
+            time.strftime("%H:%M:%S", time.localtime(event["time"])),
+            event["kind"],
+            event["instance"] or event["job"] or "-",
+            event["node"] or "-",
+            event["message"],
+        )
+    return table
+
+
+def _styled_state(state: str) -> str:
+    colour = {"running": "green", "failed": "red", "exited": "yellow"}.get(state, "cyan")
+    return f"[{colour}]{state}[/]"
+
+
+def _wait_for_instances(api: str, job: str, timeout: float) -> None:
+    """Show progress until every instance runs, or one fails, or time runs out."""
+    deadline = time.monotonic() + timeout
+    last_line = ""
+    with err.status(f"waiting for {job}…") as status:
+        while True:
+            instances = _call(api, "GET", "/v1/instances", params={"job": job})
+            states = [item["state"] for item in instances]
+            line = f"{job}: {states.count('running')}/{len(instances)} running"
+            if line != last_line:
+                status.update(line)
+                last_line = line
+            broken = [item for item in instances if item["state"] in ("failed", "exited")]
+            if broken:
+                err.print(_instances_table(instances))
+                raise _fail(
+                    f"{len(broken)} instance(s) of {job} did not start: {broken[0]['reason']}"
+                )
+            if all(state == "running" for state in states):
+                break
+            if time.monotonic() > deadline:
+                err.print(_instances_table(instances))
+                raise _fail(f"not every instance of {job} was running after {timeout:.0f}s")
+            time.sleep(0.3)
+    out.print(f"{line}")
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("OZY_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,180 @@
+"""`ozy up` and `ozy down`: a one-node cluster with an embedded etcd on this host.
+
+`ozy up` runs etcd and a node daemon until stopped. `ozy up --detach` starts
+that same process in the background, waits until its API answers, and
+records its pid so `ozy down` can stop it. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
+from ozymandias.node import NodeConfig, NodeDaemon, default_data_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalClusterConfig:
+    data_root: Path = field(default_factory=default_data_root)
+    etcd: str | None = None  # an existing etcd to use instead of the embedded one
+    etcd_port: int = 2379
+    api_port: int = 7070
+    node_name: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_root / "up.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_root / "up.log"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+
+async def run_foreground(config: LocalClusterConfig) -> None:
+    """Run etcd (unless an external one is given) and one node daemon until SIGTERM/SIGINT."""
+    config.data_root.mkdir(parents=True, exist_ok=True)
+    embedded: EmbeddedEtcd | None = None
+    etcd_url = config.etcd
+    if etcd_url is None:
+        embedded = EmbeddedEtcd(
+            config.data_root / "etcd", client_port=config.etcd_port, peer_port=config.etcd_port + 1
+        )
+        await embedded.start()
+        etcd_url = embedded.client_url
+        log.info("embedded etcd is up on %s (data in %s)", etcd_url, embedded.data_dir)
+    try:
+        node = NodeDaemon(
+            NodeConfig(
+                name=config.node_name,
+                etcd=etcd_url,
+                api_port=config.api_port,
+                data_dir=config.data_root / "nodes" / config.node_name,
+            )
+        )
+        await node.run()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def running_pid(config: LocalClusterConfig) -> int | None:
+    """The pid of a detached `ozy up` that is still alive, if any."""
+    try:
+        pid = int(config.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def api_answers(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_detached(
+    config: LocalClusterConfig, progress: Callable[[str], None], timeout: float = 90.0
+) -> bool:
+    """Start `ozy up` in the background; False if it was already running."""
+    if running_pid(config) is not None:
+        return False
+    config.data_root.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "ozymandias.cli.main",
+        "up",
+        "--data-dir",
+        str(config.data_root),
+        "--api-port",
+        str(config.api_port),
+        "--etcd-port",
+        str(config.etcd_port),
+        "--name",
+        config.node_name,
+    ]
+    if config.etcd:
+        command += ["--etcd", config.etcd]
+    with config.log_file.open("ab") as log_output:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    config.pid_file.write_text(str(process.pid))
+    deadline = time.monotonic() + timeout
+    progress(f"starting etcd and node {config.node_name} (log: {config.log_file})")
+    while not api_answers(config.api_url):
+        if process.poll() is not None:
+            config.pid_file.unlink(missing_ok=True)
+            raise RuntimeError(
+                f"ozy up exited with code {process.returncode}; see {config.log_file}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the API did not answer on {config.api_url} within {timeout:.0f}s; "
+                f"see {config.log_file}"
+            )
+        time.sleep(0.2)
+    return True
+
+
+def stop_detached(
+    config: LocalClusterConfig, progress: Callable[[str], None], timeout: float = 60.0
+) -> bool:
+    """Stop a detached `ozy up`; False if none was running."""
+    pid = running_pid(config)
+    if pid is None:
+        config.pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    progress(f"stopping pods, node and etcd (pid {pid})")
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            progress(f"pid {pid} did not stop within {timeout:.0f}s; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    config.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def run_in_foreground(config: LocalClusterConfig) -> None:
+    asyncio.run(run_foreground(config))
