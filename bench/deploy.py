@@ -1,0 +1,214 @@
+"""How long from submitting a job until all its instances run, against the alternatives.
+
+Measures, on this host, for a job of 3 instances × 2 containers (web + db):
+
+- Ozymandias: PUT /v1/jobs/NAME until the API reports every instance running;
+- raw podman, the physical limit: the same 3 pods made by hand with the CLI,
+  one after another and all at once;
+- podman-compose: `podman-compose up -d` of an equivalent compose file, until
+  every container runs.
+
+Run as root on a set-up machine (`make setup`):  .venv/bin/python bench/deploy.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.integration.harness import (  # noqa: E402
+    CLUSTER_CIDR,
+    EtcdServer,
+    NodeProcess,
+    blackholed,
+    containers_with_label,
+    remove_everything_of_node,
+    run,
+    wait_until,
+)
+
+WEB = "localhost/ozy-example-web:latest"
+DB = "localhost/ozy-example-db:latest"
+INSTANCES = 3
+RAW_NETWORK = "ozy-bench-raw"
+RAW_SUBNET = "10.213.251.0/24"
+
+JOB = f"""
+name: bench
+numInstances: {INSTANCES}
+containers:
+  app:
+    image: {WEB}
+    memory: 64M
+    depends_on: [db]
+  db:
+    image: {DB}
+    memory: 32M
+"""
+
+COMPOSE = f"""
+services:
+  db:
+    image: {DB}
+    mem_limit: 32m
+    deploy:
+      replicas: {INSTANCES}
+  app:
+    image: {WEB}
+    mem_limit: 64m
+    depends_on: [db]
+    deploy:
+      replicas: {INSTANCES}
+"""
+
+
+def timed(action: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def ozymandias_round(node: NodeProcess) -> float:
+    def deploy() -> None:
+        response = node.apply(JOB)
+        assert response.status_code == 201, response.text
+        while True:
+            items = node.instances("bench")
+            if len(items) == INSTANCES and all(i["state"] == "running" for i in items):
+                return
+            time.sleep(0.005)
+
+    elapsed = timed(deploy)
+    node.request("DELETE", "/v1/jobs/bench")
+    wait_until(lambda: not containers_with_label("ozy.job=bench"), what="bench containers gone")
+    return elapsed
+
+
+def raw_pod(index: int) -> None:
+    name = f"ozy-bench-raw-{index}"
+    run("podman", "pod", "create", "--name", name, "--network", RAW_NETWORK)
+    run("podman", "run", "-d", "--pod", name, "--memory", "32m", "--name", f"{name}-db", DB)
+    run("podman", "run", "-d", "--pod", name, "--memory", "64m", "--name", f"{name}-app", WEB)
+
+
+def remove_raw_pods() -> None:
+    for index in range(INSTANCES):
+        run("podman", "pod", "rm", "-f", "-t", "0", f"ozy-bench-raw-{index}", check=False)
+
+
+def raw_sequential_round() -> float:
+    elapsed = timed(lambda: [raw_pod(i) for i in range(INSTANCES)])
+    remove_raw_pods()
+    return elapsed
+
+
+def raw_parallel_round() -> float:
+    def all_at_once() -> None:
+        threads = [threading.Thread(target=raw_pod, args=(i,)) for i in range(INSTANCES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    elapsed = timed(all_at_once)
+    remove_raw_pods()
+    return elapsed
+
+
+def compose_round(directory: Path) -> float | None:
+    compose = REPO / ".venv" / "bin" / "podman-compose"
+    if not compose.exists():
+        return None
+    (directory / "compose.yaml").write_text(COMPOSE)
+    command = [str(compose), "-p", "ozybench", "-f", str(directory / "compose.yaml")]
+
+    def up_until_running() -> None:
+        subprocess.run([*command, "up", "-d"], check=True, capture_output=True, timeout=120)
+        wait_until(
+            lambda: (
+                len(
+                    [
+                        c
+                        for c in containers_with_label("io.podman.compose.project=ozybench")
+                        if c["State"] == "running"
+                    ]
+                )
+                == 2 * INSTANCES
+            ),
+            interval=0.005,
+            what="compose containers running",
+        )
+
+    elapsed = timed(up_until_running)
+    subprocess.run([*command, "down", "-t", "0"], check=False, capture_output=True, timeout=120)
+    return elapsed
+
+
+def summary(samples: list[float]) -> str:
+    return (
+        f"median {statistics.median(samples):.3f}s  "
+        f"min {min(samples):.3f}s  max {max(samples):.3f}s  (n={len(samples)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    results: dict[str, list[float]] = {
+        "ozymandias": [],
+        "raw podman, sequential": [],
+        "raw podman, parallel": [],
+        "podman-compose": [],
+    }
+    with tempfile.TemporaryDirectory() as scratch, blackholed(CLUSTER_CIDR):
+        directory = Path(scratch)
+        etcd = EtcdServer(directory / "etcd" / "data")
+        (directory / "etcd").mkdir()
+        node = NodeProcess("bench", "", directory / "nodes", pod_subnet="10.213.250.0/24")
+        try:
+            etcd.start()
+            node.etcd_url = etcd.url
+            node.start()
+            run("podman", "network", "create", "--subnet", RAW_SUBNET, RAW_NETWORK)
+            for round_number in range(args.rounds):
+                results["ozymandias"].append(ozymandias_round(node))
+                results["raw podman, sequential"].append(raw_sequential_round())
+                results["raw podman, parallel"].append(raw_parallel_round())
+                compose = compose_round(directory)
+                if compose is not None:
+                    results["podman-compose"].append(compose)
+                print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+        finally:
+            remove_raw_pods()
+            node.stop()
+            remove_everything_of_node("bench")
+            run("podman", "network", "rm", "-f", RAW_NETWORK, check=False)
+            etcd.stop()
+
+    print(f"Deploy {INSTANCES} instances × 2 containers, until all run:")
+    for method, samples in results.items():
+        if samples:
+            print(f"  {method:<24} {summary(samples)}")
+    ozy = statistics.median(results["ozymandias"])
+    parallel = statistics.median(results["raw podman, parallel"])
+    print(f"  ozymandias / raw parallel = {ozy / parallel:.2f} (goal: at most 1.10)")
+    if results["podman-compose"]:
+        print(
+            f"  ozymandias / podman-compose = {ozy / statistics.median(results['podman-compose']):.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Shared fixtures: one etcd and one blackholed pod range for the whole session."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import (
+    CLUSTER_CIDR,
+    EtcdServer,
+    NodeProcess,
+    blackholed,
+    remove_everything_of_node,
+    require_tools,
+    run,
+)
+
+REQUIRED_IMAGES = (
+    "localhost/ozy-example-web",
+    "localhost/ozy-example-db",
+    "localhost/ozy-example-tools",
+)
+
+# Each node in the session gets its own /24 of the cluster range.
+_subnets = itertools.count(100)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def pod_range() -> Iterator[str]:
+    require_tools()
+    with blackholed(CLUSTER_CIDR):
+        yield CLUSTER_CIDR
+
+
+@pytest.fixture(scope="session")
+def example_images() -> None:
+    present = run("podman", "images", "--format", "{{.Repository}}").stdout.split()
+    missing = [image for image in REQUIRED_IMAGES if image not in present]
+    if missing:
+        raise RuntimeError(f"example images {missing} are missing: run `make setup` first")
+
+
+@pytest.fixture(scope="session")
+def etcd(tmp_path_factory: pytest.TempPathFactory, pod_range: str) -> Iterator[EtcdServer]:
+    server = EtcdServer(tmp_path_factory.mktemp("etcd") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+NodeFactory = Callable[..., NodeProcess]
+
+
+@pytest.fixture
+def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterator[NodeFactory]:
+    """Start `ozy node` daemons for one test; stop them and remove their leftovers after.
+
+    The cluster state is wiped first, so a test sees only its own nodes and jobs.
+    """
+    etcd.wipe()
+    started: list[NodeProcess] = []
+
+    def start(name: str, **options: object) -> NodeProcess:
+        node = NodeProcess(
+            name=name,
+            etcd_url=etcd.url,
+            work_dir=tmp_path / "nodes",
+            pod_subnet=f"10.213.{next(_subnets)}.0/24",
+            **options,  # type: ignore[arg-type]
+        )
+        started.append(node)
+        node.start()
+        return node
+
+    try:
+        yield start
+    finally:
+        for node in started:
+            node.stop()
+        for node in started:
+            remove_everything_of_node(node.name)
+        etcd.wipe()

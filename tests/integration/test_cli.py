@@ -1,0 +1,111 @@
+"""The `ozy` command end to end: `ozy up --detach`, the user's tour, and `ozy down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import (
+    REPO,
+    containers_with_label,
+    free_port,
+    remove_everything_of_node,
+    wait_until,
+)
+
+NODE = "cli-node"
+
+
+class Ozy:
+    """Runs `ozy` as a user would, against one API."""
+
+    def __init__(self, api: str, data_dir: Path) -> None:
+        self.api = api
+        self.data_dir = data_dir
+
+    def __call__(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "ozymandias.cli.main", *arguments],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=REPO,
+            env={**os.environ, "OZY_API": self.api, "COLUMNS": "200"},
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"ozy {' '.join(arguments)} failed:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture
+def ozy(tmp_path: Path, pod_range: str, example_images: None) -> Iterator[Ozy]:
+    api_port = free_port()
+    command = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy")
+    up = [
+        "up", "--detach", "--data-dir", str(command.data_dir), "--api-port", str(api_port),
+        "--etcd-port", str(free_port()), "--name", NODE,
+    ]  # fmt: skip
+    try:
+        command(*up)
+        assert "already running" in command(*up).stdout  # idempotent
+        yield command
+    finally:
+        command("down", "--data-dir", str(command.data_dir), check=False)
+        remove_everything_of_node(NODE)
+
+
+def test_the_quick_tour(ozy: Ozy) -> None:
+    applied = ozy("apply", "-f", "examples/simple-webapp.yaml")
+    assert "job simple-webapp created" in applied.stdout
+    assert "3/3 running" in applied.stdout
+
+    jobs = json.loads(ozy("get", "jobs", "-o", "json").stdout)
+    assert [(j["name"], j["running"]) for j in jobs] == [("simple-webapp", 3)]
+    instances = json.loads(ozy("get", "instances", "simple-webapp", "-o", "json").stdout)
+    assert {i["node"] for i in instances} == {NODE}
+    nodes = json.loads(ozy("get", "nodes", "-o", "json").stdout)
+    assert nodes[0]["allocated"]["memory"] == 3 * (64 + 32) * 1024 * 1024
+    assert "simple-webapp-0" in ozy("get", "instances").stdout
+    assert "Events" in ozy("describe", "job", "simple-webapp").stdout
+
+    logs = ozy("logs", "simple-webapp-0", "-c", "db").stdout
+    assert "POSTGRES_USER" in logs or "5432" in logs
+
+    scaled = ozy("scale", "simple-webapp", "4")
+    assert "4/4 running" in scaled.stdout
+
+    ozy("delete", "simple-webapp")
+    wait_until(lambda: not containers_with_label("ozy.job=simple-webapp"), what="pods removed")
+
+    down = ozy("down", "--data-dir", str(ozy.data_dir))
+    assert "cluster stopped" in down.stdout
+    assert (ozy.data_dir / "etcd").is_dir()  # the data dir is kept
+    assert "no cluster was running" in ozy("down", "--data-dir", str(ozy.data_dir)).stdout
+
+
+def test_errors_are_clear_and_exit_non_zero(ozy: Ozy, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Bad_Name\ncontainers: {app: {image: x, memory: 2X}}\n")
+    result = ozy("apply", "-f", str(bad), check=False)
+    assert result.returncode == 2
+    assert "containers.app.memory: '2X' is not a size like 512M or 2G" in result.stderr
+    assert "name:" in result.stderr
+
+    missing = ozy("describe", "job", "nope", check=False)
+    assert missing.returncode == 1 and "there is no job named 'nope'" in missing.stderr
+
+    unreachable = subprocess.run(
+        [sys.executable, "-m", "ozymandias.cli.main", "get", "jobs", "--api", "http://127.0.0.1:9"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert unreachable.returncode == 1 and "cannot reach the Ozymandias API" in unreachable.stderr
+
+    assert "Usage" in ozy("apply", "--help").stdout

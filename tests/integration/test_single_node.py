@@ -1,0 +1,206 @@
+"""A one-node cluster running jobs for real: etcd, the node daemon and podman."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.integration.conftest import NodeFactory
+from tests.integration.harness import containers_with_label, pods_with_label, run, wait_until
+
+WEB_JOB = """
+name: {name}
+numInstances: {count}
+containers:
+  app:
+    image: localhost/ozy-example-web:latest
+    memory: 48M
+    environment:
+      GREETING: hello-from-{name}
+    ports: ["80:3000"]
+    depends_on: [db]
+  db:
+    image: localhost/ozy-example-db:latest
+    memory: 32M
+    environment:
+      - name: POSTGRES_USER
+        value: webapp
+"""
+
+
+def running_containers(node: str, job: str) -> list[dict[str, object]]:
+    """The job's running spec containers on `node` (pods' infra containers left out)."""
+    return [
+        c
+        for c in containers_with_label(f"ozy.job={job}")
+        if c["Labels"].get("ozy.node") == node
+        and "ozy.container" in c["Labels"]
+        and c["State"] == "running"
+    ]
+
+
+def exec_in(container_id: str, *command: str) -> str:
+    return run("podman", "exec", container_id, *command).stdout
+
+
+def test_apply_scale_and_delete_a_two_container_job(make_node: NodeFactory) -> None:
+    node = make_node("single-a")
+    response = node.apply(WEB_JOB.format(name="web", count=3))
+    assert response.status_code == 201, response.text
+
+    instances = node.wait_running("web", 3)
+    assert sorted(i["name"] for i in instances) == ["web-0", "web-1", "web-2"]
+    assert all(i["node"] == "single-a" and i["podIP"].startswith("10.213.") for i in instances)
+    assert len(pods_with_label("ozy.job=web")) == 3
+    containers = running_containers("single-a", "web")
+    assert len(containers) == 6
+
+    app = next(c for c in containers if c["Labels"].get("ozy.container") == "app")
+    limit = exec_in(str(app["Id"]), "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    assert int(limit) == 48 * 1024 * 1024
+    environment = exec_in(str(app["Id"]), "env")
+    assert "GREETING=hello-from-web" in environment
+    assert "OZY_INSTANCE=web-" in environment
+
+    assert node.request("POST", "/v1/jobs/web/scale", json={"numInstances": 5}).status_code == 200
+    node.wait_running("web", 5)
+    wait_until(lambda: len(pods_with_label("ozy.job=web")) == 5, what="5 pods")
+
+    assert node.request("POST", "/v1/jobs/web/scale", json={"numInstances": 1}).status_code == 200
+    remaining = node.wait_running("web", 1)
+    assert remaining[0]["name"] == "web-0"  # the highest indices go first
+    wait_until(lambda: len(pods_with_label("ozy.job=web")) == 1, what="1 pod left")
+
+    assert node.request("DELETE", "/v1/jobs/web").status_code == 200
+    wait_until(lambda: not containers_with_label("ozy.job=web"), what="no containers left")
+    assert node.request("GET", "/v1/jobs/web").status_code == 404
+    allocated = node.request("GET", "/v1/nodes").json()[0]["allocated"]
+    assert allocated == {"memory": 0, "disk": 0}
+
+
+def test_daemon_killed_and_restarted_adopts_its_containers(make_node: NodeFactory) -> None:
+    node = make_node("single-b")
+    assert node.apply(WEB_JOB.format(name="adopt", count=2)).status_code == 201
+    node.wait_running("adopt", 2)
+    before = sorted(str(c["Id"]) for c in running_containers("single-b", "adopt"))
+    assert len(before) == 4
+
+    node.kill9()
+    node.start()
+    node.wait_running("adopt", 2)
+    # Give a duplicate, if the daemon wrongly made one, time to appear.
+    time.sleep(2)
+    after = sorted(str(c["Id"]) for c in running_containers("single-b", "adopt"))
+    assert after == before
+    assert len(pods_with_label("ozy.job=adopt")) == 2
+    assert all(i["restarts"] == 0 for i in node.instances("adopt"))
+
+
+def test_restart_policies_on_failure_backs_off_and_never_stays_exited(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("single-c")
+    job = """
+name: crashy
+numInstances: 1
+containers:
+  onfailure:
+    image: localhost/ozy-example-tools:latest
+    command: ["sh", "-c", "sleep 0.2; exit 1"]
+    restart: on-failure
+    memory: 16M
+  never:
+    image: localhost/ozy-example-tools:latest
+    command: ["sh", "-c", "exit 1"]
+    restart: never
+    memory: 16M
+"""
+    assert node.apply(job).status_code == 201
+
+    def restarts_of(container: str) -> int:
+        items = node.instances("crashy")
+        if not items or not items[0]["containers"]:
+            return 0
+        return next(c["restarts"] for c in items[0]["containers"] if c["name"] == container)
+
+    wait_until(lambda: restarts_of("onfailure") >= 3, timeout=60, what="3 restarts")
+    events = node.request("GET", "/v1/events", params={"job": "crashy"}).json()
+    delays = [e["message"] for e in events if e["kind"] == "container-restarting"]
+    assert any("restarting in 1s" in m for m in delays)
+    assert any("restarting in 2s" in m for m in delays)
+    assert any("restarting in 4s" in m for m in delays)
+
+    never = next(c for c in node.instances("crashy")[0]["containers"] if c["name"] == "never")
+    assert never["state"] == "exited" and never["exit_code"] == 1 and never["restarts"] == 0
+
+
+def test_a_job_bigger_than_the_node_is_rejected_and_nothing_is_written(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("single-d", memory="1G")
+    job = """
+name: huge
+numInstances: 3
+containers:
+  app:
+    image: localhost/ozy-example-web:latest
+    memory: 512M
+"""
+    response = node.apply(job)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("#insufficient-memory")
+    assert problem["title"] == "Insufficient memory for job"
+    assert problem["detail"] == "Job requires 1.5G of memory but only 1G can be allocated."
+    assert problem["job"] == "huge"
+    assert node.request("GET", "/v1/jobs/huge").status_code == 404
+
+
+def test_a_missing_image_fails_the_instance_with_the_reason(make_node: NodeFactory) -> None:
+    node = make_node("single-e")
+    job = """
+name: noimage
+containers:
+  app:
+    image: localhost/ozy-does-not-exist:latest
+"""
+    assert node.apply(job).status_code == 201
+    failed = wait_until(
+        lambda: [i for i in node.instances("noimage") if i["state"] == "failed"],
+        what="a failed instance",
+    )
+    assert "ozy-does-not-exist" in failed[0]["reason"]
+    assert node.answers()  # the daemon is still up
+    assert node.request("DELETE", "/v1/jobs/noimage").status_code == 200
+
+
+def test_bad_requests_get_problem_json_never_500(make_node: NodeFactory) -> None:
+    node = make_node("single-f")
+    cases = [
+        (
+            "PUT",
+            "/v1/jobs/bad",
+            {"content": "name: bad\ncontainers: {app: {image: x, memory: 2X}}"},
+        ),
+        ("PUT", "/v1/jobs/bad", {"content": "{not yaml: ["}),
+        ("PUT", "/v1/jobs/bad", {"content": "- a list"}),
+        ("PUT", "/v1/jobs/other", {"content": "name: bad\ncontainers: {app: {image: x}}"}),
+        ("POST", "/v1/jobs/nope/scale", {"json": {"numInstances": 2}}),
+        ("POST", "/v1/jobs/nope/scale", {"content": "garbage"}),
+        ("GET", "/v1/jobs/nope", {}),
+        ("DELETE", "/v1/jobs/nope", {}),
+    ]
+    for method, path, options in cases:
+        response = node.request(method, path, **options)
+        assert 400 <= response.status_code < 500, (
+            method,
+            path,
+            response.status_code,
+            response.text,
+        )
+        assert response.headers["content-type"] == "application/problem+json"
+        assert {"type", "title", "detail", "status"} <= set(response.json())
+    detail = node.request("PUT", "/v1/jobs/bad", content=cases[0][2]["content"]).json()["detail"]
+    assert "containers.app.memory: '2X' is not a size like 512M or 2G" in detail
+    assert "paths" in json.loads(node.request("GET", "/openapi.json").text)
