@@ -76,6 +76,9 @@ class PodmanService:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env=self._env,
+                # conmon writes files such as `oom` into its working directory,
+                # which it inherits from the service: keep them out of the caller's.
+                cwd=self.socket_path.parent,
                 # Own session: a Ctrl-C meant for the daemon must not kill the
                 # service under it while the daemon shuts down cleanly.
                 start_new_session=True,
