@@ -204,3 +204,20 @@ def test_bad_requests_get_problem_json_never_500(make_node: NodeFactory) -> None
     detail = node.request("PUT", "/v1/jobs/bad", content=cases[0][2]["content"]).json()["detail"]
     assert "containers.app.memory: '2X' is not a size like 512M or 2G" in detail
     assert "paths" in json.loads(node.request("GET", "/openapi.json").text)
+
+
+def test_a_cordoned_node_takes_no_new_instances(make_node: NodeFactory) -> None:
+    node = make_node("single-g")
+    job = WEB_JOB.format(name="cordoned", count=1)
+    assert node.request("POST", "/v1/nodes/single-g/cordon").json()["cordoned"] is True
+    assert node.request("GET", "/v1/nodes").json()[0]["cordoned"] is True
+
+    refused = node.apply(job)
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("#unsatisfiable-constraints")
+    assert "cordoned" in refused.json()["detail"]
+
+    assert node.request("POST", "/v1/nodes/single-g/uncordon").json()["cordoned"] is False
+    assert node.apply(job).status_code == 201
+    node.wait_running("cordoned", 1)
+    assert node.request("POST", "/v1/nodes/nope/cordon").status_code == 404

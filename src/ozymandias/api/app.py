@@ -123,10 +123,26 @@ def create_app(
 
     @app.get("/v1/nodes", tags=["nodes"])
     async def list_nodes() -> list[dict[str, Any]]:
-        allocated = mirrors.allocated()
+        allocated, cordoned = mirrors.allocated(), mirrors.cordoned()
         return [
-            views.node_view(n, allocated) for n in sorted(mirrors.node_list(), key=lambda n: n.name)
+            views.node_view(n, allocated, cordoned)
+            for n in sorted(mirrors.node_list(), key=lambda n: n.name)
         ]
+
+    @app.post("/v1/nodes/{name}/cordon", tags=["nodes"])
+    async def cordon_node(name: str) -> dict[str, Any]:
+        """Place no new instances on the node; those it runs stay."""
+        return await _set_cordon(name, True)
+
+    @app.post("/v1/nodes/{name}/uncordon", tags=["nodes"])
+    async def uncordon_node(name: str) -> dict[str, Any]:
+        return await _set_cordon(name, False)
+
+    async def _set_cordon(name: str, cordoned: bool) -> dict[str, Any]:
+        if name not in {known.name for known in mirrors.node_list()}:
+            raise Problem(404, "node-not-found", "No such node", f"no live node is named {name!r}")
+        await store.set_cordon(name, cordoned)
+        return {"name": name, "cordoned": cordoned}
 
     @app.get("/v1/instances", tags=["instances"])
     async def list_instances(job: str | None = None) -> list[dict[str, Any]]:

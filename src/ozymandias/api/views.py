@@ -91,7 +91,9 @@ def apply_result(result: ApplyResult) -> dict[str, Any]:
     }
 
 
-def node_view(node: Node, allocated: dict[str, Resources]) -> dict[str, Any]:
+def node_view(
+    node: Node, allocated: dict[str, Resources], cordoned: frozenset[str]
+) -> dict[str, Any]:
     used = allocated.get(node.name, Resources())
     free = node.capacity - used
     return {
@@ -99,6 +101,7 @@ def node_view(node: Node, allocated: dict[str, Resources]) -> dict[str, Any]:
         "address": node.address,
         "apiUrl": node.api_url,
         "labels": node.labels,
+        "cordoned": node.name in cordoned,
         "capacity": node.capacity.model_dump(),
         "allocated": used.model_dump(),
         "free": free.model_dump(),

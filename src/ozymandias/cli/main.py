@@ -135,9 +135,19 @@ def down(
     out.print("cluster stopped" if stopped else "no cluster was running")
 
 
-@app.command()
+node_app = typer.Typer(
+    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon and uncordon nodes.",
+    invoke_without_command=True,
+)
+app.add_typer(node_app, name="node")
+
+
+@node_app.callback()
 def node(
-    name: Annotated[str, typer.Option(help="This node's unique name (a DNS label).")],
+    context: typer.Context,
+    name: Annotated[
+        str | None, typer.Option(help="This node's unique name (a DNS label). Required to run one.")
+    ] = None,
     etcd: Annotated[
         str, typer.Option(help="etcd client URL, e.g. http://10.0.0.1:2379.")
     ] = "http://127.0.0.1:2379",
@@ -173,6 +183,10 @@ def node(
 
     from ozymandias.node import NodeConfig, NodeDaemon
 
+    if context.invoked_subcommand is not None:
+        return
+    if name is None:
+        raise _fail("--name is required to run a node daemon (see ozy node --help)", code=2)
     try:
         config = NodeConfig(
             name=name,
@@ -192,6 +206,24 @@ def node(
         raise _fail(str(error), code=2) from None
     _configure_logging()
     asyncio.run(NodeDaemon(config).run())
+
+
+@node_app.command("cordon")
+def cordon(
+    name: Annotated[str, typer.Argument(help="Node name.")], api: ApiOption = DEFAULT_API
+) -> None:
+    """Place no new instances on a node; the instances it runs stay."""
+    _call(api, "POST", f"/v1/nodes/{name}/cordon")
+    out.print(f"node {name} cordoned")
+
+
+@node_app.command("uncordon")
+def uncordon(
+    name: Annotated[str, typer.Argument(help="Node name.")], api: ApiOption = DEFAULT_API
+) -> None:
+    """Let a cordoned node take new instances again."""
+    _call(api, "POST", f"/v1/nodes/{name}/uncordon")
+    out.print(f"node {name} uncordoned")
 
 
 # Jobs
@@ -376,11 +408,14 @@ def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> N
     nodes = _call(api, "GET", "/v1/nodes")
     if output == "json":
         return _print_json(nodes)
-    table = Table("NAME", "ADDRESS", "LABELS", "MEMORY (ALLOC/CAP)", "DISK (ALLOC/CAP)", box=None)
+    table = Table(
+        "NAME", "STATUS", "ADDRESS", "LABELS", "MEMORY (ALLOC/CAP)", "DISK (ALLOC/CAP)", box=None
+    )
     for item in nodes:
         labels = ",".join(f"{k}={v}" for k, v in sorted(item["labels"].items())) or "-"
         table.add_row(
             item["name"],
+            "cordoned" if item["cordoned"] else "ready",
             item["address"],
             labels,
             _allocated_of(item, "memory"),

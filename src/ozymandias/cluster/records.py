@@ -62,6 +62,17 @@ class Node(Record):
     started_at: float = Field(description="unix time the daemon registered")
 
 
+class Cordon(Record):
+    """An operator's mark on a node: place no new instances there.
+
+    Kept apart from the `Node` record, which the node rewrites whenever it
+    registers, so a cordon survives the node's restarts.
+    """
+
+    node: str
+    since: float
+
+
 class InstanceState(enum.StrEnum):
     """Where an instance is in its life, as its node reports it."""
 

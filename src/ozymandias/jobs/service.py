@@ -207,7 +207,7 @@ def _pod_size(spec: JobSpec) -> Resources:
 
 
 def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> PlanResult:
-    view = ClusterView.from_records(inputs.nodes, inputs.allocated())
+    view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
     result = plan_all_or_nothing(
         request_from_spec(spec),
         inputs.schedule,

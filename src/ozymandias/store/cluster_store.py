@@ -14,8 +14,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from ozymandias.cluster.records import (
+    Cordon,
     Event,
     InstanceStatus,
     JobRecord,
@@ -75,6 +77,7 @@ class PlanningInputs:
     schedule: Schedule | None
     schedule_revision: int
     instance_states: dict[int, str] = field(default_factory=dict)
+    cordoned: frozenset[str] = frozenset()
 
     def allocated(self) -> dict[str, Resources]:
         return {name: resources for name, (resources, _) in self.allocations.items()}
@@ -89,17 +92,20 @@ class ClusterMirrors:
     jobs: Mirror[JobRecord]
     schedules: Mirror[Schedule]
     instances: Mirror[InstanceStatus]
+    cordons: Mirror[Cordon]
 
-    def all(
-        self,
-    ) -> list[
-        Mirror[Node]
-        | Mirror[Resources]
-        | Mirror[JobRecord]
-        | Mirror[Schedule]
-        | Mirror[InstanceStatus]
-    ]:
-        return [self.nodes, self.allocations, self.jobs, self.schedules, self.instances]
+    def all(self) -> list[Mirror[Any]]:
+        return [
+            self.nodes,
+            self.allocations,
+            self.jobs,
+            self.schedules,
+            self.instances,
+            self.cordons,
+        ]
+
+    def cordoned(self) -> frozenset[str]:
+        return frozenset(cordon.node for cordon in self.cordons.items.values())
 
     async def wait_synced(self) -> None:
         for mirror in self.all():
@@ -131,6 +137,7 @@ class ClusterMirrors:
             schedule=self.schedule(job_name),
             schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
             instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
+            cordoned=self.cordoned(),
         )
 
     def allocated(self) -> dict[str, Resources]:
@@ -162,6 +169,7 @@ class ClusterStore:
             ),
             jobs=Mirror(self.etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
             schedules=Mirror(self.etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
+            cordons=Mirror(self.etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
             instances=Mirror(
                 self.etcd, keys.INSTANCES, lambda _, raw: InstanceStatus.from_json(raw)
             ),
@@ -197,10 +205,11 @@ class ClusterStore:
 
     async def read_planning_inputs(self, job_name: str) -> PlanningInputs:
         """The planning inputs read from etcd at one revision (after a lost race)."""
-        _, (nodes, allocations, jobs, schedules, instances) = await self.etcd.read_ranges(
+        _, (nodes, allocations, cordons, jobs, schedules, instances) = await self.etcd.read_ranges(
             [
                 keys.NODES,
                 keys.ALLOCATIONS,
+                keys.CORDONS,
                 keys.job(job_name),
                 keys.schedule(job_name),
                 keys.job_instances(job_name),
@@ -221,7 +230,17 @@ class ClusterStore:
             schedule=Schedule.from_json(schedules[0].value) if schedules else None,
             schedule_revision=schedules[0].mod_revision if schedules else 0,
             instance_states={status.index: status.state.value for status in statuses},
+            cordoned=frozenset(Cordon.from_json(pair.value).node for pair in cordons),
         )
+
+    async def set_cordon(self, node_name: str, cordoned: bool) -> None:
+        """Mark a node as taking no new instances, or clear that mark."""
+        if cordoned:
+            await self.etcd.put(
+                keys.cordon(node_name), Cordon(node=node_name, since=time.time()).to_json()
+            )
+        else:
+            await self.etcd.delete(keys.cordon(node_name))
 
     async def commit(
         self,

@@ -4,6 +4,7 @@ Layout (all under one root so a cluster can share an etcd with other users):
 
     /ozy/nodes/<node>               Node            under the node's lease
     /ozy/allocations/<node>         Resources       what the scheduler has given the node
+    /ozy/cordons/<node>             Cordon          present while the node takes no new instances
     /ozy/jobs/<job>                 JobRecord
     /ozy/schedules/<job>            Schedule        one value per job keeps commits small
     /ozy/instances/<job>/<index>    InstanceStatus  under the reporting node's lease
@@ -20,6 +21,7 @@ ROOT = b"/ozy/"
 
 NODES = ROOT + b"nodes/"
 ALLOCATIONS = ROOT + b"allocations/"
+CORDONS = ROOT + b"cordons/"
 JOBS = ROOT + b"jobs/"
 SCHEDULES = ROOT + b"schedules/"
 INSTANCES = ROOT + b"instances/"
@@ -32,6 +34,10 @@ def node(name: str) -> bytes:
 
 def allocation(node_name: str) -> bytes:
     return ALLOCATIONS + node_name.encode()
+
+
+def cordon(node_name: str) -> bytes:
+    return CORDONS + node_name.encode()
 
 
 def job(name: str) -> bytes:
