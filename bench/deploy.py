@@ -205,9 +205,8 @@ def main() -> None:
     parallel = statistics.median(results["raw podman, parallel"])
     print(f"  ozymandias / raw parallel = {ozy / parallel:.2f} (goal: at most 1.10)")
     if results["podman-compose"]:
-        print(
-            f"  ozymandias / podman-compose = {ozy / statistics.median(results['podman-compose']):.2f}"
-        )
+        compose = statistics.median(results["podman-compose"])
+        print(f"  ozymandias / podman-compose = {ozy / compose:.2f}")
 
 
 if __name__ == "__main__":

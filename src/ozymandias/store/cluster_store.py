@@ -82,6 +82,22 @@ class PlanningInputs:
     def allocated(self) -> dict[str, Resources]:
         return {name: resources for name, (resources, _) in self.allocations.items()}
 
+    def record_commit(self, allocation_changes: Mapping[str, Resources], revision: int) -> None:
+        """Fold a won commit's allocation changes into these inputs, in place.
+
+        A commit writes every allocation total it changes in one transaction,
+        so each of those keys now has the commit's `revision` as its
+        mod_revision. A long-lived scheduler (one process placing job after
+        job) can therefore plan its next job from these inputs, with the same
+        changes folded into its `ClusterView`, instead of re-reading every
+        node's total from etcd. Only the allocations change: the job and
+        schedule fields still describe the job that was committed.
+        """
+        zero = Resources()
+        for name, change in allocation_changes.items():
+            allocated, _ = self.allocations.get(name, (zero, 0))
+            self.allocations[name] = (allocated + change, revision)
+
 
 @dataclass
 class ClusterMirrors:

@@ -1,0 +1,476 @@
+"""End-to-end placement: plan each job and commit it to a real etcd, as a scheduler does.
+
+Simulated nodes are `Node` records registered in a throwaway etcd, with no
+containers and no daemons behind them. One scheduler process then submits jobs
+one after another through the real path: `PlanningInputs` -> `ClusterView` ->
+`plan_all_or_nothing` -> `ClusterStore.commit`, one transaction per job guarded
+by the revisions it was planned from. Like a long-lived scheduler, it reads
+the cluster once and then keeps its view and its inputs current itself,
+folding each won commit in (`ClusterView.apply`, `PlanningInputs.record_commit`)
+instead of re-reading every node's allocation total for every job.
+
+    .venv/bin/python bench/placement.py            # small: 500 nodes, 100 jobs x 100 instances
+    .venv/bin/python bench/placement.py --c1m      # 5,000 nodes, 1,000 jobs x 1,000 instances
+    .venv/bin/python bench/placement.py --check    # also check the invariants on etcd's data
+
+Prints placements/s, the total time, the compute (planning) share against the
+etcd commit share, this process's peak RSS and etcd's db size. For scale:
+Nomad's C1M run (2016) placed 1,000,000 containers on 5,000 hosts in under 5
+minutes, 3,750 placements/s, on 5 servers; kube-scheduler's scheduler_perf
+floor is 270 pods/s at 5,000 nodes. The goal here is 3,750 placements/s end to
+end on one machine, etcd included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.integration.harness import free_port, wait_until  # noqa: E402
+
+from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule  # noqa: E402
+from ozymandias.scheduling import (  # noqa: E402
+    ClusterView,
+    Rejection,
+    check_invariants,
+    plan_all_or_nothing,
+    request_from_spec,
+)
+from ozymandias.spec.models import JobSpec  # noqa: E402
+from ozymandias.store import keys  # noqa: E402
+from ozymandias.store.cluster_store import ClusterStore  # noqa: E402
+from ozymandias.store.etcd import Etcd, Put  # noqa: E402
+
+GIB = 1024**3
+ZONES = ("zone-a", "zone-b", "zone-c", "zone-d", "zone-e")
+NODE_MEMORY = "64G"
+NODE_DISK = "500G"
+POD_MEMORY = ("128M", "192M", "256M")  # 1M pods of 192M on average use 59% of C1M's memory
+POD_DISK = ("100M", "250M", "500M")
+PINNED_EVERY = 5  # one job in five must run in one zone (affinity zone In [...])
+
+REGISTER_BATCH = 1000  # node records per registration transaction
+COMPACT_EVERY = 100  # jobs between compactions of etcd's history
+MAX_ATTEMPTS = 10  # commits of one job before giving up (only a foreign writer makes it lose)
+LEASE_TTL = 24 * 3600  # the simulated nodes' lease: long enough that it never needs refreshing
+QUOTA_BYTES = 8 * GIB
+COMMIT_TIMEOUT = 30  # seconds; one commit of a 1,000-instance job is far quicker
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    nodes: int
+    jobs: int
+    instances: int
+
+
+SMALL = Scenario("small", nodes=500, jobs=100, instances=100)
+C1M = Scenario("C1M", nodes=5000, jobs=1000, instances=1000)
+
+
+@dataclass
+class Figures:
+    """What one run measured; times are wall-clock seconds unless noted."""
+
+    register_seconds: float = 0.0
+    read_seconds: float = 0.0  # reading the planning inputs from etcd
+    planning_seconds: float = 0.0
+    commit_seconds: float = 0.0
+    commit_cpu_seconds: float = 0.0  # this process's CPU time inside commits (encode, gRPC)
+    compaction_seconds: float = 0.0
+    total_seconds: float = 0.0
+    placements: int = 0
+    rejections: int = 0
+    lost_commits: int = 0
+    touched_nodes: int = 0  # allocation totals written, summed over commits
+    peak_rss_bytes: int = 0
+    etcd_peak_rss_bytes: int = 0
+    db_size: int = 0
+    db_size_in_use: int = 0
+    violations: list[str] | None = None
+
+
+class EtcdProcess:
+    """A throwaway single-member etcd on loopback, in its own data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self._peer = f"http://127.0.0.1:{free_port()}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self.data_dir.parent / "etcd.log").open("wb")
+        self._process = subprocess.Popen(
+            [
+                "etcd",
+                "--name=bench",
+                f"--data-dir={self.data_dir}",
+                f"--listen-client-urls={self.url}",
+                f"--advertise-client-urls={self.url}",
+                f"--listen-peer-urls={self._peer}",
+                f"--initial-advertise-peer-urls={self._peer}",
+                f"--initial-cluster=bench={self._peer}",
+                # A commit writes one allocation total per node it touches.
+                "--max-txn-ops=20000",
+                f"--quota-backend-bytes={QUOTA_BYTES}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C reaches us, and we stop etcd in order
+        )
+        log.close()
+        wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
+
+    def _answers(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(f"etcd exited with {self._process.returncode}; see its log")
+        return self.etcdctl("endpoint", "health", check=False).returncode == 0
+
+    def etcdctl(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["etcdctl", f"--endpoints={self.url}", *arguments],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=60,
+            env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+        )
+
+    def compact(self, revision: int) -> None:
+        """Drop history before `revision` (etcd frees the space in the background)."""
+        self.etcdctl("compact", str(revision))
+
+    def db_size(self) -> tuple[int, int]:
+        """(dbSize, dbSizeInUse) in bytes, from `etcdctl endpoint status`."""
+        status: Any = json.loads(self.etcdctl("endpoint", "status", "-w", "json").stdout)
+        reply = status[0]["Status"]
+        return int(reply["dbSize"]), int(reply.get("dbSizeInUse", reply["dbSize"]))
+
+    def peak_rss(self) -> int:
+        """etcd's peak resident set size in bytes (VmHWM), 0 if unknown."""
+        if self._process is None:
+            return 0
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def build_nodes(count: int) -> list[Node]:
+    capacity = Resources(memory=64 * GIB, disk=500 * GIB)
+    now = time.time()
+    return [
+        Node(
+            name=f"node-{i:05d}",
+            address=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+            api_url=f"http://10.{i // 65536}.{i // 256 % 256}.{i % 256}:7070",
+            labels={"zone": ZONES[i % len(ZONES)]},
+            capacity=capacity,
+            started_at=now,
+        )
+        for i in range(count)
+    ]
+
+
+def build_jobs(scenario: Scenario, rng: random.Random) -> list[JobSpec]:
+    jobs = []
+    for i in range(scenario.jobs):
+        affinity = []
+        if i % PINNED_EVERY == 0:
+            zone = ZONES[i // PINNED_EVERY % len(ZONES)]
+            affinity.append({"key": "zone", "operator": "In", "values": [zone]})
+        volume = {"type": "local", "path": "/data", "space": rng.choice(POD_DISK)}
+        container = {
+            "image": "localhost/ozy-example-web:latest",
+            "memory": rng.choice(POD_MEMORY),
+            "volumes": [volume],
+        }
+        jobs.append(
+            JobSpec.model_validate(
+                {
+                    "name": f"job-{i:04d}",
+                    "numInstances": scenario.instances,
+                    "containers": {"app": container},
+                    "affinity": affinity,
+                }
+            )
+        )
+    return jobs
+
+
+async def register_nodes(store: ClusterStore, nodes: list[Node]) -> None:
+    """Publish every node record under one lease, many per transaction."""
+    lease = await store.etcd.grant_lease(LEASE_TTL)
+    for start in range(0, len(nodes), REGISTER_BATCH):
+        batch = nodes[start : start + REGISTER_BATCH]
+        puts = [Put(keys.node(node.name), node.to_json(), lease=lease) for node in batch]
+        outcome = await store.etcd.transaction([], puts)
+        assert outcome.applied
+
+
+async def place_all(
+    store: ClusterStore,
+    server: EtcdProcess,
+    jobs: list[JobSpec],
+    figures: Figures,
+    *,
+    reread: bool = False,
+) -> None:
+    """Place every job as one long-lived scheduler would; fill in `figures`.
+
+    With `reread`, the planning inputs are read from etcd again for every job
+    (as `JobService` does after a lost race) instead of being kept current.
+    """
+    clock = time.perf_counter
+    started = clock()
+    inputs = await store.read_planning_inputs(jobs[0].name)
+    view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+    figures.read_seconds = clock() - started
+    last_revision = 0
+
+    for number, spec in enumerate(jobs, start=1):
+        if reread and number > 1:
+            reading = clock()
+            inputs = await store.read_planning_inputs(spec.name)
+            view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+            figures.read_seconds += clock() - reading
+        # Every job is new: no record and no schedule, so both guards say "absent".
+        # The basis shares `inputs.allocations`, which `record_commit` keeps current.
+        basis = replace(
+            inputs, job=None, job_revision=0, schedule=None, schedule_revision=0, instance_states={}
+        )
+        for _ in range(MAX_ATTEMPTS):
+            planning = clock()
+            result = plan_all_or_nothing(
+                request_from_spec(spec),
+                basis.schedule,
+                view,
+                instance_states=basis.instance_states,
+            )
+            record = JobRecord(spec=spec, version=1, submitted_at=time.time())
+            committing = clock()
+            figures.planning_seconds += committing - planning
+            if isinstance(result, Rejection):
+                figures.rejections += 1
+                print(f"  {spec.name} rejected: {result.title}: {result.detail}")
+                break
+            cpu = time.process_time()
+            outcome = await store.commit(
+                spec.name,
+                basis,
+                job=record,
+                schedule=result.schedule,
+                allocation_changes=result.allocation_delta,
+                nodes_that_must_exist=sorted(set(result.placed.values())),
+            )
+            figures.commit_cpu_seconds += time.process_time() - cpu
+            figures.commit_seconds += clock() - committing
+            if outcome.won and outcome.revision:
+                view.apply(result.allocation_delta)
+                inputs.record_commit(result.allocation_delta, outcome.revision)
+                figures.placements += len(result.placed)
+                figures.touched_nodes += len(result.allocation_delta)
+                last_revision = outcome.revision
+                break
+            if not outcome.won:
+                figures.lost_commits += 1
+            # Lost a race, or won without learning the revision: re-read, as JobService does.
+            reading = clock()
+            inputs = basis = await store.read_planning_inputs(spec.name)
+            view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+            figures.read_seconds += clock() - reading
+            if outcome.won:
+                figures.placements += len(result.placed)
+                figures.touched_nodes += len(result.allocation_delta)
+                break
+        else:
+            raise RuntimeError(f"{spec.name}: gave up after {MAX_ATTEMPTS} lost commits")
+
+        if number % COMPACT_EVERY == 0 and last_revision:
+            compacting = clock()
+            server.compact(last_revision)
+            figures.compaction_seconds += clock() - compacting
+
+    figures.total_seconds = clock() - started
+
+
+async def check(store: ClusterStore, instances: int) -> list[str]:
+    """Read nodes, allocations, jobs and schedules back from etcd and check the invariants."""
+    _, (nodes, allocations, jobs, schedules) = await store.etcd.read_ranges(
+        [keys.NODES, keys.ALLOCATIONS, keys.JOBS, keys.SCHEDULES]
+    )
+    capacities = {
+        node.name: node.capacity for node in (Node.from_json(pair.value) for pair in nodes)
+    }
+    allocated = {
+        keys.name_after(keys.ALLOCATIONS, pair.key): Resources.from_json(pair.value)
+        for pair in allocations
+    }
+    pod_sizes = {
+        record.spec.name: Resources(memory=record.spec.pod_memory, disk=record.spec.pod_disk)
+        for record in (JobRecord.from_json(pair.value) for pair in jobs)
+    }
+    read_back = [Schedule.from_json(pair.value) for pair in schedules]
+    violations = check_invariants(capacities, allocated, read_back, pod_sizes)
+    violations.extend(
+        f"{schedule.job} has {len(schedule.placements)} of {instances} instances placed"
+        for schedule in read_back
+        if len(schedule.placements) != instances
+    )
+    return violations
+
+
+async def run(scenario: Scenario, server: EtcdProcess, *, verify: bool, reread: bool) -> Figures:
+    figures = Figures()
+    etcd = Etcd(server.url, timeout=COMMIT_TIMEOUT)
+    store = ClusterStore(etcd)
+    try:
+        registering = time.perf_counter()
+        await register_nodes(store, build_nodes(scenario.nodes))
+        figures.register_seconds = time.perf_counter() - registering
+        jobs = build_jobs(scenario, random.Random(42))
+
+        await place_all(store, server, jobs, figures, reread=reread)
+        figures.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        figures.etcd_peak_rss_bytes = server.peak_rss()
+        figures.db_size, figures.db_size_in_use = server.db_size()
+        if verify:
+            figures.violations = await check(store, scenario.instances)
+    finally:
+        await etcd.close()
+    return figures
+
+
+def report(scenario: Scenario, figures: Figures, data_dir: Path, *, reread: bool) -> None:
+    total = figures.total_seconds
+    rate = figures.placements / total if total else 0.0
+    pinned = len(range(0, scenario.jobs, PINNED_EVERY))
+    reading = "  every job" if reread else "  once, then kept current"
+    waiting = figures.commit_seconds - figures.commit_cpu_seconds
+    other = (
+        total
+        - figures.planning_seconds
+        - figures.commit_seconds
+        - figures.compaction_seconds
+        - figures.read_seconds
+    )
+
+    def share(seconds: float) -> str:
+        return f"{seconds:8.2f} s  {100 * seconds / total:5.1f} %" if total else f"{seconds:.2f} s"
+
+    rows = [
+        ("scenario", scenario.name),
+        ("nodes", f"{scenario.nodes:,} in {len(ZONES)} zones, {NODE_MEMORY} / {NODE_DISK} each"),
+        (
+            "jobs",
+            f"{scenario.jobs:,} x {scenario.instances:,} instances, {pinned} pinned to a zone",
+        ),
+        ("etcd data dir", f"{data_dir} (removed); one fsync'd commit per job"),
+        ("registering nodes", f"{figures.register_seconds:8.2f} s  (setup, not in the total)"),
+        ("", ""),
+        (
+            "placed",
+            f"{figures.placements:,} instances; {figures.rejections} jobs rejected, "
+            f"{figures.lost_commits} commits lost",
+        ),
+        ("placements/s", f"{rate:,.0f}  (goal 3,750: Nomad C1M; kube-scheduler floor 270)"),
+        ("total time", f"{total:8.2f} s"),
+        ("  compute (planning)", share(figures.planning_seconds)),
+        ("  etcd commit", share(figures.commit_seconds)),
+        ("    client CPU", share(figures.commit_cpu_seconds) + "  encoding, gRPC"),
+        ("    waiting on etcd", share(waiting)),
+        ("  reading inputs", share(figures.read_seconds) + reading),
+        ("  compaction", share(figures.compaction_seconds)),
+        ("  other", share(other) + "  bookkeeping, loop"),
+        ("allocation writes", f"{figures.touched_nodes:,} (node totals, summed over commits)"),
+        ("scheduler peak RSS", f"{figures.peak_rss_bytes / 2**20:,.0f} MiB"),
+        ("etcd peak RSS", f"{figures.etcd_peak_rss_bytes / 2**20:,.0f} MiB"),
+        (
+            "etcd db size",
+            f"{figures.db_size / 2**20:,.1f} MiB "
+            f"({figures.db_size_in_use / 2**20:,.1f} MiB in use; history compacted "
+            f"every {COMPACT_EVERY} jobs)",
+        ),
+    ]
+    if figures.violations is not None:
+        found = figures.violations
+        rows.append(("invariants", "ok" if not found else f"{len(found)} violations"))
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}" if label else "")
+    for violation in (figures.violations or [])[:10]:
+        print("  " + violation)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--small", action="store_true", help="500 nodes, 100 x 100 (the default)")
+    size.add_argument("--c1m", action="store_true", help="5,000 nodes, 1,000 jobs x 1,000")
+    parser.add_argument("--check", action="store_true", help="check the invariants at the end")
+    parser.add_argument(
+        "--reread",
+        action="store_true",
+        help="re-read nodes and allocations from etcd for every job instead of keeping them",
+    )
+    parser.add_argument(
+        "--tmp", type=Path, default=None, help="where etcd's data dir goes (default: $TMPDIR)"
+    )
+    args = parser.parse_args()
+    scenario = C1M if args.c1m else SMALL
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    work = Path(tempfile.mkdtemp(prefix="ozy-bench-placement-", dir=args.tmp))
+    server = EtcdProcess(work / "etcd")
+    try:
+        server.start()
+        figures = asyncio.run(run(scenario, server, verify=args.check, reread=args.reread))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    report(scenario, figures, work, reread=args.reread)
+    return 1 if figures.violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
