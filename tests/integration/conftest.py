@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from tests.integration.harness import (
     remove_everything_of_node,
     require_tools,
     run,
+    unused_pod_subnets,
 )
 
 REQUIRED_IMAGES = (
@@ -23,9 +23,6 @@ REQUIRED_IMAGES = (
     "localhost/ozy-example-db",
     "localhost/ozy-example-tools",
 )
-
-# Each node in the session gets its own /24 of the cluster range.
-_subnets = itertools.count(100)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,7 +73,9 @@ def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterato
             name=name,
             etcd_url=etcd.url,
             work_dir=tmp_path / "nodes",
-            pod_subnet=f"10.213.{next(_subnets)}.0/24",
+            # Nodes start one after another and each creates its network before
+            # it answers, so the next one sees that subnet taken.
+            pod_subnet=unused_pod_subnets(1, first=100)[0],
             **options,  # type: ignore[arg-type]
         )
         started.append(node)

@@ -293,3 +293,29 @@ def require_tools() -> None:
             f"integration tests need root and {', '.join(missing) or 'the tools'}: "
             "run `make setup` first"
         )
+
+
+def unused_pod_subnets(count: int, *, first: int = 200) -> list[str]:
+    """`count` /24s of the cluster range, from 10.213.<first>.0 up, that no podman network uses.
+
+    For tests that start nodes themselves: it keeps them clear of the
+    `make_node` fixture's subnets and of networks left by another test session.
+    """
+    used = {
+        subnet.get("subnet")
+        for network in podman_json("network", "ls", "--format", "json")
+        for subnet in network.get("subnets") or []
+    }
+    free = [f"10.213.{n}.0/24" for n in range(first, 255) if f"10.213.{n}.0/24" not in used]
+    if len(free) < count:
+        raise RuntimeError(f"fewer than {count} unused /24s in {CLUSTER_CIDR} from .{first}")
+    return free[:count]
+
+
+def running_spec_containers(job: str) -> list[dict[str, Any]]:
+    """The job's running spec containers on every node (pods' infra containers left out)."""
+    return [
+        container
+        for container in containers_with_label(f"ozy.job={job}")
+        if "ozy.container" in (container["Labels"] or {}) and container["State"] == "running"
+    ]

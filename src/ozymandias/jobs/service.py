@@ -35,7 +35,11 @@ from ozymandias.store.etcd import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-MAX_COMMIT_ATTEMPTS = 10
+# Peers racing on the same nodes lose commits to each other; capped
+# exponential back-off with full jitter spreads their retries apart.
+MAX_COMMIT_ATTEMPTS = 16
+_BACKOFF_FIRST_SECONDS = 0.005
+_BACKOFF_MAX_SECONDS = 0.5
 
 # How long a request waits for this node's mirrors to show its own commit, so
 # that a read right after a write sees it. Only a slow watch makes it wait.
@@ -233,4 +237,5 @@ def _describe_commit(result: ApplyResult) -> str:
 
 
 async def _backoff(attempt: int) -> None:
-    await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+    ceiling = min(_BACKOFF_FIRST_SECONDS * 2**attempt, _BACKOFF_MAX_SECONDS)
+    await asyncio.sleep(random.uniform(0, ceiling))
