@@ -56,20 +56,19 @@ containers:
     memory: 32M
 """
 
-COMPOSE = f"""
-services:
-  db:
+# podman-compose ignores `deploy.replicas`, so each instance is its own pair of services.
+COMPOSE = "services:\n" + "".join(
+    f"""
+  db{index}:
     image: {DB}
     mem_limit: 32m
-    deploy:
-      replicas: {INSTANCES}
-  app:
+  app{index}:
     image: {WEB}
     mem_limit: 64m
-    depends_on: [db]
-    deploy:
-      replicas: {INSTANCES}
+    depends_on: [db{index}]
 """
+    for index in range(INSTANCES)
+)
 
 
 def timed(action: Callable[[], None]) -> float:
@@ -149,9 +148,10 @@ def compose_round(directory: Path) -> float | None:
             what="compose containers running",
         )
 
-    elapsed = timed(up_until_running)
-    subprocess.run([*command, "down", "-t", "0"], check=False, capture_output=True, timeout=120)
-    return elapsed
+    try:
+        return timed(up_until_running)
+    finally:
+        subprocess.run([*command, "down", "-t", "0"], check=False, capture_output=True, timeout=120)
 
 
 def summary(samples: list[float]) -> str:
