@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,29 @@ def parse_endpoint(url: str) -> tuple[str, int]:
     return parsed.hostname, parsed.port or 2379
 
 
+def parse_endpoints(urls: str) -> list[tuple[str, int]]:
+    """`http://a:2379,http://b:2379` -> [("a", 2379), ("b", 2379)]: the members of one cluster."""
+    endpoints = [parse_endpoint(url.strip()) for url in urls.split(",") if url.strip()]
+    if not endpoints:
+        raise ValueError("no etcd endpoint given")
+    return endpoints
+
+
+def _dial_target(endpoints: list[tuple[str, int]]) -> tuple[str, int]:
+    """The (host, port) to give aetcd so that its channel dials every member.
+
+    aetcd dials f"{host}:{port}". gRPC's `ipv4:` scheme takes a list of
+    addresses, so for several members the "host" is that list minus the last
+    port; with round-robin balancing, requests move to the members that
+    answer, and a member that dies costs no more than the requests in flight.
+    """
+    if len(endpoints) == 1:
+        return endpoints[0]
+    addresses = [f"{socket.gethostbyname(host)}:{port}" for host, port in endpoints]
+    last_host, last_port = addresses[-1].rsplit(":", 1)
+    return "ipv4:" + ",".join([*addresses[:-1], last_host]), int(last_port)
+
+
 @dataclass(frozen=True, slots=True)
 class TransactionOutcome:
     applied: bool
@@ -136,13 +160,17 @@ def _operation_message(operation: Operation) -> Any:
 
 
 class Etcd:
-    """One connection to etcd."""
+    """One connection to an etcd cluster: `endpoint` is one client URL, or several joined by ","."""
 
     def __init__(self, endpoint: str, *, timeout: int = REQUEST_TIMEOUT_SECONDS) -> None:
-        host, port = parse_endpoint(endpoint)
+        endpoints = parse_endpoints(endpoint)
+        host, port = _dial_target(endpoints)
+        options: dict[str, Any] = dict(_CHANNEL_OPTIONS)
+        if len(endpoints) > 1:
+            options["grpc.lb_policy_name"] = "round_robin"
         self.endpoint = endpoint
         self._timeout = timeout
-        self._client = aetcd.Client(host=host, port=port, timeout=timeout, options=_CHANNEL_OPTIONS)
+        self._client = aetcd.Client(host=host, port=port, timeout=timeout, options=options)
 
     async def close(self) -> None:
         await self._client.close()
@@ -261,6 +289,7 @@ class Etcd:
         watch = None
         try:
             watch = await self._client.watch_prefix(prefix, start_revision=start_revision)
+            _raise_swallowed_cancellation()
             async for event in watch:
                 deleted = event.kind == "DELETE"
                 yield WatchEvent(
@@ -280,7 +309,8 @@ class Etcd:
             # aetcd keeps it open on etcd, and queues its events, until told.
             if watch is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(watch.cancel(), self._timeout)
+                    async with asyncio.timeout(self._timeout):
+                        await watch.cancel()
 
 
 class RevisionCompacted(StoreUnavailable):
@@ -289,6 +319,19 @@ class RevisionCompacted(StoreUnavailable):
     def __init__(self, compacted_revision: int) -> None:
         super().__init__(f"revision compacted up to {compacted_revision}")
         self.compacted_revision = compacted_revision
+
+
+def _raise_swallowed_cancellation() -> None:
+    """Stop a task whose cancellation aetcd swallowed.
+
+    aetcd waits for a watch to be created with Python 3.11's asyncio.wait_for,
+    which drops a cancellation that lands just as the wait ends. The task
+    would then wait for watch events forever instead of stopping (a node's
+    shutdown would hang); its pending cancellation is still counted, though.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @contextlib.contextmanager

@@ -1,0 +1,198 @@
+"""Re-placing the instances of nodes that died, and placing pending ones once room appears.
+
+Every node runs a `Replacer`; there is no leader. It is level-triggered:
+whenever the nodes, allocations, cordons, jobs or schedules change, it looks
+for jobs with instances on nodes that are no longer registered (their lease
+expired or was revoked) or instances left pending, plans them in the
+scheduler's as-many-as-fit mode, and commits with the usual compare-and-swap.
+Survivors race: the first commit wins, the others lose on the schedule's
+revision and, re-reading etcd, find nothing left to do.
+
+Because it looks at the state rather than at events, nothing is missed when
+no survivor was running as a node died: whoever starts next re-places them.
+
+A dead node's allocation total is not under its lease (it is the scheduler's
+bookkeeping). Re-placement moves the instances' share off it, like any plan
+that moves instances, so it drops to zero as its jobs are re-placed and the
+totals always equal the sum of the placed pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ozymandias.cluster.records import Event, Schedule
+from ozymandias.jobs.service import MAX_COMMIT_ATTEMPTS, commit_backoff
+from ozymandias.scheduling.place import PlanResult, plan_as_many_as_fit
+from ozymandias.scheduling.request import request_from_spec
+from ozymandias.scheduling.view import ClusterView
+from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore, PlanningInputs
+from ozymandias.store.etcd import StoreUnavailable
+from ozymandias.store.mirror import Mirror
+
+log = logging.getLogger(__name__)
+
+# After a pass that could not finish (etcd unreachable), wait before the next.
+_RETRY_SECONDS = 1.0
+
+
+def needs_placement(schedule: Schedule, live_nodes: Iterable[str]) -> bool:
+    """Whether a job has instances on nodes that are gone, or instances left pending."""
+    live = set(live_nodes)
+    return bool(schedule.pending) or any(node not in live for node in schedule.placements.values())
+
+
+class Replacer:
+    """Re-places lost instances and retries pending ones, racing its peers through etcd."""
+
+    def __init__(self, store: ClusterStore, mirrors: ClusterMirrors, *, node_name: str) -> None:
+        self._store = store
+        self._mirrors = mirrors
+        self._node_name = node_name
+
+    async def run(self) -> None:
+        """Keep every job placed as fully as the cluster allows, until cancelled."""
+        mirrors = self._mirrors
+        await mirrors.wait_synced()
+        watched: list[Mirror[Any]] = [
+            mirrors.nodes,
+            mirrors.allocations,
+            mirrors.cordons,
+            mirrors.jobs,
+            mirrors.schedules,
+        ]
+        known_nodes = self._live_nodes()
+        while True:
+            revisions = [mirror.revision for mirror in watched]
+            live = self._live_nodes()
+            await self._note_lost(known_nodes - live, live)
+            known_nodes = live
+            try:
+                for job_name in self._jobs_needing_placement(live):
+                    await self._place_job(job_name)
+            except StoreUnavailable as error:
+                log.warning("re-placement pass stopped: %s; retrying", error)
+                await asyncio.sleep(_RETRY_SECONDS)
+                continue
+            await _any_change(watched, revisions)
+
+    def _live_nodes(self) -> set[str]:
+        return {node.name for node in self._mirrors.node_list()}
+
+    def _jobs_needing_placement(self, live: set[str]) -> list[str]:
+        return sorted(
+            schedule.job
+            for schedule in self._mirrors.schedules.items.values()
+            if needs_placement(schedule, live)
+        )
+
+    async def _note_lost(self, lost: set[str], live: set[str]) -> None:
+        """Record each vanished node once: the first live node by name writes the event."""
+        if not lost or min(live, default=self._node_name) != self._node_name:
+            return
+        for name in sorted(lost):
+            log.warning("node %s is gone (its lease expired or was revoked)", name)
+            await self._store.record_event(
+                Event(
+                    time=time.time(),
+                    kind="node-lost",
+                    message=f"node {name} lost: its lease expired or was revoked "
+                    f"(noticed by {self._node_name})",
+                    node=name,
+                )
+            )
+
+    async def _place_job(self, job_name: str) -> None:
+        """Plan and commit one job's re-placement; a lost race means re-read and look again."""
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            inputs = (
+                self._mirrors.planning_inputs(job_name)
+                if attempt == 0
+                else await self._store.read_planning_inputs(job_name)
+            )
+            plan = plan_replacement(inputs)
+            if plan is None:
+                return  # placed as fully as it can be (perhaps by a peer that won)
+            outcome = await self._store.commit(
+                job_name,
+                inputs,
+                job=inputs.job,
+                schedule=plan.schedule,
+                allocation_changes=plan.allocation_delta,
+                nodes_that_must_exist=sorted(set(plan.placed.values())),
+            )
+            if outcome.won:
+                await self._record_outcome(job_name, inputs, plan)
+                return
+            log.info("re-placement of %s lost a race (attempt %d)", job_name, attempt + 1)
+            await commit_backoff(attempt)
+        log.warning("re-placement of %s kept losing races; the next change retries it", job_name)
+
+    async def _record_outcome(
+        self, job_name: str, inputs: PlanningInputs, plan: PlanResult
+    ) -> None:
+        before = inputs.schedule.placements if inputs.schedule is not None else {}
+        live = {node.name for node in inputs.nodes}
+        lost_nodes = sorted({before[i] for i in plan.placed if before.get(i) not in (None, *live)})
+        if plan.placed:
+            moves = ", ".join(f"{job_name}-{i}→{node}" for i, node in sorted(plan.placed.items()))
+            origin = f" from lost node {', '.join(lost_nodes)}" if lost_nodes else ""
+            message = f"re-placed {moves}{origin} (by peer {self._node_name})"
+            log.info("%s", message)
+            await self._event(job_name, "instances-replaced", message)
+        newly_pending = sorted(
+            set(plan.schedule.pending) - set(inputs.schedule.pending if inputs.schedule else {})
+        )
+        if newly_pending:
+            names = ", ".join(f"{job_name}-{i}" for i in newly_pending)
+            reason = plan.schedule.pending[newly_pending[0]]
+            message = f"{names} left pending: {reason} (by peer {self._node_name})"
+            log.warning("%s", message)
+            await self._event(job_name, "instances-pending", message)
+
+    async def _event(self, job_name: str, kind: str, message: str) -> None:
+        await self._store.record_event(
+            Event(time=time.time(), kind=kind, message=message, job=job_name, node=self._node_name)
+        )
+
+
+def plan_replacement(inputs: PlanningInputs) -> PlanResult | None:
+    """The as-many-as-fit plan for a job that needs one, or None when it would change nothing."""
+    if inputs.job is None or inputs.schedule is None:
+        return None
+    live = [node.name for node in inputs.nodes]
+    if not needs_placement(inputs.schedule, live):
+        return None
+    view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+    plan = plan_as_many_as_fit(
+        request_from_spec(inputs.job.spec),
+        inputs.schedule,
+        view,
+        instance_states=inputs.instance_states,
+    )
+    current = inputs.schedule
+    # Only a different placement, or a different set of pending instances, is
+    # worth a commit: an updated pending reason alone would make every peer
+    # rewrite the schedule on every change of the cluster.
+    if plan.schedule.placements == current.placements and set(plan.schedule.pending) == set(
+        current.pending
+    ):
+        return None
+    return plan
+
+
+async def _any_change(mirrors: list[Mirror[Any]], revisions: list[int]) -> None:
+    """Return once any of `mirrors` has moved past its revision in `revisions`."""
+    waits = [
+        asyncio.ensure_future(mirror.wait_for_change(revision))
+        for mirror, revision in zip(mirrors, revisions, strict=True)
+    ]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
