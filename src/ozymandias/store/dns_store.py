@@ -1,0 +1,85 @@
+"""The cluster's DNS state in etcd: SkyDNS records and the aliases users define.
+
+Records sit under /skydns/ in the layout CoreDNS's etcd plugin reads, each
+under the lease of the node that publishes it. Aliases are cluster objects
+under /ozy/dns-aliases/, changed only through compare-and-swap so that two
+concurrent edits can never close a cycle between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ozymandias.cluster.records import DnsAlias
+from ozymandias.dns.records import DnsRecord
+from ozymandias.store import keys
+from ozymandias.store.etcd import Delete, Etcd, Operation, Put, Unchanged
+from ozymandias.store.mirror import Mirror
+
+
+class DnsStore:
+    def __init__(self, etcd: Etcd, domain: str) -> None:
+        self.etcd = etcd
+        self.domain = domain
+        # Only the cluster domain's records: /skydns/ may hold other zones too.
+        self._records_prefix = keys.skydns(domain) + b"/"
+
+    def records_mirror(self) -> Mirror[DnsRecord]:
+        return Mirror(
+            self.etcd,
+            self._records_prefix,
+            lambda key, raw: DnsRecord.from_json(keys.skydns_name(key), raw),
+        )
+
+    def aliases_mirror(self) -> Mirror[DnsAlias]:
+        return Mirror(self.etcd, keys.DNS_ALIASES, lambda _, raw: DnsAlias.from_json(raw))
+
+    # Records
+
+    async def records_under_lease(self, lease_id: int) -> dict[str, DnsRecord]:
+        """The records a node holds under `lease_id`, e.g. written before a restart."""
+        _, pairs = await self.etcd.scan(self._records_prefix)
+        return {
+            record.name: record
+            for record in (
+                DnsRecord.from_json(keys.skydns_name(pair.key), pair.value)
+                for pair in pairs
+                if pair.lease == lease_id
+            )
+        }
+
+    async def change_records(
+        self, put: Iterable[DnsRecord], delete: Iterable[str], lease_id: int
+    ) -> None:
+        """Write and remove records in one transaction, the written ones under `lease_id`."""
+        operations: list[Operation] = [
+            Put(keys.skydns(record.name), record.to_json(), lease=lease_id) for record in put
+        ]
+        operations += [Delete(keys.skydns(name)) for name in delete]
+        if operations:
+            await self.etcd.transaction([], operations)
+
+    # Aliases
+
+    async def read_aliases(self) -> dict[str, tuple[DnsAlias, int]]:
+        """Every alias with its mod_revision, read at one revision."""
+        _, pairs = await self.etcd.scan(keys.DNS_ALIASES)
+        aliases = [(DnsAlias.from_json(pair.value), pair.mod_revision) for pair in pairs]
+        return {alias.name: (alias, revision) for alias, revision in aliases}
+
+    async def put_alias(self, alias: DnsAlias, basis: dict[str, tuple[DnsAlias, int]]) -> bool:
+        """Write `alias` if no alias changed since `basis` was read; False if one did."""
+        guards = [Unchanged(keys.dns_alias(name), rev) for name, (_, rev) in basis.items()]
+        if alias.name not in basis:
+            guards.append(Unchanged(keys.dns_alias(alias.name), 0))
+        outcome = await self.etcd.transaction(
+            guards, [Put(keys.dns_alias(alias.name), alias.to_json())]
+        )
+        return outcome.applied
+
+    async def delete_alias(self, name: str) -> bool:
+        """Remove an alias; False if there was none."""
+        if await self.etcd.get(keys.dns_alias(name)) is None:
+            return False
+        await self.etcd.delete(keys.dns_alias(name))
+        return True
