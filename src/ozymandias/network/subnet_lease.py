@@ -1,0 +1,82 @@
+"""A node's pod subnet, leased from etcd: one /24 of the cluster range per live node.
+
+The lease is a key per subnet, written only if absent (compare-and-swap) and
+under the node's lease: two nodes registering at once never get the same
+subnet, a node keeps its subnet while its lease lives (a restarted daemon
+finds it again), and the subnet is free once the node leaves or dies. The
+last subnet is remembered in the node's data dir, so a node that comes back
+after its lease expired asks for the same one first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from pathlib import Path
+
+from ozymandias.network.subnets import choose_subnet
+from ozymandias.store.cluster_store import ClusterStore
+
+log = logging.getLogger(__name__)
+
+# Each lost race means a peer took a subnet meanwhile: there are finitely many peers.
+_ATTEMPTS = 32
+
+
+class SubnetUnavailable(RuntimeError):
+    pass
+
+
+class SubnetLeaser:
+    def __init__(
+        self,
+        store: ClusterStore,
+        node_name: str,
+        cluster_cidr: str,
+        state_file: Path,
+        requested: str | None = None,
+    ) -> None:
+        """`requested`: the subnet the operator gave (--pod-subnet), still claimed in etcd."""
+        self._store = store
+        self._node = node_name
+        self._cluster = cluster_cidr
+        self._state_file = state_file
+        self._requested = requested
+
+    async def lease(self, lease_id: int) -> str:
+        """This node's subnet, held under `lease_id`: the one it holds already, or a new one."""
+        for _ in range(_ATTEMPTS):
+            holders = await self._store.subnet_holders()
+            held = [cidr for cidr, holder in holders.items() if holder == (self._node, lease_id)]
+            if held and self._requested in (None, *held):
+                subnet = self._requested or held[0]
+                break
+            if self._requested is not None:
+                holder = holders.get(self._requested)
+                if holder is not None:
+                    raise SubnetUnavailable(
+                        f"pod subnet {self._requested} is held by node {holder[0]}"
+                    )
+                choice: str | None = self._requested
+            else:
+                choice = choose_subnet(self._cluster, holders, preferred=self._remembered())
+            if choice is None:
+                raise SubnetUnavailable(f"every /24 of {self._cluster} is taken")
+            if await self._store.claim_subnet(choice, self._node, lease_id):
+                subnet = choice
+                log.info("leased pod subnet %s", subnet)
+                break
+            # A peer claimed it first: look again, after a moment so racers spread out.
+            await asyncio.sleep(random.uniform(0, 0.1))
+        else:
+            raise SubnetUnavailable(f"lost {_ATTEMPTS} races for a subnet of {self._cluster}")
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._state_file.write_text(subnet + "\n")
+        return subnet
+
+    def _remembered(self) -> str | None:
+        try:
+            return self._state_file.read_text().strip() or None
+        except OSError:
+            return None
