@@ -1,0 +1,305 @@
+"""The node's HAProxy: the only code that runs it and talks to its runtime API.
+
+HAProxy is the data plane because it is a proven proxy that changes its
+servers at runtime without a reload and reloads without refusing a
+connection; the routes themselves are ours (see `controller.py`).
+
+Each process generation has its own stats socket, so a command never lands
+on a process that is on its way out. A reload starts a new process with
+`-x <old socket>` (it takes over the listening sockets, which the old one
+exposes) and `-sf <old pid>` (the old one stops accepting and finishes what
+it has). The process dies with the daemon (PR_SET_PDEATHSIG), like the
+podman service; if it dies on its own, `run()` starts it again from the
+current layout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+
+from ozymandias.ingress.haproxy_config import (
+    Layout,
+    Settings,
+    render_config,
+    render_hosts_map,
+    runtime_commands,
+)
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+# Loaded before any fork: the child must not run the dynamic loader between fork and exec.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_READY_SECONDS = 10.0
+_STOP_GRACE_SECONDS = 5.0
+_RESTART_DELAY_SECONDS = 1.0
+# The child watcher sets a dead process's return code at once; looking costs nothing.
+_WATCH_SECONDS = 0.2
+_STDERR_LINES_KEPT = 20
+
+
+class HaproxyError(Exception):
+    """HAProxy refused a configuration or a command, or would not start."""
+
+
+class Haproxy:
+    def __init__(self, runtime_dir: Path, http_port: int, binary: str = "haproxy") -> None:
+        self.runtime_dir = runtime_dir
+        self.http_port = http_port
+        self._binary = binary
+        self._layout = Layout()
+        self._process: asyncio.subprocess.Process | None = None
+        self._generation = 0
+        self._lock = asyncio.Lock()
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES_KEPT)
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def layout(self) -> Layout:
+        """What HAProxy serves now."""
+        return self._layout
+
+    @property
+    def config_path(self) -> Path:
+        return self.runtime_dir / "haproxy.cfg"
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    def _settings(self, generation: int) -> Settings:
+        return Settings(
+            http_port=self.http_port,
+            stats_socket=self.runtime_dir / f"stats-{generation}.sock",
+            hosts_map=self.runtime_dir / f"hosts-{generation}.map",
+        )
+
+    async def start(self) -> None:
+        """Start HAProxy with no routes: the HTTP port answers 404 until routes arrive."""
+        async with self._lock:
+            self.runtime_dir.mkdir(parents=True, exist_ok=True)
+            for pattern in ("stats-*.sock", "hosts-*.map"):
+                for leftover in self.runtime_dir.glob(pattern):
+                    leftover.unlink()
+            await self._launch(self._layout)
+
+    async def apply(self, layout: Layout) -> None:
+        """Make HAProxy serve `layout`: by runtime commands if the shape is unchanged, else reload.
+
+        The config file is rewritten either way, so a reload or a restart
+        starts from exactly what runs.
+        """
+        async with self._lock:
+            if layout == self._layout:
+                return
+            if layout.shape() == self._layout.shape() and self.pid is not None:
+                self._write_files(layout, self._settings(self._generation), self.config_path)
+                commands = runtime_commands(self._layout, layout)
+                try:
+                    await self._command(commands)
+                except (HaproxyError, OSError) as error:
+                    log.warning("runtime update failed (%s): reloading HAProxy instead", error)
+                    await self._launch(layout)
+                    return
+                self._layout = layout
+                return
+            await self._launch(layout)
+
+    async def run(self) -> None:
+        """Restart HAProxy from the current layout whenever it dies, until cancelled."""
+        while True:
+            await asyncio.sleep(_WATCH_SECONDS)
+            async with self._lock:
+                process = self._process
+                if process is None or process.returncode is None:
+                    continue
+                log.error(
+                    "HAProxy (pid %d) exited with %s; restarting it. stderr: %s",
+                    process.pid,
+                    process.returncode,
+                    " | ".join(self._stderr_tail),
+                )
+                try:
+                    await self._launch(self._layout)
+                except HaproxyError as error:
+                    log.error("could not restart HAProxy (trying again): %s", error)
+                    await asyncio.sleep(_RESTART_DELAY_SECONDS)
+
+    async def stop(self) -> None:
+        async with self._lock:
+            process, self._process = self._process, None
+            if process is not None and process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+            for task in list(self._background):
+                task.cancel()
+
+    async def _launch(self, layout: Layout) -> None:
+        """Start a new generation serving `layout`, taking over from the running one if any."""
+        generation = self._generation + 1
+        settings = self._settings(generation)
+        # Written aside and checked first: a config HAProxy rejects never replaces a good one.
+        candidate = self.runtime_dir / "haproxy.cfg.new"
+        self._write_files(layout, settings, candidate)
+        await self._check(candidate)
+        candidate.replace(self.config_path)
+
+        old = self._process
+        arguments = ["-db", "-f", str(self.config_path)]
+        if old is not None and old.returncode is None:
+            old_socket = self._settings(self._generation).stats_socket
+            arguments += ["-x", str(old_socket), "-sf", str(old.pid)]
+        self._stderr_tail.clear()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                self._binary,
+                *arguments,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                # Own session: a Ctrl-C meant for the daemon must not reach the proxy first.
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
+            )
+        except OSError as error:
+            raise HaproxyError(f"cannot run {self._binary}: {error}") from error
+        self._keep(self._drain_stderr(process))
+        await self._wait_ready(process, settings.stats_socket)
+        if old is not None:
+            await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
+            self._keep(self._reap(old, self._generation))
+        self._process, self._generation, self._layout = process, generation, layout
+        log.info(
+            "HAProxy generation %d (pid %d) serves %d pools",
+            generation,
+            process.pid,
+            len(layout.pools),
+        )
+
+    def _write_files(self, layout: Layout, settings: Settings, config: Path) -> None:
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        settings.hosts_map.write_text(render_hosts_map(layout))
+        config.write_text(render_config(layout, settings))
+
+    def _remove_files(self, generation: int) -> None:
+        settings = self._settings(generation)
+        settings.stats_socket.unlink(missing_ok=True)
+        settings.hosts_map.unlink(missing_ok=True)
+
+    async def _check(self, config: Path) -> None:
+        checker = await asyncio.create_subprocess_exec(
+            self._binary,
+            "-c",
+            "-q",
+            "-f",
+            str(config),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        output, _ = await checker.communicate()
+        if checker.returncode != 0:
+            raise HaproxyError(f"HAProxy rejects {config}: {output.decode(errors='replace')}")
+
+    async def _wait_ready(self, process: asyncio.subprocess.Process, stats: Path) -> None:
+        """Until the new process answers on its own socket (then its listeners are up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _READY_SECONDS
+        while loop.time() < deadline:
+            if process.returncode is not None:
+                raise HaproxyError(
+                    f"HAProxy exited with {process.returncode} at start: "
+                    + " | ".join(self._stderr_tail)
+                )
+            with contextlib.suppress(OSError):
+                await _send(stats, "show info")
+                return
+            await asyncio.sleep(0.02)
+        process.kill()
+        raise HaproxyError(f"HAProxy did not answer on {stats} within {_READY_SECONDS:.0f}s")
+
+    async def _wait_stopped_listening(self, old: asyncio.subprocess.Process, stats: Path) -> None:
+        """Until the old generation has stopped taking connections, so none gets the old routes.
+
+        The new process tells it to (-sf) once it runs; a soft-stopping
+        HAProxy closes every listener at once, its stats socket included.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _READY_SECONDS
+        while old.returncode is None and loop.time() < deadline:
+            try:
+                await _send(stats, "show info")
+            except OSError:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _command(self, commands: list[str]) -> None:
+        if not commands:
+            return
+        stats = self._settings(self._generation).stats_socket
+        # One connection, commands separated by ';'; each answers with a line when it fails.
+        reply = await _send(stats, ";".join(commands))
+        problems = [line for line in reply.splitlines() if line.strip() and not _reports(line)]
+        if problems:
+            raise HaproxyError("; ".join(problems))
+
+    async def _reap(self, old: asyncio.subprocess.Process, generation: int) -> None:
+        # The old generation finishes its requests after `-sf`, then exits (hard-stop-after 30s).
+        await old.wait()
+        self._remove_files(generation)
+
+    async def _drain_stderr(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        async for raw in process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self._stderr_tail.append(line)
+            log.warning("haproxy[%d]: %s", process.pid, line)
+
+    def _keep(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+async def _send(socket_path: Path, command: str) -> str:
+    """One runtime API exchange: send, then read until HAProxy closes the connection."""
+    reader, writer = await asyncio.open_unix_connection(socket_path)
+    try:
+        writer.write(command.encode() + b"\n")
+        await writer.drain()
+        return (await reader.read()).decode(errors="replace")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def _reports(line: str) -> bool:
+    """Whether a runtime API reply line reports success: `set server … addr` says what changed."""
+    return "changed from" in line or line.startswith("no need to change")
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A preexec_fn making the child receive SIGTERM when the daemon dies."""
+
+    def set_death_signal() -> None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        # The parent may have died between fork and prctl: then nobody would signal us.
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_death_signal

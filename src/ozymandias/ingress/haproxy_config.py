@@ -1,0 +1,234 @@
+"""The HAProxy configuration for a set of routes, and the runtime commands between two. Pure.
+
+Each job's HTTP route and each TCP port gets a pool (an HAProxy backend) of
+server *slots*: a slot holds one healthy instance or stands empty in
+maintenance. Health changes move instances in and out of slots, which the
+runtime API does without a reload (`set server … addr`, `state ready`,
+`state maint`). Only a change of *shape* (a job, host or TCP port added or
+removed, or a pool outgrowing its slots) needs a new process, and that
+reload is seamless. The config file always reflects the current slots too,
+because a reload (or a restart after a crash) starts from the file alone.
+
+Hosts map to pools through a map file, so matching a Host header costs a
+tree lookup however many jobs there are. Unknown hosts get a 404 that names
+the host; a pool without a usable server answers 503 itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ozymandias.ingress.routes import Backend, Routes
+
+# New pools get this many slots; a pool that outgrows them doubles. Room to
+# scale a little without a reload, and empty slots cost HAProxy next to nothing.
+MIN_SLOTS = 8
+
+Slots = tuple[Backend | None, ...]
+
+# Retried once, on another instance (redispatch), only where that is safe: a
+# connection that never got established may always be retried; a request
+# whose response failed only if its method is idempotent.
+_IDEMPOTENT = "METH_GET || METH_HEAD || METH_OPTIONS || { method PUT DELETE TRACE }"
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str  # the HAProxy backend's name
+    mode: Literal["http", "tcp"]
+    job: str
+    listen_port: int | None  # tcp: the port every node listens on; http: None (Host routes)
+    slots: Slots
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Routes as HAProxy runs them: pools of slots, the host map and the TCP listeners."""
+
+    hosts: tuple[tuple[str, str], ...] = ()  # (host, pool name), sorted
+    pools: tuple[Pool, ...] = ()
+
+    def shape(self) -> object:
+        """Everything but which backend sits in which slot: if it changes, HAProxy reloads."""
+        return (
+            self.hosts,
+            tuple(
+                (pool.name, pool.mode, pool.job, pool.listen_port, len(pool.slots))
+                for pool in self.pools
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    http_port: int
+    stats_socket: Path
+    hosts_map: Path
+    bind_address: str = "0.0.0.0"
+    # Above ~8,000 HAProxy wants more open files than this host's hard limit (20,000).
+    maxconn: int = 4096
+
+
+def http_pool_name(job: str) -> str:
+    return f"http-{job}"
+
+
+def tcp_pool_name(port: int) -> str:
+    return f"tcp-{port}"
+
+
+def plan_layout(routes: Routes, previous: Layout | None = None) -> Layout:
+    """The layout for `routes`, keeping every backend of `previous` in the slot it had.
+
+    Kept backends stay put so HAProxy's connections to them survive; new
+    ones take free slots; a pool grows only when its backends outnumber its
+    slots.
+    """
+    old = {pool.name: pool.slots for pool in previous.pools} if previous is not None else {}
+    pools = [
+        Pool(
+            http_pool_name(route.job),
+            "http",
+            route.job,
+            None,
+            _fill(old.get(http_pool_name(route.job), ()), route.backends),
+        )
+        for route in routes.http
+    ]
+    pools += [
+        Pool(
+            tcp_pool_name(route.port),
+            "tcp",
+            route.job,
+            route.port,
+            _fill(old.get(tcp_pool_name(route.port), ()), route.backends),
+        )
+        for route in routes.tcp
+    ]
+    hosts = sorted(
+        (host, http_pool_name(route.job)) for route in routes.http for host in route.hosts
+    )
+    return Layout(hosts=tuple(hosts), pools=tuple(pools))
+
+
+def _fill(previous: Slots, backends: Iterable[Backend]) -> Slots:
+    wanted = list(backends)
+    slots: list[Backend | None] = [slot if slot in wanted else None for slot in previous]
+    size = max(len(slots), MIN_SLOTS)
+    while size < len(wanted):
+        size *= 2
+    slots += [None] * (size - len(slots))
+    placed = set(slots)
+    free = (index for index, slot in enumerate(slots) if slot is None)
+    for backend in wanted:
+        if backend not in placed:
+            slots[next(free)] = backend
+    return tuple(slots)
+
+
+def server_name(slot: int) -> str:
+    return f"s{slot}"
+
+
+def runtime_commands(old: Layout, new: Layout) -> list[str]:
+    """Runtime API commands that turn `old`'s servers into `new`'s (both of one shape)."""
+    if old.shape() != new.shape():
+        raise ValueError("layouts of different shapes need a reload, not runtime commands")
+    commands: list[str] = []
+    for before, after in zip(old.pools, new.pools, strict=True):
+        for index, (was, now) in enumerate(zip(before.slots, after.slots, strict=True)):
+            if was == now:
+                continue
+            server = f"{after.name}/{server_name(index)}"
+            # Maintenance stops new requests to it; requests in flight finish.
+            if was is not None:
+                commands.append(f"set server {server} state maint")
+            if now is not None:
+                commands.append(f"set server {server} addr {now.address} port {now.port}")
+                commands.append(f"set server {server} state ready")
+    return commands
+
+
+def render_hosts_map(layout: Layout) -> str:
+    return "".join(f"{host} {pool}\n" for host, pool in layout.hosts)
+
+
+def render_config(layout: Layout, settings: Settings) -> str:
+    sections = [_global_and_defaults(settings), _http_frontend(settings)]
+    for pool in layout.pools:
+        if pool.mode == "tcp":
+            sections.append(_tcp_frontend(pool, settings))
+        sections.append(_backend(pool))
+    return "\n".join(sections)
+
+
+def _global_and_defaults(settings: Settings) -> str:
+    return f"""\
+global
+    maxconn {settings.maxconn}
+    # expose-fd: a reload takes over the listening sockets, so no connection is refused.
+    stats socket {settings.stats_socket} mode 600 level admin expose-fd listeners
+    # An old process finishes its requests after a reload, but not forever.
+    hard-stop-after 30s
+
+defaults
+    maxconn {settings.maxconn}
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout http-request 10s
+    timeout http-keep-alive 10s
+    timeout queue 5s
+    retries 1
+    option redispatch 1
+"""
+
+
+def _http_frontend(settings: Settings) -> str:
+    return f"""\
+frontend http-in
+    mode http
+    bind {settings.bind_address}:{settings.http_port}
+    option forwardfor
+    # After a reload, idle keep-alive clients are closed after a response, never mid-request.
+    option idle-close-on-response
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-var(txn.pool) req.hdr(host),lower,word(1,:),map_str({settings.hosts_map})
+    http-request return status 404 content-type text/plain lf-string "no job serves host %[req.hdr(host)]\\n" unless {{ var(txn.pool) -m found }}
+    use_backend %[var(txn.pool)]
+"""  # noqa: E501
+
+
+def _tcp_frontend(pool: Pool, settings: Settings) -> str:
+    return f"""\
+frontend {pool.name}-in
+    mode tcp
+    bind {settings.bind_address}:{pool.listen_port}
+    # Raw TCP is often a database connection that idles for long.
+    timeout client 1h
+    default_backend {pool.name}
+"""
+
+
+def _backend(pool: Pool) -> str:
+    lines = [f"backend {pool.name}", f"    mode {pool.mode}", "    balance roundrobin"]
+    if pool.mode == "http":
+        lines += [
+            "    retry-on conn-failure empty-response response-timeout",
+            f"    http-request disable-l7-retry unless {_IDEMPOTENT}",
+            "    http-request return status 503 content-type text/plain"
+            f' string "no healthy instance of job {pool.job}\\n" if {{ nbsrv lt 1 }}',
+        ]
+    else:
+        lines.append("    timeout server 1h")
+    for index, slot in enumerate(pool.slots):
+        if slot is None:
+            # Any address will do while in maintenance; the runtime API sets the real one.
+            lines.append(f"    server {server_name(index)} 127.0.0.1:1 disabled")
+        else:
+            lines.append(f"    server {server_name(index)} {slot.address}:{slot.port}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,134 @@
+"""Which requests go where: the ingress routes, computed from jobs and instance statuses. Pure.
+
+Every job with a tcp cluster port answers HTTP at `<job>.localhost` (which
+browsers and curl resolve to 127.0.0.1 without any DNS setup) and at the
+hosts its spec's `ingress.hosts` lists, on its `ingress.port` (default: its
+first tcp port). Its `ingress.tcp` entries open raw TCP ports. Backends are
+the pod IPs of healthy, running instances, with the cluster port: the pod
+network reaches them from any node, so every node's ingress serves every job.
+
+A host or TCP port that two jobs claim goes to the job first by name (an
+implicit `<job>.localhost` before any listed host), and the loser is
+reported in `conflicts`, so the route never flips between jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, instance_name
+from ozymandias.spec.models import JobSpec
+
+LOCAL_DOMAIN = "localhost"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One healthy instance, as the proxy reaches it: pod IP and cluster port."""
+
+    instance: str
+    address: str
+    port: int
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    job: str
+    hosts: tuple[str, ...]
+    port: int  # the job's cluster port that receives the requests
+    backends: tuple[Backend, ...]  # in instance index order
+
+
+@dataclass(frozen=True)
+class TcpRoute:
+    port: int  # listened on by every node
+    job: str
+    target_port: int  # the job's cluster port
+    backends: tuple[Backend, ...]
+
+
+@dataclass(frozen=True)
+class Routes:
+    http: tuple[HttpRoute, ...] = ()
+    tcp: tuple[TcpRoute, ...] = ()
+    conflicts: tuple[str, ...] = ()
+
+
+def local_host(job: str) -> str:
+    return f"{job}.{LOCAL_DOMAIN}"
+
+
+def healthy_addresses(statuses: Iterable[InstanceStatus]) -> dict[str, list[tuple[str, str]]]:
+    """job -> [(instance name, pod IP)] of its instances that may receive traffic, by index."""
+    usable = sorted(
+        (status for status in statuses if _receives_traffic(status)),
+        key=lambda status: (status.job, status.index),
+    )
+    healthy: dict[str, list[tuple[str, str]]] = {}
+    for status in usable:
+        healthy.setdefault(status.job, []).append(
+            (instance_name(status.job, status.index), status.pod_ip)
+        )
+    return healthy
+
+
+def _receives_traffic(status: InstanceStatus) -> bool:
+    return (
+        status.state is InstanceState.RUNNING
+        and status.health is Health.HEALTHY
+        and bool(status.pod_ip)
+    )
+
+
+def compute_routes(
+    jobs: Iterable[JobSpec],
+    statuses: Iterable[InstanceStatus],
+    reserved_ports: Collection[int] = (),
+) -> Routes:
+    """The routes for `jobs`; `reserved_ports` (the HTTP listener) can't be TCP ingress ports."""
+    specs = sorted(jobs, key=lambda spec: spec.name)
+    healthy = healthy_addresses(statuses)
+    conflicts: list[str] = []
+
+    def backends(spec: JobSpec, port: int) -> tuple[Backend, ...]:
+        return tuple(Backend(name, ip, port) for name, ip in healthy.get(spec.name, []))
+
+    host_owner: dict[str, str] = {}
+    for spec in specs:
+        if spec.http_ingress_port is not None:
+            host_owner[local_host(spec.name)] = spec.name
+    for spec in specs:
+        if spec.http_ingress_port is None or spec.ingress is None:
+            continue
+        for host in spec.ingress.hosts:
+            owner = host_owner.setdefault(host, spec.name)
+            if owner != spec.name:
+                conflicts.append(f"host {host} of job {spec.name} is already routed to {owner}")
+
+    http: list[HttpRoute] = []
+    tcp: dict[int, TcpRoute] = {}
+    for spec in specs:
+        port = spec.http_ingress_port
+        if port is not None:
+            hosts = tuple(sorted(host for host, owner in host_owner.items() if owner == spec.name))
+            http.append(HttpRoute(spec.name, hosts, port, backends(spec, port)))
+        for entry in spec.ingress.tcp if spec.ingress is not None else []:
+            if entry.port in reserved_ports:
+                conflicts.append(
+                    f"TCP port {entry.port} of job {spec.name} is the HTTP ingress port"
+                )
+            elif entry.port in tcp:
+                conflicts.append(
+                    f"TCP port {entry.port} of job {spec.name} is already routed to "
+                    f"{tcp[entry.port].job}"
+                )
+            else:
+                tcp[entry.port] = TcpRoute(
+                    entry.port, spec.name, entry.target_port, backends(spec, entry.target_port)
+                )
+    return Routes(
+        http=tuple(http),
+        tcp=tuple(tcp[port] for port in sorted(tcp)),
+        conflicts=tuple(conflicts),
+    )

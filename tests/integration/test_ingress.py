@@ -1,0 +1,170 @@
+"""Every node's ingress: Host routing and TCP ports through HAProxy to healthy instances."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import httpx
+
+from tests.integration.conftest import NodeFactory
+from tests.integration.harness import NodeProcess, containers_with_label, free_port, run, wait_until
+
+# The app clears its failure flag when it starts, so a restart cures it.
+WEB_JOB = """
+name: shop
+numInstances: 3
+ingress: {{hosts: [shop.test]}}
+containers:
+  app:
+    image: localhost/ozy-example-web:latest
+    command: ["sh", "-c", "rm -f /tmp/unhealthy; exec /srv/entrypoint.sh"]
+    memory: 32M
+    ports: ["80:3000"]
+    healthcheck:
+      {{type: http, port: 3000, path: /healthcheck, interval: 1, timeout: 1,
+       unhealthy_threshold: 2, start_period: 2}}
+"""
+
+EMPTY_JOB = """
+name: idle
+numInstances: 0
+containers:
+  app: {image: localhost/ozy-example-web:latest, memory: 32M, ports: ["80:3000"]}
+"""
+
+ECHO_JOB = """
+name: echo
+ingress:
+  tcp: [{{port: {port}, targetPort: 5432}}]
+containers:
+  db:
+    image: localhost/ozy-example-db:latest
+    memory: 32M
+    ports: ["5432"]
+    healthcheck: {{type: tcp, port: 5432, interval: 1, timeout: 1}}
+"""
+
+
+def get(node: NodeProcess, host: str, path: str = "/") -> httpx.Response:
+    return httpx.get(
+        f"http://127.0.0.1:{node.ingress_port}{path}", headers={"host": host}, timeout=10
+    )
+
+
+def instance_of(response: httpx.Response) -> str:
+    match = re.search(r'<span id="instance">([^<]*)</span>', response.text)
+    assert response.status_code == 200 and match, (response.status_code, response.text)
+    return match.group(1)
+
+
+def answering(node: NodeProcess, host: str, requests: int) -> set[str]:
+    return {instance_of(get(node, host)) for _ in range(requests)}
+
+
+def app_container(job: str, index: int) -> str:
+    for item in containers_with_label(f"ozy.job={job}"):
+        labels = item["Labels"] or {}
+        if labels.get("ozy.index") == str(index) and labels.get("ozy.container") == "app":
+            return str(item["Id"])
+    raise AssertionError(f"no app container for {job}-{index}")
+
+
+def healthy_backends(node: NodeProcess, job: str) -> int:
+    routes = node.request("GET", "/v1/ingress").json()["http"]
+    return next((route["healthy"] for route in routes if route["job"] == job), -1)
+
+
+def test_host_routing_health_and_errors(make_node: NodeFactory) -> None:
+    node = make_node("ingress-a")
+    assert node.apply(WEB_JOB.format()).status_code == 201
+    assert node.apply(EMPTY_JOB).status_code == 201
+    node.wait_running("shop", 3)
+    wait_until(lambda: healthy_backends(node, "shop") == 3, what="3 healthy backends")
+    everyone = {"shop-0", "shop-1", "shop-2"}
+    # Round robin: the instances answer in turn.
+    wait_until(lambda: answering(node, "shop.localhost", 3) == everyone, what="all 3 in turn")
+    assert answering(node, "SHOP.test:8080", 3) == everyone
+
+    unknown = get(node, "nobody.test")
+    assert unknown.status_code == 404
+    assert "nobody.test" in unknown.text
+    no_instance = get(node, "idle.localhost")
+    assert no_instance.status_code == 503
+    assert "idle" in no_instance.text
+
+    listed = run(
+        ".venv/bin/ozy", "get", "ingress", "--api", node.api
+    ).stdout  # the CLI, as users see it
+    assert "shop.localhost" in listed and "shop.test" in listed
+
+    run("podman", "exec", app_container("shop", 1), "touch", "/tmp/unhealthy")
+    wait_until(
+        lambda: "shop-1" not in answering(node, "shop.localhost", 6),
+        timeout=10,
+        interval=0.1,
+        what="the unhealthy instance to leave the rotation",
+    )
+    # It is restarted, passes its check and comes back.
+    wait_until(lambda: answering(node, "shop.localhost", 6) == everyone, what="shop-1 back")
+
+
+def test_no_failed_request_while_an_instance_is_killed_and_restarted(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("ingress-b")
+    assert node.apply(WEB_JOB.format()).status_code == 201
+    node.wait_running("shop", 3)
+    wait_until(lambda: healthy_backends(node, "shop") == 3, what="3 healthy backends")
+
+    failures: list[str] = []
+    done = 0
+
+    def client() -> None:
+        nonlocal done
+        with httpx.Client(timeout=10, headers={"host": "shop.localhost"}) as http:
+            for _ in range(500):
+                try:
+                    response = http.get(f"http://127.0.0.1:{node.ingress_port}/")
+                    if response.status_code != 200:
+                        failures.append(f"HTTP {response.status_code}: {response.text}")
+                except httpx.HTTPError as error:
+                    failures.append(repr(error))
+                done += 1
+
+    loop = threading.Thread(target=client)
+    loop.start()
+    wait_until(lambda: done >= 50, what="the client loop to get going")
+    run("podman", "kill", app_container("shop", 0))
+    wait_until(lambda: healthy_backends(node, "shop") == 2, timeout=15, what="shop-0 down")
+    wait_until(lambda: healthy_backends(node, "shop") == 3, timeout=60, what="shop-0 back")
+    loop.join(120)
+    assert done == 500
+    assert failures == []
+
+
+def test_tcp_ingress_port(make_node: NodeFactory) -> None:
+    node = make_node("ingress-c")
+    port = free_port()
+    assert node.apply(ECHO_JOB.format(port=port)).status_code == 201
+    node.wait_running("echo", 1)
+
+    def tcp_healthy() -> bool:
+        routes = node.request("GET", "/v1/ingress").json()["tcp"]
+        return any(route["port"] == port and route["healthy"] == 1 for route in routes)
+
+    wait_until(tcp_healthy, what="the TCP route's backend")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+                connection.sendall(b"hello ingress\n")
+                assert connection.recv(100) == b"hello ingress\n"
+                return
+        except OSError:
+            # HAProxy opens the port a moment after the route appears in the API.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
