@@ -7,6 +7,7 @@
 #   make lint         ruff and mypy only
 #   make unit         unit tests only (no etcd or podman needed)
 #   make integration  integration tests only
+#   make multihost    tests on sandboxed hosts: failover, partitions, etcd loss
 #   make bench        the benchmarks in bench/ (BENCH=script BENCH_ARGS=...)
 #   make images       rebuild the example images if their sources changed
 #   make images-test  check the example images' behaviour
@@ -23,10 +24,10 @@ PYTEST_ARGS ?=
 BENCH ?= $(sort $(wildcard bench/*.py))
 BENCH_ARGS ?=
 
-.PHONY: help setup demo test lint unit integration bench images images-test clean
+.PHONY: help setup demo test lint unit integration multihost bench images images-test clean
 
 help:
-	@sed -n '4,14s/^#   /  /p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '4,15s/^#   /  /p' $(firstword $(MAKEFILE_LIST))
 
 setup:
 	bash setup/setup.sh
@@ -53,6 +54,9 @@ unit: setup
 
 integration: setup
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+multihost: setup
+	$(BIN)/pytest -q tests/multihost $(PYTEST_ARGS)
 
 bench: setup
 	@[ -n "$(strip $(BENCH))" ] || { echo "no scripts in bench/"; exit 0; }

@@ -30,7 +30,9 @@ PACKAGES=(
     etcd-server etcd-client                              # cluster state
     busybox-static                                       # example images' rootfs
     bind9-dnsutils                                       # dig, for DNS tests
+    dnsmasq dnsperf                                      # bench/dns.py: the baseline and the load
     haproxy                                              # ingress
+    wrk nginx-light                                      # bench/ingress.py: the load, a fast backend
     python3 python3-venv make curl ca-certificates procps
 )
 
@@ -84,10 +86,11 @@ else
     log "packages: installed"
 fi
 
-# Package services are not started by us (see policy-rc.d above), but say so
+# Package services are not started by us (see policy-rc.d above; a running
+# dnsmasq would also hold port 53, which node daemons need), but say so
 # if some etcd/haproxy runs anyway: it was started by someone else and is left
 # alone; the test suite starts its own etcd instances on their own ports.
-for daemon in etcd haproxy; do
+for daemon in etcd haproxy dnsmasq; do
     if pids="$(pgrep -x "$daemon")"; then
         log "note: a $daemon not started by this script is running (pid $(echo $pids)); leaving it alone"
     fi

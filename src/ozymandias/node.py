@@ -21,27 +21,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.api.app import create_app
 from ozymandias.cluster.records import Event, Node, Resources
+from ozymandias.dns.publisher import DnsPublisher
+from ozymandias.dns.records import DEFAULT_DOMAIN
+from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
+from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
+from ozymandias.ingress.controller import IngressController
+from ozymandias.ingress.haproxy import Haproxy
+from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
-from ozymandias.network import host_routes
+from ozymandias.network import routes
+from ozymandias.network.firewall import FirewallError, IptablesFirewall, ensure_bridge_netfilter
+from ozymandias.network.peer_routes import PeerRouter
+from ozymandias.network.routes import HostGateway, PeerRouteBackend, RouteError, Vxlan
+from ozymandias.network.subnet_lease import SubnetLeaser, SubnetUnavailable
+from ozymandias.network.subnets import FlannelSubnet, gateway_of, parse_flannel_env
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.etcd import Etcd, StoreUnavailable, parse_endpoint
+from ozymandias.store.dns_store import DnsStore
+from ozymandias.store.etcd import Etcd, StoreUnavailable, parse_endpoints
 from ozymandias.store.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_PORT = 7070
+DEFAULT_INGRESS_PORT = 80
 DEFAULT_LEASE_TTL = 5
 DEFAULT_CLUSTER_CIDR = "10.213.0.0/16"
-DEFAULT_POD_SUBNET = "10.213.1.0/24"
+FLANNEL_SUBNET_ENV = Path("/run/flannel/subnet.env")
+NETWORK_BACKENDS = ("host-gw", "vxlan")
 
 # How long a starting node waits for etcd before giving up with a clear error.
 ETCD_WAIT_SECONDS = 60
+
+# A fenced node waits for etcd with a back-off doubling up to this, so a long
+# outage costs one quiet attempt every few seconds, never a busy loop.
+_REJOIN_RETRY_MAX_SECONDS = 10.0
+
+# How long a node without etcd waits for a peer to say whether it reaches etcd.
+_PEER_ASK_SECONDS = 1.0
 
 
 def default_data_root() -> Path:
@@ -61,9 +84,25 @@ class NodeConfig:
     api_port: int = DEFAULT_API_PORT
     data_dir: Path | None = None  # None: <data root>/nodes/<name>
     lease_ttl: int = DEFAULT_LEASE_TTL
+    # Seconds without a lease refresh before the node stops its pods (fences);
+    # None: the lease TTL. See "Failure handling" in the README.
+    fence_after: float | None = None
     cluster_cidr: str = DEFAULT_CLUSTER_CIDR
-    pod_subnet: str = DEFAULT_POD_SUBNET
+    pod_subnet: str | None = None  # None: lease a free /24 of cluster_cidr from etcd
+    network_backend: str = "host-gw"  # how pods reach other nodes' pods: NETWORK_BACKENDS
+    flannel_env: Path = FLANNEL_SUBNET_ENV  # if present, flannel gives the subnet and routes
+
+    def __post_init__(self) -> None:
+        if self.network_backend not in NETWORK_BACKENDS:
+            raise ValueError(
+                f"--network-backend must be one of {', '.join(NETWORK_BACKENDS)}, "
+                f"not {self.network_backend!r}"
+            )
+
     podman_env: dict[str, str] = field(default_factory=dict)
+    dns_domain: str = DEFAULT_DOMAIN
+    dns_port: int = DEFAULT_DNS_PORT  # on 127.0.0.1, for dig from the host
+    ingress_port: int = DEFAULT_INGRESS_PORT  # HTTP ingress, on every address
 
     @property
     def node_dir(self) -> Path:
@@ -98,8 +137,8 @@ def default_capacity(config: NodeConfig) -> Resources:
 
 
 def address_towards(endpoint: str) -> str:
-    """The local address this host would use to reach `endpoint` (no packet is sent)."""
-    host, port = parse_endpoint(endpoint)
+    """The local address this host would use to reach (the first of) `endpoint` (no packet sent)."""
+    host, port = parse_endpoints(endpoint)[0]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect((host, port))
         return str(probe.getsockname()[0])
@@ -118,11 +157,22 @@ class NodeDaemon:
         self.config = config
         self.etcd = Etcd(config.etcd)
         self.store = ClusterStore(self.etcd)
+        self.dns_store = DnsStore(self.etcd, config.dns_domain)
         self.mirrors = self.store.mirrors()
         socket_path = Path("/run/ozymandias") / config.name / "podman.sock"
         self.runtime = PodmanRuntime(socket_path, env=config.podman_env or None)
         self.lease_id = 0
         self._added_blackhole = False
+        self.pod_subnet = ""  # leased (or flannel's) once the node has a lease
+        self._subnets = SubnetLeaser(
+            self.store,
+            config.name,
+            config.cluster_cidr,
+            config.node_dir / "pod-subnet",
+            requested=config.pod_subnet,
+        )
+        self._firewall: IptablesFirewall | None = None
+        self._route_backend: PeerRouteBackend | None = None
         self._stopping = asyncio.Event()
 
     @property
@@ -142,39 +192,90 @@ class NodeDaemon:
             api_host = address if config.api_host == "0.0.0.0" else config.api_host
             api_url = f"http://{api_host}:{config.api_port}"
             await self.runtime.start()
-            self._added_blackhole = await host_routes.ensure_blackhole(config.cluster_cidr)
-            await self.runtime.ensure_network(config.network_name, config.pod_subnet)
-            await self._take_lease()
-            node = Node(
-                name=config.name,
-                address=address,
-                api_url=api_url,
-                labels=config.labels,
-                capacity=capacity,
-                started_at=time.time(),
-            )
-            if not await self.store.register_node(node, self.lease_id):
-                raise SystemExit(f"a live node named {config.name!r} is already registered in etcd")
-            await self._serve(node, ready)
+            flannel = self._flannel_subnet()
+            if flannel is not None and flannel.network:
+                config.cluster_cidr = flannel.network
+            self._added_blackhole = await routes.ensure_blackhole(config.cluster_cidr)
+            ensure_bridge_netfilter()
+            while True:
+                await self._take_lease()
+                await self._set_up_pod_network(address, flannel)
+                node = Node(
+                    name=config.name,
+                    address=address,
+                    api_url=api_url,
+                    labels=config.labels,
+                    capacity=capacity,
+                    started_at=time.time(),
+                    pod_subnet=self.pod_subnet,
+                )
+                if not await self.store.register_node(node, self.lease_id):
+                    raise SystemExit(
+                        f"a live node named {config.name!r} is already registered in etcd"
+                    )
+                fenced = await self._serve(node, ready)
+                if fenced is None or not await self._wait_to_rejoin():
+                    return
+                await self.store.record_event(
+                    Event(time=time.time(), kind="node-fenced", message=fenced, node=node.name)
+                )
         finally:
             await self._leave()
 
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _serve(self, node: Node, ready: asyncio.Event | None) -> None:
-        keeper = LeaseKeeper(self.etcd, self.lease_id, self.config.lease_ttl)
+    async def _serve(self, node: Node, ready: asyncio.Event | None) -> str | None:
+        """Run as a member until stopped (None) or until the lease is lost.
+
+        On losing the lease, the node fences: it stops every pod, because
+        peers may already run its instances elsewhere. It returns what it did,
+        for the event it records once it can reach etcd again.
+        """
+        # Fresh mirrors for each membership: after a fence, nothing of the old
+        # view may survive into the new one.
+        self.mirrors = self.store.mirrors()
+        keeper = LeaseKeeper(
+            self.etcd,
+            self.lease_id,
+            self.config.lease_ttl,
+            fence_after=self.config.fence_after,
+            everyone_cut_off=self._everyone_cut_off,
+        )
+        dns_records = self.dns_store.records_mirror()
+        dns_aliases = self.dns_store.aliases_mirror()
+        publisher = DnsPublisher(
+            self.dns_store, dns_aliases, node.name, node.address, lambda: self.lease_id
+        )
         agent = NodeAgent(
             node.name,
             self.runtime,
             self.store,
             self.mirrors,
             lease_id=lambda: self.lease_id,
+            publisher=publisher,
             network=self.config.network_name,
+            dns_servers=[gateway_of(self.pod_subnet)],
+            firewall=self._firewall,
         )
         service = JobService(self.store, self.mirrors, node_name=node.name)
+        replacer = Replacer(self.store, self.mirrors, node_name=node.name)
         app = create_app(
-            service=service, mirrors=self.mirrors, store=self.store, agent=agent, node=node
+            service=service,
+            mirrors=self.mirrors,
+            store=self.store,
+            agent=agent,
+            node=node,
+            dns=self.dns_store,
+            ingress_port=self.config.ingress_port,
+        )
+        # Peers that lost etcd ask this to tell a partition from an outage of etcd.
+        app.add_api_route(
+            "/v1/node/etcd-contact",
+            lambda: {"node": node.name, "silentFor": keeper.silent_for},
+            methods=["GET"],
+            tags=["node"],
+            summary="Seconds since this node's lease was last refreshed",
         )
         server = _Server(
             uvicorn.Config(
@@ -186,10 +287,29 @@ class NodeDaemon:
             )
         )
         async with asyncio.TaskGroup() as group:
-            mirror_tasks = [group.create_task(mirror.run()) for mirror in self.mirrors.all()]
+            mirror_tasks = [
+                group.create_task(mirror.run())
+                for mirror in [*self.mirrors.all(), dns_records, dns_aliases]
+            ]
             keeper_task = group.create_task(keeper.run())
             await self.mirrors.wait_synced()
             agent_task = group.create_task(agent.run())
+            if self._route_backend is not None:
+                routes_task = group.create_task(
+                    PeerRouter(node, self.mirrors.nodes, self._route_backend).run()
+                )
+            replacer_task = group.create_task(replacer.run())
+            # Several nodes may share a host (as in the tests): each has its own HAProxy files.
+            haproxy = Haproxy(
+                Path("/run/ozymandias") / node.name / "haproxy", self.config.ingress_port
+            )
+            ingress_task = group.create_task(IngressController(self.mirrors, haproxy).run())
+            dns_tasks = [
+                group.create_task(publisher.run()),
+                group.create_task(
+                    serve_records(self._dns_server(), dns_records, self._dns_listeners())
+                ),
+            ]
             server_task = group.create_task(server.serve())
             while not server.started:
                 if server_task.done():
@@ -210,19 +330,140 @@ class NodeDaemon:
             lost = asyncio.create_task(keeper.lost.wait())
             waits: list[asyncio.Task[Any]] = [stopping, lost, agent_task]
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if lost.done():
-                log.error("the node's lease was lost; leaving so no instance runs twice")
+            fenced = lost.done()
             stopping.cancel()
             lost.cancel()
-            server.should_exit = True
-            await server_task
+            # The pods go first: when fencing, every second counts.
             agent_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await agent_task
-            await agent.stop_all_pods()
+            replacer_task.cancel()
+            if self._route_backend is not None:
+                routes_task.cancel()
+            ingress_task.cancel()
+            for dns_task in dns_tasks:
+                dns_task.cancel()
+            if fenced:
+                silent_for = keeper.silent_for
+                log.error(
+                    "FENCING: no lease refresh for %.1fs; stopping every pod here so no instance "
+                    "runs twice, then rejoining as a new node once etcd answers",
+                    silent_for,
+                )
+                # Not only the agent's pods: one it was still starting is not tracked yet.
+                stopped = await self._remove_local_pods()
+            else:
+                await agent.stop_all_pods()
+            server.should_exit = True
+            await server_task
             keeper_task.cancel()
             for mirror_task in mirror_tasks:
                 mirror_task.cancel()
+        if not fenced:
+            return None
+        return (
+            f"node {node.name} fenced: no lease refresh for {silent_for:.1f}s, so it stopped "
+            f"its {stopped} pod(s) and rejoined as a new node"
+        )
+
+    def _dns_listeners(self) -> list[Listener]:
+        # The gateway address exists only while podman's bridge is up: bound freely,
+        # the socket serves the pods whenever the bridge comes up (see dns/server.py).
+        return [
+            Listener("127.0.0.1", self.config.dns_port),
+            Listener(gateway_of(self.pod_subnet), 53, freebind=True),
+        ]
+
+    def _dns_server(self) -> DnsServer:
+        own = [listener.host for listener in self._dns_listeners()]
+        return DnsServer(self.config.dns_domain, upstream_resolvers(Path("/etc/resolv.conf"), own))
+
+    def _flannel_subnet(self) -> FlannelSubnet | None:
+        """flannel's subnet for this host, if the site runs flannel."""
+        try:
+            text = self.config.flannel_env.read_text()
+        except FileNotFoundError:
+            return None
+        flannel = parse_flannel_env(text)
+        log.info(
+            "flannel runs here: pod subnet %s, MTU %d; it routes, we don't",
+            flannel.subnet,
+            flannel.mtu,
+        )
+        return flannel
+
+    async def _set_up_pod_network(self, address: str, flannel: FlannelSubnet | None) -> None:
+        """The node's pod subnet (leased, or flannel's), its bridge, firewall and route backend."""
+        config = self.config
+        mtu: int | None
+        if flannel is not None:
+            self.pod_subnet, mtu = flannel.subnet, flannel.mtu
+        else:
+            try:
+                self.pod_subnet = await self._subnets.lease(self.lease_id)
+            except SubnetUnavailable as error:
+                raise SystemExit(f"no pod subnet for {config.name}: {error}") from error
+            backend: PeerRouteBackend
+            if config.network_backend == "vxlan":
+                backend = Vxlan(self.pod_subnet, address)
+            else:
+                backend = HostGateway()
+            await backend.setup()
+            self._route_backend, mtu = backend, backend.pod_mtu
+        await self.runtime.ensure_network(config.network_name, self.pod_subnet, mtu)
+        self._firewall = IptablesFirewall(config.name, self.pod_subnet, config.cluster_cidr)
+        await self._firewall.start()
+        log.info("pod network: subnet %s, bridge network %s", self.pod_subnet, config.network_name)
+
+    async def _everyone_cut_off(self) -> bool:
+        """Whether every peer, asked directly, has gone as long without etcd as a lease refresh.
+
+        Then nobody can commit a re-placement, so this node's instances may
+        keep running. A peer that does not answer may be on the other side of
+        a partition, with etcd: then the answer is no.
+        """
+        own_name = self.config.name
+        peers = [node for node in self.mirrors.node_list() if node.name != own_name]
+        refresh_interval = self.config.lease_ttl / 3
+
+        async def cut_off(client: httpx.AsyncClient, peer: Node) -> bool:
+            try:
+                reply = await client.get(f"{peer.api_url}/v1/node/etcd-contact")
+                return bool(reply.json()["silentFor"] >= 1.5 * refresh_interval)
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        async with httpx.AsyncClient(timeout=_PEER_ASK_SECONDS) as client:
+            answers = await asyncio.gather(*(cut_off(client, peer) for peer in peers))
+        return all(answers)
+
+    async def _wait_to_rejoin(self) -> bool:
+        """After fencing, wait (with back-off) until etcd answers; False if told to stop first.
+
+        The old lease is revoked once etcd answers, whatever its state, so
+        peers see the old membership end before the new one begins.
+        """
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                if await self.etcd.lease_time_left(self.lease_id) > 0:
+                    await self.etcd.revoke_lease(self.lease_id)
+            except StoreUnavailable as error:
+                log.warning("fenced, waiting for etcd (next try in %.0fs): %s", delay, error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, _REJOIN_RETRY_MAX_SECONDS)
+                continue
+            log.warning("etcd answers again: rejoining as a new node")
+            return True
+        return False
+
+    async def _remove_local_pods(self) -> int:
+        """Remove every pod this node's label marks as its own; returns how many there were."""
+        pods = await self.runtime.list_pods({"ozy.node": self.config.name})
+        for pod in pods:
+            await self.runtime.remove_pod(pod.name)
+        return len(pods)
 
     async def _wait_for_etcd(self) -> None:
         deadline = time.monotonic() + ETCD_WAIT_SECONDS
@@ -255,10 +496,8 @@ class NodeDaemon:
             log.info("kept the live lease %x of the previous run", previous)
             return
         if previous:
-            stale = await self.runtime.list_pods({"ozy.node": self.config.name})
-            log.warning("previous lease expired: removing %d leftover pods", len(stale))
-            for pod in stale:
-                await self.runtime.remove_pod(pod.name)
+            removed = await self._remove_local_pods()
+            log.warning("previous lease expired: removed %d leftover pods", removed)
         self.lease_id = await self.etcd.grant_lease(self.config.lease_ttl)
         self._lease_file.parent.mkdir(parents=True, exist_ok=True)
         self._lease_file.write_text(json.dumps({"lease_id": self.lease_id}))
@@ -278,6 +517,13 @@ class NodeDaemon:
         with contextlib.suppress(Exception):
             await self.runtime.remove_network(self.config.network_name)
         await self.runtime.close()
+        try:
+            if self._firewall is not None:
+                await self._firewall.stop()
+            if self._route_backend is not None:
+                await self._route_backend.teardown()
+        except (FirewallError, RouteError) as error:
+            log.error("could not remove the node's rules or routes: %s", error)
         if self._added_blackhole:
-            await host_routes.remove_blackhole(self.config.cluster_cidr)
+            await routes.remove_blackhole(self.config.cluster_cidr)
         await self.etcd.close()

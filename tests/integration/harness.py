@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from ozymandias.network.firewall import Chains
+
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_CIDR = "10.213.0.0/16"
 
@@ -139,6 +141,8 @@ class NodeProcess:
     lease_ttl: int = 15
     labels: str = ""
     api_port: int = field(default_factory=free_port)
+    dns_port: int = field(default_factory=free_port)
+    ingress_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -178,6 +182,10 @@ class NodeProcess:
                 CLUSTER_CIDR,
                 "--labels",
                 self.labels,
+                "--dns-port",
+                str(self.dns_port),
+                "--ingress-port",
+                str(self.ingress_port),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -271,6 +279,19 @@ def remove_everything_of_node(node_name: str) -> None:
     for container in containers_with_label(f"ozy.node={node_name}"):
         run("podman", "rm", "-f", "-t", "0", container["Id"], check=False)
     run("podman", "network", "rm", "-f", f"ozy-{node_name}", check=False)
+    remove_chains_of_node(node_name)
+
+
+def remove_chains_of_node(node_name: str) -> None:
+    """The iptables chains a killed node left in this namespace (a stopped one removes its own)."""
+    chains = Chains.for_node(node_name)
+    for table, builtin, chain in chains.jumps():
+        unhook = ("iptables", "-w", "-t", table, "-D", builtin, "-j", chain)
+        while run(*unhook, check=False).returncode == 0:
+            pass
+    for table, chain in (("nat", chains.dnat), ("nat", chains.nomasq), ("filter", chains.filter)):
+        run("iptables", "-w", "-t", table, "-F", chain, check=False)
+        run("iptables", "-w", "-t", table, "-X", chain, check=False)
 
 
 @contextlib.contextmanager

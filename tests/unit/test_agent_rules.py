@@ -48,9 +48,7 @@ def test_desired_on_node_takes_only_this_nodes_placements_of_existing_jobs() -> 
     [
         pytest.param([], [], set(), [], [], [], id="nothing"),
         pytest.param([("a", 0)], [], set(), [("a", 0)], [], [], id="start a missing pod"),
-        pytest.param(
-            [], [("a", 0)], set(), [], [("a", 0)], [], id="stop a pod placed elsewhere"
-        ),
+        pytest.param([], [("a", 0)], set(), [], [("a", 0)], [], id="stop a pod placed elsewhere"),
         pytest.param([("a", 0)], [("a", 0)], set(), [], [], [], id="keep a matching pod"),
         pytest.param([("a", 0)], [], {("a", 0)}, [], [], [], id="leave a busy instance alone"),
         pytest.param([], [("a", 0)], {("a", 0)}, [], [], [], id="do not stop a busy pod"),

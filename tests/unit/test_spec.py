@@ -517,3 +517,79 @@ def test_parse_size_rejects(text: str | int) -> None:
 def test_format_size_round_trips(size: int, text: str) -> None:
     assert format_size(size) == text
     assert parse_size(text) == size
+
+
+WEB_AND_DB = (
+    "{app: {image: x, ports: ['80:3000', '8443']}, db: {image: y, ports: ['5432', 53/udp]}}"
+)
+
+
+def test_ingress_block() -> None:
+    job = load_job(
+        job_yaml(
+            WEB_AND_DB,
+            "ingress: {hosts: [Shop.Example.com, shop.test], port: 8443,"
+            " tcp: [{port: 15432, targetPort: 5432}]}",
+        )
+    )
+    assert job.ingress is not None
+    assert job.ingress.hosts == ["shop.example.com", "shop.test"]
+    assert job.http_ingress_port == 8443
+    assert [(tcp.port, tcp.target_port) for tcp in job.ingress.tcp] == [(15432, 5432)]
+    assert job_from_data(dump_job(job)) == job
+
+
+def test_ingress_port_defaults_to_the_first_tcp_port() -> None:
+    assert load_job(job_yaml(WEB_AND_DB)).http_ingress_port == 80
+    assert load_job(job_yaml(WEB_AND_DB, "ingress: {hosts: [a.test]}")).http_ingress_port == 80
+    assert load_job(job_yaml("{app: {image: x, ports: [53/udp]}}")).http_ingress_port is None
+    assert load_job(job_yaml("{app: {image: x}}")).http_ingress_port is None
+
+
+def test_ingress_does_not_change_the_pod_fingerprint() -> None:
+    plain = load_job(job_yaml(WEB_AND_DB))
+    routed = load_job(job_yaml(WEB_AND_DB, "ingress: {hosts: [shop.test]}"))
+    assert routed.pod_fingerprint() == plain.pod_fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("ingress", "path", "message"),
+    [
+        pytest.param(
+            "{port: 81}",
+            "ingress.port",
+            "port 81 is not a tcp cluster port of this job (it declares: 80, 8443, 5432)",
+            id="undeclared port",
+        ),
+        pytest.param(
+            "{tcp: [{port: 1053, targetPort: 53}]}",
+            "ingress.tcp.0.targetPort",
+            "port 53 is not a tcp cluster port",
+            id="udp target",
+        ),
+        pytest.param(
+            "{tcp: [{port: 1, targetPort: 5432}, {port: 1, targetPort: 80}]}",
+            "ingress.tcp.1.port",
+            "port 1 is listed twice",
+            id="tcp port twice",
+        ),
+        pytest.param(
+            "{hosts: [a.test, A.test]}", "ingress.hosts.1", "listed more than once", id="host twice"
+        ),
+        pytest.param(
+            "{hosts: ['a.test:8080']}", "ingress.hosts.0", "is not a hostname", id="host with port"
+        ),
+        pytest.param("{host: [a.test]}", "ingress.host", "did you mean 'hosts'?", id="typo"),
+        pytest.param(
+            "{tcp: [{port: 1, target: 5432}]}",
+            "ingress.tcp.0.target",
+            "did you mean 'targetPort'?",
+            id="tcp typo",
+        ),
+    ],
+)
+def test_bad_ingress_is_explained(ingress: str, path: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_job(job_yaml(WEB_AND_DB, f"ingress: {ingress}"))
+    assert path in [problem.path for problem in caught.value.problems]
+    assert any(message in problem.message for problem in caught.value.problems)

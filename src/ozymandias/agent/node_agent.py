@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,14 +22,26 @@ from ozymandias.agent.local_plan import (
     desired_on_node,
     plan_local_changes,
 )
-from ozymandias.agent.restart_policy import next_crash_streak, restart_delay, should_restart
+from ozymandias.agent.restart_policy import (
+    RestartPolicy,
+    next_crash_streak,
+    restart_delay,
+    should_restart,
+)
 from ozymandias.cluster.records import (
     ContainerStatus,
     Event,
+    Health,
     InstanceState,
     InstanceStatus,
     instance_name,
 )
+from ozymandias.dns.publisher import DnsPublisher
+from ozymandias.dns.records import HealthyInstance
+from ozymandias.health.checks import CheckResult, run_check
+from ozymandias.health.monitor import HealthMonitor
+from ozymandias.health.state import CheckState, pod_health
+from ozymandias.network.firewall import PodFirewall, PodPorts
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerPlan,
@@ -38,7 +50,7 @@ from ozymandias.runtime.models import (
     StreamConnected,
 )
 from ozymandias.runtime.podman import PodmanRuntime
-from ozymandias.spec.models import JobSpec
+from ozymandias.spec.models import HealthCheck, JobSpec
 from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
 
@@ -48,6 +60,10 @@ LABEL_NODE = "ozy.node"
 LABEL_JOB = "ozy.job"
 LABEL_INDEX = "ozy.index"
 LABEL_VERSION = "ozy.spec-version"
+
+# An unhealthy container is restarted as if it had failed: policies that
+# restart on failure (always, on-failure, unless-stopped) restart it.
+_UNHEALTHY_EXIT_CODE = 1
 
 
 @dataclass
@@ -62,6 +78,15 @@ class ContainerTrack:
     crash_streak: int = 0
     started_at: float = field(default_factory=time.monotonic)
     restart_timer: asyncio.Task[None] | None = None
+    monitor: HealthMonitor | None = None
+    """Runs the container's healthcheck, if it has one."""
+    stopped_as_unhealthy: bool = False
+
+    def health(self) -> Health:
+        """From its checks while it runs (healthy without any); else down or restarting."""
+        if self.running:
+            return self.monitor.state.health if self.monitor else Health.HEALTHY
+        return Health.STARTING if self.restart_timer is not None else Health.UNHEALTHY
 
 
 @dataclass
@@ -85,6 +110,11 @@ class PodTrack:
         failed = any(c.exit_code not in (None, 0) for c in self.containers.values())
         return InstanceState.FAILED if failed else InstanceState.EXITED
 
+    def health(self) -> Health:
+        if not self.containers:
+            return Health.STARTING
+        return pod_health(container.health() for container in self.containers.values())
+
 
 def pod_name(node_name: str, job: str, index: int) -> str:
     # The node name keeps pods of different nodes apart when several node
@@ -92,7 +122,12 @@ def pod_name(node_name: str, job: str, index: int) -> str:
     return f"ozy-{node_name}-{instance_name(job, index)}"
 
 
-def pod_plan(node_name: str, desired: DesiredInstance, network: str | None) -> PodPlan:
+def pod_plan(
+    node_name: str,
+    desired: DesiredInstance,
+    network: str | None,
+    dns_servers: list[str] | None = None,
+) -> PodPlan:
     spec = desired.spec
     labels = {
         LABEL_NODE: node_name,
@@ -108,6 +143,7 @@ def pod_plan(node_name: str, desired: DesiredInstance, network: str | None) -> P
         network=network,
         hostname=instance,
         start_waves=waves,
+        dns_servers=dns_servers,
     )
 
 
@@ -121,6 +157,12 @@ def _container_plan(spec: JobSpec, name: str, instance: str) -> ContainerPlan:
         environment=environment,
         memory=container.memory,
     )
+
+
+def pod_ports(ip: str, spec: JobSpec | None) -> PodPorts:
+    """The ports every container of the pod declares (none if the job is gone)."""
+    containers = spec.containers.values() if spec else ()
+    return PodPorts(ip, tuple(port for container in containers for port in container.ports))
 
 
 def local_pod_from_labels(info: PodInfo) -> LocalPod | None:
@@ -143,14 +185,21 @@ class NodeAgent:
         store: ClusterStore,
         mirrors: ClusterMirrors,
         lease_id: Callable[[], int],
+        publisher: DnsPublisher,
         network: str | None = None,
+        dns_servers: list[str] | None = None,
+        firewall: PodFirewall | None = None,
     ) -> None:
+        """`firewall`, if given, maps and filters each pod's ports while the pod runs."""
         self.node_name = node_name
         self._runtime = runtime
         self._store = store
         self._mirrors = mirrors
         self._lease_id = lease_id
+        self._publisher = publisher
         self._network = network
+        self._dns_servers = dns_servers
+        self._firewall = firewall
         self._pods: dict[InstanceKey, PodTrack] = {}
         self._busy: set[InstanceKey] = set()
         self._start_failures: dict[InstanceKey, int] = {}
@@ -176,13 +225,20 @@ class NodeAgent:
         finally:
             for task in list(self._tasks):
                 task.cancel()
+            for track in self._pods.values():
+                _stop_background_work(track)
 
     async def stop_all_pods(self) -> None:
         """Stop every pod of this node: used when the node leaves the cluster."""
+        for track in self._pods.values():
+            _stop_background_work(track)
+        await self._publisher.withdraw_all()
         await asyncio.gather(
             *(self._runtime.remove_pod(track.pod.pod_name) for track in self._pods.values()),
             return_exceptions=True,
         )
+        if self._firewall is not None:
+            await self._firewall.reset({})
         self._pods.clear()
 
     async def logs(
@@ -278,7 +334,10 @@ class NodeAgent:
         key = instance.key
         await self._publish_state(instance, InstanceState.STARTING)
         try:
-            info = await self._runtime.run_pod(pod_plan(self.node_name, instance, self._network))
+            info = await self._runtime.run_pod(
+                pod_plan(self.node_name, instance, self._network, self._dns_servers)
+            )
+            await self._open_ports(info, instance.spec)
         except Exception as error:
             streak = self._start_failures.get(key, 0) + 1
             self._start_failures[key] = streak
@@ -296,6 +355,7 @@ class NodeAgent:
             local, info.ip, {c.name: ContainerTrack(c.name, c.id) for c in info.containers}
         )
         self._pods[key] = track
+        self._watch_health(track, instance.spec)
         exited = {c.id: c.exit_code or 0 for c in info.containers if c.state != "running"}
         exited.update({e.container_id: e.exit_code for e in self._early_exits.pop(key, [])})
         for container in track.containers.values():
@@ -309,17 +369,37 @@ class NodeAgent:
     async def _stop(self, pod: LocalPod) -> None:
         track = self._pods.pop(pod.key, None)
         if track is not None:
-            _cancel_restart_timers(track)
+            _stop_background_work(track)
+        await self._publisher.set_health(pod.key, None)
         await self._runtime.remove_pod(pod.pod_name)
+        await self._close_ports(pod.pod_name)
         await self._delete_status(pod.key)
         await self._record(pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}")
 
     async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
         track = self._pods.pop(pod.key, None)
         if track is not None:
-            _cancel_restart_timers(track)
+            _stop_background_work(track)
+        await self._publisher.set_health(pod.key, None)
         await self._runtime.remove_pod(pod.pod_name)
+        await self._close_ports(pod.pod_name)
         await self._start(instance)
+
+    # Port mapping and firewall
+
+    async def _open_ports(self, info: PodInfo, spec: JobSpec) -> None:
+        """Map and open the pod's declared ports; a pod whose ports can't be set up is removed."""
+        if self._firewall is None:
+            return
+        try:
+            await self._firewall.open_pod(info.name, pod_ports(info.ip, spec))
+        except BaseException:
+            await asyncio.shield(self._runtime.remove_pod(info.name))
+            raise
+
+    async def _close_ports(self, pod_name: str) -> None:
+        if self._firewall is not None:
+            await self._firewall.close_pod(pod_name)
 
     # Container exits and restart policies
 
@@ -352,14 +432,16 @@ class NodeAgent:
     ) -> None:
         container.running = False
         container.exit_code = code
-        spec = self._spec_of(track.pod.job)
-        policy = (
-            spec.containers[container.name].restart
-            if spec and container.name in spec.containers
-            else "never"
-        )
+        if container.monitor is not None:
+            container.monitor.stop()
+        policy = self._restart_policy(track.pod.job, container.name)
         hint = " (killed: out of memory?)" if code == 137 else ""
-        if not should_restart(policy, code):
+        # A container stopped for failing its healthcheck failed, whatever its exit code.
+        failure = _UNHEALTHY_EXIT_CODE if container.stopped_as_unhealthy else code
+        if container.stopped_as_unhealthy:
+            container.stopped_as_unhealthy = False
+            hint = " (stopped: unhealthy)"
+        if not should_restart(policy, failure):
             track.reason = f"container {container.name} exited with code {code}{hint}"
             self._spawn(
                 self._record(track.pod.job, track.pod.index, "container-exited", track.reason)
@@ -392,6 +474,8 @@ class NodeAgent:
             container.restarts += 1
             container.started_at = time.monotonic()
             track.reason = ""
+            if container.monitor is not None:
+                container.monitor.start()
         finally:
             container.restart_timer = None
         await self._publish(track.pod.key)
@@ -416,7 +500,18 @@ class NodeAgent:
                     exit_code=None if running else c.exit_code,
                 )
             self._pods[local.key] = track
+            spec = self._spec_of(local.job)
+            if spec is not None:
+                self._watch_health(track, spec)
             log.info("adopted pod %s", info.name)
+        if self._firewall is not None:
+            # Also clears the rules a crashed previous run left for pods now gone.
+            await self._firewall.reset(
+                {
+                    track.pod.pod_name: pod_ports(track.ip, self._spec_of(track.pod.job))
+                    for track in self._pods.values()
+                }
+            )
         await self._catch_up_with_runtime()
 
     async def _catch_up_with_runtime(self) -> None:
@@ -434,16 +529,76 @@ class NodeAgent:
                     self._handle_exit(track, container, c.exit_code or 0, 0.0)
             await self._publish(track.pod.key)
 
+    # Healthchecks
+
+    def _watch_health(self, track: PodTrack, spec: JobSpec) -> None:
+        """Start checking every running container of the pod that has a healthcheck."""
+        for container in track.containers.values():
+            container_spec = spec.containers.get(container.name)
+            if container_spec is None or container_spec.healthcheck is None:
+                continue
+            container.monitor = self._health_monitor(track, container, container_spec.healthcheck)
+            if container.running:
+                container.monitor.start()
+
+    def _health_monitor(
+        self, track: PodTrack, container: ContainerTrack, check: HealthCheck
+    ) -> HealthMonitor:
+        def probe() -> Awaitable[CheckResult]:
+            return run_check(check, track.ip, container.container_id, self._runtime.exec)
+
+        def on_change(state: CheckState, result: CheckResult) -> None:
+            self._spawn(self._on_health_change(track, container, state, result))
+
+        return HealthMonitor(check, probe, on_change)
+
+    async def _on_health_change(
+        self, track: PodTrack, container: ContainerTrack, state: CheckState, result: CheckResult
+    ) -> None:
+        key = track.pod.key
+        if self._pods.get(key) is not track:
+            return  # the pod was stopped or replaced meanwhile
+        if track.health() is Health.HEALTHY:
+            track.reason = ""  # whatever went wrong before is over
+        # Publishing first takes an unhealthy instance out of DNS before anything else.
+        await self._publish(key)
+        if state.health is not Health.UNHEALTHY or container.monitor is None:
+            return
+        policy = self._restart_policy(track.pod.job, container.name)
+        check = container.monitor.check
+        failed = (
+            f"container {container.name} failed its {check.type} healthcheck "
+            f"{state.failures} times in a row; last: {result.output}"
+        )
+        if should_restart(policy, _UNHEALTHY_EXIT_CODE):
+            track.reason = f"{failed}; restarting it (restart: {policy})"
+        else:
+            track.reason = f"{failed}; left running outside DNS (restart: {policy})"
+        log.warning("%s: %s", track.pod.pod_name, track.reason)
+        await self._record(track.pod.job, track.pod.index, "container-unhealthy", track.reason)
+        if should_restart(policy, _UNHEALTHY_EXIT_CODE):
+            container.monitor.stop()
+            container.stopped_as_unhealthy = True
+            # Its exit then goes through the restart policy and its back-off.
+            await self._runtime.stop_container(container.container_id)
+
     # Reporting
 
     def _spec_of(self, job_name: str) -> JobSpec | None:
         record = self._mirrors.job(job_name)
         return record.spec if record else None
 
+    def _restart_policy(self, job_name: str, container_name: str) -> RestartPolicy:
+        spec = self._spec_of(job_name)
+        container = spec.containers.get(container_name) if spec else None
+        return container.restart if container else "never"
+
     async def _publish(self, key: InstanceKey) -> None:
         track = self._pods.get(key)
         if track is None:
             return
+        health = track.health()
+        await self._publisher.set_health(key, self._healthy_instance(track, health))
         status = InstanceStatus(
             job=track.pod.job,
             index=track.pod.index,
@@ -463,8 +618,17 @@ class NodeAgent:
                 for c in track.containers.values()
             ],
             updated_at=time.time(),
+            health=health,
         )
         await self._put_status(status)
+
+    def _healthy_instance(self, track: PodTrack, health: Health) -> HealthyInstance | None:
+        """The instance's DNS entry, while it is healthy and has an address."""
+        if health is not Health.HEALTHY or not track.ip:
+            return None
+        spec = self._spec_of(track.pod.job)
+        ports = tuple(port for c in spec.containers.values() for port in c.ports) if spec else ()
+        return HealthyInstance(track.pod.job, track.pod.index, track.ip, ports)
 
     async def _publish_state(
         self, instance: DesiredInstance, state: InstanceState, reason: str = ""
@@ -478,6 +642,7 @@ class NodeAgent:
                 reason=reason,
                 spec_version=instance.version,
                 updated_at=time.time(),
+                health=Health.UNHEALTHY if state is InstanceState.FAILED else Health.STARTING,
             )
         )
 
@@ -513,8 +678,11 @@ def _key_from_labels(labels: dict[str, str]) -> InstanceKey | None:
         return None
 
 
-def _cancel_restart_timers(track: PodTrack) -> None:
+def _stop_background_work(track: PodTrack) -> None:
+    """Cancel the pod's pending restarts and healthchecks."""
     for container in track.containers.values():
         if container.restart_timer is not None:
             container.restart_timer.cancel()
             container.restart_timer = None
+        if container.monitor is not None:
+            container.monitor.stop()

@@ -7,8 +7,8 @@ node can answer any request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from fastapi import Body, FastAPI, Query, Request
@@ -26,11 +26,14 @@ from ozymandias.api.problems import (
     handle_unexpected_error,
     handle_validation_error,
 )
-from ozymandias.cluster.records import Node
+from ozymandias.cluster.records import DnsAlias, Node
+from ozymandias.dns.records import AliasRejected, checked_alias, qualify
+from ozymandias.ingress.controller import current_routes
 from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import StoreUnavailable
 
 _JOB_BODY_DOC: dict[str, Any] = {
@@ -45,8 +48,22 @@ _JOB_BODY_DOC: dict[str, Any] = {
 }
 
 
+T = TypeVar("T")
+
+
 class ScaleRequest(BaseModel):
     num_instances: int = Field(alias="numInstances", ge=0, le=100_000)
+
+
+class AliasRequest(BaseModel):
+    targets: list[str] = Field(
+        min_length=1, description="names of jobs, pods, nodes or aliases, e.g. db.job"
+    )
+
+
+# Alias writes compare the revisions of every alias they read (so two edits
+# can't close a cycle together); this many lost races in a row is a conflict.
+_ALIAS_WRITE_ATTEMPTS = 5
 
 
 def create_app(
@@ -56,6 +73,8 @@ def create_app(
     store: ClusterStore,
     agent: NodeAgent,
     node: Node,
+    dns: DnsStore,
+    ingress_port: int,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -151,9 +170,55 @@ def create_app(
         names = [job] if job else [record.spec.name for record in _sorted_jobs(mirrors)]
         return [item for name in names for item in views.instances_of(name, mirrors)]
 
+    @app.get("/v1/ingress", tags=["ingress"])
+    async def list_ingress() -> dict[str, Any]:
+        """Every node's ingress routes, with their healthy backends (the same on every node)."""
+        return views.ingress_view(current_routes(mirrors, ingress_port))
+
     @app.get("/v1/events", tags=["events"])
     async def list_events(job: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return [event.model_dump() for event in await store.list_events(job, limit=limit)]
+
+    @app.get("/v1/dns/aliases", tags=["dns"])
+    async def list_aliases() -> list[dict[str, Any]]:
+        aliases = await _store_call(dns.read_aliases())
+        return [alias.model_dump() for name, (alias, _) in sorted(aliases.items())]
+
+    @app.get("/v1/dns/aliases/{name}", tags=["dns"])
+    async def get_alias(name: str) -> dict[str, Any]:
+        full = qualify(name, dns.domain)
+        aliases = await _store_call(dns.read_aliases())
+        if full not in aliases:
+            raise _alias_not_found(full)
+        return aliases[full][0].model_dump()
+
+    @app.put("/v1/dns/aliases/{name}", tags=["dns"])
+    async def put_alias(name: str, body: Annotated[AliasRequest, Body()]) -> dict[str, Any]:
+        """Create or replace an alias: it resolves to the union of its healthy targets."""
+        for _ in range(_ALIAS_WRITE_ATTEMPTS):
+            basis = await _store_call(dns.read_aliases())
+            others = {other: a.targets for other, (a, _) in basis.items()}
+            try:
+                full, targets = checked_alias(name, body.targets, others, dns.domain)
+            except AliasRejected as rejection:
+                status = 400 if rejection.kind == "invalid-dns-alias" else 422
+                raise Problem(status, rejection.kind, rejection.title, rejection.detail) from None
+            alias = DnsAlias(name=full, targets=targets)
+            if await _store_call(dns.put_alias(alias, basis)):
+                return alias.model_dump()
+        raise Problem(
+            409,
+            "dns-alias-conflict",
+            "DNS aliases changed concurrently",
+            f"other alias edits kept landing while writing {name!r}; retry",
+        )
+
+    @app.delete("/v1/dns/aliases/{name}", tags=["dns"])
+    async def delete_alias(name: str) -> dict[str, Any]:
+        full = qualify(name, dns.domain)
+        if not await _store_call(dns.delete_alias(full)):
+            raise _alias_not_found(full)
+        return {"name": full, "deleted": True}
 
     @app.get("/v1/instances/{instance}/logs", tags=["instances"])
     async def instance_logs(
@@ -195,6 +260,17 @@ async def _submit(work: Any, name: str) -> Any:
         raise Problem(
             503, "store-unavailable", "etcd is unavailable", str(error), job=name
         ) from None
+
+
+async def _store_call(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except StoreUnavailable as error:
+        raise Problem(503, "store-unavailable", "etcd is unavailable", str(error)) from None
+
+
+def _alias_not_found(name: str) -> Problem:
+    return Problem(404, "dns-alias-not-found", "No such DNS alias", f"there is no alias {name!r}")
 
 
 def _parse_job(body: bytes, name: str) -> JobSpec:

@@ -14,6 +14,7 @@ from ozymandias.cluster.records import (
     Resources,
     instance_name,
 )
+from ozymandias.ingress.routes import Backend, Routes
 from ozymandias.jobs.service import ApplyResult
 from ozymandias.spec.loader import dump_job
 from ozymandias.store.cluster_store import ClusterMirrors
@@ -28,6 +29,7 @@ def instance_view(job: str, index: int, node: str, status: InstanceStatus | None
         "index": index,
         "node": node,
         "state": status.state.value if reported and status else InstanceState.PENDING.value,
+        "health": status.health.value if reported and status else "",
         "reason": status.reason if reported and status else "",
         "restarts": status.restarts if reported and status else 0,
         "podIP": status.pod_ip if reported and status else "",
@@ -106,4 +108,33 @@ def node_view(
         "allocated": used.model_dump(),
         "free": free.model_dump(),
         "startedAt": node.started_at,
+    }
+
+
+def ingress_view(routes: Routes) -> dict[str, Any]:
+    def backends(items: tuple[Backend, ...]) -> list[dict[str, Any]]:
+        return [{"instance": b.instance, "address": f"{b.address}:{b.port}"} for b in items]
+
+    return {
+        "http": [
+            {
+                "job": route.job,
+                "hosts": list(route.hosts),
+                "port": route.port,
+                "healthy": len(route.backends),
+                "backends": backends(route.backends),
+            }
+            for route in routes.http
+        ],
+        "tcp": [
+            {
+                "port": route.port,
+                "job": route.job,
+                "targetPort": route.target_port,
+                "healthy": len(route.backends),
+                "backends": backends(route.backends),
+            }
+            for route in routes.tcp
+        ],
+        "conflicts": list(routes.conflicts),
     }

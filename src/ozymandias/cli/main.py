@@ -24,10 +24,17 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-get_app = typer.Typer(help="List jobs, instances, nodes or events.", no_args_is_help=True)
+get_app = typer.Typer(
+    help="List jobs, instances, nodes, events or ingress routes.", no_args_is_help=True
+)
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
+alias_app = typer.Typer(
+    help="DNS aliases: a name in the cluster domain over jobs, pods, nodes or other aliases.",
+    no_args_is_help=True,
+)
 app.add_typer(get_app, name="get")
 app.add_typer(describe_app, name="describe")
+app.add_typer(alias_app, name="alias")
 
 out = Console()
 err = Console(stderr=True)
@@ -93,6 +100,9 @@ def up(
         int, typer.Option(help="Client port of the embedded etcd (its peer port is the next one).")
     ] = 2379,
     name: Annotated[str | None, typer.Option(help="Node name (default: this host's name).")] = None,
+    ingress_port: Annotated[
+        int, typer.Option(help="HTTP ingress port: http://<job>.localhost:<port>/ reaches a job.")
+    ] = 8080,
 ) -> None:
     """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
 
@@ -104,7 +114,9 @@ def up(
         start_detached,
     )
 
-    config = LocalClusterConfig(etcd=etcd, api_port=api_port, etcd_port=etcd_port)
+    config = LocalClusterConfig(
+        etcd=etcd, api_port=api_port, etcd_port=etcd_port, ingress_port=ingress_port
+    )
     if data_dir is not None:
         config.data_root = data_dir
     if name is not None:
@@ -149,7 +161,10 @@ def node(
         str | None, typer.Option(help="This node's unique name (a DNS label). Required to run one.")
     ] = None,
     etcd: Annotated[
-        str, typer.Option(help="etcd client URL, e.g. http://10.0.0.1:2379.")
+        str,
+        typer.Option(
+            help="etcd client URL, e.g. http://10.0.0.1:2379; several members: join with ','."
+        ),
     ] = "http://127.0.0.1:2379",
     labels: Annotated[str, typer.Option(help="Node labels, e.g. zone=a,region=r1.")] = "",
     memory: Annotated[
@@ -171,15 +186,42 @@ def node(
     lease_ttl: Annotated[
         int, typer.Option(help="Seconds without a heartbeat before peers consider this node dead.")
     ] = 5,
+    fence_after: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds without reaching etcd before this node stops its pods, as peers may "
+            "be re-placing them (default: the lease TTL)."
+        ),
+    ] = None,
     pod_subnet: Annotated[
-        str, typer.Option(help="This node's pod subnet, inside --cluster-cidr.")
-    ] = "10.213.1.0/24",
+        str | None,
+        typer.Option(
+            help="This node's pod subnet, inside --cluster-cidr "
+            "(default: lease a free /24 of it from etcd)."
+        ),
+    ] = None,
+    network_backend: Annotated[
+        str,
+        typer.Option(
+            help="How pods reach other nodes' pods: host-gw (one L2 segment) or vxlan. "
+            "Ignored where flannel runs (/run/flannel/subnet.env)."
+        ),
+    ] = "host-gw",
     cluster_cidr: Annotated[
         str, typer.Option(help="The cluster's pod range (blackholed on the host before use).")
     ] = "10.213.0.0/16",
+    dns_port: Annotated[
+        int, typer.Option(help="Port of the DNS server on 127.0.0.1 (pods use port 53).")
+    ] = 5353,
+    dns_domain: Annotated[
+        str, typer.Option(help="The cluster's DNS domain, served by every node.")
+    ] = "cluster.local",
+    ingress_port: Annotated[
+        int, typer.Option(help="HTTP ingress port, on every address: routes by Host header.")
+    ] = 80,
 ) -> None:
     """Run a node daemon that joins an existing etcd."""
-    import asyncio
+    import uvloop
 
     from ozymandias.node import NodeConfig, NodeDaemon
 
@@ -199,13 +241,19 @@ def node(
             api_port=api_port,
             data_dir=data_dir,
             lease_ttl=lease_ttl,
+            fence_after=fence_after,
             pod_subnet=pod_subnet,
+            network_backend=network_backend,
             cluster_cidr=cluster_cidr,
+            dns_port=dns_port,
+            dns_domain=dns_domain.strip(".").lower(),
+            ingress_port=ingress_port,
         )
     except ValueError as error:
         raise _fail(str(error), code=2) from None
     _configure_logging()
-    asyncio.run(NodeDaemon(config).run())
+    # uvloop: the DNS server answers about four times as many queries per second on it.
+    uvloop.run(NodeDaemon(config).run())
 
 
 @node_app.command("cordon")
@@ -393,12 +441,41 @@ def get_instances(
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """List instances: node, state, restarts and pod IP."""
+    """List instances: node, state, health, restarts and pod IP."""
     _check_output(output)
     instances = _call(api, "GET", "/v1/instances", params={"job": job} if job else {})
     if output == "json":
         return _print_json(instances)
     out.print(_instances_table(instances) if instances else "no instances")
+
+
+@get_app.command("ingress")
+def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List ingress routes (HTTP by Host, TCP by port) and their healthy backend counts."""
+    _check_output(output)
+    ingress = _call(api, "GET", "/v1/ingress")
+    if output == "json":
+        return _print_json(ingress)
+    table = Table("ROUTE", "JOB", "TO PORT", "HEALTHY", "BACKENDS", box=None)
+    for route in ingress["http"]:
+        table.add_row(
+            "http " + ", ".join(route["hosts"]),
+            route["job"],
+            str(route["port"]),
+            str(route["healthy"]),
+            " ".join(backend["address"] for backend in route["backends"]) or "-",
+        )
+    for route in ingress["tcp"]:
+        table.add_row(
+            f"tcp :{route['port']}",
+            route["job"],
+            str(route["targetPort"]),
+            str(route["healthy"]),
+            " ".join(backend["address"] for backend in route["backends"]) or "-",
+        )
+    out.print(table if ingress["http"] or ingress["tcp"] else "no ingress routes")
+    for conflict in ingress["conflicts"]:
+        err.print(f"[yellow]conflict:[/] {conflict}")
 
 
 @get_app.command("nodes")
@@ -460,6 +537,53 @@ def describe_job(
     out.print(_events_table(job["events"]) if job["events"] else "none")
 
 
+# DNS aliases
+
+
+@alias_app.command("set")
+def alias_set(
+    name: Annotated[str, typer.Argument(help="Alias, e.g. frontend (in the cluster domain).")],
+    targets: Annotated[list[str], typer.Argument(help="Names, e.g. web.job db-0.pod other.")],
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Create or replace an alias; it resolves to the union of its healthy targets."""
+    alias = _call(api, "PUT", f"/v1/dns/aliases/{name}", json={"targets": targets})
+    out.print(f"alias {alias['name']} → {', '.join(alias['targets'])}")
+
+
+@alias_app.command("get")
+def alias_get(
+    name: Annotated[str, typer.Argument(help="Alias.")],
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """Show one alias's targets."""
+    _check_output(output)
+    alias = _call(api, "GET", f"/v1/dns/aliases/{name}")
+    if output == "json":
+        return _print_json(alias)
+    out.print(_aliases_table([alias]))
+
+
+@alias_app.command("list")
+def alias_list(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List every alias."""
+    _check_output(output)
+    aliases = _call(api, "GET", "/v1/dns/aliases")
+    if output == "json":
+        return _print_json(aliases)
+    out.print(_aliases_table(aliases) if aliases else "no aliases")
+
+
+@alias_app.command("delete")
+def alias_delete(
+    name: Annotated[str, typer.Argument(help="Alias.")], api: ApiOption = DEFAULT_API
+) -> None:
+    """Delete an alias."""
+    deleted = _call(api, "DELETE", f"/v1/dns/aliases/{name}")
+    out.print(f"alias {deleted['name']} deleted")
+
+
 # Helpers for the commands above
 
 
@@ -489,16 +613,24 @@ def _allocated_of(node: dict[str, Any], resource: str) -> str:
 
 
 def _instances_table(instances: list[dict[str, Any]]) -> Table:
-    table = Table("INSTANCE", "NODE", "STATE", "RESTARTS", "POD IP", "REASON", box=None)
+    table = Table("INSTANCE", "NODE", "STATE", "HEALTH", "RESTARTS", "POD IP", "REASON", box=None)
     for item in instances:
         table.add_row(
             item["name"],
             item["node"] or "-",
             _styled_state(item["state"]),
+            _styled_state(item.get("health") or "-"),
             str(item["restarts"]),
             item["podIP"] or "-",
             item["reason"],
         )
+    return table
+
+
+def _aliases_table(aliases: list[dict[str, Any]]) -> Table:
+    table = Table("ALIAS", "TARGETS", box=None)
+    for alias in aliases:
+        table.add_row(alias["name"], ", ".join(alias["targets"]))
     return table
 
 
@@ -516,7 +648,13 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
 
 
 def _styled_state(state: str) -> str:
-    colour = {"running": "green", "failed": "red", "exited": "yellow"}.get(state, "cyan")
+    colour = {
+        "running": "green",
+        "healthy": "green",
+        "failed": "red",
+        "unhealthy": "red",
+        "exited": "yellow",
+    }.get(state, "cyan")
     return f"[{colour}]{state}[/]"
 
 

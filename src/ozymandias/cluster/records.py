@@ -60,6 +60,7 @@ class Node(Record):
     labels: dict[str, str] = Field(default_factory=dict)
     capacity: Resources
     started_at: float = Field(description="unix time the daemon registered")
+    pod_subnet: str = Field("", description="the node's pod subnet, which peers route to it")
 
 
 class Cordon(Record):
@@ -83,6 +84,17 @@ class InstanceState(enum.StrEnum):
     FAILED = "failed"  # the instance cannot run (for example, its image is missing)
 
 
+class Health(enum.StrEnum):
+    """What an instance's healthchecks say; only healthy instances are in DNS.
+
+    A pod without healthchecks is healthy while all its containers run.
+    """
+
+    STARTING = "starting"  # started, and no verdict yet
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
 class ContainerStatus(Record):
     name: str
     state: str = Field(description="running, exited, or created")
@@ -103,6 +115,7 @@ class InstanceStatus(Record):
     spec_version: int = 0
     containers: list[ContainerStatus] = Field(default_factory=list)
     updated_at: float = 0.0
+    health: Health = Health.STARTING
 
 
 class Event(Record):
@@ -114,6 +127,13 @@ class Event(Record):
     job: str = ""
     instance: str = ""
     node: str = ""
+
+
+class DnsAlias(Record):
+    """A DNS name in the cluster domain that resolves to the union of its targets."""
+
+    name: str = Field(description="full name, e.g. frontend.cluster.local")
+    targets: list[str] = Field(description="full names of jobs, pods, nodes or other aliases")
 
 
 def instance_name(job: str, index: int) -> str:

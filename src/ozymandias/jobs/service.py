@@ -92,7 +92,7 @@ class JobService:
                 same_pods = current.spec.pod_fingerprint() == spec.pod_fingerprint()
                 version = current.version if same_pods else current.version + 1
             record = JobRecord(spec=spec, version=version, submitted_at=time.time())
-            previous = _pod_size(current.spec) if current is not None else None
+            previous = pod_size(current.spec) if current is not None else None
             return record, _place(spec, inputs, previous)
 
         return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
@@ -117,7 +117,7 @@ class JobService:
                 raise JobNotFound(name)
             freed: dict[str, Resources] = {}
             if inputs.schedule is not None:
-                usage = usage_by_node(inputs.schedule, _pod_size(inputs.job.spec))
+                usage = usage_by_node(inputs.schedule, pod_size(inputs.job.spec))
                 freed = {node: Resources() - used for node, used in usage.items()}
             outcome = await self._store.commit(
                 name,
@@ -131,7 +131,7 @@ class JobService:
                 await self._event(name, "job-deleted", f"job {name} deleted")
                 await self._wait_until_mirrored(outcome)
                 return
-            await _backoff(attempt)
+            await commit_backoff(attempt)
         raise StoreUnavailable(
             f"gave up deleting {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits"
         )
@@ -180,7 +180,7 @@ class JobService:
                 await self._wait_until_mirrored(outcome)
                 return applied
             log.info("commit of %s lost a race (attempt %d); re-planning", name, attempt + 1)
-            await _backoff(attempt)
+            await commit_backoff(attempt)
         raise StoreUnavailable(f"gave up on {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits")
 
     async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
@@ -206,7 +206,7 @@ class JobService:
         )
 
 
-def _pod_size(spec: JobSpec) -> Resources:
+def pod_size(spec: JobSpec) -> Resources:
     return Resources(memory=spec.pod_memory, disk=spec.pod_disk)
 
 
@@ -236,6 +236,7 @@ def _describe_commit(result: ApplyResult) -> str:
     return "; ".join(parts)
 
 
-async def _backoff(attempt: int) -> None:
+async def commit_backoff(attempt: int) -> None:
+    """Wait before the next attempt of a commit that lost a race (full jitter)."""
     ceiling = min(_BACKOFF_FIRST_SECONDS * 2**attempt, _BACKOFF_MAX_SECONDS)
     await asyncio.sleep(random.uniform(0, ceiling))

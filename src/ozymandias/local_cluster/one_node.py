@@ -7,7 +7,6 @@ records its pid so `ozy down` can stop it. Both are idempotent.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import uvloop
 
 from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
 from ozymandias.node import NodeConfig, NodeDaemon, default_data_root
@@ -34,6 +34,8 @@ class LocalClusterConfig:
     etcd: str | None = None  # an existing etcd to use instead of the embedded one
     etcd_port: int = 2379
     api_port: int = 7070
+    # Not 80: a laptop's port 80 is often taken, and http://<job>.localhost:8080/ reads fine.
+    ingress_port: int = 8080
     node_name: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
 
     @property
@@ -68,6 +70,7 @@ async def run_foreground(config: LocalClusterConfig) -> None:
                 etcd=etcd_url,
                 api_port=config.api_port,
                 data_dir=config.data_root / "nodes" / config.node_name,
+                ingress_port=config.ingress_port,
             )
         )
         await node.run()
@@ -114,6 +117,8 @@ def start_detached(
         str(config.api_port),
         "--etcd-port",
         str(config.etcd_port),
+        "--ingress-port",
+        str(config.ingress_port),
         "--name",
         config.node_name,
     ]
@@ -177,4 +182,4 @@ def _alive(pid: int) -> bool:
 
 
 def run_in_foreground(config: LocalClusterConfig) -> None:
-    asyncio.run(run_foreground(config))
+    uvloop.run(run_foreground(config))  # as `ozy node` runs: see cli/main.py

@@ -112,23 +112,32 @@ class PodmanRuntime:
         async with self._service_lock:
             await self._service.stop()
 
-    async def ensure_network(self, name: str, subnet: str) -> None:
-        """Make sure a bridge network `name` with exactly `subnet` exists.
+    async def ensure_network(self, name: str, subnet: str, mtu: int | None = None) -> None:
+        """Make sure a bridge network `name` with exactly `subnet` (and `mtu`) exists.
 
-        A network of that name with another subnet (a node whose --pod-subnet
-        changed) is replaced; podman refuses that while pods still use it.
+        A network of that name with another subnet or MTU (a node whose pod
+        subnet or network backend changed) is replaced; podman refuses that
+        while pods still use it.
         """
+        options = {"mtu": str(mtu)} if mtu is not None else {}
         response = await self._call("GET", f"{_LIBPOD}/networks/{name}/json", allow=(404,))
         if response.status_code == 200:
-            subnets = [item.get("subnet") for item in response.json().get("subnets") or []]
-            if subnets == [subnet]:
+            found = response.json()
+            subnets = [item.get("subnet") for item in found.get("subnets") or []]
+            found_mtu = (found.get("options") or {}).get("mtu")
+            if subnets == [subnet] and found_mtu == options.get("mtu"):
                 return
             log.warning("network %s has subnets %s, not %s: recreating it", name, subnets, subnet)
             await self.remove_network(name)
         await self._call(
             "POST",
             f"{_LIBPOD}/networks/create",
-            json={"name": name, "driver": "bridge", "subnets": [{"subnet": subnet}]},
+            json={
+                "name": name,
+                "driver": "bridge",
+                "subnets": [{"subnet": subnet}],
+                "options": options,
+            },
         )
 
     async def remove_network(self, name: str) -> None:
@@ -171,6 +180,11 @@ class PodmanRuntime:
     async def start_container(self, container_id: str) -> None:
         """Starts a container again (e.g. after it exited); a running one is left as is."""
         await self._start(container_id)
+
+    async def stop_container(self, container_id: str, *, stop_timeout: int = 5) -> None:
+        """Stops a container (SIGTERM, then SIGKILL after `stop_timeout` s); its exit is
+        reported by `container_exits` like any other. A stopped or missing one is fine."""
+        await self._stop(container_id, stop_timeout)
 
     async def remove_pod(self, pod_name: str, *, stop_timeout: int = 5) -> None:
         """Stops (SIGTERM, then SIGKILL after `stop_timeout` s) and removes a pod and

@@ -145,6 +145,24 @@ def _split_command(value: Any) -> Any:
         raise ValueError(f"{value!r} is not a valid command: {error}") from None
 
 
+def _check_hostname(text: str) -> str:
+    # What a client sends in the Host header: DNS labels joined by dots, no port.
+    labels = text.split(".")
+    if len(text) > 253 or not all(
+        re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
+    ):
+        raise ValueError(
+            f"'{text}' is not a hostname: use DNS labels of lowercase letters, digits and '-',"
+            " joined by '.'"
+        )
+    return text
+
+
+def _lowercase(value: Any) -> Any:
+    # Host headers are case-insensitive; routes are matched in lowercase.
+    return value.lower() if isinstance(value, str) else value
+
+
 def _check_mount_path(text: str) -> str:
     path = PurePosixPath(text)
     if not path.is_absolute() or ".." in path.parts or path == PurePosixPath("/"):
@@ -169,6 +187,7 @@ Seconds = Annotated[float, BeforeValidator(_duration)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Command = Annotated[list[str] | None, BeforeValidator(_split_command)]
 MountPath = Annotated[str, AfterValidator(_check_mount_path)]
+Hostname = Annotated[str, BeforeValidator(_lowercase), AfterValidator(_check_hostname)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
 
 
@@ -347,6 +366,28 @@ class ContainerSpec(SpecModel):
         return volumes
 
 
+class TcpIngress(SpecModel):
+    """A TCP port opened on every node, forwarding to the job's healthy instances."""
+
+    port: Port = Field(description="the port every node listens on")
+    target_port: Port = Field(
+        alias="targetPort", description="a cluster port the job declares (tcp)"
+    )
+
+
+class IngressSpec(SpecModel):
+    """How the job is reached from outside through every node's ingress.
+
+    Every job with a tcp port is reachable over HTTP as <job>.localhost;
+    `hosts` adds names, `port` picks the cluster port (default: the first
+    declared tcp port), and `tcp` opens raw TCP ports.
+    """
+
+    hosts: list[Hostname] = Field(default_factory=list)
+    port: Port | None = None
+    tcp: list[TcpIngress] = Field(default_factory=list)
+
+
 class SchedulingConstraints(SpecModel):
     """Which nodes, by name, a job's pods may run on."""
 
@@ -398,6 +439,7 @@ class JobSpec(SpecModel):
     )
     node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
     affinity: list[MatchExpression] = Field(default_factory=list)
+    ingress: IngressSpec | None = None
 
     @field_validator("containers")
     @classmethod
@@ -408,7 +450,11 @@ class JobSpec(SpecModel):
 
     @model_validator(mode="after")
     def _check_containers_fit_together(self) -> Self:
-        problems = [*self._unknown_dependencies(), *self._port_clashes()]
+        problems = [
+            *self._unknown_dependencies(),
+            *self._port_clashes(),
+            *self._ingress_problems(),
+        ]
         if not problems:
             try:
                 _dependency_waves(self._dependencies())
@@ -449,6 +495,49 @@ class JobSpec(SpecModel):
                         )
                     owners.setdefault(key, name)
 
+    def _ingress_problems(self) -> Iterator[_Problem]:
+        if self.ingress is None:
+            return
+        declared = self._tcp_cluster_ports()
+        listing = ", ".join(map(str, declared)) or "none"
+        if self.ingress.port is not None and self.ingress.port not in declared:
+            yield (
+                ("ingress", "port"),
+                f"port {self.ingress.port} is not a tcp cluster port of this job"
+                f" (it declares: {listing})",
+            )
+        seen_hosts: set[str] = set()
+        for index, host in enumerate(self.ingress.hosts):
+            if host in seen_hosts:
+                yield (("ingress", "hosts", index), f"'{host}' is listed more than once")
+            seen_hosts.add(host)
+        seen_ports: set[int] = set()
+        for index, tcp in enumerate(self.ingress.tcp):
+            if tcp.target_port not in declared:
+                yield (
+                    ("ingress", "tcp", index, "targetPort"),
+                    f"port {tcp.target_port} is not a tcp cluster port of this job"
+                    f" (it declares: {listing})",
+                )
+            if tcp.port in seen_ports:
+                yield (("ingress", "tcp", index, "port"), f"port {tcp.port} is listed twice")
+            seen_ports.add(tcp.port)
+
+    def _tcp_cluster_ports(self) -> list[int]:
+        return [
+            port.cluster_port
+            for container in self.containers.values()
+            for port in container.ports
+            if port.protocol == "tcp"
+        ]
+
+    @property
+    def http_ingress_port(self) -> int | None:
+        """The cluster port HTTP ingress sends to: the chosen one, else the first tcp port."""
+        if self.ingress is not None and self.ingress.port is not None:
+            return self.ingress.port
+        return next(iter(self._tcp_cluster_ports()), None)
+
     @property
     def pod_memory(self) -> int:
         """Bytes of RAM one instance needs."""
@@ -470,8 +559,9 @@ class JobSpec(SpecModel):
         """A short hash of everything that shapes a pod, to tell when pods must be recreated.
 
         `num_instances` is left out: scaling adds or removes pods but leaves
-        the existing ones as they are.
+        the existing ones as they are; so is `ingress`, which only the
+        nodes' proxies read.
         """
-        shape = self.model_dump(mode="json", exclude={"num_instances"})
+        shape = self.model_dump(mode="json", exclude={"num_instances", "ingress"})
         canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -217,6 +217,31 @@ class ClusterStore:
         _, pairs = await self.etcd.scan(keys.NODES)
         return [Node.from_json(pair.value) for pair in pairs]
 
+    # Pod subnets
+
+    async def subnet_holders(self) -> dict[str, tuple[str, int]]:
+        """Every leased pod subnet -> (node name, the lease it hangs on)."""
+        _, pairs = await self.etcd.scan(keys.SUBNETS)
+        return {keys.subnet_cidr(pair.key): (pair.value.decode(), pair.lease) for pair in pairs}
+
+    async def claim_subnet(self, cidr: str, node_name: str, lease_id: int) -> bool:
+        """Take `cidr` for `node_name` under `lease_id` unless another holds it; True if ours."""
+        key = keys.subnet(cidr)
+        try:
+            outcome = await self.etcd.transaction(
+                [Unchanged(key, 0)], [Put(key, node_name.encode(), lease=lease_id)]
+            )
+            if outcome.applied:
+                return True
+        except CommitOutcomeUnknown as error:
+            log.warning("claim of subnet %s: %s; reading it back", cidr, error)
+        # Lost, unknown, or already ours from before (a daemon that kept its lease).
+        current = await self.etcd.get(key)
+        return current is not None and (current.value.decode(), current.lease) == (
+            node_name,
+            lease_id,
+        )
+
     # Jobs and schedules
 
     async def read_planning_inputs(self, job_name: str) -> PlanningInputs:

@@ -9,6 +9,12 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/schedules/<job>            Schedule        one value per job keeps commits small
     /ozy/instances/<job>/<index>    InstanceStatus  under the reporting node's lease
     /ozy/events/<time>-<node>-<n>   Event           under a short-lived events lease
+    /ozy/dns-aliases/<name>         DnsAlias        a DNS name over other names
+    /ozy/subnets/<a.b.c.d-len>      node name       a node's pod subnet, under its lease
+
+DNS records live outside that root, under /skydns/, where CoreDNS's etcd
+plugin looks for them: the name's labels reversed, so web-0.pod.cluster.local
+is /skydns/local/cluster/pod/web-0. Each is under its node's lease.
 
 Allocations are not under a lease: they are the scheduler's bookkeeping, and
 every commit compares their revisions, so two peers can never both spend the
@@ -26,6 +32,9 @@ JOBS = ROOT + b"jobs/"
 SCHEDULES = ROOT + b"schedules/"
 INSTANCES = ROOT + b"instances/"
 EVENTS = ROOT + b"events/"
+DNS_ALIASES = ROOT + b"dns-aliases/"
+SUBNETS = ROOT + b"subnets/"
+SKYDNS = b"/skydns/"
 
 
 def node(name: str) -> bytes:
@@ -60,6 +69,31 @@ def instance(job_name: str, index: int) -> bytes:
 def event(time_ns: int, node_name: str, sequence: int) -> bytes:
     # Zero-padded time first, so a prefix scan returns events in time order.
     return EVENTS + f"{time_ns:020d}-{node_name}-{sequence}".encode()
+
+
+def dns_alias(name: str) -> bytes:
+    return DNS_ALIASES + name.encode()
+
+
+def subnet(cidr: str) -> bytes:
+    # "/" would read as a deeper level of keys.
+    return SUBNETS + cidr.replace("/", "-").encode()
+
+
+def subnet_cidr(key: bytes) -> str:
+    """The subnet of a /ozy/subnets/ key."""
+    address, _, length = name_after(SUBNETS, key).rpartition("-")
+    return f"{address}/{length}"
+
+
+def skydns(dns_name: str) -> bytes:
+    """The key of a record at `dns_name` (the key of a domain is the prefix of its records)."""
+    return SKYDNS + "/".join(reversed(dns_name.split("."))).encode()
+
+
+def skydns_name(key: bytes) -> str:
+    """The DNS name of a /skydns/ key."""
+    return ".".join(reversed(name_after(SKYDNS, key).split("/")))
 
 
 def name_after(prefix: bytes, key: bytes) -> str:
