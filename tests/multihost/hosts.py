@@ -74,7 +74,10 @@ additionalimagestores = ["{images}"]
 
 # State of the machine's runc, netavark and named netns that a sandbox must
 # not see (and must not write to): each host gets a private tmpfs there.
-_PRIVATE_RUN_DIRS = ("/run/runc", "/run/containers/networks", "/run/netns")
+# /dev/shm holds podman's lock segment (libpod_lock): shared, a killed host's
+# containers would keep their locks forever, and after a few test runs the
+# machine's podman could create nothing ("exceeded num_locks").
+_PRIVATE_RUN_DIRS = ("/run/runc", "/run/containers/networks", "/run/netns", "/dev/shm")
 
 
 def ip(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -22,6 +22,7 @@ from ozymandias.store.cluster_store import ClusterMirrors
 log = logging.getLogger(__name__)
 
 _RETRY_SECONDS = 1.0
+_START_RETRY_MAX_SECONDS = 30.0
 
 
 def current_routes(mirrors: ClusterMirrors, http_port: int) -> Routes:
@@ -42,7 +43,7 @@ class IngressController:
         """Start HAProxy, keep it serving the current routes, and stop it when cancelled."""
         await self._mirrors.jobs.wait_synced()
         await self._mirrors.instances.wait_synced()
-        await self._haproxy.start()
+        await self._start_haproxy()
         supervisor = asyncio.create_task(self._haproxy.run())
         try:
             await self._follow()
@@ -51,6 +52,18 @@ class IngressController:
             with contextlib.suppress(asyncio.CancelledError):
                 await supervisor
             await self._haproxy.stop()
+
+    async def _start_haproxy(self) -> None:
+        """Start HAProxy, retrying with back-off: ingress trouble must not take the node down."""
+        delay = _RETRY_SECONDS
+        while True:
+            try:
+                await self._haproxy.start()
+                return
+            except HaproxyError as error:
+                log.error("ingress: HAProxy did not start (retrying in %.0fs): %s", delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _START_RETRY_MAX_SECONDS)
 
     async def _follow(self) -> None:
         applied: Routes | None = None

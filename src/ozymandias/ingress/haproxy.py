@@ -40,6 +40,7 @@ _PR_SET_PDEATHSIG = 1
 # Loaded before any fork: the child must not run the dynamic loader between fork and exec.
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _READY_SECONDS = 10.0
+_CHECK_ATTEMPTS = 3
 _STOP_GRACE_SECONDS = 5.0
 _RESTART_DELAY_SECONDS = 1.0
 # The child watcher sets a dead process's return code at once; looking costs nothing.
@@ -201,19 +202,28 @@ class Haproxy:
         settings.hosts_map.unlink(missing_ok=True)
 
     async def _check(self, config: Path) -> None:
-        checker = await asyncio.create_subprocess_exec(
-            self._binary,
-            "-c",
-            "-q",
-            "-f",
-            str(config),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+        for _ in range(_CHECK_ATTEMPTS):
+            checker = await asyncio.create_subprocess_exec(
+                self._binary,
+                "-c",
+                "-f",
+                str(config),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            output, _ = await checker.communicate()
+            if checker.returncode == 0:
+                return
+            if checker.returncode is not None and checker.returncode > 0:
+                break
+            # Killed by a signal: seen rarely here (SIGSEGV) on configs that
+            # check fine when run again, so a crash is not taken as a verdict.
+            log.warning("haproxy -c died (exit %s); checking again", checker.returncode)
+        raise HaproxyError(
+            f"HAProxy rejects {config} (exit {checker.returncode}): "
+            f"{output.decode(errors='replace')}"
         )
-        output, _ = await checker.communicate()
-        if checker.returncode != 0:
-            raise HaproxyError(f"HAProxy rejects {config}: {output.decode(errors='replace')}")
 
     async def _wait_ready(self, process: asyncio.subprocess.Process, stats: Path) -> None:
         """Until the new process answers on its own socket (then its listeners are up)."""
