@@ -406,10 +406,14 @@ def demo(
     out.print(_instances_table(instances))
     first_port = next((p for c in spec.containers.values() for p in c.ports), None)
     if first_port is not None:
-        out.print("\nReach an instance from this host:")
+        out.print("\nReach it from this host:")
+        out.print(f"  curl http://{spec.name}.localhost:{config.ingress_port}/   (ingress)")
         for item in instances:
             if item["podIP"]:
-                out.print(f"  curl http://{item['podIP']}:{first_port.container_port}/")
+                out.print(
+                    f"  curl http://{item['podIP']}:{first_port.cluster_port}/   ({item['name']})"
+                )
+        out.print(f"  dig @127.0.0.1 -p 5353 {spec.name}.job.cluster.local   (healthy instances)")
     out.print(
         f"\nTry: ozy get jobs · ozy describe job {spec.name} · ozy scale {spec.name} 5 · "
         f"ozy logs {spec.name}-0 -c app · ozy delete {spec.name} · ozy down"
