@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import logging
 import os
-import signal
 import subprocess
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 
+from ozymandias.child_process import die_with_parent
 from ozymandias.ingress.haproxy_config import (
     Layout,
     Settings,
@@ -36,9 +35,6 @@ from ozymandias.ingress.haproxy_config import (
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
-# Loaded before any fork: the child must not run the dynamic loader between fork and exec.
-_LIBC = ctypes.CDLL(None, use_errno=True)
 _READY_SECONDS = 10.0
 _CHECK_ATTEMPTS = 3
 _STOP_GRACE_SECONDS = 5.0
@@ -174,7 +170,7 @@ class Haproxy:
                 stderr=subprocess.PIPE,
                 # Own session: a Ctrl-C meant for the daemon must not reach the proxy first.
                 start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
             )
         except OSError as error:
             raise HaproxyError(f"cannot run {self._binary}: {error}") from error
@@ -301,15 +297,3 @@ async def _send(socket_path: Path, command: str) -> str:
 def _reports(line: str) -> bool:
     """Whether a runtime API reply line reports success: `set server … addr` says what changed."""
     return "changed from" in line or line.startswith("no need to change")
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec_fn making the child receive SIGTERM when the daemon dies."""
-
-    def set_death_signal() -> None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        # The parent may have died between fork and prctl: then nobody would signal us.
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_death_signal

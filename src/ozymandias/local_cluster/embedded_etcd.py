@@ -7,13 +7,13 @@ crashed `ozy up` never leaves an orphaned etcd behind.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
+import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
+from ozymandias.child_process import die_with_parent
 from ozymandias.store.etcd import Etcd, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,6 @@ log = logging.getLogger(__name__)
 # Large enough for one commit that touches the allocation totals of every
 # node a big job spreads over (etcd's default is 128 operations).
 MAX_TXN_OPS = 20_000
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """preexec_fn: have the kernel SIGKILL this child when its parent dies."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class EmbeddedEtcd:
@@ -60,7 +53,7 @@ class EmbeddedEtcd:
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
+                preexec_fn=die_with_parent(os.getpid()),
             )  # fmt: skip
 
     async def _wait_until_answering(self, wait_seconds: float) -> None:

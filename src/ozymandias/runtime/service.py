@@ -11,23 +11,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import logging
 import os
 import signal
 import socket
 import struct
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
+from ozymandias.child_process import die_with_parent
 from ozymandias.runtime.models import RuntimeUnavailable
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
-# Loaded before any fork: the child must not run the dynamic loader between fork and exec.
-_LIBC = ctypes.CDLL(None, use_errno=True)
 _STOP_GRACE_SECONDS = 5.0
 _STDERR_LINES_KEPT = 20
 
@@ -82,7 +78,7 @@ class PodmanService:
                 # Own session: a Ctrl-C meant for the daemon must not kill the
                 # service under it while the daemon shuts down cleanly.
                 start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
             )
         except OSError as error:
             raise RuntimeUnavailable(f"cannot run {self._podman_binary}: {error}") from error
@@ -127,22 +123,6 @@ class PodmanService:
                 await asyncio.sleep(0.05)
                 os.kill(pid, 0)
             os.kill(pid, signal.SIGKILL)
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec_fn making the child receive SIGTERM when the parent dies.
-
-    The death signal follows the forking *thread*, so the runtime must be used
-    from a thread that lives as long as the daemon (the event loop's thread).
-    """
-
-    def set_death_signal() -> None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        # The parent may have died between fork and prctl: then nobody would signal us.
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_death_signal
 
 
 async def _socket_owner(path: Path) -> int | None:
