@@ -55,7 +55,25 @@ def run(*command: str, check: bool = True, timeout: float = 60) -> subprocess.Co
     return subprocess.run(command, capture_output=True, text=True, check=check, timeout=timeout)
 
 
-class EtcdServer:
+class EtcdctlReads:
+    """Reads and wipes through etcdctl, for any etcd a test runs (one server or a cluster)."""
+
+    def etcdctl(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        raise NotImplementedError
+
+    def keys(self, prefix: str) -> list[str]:
+        out = self.etcdctl("get", "--prefix", "--keys-only", prefix).stdout
+        return [line for line in out.splitlines() if line]
+
+    def get_json(self, key: str) -> Any:
+        out = self.etcdctl("get", "--print-value-only", key).stdout.strip()
+        return json.loads(out) if out else None
+
+    def wipe(self) -> None:
+        self.etcdctl("del", "--prefix", "/ozy/")
+
+
+class EtcdServer(EtcdctlReads):
     """A throwaway etcd on loopback, in its own data dir."""
 
     def __init__(self, data_dir: Path) -> None:
@@ -106,17 +124,6 @@ class EtcdServer:
             timeout=30,
             env={**os.environ, "ETCDCTL_API": "3"},
         )
-
-    def keys(self, prefix: str) -> list[str]:
-        out = self.etcdctl("get", "--prefix", "--keys-only", prefix).stdout
-        return [line for line in out.splitlines() if line]
-
-    def get_json(self, key: str) -> Any:
-        out = self.etcdctl("get", "--print-value-only", key).stdout.strip()
-        return json.loads(out) if out else None
-
-    def wipe(self) -> None:
-        self.etcdctl("del", "--prefix", "/ozy/")
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

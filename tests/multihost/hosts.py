@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.harness import CLUSTER_CIDR, run, wait_until
+from tests.integration.harness import CLUSTER_CIDR, EtcdctlReads, run, wait_until
 
 TEST_RANGE = "10.214.0.0/16"  # blackholed while the hosts exist
 HOST_PREFIX_LENGTH = 24
@@ -125,7 +125,7 @@ class EtcdMember:
     process: subprocess.Popen[bytes] | None = None
 
 
-class EtcdCluster:
+class EtcdCluster(EtcdctlReads):
     """One to three etcd members on the bridge address, each with its own ports and data."""
 
     def __init__(self, work_dir: Path, members: int = 3, first_port: int = 23790) -> None:
@@ -209,17 +209,6 @@ class EtcdCluster:
             timeout=30,
             env={**os.environ, "ETCDCTL_API": "3"},
         )
-
-    def keys(self, prefix: str) -> list[str]:
-        out = self.etcdctl("get", "--prefix", "--keys-only", prefix).stdout
-        return [line for line in out.splitlines() if line]
-
-    def get_json(self, key: str) -> Any:
-        out = self.etcdctl("get", "--print-value-only", key).stdout.strip()
-        return json.loads(out) if out else None
-
-    def wipe(self) -> None:
-        self.etcdctl("del", "--prefix", "/ozy/")
 
 
 def _alive(process: subprocess.Popen[bytes] | None) -> bool:
