@@ -49,7 +49,9 @@ def test_design_post_example_parses(webapp: JobSpec) -> None:
         "POSTGRES_DB": "webapp",
     }
     assert webapp.pod_memory == 6 * G
-    assert webapp.pod_disk == 1 * G + 100 * M + 10 * G
+    assert webapp.local_volumes == {"data-scratch": 100 * M, "var-lib-postgresql-data": 10 * G}
+    assert webapp.shared_volumes == {"data-shared": 1 * G}
+    assert webapp.pod_disk == 100 * M + 10 * G  # shared volumes are counted per zone, not per pod
     assert webapp.start_order == [["db"], ["app"]]
 
 
@@ -168,6 +170,17 @@ def test_scheduling_fields() -> None:
 )
 def test_start_order_waves(containers: str, expected: list[list[str]]) -> None:
     assert load_job(job_yaml(containers)).start_order == expected
+
+
+def test_containers_naming_one_volume_share_it() -> None:
+    job = load_job(
+        job_yaml(
+            "{app: {image: x, volumes: [{type: local, path: /a, space: 1G, name: cache}]},"
+            " side: {image: x, volumes: [{type: local, path: /b, space: 1G, name: cache}]}}"
+        )
+    )
+    assert job.local_volumes == {"cache": 1 * G}
+    assert job.pod_disk == 1 * G
 
 
 def test_pod_fingerprint_ignores_only_instance_count(webapp: JobSpec) -> None:
@@ -416,6 +429,15 @@ def test_dumped_spec_reads_back_the_same(webapp: JobSpec) -> None:
             "containers.app.volumes.1.path",
             "/d is already mounted by volume 0",
             id="two volumes on one path",
+        ),
+        pytest.param(
+            job_yaml(
+                "{app: {image: x, volumes: [{type: local, path: /d, space: 1G}]},"
+                " side: {image: x, volumes: [{type: local, path: /e, space: 2G, name: d}]}}"
+            ),
+            "containers.side.volumes.0",
+            "volume 'd' is also mounted by container 'app'",
+            id="containers disagree on a shared volume name",
         ),
         pytest.param(
             job_yaml("{app: {image: x}}", "affinity: [{key: zone, operator: In}]"),

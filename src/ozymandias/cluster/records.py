@@ -9,7 +9,8 @@ depending on any other.
 from __future__ import annotations
 
 import enum
-from typing import Self
+from collections.abc import Mapping
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +49,19 @@ class Resources(Record):
         return self.memory <= available.memory and self.disk <= available.disk
 
 
+# The node label that names a node's zone: nodes in one zone share storage.
+ZONE_LABEL = "zone"
+
+
+class SharedStorage(Record):
+    """A node's shared-storage root: storage its zone's nodes all mount at one path.
+
+    Only the capacity travels in the record; the path is the node's own business.
+    """
+
+    capacity: int = Field(description="bytes the zone's shared volumes may take in total")
+
+
 class Node(Record):
     """A node as it registers itself: what it offers and how to reach it.
 
@@ -61,6 +75,24 @@ class Node(Record):
     capacity: Resources
     started_at: float = Field(description="unix time the daemon registered")
     pod_subnet: str = Field("", description="the node's pod subnet, which peers route to it")
+    shared_storage: SharedStorage | None = None
+
+    @property
+    def storage_domain(self) -> str:
+        """Where this node's shared storage reaches: its zone, or only itself without one."""
+        return storage_domain(self.name, self.labels)
+
+
+def storage_domain(node_name: str, labels: Mapping[str, str]) -> str:
+    """`zone=a` for a node labelled with a zone, `node=<name>` for one without."""
+    zone = labels.get(ZONE_LABEL)
+    return f"{ZONE_LABEL}={zone}" if zone is not None else f"node={node_name}"
+
+
+def describe_storage_domain(domain: str) -> str:
+    """`zone a` or `node n1`, for messages."""
+    kind, _, name = domain.partition("=")
+    return f"{kind} {name}"
 
 
 class Cordon(Record):
@@ -151,6 +183,45 @@ class JobRecord(Record):
     spec: JobSpec
     version: int = 1
     submitted_at: float = 0.0
+
+
+class SharedVolume(Record):
+    """A job's shared volume, created with the job's first placement, in that node's domain.
+
+    It outlives the job unless purged, so a job re-created with the same name
+    finds its data again, and every instance must be placed where it can be
+    reached: in `domain`.
+    """
+
+    job: str
+    name: str
+    size: int
+    domain: str = Field(description="zone=<zone>, or node=<name> for a node without a zone")
+    created_at: float = 0.0
+    deleting: bool = Field(False, description="set when removal is asked; a node removes it")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.job}/{self.name}"
+
+
+class VolumeUsage(Record):
+    """How much of one volume is used, as the node that measured it saw."""
+
+    kind: Literal["local", "shared"]
+    job: str
+    name: str
+    index: int | None = Field(None, description="the instance, for a local volume")
+    size: int
+    used: int | None = None
+
+
+class NodeVolumes(Record):
+    """Every volume a node holds or reaches, with its usage (under the node's lease)."""
+
+    node: str
+    volumes: list[VolumeUsage] = Field(default_factory=list)
+    measured_at: float = 0.0
 
 
 class Schedule(Record):

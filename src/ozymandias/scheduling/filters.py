@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ozymandias.cluster.records import describe_storage_domain
 from ozymandias.scheduling.request import LabelExpression, PlacementRequest
 from ozymandias.scheduling.view import Candidate, NodeView
 
@@ -171,6 +172,41 @@ class LabelDoesNotExist(_LabelFilter):
         return self.key not in node.labels
 
 
+@dataclass(frozen=True, slots=True)
+class ReachesSharedStorage:
+    """A job with shared volumes runs only where they can be mounted.
+
+    That is a node with shared storage and, once the volumes exist, one in
+    their domain: a zone, or the one zoneless node they were created on.
+    """
+
+    domain: str | None = None
+
+    @property
+    def requirement(self) -> str:
+        if self.domain is None:
+            return "shared storage (ozy node --shared-storage)"
+        return f"shared storage in {describe_storage_domain(self.domain)}"
+
+    def passes(self, node: NodeView) -> bool:
+        if node.storage_domain is None:
+            return False
+        return self.domain is None or node.storage_domain == self.domain
+
+    def describe_rejected(self, nodes: Sequence[NodeView]) -> str:
+        without = sum(1 for node in nodes if node.storage_domain is None)
+        parts = [_count(without, "has", "have") + " no shared storage"] if without else []
+        elsewhere = Counter(
+            describe_storage_domain(node.storage_domain)
+            for node in nodes
+            if node.storage_domain is not None
+        )
+        parts.extend(
+            f"{_count(n, 'is', 'are')} in {domain}" for domain, n in sorted(elsewhere.items())
+        )
+        return ", ".join(parts)
+
+
 _BY_OPERATOR: dict[str, Callable[[LabelExpression], ConstraintFilter]] = {
     "In": lambda e: LabelIn(e.key, e.values),
     "NotIn": lambda e: LabelNotIn(e.key, e.values),
@@ -179,9 +215,17 @@ _BY_OPERATOR: dict[str, Callable[[LabelExpression], ConstraintFilter]] = {
 }
 
 
-def constraint_filters(request: PlacementRequest) -> list[ConstraintFilter]:
-    """The job's own constraints, which a node must pass to hold any of its instances."""
+def constraint_filters(
+    request: PlacementRequest, storage_domain: str | None = None
+) -> list[ConstraintFilter]:
+    """The job's own constraints, which a node must pass to hold any of its instances.
+
+    For a job with shared volumes, `storage_domain` is the domain the plan
+    places in (None: any node with shared storage).
+    """
     filters: list[ConstraintFilter] = []
+    if request.shared_volumes:
+        filters.append(ReachesSharedStorage(storage_domain))
     if request.may_be_scheduled_on is not None:
         filters.append(MayBeScheduledOn(request.may_be_scheduled_on))
     if request.cannot_be_scheduled_on:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from heapq import heapify, heappop, heapreplace
 from typing import Literal
 
-from ozymandias.cluster.records import Resources, Schedule
+from ozymandias.cluster.records import Resources, Schedule, describe_storage_domain
 from ozymandias.scheduling.filters import (
     ConstraintFilter,
     EnoughDisk,
@@ -41,12 +41,18 @@ from ozymandias.scheduling.request import PlacementRequest
 from ozymandias.scheduling.view import Candidate, ClusterView, NodeView
 from ozymandias.spec.sizes import format_size
 
-RejectionKind = Literal["insufficient-memory", "insufficient-disk", "unsatisfiable-constraints"]
+RejectionKind = Literal[
+    "insufficient-memory",
+    "insufficient-disk",
+    "unsatisfiable-constraints",
+    "volume-topology-conflict",
+]
 
 TITLES: dict[RejectionKind, str] = {
     "insufficient-memory": "Insufficient memory for job",
     "insufficient-disk": "Insufficient disk space for job",
     "unsatisfiable-constraints": "Unsatisfiable scheduling constraints for job",
+    "volume-topology-conflict": "Job's shared volumes can't be reached where it would fit",
 }
 
 
@@ -77,6 +83,10 @@ class PlanResult:
     placed: dict[int, str]  # instances put on a node by this plan (new or moved), index -> node
     stopped: list[int]
     allocation_delta: dict[str, Resources]
+    # For a job with shared volumes: the domain they live in (new ones are
+    # created there), and the bytes of shared storage the plan adds to it.
+    shared_volume_domain: str | None = None
+    shared_allocation_delta: dict[str, int] = field(default_factory=dict)
 
     @property
     def assignments(self) -> list[tuple[int, str]]:
@@ -128,12 +138,130 @@ def _plan(
     *,
     all_or_nothing: bool,
 ) -> PlanResult | Rejection:
+    if not request.shared_volumes:
+        return _plan_in_domain(
+            request, existing, view, instance_states, previous_pod, all_or_nothing, None
+        )
+    return _plan_with_shared_volumes(
+        request, existing, view, instance_states, previous_pod, all_or_nothing
+    )
+
+
+def _plan_with_shared_volumes(
+    request: PlacementRequest,
+    existing: Schedule | None,
+    view: ClusterView,
+    instance_states: Mapping[int, str] | None,
+    previous_pod: Resources | None,
+    all_or_nothing: bool,
+) -> PlanResult | Rejection:
+    """Place a job whose instances share volumes: all in the one domain that holds them.
+
+    Volumes that exist fix the domain. Otherwise they will be created where
+    the first instance goes, so the domains are tried in the order of their
+    best node for it, skipping those without room for the volumes
+    (Kubernetes' WaitForFirstConsumer binding).
+    """
+    growth = request.shared_growth
+    existing_domains = request.volume_domains
+    domains = existing_domains or _domains_by_preference(request, view)
+    roomy = [domain for domain in domains if view.shared_free.get(domain, 0) >= growth]
+    if all_or_nothing and domains and not roomy:
+        return _shared_storage_shortfall(request, domains, view)
+    if all_or_nothing and len(existing_domains) > 1:
+        return Rejection(
+            request.job,
+            "volume-topology-conflict",
+            f"Job {request.job}'s shared volumes are in "
+            f"{' and '.join(map(describe_storage_domain, existing_domains))}: "
+            "no node reaches them all.",
+        )
+
+    def in_domain(domain: str | None) -> PlanResult | Rejection:
+        return _plan_in_domain(
+            request, existing, view, instance_states, previous_pod, all_or_nothing, domain
+        )
+
+    first_failure: Rejection | None = None
+    for domain in roomy or domains[:1]:
+        result = in_domain(domain)
+        if isinstance(result, PlanResult):
+            return replace(
+                result,
+                shared_volume_domain=domain,
+                shared_allocation_delta={domain: growth} if growth else {},
+            )
+        first_failure = first_failure or result
+    if first_failure is None:  # no node has shared storage: say so, as for any constraint
+        return in_domain(None)
+    # No domain with the volumes' room can take the job. Blame the volumes
+    # only if the job would fit were it free to spread over domains.
+    anywhere = in_domain(None)
+    if isinstance(anywhere, Rejection):
+        return anywhere
+    names = ", ".join(volume.name for volume in request.shared_volumes)
+    if existing_domains:
+        where = describe_storage_domain(existing_domains[0])
+        detail = (
+            f"Job {request.job}'s shared volumes ({names}) are in {where}, "
+            f"and {where} cannot take its instances: {first_failure.detail}"
+        )
+    else:
+        detail = (
+            f"No single zone can hold all {request.count} instances of job {request.job} "
+            f"with its shared volumes ({names}); in the likeliest, "
+            f"{describe_storage_domain((roomy or domains)[0])}: {first_failure.detail}"
+        )
+    return Rejection(request.job, "volume-topology-conflict", detail)
+
+
+def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list[str]:
+    """Storage domains ordered by the score of their best node for the job's first instance."""
+    rankers: list[Ranker] = [BinPack(request.memory, request.disk)]
+    constraints = constraint_filters(request)
+    best: dict[str, float] = {}
+    for node in view:
+        domain = node.storage_domain
+        if domain is None or not node.schedulable:
+            continue
+        if not all(constraint.passes(node) for constraint in constraints):
+            continue
+        if node.free_memory < request.memory or node.free_disk < request.disk:
+            score = float("-inf")  # still a domain: its other nodes or later room may do
+        else:
+            score = total_score(rankers, Candidate(node, node.free_memory, node.free_disk, 0))
+        best[domain] = max(best.get(domain, float("-inf")), score)
+    return sorted(best, key=lambda domain: (-best[domain], domain))
+
+
+def _shared_storage_shortfall(
+    request: PlacementRequest, domains: Sequence[str], view: ClusterView
+) -> Rejection:
+    most_free = max(domains, key=lambda domain: (view.shared_free.get(domain, 0), domain))
+    return Rejection(
+        request.job,
+        "insufficient-disk",
+        f"Job requires {format_size(request.shared_growth)} of shared storage "
+        f"but only {format_size(max(0, view.shared_free.get(most_free, 0)))} is free "
+        f"(in {describe_storage_domain(most_free)}).",
+    )
+
+
+def _plan_in_domain(
+    request: PlacementRequest,
+    existing: Schedule | None,
+    view: ClusterView,
+    instance_states: Mapping[int, str] | None,
+    previous_pod: Resources | None,
+    all_or_nothing: bool,
+    storage_domain: str | None,
+) -> PlanResult | Rejection:
     memory, disk = request.memory, request.disk
     diff = reconcile(request.count, existing, instance_states)
     placements = existing.placements if existing is not None else {}
     scratch = _Scratch(
         view=view,
-        constraints=constraint_filters(request),
+        constraints=constraint_filters(request, storage_domain),
         pod=request.pod,
         old_pod=previous_pod if previous_pod is not None else request.pod,
         before=Counter(placements.values()),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from ozymandias.cluster.records import Resources
+from ozymandias.cluster.records import Resources, SharedVolume
 
 if TYPE_CHECKING:
     from ozymandias.spec.models import JobSpec
@@ -29,6 +29,16 @@ class LabelExpression:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedVolumeNeed:
+    """One shared volume the job mounts, and where it already lives, if it exists yet."""
+
+    name: str
+    size: int
+    domain: str | None = None  # None: created in the domain of the job's first placement
+    existing_size: int = 0  # what the existing volume is counted as now
+
+
+@dataclass(frozen=True, slots=True)
 class PlacementRequest:
     """One job's placement needs: how many pods, how big, and which nodes qualify."""
 
@@ -40,14 +50,28 @@ class PlacementRequest:
     cannot_be_scheduled_on: tuple[str, ...] = ()
     node_selector: Mapping[str, str] = field(default_factory=dict)
     affinity: tuple[LabelExpression, ...] = ()
+    shared_volumes: tuple[SharedVolumeNeed, ...] = ()
 
     @property
     def pod(self) -> Resources:
         return Resources(memory=self.memory, disk=self.disk)
 
+    @property
+    def shared_growth(self) -> int:
+        """Bytes of shared storage this request adds: new volumes, and growth of existing ones."""
+        return sum(volume.size - volume.existing_size for volume in self.shared_volumes)
 
-def request_from_spec(spec: JobSpec) -> PlacementRequest:
-    """The placement request for a job spec."""
+    @property
+    def volume_domains(self) -> list[str]:
+        """The domains the job's existing shared volumes live in (one, unless something broke)."""
+        return sorted({volume.domain for volume in self.shared_volumes if volume.domain})
+
+
+def request_from_spec(
+    spec: JobSpec, volumes: Mapping[str, SharedVolume] | None = None
+) -> PlacementRequest:
+    """The placement request for a job spec, given the job's shared volumes that exist."""
+    existing = volumes or {}
     constraints = spec.scheduling_constraints
     may: tuple[str, ...] | None = None
     cannot: tuple[str, ...] = ()
@@ -66,5 +90,11 @@ def request_from_spec(spec: JobSpec) -> PlacementRequest:
         affinity=tuple(
             LabelExpression(key=e.key, operator=e.operator, values=tuple(e.values))
             for e in spec.affinity
+        ),
+        shared_volumes=tuple(
+            SharedVolumeNeed(name, size)
+            if name not in existing
+            else SharedVolumeNeed(name, size, existing[name].domain, existing[name].size)
+            for name, size in sorted(spec.shared_volumes.items())
         ),
     )

@@ -29,6 +29,7 @@ class NodeView:
     free_disk: int
     alive: bool = True
     cordoned: bool = False
+    storage_domain: str | None = None  # where its shared storage reaches; None without any
 
     @property
     def schedulable(self) -> bool:
@@ -44,10 +45,14 @@ class NodeView:
 
 
 class ClusterView:
-    """Every known node, by name, in name order (so iteration is deterministic)."""
+    """Every known node, by name, in name order (so iteration is deterministic),
+    and the free shared storage of each storage domain (a zone, or a zoneless node)."""
 
-    def __init__(self, nodes: Iterable[NodeView]) -> None:
+    def __init__(
+        self, nodes: Iterable[NodeView], shared_free: Mapping[str, int] | None = None
+    ) -> None:
         self._nodes = {node.name: node for node in sorted(nodes, key=lambda n: n.name)}
+        self.shared_free = dict(shared_free or {})
 
     @classmethod
     def from_records(
@@ -55,11 +60,22 @@ class ClusterView:
         nodes: Iterable[Node],
         allocations: Mapping[str, Resources],
         cordoned: Collection[str] = (),
+        shared_allocated: Mapping[str, int] | None = None,
     ) -> ClusterView:
-        """Build the view from the registered (hence alive) nodes and their allocation totals."""
+        """Build the view from the registered (hence alive) nodes and their allocation totals.
+
+        A domain's shared capacity is the smallest its live nodes declare (they
+        should all mount the same storage), less what its volumes take.
+        """
         zero = Resources()
         views = []
+        shared_capacity: dict[str, int] = {}
         for node in nodes:
+            domain = None
+            if node.shared_storage is not None:
+                domain = node.storage_domain
+                capacity = node.shared_storage.capacity
+                shared_capacity[domain] = min(shared_capacity.get(domain, capacity), capacity)
             used = allocations.get(node.name, zero)
             views.append(
                 NodeView(
@@ -70,9 +86,14 @@ class ClusterView:
                     free_memory=node.capacity.memory - used.memory,
                     free_disk=node.capacity.disk - used.disk,
                     cordoned=node.name in cordoned,
+                    storage_domain=domain,
                 )
             )
-        return cls(views)
+        taken = shared_allocated or {}
+        shared_free = {
+            domain: capacity - taken.get(domain, 0) for domain, capacity in shared_capacity.items()
+        }
+        return cls(views, shared_free)
 
     def __iter__(self) -> Iterator[NodeView]:
         return iter(self._nodes.values())

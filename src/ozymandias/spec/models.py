@@ -454,6 +454,7 @@ class JobSpec(SpecModel):
             *self._unknown_dependencies(),
             *self._port_clashes(),
             *self._ingress_problems(),
+            *self._volume_disagreements(),
         ]
         if not problems:
             try:
@@ -523,6 +524,23 @@ class JobSpec(SpecModel):
                 yield (("ingress", "tcp", index, "port"), f"port {tcp.port} is listed twice")
             seen_ports.add(tcp.port)
 
+    def _volume_disagreements(self) -> Iterator[_Problem]:
+        # Containers that name the same volume share it, so they must agree on what it is.
+        first: dict[str, tuple[str, VolumeSpec]] = {}
+        for container_name, container in self.containers.items():
+            for index, volume in enumerate(container.volumes):
+                if volume.name not in first:
+                    first[volume.name] = (container_name, volume)
+                    continue
+                owner, seen = first[volume.name]
+                if (seen.type, seen.space) != (volume.type, volume.space):
+                    yield (
+                        ("containers", container_name, "volumes", index),
+                        f"volume '{volume.name}' is also mounted by container '{owner}' as"
+                        f" {seen.type} with space {seen.space}: containers sharing a volume"
+                        " must agree on its type and space",
+                    )
+
     def _tcp_cluster_ports(self) -> list[int]:
         return [
             port.cluster_port
@@ -543,12 +561,35 @@ class JobSpec(SpecModel):
         """Bytes of RAM one instance needs."""
         return sum(container.memory for container in self.containers.values())
 
+    def _volumes_of_type(self, kind: str) -> dict[str, int]:
+        return {
+            volume.name: volume.space
+            for container in self.containers.values()
+            for volume in container.volumes
+            if volume.type == kind
+        }
+
+    @property
+    def local_volumes(self) -> dict[str, int]:
+        """Each local volume of one instance, by name: its space in bytes.
+
+        Containers of a pod that name the same volume share it, so it counts once.
+        """
+        return self._volumes_of_type("local")
+
+    @property
+    def shared_volumes(self) -> dict[str, int]:
+        """Each volume the job's instances share, by name: its space in bytes."""
+        return self._volumes_of_type("shared")
+
     @property
     def pod_disk(self) -> int:
-        """Bytes of disk one instance's volumes need."""
-        return sum(
-            volume.space for container in self.containers.values() for volume in container.volumes
-        )
+        """Bytes of node disk one instance takes: its local volumes.
+
+        Shared volumes live on the zone's shared storage, not on the node, and
+        are counted there, once per job.
+        """
+        return sum(self.local_volumes.values())
 
     @property
     def start_order(self) -> list[list[str]]:
