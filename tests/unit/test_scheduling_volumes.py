@@ -213,3 +213,8 @@ def test_request_from_spec_carries_the_shared_volumes(exists: bool) -> None:
     expected = SharedVolumeNeed("s", G, "zone=a", G // 2) if exists else SharedVolumeNeed("s", G)
     assert placement.shared_volumes == (expected,)
     assert placement.disk == 100 * 1024**2
+
+
+def test_a_job_with_no_instances_creates_no_volumes() -> None:
+    result = planned(plan_all_or_nothing(request(0), None, view(node("a1", "a"))))
+    assert (result.shared_volume_domain, result.shared_allocation_delta) == (None, {})

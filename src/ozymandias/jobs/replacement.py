@@ -167,9 +167,11 @@ def plan_replacement(inputs: PlanningInputs) -> PlanResult | None:
     live = [node.name for node in inputs.nodes]
     if not needs_placement(inputs.schedule, live):
         return None
-    view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+    view = ClusterView.from_records(
+        inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
+    )
     plan = plan_as_many_as_fit(
-        request_from_spec(inputs.job.spec),
+        request_from_spec(inputs.job.spec, inputs.job_volumes()),
         inputs.schedule,
         view,
         instance_states=inputs.instance_states,

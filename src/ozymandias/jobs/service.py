@@ -12,10 +12,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ozymandias.cluster.records import Event, JobRecord, Resources, Schedule
+from ozymandias.cluster.records import Event, JobRecord, Resources, Schedule, SharedVolume
 from ozymandias.scheduling.place import (
     PlanResult,
     Rejection,
@@ -51,13 +51,26 @@ class JobNotFound(Exception):
 
 
 class JobRejected(Exception):
-    """The job cannot be placed; nothing was written."""
+    """The job cannot be placed (or the request can't be done); nothing was written."""
 
-    def __init__(self, kind: str, title: str, detail: str) -> None:
+    def __init__(self, kind: str, title: str, detail: str, status: int = 422) -> None:
         super().__init__(detail)
         self.kind = kind
         self.title = title
         self.detail = detail
+        self.status = status
+
+
+class VolumeNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A plan, and the job's shared-volume records it writes with it."""
+
+    result: PlanResult
+    volumes: list[SharedVolume]
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ class ApplyResult:
     dry_run: bool
 
 
-Planner = Callable[[PlanningInputs], tuple[JobRecord, PlanResult] | None]
+Planner = Callable[[PlanningInputs], tuple[JobRecord, Placement] | None]
 
 
 class JobService:
@@ -83,7 +96,7 @@ class JobService:
     async def apply(self, spec: JobSpec, *, dry_run: bool = False) -> ApplyResult:
         """Create or update a job. Pods are recreated only if their spec changed."""
 
-        def plan(inputs: PlanningInputs) -> tuple[JobRecord, PlanResult] | None:
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             current = inputs.job
             if current is not None and current.spec == spec:
                 return None  # nothing to do
@@ -98,7 +111,7 @@ class JobService:
         return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
 
     async def scale(self, name: str, count: int, *, dry_run: bool = False) -> ApplyResult:
-        def plan(inputs: PlanningInputs) -> tuple[JobRecord, PlanResult] | None:
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             current = inputs.job
             assert current is not None
             if current.spec.num_instances == count:
@@ -109,8 +122,13 @@ class JobService:
 
         return await self._plan_and_commit(name, plan, dry_run=dry_run, must_exist=True)
 
-    async def delete(self, name: str) -> None:
-        """Delete a job and free what its instances held on their nodes."""
+    async def delete(self, name: str, *, purge_volumes: bool = False) -> list[str]:
+        """Delete a job and free what its instances held on their nodes.
+
+        Its shared volumes are kept, so a job re-created under the name finds
+        its data again, unless `purge_volumes`: then their removal is asked
+        for in the same commit. Returns the names of the volumes kept.
+        """
         for attempt in range(MAX_COMMIT_ATTEMPTS):
             inputs = await self._inputs(name, fresh=attempt > 0)
             if inputs.job is None:
@@ -119,6 +137,7 @@ class JobService:
             if inputs.schedule is not None:
                 usage = usage_by_node(inputs.schedule, pod_size(inputs.job.spec))
                 freed = {node: Resources() - used for node, used in usage.items()}
+            volumes = list(inputs.job_volumes().values())
             outcome = await self._store.commit(
                 name,
                 inputs,
@@ -126,15 +145,58 @@ class JobService:
                 schedule=None,
                 allocation_changes=freed,
                 nodes_that_must_exist=[],
+                volumes=[v.model_copy(update={"deleting": True}) for v in volumes]
+                if purge_volumes
+                else [],
             )
             if outcome.won:
-                await self._event(name, "job-deleted", f"job {name} deleted")
+                kept = [] if purge_volumes else [volume.full_name for volume in volumes]
+                message = f"job {name} deleted"
+                if volumes:
+                    listing = ", ".join(volume.full_name for volume in volumes)
+                    message += (
+                        f"; removing its shared volumes {listing}"
+                        if purge_volumes
+                        else f"; kept its shared volumes {listing}"
+                    )
+                await self._event(name, "job-deleted", message)
                 await self._wait_until_mirrored(outcome)
-                return
+                return kept
             await commit_backoff(attempt)
         raise StoreUnavailable(
             f"gave up deleting {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits"
         )
+
+    async def delete_volume(self, job_name: str, volume_name: str) -> SharedVolume:
+        """Ask for the removal of a shared volume that no job uses; a node in its domain removes it.
+
+        Returns the volume as it was. Raises `VolumeNotFound`, or `JobRejected`
+        (409) while the job still mounts it.
+        """
+        full_name = f"{job_name}/{volume_name}"
+        for attempt in range(MAX_COMMIT_ATTEMPTS):
+            found = await self._store.read_volume(job_name, volume_name)
+            if found is None:
+                raise VolumeNotFound(full_name)
+            volume, revision = found
+            if volume.deleting:
+                return volume
+            job, job_revision = await self._store.read_job(job_name)
+            if job is not None and volume_name in job.spec.shared_volumes:
+                raise JobRejected(
+                    "volume-in-use",
+                    "Shared volume is in use",
+                    f"job {job_name} mounts {full_name}; delete the job first"
+                    f" (`ozy delete {job_name} --purge-volumes` removes both)",
+                    status=409,
+                )
+            if await self._store.mark_volume_deleting(volume, revision, job_revision):
+                await self._event(
+                    job_name, "volume-deleting", f"removing shared volume {full_name}"
+                )
+                return volume
+            await commit_backoff(attempt)
+        raise StoreUnavailable(f"gave up deleting {full_name} after {MAX_COMMIT_ATTEMPTS} races")
 
     async def _plan_and_commit(
         self, name: str, plan: Planner, *, dry_run: bool, must_exist: bool
@@ -155,7 +217,8 @@ class JobService:
                     changed=False,
                     dry_run=dry_run,
                 )
-            record, result = planned
+            record, placement = planned
+            result = placement.result
             applied = ApplyResult(
                 job=record,
                 schedule=result.schedule,
@@ -174,6 +237,8 @@ class JobService:
                 schedule=result.schedule,
                 allocation_changes=result.allocation_delta,
                 nodes_that_must_exist=sorted(set(result.placed.values())),
+                volumes=placement.volumes,
+                shared_allocation_changes=result.shared_allocation_delta,
             )
             if outcome.won:
                 await self._event(name, "job-committed", _describe_commit(applied))
@@ -210,10 +275,26 @@ def pod_size(spec: JobSpec) -> Resources:
     return Resources(memory=spec.pod_memory, disk=spec.pod_disk)
 
 
-def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> PlanResult:
-    view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> Placement:
+    existing = inputs.job_volumes()
+    deleting = [
+        existing[name].full_name
+        for name in spec.shared_volumes
+        if name in existing and existing[name].deleting
+    ]
+    if deleting:
+        raise JobRejected(
+            "volume-being-deleted",
+            "Shared volume is being deleted",
+            f"shared volume {', '.join(deleting)} is being removed; submit again once "
+            "`ozy get volumes` no longer lists it",
+            status=409,
+        )
+    view = ClusterView.from_records(
+        inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
+    )
     result = plan_all_or_nothing(
-        request_from_spec(spec),
+        request_from_spec(spec, existing),
         inputs.schedule,
         view,
         instance_states=inputs.instance_states,
@@ -221,7 +302,26 @@ def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None
     )
     if isinstance(result, Rejection):
         raise JobRejected(result.kind, result.title, result.detail)
-    return result
+    return Placement(result, volume_records(spec, existing, result.shared_volume_domain))
+
+
+def volume_records(
+    spec: JobSpec, existing: Mapping[str, SharedVolume], domain: str | None
+) -> list[SharedVolume]:
+    """The shared-volume records a plan writes: new volumes in `domain`, and resized ones."""
+    records = []
+    now = time.time()
+    for name, size in sorted(spec.shared_volumes.items()):
+        volume = existing.get(name)
+        if volume is None:
+            if domain is None:
+                continue  # no instance placed yet: created with the first one
+            records.append(
+                SharedVolume(job=spec.name, name=name, size=size, domain=domain, created_at=now)
+            )
+        elif volume.size != size:
+            records.append(volume.model_copy(update={"size": size}))
+    return records
 
 
 def _describe_commit(result: ApplyResult) -> str:

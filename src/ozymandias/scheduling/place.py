@@ -138,7 +138,9 @@ def _plan(
     *,
     all_or_nothing: bool,
 ) -> PlanResult | Rejection:
-    if not request.shared_volumes:
+    if not request.shared_volumes or (request.count == 0 and not request.volume_domains):
+        # Shared volumes are created with the first placement, so a job with
+        # none placed yet and none to place has no domain to keep to.
         return _plan_in_domain(
             request, existing, view, instance_states, previous_pod, all_or_nothing, None
         )

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -22,8 +22,10 @@ from ozymandias.cluster.records import (
     InstanceStatus,
     JobRecord,
     Node,
+    NodeVolumes,
     Resources,
     Schedule,
+    SharedVolume,
 )
 from ozymandias.store import keys
 from ozymandias.store.etcd import (
@@ -45,6 +47,9 @@ log = logging.getLogger(__name__)
 # them under a lease it replaces every half hour.
 EVENTS_LEASE_SECONDS = 3600
 _EVENTS_LEASE_RENEW_SECONDS = EVENTS_LEASE_SECONDS / 2
+
+# Forgetting a removed volume races only with other commits to its domain's total.
+MAX_VOLUME_COMMIT_ATTEMPTS = 16
 
 
 class CommitResult(Enum):
@@ -78,9 +83,19 @@ class PlanningInputs:
     schedule_revision: int
     instance_states: dict[int, str] = field(default_factory=dict)
     cordoned: frozenset[str] = frozenset()
+    # The job's shared volumes (by volume name) and every domain's shared
+    # storage total, each with the revision read.
+    volumes: dict[str, tuple[SharedVolume, int]] = field(default_factory=dict)
+    shared_allocations: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def allocated(self) -> dict[str, Resources]:
         return {name: resources for name, (resources, _) in self.allocations.items()}
+
+    def shared_allocated(self) -> dict[str, int]:
+        return {domain: taken for domain, (taken, _) in self.shared_allocations.items()}
+
+    def job_volumes(self) -> dict[str, SharedVolume]:
+        return {name: volume for name, (volume, _) in self.volumes.items()}
 
     def record_commit(self, allocation_changes: Mapping[str, Resources], revision: int) -> None:
         """Fold a won commit's allocation changes into these inputs, in place.
@@ -109,6 +124,8 @@ class ClusterMirrors:
     schedules: Mirror[Schedule]
     instances: Mirror[InstanceStatus]
     cordons: Mirror[Cordon]
+    volumes: Mirror[SharedVolume]
+    shared_allocations: Mirror[Resources]
 
     def all(self) -> list[Mirror[Any]]:
         return [
@@ -118,6 +135,16 @@ class ClusterMirrors:
             self.schedules,
             self.instances,
             self.cordons,
+            self.volumes,
+            self.shared_allocations,
+        ]
+
+    def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
+        """Every shared volume, or one job's, in key order."""
+        return [
+            volume
+            for volume in self.volumes.items.values()
+            if job_name is None or volume.job == job_name
         ]
 
     def cordoned(self) -> frozenset[str]:
@@ -154,6 +181,18 @@ class ClusterMirrors:
             schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
             instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
             cordoned=self.cordoned(),
+            volumes={
+                volume.name: (volume, self.volumes.mod_revisions.get(key, 0))
+                for key, volume in self.volumes.items.items()
+                if volume.job == job_name
+            },
+            shared_allocations={
+                keys.name_after(keys.SHARED_ALLOCATIONS, key): (
+                    value.disk,
+                    self.shared_allocations.mod_revisions.get(key, 0),
+                )
+                for key, value in self.shared_allocations.items.items()
+            },
         )
 
     def allocated(self) -> dict[str, Resources]:
@@ -188,6 +227,10 @@ class ClusterStore:
             cordons=Mirror(self.etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
             instances=Mirror(
                 self.etcd, keys.INSTANCES, lambda _, raw: InstanceStatus.from_json(raw)
+            ),
+            volumes=Mirror(self.etcd, keys.VOLUMES, lambda _, raw: SharedVolume.from_json(raw)),
+            shared_allocations=Mirror(
+                self.etcd, keys.SHARED_ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
             ),
         )
 
@@ -246,7 +289,7 @@ class ClusterStore:
 
     async def read_planning_inputs(self, job_name: str) -> PlanningInputs:
         """The planning inputs read from etcd at one revision (after a lost race)."""
-        _, (nodes, allocations, cordons, jobs, schedules, instances) = await self.etcd.read_ranges(
+        _, ranges = await self.etcd.read_ranges(
             [
                 keys.NODES,
                 keys.ALLOCATIONS,
@@ -254,8 +297,11 @@ class ClusterStore:
                 keys.job(job_name),
                 keys.schedule(job_name),
                 keys.job_instances(job_name),
+                keys.job_volumes(job_name),
+                keys.SHARED_ALLOCATIONS,
             ]
         )
+        nodes, allocations, cordons, jobs, schedules, instances, volumes, shared = ranges
         statuses = [InstanceStatus.from_json(pair.value) for pair in instances]
         return PlanningInputs(
             nodes=[Node.from_json(pair.value) for pair in nodes],
@@ -272,6 +318,20 @@ class ClusterStore:
             schedule_revision=schedules[0].mod_revision if schedules else 0,
             instance_states={status.index: status.state.value for status in statuses},
             cordoned=frozenset(Cordon.from_json(pair.value).node for pair in cordons),
+            volumes={
+                keys.name_after(keys.job_volumes(job_name), pair.key): (
+                    SharedVolume.from_json(pair.value),
+                    pair.mod_revision,
+                )
+                for pair in volumes
+            },
+            shared_allocations={
+                keys.name_after(keys.SHARED_ALLOCATIONS, pair.key): (
+                    Resources.from_json(pair.value).disk,
+                    pair.mod_revision,
+                )
+                for pair in shared
+            },
         )
 
     async def set_cordon(self, node_name: str, cordoned: bool) -> None:
@@ -292,15 +352,18 @@ class ClusterStore:
         schedule: Schedule | None,
         allocation_changes: Mapping[str, Resources],
         nodes_that_must_exist: list[str],
+        volumes: Sequence[SharedVolume] = (),
+        shared_allocation_changes: Mapping[str, int] | None = None,
     ) -> CommitOutcome:
-        """Write a job, its schedule and its nodes' allocation totals in one transaction.
+        """Write a job, its schedule, shared volumes and allocation totals in one transaction.
 
         The transaction applies only if nothing it was planned from has
-        changed since: the job, the schedule and every touched allocation
-        still have the revisions in `basis`, and every node that receives an
-        instance is still registered. `job=None` deletes the job and its
-        schedule. The request is sent once; if its outcome is unknown, the
-        schedule is read back to find out.
+        changed since: the job, the schedule, every written volume and every
+        touched allocation (node or shared) still have the revisions in
+        `basis`, and every node that receives an instance is still
+        registered. `job=None` deletes the job and its schedule; its volumes
+        stay unless written here. The request is sent once; if its outcome is
+        unknown, the schedule is read back to find out.
         """
         guards: list[Guard] = [
             Unchanged(keys.job(job_name), basis.job_revision),
@@ -311,6 +374,16 @@ class ClusterStore:
             allocated, revision = basis.allocations.get(node_name, (Resources(), 0))
             guards.append(Unchanged(keys.allocation(node_name), revision))
             operations.append(Put(keys.allocation(node_name), (allocated + change).to_json()))
+        for domain, growth in sorted((shared_allocation_changes or {}).items()):
+            taken, revision = basis.shared_allocations.get(domain, (0, 0))
+            guards.append(Unchanged(keys.shared_allocation(domain), revision))
+            operations.append(
+                Put(keys.shared_allocation(domain), Resources(disk=taken + growth).to_json())
+            )
+        for volume in volumes:
+            _, revision = basis.volumes.get(volume.name, (None, 0))
+            guards.append(Unchanged(keys.volume(job_name, volume.name), revision))
+            operations.append(Put(keys.volume(job_name, volume.name), volume.to_json()))
         guards.extend(Exists(keys.node(name)) for name in sorted(set(nodes_that_must_exist)))
 
         if job is None or schedule is None:
@@ -345,6 +418,80 @@ class ClusterStore:
                 return current is None
             return current is not None and Schedule.from_json(current.value).commit_id == commit_id
         raise StoreUnavailable(f"etcd did not come back to confirm the commit of {job_name}")
+
+    # Shared volumes
+
+    async def read_job(self, job_name: str) -> tuple[JobRecord | None, int]:
+        """A job and its revision (0 when there is no such job)."""
+        current = await self.etcd.get(keys.job(job_name))
+        if current is None:
+            return None, 0
+        return JobRecord.from_json(current.value), current.mod_revision
+
+    async def read_volume(self, job_name: str, volume_name: str) -> tuple[SharedVolume, int] | None:
+        """A shared volume and its revision, if it exists."""
+        current = await self.etcd.get(keys.volume(job_name, volume_name))
+        if current is None:
+            return None
+        return SharedVolume.from_json(current.value), current.mod_revision
+
+    async def mark_volume_deleting(
+        self, volume: SharedVolume, revision: int, job_revision: int
+    ) -> bool:
+        """Ask for a kept volume's removal, if neither it nor its job changed since read."""
+        outcome = await self.etcd.transaction(
+            [
+                Unchanged(keys.volume(volume.job, volume.name), revision),
+                Unchanged(keys.job(volume.job), job_revision),
+            ],
+            [
+                Put(
+                    keys.volume(volume.job, volume.name),
+                    volume.model_copy(update={"deleting": True}).to_json(),
+                )
+            ],
+        )
+        return outcome.applied
+
+    async def forget_volume(self, volume: SharedVolume) -> bool:
+        """Drop a removed volume's record and give its space back to its domain.
+
+        Returns False if the record is gone already (a peer finished first).
+        """
+        for attempt in range(MAX_VOLUME_COMMIT_ATTEMPTS):
+            _, (records, totals) = await self.etcd.read_ranges(
+                [keys.volume(volume.job, volume.name), keys.shared_allocation(volume.domain)]
+            )
+            if not records:
+                return False
+            taken = Resources.from_json(totals[0].value).disk if totals else 0
+            outcome = await self.etcd.transaction(
+                [
+                    Unchanged(keys.volume(volume.job, volume.name), records[0].mod_revision),
+                    Unchanged(
+                        keys.shared_allocation(volume.domain),
+                        totals[0].mod_revision if totals else 0,
+                    ),
+                ],
+                [
+                    Delete(keys.volume(volume.job, volume.name)),
+                    Put(
+                        keys.shared_allocation(volume.domain),
+                        Resources(disk=max(0, taken - volume.size)).to_json(),
+                    ),
+                ],
+            )
+            if outcome.applied:
+                return True
+            await asyncio.sleep(0.05 * (attempt + 1))
+        raise StoreUnavailable(f"gave up forgetting volume {volume.full_name}: too many races")
+
+    async def put_volume_usage(self, usage: NodeVolumes, lease_id: int) -> None:
+        await self.etcd.put(keys.volume_usage(usage.node), usage.to_json(), lease=lease_id)
+
+    async def volume_usage(self) -> list[NodeVolumes]:
+        _, pairs = await self.etcd.scan(keys.VOLUME_USAGE)
+        return [NodeVolumes.from_json(pair.value) for pair in pairs]
 
     # Instance statuses
 

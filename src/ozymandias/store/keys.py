@@ -11,6 +11,9 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/events/<time>-<node>-<n>   Event           under a short-lived events lease
     /ozy/dns-aliases/<name>         DnsAlias        a DNS name over other names
     /ozy/subnets/<a.b.c.d-len>      node name       a node's pod subnet, under its lease
+    /ozy/volumes/<job>/<name>       SharedVolume    a job's shared volume; outlives the job
+    /ozy/shared-allocations/<domain> Resources      shared storage a domain's volumes take
+    /ozy/volume-usage/<node>        NodeVolumes     what a node's volumes use, under its lease
 
 DNS records live outside that root, under /skydns/, where CoreDNS's etcd
 plugin looks for them: the name's labels reversed, so web-0.pod.cluster.local
@@ -18,7 +21,7 @@ is /skydns/local/cluster/pod/web-0. Each is under its node's lease.
 
 Allocations are not under a lease: they are the scheduler's bookkeeping, and
 every commit compares their revisions, so two peers can never both spend the
-same free memory.
+same free memory (nor, with shared allocations, the same shared storage).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ INSTANCES = ROOT + b"instances/"
 EVENTS = ROOT + b"events/"
 DNS_ALIASES = ROOT + b"dns-aliases/"
 SUBNETS = ROOT + b"subnets/"
+VOLUMES = ROOT + b"volumes/"
+SHARED_ALLOCATIONS = ROOT + b"shared-allocations/"
+VOLUME_USAGE = ROOT + b"volume-usage/"
 SKYDNS = b"/skydns/"
 
 
@@ -64,6 +70,23 @@ def job_instances(job_name: str) -> bytes:
 
 def instance(job_name: str, index: int) -> bytes:
     return job_instances(job_name) + str(index).encode()
+
+
+def job_volumes(job_name: str) -> bytes:
+    """The prefix holding every shared volume of one job."""
+    return VOLUMES + job_name.encode() + b"/"
+
+
+def volume(job_name: str, volume_name: str) -> bytes:
+    return job_volumes(job_name) + volume_name.encode()
+
+
+def shared_allocation(domain: str) -> bytes:
+    return SHARED_ALLOCATIONS + domain.encode()
+
+
+def volume_usage(node_name: str) -> bytes:
+    return VOLUME_USAGE + node_name.encode()
 
 
 def event(time_ns: int, node_name: str, sequence: int) -> bytes:
