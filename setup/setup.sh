@@ -32,6 +32,7 @@ PACKAGES=(
     bind9-dnsutils                                       # dig, for DNS tests
     dnsmasq dnsperf                                      # bench/dns.py: the baseline and the load
     haproxy                                              # ingress
+    e2fsprogs mount                                      # local volumes: mkfs.ext4, loop mounts
     wrk nginx-light                                      # bench/ingress.py: the load, a fast backend
     python3 python3-venv make curl ca-certificates procps
 )

@@ -25,8 +25,9 @@ import httpx
 import uvicorn
 
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
-from ozymandias.cluster.records import Event, Node, Resources
+from ozymandias.cluster.records import Event, Node, Resources, SharedStorage
 from ozymandias.dns.publisher import DnsPublisher
 from ozymandias.dns.records import DEFAULT_DOMAIN
 from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
@@ -46,6 +47,8 @@ from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, StoreUnavailable, parse_endpoints
 from ozymandias.store.lease import LeaseKeeper
+from ozymandias.volumes.local_disk import LocalDisks
+from ozymandias.volumes.shared_dirs import SharedDirs
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,10 @@ class NodeConfig:
     labels: dict[str, str] = field(default_factory=dict)
     memory: int | None = None  # None: most of the host's memory
     disk: int | None = None  # None: most of the free space under data_dir
+    # Where the zone's shared storage (e.g. an NFS mount) is mounted on this
+    # host, and how much of it shared volumes may take; None: no shared storage.
+    shared_storage: Path | None = None
+    shared_capacity: int | None = None  # None: 90% of the shared filesystem's size
     address: str | None = None  # None: the address this host uses to reach etcd
     api_host: str = "127.0.0.1"
     api_port: int = DEFAULT_API_PORT
@@ -136,6 +143,18 @@ def default_capacity(config: NodeConfig) -> Resources:
     return Resources(memory=memory, disk=disk)
 
 
+def shared_storage_of(config: NodeConfig) -> SharedStorage | None:
+    """What the node declares of its shared storage, if it has any."""
+    if config.shared_storage is None:
+        return None
+    if not config.shared_storage.is_dir():
+        raise SystemExit(f"--shared-storage {config.shared_storage} is not a directory")
+    capacity = config.shared_capacity
+    if capacity is None:
+        capacity = int(shutil.disk_usage(config.shared_storage).total * 0.9)
+    return SharedStorage(capacity=capacity)
+
+
 def address_towards(endpoint: str) -> str:
     """The local address this host would use to reach (the first of) `endpoint` (no packet sent)."""
     host, port = parse_endpoints(endpoint)[0]
@@ -171,6 +190,10 @@ class NodeDaemon:
             config.node_dir / "pod-subnet",
             requested=config.pod_subnet,
         )
+        self.volumes = PodVolumes(
+            LocalDisks(config.node_dir / "local-volumes"),
+            SharedDirs(config.shared_storage) if config.shared_storage is not None else None,
+        )
         self._firewall: IptablesFirewall | None = None
         self._route_backend: PeerRouteBackend | None = None
         self._stopping = asyncio.Event()
@@ -188,6 +211,7 @@ class NodeDaemon:
         try:
             await self._wait_for_etcd()
             capacity = default_capacity(config)
+            shared_storage = shared_storage_of(config)
             address = config.address or address_towards(config.etcd)
             api_host = address if config.api_host == "0.0.0.0" else config.api_host
             api_url = f"http://{api_host}:{config.api_port}"
@@ -208,6 +232,7 @@ class NodeDaemon:
                     capacity=capacity,
                     started_at=time.time(),
                     pod_subnet=self.pod_subnet,
+                    shared_storage=shared_storage,
                 )
                 if not await self.store.register_node(node, self.lease_id):
                     raise SystemExit(
@@ -257,6 +282,15 @@ class NodeDaemon:
             network=self.config.network_name,
             dns_servers=[gateway_of(self.pod_subnet)],
             firewall=self._firewall,
+            volumes=self.volumes,
+        )
+        upkeep = VolumeUpkeep(
+            node.name,
+            node.storage_domain if node.shared_storage is not None else None,
+            self.volumes,
+            self.store,
+            self.mirrors,
+            lambda: self.lease_id,
         )
         service = JobService(self.store, self.mirrors, node_name=node.name)
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
@@ -299,6 +333,7 @@ class NodeDaemon:
                     PeerRouter(node, self.mirrors.nodes, self._route_backend).run()
                 )
             replacer_task = group.create_task(replacer.run())
+            upkeep_task = group.create_task(upkeep.run())
             # Several nodes may share a host (as in the tests): each has its own HAProxy files.
             haproxy = Haproxy(
                 Path("/run/ozymandias") / node.name / "haproxy", self.config.ingress_port
@@ -338,6 +373,7 @@ class NodeDaemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await agent_task
             replacer_task.cancel()
+            upkeep_task.cancel()
             if self._route_backend is not None:
                 routes_task.cancel()
             ingress_task.cancel()

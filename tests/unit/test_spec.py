@@ -416,6 +416,12 @@ def test_dumped_spec_reads_back_the_same(webapp: JobSpec) -> None:
             id="volume bad name",
         ),
         pytest.param(
+            job_yaml("{app: {image: x, volumes: [{type: local, path: /data, space: 10K}]}}"),
+            "containers.app.volumes.0.space",
+            "a volume needs at least 1M, got 10K",
+            id="volume too small",
+        ),
+        pytest.param(
             job_yaml("{app: {image: x, volumes: [{type: nfs, path: /data, space: 1G}]}}"),
             "containers.app.volumes.0.type",
             "must be 'local' or 'shared', got 'nfs'",

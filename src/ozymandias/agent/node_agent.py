@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from ozymandias.agent.restart_policy import (
     restart_delay,
     should_restart,
 )
+from ozymandias.agent.volumes import PodVolumes
 from ozymandias.cluster.records import (
     ContainerStatus,
     Event,
@@ -45,6 +46,7 @@ from ozymandias.network.firewall import PodFirewall, PodPorts
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerPlan,
+    Mount,
     PodInfo,
     PodPlan,
     StreamConnected,
@@ -53,6 +55,7 @@ from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.spec.models import HealthCheck, JobSpec
 from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
+from ozymandias.volumes.local_disk import VolumeError
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,9 @@ def pod_plan(
     desired: DesiredInstance,
     network: str | None,
     dns_servers: list[str] | None = None,
+    mounts: Mapping[str, list[Mount]] | None = None,
 ) -> PodPlan:
+    """The runtime's plan for one instance; `mounts` are its volumes, by container name."""
     spec = desired.spec
     labels = {
         LABEL_NODE: node_name,
@@ -136,7 +141,11 @@ def pod_plan(
         LABEL_VERSION: str(desired.version),
     }
     instance = instance_name(desired.job, desired.index)
-    waves = [[_container_plan(spec, name, instance) for name in wave] for wave in spec.start_order]
+    mounts = mounts or {}
+    waves = [
+        [_container_plan(spec, name, instance, mounts.get(name, [])) for name in wave]
+        for wave in spec.start_order
+    ]
     return PodPlan(
         pod_name=pod_name(node_name, desired.job, desired.index),
         labels=labels,
@@ -147,7 +156,7 @@ def pod_plan(
     )
 
 
-def _container_plan(spec: JobSpec, name: str, instance: str) -> ContainerPlan:
+def _container_plan(spec: JobSpec, name: str, instance: str, mounts: list[Mount]) -> ContainerPlan:
     container = spec.containers[name]
     environment = {"OZY_JOB": spec.name, "OZY_INSTANCE": instance, **container.environment}
     return ContainerPlan(
@@ -156,6 +165,7 @@ def _container_plan(spec: JobSpec, name: str, instance: str) -> ContainerPlan:
         command=list(container.command) if container.command else None,
         environment=environment,
         memory=container.memory,
+        mounts=mounts,
     )
 
 
@@ -189,8 +199,10 @@ class NodeAgent:
         network: str | None = None,
         dns_servers: list[str] | None = None,
         firewall: PodFirewall | None = None,
+        volumes: PodVolumes | None = None,
     ) -> None:
-        """`firewall`, if given, maps and filters each pod's ports while the pod runs."""
+        """`firewall`, if given, maps and filters each pod's ports while the pod runs;
+        `volumes`, if given, provides the pods' volumes (a job with volumes fails without)."""
         self.node_name = node_name
         self._runtime = runtime
         self._store = store
@@ -200,6 +212,7 @@ class NodeAgent:
         self._network = network
         self._dns_servers = dns_servers
         self._firewall = firewall
+        self._volumes = volumes
         self._pods: dict[InstanceKey, PodTrack] = {}
         self._busy: set[InstanceKey] = set()
         self._start_failures: dict[InstanceKey, int] = {}
@@ -217,6 +230,8 @@ class NodeAgent:
         """Adopt what already runs here, then keep reconciling until cancelled."""
         await self._mirrors.wait_synced()
         await self._adopt_running_pods()
+        if self._volumes is not None:
+            await self._volumes.remove_unowned(set(self._pods) | set(self._desired()))
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._follow_container_exits())
@@ -237,6 +252,9 @@ class NodeAgent:
             *(self._runtime.remove_pod(track.pod.pod_name) for track in self._pods.values()),
             return_exceptions=True,
         )
+        if self._volumes is not None:
+            # The node leaves for good: its instances will start afresh elsewhere.
+            await self._volumes.remove_all()
         if self._firewall is not None:
             await self._firewall.reset({})
         self._pods.clear()
@@ -279,12 +297,15 @@ class NodeAgent:
             self._wake.clear()
             self._reconcile_once()
 
-    def _reconcile_once(self) -> None:
-        desired = desired_on_node(
+    def _desired(self) -> dict[InstanceKey, DesiredInstance]:
+        return desired_on_node(
             self.node_name,
             self._mirrors.jobs.items.values(),
             self._mirrors.schedules.items.values(),
         )
+
+    def _reconcile_once(self) -> None:
+        desired = self._desired()
         running = [track.pod for track in self._pods.values()]
         changes = plan_local_changes(desired, running, self._busy)
         for instance in changes.start:
@@ -334,8 +355,9 @@ class NodeAgent:
         key = instance.key
         await self._publish_state(instance, InstanceState.STARTING)
         try:
+            mounts = await self._volumes_for(instance)
             info = await self._runtime.run_pod(
-                pod_plan(self.node_name, instance, self._network, self._dns_servers)
+                pod_plan(self.node_name, instance, self._network, self._dns_servers, mounts)
             )
             await self._open_ports(info, instance.spec)
         except Exception as error:
@@ -373,6 +395,9 @@ class NodeAgent:
         await self._publisher.set_health(pod.key, None)
         await self._runtime.remove_pod(pod.pod_name)
         await self._close_ports(pod.pod_name)
+        if self._volumes is not None and pod.key not in self._desired():
+            # Gone for good (a duplicate pod of a kept instance leaves its volumes be).
+            await self._volumes.release(pod.job, pod.index)
         await self._delete_status(pod.key)
         await self._record(pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}")
 
@@ -384,6 +409,13 @@ class NodeAgent:
         await self._runtime.remove_pod(pod.pod_name)
         await self._close_ports(pod.pod_name)
         await self._start(instance)
+
+    async def _volumes_for(self, instance: DesiredInstance) -> dict[str, list[Mount]]:
+        if self._volumes is None:
+            if instance.spec.local_volumes or instance.spec.shared_volumes:
+                raise VolumeError(f"node {self.node_name} does not provide volumes")
+            return {}
+        return await self._volumes.mounts_for(instance)
 
     # Port mapping and firewall
 

@@ -173,6 +173,20 @@ def node(
     disk: Annotated[
         str | None, typer.Option(help="Disk to offer, e.g. 50G (default: 90% of free space).")
     ] = None,
+    shared_storage: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory where this node's zone mounts its shared storage (e.g. one NFS "
+            "export for every node labelled with the same zone); shared volumes live there."
+        ),
+    ] = None,
+    shared_capacity: Annotated[
+        str | None,
+        typer.Option(
+            help="Shared storage the zone's shared volumes may take, e.g. 100G "
+            "(default: 90% of the --shared-storage filesystem)."
+        ),
+    ] = None,
     address: Annotated[
         str | None,
         typer.Option(help="Address peers reach this node on (default: the one facing etcd)."),
@@ -236,6 +250,8 @@ def node(
             labels=_parse_labels(labels),
             memory=parse_size(memory) if memory else None,
             disk=parse_size(disk) if disk else None,
+            shared_storage=shared_storage,
+            shared_capacity=parse_size(shared_capacity) if shared_capacity else None,
             address=address,
             api_host=api_host,
             api_port=api_port,

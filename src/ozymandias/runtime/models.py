@@ -13,6 +13,16 @@ CONTAINER_LABEL = "ozy.container"
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host directory bind-mounted read-write into a container."""
+
+    source: str
+    """The host directory (a local volume's mountpoint or a shared volume's directory)."""
+    destination: str
+    """The absolute path inside the container."""
+
+
+@dataclass(frozen=True)
 class ContainerPlan:
     """One container of a pod, as the job spec describes it."""
 
@@ -22,6 +32,7 @@ class ContainerPlan:
     environment: dict[str, str]
     memory: int
     """Hard memory limit in bytes; swap is limited to the same total, so no swap is used."""
+    mounts: list[Mount] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -593,6 +593,16 @@ def _container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
     }
     if container.command is not None:
         spec["command"] = container.command
+    if container.mounts:
+        spec["mounts"] = [
+            {
+                "destination": mount.destination,
+                "source": mount.source,
+                "type": "bind",
+                "options": ["rbind", "rw"],
+            }
+            for mount in container.mounts
+        ]
     return spec
 
 

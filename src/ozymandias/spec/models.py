@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from ozymandias.spec.sizes import parse_size
+from ozymandias.spec.sizes import format_size, parse_size
 
 # A problem found by a cross-field check: where (relative to the model being
 # validated) and what.
@@ -302,6 +302,16 @@ class HealthCheck(SpecModel):
         return self
 
 
+# A local volume is an ext4 filesystem of its size, and mkfs needs some room.
+MIN_VOLUME_SPACE = 1024**2
+
+
+def _check_volume_space(space: int) -> int:
+    if space < MIN_VOLUME_SPACE:
+        raise ValueError(f"a volume needs at least 1M, got {format_size(space)}")
+    return space
+
+
 def _volume_name_from_path(data: dict[str, Any]) -> str:
     # "/data/shared" -> "data-shared"; `path` is absent only if it was invalid,
     # in which case validation fails anyway and this name is never used.
@@ -317,7 +327,9 @@ class VolumeSpec(SpecModel):
 
     type: Literal["local", "shared"]
     path: MountPath
-    space: Size
+    space: Annotated[int, BeforeValidator(_size), AfterValidator(_check_volume_space)] = Field(
+        description="bytes, written like 100M; at least 1M"
+    )
     name: VolumeName = Field(
         default_factory=_volume_name_from_path,
         description="defaults to the path with '/' as '-', e.g. data-shared for /data/shared",

@@ -1,0 +1,1 @@
+"""Storage for job volumes: loop-mounted local disks and shared directories."""
