@@ -15,6 +15,7 @@ from tests.integration.harness import (
     remove_everything_of_node,
     require_tools,
     run,
+    unmount_everything_under,
     unused_pod_subnets,
 )
 
@@ -89,4 +90,5 @@ def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterato
             node.stop()
         for node in started:
             remove_everything_of_node(node.name)
+        unmount_everything_under(tmp_path)
         etcd.wipe()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -147,6 +148,7 @@ class NodeProcess:
     disk: str = "10G"
     lease_ttl: int = 15
     labels: str = ""
+    extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
     api_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
     ingress_port: int = field(default_factory=free_port)
@@ -193,6 +195,7 @@ class NodeProcess:
                 str(self.dns_port),
                 "--ingress-port",
                 str(self.ingress_port),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -277,6 +280,53 @@ def containers_with_label(label: str) -> list[dict[str, Any]]:
 
 def pods_with_label(label: str) -> list[dict[str, Any]]:
     return list(podman_json("pod", "ps", "--format", "json", "--filter", f"label={label}"))
+
+
+# Mounts and loop devices (local volumes a killed node left behind)
+
+
+def mounts() -> dict[str, str]:
+    """Mountpoint -> file system type, from /proc/self/mountinfo."""
+    mounts = {}
+    with open("/proc/self/mountinfo", encoding="utf-8") as file:
+        for line in file:
+            before, _, after = line.partition(" - ")
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), before.split(" ")[4])
+            mounts[point] = after.split(" ")[0]
+    return mounts
+
+
+def loop_backing_files() -> dict[str, str]:
+    """Loop device -> backing file, from `losetup -a`."""
+    out = subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
+    devices = {}
+    for line in out.splitlines():
+        match = re.match(r"(/dev/loop\d+): .*\((.*)\)$", line)
+        if match:
+            devices[match[1]] = match[2].removesuffix(" (deleted)")
+    return devices
+
+
+def loops_under(path: Path) -> list[str]:
+    return [
+        device
+        for device, backing in loop_backing_files().items()
+        if backing.startswith(str(path) + "/")
+    ]
+
+
+def mounted_under(path: Path) -> list[str]:
+    return [point for point in mounts() if point.startswith(str(path) + "/")]
+
+
+def unmount_everything_under(directory: Path) -> None:
+    """Unmount and detach whatever is left under `directory`."""
+    directory = directory.resolve()
+    # Innermost first, so a stacked or nested mount never blocks its parent.
+    for point in sorted(mounted_under(directory), reverse=True):
+        subprocess.run(["umount", "--lazy", point], check=False)
+    for device in loops_under(directory):
+        subprocess.run(["losetup", "-d", device], check=False)
 
 
 def remove_everything_of_node(node_name: str) -> None:

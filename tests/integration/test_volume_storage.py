@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import re
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +17,13 @@ import pytest
 
 from ozymandias.volumes.local_disk import LocalDisks, LocalVolume, VolumeError
 from ozymandias.volumes.shared_dirs import SharedDirs
+from tests.integration.harness import (
+    loop_backing_files,
+    loops_under,
+    mounted_under,
+    mounts,
+    unmount_everything_under,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -25,53 +31,9 @@ M = 1024 * 1024
 JOB = "ozy-volume-test"
 
 
-def _mounts() -> dict[str, str]:
-    """Mountpoint -> file system type, from /proc/self/mountinfo."""
-    mounts = {}
-    with open("/proc/self/mountinfo", encoding="utf-8") as file:
-        for line in file:
-            before, _, after = line.partition(" - ")
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), before.split(" ")[4])
-            mounts[point] = after.split(" ")[0]
-    return mounts
-
-
-def _loop_backing_files() -> dict[str, str]:
-    """Loop device -> backing file, from `losetup -a`."""
-    out = subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
-    devices = {}
-    for line in out.splitlines():
-        match = re.match(r"(/dev/loop\d+): .*\((.*)\)$", line)
-        if match:
-            devices[match[1]] = match[2].removesuffix(" (deleted)")
-    return devices
-
-
-def _loops_under(path: Path) -> list[str]:
-    return [
-        device
-        for device, backing in _loop_backing_files().items()
-        if backing.startswith(str(path) + "/")
-    ]
-
-
-def _mounted_under(path: Path) -> list[str]:
-    return [point for point in _mounts() if point.startswith(str(path) + "/")]
-
-
 def _umount(path: Path) -> None:
     """As a reboot or a crash would leave it: the image is there, the mount is not."""
     subprocess.run(["umount", str(path)], check=True)
-
-
-def _clean_up(directory: Path) -> None:
-    """Unmount and detach whatever is left under `directory`."""
-    directory = directory.resolve()
-    # Innermost first, so a stacked or nested mount never blocks its parent.
-    for point in sorted(_mounted_under(directory), reverse=True):
-        subprocess.run(["umount", "--lazy", point], check=False)
-    for device in _loops_under(directory):
-        subprocess.run(["losetup", "-d", device], check=False)
 
 
 @pytest.fixture
@@ -84,7 +46,7 @@ async def disks(tmp_path: Path) -> AsyncIterator[LocalDisks]:
         try:
             await local.remove_all()
         finally:
-            _clean_up(tmp_path)
+            unmount_everything_under(tmp_path)
 
 
 def _fill(directory: Path, limit: int) -> tuple[int, OSError | None]:
@@ -106,7 +68,7 @@ async def test_ensure_creates_a_mounted_ext4_volume_of_the_size(disks: LocalDisk
     path = await disks.ensure(JOB, 0, "data", 10 * M)
 
     assert path == disks.root / JOB / "0" / "data"
-    assert _mounts().get(str(path)) == "ext4"
+    assert mounts().get(str(path)) == "ext4"
     image = disks.root / JOB / "0" / "data.img"
     assert image.stat().st_size == 10 * M
     assert image.stat().st_blocks * 512 < 10 * M, "the image should be sparse"
@@ -135,12 +97,12 @@ async def test_ensure_is_idempotent_and_keeps_the_data(disks: LocalDisks) -> Non
 
     assert await disks.ensure(JOB, 1, "data", 10 * M) == path
     assert (path / "keep").read_text() == "kept"
-    assert list(_mounts()).count(str(path)) == 1
+    assert list(mounts()).count(str(path)) == 1
 
     _umount(path)  # as after a reboot or a daemon restart
-    assert str(path) not in _mounts()
+    assert str(path) not in mounts()
     assert await disks.ensure(JOB, 1, "data", 10 * M) == path
-    assert str(path) in _mounts()
+    assert str(path) in mounts()
     assert (path / "keep").read_text() == "kept"
 
 
@@ -148,8 +110,8 @@ async def test_ensure_of_one_volume_at_once_mounts_it_once(disks: LocalDisks) ->
     paths = await asyncio.gather(*(disks.ensure(JOB, 0, "data", 10 * M) for _ in range(3)))
 
     assert len(set(paths)) == 1
-    assert _mounted_under(disks.root) == [str(paths[0])]
-    assert len(_loops_under(disks.root)) == 1
+    assert mounted_under(disks.root) == [str(paths[0])]
+    assert len(loops_under(disks.root)) == 1
 
 
 async def test_ensure_recovers_from_a_crash_mid_way(disks: LocalDisks) -> None:
@@ -161,7 +123,7 @@ async def test_ensure_recovers_from_a_crash_mid_way(disks: LocalDisks) -> None:
 
     path = await disks.ensure(JOB, 0, "data", 10 * M)
 
-    assert _mounts().get(str(path)) == "ext4"
+    assert mounts().get(str(path)) == "ext4"
     assert sorted(entry.name for entry in instance.iterdir()) == ["data", "data.img"]
 
 
@@ -175,30 +137,30 @@ async def test_ensure_with_another_size_recreates_the_volume_empty(disks: LocalD
     stats = os.statvfs(path)
     assert 16 * M < stats.f_blocks * stats.f_frsize <= 20 * M
     assert (disks.root / JOB / "0" / "data.img").stat().st_size == 20 * M
-    assert _mounted_under(disks.root) == [str(path)]
-    assert len(_loops_under(disks.root)) == 1
+    assert mounted_under(disks.root) == [str(path)]
+    assert len(loops_under(disks.root)) == 1
 
 
 async def test_remove_unmounts_and_deletes(disks: LocalDisks) -> None:
     kept = await disks.ensure(JOB, 0, "kept", 10 * M)
     path = await disks.ensure(JOB, 0, "data", 10 * M)
     image = disks.root / JOB / "0" / "data.img"
-    assert str(image) in _loop_backing_files().values()
+    assert str(image) in loop_backing_files().values()
 
     await disks.remove(JOB, 0, "data")
 
-    assert str(path) not in _mounts()
-    assert str(image) not in _loop_backing_files().values()
+    assert str(path) not in mounts()
+    assert str(image) not in loop_backing_files().values()
     assert not image.exists() and not path.exists()
-    assert str(kept) in _mounts()
+    assert str(kept) in mounts()
     await disks.remove(JOB, 0, "data")  # idempotent
     await disks.remove(JOB, 5, "never-made")
 
     await disks.remove(JOB, 0, "kept")
 
     assert not (disks.root / JOB).exists(), "empty instance and job directories go too"
-    assert _mounted_under(disks.root) == []
-    assert _loops_under(disks.root) == []
+    assert mounted_under(disks.root) == []
+    assert loops_under(disks.root) == []
 
 
 async def test_remove_of_a_busy_volume_unmounts_it_lazily(disks: LocalDisks) -> None:
@@ -207,7 +169,7 @@ async def test_remove_of_a_busy_volume_unmounts_it_lazily(disks: LocalDisks) -> 
     try:
         await disks.remove(JOB, 0, "busy")
 
-        assert str(path) not in _mounts()
+        assert str(path) not in mounts()
         assert not (disks.root / JOB).exists()
         assert os.write(fd, b"still writable while open") > 0
     finally:
@@ -215,10 +177,10 @@ async def test_remove_of_a_busy_volume_unmounts_it_lazily(disks: LocalDisks) -> 
 
     # The loop device is released (autoclear) once its last user is gone.
     for _ in range(50):
-        if not _loops_under(disks.root):
+        if not loops_under(disks.root):
             break
         await asyncio.sleep(0.1)
-    assert _loops_under(disks.root) == []
+    assert loops_under(disks.root) == []
 
 
 async def test_remove_instance_and_remove_all(disks: LocalDisks) -> None:
@@ -226,7 +188,7 @@ async def test_remove_instance_and_remove_all(disks: LocalDisks) -> None:
         *(disks.ensure(JOB, index, name, 10 * M) for index in (0, 1) for name in ("a", "b")),
         disks.ensure("ozy-volume-test-2", 0, "a", 10 * M),
     )
-    assert len(_mounted_under(disks.root)) == 5
+    assert len(mounted_under(disks.root)) == 5
 
     await disks.remove_instance(JOB, 0)
 
@@ -236,14 +198,14 @@ async def test_remove_instance_and_remove_all(disks: LocalDisks) -> None:
         ("ozy-volume-test-2", 0, "a"),
     ]
     assert not (disks.root / JOB / "0").exists()
-    assert len(_mounted_under(disks.root)) == 3
+    assert len(mounted_under(disks.root)) == 3
     await disks.remove_instance(JOB, 0)  # idempotent
 
     await disks.remove_all()
 
     assert disks.existing() == []
-    assert _mounted_under(disks.root) == []
-    assert _loops_under(disks.root) == []
+    assert mounted_under(disks.root) == []
+    assert loops_under(disks.root) == []
     assert list(disks.root.iterdir()) == []
 
 

@@ -29,7 +29,7 @@ from ozymandias.api.problems import (
 from ozymandias.cluster.records import DnsAlias, Node
 from ozymandias.dns.records import AliasRejected, checked_alias, qualify
 from ozymandias.ingress.controller import current_routes
-from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
+from ozymandias.jobs.service import JobNotFound, JobRejected, JobService, VolumeNotFound
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
@@ -136,9 +136,36 @@ def create_app(
         return views.apply_result(result)
 
     @app.delete("/v1/jobs/{name}", tags=["jobs"])
-    async def delete_job(name: str) -> dict[str, Any]:
-        await _submit(service.delete(name), name)
-        return {"name": name, "deleted": True}
+    async def delete_job(
+        name: str, purge_volumes: Annotated[bool, Query(alias="purgeVolumes")] = False
+    ) -> dict[str, Any]:
+        """Delete a job. Its shared volumes are kept unless `purgeVolumes=true`."""
+        kept = await _submit(service.delete(name, purge_volumes=purge_volumes), name)
+        return {"name": name, "deleted": True, "keptVolumes": kept}
+
+    @app.get("/v1/volumes", tags=["volumes"])
+    async def list_volumes() -> list[dict[str, Any]]:
+        """Shared volumes (kept ones too) and every node's local volumes, with usage."""
+        reports = await _store_call(store.volume_usage())
+        return views.volumes_view(mirrors.shared_volumes(), reports, mirrors)
+
+    @app.delete("/v1/volumes/{job}/{name}", tags=["volumes"], status_code=202)
+    async def delete_volume(job: str, name: str) -> dict[str, Any]:
+        """Remove a shared volume no job uses; a node in its zone removes the data."""
+        full_name = f"{job}/{name}"
+        try:
+            volume = await service.delete_volume(job, name)
+        except VolumeNotFound:
+            raise Problem(
+                404, "volume-not-found", "No such volume", f"there is no shared volume {full_name}"
+            ) from None
+        except JobRejected as rejection:
+            raise Problem(
+                rejection.status, rejection.kind, rejection.title, rejection.detail
+            ) from None
+        except StoreUnavailable as error:
+            raise Problem(503, "store-unavailable", "etcd is unavailable", str(error)) from None
+        return {"name": full_name, "deleting": True, "size": volume.size}
 
     @app.get("/v1/nodes", tags=["nodes"])
     async def list_nodes() -> list[dict[str, Any]]:
@@ -255,7 +282,9 @@ async def _submit(work: Any, name: str) -> Any:
     except JobNotFound:
         raise _job_not_found(name) from None
     except JobRejected as rejection:
-        raise Problem(422, rejection.kind, rejection.title, rejection.detail, job=name) from None
+        raise Problem(
+            rejection.status, rejection.kind, rejection.title, rejection.detail, job=name
+        ) from None
     except StoreUnavailable as error:
         raise Problem(
             503, "store-unavailable", "etcd is unavailable", str(error), job=name

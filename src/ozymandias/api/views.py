@@ -11,7 +11,10 @@ from ozymandias.cluster.records import (
     InstanceStatus,
     JobRecord,
     Node,
+    NodeVolumes,
     Resources,
+    SharedVolume,
+    describe_storage_domain,
     instance_name,
 )
 from ozymandias.ingress.routes import Backend, Routes
@@ -107,8 +110,70 @@ def node_view(
         "capacity": node.capacity.model_dump(),
         "allocated": used.model_dump(),
         "free": free.model_dump(),
+        "sharedStorage": (
+            {
+                "domain": describe_storage_domain(node.storage_domain),
+                "capacity": node.shared_storage.capacity,
+            }
+            if node.shared_storage is not None
+            else None
+        ),
         "startedAt": node.started_at,
     }
+
+
+def volumes_view(
+    shared: list[SharedVolume], reports: list[NodeVolumes], mirrors: ClusterMirrors
+) -> list[dict[str, Any]]:
+    """Every volume: each job's shared volumes, and the local volumes the nodes report.
+
+    `used` comes from the nodes' latest measurements (None until one is in).
+    """
+    shared_used: dict[tuple[str, str], tuple[float, int | None]] = {}
+    local: list[dict[str, Any]] = []
+    for report in reports:
+        for usage in report.volumes:
+            if usage.kind == "shared":
+                key = (usage.job, usage.name)
+                if key not in shared_used or shared_used[key][0] < report.measured_at:
+                    shared_used[key] = (report.measured_at, usage.used)
+                continue
+            assert usage.index is not None
+            schedule = mirrors.schedule(usage.job)
+            owned = schedule is not None and schedule.placements.get(usage.index) == report.node
+            local.append(
+                {
+                    "name": f"{instance_name(usage.job, usage.index)}/{usage.name}",
+                    "job": usage.job,
+                    "instance": instance_name(usage.job, usage.index),
+                    "kind": "local",
+                    "size": usage.size,
+                    "used": usage.used,
+                    "node": report.node,
+                    "zone": None,
+                    "state": "in-use" if owned and mirrors.job(usage.job) else "releasing",
+                }
+            )
+    rows = []
+    for volume in shared:
+        job = mirrors.job(volume.job)
+        in_use = job is not None and volume.name in job.spec.shared_volumes
+        kind, _, where = volume.domain.partition("=")
+        rows.append(
+            {
+                "name": volume.full_name,
+                "job": volume.job,
+                "instance": None,
+                "kind": "shared",
+                "size": volume.size,
+                "used": shared_used.get((volume.job, volume.name), (0.0, None))[1],
+                "node": where if kind == "node" else None,
+                "zone": where if kind == "zone" else None,
+                "state": "deleting" if volume.deleting else "in-use" if in_use else "kept",
+                "createdAt": volume.created_at,
+            }
+        )
+    return rows + sorted(local, key=lambda row: (row["job"], row["name"]))
 
 
 def ingress_view(routes: Routes) -> dict[str, Any]:

@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
 )
 get_app = typer.Typer(
-    help="List jobs, instances, nodes, events or ingress routes.", no_args_is_help=True
+    help="List jobs, instances, nodes, volumes, events or ingress routes.", no_args_is_help=True
 )
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
 alias_app = typer.Typer(
@@ -358,12 +358,42 @@ def scale(
 
 @app.command()
 def delete(
-    job: Annotated[str, typer.Argument(help="Job name.")],
+    job: Annotated[str, typer.Argument(help="Job name; or `volume` to delete a volume.")],
+    volume: Annotated[
+        str | None, typer.Argument(help="With `volume`: the shared volume, as JOB/NAME.")
+    ] = None,
+    purge_volumes: Annotated[
+        bool, typer.Option(help="Also remove the job's shared volumes (kept by default).")
+    ] = False,
     api: ApiOption = DEFAULT_API,
 ) -> None:
-    """Delete a job; its nodes stop and remove its pods."""
-    _call(api, "DELETE", f"/v1/jobs/{job}")
+    """Delete a job (`ozy delete JOB`), or a kept shared volume (`ozy delete volume JOB/NAME`).
+
+    A job's nodes stop and remove its pods and local volumes. Its shared
+    volumes stay, so a job re-created with the same name gets its data back;
+    `--purge-volumes` removes them too.
+    """
+    if volume is not None:
+        if job != "volume":
+            raise _fail("use `ozy delete JOB` or `ozy delete volume JOB/NAME`", code=2)
+        _delete_volume(api, volume)
+        return
+    result = _call(
+        api, "DELETE", f"/v1/jobs/{job}", params={"purgeVolumes": "true"} if purge_volumes else {}
+    )
     out.print(f"job {job} deleted")
+    if purge_volumes:
+        out.print("its shared volumes are being removed")
+    for kept in result.get("keptVolumes", []):
+        out.print(f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)")
+
+
+def _delete_volume(api: str, full_name: str) -> None:
+    job, slash, name = full_name.partition("/")
+    if not slash or not job or not name or "/" in name:
+        raise _fail(f"a shared volume is named JOB/NAME, not {full_name!r}", code=2)
+    _call(api, "DELETE", f"/v1/volumes/{job}/{name}")
+    out.print(f"shared volume {full_name} is being removed by a node in its zone")
 
 
 @app.command()
@@ -519,6 +549,29 @@ def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> N
             _allocated_of(item, "disk"),
         )
     out.print(table if nodes else "no nodes")
+
+
+@get_app.command("volumes")
+def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List volumes: shared ones (kept after their job too) and each instance's local ones."""
+    _check_output(output)
+    volumes = _call(api, "GET", "/v1/volumes")
+    if output == "json":
+        return _print_json(volumes)
+    table = Table("NAME", "JOB", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE", box=None)
+    for item in volumes:
+        where = f"zone {item['zone']}" if item["zone"] else f"node {item['node']}"
+        used = format_size(item["used"]) if item["used"] is not None else "-"
+        table.add_row(
+            item["name"],
+            item["job"],
+            item["kind"],
+            format_size(item["size"]),
+            used,
+            where,
+            item["state"],
+        )
+    out.print(table if volumes else "no volumes")
 
 
 @get_app.command("events")
