@@ -82,8 +82,20 @@ def test_the_quick_tour(ozy: Ozy) -> None:
     scaled = ozy("scale", "simple-webapp", "4")
     assert "4/4 running" in scaled.stdout
 
-    ozy("delete", "simple-webapp")
+    # The job's 1G shared volume, and a 100M local volume per instance.
+    wait_until(
+        lambda: "simple-webapp-3/data-scratch" in ozy("get", "volumes").stdout,
+        what="local volumes listed",
+    )
+    volumes = ozy("get", "volumes").stdout
+    assert "simple-webapp/data-shared" in volumes
+    assert "in-use" in volumes
+
+    deleted = ozy("delete", "simple-webapp")
+    assert "kept shared volume simple-webapp/data-shared" in deleted.stdout
     wait_until(lambda: not containers_with_label("ozy.job=simple-webapp"), what="pods removed")
+    ozy("delete", "volume", "simple-webapp/data-shared")
+    wait_until(lambda: "no volumes" in ozy("get", "volumes").stdout, what="volumes removed")
 
     down = ozy("down", "--data-dir", str(ozy.data_dir))
     assert "cluster stopped" in down.stdout

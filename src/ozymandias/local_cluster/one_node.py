@@ -63,6 +63,9 @@ async def run_foreground(config: LocalClusterConfig) -> None:
         await embedded.start()
         etcd_url = embedded.client_url
         log.info("embedded etcd is up on %s (data in %s)", etcd_url, embedded.data_dir)
+    # One node is its own zone: a plain directory serves as its shared storage.
+    shared_storage = config.data_root / "shared-storage"
+    shared_storage.mkdir(exist_ok=True)
     try:
         node = NodeDaemon(
             NodeConfig(
@@ -71,6 +74,7 @@ async def run_foreground(config: LocalClusterConfig) -> None:
                 api_port=config.api_port,
                 data_dir=config.data_root / "nodes" / config.node_name,
                 ingress_port=config.ingress_port,
+                shared_storage=shared_storage,
             )
         )
         await node.run()
