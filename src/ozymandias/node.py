@@ -388,6 +388,8 @@ class NodeDaemon:
                 )
                 # Not only the agent's pods: one it was still starting is not tracked yet.
                 stopped = await self._remove_local_pods()
+                # Peers re-place the instances, afresh: their local volumes go too.
+                await self.volumes.remove_all()
             else:
                 await agent.stop_all_pods()
             server.should_exit = True

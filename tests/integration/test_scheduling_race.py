@@ -21,10 +21,10 @@ import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule
+from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule, SharedVolume
 from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
 from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.spec.loader import job_from_data
@@ -107,6 +107,8 @@ class ObservedStore(ClusterStore):
         schedule: Schedule | None,
         allocation_changes: Mapping[str, Resources],
         nodes_that_must_exist: list[str],
+        volumes: Sequence[SharedVolume] = (),
+        shared_allocation_changes: Mapping[str, int] | None = None,
     ) -> CommitOutcome:
         outcome = await super().commit(
             job_name,
@@ -115,6 +117,8 @@ class ObservedStore(ClusterStore):
             schedule=schedule,
             allocation_changes=allocation_changes,
             nodes_that_must_exist=nodes_that_must_exist,
+            volumes=volumes,
+            shared_allocation_changes=shared_allocation_changes,
         )
         if outcome.won:
             self._tally.committed(

@@ -24,7 +24,14 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from ozymandias.cluster.records import Event, JobRecord, Node, Resources, Schedule
+from ozymandias.cluster.records import (
+    Event,
+    JobRecord,
+    Node,
+    Resources,
+    Schedule,
+    SharedVolume,
+)
 from ozymandias.spec.models import JobSpec
 from ozymandias.store import keys
 from ozymandias.store.cluster_store import (
@@ -753,6 +760,82 @@ async def test_commit_planned_from_a_stale_job_revision_is_lost(
     assert again.result is CommitResult.LOST
     schedule = await schedule_of(client, "web")
     assert schedule is not None and schedule.placements == {0: "n1"}
+
+
+def volume_of(job_name: str, size: int = 100 * MiB) -> SharedVolume:
+    return SharedVolume(job=job_name, name="data", size=size, domain="zone=a")
+
+
+async def commit_volume(
+    store: ClusterStore, job_name: str, basis: PlanningInputs, volume: SharedVolume
+) -> CommitOutcome:
+    """Commit a job with no instances that creates `volume`, charging its zone."""
+    return await store.commit(
+        job_name,
+        basis,
+        job=job_record(job_name, 0),
+        schedule=Schedule(job=job_name),
+        allocation_changes={},
+        nodes_that_must_exist=[],
+        volumes=[volume],
+        shared_allocation_changes={volume.domain: volume.size},
+    )
+
+
+async def test_two_jobs_creating_volumes_in_one_zone_cannot_both_spend_its_room(
+    client: Etcd,
+) -> None:
+    store = ClusterStore(client)
+    bases = {name: await store.read_planning_inputs(name) for name in ("vol-a", "vol-b")}
+    outcomes = await asyncio.gather(
+        *(commit_volume(store, name, basis, volume_of(name)) for name, basis in bases.items())
+    )
+    assert sorted(outcome.result.value for outcome in outcomes) == ["lost", "won"]
+    total = await client.get(keys.shared_allocation("zone=a"))
+    assert total is not None and Resources.from_json(total.value).disk == 100 * MiB
+
+    fresh = await store.read_planning_inputs("vol-a")
+    assert fresh.shared_allocations["zone=a"][0] == 100 * MiB
+
+
+async def test_a_commit_that_missed_a_volume_removal_is_lost(client: Etcd) -> None:
+    store = ClusterStore(client)
+    created = await commit_volume(
+        store, "kept", await store.read_planning_inputs("kept"), volume_of("kept")
+    )
+    assert created.won
+    deleted = await store.commit(
+        "kept",
+        await store.read_planning_inputs("kept"),
+        job=None,
+        schedule=None,
+        allocation_changes={},
+        nodes_that_must_exist=[],
+    )
+    assert deleted.won and await store.read_volume("kept", "data") is not None  # kept
+
+    # A re-submit planned while the volume was kept, committed after its removal was asked.
+    stale = await store.read_planning_inputs("kept")
+    found = await store.read_volume("kept", "data")
+    assert found is not None
+    assert await store.mark_volume_deleting(found[0], found[1], job_revision=0)
+    resubmit = await store.commit(
+        "kept",
+        stale,
+        job=job_record("kept", 0),
+        schedule=Schedule(job="kept"),
+        allocation_changes={},
+        nodes_that_must_exist=[],
+    )
+    assert resubmit.result is CommitResult.LOST
+
+    # The node that removes the data gives the room back.
+    marked = await store.read_volume("kept", "data")
+    assert marked is not None and marked[0].deleting
+    assert await store.forget_volume(marked[0])
+    assert not await store.forget_volume(marked[0])  # a peer finishing second changes nothing
+    total = await client.get(keys.shared_allocation("zone=a"))
+    assert total is not None and Resources.from_json(total.value).disk == 0
 
 
 async def test_read_planning_inputs_carries_the_revisions_a_commit_checks(

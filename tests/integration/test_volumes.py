@@ -147,6 +147,26 @@ def test_local_volumes_go_with_scale_down_and_delete(make_node: NodeFactory) -> 
     )
 
 
+def test_volume_of_a_pod_that_never_started_is_released(make_node: NodeFactory) -> None:
+    node = make_node("vol-nostart")
+    broken = LOCAL_JOB.format(name="broken", count=1, node=node.name).replace(
+        "localhost/ozy-example-web:latest", "localhost/ozy-no-such-image:latest"
+    )
+    assert node.apply(broken).status_code == 201
+    volume = local_volume_dir(node, "broken", 0)
+    wait_until(
+        lambda: node.instances("broken")[0]["state"] == "failed" and volume.is_dir(),
+        timeout=60,
+        what="broken-0 failed with its volume made",
+    )
+    assert node.request("DELETE", "/v1/jobs/broken").is_success
+    wait_until(
+        lambda: not volume.exists() and not mounted_under(node.work_dir / node.name),
+        timeout=60,
+        what="broken-0's volume released",
+    )
+
+
 def test_shared_volume_is_shared_kept_on_delete_and_purged_on_request(
     make_node: NodeFactory, tmp_path: Path
 ) -> None:

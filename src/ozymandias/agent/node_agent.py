@@ -230,8 +230,6 @@ class NodeAgent:
         """Adopt what already runs here, then keep reconciling until cancelled."""
         await self._mirrors.wait_synced()
         await self._adopt_running_pods()
-        if self._volumes is not None:
-            await self._volumes.remove_unowned(set(self._pods) | set(self._desired()))
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._follow_container_exits())
@@ -314,6 +312,7 @@ class NodeAgent:
             self._launch(pod.key, self._stop(pod))
         for pod, instance in changes.replace:
             self._launch(pod.key, self._replace(pod, instance))
+        self._sweep_volumes(desired)
         self._forget_stale_statuses(desired)
 
     def _launch(self, key: InstanceKey, work: Coroutine[Any, Any, None]) -> None:
@@ -336,6 +335,20 @@ class NodeAgent:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _sweep_volumes(self, desired: dict[InstanceKey, DesiredInstance]) -> None:
+        """Release local volumes no instance here owns: a pod that never started, an old run's.
+
+        Each release is launched as a change to its instance, so a start of
+        that instance waits for it rather than racing it.
+        """
+        volumes = self._volumes
+        if volumes is None:
+            return
+        for key in volumes.instances_with_volumes():
+            if key not in desired and key not in self._pods and key not in self._busy:
+                log.info("releasing the local volumes of %s: no instance here", instance_name(*key))
+                self._launch(key, volumes.release(*key))
 
     def _forget_stale_statuses(self, desired: dict[InstanceKey, DesiredInstance]) -> None:
         """Delete status records this node wrote for instances it no longer has."""

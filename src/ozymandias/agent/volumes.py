@@ -8,8 +8,9 @@
   per container;
 - when an instance leaves this node for good (scale-down, job delete,
   re-placement elsewhere), its local volumes are removed; a pod replaced
-  because its spec changed keeps them;
-- at startup, local volumes no instance of this node owns are removed.
+  because its spec changed keeps them. The agent also sweeps volumes no
+  instance of this node owns (one whose pod never started, or left by an
+  earlier run), at startup and whenever the schedules change.
 
 `VolumeUpkeep` runs beside the agent: it removes shared volumes whose removal
 was asked for (purged with their job, or deleted on their own) once no
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from ozymandias.agent.local_plan import DesiredInstance, InstanceKey
 from ozymandias.cluster.records import Event, NodeVolumes, SharedVolume, VolumeUsage
@@ -82,18 +83,8 @@ class PodVolumes:
         await self.local.remove_instance(job, index)
         self.changed.set()
 
-    async def remove_unowned(self, owned: Collection[InstanceKey]) -> None:
-        """Remove local volumes of instances this node no longer has (the startup reconcile)."""
-        for volume in self.local.existing():
-            if (volume.job, volume.index) not in owned:
-                log.info(
-                    "removing local volume %s of %s-%d: no instance here owns it",
-                    volume.name,
-                    volume.job,
-                    volume.index,
-                )
-                await self.local.remove(volume.job, volume.index, volume.name)
-                self.changed.set()
+    def instances_with_volumes(self) -> list[InstanceKey]:
+        return self.local.instances()
 
     async def remove_all(self) -> None:
         """The node leaves the cluster: its instances will run elsewhere, without these."""
@@ -147,20 +138,42 @@ class VolumeUpkeep:
         for volume in self._mirrors.shared_volumes():
             if not self._may_remove(volume):
                 continue
-            await asyncio.to_thread(shared.remove, volume.job, volume.name)
-            if await self._store.forget_volume(volume):
-                log.info("removed shared volume %s", volume.full_name)
-                await self._store.record_event(_removed_event(volume, self._node_name))
+            # One volume that can't be removed must not hold up the others.
+            try:
+                await asyncio.to_thread(shared.remove, volume.job, volume.name)
+                if await self._store.forget_volume(volume):
+                    log.info("removed shared volume %s", volume.full_name)
+                    await self._store.record_event(_removed_event(volume, self._node_name))
+            except OSError as error:
+                log.warning("could not remove shared volume %s: %s", volume.full_name, error)
 
     def _may_remove(self, volume: SharedVolume) -> bool:
-        # Only once no instance of the job is left anywhere: a purged job's
-        # pods may still be stopping on other nodes.
-        return (
-            volume.deleting
-            and volume.domain == self._domain
-            and self._mirrors.job(volume.job) is None
-            and not self._mirrors.instance_statuses(volume.job)
+        """Whether this node may remove a volume whose removal was asked for, now.
+
+        Only from its domain, and only once no pod can mount it any more: the
+        job is gone (a purged job's pods may still be stopping elsewhere, so
+        none of its instances may be left) or its spec no longer mounts the
+        volume and every instance runs that spec.
+        """
+        if not volume.deleting or volume.domain != self._domain:
+            return False
+        job = self._mirrors.job(volume.job)
+        statuses = self._mirrors.instance_statuses(volume.job)
+        if job is None:
+            return not statuses
+        return volume.name not in job.spec.shared_volumes and all(
+            status.spec_version == job.version for status in statuses
         )
+
+    def _measures_shared_usage(self) -> bool:
+        """Whether this node measures its domain's shared volumes: only its first node by name,
+        so the zone's storage is walked once, not once per node."""
+        peers = [
+            node.name
+            for node in self._mirrors.node_list()
+            if node.shared_storage is not None and node.storage_domain == self._domain
+        ]
+        return min(peers, default=self._node_name) == self._node_name
 
     async def _report_usage(self) -> None:
         usages = [
@@ -175,7 +188,7 @@ class VolumeUpkeep:
             for volume in self._volumes.local.existing()
         ]
         shared = self._volumes.shared
-        if shared is not None:
+        if shared is not None and self._measures_shared_usage():
             for volume in self._mirrors.shared_volumes():
                 if volume.domain == self._domain and not volume.deleting:
                     used = await asyncio.to_thread(shared.used_bytes, volume.job, volume.name)

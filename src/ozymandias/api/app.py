@@ -140,8 +140,8 @@ def create_app(
         name: str, purge_volumes: Annotated[bool, Query(alias="purgeVolumes")] = False
     ) -> dict[str, Any]:
         """Delete a job. Its shared volumes are kept unless `purgeVolumes=true`."""
-        kept = await _submit(service.delete(name, purge_volumes=purge_volumes), name)
-        return {"name": name, "deleted": True, "keptVolumes": kept}
+        kept, purged = await _submit(service.delete(name, purge_volumes=purge_volumes), name)
+        return {"name": name, "deleted": True, "keptVolumes": kept, "purgedVolumes": purged}
 
     @app.get("/v1/volumes", tags=["volumes"])
     async def list_volumes() -> list[dict[str, Any]]:

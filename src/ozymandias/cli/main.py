@@ -382,8 +382,8 @@ def delete(
         api, "DELETE", f"/v1/jobs/{job}", params={"purgeVolumes": "true"} if purge_volumes else {}
     )
     out.print(f"job {job} deleted")
-    if purge_volumes:
-        out.print("its shared volumes are being removed")
+    for purged in result.get("purgedVolumes", []):
+        out.print(f"removing shared volume {purged}")
     for kept in result.get("keptVolumes", []):
         out.print(f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)")
 

@@ -122,12 +122,15 @@ class JobService:
 
         return await self._plan_and_commit(name, plan, dry_run=dry_run, must_exist=True)
 
-    async def delete(self, name: str, *, purge_volumes: bool = False) -> list[str]:
+    async def delete(
+        self, name: str, *, purge_volumes: bool = False
+    ) -> tuple[list[str], list[str]]:
         """Delete a job and free what its instances held on their nodes.
 
         Its shared volumes are kept, so a job re-created under the name finds
         its data again, unless `purge_volumes`: then their removal is asked
-        for in the same commit. Returns the names of the volumes kept.
+        for in the same commit. Returns the names of the volumes kept, and of
+        those being removed.
         """
         for attempt in range(MAX_COMMIT_ATTEMPTS):
             inputs = await self._inputs(name, fresh=attempt > 0)
@@ -150,7 +153,7 @@ class JobService:
                 else [],
             )
             if outcome.won:
-                kept = [] if purge_volumes else [volume.full_name for volume in volumes]
+                names = [volume.full_name for volume in volumes]
                 message = f"job {name} deleted"
                 if volumes:
                     listing = ", ".join(volume.full_name for volume in volumes)
@@ -161,7 +164,7 @@ class JobService:
                     )
                 await self._event(name, "job-deleted", message)
                 await self._wait_until_mirrored(outcome)
-                return kept
+                return ([], names) if purge_volumes else (names, [])
             await commit_backoff(attempt)
         raise StoreUnavailable(
             f"gave up deleting {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits"

@@ -380,10 +380,15 @@ class ClusterStore:
             operations.append(
                 Put(keys.shared_allocation(domain), Resources(disk=taken + growth).to_json())
             )
-        for volume in volumes:
-            _, revision = basis.volumes.get(volume.name, (None, 0))
-            guards.append(Unchanged(keys.volume(job_name, volume.name), revision))
-            operations.append(Put(keys.volume(job_name, volume.name), volume.to_json()))
+        # Every volume of the job is guarded, written or not: a removal asked
+        # for meanwhile must not go unseen by a commit that mounts the volume.
+        written = {volume.name for volume in volumes}
+        for name in sorted(written | basis.volumes.keys()):
+            _, revision = basis.volumes.get(name, (None, 0))
+            guards.append(Unchanged(keys.volume(job_name, name), revision))
+        operations.extend(
+            Put(keys.volume(job_name, volume.name), volume.to_json()) for volume in volumes
+        )
         guards.extend(Exists(keys.node(name)) for name in sorted(set(nodes_that_must_exist)))
 
         if job is None or schedule is None:
@@ -456,7 +461,8 @@ class ClusterStore:
     async def forget_volume(self, volume: SharedVolume) -> bool:
         """Drop a removed volume's record and give its space back to its domain.
 
-        Returns False if the record is gone already (a peer finished first).
+        Returns False if that record is gone already (a peer finished first),
+        even if a volume of the same name was made anew since.
         """
         for attempt in range(MAX_VOLUME_COMMIT_ATTEMPTS):
             _, (records, totals) = await self.etcd.read_ranges(
@@ -464,6 +470,9 @@ class ClusterStore:
             )
             if not records:
                 return False
+            current = SharedVolume.from_json(records[0].value)
+            if not current.deleting or current.created_at != volume.created_at:
+                return False  # forgotten by a peer, and made anew since
             taken = Resources.from_json(totals[0].value).disk if totals else 0
             outcome = await self.etcd.transaction(
                 [

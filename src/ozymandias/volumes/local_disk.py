@@ -193,6 +193,15 @@ class LocalDisks:
                 if index_dir.name.isdigit():
                     await self.remove_instance(job_dir.name, int(index_dir.name))
 
+    def instances(self) -> list[tuple[str, int]]:
+        """(job, index) of every instance with anything on disk, a half-made volume too."""
+        return sorted(
+            (job_dir.name, int(index_dir.name))
+            for job_dir in _subdirectories(self._root)
+            for index_dir in _subdirectories(job_dir)
+            if index_dir.name.isdigit()
+        )
+
     def existing(self) -> list[LocalVolume]:
         """The volumes on disk (by their images), mounted or not, sorted."""
         volumes = []

@@ -20,6 +20,7 @@ import errno
 import logging
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,15 @@ class SharedDirs:
         Idempotent, and another node may be removing it at the same time.
         """
         directory = self.path(job, name)
-        if directory.exists():
-            shutil.rmtree(directory, onerror=_ignore_missing)
+        # Renamed aside first: a node removing it late (a peer finished long
+        # ago) then finds nothing, rather than deleting a volume made anew.
+        doomed = self.root / f".removing-{job}-{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            directory.rename(doomed)
+        except FileNotFoundError:
+            pass
+        else:
+            shutil.rmtree(doomed, onerror=_ignore_missing)
             log.info("removed shared volume %s", directory)
         try:
             directory.parent.rmdir()
