@@ -64,6 +64,11 @@ LABEL_JOB = "ozy.job"
 LABEL_INDEX = "ozy.index"
 LABEL_VERSION = "ozy.spec-version"
 
+# How long a healthy pod that is being stopped keeps serving after it leaves
+# DNS and the ingress: ample for every node's proxy to hear of it (a watch
+# event, then a runtime API call), short enough not to slow a scale-down.
+DRAIN_SECONDS = 1.0
+
 # An unhealthy container is restarted as if it had failed: policies that
 # restart on failure (always, on-failure, unless-stopped) restart it.
 _UNHEALTHY_EXIT_CODE = 1
@@ -402,12 +407,7 @@ class NodeAgent:
         )
 
     async def _stop(self, pod: LocalPod) -> None:
-        track = self._pods.pop(pod.key, None)
-        if track is not None:
-            _stop_background_work(track)
-        await self._publisher.set_health(pod.key, None)
-        await self._runtime.remove_pod(pod.pod_name)
-        await self._close_ports(pod.pod_name)
+        await self._take_down(pod)
         if self._volumes is not None and pod.key not in self._desired():
             # Gone for good (a duplicate pod of a kept instance leaves its volumes be).
             await self._volumes.release(pod.job, pod.index)
@@ -415,13 +415,37 @@ class NodeAgent:
         await self._record(pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}")
 
     async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
+        await self._take_down(pod)
+        await self._start(instance)
+
+    async def _take_down(self, pod: LocalPod) -> None:
+        """Withdraw the pod from DNS and every node's ingress, let it drain, then remove it.
+
+        Like Nomad's shutdown_delay: a healthy pod keeps serving the requests
+        already sent to it for `DRAIN_SECONDS` while the proxies learn it is
+        going, so stopping it (scale-down, a new spec) fails no request.
+        """
         track = self._pods.pop(pod.key, None)
         if track is not None:
             _stop_background_work(track)
         await self._publisher.set_health(pod.key, None)
+        if track is not None and track.health() is Health.HEALTHY:
+            await self._put_status(
+                InstanceStatus(
+                    job=pod.job,
+                    index=pod.index,
+                    node=self.node_name,
+                    state=InstanceState.STOPPING,
+                    pod_ip=track.ip,
+                    restarts=track.restarts,
+                    spec_version=pod.version,
+                    updated_at=time.time(),
+                    health=Health.UNHEALTHY,
+                )
+            )
+            await asyncio.sleep(DRAIN_SECONDS)
         await self._runtime.remove_pod(pod.pod_name)
         await self._close_ports(pod.pod_name)
-        await self._start(instance)
 
     async def _volumes_for(self, instance: DesiredInstance) -> dict[str, list[Mount]]:
         if self._volumes is None:

@@ -114,6 +114,7 @@ class InstanceState(enum.StrEnum):
     RUNNING = "running"  # every container is running
     EXITED = "exited"  # a container exited and its restart policy does not restart it
     FAILED = "failed"  # the instance cannot run (for example, its image is missing)
+    STOPPING = "stopping"  # leaving: out of DNS and ingress, its pod stops after a short drain
 
 
 class Health(enum.StrEnum):
