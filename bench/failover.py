@@ -1,10 +1,12 @@
-"""How long from kill -9 of a host until every one of its instances runs elsewhere.
+"""How long from kill -9 of a host until every one of its instances runs elsewhere, and is healthy.
 
 Each round builds three sandboxed hosts (tests/multihost/hosts.py) on a
-3-member etcd, deploys 6 instances (two per host), kills one host outright
-(its init, so the daemon, conmon and containers die together) and measures
+3-member etcd, deploys 6 instances (two per host) with an HTTP healthcheck
+(every second, healthy after one pass), kills one host outright (its init,
+so the daemon, conmon and containers die together) and measures two times:
 until each instance runs exactly once on the survivors, per podman there and
-as etcd reports it. The lease TTL is the default, 5 s.
+as etcd reports it; and until every instance is also reported healthy (so
+back in DNS and the ingress). The lease TTL is the default, 5 s.
 
 For comparison (defaults, from their documentation): Kubernetes marks a node
 NotReady after ~40-50 s and evicts its pods 300 s later; Docker Swarm
@@ -27,8 +29,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.harness import CLUSTER_CIDR, blackholed, require_tools  # noqa: E402
-from tests.multihost.checks import job_yaml, wait_exactly_once  # noqa: E402
+from tests.integration.harness import (  # noqa: E402
+    CLUSTER_CIDR,
+    blackholed,
+    require_tools,
+    wait_until,
+)
+from tests.multihost.checks import job_yaml, reported, wait_exactly_once  # noqa: E402
 from tests.multihost.hosts import EtcdCluster, Host, TestNetwork, leftovers  # noqa: E402
 
 JOB = "failover"
@@ -36,8 +43,26 @@ INSTANCES = 6
 HOSTS = 3
 
 
-def one_round(etcd: EtcdCluster, work_dir: Path) -> float:
-    """Seconds from kill -9 of a host running 2 of 6 instances until they run elsewhere."""
+HEALTHCHECK = """\
+    healthcheck:
+      type: http
+      port: 3000
+      path: /healthcheck
+      interval: 1
+      timeout: 1
+      healthy_threshold: 1
+      start_period: 5
+"""
+
+
+def all_healthy(api_host: Host, count: int) -> bool:
+    states = reported(api_host, JOB)
+    return len(states) == count and all(item["health"] == "healthy" for item in states.values())
+
+
+def one_round(etcd: EtcdCluster, work_dir: Path) -> tuple[float, float]:
+    """Seconds from kill -9 of a host running 2 of 6 instances until they run elsewhere,
+    and until they are healthy there."""
     etcd.wipe()
     hosts = [
         Host(name=f"h{i}", index=i, work_dir=work_dir / f"h{i}", etcd_endpoints=etcd.endpoints)
@@ -49,13 +74,21 @@ def one_round(etcd: EtcdCluster, work_dir: Path) -> float:
             host.start_daemon(wait=False)
         for host in hosts:
             host.wait_ready()
-        hosts[0].apply(job_yaml(JOB, INSTANCES), JOB)
+        hosts[0].apply(job_yaml(JOB, INSTANCES) + HEALTHCHECK, JOB)
         wait_exactly_once(hosts, hosts[0], JOB, INSTANCES)
+        wait_until(lambda: all_healthy(hosts[0], INSTANCES), what="every instance healthy")
         victim, survivors = hosts[-1], hosts[:-1]
         killed = time.monotonic()
         victim.kill()
         wait_exactly_once(survivors, survivors[0], JOB, INSTANCES)
-        return time.monotonic() - killed
+        running = time.monotonic() - killed
+        wait_until(
+            lambda: all_healthy(survivors[0], INSTANCES),
+            timeout=60,
+            interval=0.1,
+            what="every instance healthy on the survivors",
+        )
+        return running, time.monotonic() - killed
     finally:
         for host in hosts:
             host.destroy()
@@ -67,7 +100,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     arguments = parser.parse_args()
     require_tools()
-    times = []
+    times: list[float] = []
+    healthy_times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="ozy-failover-") as scratch:
         work_dir = Path(scratch)
         with blackholed(CLUSTER_CIDR), TestNetwork():
@@ -76,9 +110,13 @@ def main() -> None:
             try:
                 etcd.start()
                 for round_number in range(1, arguments.rounds + 1):
-                    seconds = one_round(etcd, work_dir / f"round-{round_number}")
-                    times.append(seconds)
-                    print(f"round {round_number}: {seconds:.2f}s", flush=True)
+                    running, healthy = one_round(etcd, work_dir / f"round-{round_number}")
+                    times.append(running)
+                    healthy_times.append(healthy)
+                    print(
+                        f"round {round_number}: running {running:.2f}s, healthy {healthy:.2f}s",
+                        flush=True,
+                    )
             finally:
                 etcd.stop()
     assert leftovers() == [], leftovers()
@@ -86,6 +124,10 @@ def main() -> None:
         f"failover, kill -9 of a host to its {INSTANCES // HOSTS} instances running elsewhere "
         f"(TTL 5 s, {len(times)} rounds): min {min(times):.2f}s, "
         f"median {statistics.median(times):.2f}s, max {max(times):.2f}s"
+    )
+    print(
+        f"failover to healthy (an http check every 1 s): min {min(healthy_times):.2f}s, "
+        f"median {statistics.median(healthy_times):.2f}s, max {max(healthy_times):.2f}s"
     )
     print("anchors: Kubernetes ~50 s NotReady + 300 s eviction; Swarm ~15 s; Nomad ~20 s")
 

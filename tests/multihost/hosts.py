@@ -231,6 +231,7 @@ class Host:
     # False: the fixed subnet `pod_subnet` (--pod-subnet); True: leased from etcd.
     lease_subnet: bool = False
     network_backend: str = "host-gw"
+    extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
     init_pid: int = 0
     _pidns: str = field(default="", repr=False)
 
@@ -383,6 +384,7 @@ class Host:
             command += ["--pod-subnet", self.pod_subnet]
         if self.fence_after is not None:
             command += ["--fence-after", str(self.fence_after)]
+        command += self.extra_args
         with self.log_path.open("ab") as log:
             # setsid -f: detached, so a stopped or dying daemon can't wedge nsenter.
             subprocess.run(
@@ -468,6 +470,11 @@ class Host:
             return False
 
     def podman(self, *arguments: str, timeout: float = 30) -> Any:
+        """A podman command's JSON output, parsed."""
+        return json.loads(self.podman_output(*arguments, timeout=timeout) or "[]")
+
+    def podman_output(self, *arguments: str, timeout: float = 30) -> str:
+        """A podman command's standard output, as run on this host."""
         result = subprocess.run(
             self.in_sandbox("podman", *arguments),
             capture_output=True,
@@ -476,7 +483,7 @@ class Host:
             timeout=timeout,
             check=True,
         )
-        return json.loads(result.stdout or "[]")
+        return result.stdout
 
     def running_instances(self, job: str) -> dict[int, str]:
         """index -> container id of the job's running app containers on this host."""
