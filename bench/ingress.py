@@ -1,6 +1,8 @@
 """Requests per second and latency through the ingress, next to a plain HAProxy and no proxy.
 
-For each backend, wrk (64 connections) measures in one run:
+For each backend, wrk (64 connections) measures in one run (for (b) and (c),
+--rounds runs each, alternating which goes first, and the medians; on two
+shared cores one run alone varies by 15% or more):
 
   (a) direct to the backend;
   (b) through our ingress, routed by Host: the config `ingress/haproxy_config.py`
@@ -13,7 +15,8 @@ the node's own ingress for (b)). Then (d): 64 connections for --churn-seconds
 through the node's ingress while an instance is killed and restarted, and
 while the job scales from 3 to 5 and back to 3; every error is counted.
 
-    .venv/bin/python bench/ingress.py [--seconds 4] [--churn-seconds 20] [--connections 64]
+    .venv/bin/python bench/ingress.py [--seconds 4] [--rounds 5] [--churn-seconds 20]
+                                      [--connections 64]
 
 Needs wrk, nginx and haproxy (setup/setup.sh) and root (a node runs pods).
 Goals: (b) >= 95% of (c)'s req/s on both backends, (b)'s p99 within 1 ms of
@@ -25,13 +28,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,10 +83,26 @@ defaults
     timeout server 60s
 frontend web
     bind 127.0.0.1:{port}
+{frontend_features}\
     use_backend app if {{ req.hdr(host),lower,word(1,:) -m str {host} }}
 backend app
     balance roundrobin
+{backend_features}\
 {servers}
+"""
+# What the issue asks of the ingress beyond Host routing, written by hand:
+# X-Forwarded-* headers, and one retry of a safe request on another instance.
+# (c2) uses them, to show what they cost apart from our controller's config.
+FRONTEND_FEATURES = """\
+    option forwardfor
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+"""
+BACKEND_FEATURES = """\
+    retries 1
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout
+    http-request disable-l7-retry unless METH_GET || METH_HEAD
 """
 NGINX = """\
 worker_processes 1;
@@ -126,6 +147,30 @@ def wrk(url: str, seconds: float, connections: int, host: str | None = None) -> 
     )
 
 
+def proxied(port: int, seconds: float, connections: int) -> Result:
+    """wrk through a proxy on loopback `port`, for the bench's Host."""
+    return wrk(f"http://127.0.0.1:{port}/", seconds, connections, HOST)
+
+
+def alternating(rounds: int, runs: list[Callable[[], Result]]) -> list[Result]:
+    """The median result of each run over `rounds` rounds, each round starting one further on."""
+    results: list[list[Result]] = [[] for _ in runs]
+    for round_number in range(rounds):
+        for offset in range(len(runs)):
+            which = (round_number + offset) % len(runs)
+            results[which].append(runs[which]())
+    return [median_of(each) for each in results]
+
+
+def median_of(results: list[Result]) -> Result:
+    return Result(
+        statistics.median(r.requests_per_second for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.errors for r in results),
+    )
+
+
 def _latency(output: str, percentile: str) -> float:
     match = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)\b", output)
     assert match, output
@@ -148,11 +193,21 @@ def nginx(work: Path) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def plain_haproxy(work: Path, backends: list[tuple[str, int]]) -> Iterator[int]:
+def plain_haproxy(
+    work: Path, backends: list[tuple[str, int]], *, features: bool = False
+) -> Iterator[int]:
     port = free_port()
     servers = "\n".join(f"    server s{i} {ip}:{p}" for i, (ip, p) in enumerate(backends))
-    config = work / "plain-haproxy.cfg"
-    config.write_text(PLAIN_HAPROXY.format(port=port, host=HOST, servers=servers))
+    config = work / f"plain-haproxy{'-features' if features else ''}.cfg"
+    config.write_text(
+        PLAIN_HAPROXY.format(
+            port=port,
+            host=HOST,
+            servers=servers,
+            frontend_features=FRONTEND_FEATURES if features else "",
+            backend_features=BACKEND_FEATURES if features else "",
+        )
+    )
     process = subprocess.Popen(["haproxy", "-db", "-f", str(config)])
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{port}/", HOST), timeout=10, what="haproxy")
@@ -210,14 +265,21 @@ def _answers(url: str, host: str | None = None) -> bool:
     return run(*command, check=False).returncode == 0
 
 
-def compare(name: str, direct: Result, ours: Result, plain: Result) -> list[str]:
+def compare(
+    name: str, direct: Result, ours: Result, plain: Result, featured: Result
+) -> list[str]:
     print(f"\n{name}")
     print(f"  (a) direct          {direct}")
     print(f"  (b) our ingress     {ours}")
     print(f"  (c) plain HAProxy   {plain}")
+    print(f"  (c2) (c) + X-Forwarded-* and retries  {featured}")
     ratio = ours.requests_per_second / plain.requests_per_second
     p99_gap = ours.p99_ms - plain.p99_ms
     print(f"  (b)/(c) req/s {ratio:.1%}, p99 difference {p99_gap:+.2f} ms")
+    print(
+        f"  (b)/(c2) req/s {ours.requests_per_second / featured.requests_per_second:.1%}, "
+        f"p99 difference {ours.p99_ms - featured.p99_ms:+.2f} ms"
+    )
     missed = []
     if ratio < 0.95:
         missed.append(f"{name}: (b) is {ratio:.1%} of (c)'s req/s (goal >= 95%)")
@@ -262,10 +324,11 @@ def healthy(node: NodeProcess) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per (a), (b), (c) run")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of (b) and of (c)")
     parser.add_argument("--churn-seconds", type=float, default=20.0, help="per (d) run")
     parser.add_argument("--connections", type=int, default=64)
     arguments = parser.parse_args()
-    seconds, connections = arguments.seconds, arguments.connections
+    seconds, connections, rounds = arguments.seconds, arguments.connections, arguments.rounds
     require_tools()
     missed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ozy-bench-ingress-") as temporary:
@@ -273,11 +336,19 @@ def main() -> None:
         with nginx(work) as static_port:
             backend = [("127.0.0.1", static_port)]
             direct = wrk(f"http://127.0.0.1:{static_port}/", seconds, connections)
-            with our_haproxy(work, backend) as port:
-                ours = wrk(f"http://127.0.0.1:{port}/", seconds, connections, HOST)
-            with plain_haproxy(work, backend) as port:
-                plain = wrk(f"http://127.0.0.1:{port}/", seconds, connections, HOST)
-        missed += compare("static file (nginx on loopback)", direct, ours, plain)
+            with (
+                our_haproxy(work, backend) as our_port,
+                plain_haproxy(work, backend) as plain_port,
+                plain_haproxy(work, backend, features=True) as featured_port,
+            ):
+                ours, plain, featured = alternating(
+                    rounds,
+                    [
+                        functools.partial(proxied, port, seconds, connections)
+                        for port in (our_port, plain_port, featured_port)
+                    ],
+                )
+        missed += compare("static file (nginx on loopback)", direct, ours, plain, featured)
 
         with blackholed(CLUSTER_CIDR):
             etcd = EtcdServer(work / "etcd" / "data")
@@ -295,10 +366,19 @@ def main() -> None:
                 scale(node, 1)
                 wait_until(lambda: healthy(node) == 1, what="1 healthy instance")
                 direct = wrk(f"http://{pod_ip}:80/", seconds, connections)
-                ours = wrk(f"http://127.0.0.1:{node.ingress_port}/", seconds, connections, HOST)
-                with plain_haproxy(work, [(pod_ip, 80)]) as port:
-                    plain = wrk(f"http://127.0.0.1:{port}/", seconds, connections, HOST)
-                missed += compare("one instance (ozy-example-web)", direct, ours, plain)
+                instance = [(pod_ip, 80)]
+                with (
+                    plain_haproxy(work, instance) as plain_port,
+                    plain_haproxy(work, instance, features=True) as featured_port,
+                ):
+                    ours, plain, featured = alternating(
+                        rounds,
+                        [
+                            functools.partial(proxied, port, seconds, connections)
+                            for port in (node.ingress_port, plain_port, featured_port)
+                        ],
+                    )
+                missed += compare("one instance (ozy-example-web)", direct, ours, plain, featured)
 
                 scale(node, 3)
                 wait_until(lambda: healthy(node) == 3, what="3 healthy instances")
