@@ -446,11 +446,27 @@ class Host:
             os.kill(self.init_pid, signal.SIGKILL)
         wait_until(lambda: not self.pids(), timeout=10, interval=0.02, what=f"{self.name} to die")
 
-    def partition(self) -> None:
-        ip("link", "set", self.veth, "down")
+    def partition(self, how: str = "link") -> None:
+        """Cut the host off the network: its link goes down ("link"), or, as a
+        firewall or a failing switch would, its packets vanish ("drop") and
+        connections hang until they time out instead of failing at once."""
+        if how == "link":
+            ip("link", "set", self.veth, "down")
+        elif how == "drop":
+            for chain, direction in (("INPUT", "-i"), ("OUTPUT", "-o")):
+                self._iptables("-I", chain, "1", direction, "eth0", "-j", "DROP")
+        else:
+            raise ValueError(f"partition how? {how!r}")
 
     def heal(self) -> None:
+        """Undo either kind of partition."""
         ip("link", "set", self.veth, "up")
+        for chain, direction in (("INPUT", "-i"), ("OUTPUT", "-o")):
+            while self._iptables("-D", chain, direction, "eth0", "-j", "DROP").returncode == 0:
+                pass
+
+    def _iptables(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return run("ip", "netns", "exec", self.netns, "iptables", "-w", *arguments, check=False)
 
     def destroy(self) -> None:
         """Remove everything of the host, whatever state it is in."""

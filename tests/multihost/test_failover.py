@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.integration.harness import wait_until
 from tests.multihost.checks import (
     events,
@@ -103,8 +105,9 @@ def test_daemon_restarted_after_its_lease_expired_starts_clean(
     assert invariant_violations(etcd_cluster.endpoints) == []
 
 
+@pytest.mark.parametrize("how", ["link", "drop"])
 def test_partitioned_host_fences_and_rejoins(
-    make_hosts: HostFactory, etcd_cluster: EtcdCluster
+    make_hosts: HostFactory, etcd_cluster: EtcdCluster, how: str
 ) -> None:
     hosts = make_hosts(3)
     hosts[0].apply(job_yaml(JOB, 6), JOB)
@@ -112,7 +115,7 @@ def test_partitioned_host_fences_and_rejoins(
     cut_off = hosts[2]
     assert any(host == cut_off.name for host, _ in before.values())
 
-    cut_off.partition()
+    cut_off.partition(how)
     try:
         # Re-placed on the others, and stopped on the partitioned host (fenced).
         wait_exactly_once(hosts[:2], hosts[0], JOB, 6, timeout=6 * TTL)
