@@ -171,6 +171,16 @@ def test_pods_reach_pods_on_other_hosts_through_mapped_ports_only(
         assert "refused" in connect(double, client_pod, target, 3000), where
         assert "refused" in connect(double, client_pod, target, 7001), where
 
+    # By name: the pod's DNS server (its node's) answers for a pod on the other host.
+    remote_name = f"{JOB}-{remote}.pod.cluster.local"
+    wait_until(
+        lambda: "200" in connect(double, client_pod, remote_name, 80, r"GET / HTTP/1.0\r\n\r\n"),
+        timeout=15,
+        what=f"{remote_name} reached from the other host",
+    )
+    lookup = exec_in(double, f"{client_pod}-echo", "nslookup", remote_name)
+    assert remote_ip in lookup, lookup
+
     # Inside a pod, over localhost, nothing is filtered or mapped.
     remote_pod = pod_name(single, remote)
     assert "127.0.0.1:7001" in connect(single, remote_pod, "127.0.0.1", 7001)
