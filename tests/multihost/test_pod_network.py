@@ -267,6 +267,9 @@ def test_vxlan_backend_carries_pod_traffic_between_hosts(make_hosts: HostFactory
     assert peer_routes(client_host)[server_subnet] == vtep_address(server_subnet)
     assert peer_routes(server_host) and server_host.address not in peer_routes(server_host).values()
     assert "refused" in connect(client_host, pod_name(client_host, 0), second["podIP"], 3000)
+    # The node itself (a healthcheck, the ingress) reaches the remote pod: there through the
+    # tunnel, from its host address, and back over the hosts' own network.
+    assert from_node(client_host, second["podIP"], 80) == "open"
     for host in hosts:
         host.stop_daemon()
         assert network_leftovers(host) == [], host.name
