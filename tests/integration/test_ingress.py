@@ -168,3 +168,59 @@ def test_tcp_ingress_port(make_node: NodeFactory) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+# A backend that answers every request with the request's own header lines.
+HEADERS_JOB = """
+name: headers
+containers:
+  app:
+    image: localhost/ozy-example-tools:latest
+    memory: 16M
+    ports: ["80:8000"]
+    environment:
+      HANDLER: |
+        while read -r line; do
+          line=$(printf '%s' "$line" | tr -d '\\r')
+          [ -z "$line" ] && break
+          echo "$line" >> /tmp/headers.$$
+        done
+        printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'
+        cat /tmp/headers.$$
+        rm -f /tmp/headers.$$
+    command:
+      ["sh", "-c", "printf '%s' \\"$HANDLER\\" > /tmp/h && exec nc -ll -p 8000 -e sh /tmp/h"]
+"""
+
+
+def status_through(node: NodeProcess, host: str) -> int:
+    """The ingress's answer to `host`, or 0 while nothing listens."""
+    try:
+        return get(node, host).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def haproxy_pids(node: NodeProcess) -> set[int]:
+    found = run("pgrep", "-f", f"/run/ozymandias/{node.name}/haproxy/", check=False).stdout
+    return {int(pid) for pid in found.split()}
+
+
+def test_forwarded_headers_and_a_restarted_haproxy(make_node: NodeFactory) -> None:
+    node = make_node("ingress-hdr")
+    assert node.apply(HEADERS_JOB).status_code == 201
+    wait_until(lambda: get(node, "headers.localhost").status_code == 200, what="headers routed")
+
+    echoed = get(node, "headers.localhost:8080").text.lower().splitlines()
+    assert "x-forwarded-for: 127.0.0.1" in echoed
+    assert "x-forwarded-proto: http" in echoed
+    assert "x-forwarded-host: headers.localhost:8080" in echoed
+
+    # HAProxy dies: the node starts it again, with the routes it had.
+    [pid] = haproxy_pids(node)
+    run("kill", "-9", str(pid))
+    wait_until(
+        lambda: haproxy_pids(node) - {pid} and status_through(node, "headers.localhost") == 200,
+        timeout=30,
+        what="HAProxy restarted and routing again",
+    )
