@@ -35,29 +35,12 @@ from tests.integration.harness import (  # noqa: E402
     require_tools,
     wait_until,
 )
-from tests.multihost.checks import job_yaml, reported, wait_exactly_once  # noqa: E402
+from tests.multihost.checks import all_healthy, job_yaml, wait_exactly_once  # noqa: E402
 from tests.multihost.hosts import EtcdCluster, Host, TestNetwork, leftovers  # noqa: E402
 
 JOB = "failover"
 INSTANCES = 6
 HOSTS = 3
-
-
-HEALTHCHECK = """\
-    healthcheck:
-      type: http
-      port: 3000
-      path: /healthcheck
-      interval: 1
-      timeout: 1
-      healthy_threshold: 1
-      start_period: 5
-"""
-
-
-def all_healthy(api_host: Host, count: int) -> bool:
-    states = reported(api_host, JOB)
-    return len(states) == count and all(item["health"] == "healthy" for item in states.values())
 
 
 def one_round(etcd: EtcdCluster, work_dir: Path) -> tuple[float, float]:
@@ -74,16 +57,16 @@ def one_round(etcd: EtcdCluster, work_dir: Path) -> tuple[float, float]:
             host.start_daemon(wait=False)
         for host in hosts:
             host.wait_ready()
-        hosts[0].apply(job_yaml(JOB, INSTANCES) + HEALTHCHECK, JOB)
+        hosts[0].apply(job_yaml(JOB, INSTANCES, healthcheck=True), JOB)
         wait_exactly_once(hosts, hosts[0], JOB, INSTANCES)
-        wait_until(lambda: all_healthy(hosts[0], INSTANCES), what="every instance healthy")
+        wait_until(lambda: all_healthy(hosts[0], JOB, INSTANCES), what="every instance healthy")
         victim, survivors = hosts[-1], hosts[:-1]
         killed = time.monotonic()
         victim.kill()
         wait_exactly_once(survivors, survivors[0], JOB, INSTANCES)
         running = time.monotonic() - killed
         wait_until(
-            lambda: all_healthy(survivors[0], INSTANCES),
+            lambda: all_healthy(survivors[0], JOB, INSTANCES),
             timeout=60,
             interval=0.1,
             what="every instance healthy on the survivors",

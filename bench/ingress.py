@@ -265,9 +265,7 @@ def _answers(url: str, host: str | None = None) -> bool:
     return run(*command, check=False).returncode == 0
 
 
-def compare(
-    name: str, direct: Result, ours: Result, plain: Result, featured: Result
-) -> list[str]:
+def compare(name: str, direct: Result, ours: Result, plain: Result, featured: Result) -> list[str]:
     print(f"\n{name}")
     print(f"  (a) direct          {direct}")
     print(f"  (b) our ingress     {ours}")

@@ -15,8 +15,20 @@ from tests.integration.harness import wait_until
 from tests.integration.test_scheduling_race import read_cluster
 from tests.multihost.hosts import Host
 
+# An HTTP check every second, healthy after one pass (passes count from the start).
+HEALTHCHECK = """\
+    healthcheck:
+      type: http
+      port: 3000
+      path: /healthcheck
+      interval: 1
+      timeout: 1
+      healthy_threshold: 1
+      start_period: 5
+"""
 
-def job_yaml(name: str, count: int, memory: str = "32M") -> str:
+
+def job_yaml(name: str, count: int, memory: str = "32M", *, healthcheck: bool = False) -> str:
     return f"""\
 name: {name}
 numInstances: {count}
@@ -24,7 +36,16 @@ containers:
   app:
     image: localhost/ozy-example-web:latest
     memory: {memory}
-"""
+""" + (HEALTHCHECK if healthcheck else "")
+
+
+def all_healthy(api_host: Host, job: str, count: int) -> bool:
+    """Whether etcd reports `count` instances of the job, every one healthy."""
+    try:
+        states = reported(api_host, job)
+    except httpx.HTTPError:
+        return False
+    return len(states) == count and all(item["health"] == "healthy" for item in states.values())
 
 
 def running_on(hosts: Sequence[Host], job: str) -> dict[int, list[tuple[str, str]]]:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.harness import wait_until
 from tests.multihost.checks import (
+    all_healthy,
     events,
     invariant_violations,
     job_yaml,
@@ -33,7 +34,7 @@ def test_node_loss_re_places_its_instances_on_the_survivors(
     make_hosts: HostFactory, etcd_cluster: EtcdCluster
 ) -> None:
     hosts = make_hosts(3)
-    hosts[0].apply(job_yaml(JOB, 6), JOB)
+    hosts[0].apply(job_yaml(JOB, 6, healthcheck=True), JOB)
     placement = wait_exactly_once(hosts, hosts[0], JOB, 6)
     victim = hosts[2]
     assert sum(1 for host, _ in placement.values() if host == victim.name) == 2
@@ -43,6 +44,11 @@ def test_node_loss_re_places_its_instances_on_the_survivors(
     victim.kill()
     elapsed, after = timed_exactly_once(survivors, survivors[0], JOB, 6, since=killed)
     print(f"node loss: instances running on the survivors {elapsed:.1f}s after kill -9")
+    wait_until(
+        lambda: all_healthy(survivors[0], JOB, 6),
+        timeout=30,
+        what="every instance healthy on the survivors",
+    )
     assert all(host != victim.name for host, _ in after.values())
     # The instances that were not on the dead node were not touched.
     for index, (host, container) in placement.items():

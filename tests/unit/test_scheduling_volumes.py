@@ -218,3 +218,10 @@ def test_request_from_spec_carries_the_shared_volumes(exists: bool) -> None:
 def test_a_job_with_no_instances_creates_no_volumes() -> None:
     result = planned(plan_all_or_nothing(request(0), None, view(node("a1", "a"))))
     assert (result.shared_volume_domain, result.shared_allocation_delta) == (None, {})
+
+
+def test_a_volume_zone_without_live_nodes_is_named_not_called_full() -> None:
+    grown = SharedVolumeNeed("data", 2 * G, "zone=gone", 1 * G)
+    rejection = rejected(plan_all_or_nothing(request(1, grown), None, view(node("b1", "b"))))
+    assert rejection.kind == "volume-topology-conflict"
+    assert "no node matches shared storage in zone gone: 1 node is in zone b" in rejection.detail

@@ -26,7 +26,7 @@ from ozymandias.api.problems import (
     handle_unexpected_error,
     handle_validation_error,
 )
-from ozymandias.cluster.records import DnsAlias, Node
+from ozymandias.cluster.records import DnsAlias, Node, describe_storage_domain
 from ozymandias.dns.records import AliasRejected, checked_alias, qualify
 from ozymandias.ingress.controller import current_routes
 from ozymandias.jobs.service import JobNotFound, JobRejected, JobService, VolumeNotFound
@@ -165,7 +165,17 @@ def create_app(
             ) from None
         except StoreUnavailable as error:
             raise Problem(503, "store-unavailable", "etcd is unavailable", str(error)) from None
-        return {"name": full_name, "deleting": True, "size": volume.size}
+        reachable = any(
+            node.shared_storage is not None and node.storage_domain == volume.domain
+            for node in mirrors.node_list()
+        )
+        return {
+            "name": full_name,
+            "deleting": True,
+            "size": volume.size,
+            "where": describe_storage_domain(volume.domain),
+            "reachable": reachable,
+        }
 
     @app.get("/v1/nodes", tags=["nodes"])
     async def list_nodes() -> list[dict[str, Any]]:

@@ -392,8 +392,13 @@ def _delete_volume(api: str, full_name: str) -> None:
     job, slash, name = full_name.partition("/")
     if not slash or not job or not name or "/" in name:
         raise _fail(f"a shared volume is named JOB/NAME, not {full_name!r}", code=2)
-    _call(api, "DELETE", f"/v1/volumes/{job}/{name}")
-    out.print(f"shared volume {full_name} is being removed by a node in its zone")
+    result = _call(api, "DELETE", f"/v1/volumes/{job}/{name}")
+    out.print(f"shared volume {full_name} is being removed by a node of {result['where']}")
+    if not result["reachable"]:
+        err.print(
+            f"[yellow]warning:[/] no live node reaches {result['where']}'s shared storage;"
+            " the volume is removed once one does"
+        )
 
 
 @app.command()

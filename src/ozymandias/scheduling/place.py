@@ -167,7 +167,12 @@ def _plan_with_shared_volumes(
     growth = request.shared_growth
     existing_domains = request.volume_domains
     domains = existing_domains or _domains_by_preference(request, view)
-    roomy = [domain for domain in domains if view.shared_free.get(domain, 0) >= growth]
+    # A domain with no live node has no known room: the filter then says why it can't do.
+    roomy = [
+        domain
+        for domain in domains
+        if domain not in view.shared_free or view.shared_free[domain] >= growth
+    ]
     if all_or_nothing and domains and not roomy:
         return _shared_storage_shortfall(request, domains, view)
     if all_or_nothing and len(existing_domains) > 1:
