@@ -564,6 +564,7 @@ def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
     if output == "json":
         return _print_json(volumes)
     table = Table("NAME", "JOB", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE", box=None)
+    table.columns[0].overflow = "fold"  # a name cut short can't be passed to `ozy delete volume`
     for item in volumes:
         where = f"zone {item['zone']}" if item["zone"] else f"node {item['node']}"
         used = format_size(item["used"]) if item["used"] is not None else "-"
