@@ -1,11 +1,14 @@
-"""Children that die with the node daemon: the one place that sets PR_SET_PDEATHSIG.
+"""Child processes: those that die with the node daemon, and programs run to completion.
 
 The podman service, HAProxy and the embedded etcd must never outlive the
-daemon that started them, not even when it is killed with SIGKILL.
+daemon that started them, not even when it is killed with SIGKILL: this is
+the one place that sets PR_SET_PDEATHSIG. The adapters that run a program
+per action (`ip`, `mkfs`, `mount`) run it with `run_program`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import signal
@@ -36,3 +39,15 @@ def die_with_parent(parent_pid: int, *, own_process_group: bool = False) -> Call
             os.kill(os.getpid(), signal.SIGTERM)
 
     return set_death_signal
+
+
+async def run_program(program: str, *arguments: str, error: Callable[[str], Exception]) -> str:
+    """Run a program to completion and return its output; `error(message)` is raised,
+    with the command and what it said on stderr, if it exits non-zero."""
+    process = await asyncio.create_subprocess_exec(
+        program, *arguments, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise error(f"{program} {' '.join(arguments)}: {err.decode().strip()}")
+    return out.decode()

@@ -9,14 +9,13 @@ from ozymandias.scheduling import (
     ClusterView,
     NodeView,
     PlacementRequest,
-    PlanResult,
-    Rejection,
     plan_all_or_nothing,
     plan_as_many_as_fit,
     request_from_spec,
 )
 from ozymandias.scheduling.request import SharedVolumeNeed
 from ozymandias.spec.models import JobSpec
+from tests.unit.test_scheduling_place import planned, rejected
 
 G = 1024**3
 
@@ -51,16 +50,6 @@ def request(count: int, *volumes: SharedVolumeNeed, memory: int = 1) -> Placemen
         disk=0,
         shared_volumes=volumes or (SharedVolumeNeed("data", 1 * G),),
     )
-
-
-def planned(result: PlanResult | Rejection) -> PlanResult:
-    assert isinstance(result, PlanResult), result
-    return result
-
-
-def rejected(result: PlanResult | Rejection) -> Rejection:
-    assert isinstance(result, Rejection), result
-    return result
 
 
 def test_new_volumes_go_where_the_first_instance_goes_and_the_rest_follow() -> None:

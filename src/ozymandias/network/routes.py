@@ -21,11 +21,12 @@ routes it owns are found again after a crash and nobody else's are touched.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import logging
 from typing import Any, Protocol
+
+from ozymandias.child_process import run_program
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,7 @@ class RouteError(RuntimeError):
 
 
 async def _run(program: str, *arguments: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        program, *arguments, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise RouteError(f"{program} {' '.join(arguments)}: {err.decode().strip()}")
-    return out.decode()
+    return await run_program(program, *arguments, error=RouteError)
 
 
 async def _ip(*arguments: str) -> str:

@@ -107,7 +107,7 @@ def plan_all_or_nothing(
     `previous_pod` is the pod size the existing instances were allocated with,
     when the spec change alters it; by default it is the requested size.
     """
-    return _plan(request, existing, view, instance_states, previous_pod, all_or_nothing=True)
+    return _plan(_Planning(request, existing, view, instance_states, previous_pod, True))
 
 
 def plan_as_many_as_fit(
@@ -119,7 +119,7 @@ def plan_as_many_as_fit(
     previous_pod: Resources | None = None,
 ) -> PlanResult:
     """Plan a re-placement (after a node died): place what fits, leave the rest pending."""
-    result = _plan(request, existing, view, instance_states, previous_pod, all_or_nothing=False)
+    result = _plan(_Planning(request, existing, view, instance_states, previous_pod, False))
     assert isinstance(result, PlanResult)  # only all-or-nothing plans reject
     return result
 
@@ -129,34 +129,28 @@ def usage_by_node(schedule: Schedule, pod: Resources) -> dict[str, Resources]:
     return {node: pod * count for node, count in Counter(schedule.placements.values()).items()}
 
 
-def _plan(
-    request: PlacementRequest,
-    existing: Schedule | None,
-    view: ClusterView,
-    instance_states: Mapping[int, str] | None,
-    previous_pod: Resources | None,
-    *,
-    all_or_nothing: bool,
-) -> PlanResult | Rejection:
+@dataclass(frozen=True, slots=True)
+class _Planning:
+    """What one plan is computed from; each planning step takes the whole of it."""
+
+    request: PlacementRequest
+    existing: Schedule | None
+    view: ClusterView
+    instance_states: Mapping[int, str] | None
+    previous_pod: Resources | None
+    all_or_nothing: bool
+
+
+def _plan(planning: _Planning) -> PlanResult | Rejection:
+    request = planning.request
     if not request.shared_volumes or (request.count == 0 and not request.volume_domains):
         # Shared volumes are created with the first placement, so a job with
         # none placed yet and none to place has no domain to keep to.
-        return _plan_in_domain(
-            request, existing, view, instance_states, previous_pod, all_or_nothing, None
-        )
-    return _plan_with_shared_volumes(
-        request, existing, view, instance_states, previous_pod, all_or_nothing
-    )
+        return _plan_in_domain(planning, None)
+    return _plan_with_shared_volumes(planning)
 
 
-def _plan_with_shared_volumes(
-    request: PlacementRequest,
-    existing: Schedule | None,
-    view: ClusterView,
-    instance_states: Mapping[int, str] | None,
-    previous_pod: Resources | None,
-    all_or_nothing: bool,
-) -> PlanResult | Rejection:
+def _plan_with_shared_volumes(planning: _Planning) -> PlanResult | Rejection:
     """Place a job whose instances share volumes: all in the one domain that holds them.
 
     Volumes that exist fix the domain. Otherwise they will be created where
@@ -164,6 +158,7 @@ def _plan_with_shared_volumes(
     best node for it, skipping those without room for the volumes
     (Kubernetes' WaitForFirstConsumer binding).
     """
+    request, view, all_or_nothing = planning.request, planning.view, planning.all_or_nothing
     growth = request.shared_growth
     existing_domains = request.volume_domains
     domains = existing_domains or _domains_by_preference(request, view)
@@ -185,9 +180,7 @@ def _plan_with_shared_volumes(
         )
 
     def in_domain(domain: str | None) -> PlanResult | Rejection:
-        return _plan_in_domain(
-            request, existing, view, instance_states, previous_pod, all_or_nothing, domain
-        )
+        return _plan_in_domain(planning, domain)
 
     first_failure: Rejection | None = None
     for domain in roomy or domains[:1]:
@@ -254,15 +247,10 @@ def _shared_storage_shortfall(
     )
 
 
-def _plan_in_domain(
-    request: PlacementRequest,
-    existing: Schedule | None,
-    view: ClusterView,
-    instance_states: Mapping[int, str] | None,
-    previous_pod: Resources | None,
-    all_or_nothing: bool,
-    storage_domain: str | None,
-) -> PlanResult | Rejection:
+def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResult | Rejection:
+    """Plan the job on the nodes that pass its constraints (and reach `storage_domain`)."""
+    request, existing, view = planning.request, planning.existing, planning.view
+    instance_states, previous_pod = planning.instance_states, planning.previous_pod
     memory, disk = request.memory, request.disk
     diff = reconcile(request.count, existing, instance_states)
     placements = existing.placements if existing is not None else {}
@@ -287,7 +275,7 @@ def _plan_in_domain(
 
     placed: dict[int, str] = {}
     must = sorted(diff.place + kept.displaced)
-    if all_or_nothing:
+    if planning.all_or_nothing:
         if _fill(must, heap, rankers, fits, placed):
             return _shortfall(request, len(must), scratch, scratch.rooms(kept.counts))
         unplaced = _fill(kept.lost, heap, rankers, fits, placed)

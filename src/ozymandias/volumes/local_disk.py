@@ -41,6 +41,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ozymandias.child_process import run_program
+
 log = logging.getLogger(__name__)
 
 _IMAGE_SUFFIX = ".img"
@@ -66,13 +68,7 @@ class LocalVolume:
 
 
 async def _run(program: str, *arguments: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        program, *arguments, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise VolumeError(f"{program} {' '.join(arguments)}: {err.decode().strip()}")
-    return out.decode()
+    return await run_program(program, *arguments, error=VolumeError)
 
 
 class _KeyLock:
