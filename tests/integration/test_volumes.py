@@ -243,6 +243,30 @@ def test_kept_shared_volume_is_deleted_on_its_own(make_node: NodeFactory, tmp_pa
     assert missing.status_code == 404
 
 
+def test_a_volume_the_job_no_longer_mounts_can_be_deleted(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    node = make_node("vol-drop", extra_args=("--shared-storage", str(storage)))
+    with_volume = SHARED_JOB.format(name="dropper", count=1, memory="32M")
+    assert node.apply(with_volume).status_code == 201
+    node.wait_running("dropper", 1)
+    without = with_volume.split("    volumes:")[0]
+    assert node.apply(without).status_code == 200  # a new version, with no volume
+
+    listed = shared_volume(node, "dropper/data-shared")
+    assert listed is not None and listed["state"] == "kept"
+    assert node.request("DELETE", "/v1/volumes/dropper/data-shared").status_code == 202
+    wait_until(
+        lambda: shared_volume(node, "dropper/data-shared") is None
+        and not (storage / "dropper").exists(),
+        timeout=60,
+        what="dropper/data-shared removed while its job lives on",
+    )
+    assert node.instances("dropper")[0]["state"] == "running"
+
+
 def test_shared_volume_keeps_the_job_in_its_zone(make_node: NodeFactory, tmp_path: Path) -> None:
     zone_a, zone_b = tmp_path / "a", tmp_path / "b"
     zone_a.mkdir()
