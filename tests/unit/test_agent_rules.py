@@ -9,6 +9,7 @@ from ozymandias.agent.local_plan import (
     LocalPod,
     desired_on_node,
     plan_local_changes,
+    rollout_allows,
 )
 from ozymandias.agent.restart_policy import (
     RestartPolicy,
@@ -16,7 +17,7 @@ from ozymandias.agent.restart_policy import (
     restart_delay,
     should_restart,
 )
-from ozymandias.cluster.records import JobRecord, Schedule
+from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, JobRecord, Schedule
 from ozymandias.spec.loader import job_from_data
 
 
@@ -80,6 +81,53 @@ def test_a_duplicate_pod_of_one_instance_is_stopped() -> None:
     duplicate = LocalPod("ozy-n1-a-0-copy", "a", 0, 1)
     changes = plan_local_changes({("a", 0): desired("a", 0)}, [pod("a", 0), duplicate], set())
     assert [p.pod_name for p in changes.stop] == ["ozy-n1-a-0-copy"]
+
+
+def test_a_pod_whose_turn_has_not_come_is_held_not_replaced() -> None:
+    changes = plan_local_changes(
+        {("a", 0): desired("a", 0, version=2), ("a", 1): desired("a", 1, version=2)},
+        [pod("a", 0, 1), pod("a", 1, 1)],
+        set(),
+        may_replace=lambda instance: instance.index == 0,
+    )
+    assert [old.key for old, _ in changes.replace] == [("a", 0)]
+    assert [held.key for held in changes.held] == [("a", 1)]
+
+
+def status(index: int, version: int, health: Health = Health.HEALTHY) -> InstanceStatus:
+    return InstanceStatus(
+        job="a",
+        index=index,
+        node="n1",
+        state=InstanceState.RUNNING,
+        spec_version=version,
+        health=health,
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "statuses", "allowed"),
+    [
+        pytest.param(0, {}, True, id="the first instance goes first"),
+        pytest.param(1, {0: status(0, 2)}, True, id="after the one before is new and healthy"),
+        pytest.param(1, {0: status(0, 1)}, False, id="not while the one before is old"),
+        pytest.param(
+            1, {0: status(0, 2, Health.STARTING)}, False, id="not while it is still starting"
+        ),
+        pytest.param(2, {0: status(0, 2)}, False, id="every lower instance must be done"),
+        pytest.param(1, {}, False, id="not while the one before reports nothing"),
+    ],
+)
+def test_a_rolling_update_moves_one_instance_at_a_time_in_index_order(
+    index: int, statuses: dict[int, InstanceStatus], allowed: bool
+) -> None:
+    placed = [0, 1, 2]
+    assert rollout_allows(desired("a", index, version=2), placed, statuses) is allowed
+
+
+def test_a_rolling_update_skips_instances_that_are_not_placed() -> None:
+    # Instance 0 is pending (no node has room): it must not block instance 1.
+    assert rollout_allows(desired("a", 1, version=2), [1, 2], {})
 
 
 @pytest.mark.parametrize(

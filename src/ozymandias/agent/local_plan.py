@@ -6,10 +6,10 @@ runtime says it does run, and gets back which pods to start, stop or replace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ozymandias.cluster.records import JobRecord, Schedule
+from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, JobRecord, Schedule
 from ozymandias.spec.models import JobSpec
 
 InstanceKey = tuple[str, int]  # (job name, instance index)
@@ -47,6 +47,8 @@ class LocalChanges:
     stop: list[LocalPod] = field(default_factory=list)
     # A pod whose job spec changed: stop the old pod, then start the new one.
     replace: list[tuple[LocalPod, DesiredInstance]] = field(default_factory=list)
+    # Pods of an older spec that wait their turn in a rolling update.
+    held: list[LocalPod] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.start or self.stop or self.replace)
@@ -76,11 +78,14 @@ def plan_local_changes(
     desired: dict[InstanceKey, DesiredInstance],
     running: Iterable[LocalPod],
     busy: set[InstanceKey],
+    may_replace: Callable[[DesiredInstance], bool] = lambda _: True,
 ) -> LocalChanges:
     """The changes that bring `running` to `desired`, skipping `busy` instances.
 
     An instance is busy while an earlier change to it is still in flight; it
-    is looked at again when that change finishes.
+    is looked at again when that change finishes. A pod of an older spec is
+    replaced only when `may_replace` says its turn has come; until then it
+    is `held` and keeps running.
     """
     changes = LocalChanges()
     seen: set[InstanceKey] = set()
@@ -93,9 +98,36 @@ def plan_local_changes(
             # Not ours any more, or a duplicate of an instance already kept.
             changes.stop.append(pod)
         elif pod.version != wanted.version:
-            changes.replace.append((pod, wanted))
+            if may_replace(wanted):
+                changes.replace.append((pod, wanted))
+            else:
+                changes.held.append(pod)
         seen.add(pod.key)
     for key in sorted(desired):
         if key not in seen and key not in busy:
             changes.start.append(desired[key])
     return changes
+
+
+def rollout_allows(
+    instance: DesiredInstance, placed: Collection[int], statuses: Mapping[int, InstanceStatus]
+) -> bool:
+    """A rolling update, one instance at a time in index order, as Nomad's `max_parallel = 1`.
+
+    An instance may move to its job's new spec once every placed instance
+    with a lower index runs that spec and is healthy. A bad spec thus takes
+    down one instance, not the job; and since each node decides from the
+    statuses in etcd alone, nodes need no other coordination.
+    """
+    for index in placed:
+        if index >= instance.index:
+            continue
+        status = statuses.get(index)
+        if (
+            status is None
+            or status.spec_version != instance.version
+            or status.state is not InstanceState.RUNNING
+            or status.health is not Health.HEALTHY
+        ):
+            return False
+    return True

@@ -21,6 +21,7 @@ from ozymandias.agent.local_plan import (
     LocalPod,
     desired_on_node,
     plan_local_changes,
+    rollout_allows,
 )
 from ozymandias.agent.restart_policy import (
     RestartPolicy,
@@ -225,6 +226,7 @@ class NodeAgent:
         # applied once the start finishes and the agent tracks the pod.
         self._early_exits: dict[InstanceKey, list[ContainerExit]] = {}
         self._wake = asyncio.Event()
+        self._rollout_waiting = False  # some pod waits its turn in a rolling update
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -288,9 +290,20 @@ class NodeAgent:
                 revision = await mirror_wait(revision)
                 self._wake.set()
 
+        async def follow_statuses_while_rolling_out() -> None:
+            # Only a rolling update waits on other instances' health: otherwise
+            # status changes (frequent, cluster-wide) need not wake the agent.
+            statuses = self._mirrors.instances
+            revision = statuses.revision
+            while True:
+                revision = await statuses.wait_for_change(revision)
+                if self._rollout_waiting:
+                    self._wake.set()
+
         await asyncio.gather(
             follow(jobs.wait_for_change, jobs.revision),
             follow(schedules.wait_for_change, schedules.revision),
+            follow_statuses_while_rolling_out(),
         )
 
     async def _reconcile_forever(self) -> None:
@@ -310,7 +323,8 @@ class NodeAgent:
     def _reconcile_once(self) -> None:
         desired = self._desired()
         running = [track.pod for track in self._pods.values()]
-        changes = plan_local_changes(desired, running, self._busy)
+        changes = plan_local_changes(desired, running, self._busy, self._rollout_allows)
+        self._rollout_waiting = bool(changes.held)
         for instance in changes.start:
             self._launch(instance.key, self._start(instance))
         for pod in changes.stop:
@@ -319,6 +333,12 @@ class NodeAgent:
             self._launch(pod.key, self._replace(pod, instance))
         self._sweep_volumes(desired)
         self._forget_stale_statuses(desired)
+
+    def _rollout_allows(self, instance: DesiredInstance) -> bool:
+        schedule = self._mirrors.schedule(instance.job)
+        placed = schedule.placements.keys() if schedule is not None else ()
+        statuses = {s.index: s for s in self._mirrors.instance_statuses(instance.job)}
+        return rollout_allows(instance, placed, statuses)
 
     def _launch(self, key: InstanceKey, work: Coroutine[Any, Any, None]) -> None:
         """Run one change to an instance in the background, one change at a time."""
