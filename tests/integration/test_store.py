@@ -26,6 +26,8 @@ import pytest
 
 from ozymandias.cluster.records import (
     Event,
+    InstanceState,
+    InstanceStatus,
     JobRecord,
     Node,
     Resources,
@@ -836,6 +838,34 @@ async def test_a_commit_that_missed_a_volume_removal_is_lost(client: Etcd) -> No
     assert not await store.forget_volume(marked[0])  # a peer finishing second changes nothing
     total = await client.get(keys.shared_allocation("zone=a"))
     assert total is not None and Resources.from_json(total.value).disk == 0
+
+
+async def test_a_node_letting_an_instance_go_never_touches_the_new_nodes_report(
+    client: Etcd, lease_of: LeaseGranter
+) -> None:
+    store = ClusterStore(client)
+    lease = await lease_of()
+
+    def report(node: str, state: InstanceState) -> InstanceStatus:
+        return InstanceStatus(job="web", index=3, node=node, state=state)
+
+    async def stored() -> InstanceStatus | None:
+        current = await client.get(keys.instance("web", 3))
+        return InstanceStatus.from_json(current.value) if current is not None else None
+
+    # web-3 moved from n1 to n2, which reports it first.
+    await store.put_instance_status(report("n2", InstanceState.STARTING), lease)
+    await store.put_leaving_instance_status(report("n1", InstanceState.STOPPING), lease)
+    await store.delete_instance_status("web", 3, "n1")
+    assert await stored() == report("n2", InstanceState.STARTING)
+
+    # Its own report the leaving node does replace, then delete.
+    await store.delete_instance_status("web", 3, "n2")
+    await store.put_instance_status(report("n1", InstanceState.RUNNING), lease)
+    await store.put_leaving_instance_status(report("n1", InstanceState.STOPPING), lease)
+    assert await stored() == report("n1", InstanceState.STOPPING)
+    await store.delete_instance_status("web", 3, "n1")
+    assert await stored() is None
 
 
 async def test_read_planning_inputs_carries_the_revisions_a_commit_checks(

@@ -264,7 +264,7 @@ def test_a_volume_the_job_no_longer_mounts_can_be_deleted(
         timeout=60,
         what="dropper/data-shared removed while its job lives on",
     )
-    assert node.instances("dropper")[0]["state"] == "running"
+    node.wait_running("dropper", 1)
 
 
 def test_shared_volume_keeps_the_job_in_its_zone(make_node: NodeFactory, tmp_path: Path) -> None:

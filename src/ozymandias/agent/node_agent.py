@@ -9,6 +9,7 @@ etcd under the node's lease.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
@@ -50,6 +51,7 @@ from ozymandias.runtime.models import (
     Mount,
     PodInfo,
     PodPlan,
+    RuntimeUnavailable,
     StreamConnected,
 )
 from ozymandias.runtime.podman import PodmanRuntime
@@ -227,6 +229,7 @@ class NodeAgent:
         self._early_exits: dict[InstanceKey, list[ContainerExit]] = {}
         self._wake = asyncio.Event()
         self._rollout_waiting = False  # some pod waits its turn in a rolling update
+        self._unreleasable: set[InstanceKey] = set()  # volumes a release failed to remove
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -253,8 +256,12 @@ class NodeAgent:
         for track in self._pods.values():
             _stop_background_work(track)
         await self._publisher.withdraw_all()
+        # By label, not only the tracked pods: one being drained or started is not tracked.
+        pod_names = {track.pod.pod_name for track in self._pods.values()}
+        with contextlib.suppress(RuntimeUnavailable):
+            pod_names |= {info.name for info in await self._runtime.list_pods(self.pod_labels)}
         await asyncio.gather(
-            *(self._runtime.remove_pod(track.pod.pod_name) for track in self._pods.values()),
+            *(self._runtime.remove_pod(name) for name in sorted(pod_names)),
             return_exceptions=True,
         )
         if self._volumes is not None:
@@ -371,9 +378,32 @@ class NodeAgent:
         if volumes is None:
             return
         for key in volumes.instances_with_volumes():
-            if key not in desired and key not in self._pods and key not in self._busy:
-                log.info("releasing the local volumes of %s: no instance here", instance_name(*key))
-                self._launch(key, volumes.release(*key))
+            if (
+                key in desired
+                or key in self._pods
+                or key in self._busy
+                or key in self._unreleasable
+            ):
+                continue
+            log.info("releasing the local volumes of %s: no instance here", instance_name(*key))
+            self._busy.add(key)
+            self._spawn(self._release_unowned(volumes, key))
+
+    async def _release_unowned(self, volumes: PodVolumes, key: InstanceKey) -> None:
+        # Unlike other changes, a release wakes no reconcile when it ends: one
+        # that fails (or leaves something behind) must not be retried in a loop.
+        try:
+            await volumes.release(*key)
+        except Exception as error:
+            log.error("could not release the local volumes of %s: %s", instance_name(*key), error)
+        finally:
+            self._busy.discard(key)
+        if key in volumes.instances_with_volumes():
+            log.error(
+                "the local volumes of %s are still there; leaving them until the node restarts",
+                instance_name(*key),
+            )
+            self._unreleasable.add(key)
 
     def _forget_stale_statuses(self, desired: dict[InstanceKey, DesiredInstance]) -> None:
         """Delete status records this node wrote for instances it no longer has."""
@@ -428,6 +458,10 @@ class NodeAgent:
 
     async def _stop(self, pod: LocalPod) -> None:
         await self._take_down(pod)
+        await self._forget(pod)
+
+    async def _forget(self, pod: LocalPod) -> None:
+        """After its pod is gone: release the instance's volumes and status, if it left."""
         if self._volumes is not None and pod.key not in self._desired():
             # Gone for good (a duplicate pod of a kept instance leaves its volumes be).
             await self._volumes.release(pod.job, pod.index)
@@ -436,7 +470,13 @@ class NodeAgent:
 
     async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
         await self._take_down(pod)
-        await self._start(instance)
+        # The drain took a second: start what is wanted now, which may be
+        # nothing (the instance was moved, scaled away or deleted meanwhile).
+        current = self._desired().get(pod.key)
+        if current is None:
+            await self._forget(pod)
+        else:
+            await self._start(current)
 
     async def _take_down(self, pod: LocalPod) -> None:
         """Withdraw the pod from DNS and every node's ingress, let it drain, then remove it.
@@ -450,7 +490,7 @@ class NodeAgent:
             _stop_background_work(track)
         await self._publisher.set_health(pod.key, None)
         if track is not None and track.health() is Health.HEALTHY:
-            await self._put_status(
+            await self._put_leaving_status(
                 InstanceStatus(
                     job=pod.job,
                     index=pod.index,
@@ -741,9 +781,15 @@ class NodeAgent:
         except StoreUnavailable as error:
             log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
 
+    async def _put_leaving_status(self, status: InstanceStatus) -> None:
+        try:
+            await self._store.put_leaving_instance_status(status, self._lease_id())
+        except StoreUnavailable as error:
+            log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
+
     async def _delete_status(self, key: InstanceKey) -> None:
         try:
-            await self._store.delete_instance_status(*key)
+            await self._store.delete_instance_status(*key, self.node_name)
         except StoreUnavailable as error:
             log.warning("could not clear the status of %s: %s", instance_name(*key), error)
 

@@ -509,8 +509,28 @@ class ClusterStore:
             keys.instance(status.job, status.index), status.to_json(), lease=lease_id
         )
 
-    async def delete_instance_status(self, job_name: str, index: int) -> None:
-        await self.etcd.delete(keys.instance(job_name, index))
+    async def delete_instance_status(self, job_name: str, index: int, node_name: str) -> None:
+        """Delete an instance's status if `node_name` wrote it, never a newer node's."""
+        key = keys.instance(job_name, index)
+        current = await self.etcd.get(key)
+        if current is None or InstanceStatus.from_json(current.value).node != node_name:
+            return
+        await self.etcd.transaction([Unchanged(key, current.mod_revision)], [Delete(key)])
+
+    async def put_leaving_instance_status(self, status: InstanceStatus, lease_id: int) -> None:
+        """Report an instance this node is letting go, unless another node reports it now.
+
+        The instance may already have been placed and started elsewhere: its
+        new node's report must not be overwritten by the old one's.
+        """
+        key = keys.instance(status.job, status.index)
+        current = await self.etcd.get(key)
+        if current is not None and InstanceStatus.from_json(current.value).node != status.node:
+            return
+        revision = current.mod_revision if current is not None else 0
+        await self.etcd.transaction(
+            [Unchanged(key, revision)], [Put(key, status.to_json(), lease=lease_id)]
+        )
 
     # Events
 
