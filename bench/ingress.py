@@ -12,8 +12,9 @@ shared cores one run alone varies by 15% or more):
 Backends: nginx serving a small file on loopback (fast, so the proxy is the
 bottleneck), and one instance of the example web job on a real node (behind
 the node's own ingress for (b)). Then (d): 64 connections for --churn-seconds
-through the node's ingress while an instance is killed and restarted, and
-while the job scales from 3 to 5 and back to 3; every error is counted.
+through the node's ingress while an instance is killed and restarted, while the
+job scales from 3 to 5 and back to 3, and while a new spec rolls out; every
+error is counted.
 
     .venv/bin/python bench/ingress.py [--seconds 4] [--rounds 5] [--churn-seconds 20]
                                       [--connections 64]
@@ -301,17 +302,31 @@ def churn(node: NodeProcess, seconds: float, connections: int, action: str) -> R
         run("podman", "kill", container)
         wait_until(lambda: healthy(node) == 2, timeout=seconds, what="the kill to be seen")
         wait_until(lambda: healthy(node) == 3, timeout=seconds * 3, what="the restart")
-    else:
+    elif action == "scale":
         scale(node, 5)
         wait_until(lambda: healthy(node) == 5, timeout=seconds, what="5 healthy instances")
         scale(node, 3)
         wait_until(lambda: healthy(node) == 3, timeout=seconds, what="3 healthy instances")
+    else:
+        node.apply(JOB + "    environment: {RELEASE: 2}\n").raise_for_status()
+        wait_until(lambda: rolled_out(node), timeout=seconds, what="the new spec rolled out")
     load.join()
     return results[0]
 
 
 def scale(node: NodeProcess, count: int) -> None:
     node.request("POST", "/v1/jobs/bench/scale", json={"numInstances": count}).raise_for_status()
+
+
+def rolled_out(node: NodeProcess) -> bool:
+    """Whether every instance runs the job's current version, healthy."""
+    version = node.request("GET", "/v1/jobs/bench").json()["version"]
+    instances = node.instances("bench")
+    return (
+        version > 1
+        and all(i["specVersion"] == version and i["health"] == "healthy" for i in instances)
+        and healthy(node) == len(instances)
+    )
 
 
 def healthy(node: NodeProcess) -> int:
@@ -382,7 +397,8 @@ def main() -> None:
                 wait_until(lambda: healthy(node) == 3, what="3 healthy instances")
                 print(f"\n(d) {connections} connections through the node's ingress")
                 for action, label in (("kill", "instance killed and restarted"),
-                                      ("scale", "scale 3 -> 5 -> 3")):  # fmt: skip
+                                      ("scale", "scale 3 -> 5 -> 3"),
+                                      ("update", "new spec rolled out")):  # fmt: skip
                     result = churn(node, arguments.churn_seconds, connections, action)
                     print(f"  {label:30} {result}")
                     if result.errors:

@@ -35,6 +35,7 @@ def instance_view(job: str, index: int, node: str, status: InstanceStatus | None
         "health": status.health.value if reported and status else "",
         "reason": status.reason if reported and status else "",
         "restarts": status.restarts if reported and status else 0,
+        "specVersion": status.spec_version if reported and status else 0,
         "podIP": status.pod_ip if reported and status else "",
         "containers": [c.model_dump(by_alias=True) for c in status.containers]
         if reported and status

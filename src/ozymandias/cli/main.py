@@ -333,7 +333,7 @@ def apply(
         f"(version {result['version']}, {result['numInstances']} instance(s))"
     )
     if not no_wait:
-        _wait_for_instances(api, spec.name, timeout)
+        _wait_for_instances(api, spec.name, result["version"], timeout)
 
 
 @app.command()
@@ -353,7 +353,7 @@ def scale(
         f"{len(result['placed'])} placed, {len(result['stopped'])} stopped"
     )
     if not no_wait:
-        _wait_for_instances(api, job, timeout)
+        _wait_for_instances(api, job, result["version"], timeout)
 
 
 @app.command()
@@ -692,13 +692,16 @@ def _allocated_of(node: dict[str, Any], resource: str) -> str:
 
 
 def _instances_table(instances: list[dict[str, Any]]) -> Table:
-    table = Table("INSTANCE", "NODE", "STATE", "HEALTH", "RESTARTS", "POD IP", "REASON", box=None)
+    table = Table(
+        "INSTANCE", "NODE", "STATE", "HEALTH", "VERSION", "RESTARTS", "POD IP", "REASON", box=None
+    )
     for item in instances:
         table.add_row(
             item["name"],
             item["node"] or "-",
             _styled_state(item["state"]),
             _styled_state(item.get("health") or "-"),
+            str(item.get("specVersion") or "-"),
             str(item["restarts"]),
             item["podIP"] or "-",
             item["reason"],
@@ -733,19 +736,26 @@ def _styled_state(state: str) -> str:
         "failed": "red",
         "unhealthy": "red",
         "exited": "yellow",
+        "stopping": "yellow",
     }.get(state, "cyan")
     return f"[{colour}]{state}[/]"
 
 
-def _wait_for_instances(api: str, job: str, timeout: float) -> None:
-    """Show progress until every instance runs, or one fails, or time runs out."""
+def _wait_for_instances(api: str, job: str, version: int, timeout: float) -> None:
+    """Show progress until every instance runs `version` of the job's spec, or one fails,
+    or time runs out (a new spec rolls out one instance at a time)."""
     deadline = time.monotonic() + timeout
     last_line = ""
     with err.status(f"waiting for {job}…") as status:
         while True:
             instances = _call(api, "GET", "/v1/instances", params={"job": job})
-            states = [item["state"] for item in instances]
+            states = [
+                item["state"] if item.get("specVersion") in (0, version) else "old-version"
+                for item in instances
+            ]
             line = f"{job}: {states.count('running')}/{len(instances)} running"
+            if "old-version" in states:
+                line += f" ({states.count('old-version')} still to update to version {version})"
             if line != last_line:
                 status.update(line)
                 last_line = line
