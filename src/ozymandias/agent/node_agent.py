@@ -461,11 +461,14 @@ class NodeAgent:
         await self._forget(pod)
 
     async def _forget(self, pod: LocalPod) -> None:
-        """After its pod is gone: release the instance's volumes and status, if it left."""
-        if self._volumes is not None and pod.key not in self._desired():
-            # Gone for good (a duplicate pod of a kept instance leaves its volumes be).
-            await self._volumes.release(pod.job, pod.index)
-        await self._delete_status(pod.key)
+        """After its pod is gone: release the instance's volumes and status, if it left.
+
+        A duplicate pod of an instance that stays leaves both be.
+        """
+        if pod.key not in self._desired():
+            if self._volumes is not None:
+                await self._volumes.release(pod.job, pod.index)
+            await self._delete_status(pod.key)
         await self._record(pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}")
 
     async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
