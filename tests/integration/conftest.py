@@ -17,6 +17,7 @@ from tests.integration.harness import (
     run,
     unmount_everything_under,
     unused_pod_subnets,
+    wait_until,
 )
 
 REQUIRED_IMAGES = (
@@ -81,6 +82,15 @@ def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterato
         )
         started.append(node)
         node.start()
+        # Answering is not being known: a job submitted before the others' mirrors
+        # show this node would be planned without it.
+        live = [n for n in started if n.process is not None and n.process.poll() is None]
+        names = {n.name for n in live}
+        wait_until(
+            lambda: all(names <= n.known_nodes() for n in live),
+            timeout=30,
+            what="every node to see every other",
+        )
         return node
 
     try:

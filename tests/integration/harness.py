@@ -216,6 +216,13 @@ class NodeProcess:
         except httpx.HTTPError:
             return False
 
+    def known_nodes(self) -> set[str]:
+        """The nodes this node knows of, from its own API."""
+        try:
+            return {item["name"] for item in self.request("GET", "/v1/nodes").json()}
+        except httpx.HTTPError:
+            return set()
+
     def log_tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text().splitlines()[-lines:])

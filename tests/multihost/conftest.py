@@ -6,9 +6,10 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.integration.harness import CLUSTER_CIDR, blackholed, require_tools, run
+from tests.integration.harness import CLUSTER_CIDR, blackholed, require_tools, run, wait_until
 from tests.multihost.hosts import HOST_NAME_PREFIX, EtcdCluster, Host, TestNetwork, leftovers
 
 REQUIRED_IMAGES = ("localhost/ozy-example-web", "localhost/podman-pause")
@@ -52,6 +53,14 @@ def etcd_cluster(
 HostFactory = Callable[..., list[Host]]
 
 
+def known_nodes(host: Host) -> set[str]:
+    """The nodes `host` knows of, from its own API."""
+    try:
+        return {node["name"] for node in host.request("GET", "/v1/nodes").json()}
+    except httpx.HTTPError:
+        return set()
+
+
 @pytest.fixture
 def make_hosts(etcd_cluster: EtcdCluster, tmp_path: Path) -> Iterator[HostFactory]:
     """Create hosts running node daemons for one test; destroy every one of them after."""
@@ -77,6 +86,15 @@ def make_hosts(etcd_cluster: EtcdCluster, tmp_path: Path) -> Iterator[HostFactor
             host.start_daemon(wait=False)
         for host in hosts:
             host.wait_ready()
+        # A host answering does not mean its peers know it yet: a job submitted
+        # before would be planned without it.
+        live = [host for host in created if host.answers()]
+        names = {host.name for host in live}
+        wait_until(
+            lambda: all(names <= known_nodes(host) for host in live),
+            timeout=30,
+            what="every host to see every other",
+        )
         return hosts
 
     try:
