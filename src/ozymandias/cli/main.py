@@ -563,14 +563,15 @@ def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
     volumes = _call(api, "GET", "/v1/volumes")
     if output == "json":
         return _print_json(volumes)
-    table = Table("NAME", "JOB", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE", box=None)
-    table.columns[0].overflow = "fold"  # a name cut short can't be passed to `ozy delete volume`
+    # No JOB column: a volume's name starts with its job's (-o json has it apart).
+    table = Table("NAME", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE", box=None)
+    # A name cut short can't be passed to `ozy delete volume`.
+    table.columns[0].min_width = max((len(item["name"]) for item in volumes), default=4)
     for item in volumes:
         where = f"zone {item['zone']}" if item["zone"] else f"node {item['node']}"
         used = format_size(item["used"]) if item["used"] is not None else "-"
         table.add_row(
             item["name"],
-            item["job"],
             item["kind"],
             format_size(item["size"]),
             used,
@@ -695,6 +696,8 @@ def _instances_table(instances: list[dict[str, Any]]) -> Table:
     table = Table(
         "INSTANCE", "NODE", "STATE", "HEALTH", "VERSION", "RESTARTS", "POD IP", "REASON", box=None
     )
+    # The name is what a user types next (`ozy logs NAME`): never cut it short.
+    table.columns[0].min_width = max((len(item["name"]) for item in instances), default=8)
     for item in instances:
         table.add_row(
             item["name"],
