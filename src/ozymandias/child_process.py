@@ -51,3 +51,15 @@ async def run_program(program: str, *arguments: str, error: Callable[[str], Exce
     if process.returncode != 0:
         raise error(f"{program} {' '.join(arguments)}: {err.decode().strip()}")
     return out.decode()
+
+
+async def stop_child(process: asyncio.subprocess.Process, grace_seconds: float) -> None:
+    """SIGTERM a child, and SIGKILL it if it has not exited after `grace_seconds`."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace_seconds)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

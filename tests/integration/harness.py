@@ -285,6 +285,20 @@ def containers_with_label(label: str) -> list[dict[str, Any]]:
     return list(podman_json("ps", "-a", "--format", "json", "--filter", f"label={label}"))
 
 
+def app_container(job: str, index: int, container: str = "app") -> str:
+    """The id of one container of an instance, its running one if it has one."""
+    found = [
+        item
+        for item in containers_with_label(f"ozy.job={job}")
+        if (item["Labels"] or {}).get("ozy.index") == str(index)
+        and (item["Labels"] or {}).get("ozy.container") == container
+    ]
+    found.sort(key=lambda item: item["State"] != "running")
+    if not found:
+        raise AssertionError(f"no {container} container for {job}-{index}")
+    return str(found[0]["Id"])
+
+
 def pods_with_label(label: str) -> list[dict[str, Any]]:
     return list(podman_json("pod", "ps", "--format", "json", "--filter", f"label={label}"))
 

@@ -6,7 +6,12 @@ import time
 from typing import Any
 
 from tests.integration.conftest import NodeFactory
-from tests.integration.harness import NodeProcess, containers_with_label, run, wait_until
+from tests.integration.harness import (
+    NodeProcess,
+    app_container,
+    run,
+    wait_until,
+)
 
 # The app clears its failure flag when it starts, so a restart cures it.
 HTTP_JOB = """
@@ -68,14 +73,6 @@ def dig(node: NodeProcess, name: str, rdtype: str = "A", *options: str) -> str:
 
 def addresses(node: NodeProcess, name: str) -> set[str]:
     return set(dig(node, name, "A", "+short").split())
-
-
-def app_container(job: str, index: int, container: str = "app") -> str:
-    for item in containers_with_label(f"ozy.job={job}"):
-        labels = item["Labels"] or {}
-        if labels.get("ozy.index") == str(index) and labels.get("ozy.container") == container:
-            return str(item["Id"])
-    raise AssertionError(f"no {container} container for {job}-{index}")
 
 
 def instance(node: NodeProcess, job: str, index: int) -> dict[str, Any]:

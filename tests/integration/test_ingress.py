@@ -10,7 +10,13 @@ import time
 import httpx
 
 from tests.integration.conftest import NodeFactory
-from tests.integration.harness import NodeProcess, containers_with_label, free_port, run, wait_until
+from tests.integration.harness import (
+    NodeProcess,
+    app_container,
+    free_port,
+    run,
+    wait_until,
+)
 
 # The app clears its failure flag when it starts, so a restart cures it.
 WEB_JOB = """
@@ -62,14 +68,6 @@ def instance_of(response: httpx.Response) -> str:
 
 def answering(node: NodeProcess, host: str, requests: int) -> set[str]:
     return {instance_of(get(node, host)) for _ in range(requests)}
-
-
-def app_container(job: str, index: int) -> str:
-    for item in containers_with_label(f"ozy.job={job}"):
-        labels = item["Labels"] or {}
-        if labels.get("ozy.index") == str(index) and labels.get("ozy.container") == "app":
-            return str(item["Id"])
-    raise AssertionError(f"no app container for {job}-{index}")
 
 
 def healthy_backends(node: NodeProcess, job: str) -> int:

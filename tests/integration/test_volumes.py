@@ -12,6 +12,7 @@ from typing import Any
 from tests.integration.conftest import NodeFactory
 from tests.integration.harness import (
     NodeProcess,
+    app_container,
     containers_with_label,
     mounted_under,
     run,
@@ -45,20 +46,8 @@ containers:
 """
 
 
-def container_of(job: str, index: int) -> str:
-    for item in containers_with_label(f"ozy.job={job}"):
-        labels = item["Labels"] or {}
-        if (labels.get("ozy.index"), labels.get("ozy.container"), item["State"]) == (
-            str(index),
-            "app",
-            "running",
-        ):
-            return str(item["Id"])
-    raise AssertionError(f"no running app container for {job}-{index}")
-
-
 def in_container(job: str, index: int, script: str, check: bool = True) -> Any:
-    return run("podman", "exec", container_of(job, index), "sh", "-c", script, check=check)
+    return run("podman", "exec", app_container(job, index), "sh", "-c", script, check=check)
 
 
 def local_volume_dir(node: NodeProcess, job: str, index: int) -> Path:
@@ -100,7 +89,7 @@ def test_local_volume_is_size_limited_and_survives_a_container_restart(
     in_container("scratch", 0, "rm /data/scratch/fill; echo kept > /data/scratch/marker")
 
     # A container restart (a crash, restarted by the `always` policy) keeps the volume.
-    run("podman", "kill", container_of("scratch", 0))
+    run("podman", "kill", app_container("scratch", 0))
     wait_until(
         lambda: (
             node.instances("scratch")[0]["restarts"] >= 1
@@ -259,8 +248,10 @@ def test_a_volume_the_job_no_longer_mounts_can_be_deleted(
     assert listed is not None and listed["state"] == "kept"
     assert node.request("DELETE", "/v1/volumes/dropper/data-shared").status_code == 202
     wait_until(
-        lambda: shared_volume(node, "dropper/data-shared") is None
-        and not (storage / "dropper").exists(),
+        lambda: (
+            shared_volume(node, "dropper/data-shared") is None
+            and not (storage / "dropper").exists()
+        ),
         timeout=60,
         what="dropper/data-shared removed while its job lives on",
     )

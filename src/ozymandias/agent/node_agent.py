@@ -20,6 +20,7 @@ from ozymandias.agent.local_plan import (
     DesiredInstance,
     InstanceKey,
     LocalPod,
+    desired_instance,
     desired_on_node,
     plan_local_changes,
     rollout_allows,
@@ -327,10 +328,29 @@ class NodeAgent:
             self._mirrors.schedules.items.values(),
         )
 
+    def _desired_instance(self, key: InstanceKey) -> DesiredInstance | None:
+        job_name, index = key
+        return desired_instance(
+            self.node_name, self._mirrors.job(job_name), self._mirrors.schedule(job_name), index
+        )
+
     def _reconcile_once(self) -> None:
         desired = self._desired()
         running = [track.pod for track in self._pods.values()]
-        changes = plan_local_changes(desired, running, self._busy, self._rollout_allows)
+        # Grouped once a reconcile, and only if some pod is up for replacement.
+        statuses_by_job: dict[str, dict[int, InstanceStatus]] | None = None
+
+        def may_replace(instance: DesiredInstance) -> bool:
+            nonlocal statuses_by_job
+            if statuses_by_job is None:
+                statuses_by_job = {}
+                for status in self._mirrors.instance_statuses():
+                    statuses_by_job.setdefault(status.job, {})[status.index] = status
+            schedule = self._mirrors.schedule(instance.job)
+            placed = schedule.placements.keys() if schedule is not None else ()
+            return rollout_allows(instance, placed, statuses_by_job.get(instance.job, {}))
+
+        changes = plan_local_changes(desired, running, self._busy, may_replace)
         self._rollout_waiting = bool(changes.held)
         for instance in changes.start:
             self._launch(instance.key, self._start(instance))
@@ -340,12 +360,6 @@ class NodeAgent:
             self._launch(pod.key, self._replace(pod, instance))
         self._sweep_volumes(desired)
         self._forget_stale_statuses(desired)
-
-    def _rollout_allows(self, instance: DesiredInstance) -> bool:
-        schedule = self._mirrors.schedule(instance.job)
-        placed = schedule.placements.keys() if schedule is not None else ()
-        statuses = {s.index: s for s in self._mirrors.instance_statuses(instance.job)}
-        return rollout_allows(instance, placed, statuses)
 
     def _launch(self, key: InstanceKey, work: Coroutine[Any, Any, None]) -> None:
         """Run one change to an instance in the background, one change at a time."""
@@ -465,7 +479,7 @@ class NodeAgent:
 
         A duplicate pod of an instance that stays leaves both be.
         """
-        if pod.key not in self._desired():
+        if self._desired_instance(pod.key) is None:
             if self._volumes is not None:
                 await self._volumes.release(pod.job, pod.index)
             await self._delete_status(pod.key)
@@ -475,7 +489,7 @@ class NodeAgent:
         await self._take_down(pod)
         # The drain took a second: start what is wanted now, which may be
         # nothing (the instance was moved, scaled away or deleted meanwhile).
-        current = self._desired().get(pod.key)
+        current = self._desired_instance(pod.key)
         if current is None:
             await self._forget(pod)
         else:

@@ -24,7 +24,7 @@ import subprocess
 from collections.abc import Coroutine
 from pathlib import Path
 
-from ozymandias.child_process import die_with_parent
+from ozymandias.child_process import die_with_parent, stop_child
 from ozymandias.ingress.haproxy_config import (
     Layout,
     Settings,
@@ -135,13 +135,8 @@ class Haproxy:
     async def stop(self) -> None:
         async with self._lock:
             process, self._process = self._process, None
-            if process is not None and process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            if process is not None:
+                await stop_child(process, _STOP_GRACE_SECONDS)
             for task in list(self._background):
                 task.cancel()
 

@@ -19,7 +19,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from ozymandias.child_process import die_with_parent
+from ozymandias.child_process import die_with_parent, stop_child
 from ozymandias.runtime.models import RuntimeUnavailable
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,8 @@ class PodmanService:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if process is not None:
+            await stop_child(process, _STOP_GRACE_SECONDS)
         if self._stderr_drain is not None:
             await self._stderr_drain
             self._stderr_drain = None
