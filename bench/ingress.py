@@ -435,7 +435,12 @@ def main() -> None:
             (work / "etcd").mkdir()
             etcd.start()
             node = NodeProcess(
-                NODE, etcd.url, work / "nodes", unused_pod_subnets(1, first=90)[0], lease_ttl=5
+                NODE,
+                etcd.url,
+                work / "nodes",
+                unused_pod_subnets(1, first=90)[0],
+                lease_ttl=5,
+                log_level="INFO",
             )
             try:
                 node.start()

@@ -149,6 +149,8 @@ class NodeProcess:
     lease_ttl: int = 15
     labels: str = ""
     extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
+    # DEBUG tells a failing test's story; benchmarks run the node as users do (INFO).
+    log_level: str = "DEBUG"
     api_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
     ingress_port: int = field(default_factory=free_port)
@@ -200,7 +202,7 @@ class NodeProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "OZY_LOG_LEVEL": "DEBUG"},
+            env={**os.environ, "OZY_LOG_LEVEL": self.log_level},
         )
         log.close()
         if wait:

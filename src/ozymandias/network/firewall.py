@@ -157,6 +157,26 @@ def render(chains: Chains, pod_subnet: str, cluster_cidr: str, pods: Mapping[str
     )
 
 
+def misplaced_jumps(
+    saved: str, jumps: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """The (table, built-in chain, our chain) jumps of `jumps` that are not the first
+    rule of their built-in chain in `saved`, the output of `iptables-save`."""
+    first_rules: dict[tuple[str, str], str] = {}
+    table = ""
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith("-A "):
+            builtin = line.split(maxsplit=2)[1]
+            first_rules.setdefault((table, builtin), line.strip())
+    return [
+        (table, builtin, chain)
+        for table, builtin, chain in jumps
+        if first_rules.get((table, builtin)) != f"-A {builtin} -j {chain}"
+    ]
+
+
 async def _iptables(
     *arguments: str, stdin: str | None = None, program: str = "iptables"
 ) -> tuple[int, str]:
@@ -193,6 +213,8 @@ class IptablesFirewall:
         self._subnet = pod_subnet
         self._cluster = cluster_cidr
         self._pods: dict[str, PodPorts] = {}
+        # What the last iptables-restore wrote: a pod without ports changes nothing.
+        self._applied: str | None = None
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -202,15 +224,17 @@ class IptablesFirewall:
         the agent adopts stay reachable meanwhile.
         """
         async with self._lock:
-            if not await self._chains_exist():
-                await self._apply()
+            saved = await _saved_rules()
+            if not self._chains_in(saved):
+                await self._apply(saved)
             else:
-                await self._hook_in_first()
+                await self._hook_in_first(saved)
 
     async def stop(self) -> None:
         """Unhook and delete every chain of the node."""
         async with self._lock:
             self._pods.clear()
+            self._applied = None
             for table, builtin, chain in self.chains.jumps():
                 await _unhook(table, builtin, chain)
             for table, chain in self._owned():
@@ -221,34 +245,41 @@ class IptablesFirewall:
     async def open_pod(self, pod_name: str, pod: PodPorts) -> None:
         async with self._lock:
             self._pods[pod_name] = pod
-            await self._apply()
+            await self._apply(await _saved_rules())
 
     async def close_pod(self, pod_name: str) -> None:
         async with self._lock:
             if self._pods.pop(pod_name, None) is not None:
-                await self._apply()
+                await self._apply(await _saved_rules())
 
     async def reset(self, pods: Mapping[str, PodPorts]) -> None:
         async with self._lock:
             self._pods = dict(pods)
-            await self._apply()
+            await self._apply(await _saved_rules())
 
     def _owned(self) -> Sequence[tuple[str, str]]:
         chains = self.chains
         return [("nat", chains.dnat), ("nat", chains.nomasq), ("filter", chains.filter)]
 
-    async def _chains_exist(self) -> bool:
-        for table, chain in self._owned():
-            if (await _iptables("-t", table, "-S", chain))[0] != 0:
-                return False
-        return True
+    def _chains_in(self, saved: str) -> bool:
+        declared = {line.split()[0] for line in saved.splitlines() if line.startswith(":")}
+        return all(f":{chain}" in declared for _, chain in self._owned())
 
-    async def _apply(self) -> None:
+    async def _apply(self, saved: str) -> None:
+        """Write the chains (unless they hold this already) and hook them in first.
+
+        `saved` is the ruleset as it was before: a change of ours never
+        touches the built-in chains, so it still tells where the jumps stand.
+        """
         rules = render(self.chains, self._subnet, self._cluster, self._pods)
-        await _must("--noflush", stdin=rules, program="iptables-restore")
-        await self._hook_in_first()
+        # Most pods declare no port, so their start changes no rule; chains someone
+        # else deleted (a firewall reload) are written again.
+        if rules != self._applied or not self._chains_in(saved):
+            await _must("--noflush", stdin=rules, program="iptables-restore")
+            self._applied = rules
+        await self._hook_in_first(saved)
 
-    async def _hook_in_first(self) -> None:
+    async def _hook_in_first(self, saved: str) -> None:
         """Make each jump into our chains the first rule of its built-in chain.
 
         podman (netavark) inserts its own jumps at the top whenever the first
@@ -257,11 +288,24 @@ class IptablesFirewall:
         pods of this node. So the order is checked again after every change;
         pods join before their ports are opened.
         """
-        for table, builtin, chain in self.chains.jumps():
-            _, first = await _iptables("-t", table, "-S", builtin, "1")
-            if first.strip() != f"-A {builtin} -j {chain}":
-                await _unhook(table, builtin, chain)
-                await _must("-t", table, "-I", builtin, "1", "-j", chain)
+        for table, builtin, chain in misplaced_jumps(saved, self.chains.jumps()):
+            await _unhook(table, builtin, chain)
+            await _must("-t", table, "-I", builtin, "1", "-j", chain)
+
+
+async def _saved_rules() -> str:
+    """Every table's rules, as `iptables-save` prints them: one process for what
+    several `iptables -S` would tell (a pod starts on a busy machine)."""
+    process = await asyncio.create_subprocess_exec(
+        "iptables-save",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise FirewallError(f"iptables-save: {err.decode().strip()}")
+    return out.decode()
 
 
 async def _unhook(table: str, builtin: str, chain: str) -> None:
