@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from tests.integration.conftest import NodeFactory
 from tests.integration.harness import containers_with_label, pods_with_label, run, wait_until
@@ -28,7 +29,7 @@ containers:
 """
 
 
-def running_containers(node: str, job: str) -> list[dict[str, object]]:
+def running_containers(node: str, job: str) -> list[dict[str, Any]]:
     """The job's running spec containers on `node` (pods' infra containers left out)."""
     return [
         c
@@ -121,7 +122,7 @@ containers:
         items = node.instances("crashy")
         if not items or not items[0]["containers"]:
             return 0
-        return next(c["restarts"] for c in items[0]["containers"] if c["name"] == container)
+        return int(next(c["restarts"] for c in items[0]["containers"] if c["name"] == container))
 
     wait_until(lambda: restarts_of("onfailure") >= 3, timeout=60, what="3 restarts")
     events = node.request("GET", "/v1/events", params={"job": "crashy"}).json()
@@ -177,7 +178,7 @@ containers:
 
 def test_bad_requests_get_problem_json_never_500(make_node: NodeFactory) -> None:
     node = make_node("single-f")
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any]]] = [
         (
             "PUT",
             "/v1/jobs/bad",
