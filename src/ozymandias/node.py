@@ -37,7 +37,12 @@ from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
 from ozymandias.network import routes
-from ozymandias.network.firewall import FirewallError, IptablesFirewall, ensure_bridge_netfilter
+from ozymandias.network.firewall import (
+    FirewallError,
+    IptablesFirewall,
+    ensure_bridge_netfilter,
+    ensure_liberal_tcp_conntrack,
+)
 from ozymandias.network.peer_routes import PeerRouter
 from ozymandias.network.routes import HostGateway, PeerRouteBackend, RouteError, Vxlan
 from ozymandias.network.subnet_lease import SubnetLeaser, SubnetUnavailable
@@ -451,6 +456,8 @@ class NodeDaemon:
         await self.runtime.ensure_network(config.network_name, self.pod_subnet, mtu)
         self._firewall = IptablesFirewall(config.name, self.pod_subnet, config.cluster_cidr)
         await self._firewall.start()
+        # Only now: the chains' conntrack matches have loaded nf_conntrack.
+        ensure_liberal_tcp_conntrack()
         log.info("pod network: subnet %s, bridge network %s", self.pod_subnet, config.network_name)
 
     async def _everyone_cut_off(self) -> bool:

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from ozymandias.network.firewall import CONNTRACK_TCP_LIBERAL
 from tests.integration.conftest import NodeFactory
 from tests.integration.harness import containers_with_label, pods_with_label, run, wait_until
 
@@ -77,6 +78,24 @@ def test_apply_scale_and_delete_a_two_container_job(make_node: NodeFactory) -> N
     assert node.request("GET", "/v1/jobs/web").status_code == 404
     allocated = node.request("GET", "/v1/nodes").json()[0]["allocated"]
     assert allocated == {"memory": 0, "disk": 0}
+
+
+def test_the_node_keeps_conntrack_from_resetting_mapped_connections(
+    make_node: NodeFactory,
+) -> None:
+    # Without it, a new connection to a mapped port on a recycled source port
+    # now and then gets no answer for a second (see ensure_liberal_tcp_conntrack).
+    before = CONNTRACK_TCP_LIBERAL.read_text()
+    CONNTRACK_TCP_LIBERAL.write_text("0\n")
+    try:
+        make_node("single-g")
+        wait_until(
+            lambda: CONNTRACK_TCP_LIBERAL.read_text().strip() == "1",
+            timeout=30,
+            what=f"{CONNTRACK_TCP_LIBERAL} set by the node",
+        )
+    finally:
+        CONNTRACK_TCP_LIBERAL.write_text(before)
 
 
 def test_daemon_killed_and_restarted_adopts_its_containers(make_node: NodeFactory) -> None:
