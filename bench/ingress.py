@@ -24,12 +24,6 @@ through the node's ingress while an instance is killed and restarted, while the
 job scales from 3 to 5 and back to 3, and while a new spec rolls out; every
 error is counted.
 
-The example web server forks a shell per connection and closes it after each
-answer, so every proxied request is a new connection to the pod. After some
-hundred thousand of them a few SYNs go unanswered and are sent again a second
-later (the kernel counts conntrack-invalid packets meanwhile), and a run's p99
-can jump to ~1 s for any proxy alike: compare the instance's p99 with (c')/(c).
-
     .venv/bin/python bench/ingress.py [--seconds 3] [--rounds 12] [--churn-seconds 20]
                                       [--connections 64]
 
