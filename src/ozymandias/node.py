@@ -183,8 +183,9 @@ class NodeDaemon:
         self.store = ClusterStore(self.etcd)
         self.dns_store = DnsStore(self.etcd, config.dns_domain)
         self.mirrors = self.store.mirrors()
-        socket_path = Path("/run/ozymandias") / config.name / "podman.sock"
-        self.runtime = PodmanRuntime(socket_path, env=config.podman_env or None)
+        # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
+        self.run_dir = Path("/run/ozymandias") / config.name
+        self.runtime = PodmanRuntime(self.run_dir / "podman.sock", env=config.podman_env or None)
         self.lease_id = 0
         self._added_blackhole = False
         self.pod_subnet = ""  # leased (or flannel's) once the node has a lease
@@ -340,9 +341,7 @@ class NodeDaemon:
             replacer_task = group.create_task(replacer.run())
             upkeep_task = group.create_task(upkeep.run())
             # Several nodes may share a host (as in the tests): each has its own HAProxy files.
-            haproxy = Haproxy(
-                Path("/run/ozymandias") / node.name / "haproxy", self.config.ingress_port
-            )
+            haproxy = Haproxy(self.run_dir / "haproxy", self.config.ingress_port)
             ingress_task = group.create_task(IngressController(self.mirrors, haproxy).run())
             dns_tasks = [
                 group.create_task(publisher.run()),
@@ -562,6 +561,8 @@ class NodeDaemon:
         with contextlib.suppress(Exception):
             await self.runtime.remove_network(self.config.network_name)
         await self.runtime.close()
+        with contextlib.suppress(OSError):  # not empty: some part did not stop cleanly
+            self.run_dir.rmdir()
         try:
             if self._firewall is not None:
                 await self._firewall.stop()

@@ -360,6 +360,8 @@ def remove_everything_of_node(node_name: str) -> None:
         run("podman", "rm", "-f", "-t", "0", container["Id"], check=False)
     run("podman", "network", "rm", "-f", f"ozy-{node_name}", check=False)
     remove_chains_of_node(node_name)
+    # A killed node's sockets and HAProxy files (a stopped one removes its own).
+    shutil.rmtree(Path("/run/ozymandias") / node_name, ignore_errors=True)
 
 
 def remove_chains_of_node(node_name: str) -> None:

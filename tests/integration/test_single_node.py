@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from ozymandias.network.firewall import CONNTRACK_TCP_LIBERAL
@@ -96,6 +97,23 @@ def test_the_node_keeps_conntrack_from_resetting_mapped_connections(
         )
     finally:
         CONNTRACK_TCP_LIBERAL.write_text(before)
+
+
+def test_a_node_stopped_gracefully_leaves_no_pod_rule_or_runtime_file(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("single-h")
+    assert node.apply(WEB_JOB.format(name="leaving", count=1)).status_code == 201
+    node.wait_running("leaving", 1)
+    run_dir = Path("/run/ozymandias/single-h")
+    assert (run_dir / "haproxy" / "haproxy.cfg").exists()
+
+    node.stop()
+    assert node.process is not None and node.process.returncode == 0, node.log_path
+    assert not run_dir.exists(), sorted(str(path) for path in run_dir.rglob("*"))
+    assert not pods_with_label("ozy.node=single-h")
+    saved = run("iptables-save").stdout
+    assert "OZY-single-h" not in saved
 
 
 def test_daemon_killed_and_restarted_adopts_its_containers(make_node: NodeFactory) -> None:

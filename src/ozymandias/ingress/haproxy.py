@@ -20,6 +20,7 @@ import collections
 import contextlib
 import logging
 import os
+import shutil
 import subprocess
 from collections.abc import Coroutine
 from pathlib import Path
@@ -139,6 +140,8 @@ class Haproxy:
                 await stop_child(process, _STOP_GRACE_SECONDS)
             for task in list(self._background):
                 task.cancel()
+            # Config, map and sockets serve a running HAProxy only; `start` writes them anew.
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     async def _launch(self, layout: Layout) -> None:
         """Start a new generation serving `layout`, taking over from the running one if any."""
