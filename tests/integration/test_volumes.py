@@ -232,6 +232,35 @@ def test_kept_shared_volume_is_deleted_on_its_own(make_node: NodeFactory, tmp_pa
     assert missing.status_code == 404
 
 
+def test_a_volume_no_live_node_reaches_can_be_forgotten(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    holder = make_node("vol-fa", labels="zone=a", extra_args=("--shared-storage", str(storage)))
+    survivor = make_node("vol-fb")  # no shared storage: the job can only go to vol-fa
+    assert holder.apply(SHARED_JOB.format(name="stranded", count=1, memory="32M")).is_success
+    holder.wait_running("stranded", 1)
+    in_container("stranded", 0, "echo data > /data/shared/file")
+    assert holder.request("DELETE", "/v1/jobs/stranded").is_success
+    wait_until(lambda: not containers_with_label("ozy.job=stranded"), what="stranded's pod gone")
+    holder.stop()  # zone a has no live node left
+
+    asked = survivor.request("DELETE", "/v1/volumes/stranded/data-shared")
+    assert asked.status_code == 202 and asked.json()["reachable"] is False, asked.text
+    listed = shared_volume(survivor, "stranded/data-shared")
+    assert listed is not None and listed["state"] == "deleting"
+
+    forgotten = survivor.request("DELETE", "/v1/volumes/stranded/data-shared?forget=true")
+    assert forgotten.status_code == 200 and forgotten.json()["forgotten"] is True, forgotten.text
+    assert shared_volume(survivor, "stranded/data-shared") is None
+    assert (storage / "stranded" / "data-shared" / "file").read_text() == "data\n"
+    events = survivor.request("GET", "/v1/events", params={"job": "stranded"}).json()
+    assert any(event["kind"] == "volume-forgotten" for event in events)
+    gone = survivor.request("DELETE", "/v1/volumes/stranded/data-shared?forget=true")
+    assert gone.status_code == 404
+
+
 def test_a_volume_the_job_no_longer_mounts_can_be_deleted(
     make_node: NodeFactory, tmp_path: Path
 ) -> None:

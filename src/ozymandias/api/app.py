@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any, TypeVar
 
 import httpx
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -150,11 +150,17 @@ def create_app(
         return views.volumes_view(mirrors.shared_volumes(), reports, mirrors)
 
     @app.delete("/v1/volumes/{job}/{name}", tags=["volumes"], status_code=202)
-    async def delete_volume(job: str, name: str) -> dict[str, Any]:
-        """Remove a shared volume no job uses; a node in its zone removes the data."""
+    async def delete_volume(
+        job: str, name: str, response: Response, forget: bool = False
+    ) -> dict[str, Any]:
+        """Remove a shared volume no job uses; a node in its zone removes the data.
+
+        `forget=true` drops its record at once (200) and frees its space, leaving
+        its data on the zone's storage: for a zone no live node reaches any more.
+        """
         full_name = f"{job}/{name}"
         try:
-            volume = await service.delete_volume(job, name)
+            volume = await service.delete_volume(job, name, forget=forget)
         except VolumeNotFound:
             raise Problem(
                 404, "volume-not-found", "No such volume", f"there is no shared volume {full_name}"
@@ -169,9 +175,12 @@ def create_app(
             node.shared_storage is not None and node.storage_domain == volume.domain
             for node in mirrors.node_list()
         )
+        if forget:
+            response.status_code = 200
         return {
             "name": full_name,
-            "deleting": True,
+            "deleting": not forget,
+            "forgotten": forget,
             "size": volume.size,
             "where": describe_storage_domain(volume.domain),
             "reachable": reachable,

@@ -365,19 +365,29 @@ def delete(
     purge_volumes: Annotated[
         bool, typer.Option(help="Also remove the job's shared volumes (kept by default).")
     ] = False,
+    forget: Annotated[
+        bool,
+        typer.Option(
+            help="With `volume`: drop the volume's record now and free its space, leaving its"
+            " data on its zone's storage (for a zone no live node reaches any more)."
+        ),
+    ] = False,
     api: ApiOption = DEFAULT_API,
 ) -> None:
     """Delete a job (`ozy delete JOB`), or a kept shared volume (`ozy delete volume JOB/NAME`).
 
     A job's nodes stop and remove its pods and local volumes. Its shared
     volumes stay, so a job re-created with the same name gets its data back;
-    `--purge-volumes` removes them too.
+    `--purge-volumes` removes them too. A shared volume is removed by a node
+    of its zone; if none is left, `--forget` lets it go without its data.
     """
     if volume is not None:
         if job != "volume":
             raise _fail("use `ozy delete JOB` or `ozy delete volume JOB/NAME`", code=2)
-        _delete_volume(api, volume)
+        _delete_volume(api, volume, forget=forget)
         return
+    if forget:
+        raise _fail("--forget is for `ozy delete volume JOB/NAME`", code=2)
     result = _call(
         api, "DELETE", f"/v1/jobs/{job}", params={"purgeVolumes": "true"} if purge_volumes else {}
     )
@@ -388,16 +398,23 @@ def delete(
         out.print(f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)")
 
 
-def _delete_volume(api: str, full_name: str) -> None:
+def _delete_volume(api: str, full_name: str, *, forget: bool) -> None:
     job, slash, name = full_name.partition("/")
     if not slash or not job or not name or "/" in name:
         raise _fail(f"a shared volume is named JOB/NAME, not {full_name!r}", code=2)
-    result = _call(api, "DELETE", f"/v1/volumes/{job}/{name}")
+    params = {"forget": "true"} if forget else {}
+    result = _call(api, "DELETE", f"/v1/volumes/{job}/{name}", params=params)
+    if forget:
+        out.print(
+            f"shared volume {full_name} forgotten: its {format_size(result['size'])} in"
+            f" {result['where']} are free again; its data stays on that storage"
+        )
+        return
     out.print(f"shared volume {full_name} is being removed by a node of {result['where']}")
     if not result["reachable"]:
         err.print(
             f"[yellow]warning:[/] no live node reaches {result['where']}'s shared storage;"
-            " the volume is removed once one does"
+            " the volume is removed once one does (or `--forget` it, leaving its data there)"
         )
 
 

@@ -15,7 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ozymandias.cluster.records import Event, JobRecord, Resources, Schedule, SharedVolume
+from ozymandias.cluster.records import (
+    Event,
+    JobRecord,
+    Resources,
+    Schedule,
+    SharedVolume,
+    describe_storage_domain,
+)
 from ozymandias.scheduling.place import (
     PlanResult,
     Rejection,
@@ -170,8 +177,14 @@ class JobService:
             f"gave up deleting {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits"
         )
 
-    async def delete_volume(self, job_name: str, volume_name: str) -> SharedVolume:
+    async def delete_volume(
+        self, job_name: str, volume_name: str, *, forget: bool = False
+    ) -> SharedVolume:
         """Ask for the removal of a shared volume that no job uses; a node in its domain removes it.
+
+        With `forget`, its record goes at once and its space is free again, and
+        its data stays on the domain's storage: for a volume no live node can
+        reach any more (like `nomad volume deregister -force`).
 
         Returns the volume as it was. Raises `VolumeNotFound`, or `JobRejected`
         (409) while the job still mounts it.
@@ -182,23 +195,33 @@ class JobService:
             if found is None:
                 raise VolumeNotFound(full_name)
             volume, revision = found
-            if volume.deleting:
-                return volume
-            job, job_revision = await self._store.read_job(job_name)
-            if job is not None and volume_name in job.spec.shared_volumes:
-                raise JobRejected(
-                    "volume-in-use",
-                    "Shared volume is in use",
-                    f"job {job_name} mounts {full_name}; delete the job first"
-                    f" (`ozy delete {job_name} --purge-volumes` removes both)",
-                    status=409,
-                )
-            if await self._store.mark_volume_deleting(volume, revision, job_revision):
+            if not volume.deleting:
+                job, job_revision = await self._store.read_job(job_name)
+                if job is not None and volume_name in job.spec.shared_volumes:
+                    raise JobRejected(
+                        "volume-in-use",
+                        "Shared volume is in use",
+                        f"job {job_name} mounts {full_name}; delete the job first"
+                        f" (`ozy delete {job_name} --purge-volumes` removes both)",
+                        status=409,
+                    )
+                if not await self._store.mark_volume_deleting(volume, revision, job_revision):
+                    await commit_backoff(attempt)
+                    continue
                 await self._event(
                     job_name, "volume-deleting", f"removing shared volume {full_name}"
                 )
-                return volume
-            await commit_backoff(attempt)
+            if forget:
+                deleting = volume.model_copy(update={"deleting": True})
+                # False: a node of its domain removed it meanwhile, which is as good.
+                if await self._store.forget_volume(deleting):
+                    await self._event(
+                        job_name,
+                        "volume-forgotten",
+                        f"forgot shared volume {full_name}; its data stays on the storage of"
+                        f" {describe_storage_domain(volume.domain)}",
+                    )
+            return volume
         raise StoreUnavailable(f"gave up deleting {full_name} after {MAX_COMMIT_ATTEMPTS} races")
 
     async def _plan_and_commit(
