@@ -327,9 +327,7 @@ def ensure_bridge_netfilter() -> bool:
         if loaded.returncode != 0:
             log.warning("modprobe br_netfilter: %s", loaded.stderr.strip())
     try:
-        if BRIDGE_NETFILTER.read_text().strip() != "1":
-            BRIDGE_NETFILTER.write_text("1\n")
-            log.info("enabled %s", BRIDGE_NETFILTER)
+        _switch_on(BRIDGE_NETFILTER)
         return True
     except OSError as error:
         log.error(
@@ -354,9 +352,7 @@ def ensure_liberal_tcp_conntrack() -> bool:
     namespace.
     """
     try:
-        if CONNTRACK_TCP_LIBERAL.read_text().strip() != "1":
-            CONNTRACK_TCP_LIBERAL.write_text("1\n")
-            log.info("enabled %s", CONNTRACK_TCP_LIBERAL)
+        _switch_on(CONNTRACK_TCP_LIBERAL)
         return True
     except OSError as error:
         log.warning(
@@ -365,3 +361,10 @@ def ensure_liberal_tcp_conntrack() -> bool:
             error.strerror,
         )
         return False
+
+
+def _switch_on(setting: Path) -> None:
+    """Set a 0/1 kernel setting to 1 (and say so), unless it is already."""
+    if setting.read_text().strip() != "1":
+        setting.write_text("1\n")
+        log.info("enabled %s", setting)
