@@ -9,7 +9,13 @@ from typing import Any
 
 from ozymandias.network.firewall import CONNTRACK_TCP_LIBERAL
 from tests.integration.conftest import NodeFactory
-from tests.integration.harness import containers_with_label, pods_with_label, run, wait_until
+from tests.integration.harness import (
+    app_container,
+    containers_with_label,
+    pods_with_label,
+    run,
+    wait_until,
+)
 
 WEB_JOB = """
 name: {name}
@@ -259,3 +265,68 @@ def test_a_cordoned_node_takes_no_new_instances(make_node: NodeFactory) -> None:
     assert node.apply(job).status_code == 201
     node.wait_running("cordoned", 1)
     assert node.request("POST", "/v1/nodes/nope/cordon").status_code == 404
+
+
+def test_restart_policies_and_back_off_survive_a_daemon_crash(make_node: NodeFactory) -> None:
+    node = make_node("single-i")
+    job = """
+name: survivor
+containers:
+  crashy:
+    image: localhost/ozy-example-tools:latest
+    command: ["sh", "-c", "sleep 1; exit 1"]
+    restart: on-failure
+    memory: 16M
+  steady:
+    image: localhost/ozy-example-tools:latest
+    command: ["sleep", "3600"]
+    restart: always
+    memory: 16M
+"""
+    assert node.apply(job).status_code == 201
+
+    def container(name: str) -> dict[str, Any] | None:
+        items = node.instances("survivor")
+        found = [c for c in items[0]["containers"] if c["name"] == name] if items else []
+        return found[0] if found else None
+
+    # Third exit in a row: the back-off is at 4 s, and the restart is pending.
+    in_back_off = wait_until(
+        lambda: (
+            (c := container("crashy"))
+            and c["state"] == "exited"
+            and c["crash_streak"] >= 3
+            and c["restart_at"]
+            and c
+        ),
+        timeout=60,
+        what="crashy in its third back-off",
+    )
+    node.kill9()
+    # An exit while no daemon watches: the restarted daemon must apply the policy to it.
+    run("podman", "kill", app_container("survivor", 0, "steady"))
+    node.start()
+
+    restarted = wait_until(
+        lambda: (c := container("crashy")) and c["restarts"] > in_back_off["restarts"] and c,
+        timeout=60,
+        what="crashy restarted by the new daemon",
+    )
+    assert restarted["restarts"] == in_back_off["restarts"] + 1  # counted on, not from 0
+    wait_until(
+        lambda: (c := container("steady")) and c["state"] == "running" and c["restarts"] == 1,
+        timeout=60,
+        what="steady restarted after it was killed while the daemon was down",
+    )
+    # The back-off goes on doubling from where it was, not from 1 s.
+    wait_until(
+        lambda: (c := container("crashy")) and c["crash_streak"] > in_back_off["crash_streak"],
+        timeout=60,
+        what="crashy's next exit",
+    )
+    events = node.request("GET", "/v1/events", params={"job": "survivor"}).json()
+    delays = [e["message"] for e in events if e["kind"] == "container-restarting"]
+    expected = 2 ** in_back_off["crash_streak"]
+    assert any(f"crashy exited with code 1; restarting in {expected}s" in m for m in delays), delays
+    state = node.instances("survivor")[0]
+    assert state["state"] in ("running", "starting"), state

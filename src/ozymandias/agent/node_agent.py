@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ozymandias.agent.local_plan import (
@@ -48,6 +49,7 @@ from ozymandias.health.state import CheckState, pod_health
 from ozymandias.network.firewall import PodFirewall, PodPorts
 from ozymandias.runtime.models import (
     ContainerExit,
+    ContainerInfo,
     ContainerPlan,
     Mount,
     PodInfo,
@@ -90,6 +92,8 @@ class ContainerTrack:
     crash_streak: int = 0
     started_at: float = field(default_factory=time.monotonic)
     restart_timer: asyncio.Task[None] | None = None
+    restart_at: float | None = None
+    """When the pending restart is due (wall clock), reported so a restarted daemon keeps it."""
     monitor: HealthMonitor | None = None
     """Runs the container's healthcheck, if it has one."""
     stopped_as_unhealthy: bool = False
@@ -601,6 +605,10 @@ class NodeAgent:
         self._spawn(
             self._record(track.pod.job, track.pod.index, "container-restarting", track.reason)
         )
+        self._schedule_restart(track, container, delay)
+
+    def _schedule_restart(self, track: PodTrack, container: ContainerTrack, delay: float) -> None:
+        container.restart_at = time.time() + delay
         container.restart_timer = asyncio.get_running_loop().create_task(
             self._restart_after(track, container, delay)
         )
@@ -624,31 +632,30 @@ class NodeAgent:
                 container.monitor.start()
         finally:
             container.restart_timer = None
+            container.restart_at = None
         await self._publish(track.pod.key)
 
     # Adopting pods that outlived a previous daemon
 
     async def _adopt_running_pods(self) -> None:
-        """Take over the pods a previous run of this node left, so none is duplicated."""
+        """Take over the pods a previous run of this node left, so none is duplicated.
+
+        The previous run's statuses (still in etcd, under the lease this run
+        kept) carry each container's restart count, crash streak and pending
+        restart, so restart policies and their back-off go on where they were.
+        """
+        reported = {
+            (status.job, status.index): status
+            for status in self._mirrors.instance_statuses()
+            if status.node == self.node_name
+        }
         for info in await self._runtime.list_pods(self.pod_labels):
             local = local_pod_from_labels(info)
             if local is None or local.key in self._pods:
                 log.warning("removing unrecognised or duplicate pod %s", info.name)
                 await self._runtime.remove_pod(info.name)
                 continue
-            track = PodTrack(local, info.ip, {})
-            for c in info.containers:
-                running = c.state == "running"
-                track.containers[c.name] = ContainerTrack(
-                    c.name,
-                    c.id,
-                    running=running,
-                    exit_code=None if running else c.exit_code,
-                )
-            self._pods[local.key] = track
-            spec = self._spec_of(local.job)
-            if spec is not None:
-                self._watch_health(track, spec)
+            self._adopt(local, info, reported.get(local.key))
             log.info("adopted pod %s", info.name)
         if self._firewall is not None:
             # Also clears the rules a crashed previous run left for pods now gone.
@@ -659,6 +666,54 @@ class NodeAgent:
                 }
             )
         await self._catch_up_with_runtime()
+
+    def _adopt(self, local: LocalPod, info: PodInfo, previous: InstanceStatus | None) -> None:
+        track = PodTrack(local, info.ip, {}, reason=previous.reason if previous else "")
+        known = {c.name: c for c in previous.containers} if previous else {}
+        for c in info.containers:
+            was = known.get(c.name)
+            track.containers[c.name] = ContainerTrack(
+                c.name,
+                c.id,
+                running=c.state == "running",
+                restarts=was.restarts if was else 0,
+                crash_streak=was.crash_streak if was else 0,
+                started_at=_monotonic_from(c.started_at),
+            )
+        self._pods[local.key] = track
+        spec = self._spec_of(local.job)
+        if spec is not None:
+            self._watch_health(track, spec)
+        for c in info.containers:
+            if c.state != "running":
+                self._resume_exited(track, track.containers[c.name], c, previous)
+
+    def _resume_exited(
+        self,
+        track: PodTrack,
+        container: ContainerTrack,
+        info: ContainerInfo,
+        previous: InstanceStatus | None,
+    ) -> None:
+        """An adopted container that is not running: go on as the previous run would have."""
+        known = previous.containers if previous is not None else []
+        was = next((c for c in known if c.name == container.name), None)
+        finished = info.finished_at.timestamp() if info.finished_at else 0.0
+        seen = (
+            previous is not None
+            and was is not None
+            and was.state == "exited"
+            and finished <= previous.updated_at
+        )
+        if not seen:
+            # It exited while no daemon was watching: apply its policy now.
+            self._handle_exit(track, container, info.exit_code or 0, _ran_for(info))
+            return
+        container.running = False
+        container.exit_code = info.exit_code
+        if was is not None and was.restart_at is not None:
+            # Its restart was pending: keep the time the back-off had set.
+            self._schedule_restart(track, container, max(0.0, was.restart_at - time.time()))
 
     async def _catch_up_with_runtime(self) -> None:
         """Apply restart policies to containers that exited while we were not looking."""
@@ -672,7 +727,7 @@ class NodeAgent:
                 if container is None or c.state == "running" or container.restart_timer is not None:
                     continue
                 if container.running or container.exit_code is None:
-                    self._handle_exit(track, container, c.exit_code or 0, 0.0)
+                    self._handle_exit(track, container, c.exit_code or 0, _ran_for(c))
             await self._publish(track.pod.key)
 
     # Healthchecks
@@ -760,6 +815,8 @@ class NodeAgent:
                     state="running" if c.running else "exited",
                     exit_code=c.exit_code,
                     restarts=c.restarts,
+                    crash_streak=c.crash_streak,
+                    restart_at=c.restart_at,
                 )
                 for c in track.containers.values()
             ],
@@ -828,6 +885,21 @@ def _key_from_labels(labels: dict[str, str]) -> InstanceKey | None:
         return labels[LABEL_JOB], int(labels[LABEL_INDEX])
     except (KeyError, ValueError):
         return None
+
+
+def _ran_for(info: ContainerInfo) -> float:
+    """How long a container that exited had run, from podman's times (0 if unknown)."""
+    if info.started_at is None or info.finished_at is None:
+        return 0.0
+    return max(0.0, (info.finished_at - info.started_at).total_seconds())
+
+
+def _monotonic_from(started_at: datetime | None) -> float:
+    """A wall-clock start time on the monotonic clock the agent measures runs with."""
+    now = time.monotonic()
+    if started_at is None:
+        return now
+    return now - max(0.0, time.time() - started_at.timestamp())
 
 
 def _stop_background_work(track: PodTrack) -> None:

@@ -133,6 +133,12 @@ class ContainerStatus(Record):
     state: str = Field(description="running, exited, or created")
     exit_code: int | None = None
     restarts: int = 0
+    crash_streak: int = Field(
+        default=0, description="exits in a row that each ran under a minute (drives the back-off)"
+    )
+    restart_at: float | None = Field(
+        default=None, description="when an exited container is due to be restarted (Unix time)"
+    )
 
 
 class InstanceStatus(Record):
