@@ -28,6 +28,7 @@ from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
 from ozymandias.cluster.records import Event, Node, Resources, SharedStorage
+from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
 from ozymandias.dns.publisher import DnsPublisher
 from ozymandias.dns.records import DEFAULT_DOMAIN
 from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
@@ -168,6 +169,25 @@ def address_towards(endpoint: str) -> str:
         return str(probe.getsockname()[0])
 
 
+def _lock_directories(name: str, directories: list[Path]) -> list[DirectoryLock]:
+    """Lock each directory for this daemon, or exit naming the live daemon that holds it."""
+    locks: list[DirectoryLock] = []
+    for directory in directories:
+        lock = DirectoryLock(directory)
+        try:
+            lock.acquire()
+        except DirectoryInUse as error:
+            for held in locks:
+                held.release()
+            by = f" (pid {error.holder})" if error.holder is not None else ""
+            raise SystemExit(
+                f"node {name} is already running{by}: {directory} belongs to it; "
+                "stop that daemon first, or give this one another --name and --data-dir"
+            ) from None
+        locks.append(lock)
+    return locks
+
+
 class _Server(uvicorn.Server):
     """uvicorn, minus its signal handling: the node daemon owns SIGTERM and SIGINT."""
 
@@ -212,6 +232,9 @@ class NodeDaemon:
         """Join the cluster, serve until SIGTERM/SIGINT (or `stop()`), then leave cleanly."""
         config = self.config
         loop = asyncio.get_running_loop()
+        # Before anything is touched: a second daemon on the same directories
+        # would kill the first one's podman service and adopt its pods.
+        locks = _lock_directories(config.name, [config.node_dir, self.run_dir])
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
         try:
@@ -252,6 +275,8 @@ class NodeDaemon:
                 )
         finally:
             await self._leave()
+            for lock in locks:
+                lock.release()
 
     def stop(self) -> None:
         self._stopping.set()

@@ -25,9 +25,10 @@ NODE = "cli-node"
 class Ozy:
     """Runs `ozy` as a user would, against one API."""
 
-    def __init__(self, api: str, data_dir: Path) -> None:
+    def __init__(self, api: str, data_dir: Path, etcd_port: int) -> None:
         self.api = api
         self.data_dir = data_dir
+        self.etcd_port = etcd_port
 
     def __call__(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -48,10 +49,10 @@ class Ozy:
 @pytest.fixture
 def ozy(tmp_path: Path, pod_range: str, example_images: None) -> Iterator[Ozy]:
     api_port = free_port()
-    command = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy")
+    command = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy", etcd_port=free_port())
     up = [
         "up", "--detach", "--data-dir", str(command.data_dir), "--api-port", str(api_port),
-        "--etcd-port", str(free_port()), "--name", NODE,
+        "--etcd-port", str(command.etcd_port), "--name", NODE,
     ]  # fmt: skip
     try:
         command(*up)
@@ -124,3 +125,46 @@ def test_errors_are_clear_and_exit_non_zero(ozy: Ozy, tmp_path: Path) -> None:
     assert misplaced.returncode == 2 and "--forget is for `ozy delete volume" in misplaced.stderr
 
     assert "Usage" in ozy("apply", "--help").stdout
+
+
+KEEPER = """
+name: keeper
+containers:
+  app:
+    image: localhost/ozy-example-tools:latest
+    command: ["sleep", "3600"]
+    memory: 16M
+"""
+
+
+def test_a_second_daemon_on_a_live_clusters_directories_refuses_and_touches_nothing(
+    ozy: Ozy, tmp_path: Path
+) -> None:
+    spec = tmp_path / "keeper.yaml"
+    spec.write_text(KEEPER)
+    ozy("apply", "-f", str(spec))
+    pods = {c["Id"] for c in containers_with_label(f"ozy.node={NODE}")}
+
+    # `ozy up` in the foreground, on the data dir of the detached cluster.
+    second_up = ozy(
+        "up", "--data-dir", str(ozy.data_dir), "--api-port", str(free_port()),
+        "--etcd-port", str(free_port()), "--name", NODE, check=False,
+    )  # fmt: skip
+    assert second_up.returncode == 1, second_up
+    assert "cluster already running (pid" in second_up.stderr
+    # `ozy node` on the running node's data dir, then on its run dir alone.
+    for data_dir in (ozy.data_dir / "nodes" / NODE, tmp_path / "elsewhere"):
+        second_node = ozy(
+            "node", "--name", NODE, "--etcd", f"http://127.0.0.1:{ozy.etcd_port}",
+            "--data-dir", str(data_dir), "--api-port", str(free_port()), check=False,
+        )  # fmt: skip
+        assert second_node.returncode == 1, second_node
+        assert f"node {NODE} is already running (pid" in second_node.stderr
+
+    # The first cluster still serves, with the same pods, all of them running.
+    assert {c["Id"] for c in containers_with_label(f"ozy.node={NODE}")} == pods
+    assert all(c["State"] == "running" for c in containers_with_label(f"ozy.node={NODE}"))
+    instances = json.loads(ozy("get", "instances", "keeper", "-o", "json").stdout)
+    assert [i["state"] for i in instances] == ["running"]
+    assert "1/1 running" in ozy("scale", "keeper", "1").stdout
+

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import uvloop
 
+from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock, lock_holder
 from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
 from ozymandias.node import NodeConfig, NodeDaemon, default_data_root
 
@@ -53,7 +54,28 @@ class LocalClusterConfig:
 
 async def run_foreground(config: LocalClusterConfig) -> None:
     """Run etcd (unless an external one is given) and one node daemon until SIGTERM/SIGINT."""
-    config.data_root.mkdir(parents=True, exist_ok=True)
+    lock = DirectoryLock(config.data_root)
+    try:
+        lock.acquire()
+    except DirectoryInUse as error:
+        # Checked before etcd or the node start: they would take the running
+        # cluster's ports and podman service down with them.
+        raise SystemExit(already_running(config, error.holder)) from None
+    try:
+        await _run_etcd_and_node(config)
+    finally:
+        lock.release()
+
+
+def already_running(config: LocalClusterConfig, pid: int | None) -> str:
+    by = f" (pid {pid})" if pid is not None else ""
+    return (
+        f"cluster already running{by} with data in {config.data_root}; "
+        "`ozy down` stops it, or give --data-dir and other ports for a second one"
+    )
+
+
+async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
     embedded: EmbeddedEtcd | None = None
     etcd_url = config.etcd
     if etcd_url is None:
@@ -110,6 +132,10 @@ def start_detached(
     if running_pid(config) is not None:
         return False
     config.data_root.mkdir(parents=True, exist_ok=True)
+    holder = lock_holder(config.data_root)
+    if holder is not None:
+        # A foreground `ozy up` (no pid file) holds this data dir.
+        raise RuntimeError(already_running(config, holder))
     command = [
         sys.executable,
         "-m",
