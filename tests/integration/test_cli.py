@@ -168,3 +168,29 @@ def test_a_second_daemon_on_a_live_clusters_directories_refuses_and_touches_noth
     assert [i["state"] for i in instances] == ["running"]
     assert "1/1 running" in ozy("scale", "keeper", "1").stdout
 
+
+def test_applying_a_fix_is_judged_on_its_own_version_and_skips_the_old_back_off(
+    ozy: Ozy, tmp_path: Path
+) -> None:
+    spec = tmp_path / "fixme.yaml"
+    spec.write_text(KEEPER.replace("keeper", "fixme").replace("ozy-example-tools", "ozy-not-built"))
+    broken = ozy("apply", "-f", str(spec), check=False)
+    assert broken.returncode == 1 and "did not start" in broken.stderr
+
+    def reason() -> str:
+        listed = json.loads(ozy("get", "instances", "fixme", "-o", "json").stdout)
+        return str(listed[0]["reason"]) if listed else ""
+
+    # Let the failed start back off to 16 s, so waiting it out would show.
+    wait_until(lambda: "retrying in 16s" in reason(), timeout=120, what="a 16 s back-off")
+
+    spec.write_text(KEEPER.replace("keeper", "fixme"))
+    fixed = ozy("apply", "-f", str(spec))
+    assert "version 2" in fixed.stdout and "1/1 running" in fixed.stdout
+
+    events = json.loads(ozy("get", "events", "--job", "fixme", "-o", "json").stdout)
+    backed_off = max(
+        e["time"] for e in events if e["kind"] == "instance-failed" and "16s" in e["message"]
+    )
+    started = [e["time"] for e in events if e["kind"] == "instance-started"]
+    assert started and started[-1] < backed_off + 16, events  # before the old retry was due

@@ -7,9 +7,11 @@ import pytest
 from ozymandias.agent.local_plan import (
     DesiredInstance,
     LocalPod,
+    StartBackOff,
     desired_on_node,
     plan_local_changes,
     rollout_allows,
+    waiting_out_back_off,
 )
 from ozymandias.agent.restart_policy import (
     RestartPolicy,
@@ -128,6 +130,25 @@ def test_a_rolling_update_moves_one_instance_at_a_time_in_index_order(
 def test_a_rolling_update_skips_instances_that_are_not_placed() -> None:
     # Instance 0 is pending (no node has room): it must not block instance 1.
     assert rollout_allows(desired("a", 1, version=2), [1, 2], {})
+
+
+@pytest.mark.parametrize(
+    ("wanted_version", "now", "waits"),
+    [
+        (1, 5.0, True),  # the version that failed, before its retry is due
+        (1, 10.0, False),  # its retry is due
+        (2, 5.0, False),  # a new version (the fix) does not wait out the old back-off
+    ],
+)
+def test_waiting_out_back_off(wanted_version: int, now: float, waits: bool) -> None:
+    back_offs = {("web", 0): StartBackOff(version=1, streak=3, retry_at=10.0)}
+    wanted = {("web", 0): desired("web", 0, wanted_version)}
+    assert waiting_out_back_off(wanted, back_offs, now) == ({("web", 0)} if waits else set())
+
+
+def test_a_back_off_of_an_instance_no_longer_wanted_holds_nothing() -> None:
+    back_offs = {("gone", 0): StartBackOff(version=1, streak=1, retry_at=10.0)}
+    assert waiting_out_back_off({}, back_offs, 5.0) == set()
 
 
 @pytest.mark.parametrize(

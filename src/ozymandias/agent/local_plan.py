@@ -118,6 +118,32 @@ def plan_local_changes(
     return changes
 
 
+@dataclass(frozen=True)
+class StartBackOff:
+    """An instance whose pod failed to start: when the next try of that version is due."""
+
+    version: int
+    streak: int
+    retry_at: float
+
+
+def waiting_out_back_off(
+    desired: Mapping[InstanceKey, DesiredInstance],
+    back_offs: Mapping[InstanceKey, StartBackOff],
+    now: float,
+) -> set[InstanceKey]:
+    """The instances not to start yet: the version that failed, before its retry is due.
+
+    A new version of the spec (a fixed image, say) starts at once: the
+    back-off belongs to the version that failed, not to the instance.
+    """
+    return {
+        key
+        for key, back_off in back_offs.items()
+        if key in desired and desired[key].version == back_off.version and now < back_off.retry_at
+    }
+
+
 def rollout_allows(
     instance: DesiredInstance, placed: Collection[int], statuses: Mapping[int, InstanceStatus]
 ) -> bool:

@@ -21,10 +21,12 @@ from ozymandias.agent.local_plan import (
     DesiredInstance,
     InstanceKey,
     LocalPod,
+    StartBackOff,
     desired_instance,
     desired_on_node,
     plan_local_changes,
     rollout_allows,
+    waiting_out_back_off,
 )
 from ozymandias.agent.restart_policy import (
     RestartPolicy,
@@ -228,7 +230,8 @@ class NodeAgent:
         self._volumes = volumes
         self._pods: dict[InstanceKey, PodTrack] = {}
         self._busy: set[InstanceKey] = set()
-        self._start_failures: dict[InstanceKey, int] = {}
+        # Pods that failed to start, and when each may be tried again (monotonic).
+        self._start_back_offs: dict[InstanceKey, StartBackOff] = {}
         # Exits seen while an instance's pod was still being started: they are
         # applied once the start finishes and the agent tracks the pod.
         self._early_exits: dict[InstanceKey, list[ContainerExit]] = {}
@@ -354,7 +357,15 @@ class NodeAgent:
             placed = schedule.placements.keys() if schedule is not None else ()
             return rollout_allows(instance, placed, statuses_by_job.get(instance.job, {}))
 
-        changes = plan_local_changes(desired, running, self._busy, may_replace)
+        for key in self._start_back_offs.keys() - desired.keys():
+            del self._start_back_offs[key]
+        now = time.monotonic()
+        waiting = waiting_out_back_off(desired, self._start_back_offs, now)
+        if waiting:
+            # Re-armed on every pass: a timer may fire a moment early on the loop's clock.
+            due = min(self._start_back_offs[key].retry_at for key in waiting)
+            asyncio.get_running_loop().call_later(due - now + 0.01, self._wake.set)
+        changes = plan_local_changes(desired, running, self._busy | waiting, may_replace)
         self._rollout_waiting = bool(changes.held)
         for instance in changes.start:
             self._launch(instance.key, self._start(instance))
@@ -447,17 +458,21 @@ class NodeAgent:
             )
             await self._open_ports(info, instance.spec)
         except Exception as error:
-            streak = self._start_failures.get(key, 0) + 1
-            self._start_failures[key] = streak
+            previous = self._start_back_offs.get(key)
+            same_version = previous is not None and previous.version == instance.version
+            streak = previous.streak + 1 if previous is not None and same_version else 1
             delay = restart_delay(streak)
+            # Not a sleep: the instance is free meanwhile, so a new version of
+            # the spec (the fix) starts at once instead of after this back-off.
+            self._start_back_offs[key] = StartBackOff(
+                instance.version, streak, time.monotonic() + delay
+            )
             reason = f"{error}; retrying in {delay:.0f}s"
             log.warning("%s failed to start: %s", instance_name(*key), reason)
             await self._publish_state(instance, InstanceState.FAILED, reason)
             await self._record(instance.job, instance.index, "instance-failed", reason)
-            # Stay busy through the back-off, so the next attempt waits for it.
-            await asyncio.sleep(delay)
             return
-        self._start_failures.pop(key, None)
+        self._start_back_offs.pop(key, None)
         local = LocalPod(info.name, instance.job, instance.index, instance.version)
         track = PodTrack(
             local, info.ip, {c.name: ContainerTrack(c.name, c.id) for c in info.containers}

@@ -779,7 +779,13 @@ def _wait_for_instances(api: str, job: str, version: int, timeout: float) -> Non
             if line != last_line:
                 status.update(line)
                 last_line = line
-            broken = [item for item in instances if item["state"] in ("failed", "exited")]
+            # Only the version just submitted is judged: an older one's failure
+            # (the very one this apply fixes) is not this apply's outcome.
+            broken = [
+                item
+                for item in instances
+                if item.get("specVersion") == version and item["state"] in ("failed", "exited")
+            ]
             if broken:
                 err.print(_instances_table(instances))
                 raise _fail(
