@@ -33,7 +33,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import uvloop
 
-from ozymandias.dns.records import DnsRecord
+from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.dns.server import DnsServer, Listener
 
 NAME = "web.job.cluster.local"

@@ -30,22 +30,22 @@ from ozymandias.api.app import create_app
 from ozymandias.cluster.records import Event, Node, Resources, SharedStorage
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
 from ozymandias.dns.publisher import DnsPublisher
-from ozymandias.dns.records import DEFAULT_DOMAIN
 from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
 from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
+from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
-from ozymandias.network import routes
+from ozymandias.network import ip_routes
 from ozymandias.network.firewall import (
     FirewallError,
     IptablesFirewall,
     ensure_bridge_netfilter,
     ensure_liberal_tcp_conntrack,
 )
+from ozymandias.network.ip_routes import HostGateway, PeerRouteBackend, RouteError, Vxlan
 from ozymandias.network.peer_routes import PeerRouter
-from ozymandias.network.routes import HostGateway, PeerRouteBackend, RouteError, Vxlan
 from ozymandias.network.subnet_lease import SubnetLeaser, SubnetUnavailable
 from ozymandias.network.subnets import FlannelSubnet, gateway_of, parse_flannel_env
 from ozymandias.runtime.podman import PodmanRuntime
@@ -248,7 +248,7 @@ class NodeDaemon:
             flannel = self._flannel_subnet()
             if flannel is not None and flannel.network:
                 config.cluster_cidr = flannel.network
-            self._added_blackhole = await routes.ensure_blackhole(config.cluster_cidr)
+            self._added_blackhole = await ip_routes.ensure_blackhole(config.cluster_cidr)
             ensure_bridge_netfilter()
             while True:
                 await self._take_lease()
@@ -596,5 +596,5 @@ class NodeDaemon:
         except (FirewallError, RouteError) as error:
             log.error("could not remove the node's rules or routes: %s", error)
         if self._added_blackhole:
-            await routes.remove_blackhole(self.config.cluster_cidr)
+            await ip_routes.remove_blackhole(self.config.cluster_cidr)
         await self.etcd.close()

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ozymandias.network.routes import vtep_address
+from ozymandias.network.ip_routes import vtep_address
 from ozymandias.network.subnet_lease import SubnetLeaser
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import Etcd

@@ -14,7 +14,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from ozymandias.dns.records import DnsRecord
+from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.dns.server import DnsServer, Listener, upstream_resolvers
 
 WEB = [DnsRecord(f"web-{i}.web.job.cluster.local", f"10.0.0.{i + 2}") for i in range(3)]

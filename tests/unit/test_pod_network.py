@@ -6,8 +6,8 @@ import pytest
 
 from ozymandias.cluster.records import Node, Resources
 from ozymandias.network.firewall import Chains, PodPorts, misplaced_jumps, pod_rules, render
+from ozymandias.network.ip_routes import vtep_address, vtep_mac
 from ozymandias.network.peer_routes import desired_peer_routes, route_changes
-from ozymandias.network.routes import vtep_address, vtep_mac
 from ozymandias.network.subnets import choose_subnet, gateway_of, parse_flannel_env
 from ozymandias.spec.models import PortMapping
 

@@ -44,7 +44,7 @@ from ozymandias.cluster.records import (
     instance_name,
 )
 from ozymandias.dns.publisher import DnsPublisher
-from ozymandias.dns.records import HealthyInstance
+from ozymandias.dns.skydns_layout import HealthyInstance
 from ozymandias.health.checks import CheckResult, run_check
 from ozymandias.health.monitor import HealthMonitor
 from ozymandias.health.state import CheckState, pod_health

@@ -27,7 +27,7 @@ from ozymandias.api.problems import (
     handle_validation_error,
 )
 from ozymandias.cluster.records import DnsAlias, Node, describe_storage_domain
-from ozymandias.dns.records import AliasRejected, checked_alias, qualify
+from ozymandias.dns.skydns_layout import AliasRejected, checked_alias, qualify
 from ozymandias.ingress.controller import current_routes
 from ozymandias.jobs.service import JobNotFound, JobRejected, JobService, VolumeNotFound
 from ozymandias.spec.loader import SpecError, load_job

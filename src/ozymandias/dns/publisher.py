@@ -13,8 +13,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import DnsAlias
-from ozymandias.dns.records import DnsRecord, HealthyInstance, node_records
+from ozymandias.dns.skydns_layout import HealthyInstance, node_records
 from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import StoreUnavailable
 from ozymandias.store.mirror import Mirror

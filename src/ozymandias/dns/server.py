@@ -32,7 +32,7 @@ import dns.flags
 import dns.message
 import dns.rcode
 
-from ozymandias.dns.records import DnsRecord
+from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.dns.zone import Zone
 from ozymandias.store.mirror import Mirror
 

@@ -24,7 +24,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from ozymandias.dns.records import DnsRecord
+from ozymandias.cluster.dns_record import DnsRecord
 
 # Short, because records change as instances come and go: the TTL of the
 # SOA, and the negative-caching TTL it announces.

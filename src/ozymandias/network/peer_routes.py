@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 
 from ozymandias.cluster.records import Node
-from ozymandias.network.routes import PeerRouteBackend, RouteError
+from ozymandias.network.ip_routes import PeerRouteBackend, RouteError
 from ozymandias.store.mirror import Mirror
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from ozymandias.runtime.models import (
     RuntimeUnavailable,
     StreamConnected,
 )
-from ozymandias.runtime.service import PodmanService
+from ozymandias.runtime.podman_service import PodmanService
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ Which existing instances stay where they are:
   constraints or can't fit the new size) must be placed again, like a new one;
 - an instance that was already *lost* (pending, or on a node that is gone) is
   placed again if it fits, and otherwise stays pending. A submit or scale is
-  never rejected because of it: re-placing lost instances is the reaper's job,
-  and a scale-down must not fail because a node died.
+  never rejected because of it: re-placing lost instances is the job of the
+  `Replacer` (`jobs/replacement.py`), and a scale-down must not fail because a
+  node died.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import DnsAlias
-from ozymandias.dns.records import DnsRecord
 from ozymandias.store import keys
 from ozymandias.store.etcd import Delete, Etcd, Operation, Put, Unchanged
 from ozymandias.store.mirror import Mirror

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ozymandias.dns.records import (
+from ozymandias.cluster.dns_record import DnsRecord
+from ozymandias.dns.skydns_layout import (
     AliasRejected,
-    DnsRecord,
     HealthyInstance,
     checked_alias,
     expand_aliases,

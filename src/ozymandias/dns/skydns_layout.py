@@ -24,42 +24,16 @@ union of its healthy targets, and a dead node's share vanishes with its lease.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import instance_name
 from ozymandias.spec.models import PortMapping
 
 DEFAULT_DOMAIN = "cluster.local"
-DEFAULT_TTL = 5
 RESERVED_NAMESPACES = ("job", "pod", "node")
-
-
-@dataclass(frozen=True)
-class DnsRecord:
-    """One SkyDNS record: a host (an IPv4 address or a name) at a DNS name."""
-
-    name: str
-    """Lower case, without the trailing dot."""
-    host: str
-    port: int | None = None
-    ttl: int = DEFAULT_TTL
-
-    def to_json(self) -> bytes:
-        value: dict[str, str | int] = {"host": self.host, "ttl": self.ttl}
-        if self.port is not None:
-            value["port"] = self.port
-        return json.dumps(value).encode()
-
-    @classmethod
-    def from_json(cls, name: str, raw: bytes) -> DnsRecord:
-        try:
-            value = json.loads(raw)
-            return cls(name, str(value["host"]), value.get("port"), int(value.get("ttl", 0)))
-        except (KeyError, TypeError, json.JSONDecodeError) as error:
-            raise ValueError(f"not a SkyDNS record: {raw[:80]!r}") from error
 
 
 @dataclass(frozen=True)
