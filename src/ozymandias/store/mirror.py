@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ozymandias.store.etcd import Etcd, RevisionCompacted, StoreUnavailable
 
@@ -119,3 +119,26 @@ class Mirror(Generic[T]):
             # One bad record must not stop the node from seeing every other one.
             log.error("ignoring undecodable value at %s: %s", key.decode(), error)
             return None
+
+
+async def any_changed(
+    watched: list[tuple[Mirror[Any], int]],
+    *,
+    also: asyncio.Event | None = None,
+    at_most: float | None = None,
+) -> None:
+    """Return once any mirror moves past its paired revision, `also` is set, or `at_most` s pass.
+
+    The one way a loop that follows several prefixes waits for its next pass,
+    as thing-doer's `Watcher` follows several prefixes at once.
+    """
+    waits: list[asyncio.Future[Any]] = [
+        asyncio.ensure_future(mirror.wait_for_change(revision)) for mirror, revision in watched
+    ]
+    if also is not None:
+        waits.append(asyncio.ensure_future(also.wait()))
+    try:
+        await asyncio.wait(waits, timeout=at_most, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -1,0 +1,86 @@
+"""Following healthchecks: Nomad's check hook, for the agent.
+
+Each container with a healthcheck gets a monitor while it runs. A change
+of health is published first (so an unhealthy instance leaves DNS and the
+ingress before anything else); a container that turns unhealthy is then
+stopped, so that its exit goes through its restart policy and back-off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from ozymandias.agent.reporting import Reporter
+from ozymandias.agent.restart_policy import should_restart
+from ozymandias.agent.tracks import UNHEALTHY_EXIT_CODE, AgentState, ContainerTrack, PodTrack
+from ozymandias.cluster.records import Health
+from ozymandias.health.checks import CheckResult, run_check
+from ozymandias.health.monitor import HealthMonitor
+from ozymandias.health.state import CheckState
+from ozymandias.runtime.interface import ContainerRuntime
+from ozymandias.spec.models import HealthCheck, JobSpec
+
+log = logging.getLogger(__name__)
+
+
+class HealthFollower:
+    """Runs the pods' healthchecks and acts on what they find."""
+
+    def __init__(self, state: AgentState, runtime: ContainerRuntime, reporter: Reporter) -> None:
+        self._state = state
+        self._runtime = runtime
+        self._reporter = reporter
+
+    def watch(self, track: PodTrack, spec: JobSpec) -> None:
+        """Start checking every running container of the pod that has a healthcheck."""
+        for container in track.containers.values():
+            container_spec = spec.containers.get(container.name)
+            if container_spec is None or container_spec.healthcheck is None:
+                continue
+            container.monitor = self._monitor(track, container, container_spec.healthcheck)
+            if container.running:
+                container.monitor.start()
+
+    def _monitor(
+        self, track: PodTrack, container: ContainerTrack, check: HealthCheck
+    ) -> HealthMonitor:
+        def probe() -> Awaitable[CheckResult]:
+            return run_check(check, track.ip, container.container_id, self._runtime.exec)
+
+        def on_change(state: CheckState, result: CheckResult) -> None:
+            self._state.spawn(self._on_health_change(track, container, state, result))
+
+        return HealthMonitor(check, probe, on_change)
+
+    async def _on_health_change(
+        self, track: PodTrack, container: ContainerTrack, state: CheckState, result: CheckResult
+    ) -> None:
+        key = track.pod.key
+        if self._state.pods.get(key) is not track:
+            return  # the pod was stopped or replaced meanwhile
+        if track.health() is Health.HEALTHY:
+            track.reason = ""  # whatever went wrong before is over
+        # Publishing first takes an unhealthy instance out of DNS before anything else.
+        await self._reporter.publish(key)
+        if state.health is not Health.UNHEALTHY or container.monitor is None:
+            return
+        policy = self._state.restart_policy(track.pod.job, container.name)
+        check = container.monitor.check
+        failed = (
+            f"container {container.name} failed its {check.type} healthcheck "
+            f"{state.failures} times in a row; last: {result.output}"
+        )
+        if should_restart(policy, UNHEALTHY_EXIT_CODE):
+            track.reason = f"{failed}; restarting it (restart: {policy})"
+        else:
+            track.reason = f"{failed}; left running outside DNS (restart: {policy})"
+        log.warning("%s: %s", track.pod.pod_name, track.reason)
+        await self._reporter.record(
+            track.pod.job, track.pod.index, "container-unhealthy", track.reason
+        )
+        if should_restart(policy, UNHEALTHY_EXIT_CODE):
+            container.monitor.stop()
+            container.stopped_as_unhealthy = True
+            # Its exit then goes through the restart policy and its back-off.
+            await self._runtime.stop_container(container.container_id)

@@ -1,0 +1,46 @@
+"""What the agent needs of a container runtime: the seam between it and podman.
+
+`PodmanRuntime` is the one real implementation. The agent is typed against
+this Protocol, so its reconcile, restart, adoption and drain logic run in
+unit tests against an in-memory fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from ozymandias.runtime.models import ContainerExit, PodInfo, PodPlan, StreamConnected
+
+
+class ContainerRuntime(Protocol):
+    async def list_pods(self, label_filter: dict[str, str]) -> list[PodInfo]:
+        """Our pods carrying all the given labels."""
+        ...
+
+    async def run_pod(self, plan: PodPlan) -> PodInfo:
+        """Create and start the pod's containers, wave by wave; nothing is left on failure."""
+        ...
+
+    async def start_container(self, container_id: str) -> None: ...
+
+    async def stop_container(self, container_id: str, *, stop_timeout: int = 5) -> None: ...
+
+    async def remove_pod(self, pod_name: str, *, stop_timeout: int = 5) -> None: ...
+
+    def container_exits(
+        self, label_filter: dict[str, str]
+    ) -> AsyncIterator[ContainerExit | StreamConnected]:
+        """Exits of our containers, with `StreamConnected` after each (re)connection."""
+        ...
+
+    async def exec(
+        self,
+        container_id: str,
+        command: list[str],
+        timeout: float,  # noqa: ASYNC109
+    ) -> tuple[int, str]: ...
+
+    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
+        """A container's output."""
+        ...
