@@ -30,6 +30,7 @@ from ozymandias.cluster.records import Event, NodeVolumes, SharedVolume, VolumeU
 from ozymandias.runtime.models import Mount
 from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
+from ozymandias.store.mirror import any_changed
 from ozymandias.volumes.local_disk import LocalDisks, VolumeError
 from ozymandias.volumes.shared_dirs import SharedDirs
 
@@ -119,17 +120,11 @@ class VolumeUpkeep:
             except (StoreUnavailable, VolumeError, OSError) as error:
                 log.warning("volume upkeep: %s", error)
             self._volumes.changed.clear()
-            waits = [
-                asyncio.ensure_future(mirror.wait_for_change(mirror.revision)),
-                asyncio.ensure_future(self._volumes.changed.wait()),
-            ]
-            try:
-                await asyncio.wait(
-                    waits, timeout=USAGE_INTERVAL_SECONDS, return_when="FIRST_COMPLETED"
-                )
-            finally:
-                for wait in waits:
-                    wait.cancel()
+            await any_changed(
+                [(mirror, mirror.revision)],
+                also=self._volumes.changed,
+                at_most=USAGE_INTERVAL_SECONDS,
+            )
 
     async def _remove_deleted_shared_volumes(self) -> None:
         shared = self._volumes.shared

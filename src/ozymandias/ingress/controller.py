@@ -18,6 +18,7 @@ from ozymandias.ingress.haproxy import Haproxy, HaproxyError
 from ozymandias.ingress.haproxy_config import plan_layout
 from ozymandias.ingress.routes import Routes, compute_routes
 from ozymandias.store.cluster_store import ClusterMirrors
+from ozymandias.store.mirror import any_changed
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +83,9 @@ class IngressController:
                     log.error("ingress: could not apply the routes (retrying): %s", error)
                     await asyncio.sleep(_RETRY_SECONDS)
                     continue
-            await self._wait_for_change(jobs_revision, instances_revision)
-
-    async def _wait_for_change(self, jobs_revision: int, instances_revision: int) -> None:
-        waits = [
-            asyncio.create_task(self._mirrors.jobs.wait_for_change(jobs_revision)),
-            asyncio.create_task(self._mirrors.instances.wait_for_change(instances_revision)),
-        ]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+            await any_changed(
+                [
+                    (self._mirrors.jobs, jobs_revision),
+                    (self._mirrors.instances, instances_revision),
+                ]
+            )

@@ -26,18 +26,25 @@ from collections.abc import Iterable
 from typing import Any
 
 from ozymandias.cluster.records import Event, Schedule
-from ozymandias.jobs.service import MAX_COMMIT_ATTEMPTS, commit_backoff
 from ozymandias.scheduling.place import PlanResult, plan_as_many_as_fit
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore, PlanningInputs
 from ozymandias.store.etcd import StoreUnavailable
-from ozymandias.store.mirror import Mirror
+from ozymandias.store.mirror import Mirror, any_changed
+from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
 # After a pass that could not finish (etcd unreachable), wait before the next.
 _RETRY_SECONDS = 1.0
+
+
+class _KeptLosing(Exception):
+    """A re-placement lost every race it tried: the next change of the cluster retries it."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"lost {attempts} races")
 
 
 def needs_placement(schedule: Schedule, live_nodes: Iterable[str]) -> bool:
@@ -67,7 +74,7 @@ class Replacer:
         ]
         known_nodes = self._live_nodes()
         while True:
-            revisions = [mirror.revision for mirror in watched]
+            since = [(mirror, mirror.revision) for mirror in watched]
             live = self._live_nodes()
             await self._note_lost(known_nodes - live, live)
             known_nodes = live
@@ -78,7 +85,7 @@ class Replacer:
                 log.warning("re-placement pass stopped: %s; retrying", error)
                 await asyncio.sleep(_RETRY_SECONDS)
                 continue
-            await _any_change(watched, revisions)
+            await any_changed(since)
 
     def _live_nodes(self) -> set[str]:
         return {node.name for node in self._mirrors.node_list()}
@@ -108,15 +115,16 @@ class Replacer:
 
     async def _place_job(self, job_name: str) -> None:
         """Plan and commit one job's re-placement; a lost race means re-read and look again."""
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
+
+        async def attempt(number: int) -> Lost | None:
             inputs = (
                 self._mirrors.planning_inputs(job_name)
-                if attempt == 0
+                if number == 0
                 else await self._store.read_planning_inputs(job_name)
             )
             plan = plan_replacement(inputs)
             if plan is None:
-                return  # placed as fully as it can be (perhaps by a peer that won)
+                return None  # placed as fully as it can be (perhaps by a peer that won)
             outcome = await self._store.commit(
                 job_name,
                 inputs,
@@ -125,12 +133,23 @@ class Replacer:
                 allocation_changes=plan.allocation_delta,
                 nodes_that_must_exist=sorted(set(plan.placed.values())),
             )
-            if outcome.won:
-                await self._record_outcome(job_name, inputs, plan)
-                return
-            log.info("re-placement of %s lost a race (attempt %d)", job_name, attempt + 1)
-            await commit_backoff(attempt)
-        log.warning("re-placement of %s kept losing races; the next change retries it", job_name)
+            if not outcome.won:
+                return LOST
+            await self._record_outcome(job_name, inputs, plan)
+            return None
+
+        try:
+            await retry_on_conflict(
+                attempt,
+                give_up=_KeptLosing,
+                on_lost=lambda number: log.info(
+                    "re-placement of %s lost a race (attempt %d)", job_name, number + 1
+                ),
+            )
+        except _KeptLosing:
+            log.warning(
+                "re-placement of %s kept losing races; the next change retries it", job_name
+            )
 
     async def _record_outcome(
         self, job_name: str, inputs: PlanningInputs, plan: PlanResult
@@ -185,16 +204,3 @@ def plan_replacement(inputs: PlanningInputs) -> PlanResult | None:
     ):
         return None
     return plan
-
-
-async def _any_change(mirrors: list[Mirror[Any]], revisions: list[int]) -> None:
-    """Return once any of `mirrors` has moved past its revision in `revisions`."""
-    waits = [
-        asyncio.ensure_future(mirror.wait_for_change(revision))
-        for mirror, revision in zip(mirrors, revisions, strict=True)
-    ]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,14 +38,9 @@ from ozymandias.store.cluster_store import (
     PlanningInputs,
 )
 from ozymandias.store.etcd import StoreUnavailable
+from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)
-
-# Peers racing on the same nodes lose commits to each other; capped
-# exponential back-off with full jitter spreads their retries apart.
-MAX_COMMIT_ATTEMPTS = 16
-_BACKOFF_FIRST_SECONDS = 0.005
-_BACKOFF_MAX_SECONDS = 0.5
 
 # How long a request waits for this node's mirrors to show its own commit, so
 # that a read right after a write sees it. Only a slow watch makes it wait.
@@ -139,8 +133,9 @@ class JobService:
         for in the same commit. Returns the names of the volumes kept, and of
         those being removed.
         """
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
-            inputs = await self._inputs(name, fresh=attempt > 0)
+
+        async def attempt(number: int) -> tuple[list[str], list[str]] | Lost:
+            inputs = await self._inputs(name, fresh=number > 0)
             if inputs.job is None:
                 raise JobNotFound(name)
             freed: dict[str, Resources] = {}
@@ -159,22 +154,26 @@ class JobService:
                 if purge_volumes
                 else [],
             )
-            if outcome.won:
-                names = [volume.full_name for volume in volumes]
-                message = f"job {name} deleted"
-                if volumes:
-                    listing = ", ".join(volume.full_name for volume in volumes)
-                    message += (
-                        f"; removing its shared volumes {listing}"
-                        if purge_volumes
-                        else f"; kept its shared volumes {listing}"
-                    )
-                await self._event(name, "job-deleted", message)
-                await self._wait_until_mirrored(outcome)
-                return ([], names) if purge_volumes else (names, [])
-            await commit_backoff(attempt)
-        raise StoreUnavailable(
-            f"gave up deleting {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits"
+            if not outcome.won:
+                return LOST
+            names = [volume.full_name for volume in volumes]
+            message = f"job {name} deleted"
+            if volumes:
+                listing = ", ".join(volume.full_name for volume in volumes)
+                message += (
+                    f"; removing its shared volumes {listing}"
+                    if purge_volumes
+                    else f"; kept its shared volumes {listing}"
+                )
+            await self._event(name, "job-deleted", message)
+            await self._wait_until_mirrored(outcome)
+            return ([], names) if purge_volumes else (names, [])
+
+        return await retry_on_conflict(
+            attempt,
+            give_up=lambda attempts: StoreUnavailable(
+                f"gave up deleting {name} after {attempts} conflicting commits"
+            ),
         )
 
     async def delete_volume(
@@ -190,7 +189,8 @@ class JobService:
         (409) while the job still mounts it.
         """
         full_name = f"{job_name}/{volume_name}"
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
+
+        async def attempt(number: int) -> SharedVolume | Lost:
             found = await self._store.read_volume(job_name, volume_name)
             if found is None:
                 raise VolumeNotFound(full_name)
@@ -206,8 +206,7 @@ class JobService:
                         status=409,
                     )
                 if not await self._store.mark_volume_deleting(volume, revision, job_revision):
-                    await commit_backoff(attempt)
-                    continue
+                    return LOST
                 await self._event(
                     job_name, "volume-deleting", f"removing shared volume {full_name}"
                 )
@@ -222,13 +221,19 @@ class JobService:
                         f" {describe_storage_domain(volume.domain)}",
                     )
             return volume
-        raise StoreUnavailable(f"gave up deleting {full_name} after {MAX_COMMIT_ATTEMPTS} races")
+
+        return await retry_on_conflict(
+            attempt,
+            give_up=lambda attempts: StoreUnavailable(
+                f"gave up deleting {full_name} after {attempts} races"
+            ),
+        )
 
     async def _plan_and_commit(
         self, name: str, plan: Planner, *, dry_run: bool, must_exist: bool
     ) -> ApplyResult:
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
-            inputs = await self._inputs(name, fresh=attempt > 0)
+        async def attempt(number: int) -> ApplyResult | Lost:
+            inputs = await self._inputs(name, fresh=number > 0)
             if must_exist and inputs.job is None:
                 raise JobNotFound(name)
             planned = plan(inputs)
@@ -266,13 +271,21 @@ class JobService:
                 volumes=placement.volumes,
                 shared_allocation_changes=result.shared_allocation_delta,
             )
-            if outcome.won:
-                await self._event(name, "job-committed", _describe_commit(applied))
-                await self._wait_until_mirrored(outcome)
-                return applied
-            log.info("commit of %s lost a race (attempt %d); re-planning", name, attempt + 1)
-            await commit_backoff(attempt)
-        raise StoreUnavailable(f"gave up on {name} after {MAX_COMMIT_ATTEMPTS} conflicting commits")
+            if not outcome.won:
+                return LOST
+            await self._event(name, "job-committed", _describe_commit(applied))
+            await self._wait_until_mirrored(outcome)
+            return applied
+
+        return await retry_on_conflict(
+            attempt,
+            give_up=lambda attempts: StoreUnavailable(
+                f"gave up on {name} after {attempts} conflicting commits"
+            ),
+            on_lost=lambda number: log.info(
+                "commit of %s lost a race (attempt %d); re-planning", name, number + 1
+            ),
+        )
 
     async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
         # The mirrors are right almost always and cost nothing; after a lost
@@ -360,9 +373,3 @@ def _describe_commit(result: ApplyResult) -> str:
     if result.stopped:
         parts.append(f"stopping {', '.join(str(i) for i in result.stopped)}")
     return "; ".join(parts)
-
-
-async def commit_backoff(attempt: int) -> None:
-    """Wait before the next attempt of a commit that lost a race (full jitter)."""
-    ceiling = min(_BACKOFF_FIRST_SECONDS * 2**attempt, _BACKOFF_MAX_SECONDS)
-    await asyncio.sleep(random.uniform(0, ceiling))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ozymandias.network.subnets import choose_subnet
 from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,12 @@ class SubnetLeaser:
 
     async def lease(self, lease_id: int) -> str:
         """This node's subnet, held under `lease_id`: the one it holds already, or a new one."""
-        for _ in range(_ATTEMPTS):
+
+        async def attempt(number: int) -> str | Lost:
             holders = await self._store.subnet_holders()
             held = [cidr for cidr, holder in holders.items() if holder == (self._node, lease_id)]
             if held and self._requested in (None, *held):
-                subnet = self._requested or held[0]
-                break
+                return self._requested or held[0]
             if self._requested is not None:
                 holder = holders.get(self._requested)
                 if holder is not None:
@@ -63,14 +64,19 @@ class SubnetLeaser:
                 choice = choose_subnet(self._cluster, holders, preferred=self._remembered())
             if choice is None:
                 raise SubnetUnavailable(f"every /24 of {self._cluster} is taken")
-            if await self._store.claim_subnet(choice, self._node, lease_id):
-                subnet = choice
-                log.info("leased pod subnet %s", subnet)
-                break
-            # A peer claimed it first: look again, after a moment so racers spread out.
-            await asyncio.sleep(random.uniform(0, 0.1))
-        else:
-            raise SubnetUnavailable(f"lost {_ATTEMPTS} races for a subnet of {self._cluster}")
+            if not await self._store.claim_subnet(choice, self._node, lease_id):
+                return LOST  # a peer claimed it first: look again
+            log.info("leased pod subnet %s", choice)
+            return choice
+
+        subnet = await retry_on_conflict(
+            attempt,
+            give_up=lambda attempts: SubnetUnavailable(
+                f"lost {attempts} races for a subnet of {self._cluster}"
+            ),
+            attempts=_ATTEMPTS,
+            backoff=_spread_out,
+        )
         self._state_file.parent.mkdir(parents=True, exist_ok=True)
         self._state_file.write_text(subnet + "\n")
         return subnet
@@ -80,3 +86,8 @@ class SubnetLeaser:
             return self._state_file.read_text().strip() or None
         except OSError:
             return None
+
+
+async def _spread_out(attempt: int) -> None:
+    """After a lost race, look again after a moment, so racers spread out."""
+    await asyncio.sleep(random.uniform(0, 0.1))

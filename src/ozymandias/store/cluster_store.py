@@ -40,6 +40,7 @@ from ozymandias.store.etcd import (
     Unchanged,
 )
 from ozymandias.store.mirror import Mirror
+from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ _EVENTS_LEASE_RENEW_SECONDS = EVENTS_LEASE_SECONDS / 2
 
 # Forgetting a removed volume races only with other commits to its domain's total.
 MAX_VOLUME_COMMIT_ATTEMPTS = 16
+
+
+async def _volume_commit_backoff(attempt: int) -> None:
+    """Wait before forgetting a volume again after a lost race: a little longer each time."""
+    await asyncio.sleep(0.05 * (attempt + 1))
 
 
 class CommitResult(Enum):
@@ -464,7 +470,8 @@ class ClusterStore:
         Returns False if that record is gone already (a peer finished first),
         even if a volume of the same name was made anew since.
         """
-        for attempt in range(MAX_VOLUME_COMMIT_ATTEMPTS):
+
+        async def attempt(number: int) -> bool | Lost:
             _, (records, totals) = await self.etcd.read_ranges(
                 [keys.volume(volume.job, volume.name), keys.shared_allocation(volume.domain)]
             )
@@ -490,10 +497,16 @@ class ClusterStore:
                     ),
                 ],
             )
-            if outcome.applied:
-                return True
-            await asyncio.sleep(0.05 * (attempt + 1))
-        raise StoreUnavailable(f"gave up forgetting volume {volume.full_name}: too many races")
+            return True if outcome.applied else LOST
+
+        return await retry_on_conflict(
+            attempt,
+            give_up=lambda _: StoreUnavailable(
+                f"gave up forgetting volume {volume.full_name}: too many races"
+            ),
+            attempts=MAX_VOLUME_COMMIT_ATTEMPTS,
+            backoff=_volume_commit_backoff,
+        )
 
     async def put_volume_usage(self, usage: NodeVolumes, lease_id: int) -> None:
         await self.etcd.put(keys.volume_usage(usage.node), usage.to_json(), lease=lease_id)
