@@ -204,3 +204,8 @@ def ingress_view(routes: Routes) -> dict[str, Any]:
         ],
         "conflicts": list(routes.conflicts),
     }
+
+
+def sorted_jobs(mirrors: ClusterMirrors) -> list[JobRecord]:
+    """Every job's record, by name."""
+    return sorted(mirrors.jobs.items.values(), key=lambda record: record.spec.name)

@@ -1,0 +1,124 @@
+"""/v1/jobs: submit (or plan), list, inspect, scale and delete jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ozymandias.api import views
+from ozymandias.api.errors import job_not_found, submit
+from ozymandias.api.problems import Problem
+from ozymandias.api.services import Services
+from ozymandias.spec.loader import SpecError, load_job
+from ozymandias.spec.models import JobSpec
+
+router = APIRouter(tags=["jobs"])
+
+_JOB_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A job spec, as JSON or as YAML (the same document `ozy apply -f` reads).",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+class ScaleRequest(BaseModel):
+    num_instances: int = Field(alias="numInstances", ge=0, le=100_000)
+
+
+@router.put("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC)
+async def put_job(
+    name: str,
+    request: Request,
+    services: Services,
+    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+) -> JSONResponse:
+    spec = _parse_job(await request.body(), name)
+    result = await submit(services.jobs.apply(spec, dry_run=dry_run), name)
+    status = 201 if result.created and not dry_run else 200
+    return JSONResponse(views.apply_result(result), status_code=status)
+
+
+@router.post("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC)
+async def plan_job(
+    name: str,
+    request: Request,
+    services: Services,
+    dry_run: Annotated[bool, Query(alias="dryRun")] = True,
+) -> JSONResponse:
+    """Plan a job without committing it (only `dryRun=true` is accepted here)."""
+    if not dry_run:
+        raise Problem(
+            405,
+            "method-not-allowed",
+            "Use PUT to submit",
+            "POST only plans: use PUT /v1/jobs/{name} to submit.",
+        )
+    spec = _parse_job(await request.body(), name)
+    result = await submit(services.jobs.apply(spec, dry_run=True), name)
+    return JSONResponse(views.apply_result(result))
+
+
+@router.get("/v1/jobs")
+async def list_jobs(services: Services) -> list[dict[str, Any]]:
+    mirrors = services.mirrors
+    return [views.job_summary(record, mirrors) for record in views.sorted_jobs(mirrors)]
+
+
+@router.get("/v1/jobs/{name}")
+async def get_job(name: str, services: Services) -> dict[str, Any]:
+    record = services.mirrors.job(name)
+    if record is None:
+        raise job_not_found(name)
+    events = await services.store.list_events(name, limit=20)
+    return views.job_detail(record, services.mirrors, events)
+
+
+@router.post("/v1/jobs/{name}/scale")
+async def scale_job(
+    name: str,
+    body: Annotated[ScaleRequest, Body()],
+    services: Services,
+    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+) -> dict[str, Any]:
+    work = services.jobs.scale(name, body.num_instances, dry_run=dry_run)
+    return views.apply_result(await submit(work, name))
+
+
+@router.delete("/v1/jobs/{name}")
+async def delete_job(
+    name: str,
+    services: Services,
+    purge_volumes: Annotated[bool, Query(alias="purgeVolumes")] = False,
+) -> dict[str, Any]:
+    """Delete a job. Its shared volumes are kept unless `purgeVolumes=true`."""
+    work = services.jobs.delete(name, purge_volumes=purge_volumes)
+    kept, purged = await submit(work, name)
+    return {"name": name, "deleted": True, "keptVolumes": kept, "purgedVolumes": purged}
+
+
+def _parse_job(body: bytes, name: str) -> JobSpec:
+    """The job spec in a request body (YAML, or JSON, which is YAML too)."""
+    try:
+        spec = load_job(body)
+    except SpecError as error:
+        problems = [str(problem) for problem in error.problems]
+        raise Problem(
+            400, "invalid-job", "Invalid job spec", "; ".join(problems), errors=problems, job=name
+        ) from None
+    if spec.name != name:
+        raise Problem(
+            400,
+            "name-mismatch",
+            "Job name does not match the URL",
+            f"the URL names job {name!r} but the spec names {spec.name!r}",
+            job=name,
+        )
+    return spec

@@ -1,0 +1,41 @@
+"""/v1/nodes: list the live nodes, cordon and uncordon them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ozymandias.api import views
+from ozymandias.api.problems import Problem
+from ozymandias.api.services import ApiServices, Services
+
+router = APIRouter(tags=["nodes"])
+
+
+@router.get("/v1/nodes")
+async def list_nodes(services: Services) -> list[dict[str, Any]]:
+    mirrors = services.mirrors
+    allocated, cordoned = mirrors.allocated(), mirrors.cordoned()
+    return [
+        views.node_view(n, allocated, cordoned)
+        for n in sorted(mirrors.node_list(), key=lambda n: n.name)
+    ]
+
+
+@router.post("/v1/nodes/{name}/cordon")
+async def cordon_node(name: str, services: Services) -> dict[str, Any]:
+    """Place no new instances on the node; those it runs stay."""
+    return await _set_cordon(services, name, True)
+
+
+@router.post("/v1/nodes/{name}/uncordon")
+async def uncordon_node(name: str, services: Services) -> dict[str, Any]:
+    return await _set_cordon(services, name, False)
+
+
+async def _set_cordon(services: ApiServices, name: str, cordoned: bool) -> dict[str, Any]:
+    if name not in {known.name for known in services.mirrors.node_list()}:
+        raise Problem(404, "node-not-found", "No such node", f"no live node is named {name!r}")
+    await services.store.set_cordon(name, cordoned)
+    return {"name": name, "cordoned": cordoned}

@@ -1,0 +1,39 @@
+"""What the routers work with: the node's services, reached through a FastAPI dependency.
+
+`create_app` builds one `ApiServices` and keeps it on `app.state.services`;
+a handler asks for it with a `services: Services` parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.cluster.records import Node
+from ozymandias.dns.alias_service import DnsAliasService
+from ozymandias.jobs.service import JobService
+from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    jobs: JobService
+    mirrors: ClusterMirrors
+    store: ClusterStore
+    agent: NodeAgent
+    node: Node
+    aliases: DnsAliasService
+    ingress_port: int
+
+
+async def api_services(request: Request) -> ApiServices:
+    """The app's services (async, so FastAPI does not hand it to a thread)."""
+    services = request.app.state.services
+    assert isinstance(services, ApiServices)
+    return services
+
+
+Services = Annotated[ApiServices, Depends(api_services)]
