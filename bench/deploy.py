@@ -26,16 +26,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.harness import (  # noqa: E402
-    CLUSTER_CIDR,
-    EtcdServer,
-    NodeProcess,
-    blackholed,
-    containers_with_label,
-    remove_everything_of_node,
-    run,
-    wait_until,
-)
+from tests.support.etcd import EtcdServer  # noqa: E402
+from tests.support.machine import CLUSTER_CIDR, blackholed, run  # noqa: E402
+from tests.support.nodes import NodeProcess, remove_everything_of_node  # noqa: E402
+from tests.support.podman import containers_with_label  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 WEB = "localhost/ozy-example-web:latest"
 DB = "localhost/ozy-example-db:latest"

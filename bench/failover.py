@@ -29,14 +29,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.harness import (  # noqa: E402
-    CLUSTER_CIDR,
-    blackholed,
-    require_tools,
-    wait_until,
-)
-from tests.multihost.checks import all_healthy, job_yaml, wait_exactly_once  # noqa: E402
-from tests.multihost.hosts import EtcdCluster, Host, TestNetwork, leftovers  # noqa: E402
+from tests.support.host_checks import all_healthy, wait_exactly_once  # noqa: E402
+from tests.support.hosts import EtcdCluster, Host, TestNetwork, leftovers  # noqa: E402
+from tests.support.jobs import web_job as job_yaml  # noqa: E402
+from tests.support.machine import CLUSTER_CIDR, blackholed, require_tools  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 JOB = "failover"
 INSTANCES = 6

@@ -52,18 +52,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.harness import (
-    CLUSTER_CIDR,
-    EtcdServer,
-    NodeProcess,
-    blackholed,
-    free_port,
-    remove_everything_of_node,
-    require_tools,
-    run,
-    unused_pod_subnets,
-    wait_until,
-)
+from tests.support.etcd import EtcdServer
+from tests.support.machine import CLUSTER_CIDR, blackholed, free_port, require_tools, run
+from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
+from tests.support.waiting import wait_until
 
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.ingress.haproxy_config import plan_layout

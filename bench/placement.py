@@ -42,7 +42,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.harness import free_port, wait_until  # noqa: E402
+from tests.support.machine import free_port  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule  # noqa: E402
 from ozymandias.scheduling import (  # noqa: E402

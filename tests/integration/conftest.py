@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import (
+from tests.support.etcd import EtcdServer
+from tests.support.machine import (
     CLUSTER_CIDR,
-    EtcdServer,
-    NodeProcess,
     blackholed,
-    remove_everything_of_node,
     require_tools,
     run,
     unmount_everything_under,
-    unused_pod_subnets,
-    wait_until,
 )
+from tests.support.nodes import (
+    NodeFactory,
+    NodeProcess,
+    remove_everything_of_node,
+    unused_pod_subnets,
+)
+from tests.support.waiting import wait_until
 
 REQUIRED_IMAGES = (
     "localhost/ozy-example-web",
@@ -56,9 +59,6 @@ def etcd(tmp_path_factory: pytest.TempPathFactory, pod_range: str) -> Iterator[E
         yield server
     finally:
         server.stop()
-
-
-NodeFactory = Callable[..., NodeProcess]
 
 
 @pytest.fixture

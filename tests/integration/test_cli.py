@@ -11,13 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import (
-    REPO,
-    containers_with_label,
-    free_port,
-    remove_everything_of_node,
-    wait_until,
-)
+from tests.support.machine import REPO, free_port
+from tests.support.nodes import remove_everything_of_node
+from tests.support.podman import containers_with_label
+from tests.support.waiting import wait_until
 
 NODE = "cli-node"
 

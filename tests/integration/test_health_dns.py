@@ -5,13 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.integration.conftest import NodeFactory
-from tests.integration.harness import (
-    NodeProcess,
-    app_container,
-    run,
-    wait_until,
-)
+from tests.support.jobs import pinned_to, web_job
+from tests.support.machine import run
+from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.podman import app_container
+from tests.support.waiting import wait_until
 
 # The app clears its failure flag when it starts, so a restart cures it.
 HTTP_JOB = """
@@ -51,16 +49,6 @@ containers:
       interval: 1
       timeout: 1
       unhealthy_threshold: 2
-"""
-
-PLAIN_JOB = """
-name: {name}
-numInstances: {count}
-schedulingConstraints: {{mayBeScheduledOn: [{node}]}}
-containers:
-  app:
-    image: localhost/ozy-example-web:latest
-    memory: 32M
 """
 
 
@@ -132,8 +120,8 @@ def test_tcp_and_exec_checks(make_node: NodeFactory) -> None:
 
 def test_aliases_nxdomain_and_resolving_from_a_container(make_node: NodeFactory) -> None:
     node_a, node_b = make_node("dns-a"), make_node("dns-b")
-    assert node_a.apply(PLAIN_JOB.format(name="alpha", count=2, node="dns-a")).status_code == 201
-    assert node_a.apply(PLAIN_JOB.format(name="beta", count=1, node="dns-b")).status_code == 201
+    assert node_a.apply(web_job("alpha", 2, extra=pinned_to("dns-a"))).status_code == 201
+    assert node_a.apply(web_job("beta", 1, extra=pinned_to("dns-b"))).status_code == 201
     alpha = {item["podIP"] for item in node_a.wait_running("alpha", 2)}
     beta = {item["podIP"] for item in node_a.wait_running("beta", 1)}
 

@@ -9,14 +9,11 @@ import time
 
 import httpx
 
-from tests.integration.conftest import NodeFactory
-from tests.integration.harness import (
-    NodeProcess,
-    app_container,
-    free_port,
-    run,
-    wait_until,
-)
+from tests.support.jobs import web_job
+from tests.support.machine import free_port, run
+from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.podman import app_container
+from tests.support.waiting import wait_until
 
 # The app clears its failure flag when it starts, so a restart cures it.
 WEB_JOB = """
@@ -34,12 +31,7 @@ containers:
        unhealthy_threshold: 2, start_period: 2}}
 """
 
-EMPTY_JOB = """
-name: idle
-numInstances: 0
-containers:
-  app: {image: localhost/ozy-example-web:latest, memory: 32M, ports: ["80:3000"]}
-"""
+EMPTY_JOB = web_job("idle", 0, ports=["80:3000"])
 
 ECHO_JOB = """
 name: echo

@@ -16,15 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import (
-    EtcdServer,
-    NodeProcess,
-    containers_with_label,
-    remove_everything_of_node,
-    running_spec_containers,
-    unused_pod_subnets,
-    wait_until,
-)
+from tests.support.etcd import EtcdServer
+from tests.support.jobs import web_job
+from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
+from tests.support.podman import containers_with_label, running_spec_containers
+from tests.support.waiting import wait_until
 
 ZONES = {"sched-a": "a", "sched-b": "b", "sched-c": "c"}
 NODE_MEMORY = "1G"
@@ -106,18 +102,6 @@ def empty_cluster(cluster: Cluster) -> Iterator[None]:
         timeout=10,
         what="allocations back to zero",
     )
-
-
-def web_job(name: str, count: int, *, memory: str = "32M", extra: str = "") -> str:
-    return f"""
-name: {name}
-numInstances: {count}
-{extra}
-containers:
-  app:
-    image: localhost/ozy-example-web:latest
-    memory: {memory}
-"""
 
 
 def placements(node: NodeProcess, job: str) -> dict[int, str]:

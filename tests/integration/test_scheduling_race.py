@@ -37,7 +37,8 @@ from ozymandias.store.cluster_store import (
     PlanningInputs,
 )
 from ozymandias.store.etcd import Etcd, StoreUnavailable
-from tests.integration.harness import EtcdServer
+from tests.support.cluster import read_cluster
+from tests.support.etcd import EtcdServer
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -279,28 +280,6 @@ def mirrored_state(
             keys.name_after(keys.SCHEDULES, key): schedule
             for key, schedule in mirrors.schedules.items.items()
         },
-    )
-
-
-async def read_cluster(
-    url: str,
-) -> tuple[dict[str, Node], dict[str, Resources], dict[str, JobRecord], dict[str, Schedule]]:
-    """Nodes, allocations, jobs and schedules as etcd has them, read at one revision."""
-    etcd = Etcd(url)
-    try:
-        _, (nodes, allocations, jobs, schedules) = await etcd.read_ranges(
-            [keys.NODES, keys.ALLOCATIONS, keys.JOBS, keys.SCHEDULES]
-        )
-    finally:
-        await etcd.close()
-    return (
-        {keys.name_after(keys.NODES, kv.key): Node.from_json(kv.value) for kv in nodes},
-        {
-            keys.name_after(keys.ALLOCATIONS, kv.key): Resources.from_json(kv.value)
-            for kv in allocations
-        },
-        {keys.name_after(keys.JOBS, kv.key): JobRecord.from_json(kv.value) for kv in jobs},
-        {keys.name_after(keys.SCHEDULES, kv.key): Schedule.from_json(kv.value) for kv in schedules},
     )
 
 

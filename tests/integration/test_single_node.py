@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ozymandias.network.firewall import CONNTRACK_TCP_LIBERAL
-from tests.integration.conftest import NodeFactory
-from tests.integration.harness import (
-    app_container,
-    containers_with_label,
-    pods_with_label,
-    run,
-    wait_until,
-)
+from tests.support.jobs import web_job
+from tests.support.machine import run
+from tests.support.nodes import NodeFactory
+from tests.support.podman import app_container, containers_with_label, pods_with_label
+from tests.support.waiting import wait_until
 
 WEB_JOB = """
 name: {name}
@@ -182,15 +179,7 @@ def test_a_job_bigger_than_the_node_is_rejected_and_nothing_is_written(
     make_node: NodeFactory,
 ) -> None:
     node = make_node("single-d", memory="1G")
-    job = """
-name: huge
-numInstances: 3
-containers:
-  app:
-    image: localhost/ozy-example-web:latest
-    memory: 512M
-"""
-    response = node.apply(job)
+    response = node.apply(web_job("huge", 3, "512M"))
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()

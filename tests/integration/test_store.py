@@ -57,7 +57,8 @@ from ozymandias.store.etcd import (
 )
 from ozymandias.store.lease import LeaseKeeper
 from ozymandias.store.mirror import Mirror
-from tests.integration.harness import EtcdServer, free_port
+from tests.support.etcd import EtcdServer
+from tests.support.machine import free_port
 
 T = TypeVar("T")
 

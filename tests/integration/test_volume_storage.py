@@ -17,7 +17,7 @@ import pytest
 
 from ozymandias.volumes.local_disk import LocalDisks, LocalVolume, VolumeError
 from ozymandias.volumes.shared_dirs import SharedDirs
-from tests.integration.harness import (
+from tests.support.machine import (
     loop_backing_files,
     loops_under,
     mounted_under,

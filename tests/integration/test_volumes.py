@@ -9,15 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import NodeFactory
-from tests.integration.harness import (
-    NodeProcess,
-    app_container,
-    containers_with_label,
-    mounted_under,
-    run,
-    wait_until,
-)
+from tests.support.machine import mounted_under, run
+from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.podman import app_container, containers_with_label
+from tests.support.waiting import wait_until
 
 M = 1024**2
 

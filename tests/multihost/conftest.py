@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.integration.harness import CLUSTER_CIDR, blackholed, require_tools, run, wait_until
-from tests.multihost.hosts import HOST_NAME_PREFIX, EtcdCluster, Host, TestNetwork, leftovers
+from tests.support.hosts import (
+    HOST_NAME_PREFIX,
+    EtcdCluster,
+    Host,
+    HostFactory,
+    TestNetwork,
+    known_nodes,
+    leftovers,
+)
+from tests.support.machine import CLUSTER_CIDR, blackholed, require_tools, run
+from tests.support.waiting import wait_until
 
 REQUIRED_IMAGES = ("localhost/ozy-example-web", "localhost/podman-pause")
 
@@ -48,17 +56,6 @@ def etcd_cluster(
         yield cluster
     finally:
         cluster.stop()
-
-
-HostFactory = Callable[..., list[Host]]
-
-
-def known_nodes(host: Host) -> set[str]:
-    """The nodes `host` knows of, from its own API."""
-    try:
-        return {node["name"] for node in host.request("GET", "/v1/nodes").json()}
-    except httpx.HTTPError:
-        return set()
 
 
 @pytest.fixture

@@ -12,19 +12,18 @@ import time
 
 import pytest
 
-from tests.integration.harness import wait_until
-from tests.multihost.checks import (
+from tests.support.cluster import invariant_violations
+from tests.support.host_checks import (
     all_healthy,
     events,
-    invariant_violations,
-    job_yaml,
     reported,
     running_on,
     timed_exactly_once,
     wait_exactly_once,
 )
-from tests.multihost.conftest import HostFactory
-from tests.multihost.hosts import EtcdCluster
+from tests.support.hosts import EtcdCluster, HostFactory
+from tests.support.jobs import web_job
+from tests.support.waiting import wait_until
 
 JOB = "webapp"
 TTL = 5  # the default lease TTL
@@ -34,7 +33,7 @@ def test_node_loss_re_places_its_instances_on_the_survivors(
     make_hosts: HostFactory, etcd_cluster: EtcdCluster
 ) -> None:
     hosts = make_hosts(3)
-    hosts[0].apply(job_yaml(JOB, 6, healthcheck=True), JOB)
+    hosts[0].apply(web_job(JOB, 6, healthcheck=True), JOB)
     placement = wait_exactly_once(hosts, hosts[0], JOB, 6)
     victim = hosts[2]
     assert sum(1 for host, _ in placement.values() if host == victim.name) == 2
@@ -65,7 +64,7 @@ def test_daemon_restarted_within_the_ttl_keeps_its_containers(
     make_hosts: HostFactory, etcd_cluster: EtcdCluster
 ) -> None:
     hosts = make_hosts(2)
-    hosts[0].apply(job_yaml(JOB, 4), JOB)
+    hosts[0].apply(web_job(JOB, 4), JOB)
     before = wait_exactly_once(hosts, hosts[0], JOB, 4)
 
     restarted = hosts[1]
@@ -84,7 +83,7 @@ def test_daemon_restarted_after_its_lease_expired_starts_clean(
     make_hosts: HostFactory, etcd_cluster: EtcdCluster
 ) -> None:
     hosts = make_hosts(3)
-    hosts[0].apply(job_yaml(JOB, 6), JOB)
+    hosts[0].apply(web_job(JOB, 6), JOB)
     before = wait_exactly_once(hosts, hosts[0], JOB, 6)
     late = hosts[2]
     old_containers = {c for host, c in before.values() if host == late.name}
@@ -116,7 +115,7 @@ def test_partitioned_host_fences_and_rejoins(
     make_hosts: HostFactory, etcd_cluster: EtcdCluster, how: str
 ) -> None:
     hosts = make_hosts(3)
-    hosts[0].apply(job_yaml(JOB, 6), JOB)
+    hosts[0].apply(web_job(JOB, 6), JOB)
     before = wait_exactly_once(hosts, hosts[0], JOB, 6)
     cut_off = hosts[2]
     assert any(host == cut_off.name for host, _ in before.values())
@@ -151,7 +150,7 @@ def test_losing_one_of_three_etcd_members(
     hosts = make_hosts(3)
     etcd_cluster.kill_member(etcd_cluster.members[0])
     try:
-        hosts[0].apply(job_yaml(JOB, 6), JOB)
+        hosts[0].apply(web_job(JOB, 6), JOB)
         wait_exactly_once(hosts, hosts[0], JOB, 6)
         hosts[1].request("POST", f"/v1/jobs/{JOB}/scale", json={"numInstances": 4})
         wait_exactly_once(hosts, hosts[0], JOB, 4)
@@ -169,7 +168,7 @@ def test_etcd_down_for_30s_changes_nothing(
     make_hosts: HostFactory, etcd_cluster: EtcdCluster
 ) -> None:
     hosts = make_hosts(3)
-    hosts[0].apply(job_yaml(JOB, 6), JOB)
+    hosts[0].apply(web_job(JOB, 6), JOB)
     before = wait_exactly_once(hosts, hosts[0], JOB, 6)
 
     etcd_cluster.stop()
@@ -202,7 +201,7 @@ def test_five_survivors_race_to_re_place_a_dead_node(
     hosts = make_hosts(6)
     jobs = [f"race-{n}" for n in range(4)]
     for job in jobs:
-        hosts[0].apply(job_yaml(job, 6), job)
+        hosts[0].apply(web_job(job, 6), job)
     for job in jobs:
         wait_exactly_once(hosts, hosts[0], job, 6)
     victim, survivors = hosts[0], hosts[1:]

@@ -6,21 +6,11 @@ import re
 
 import httpx
 
-from tests.integration.harness import wait_until
-from tests.multihost.conftest import HostFactory
-from tests.multihost.hosts import Host
+from tests.support.hosts import Host, HostFactory
+from tests.support.jobs import pinned_to, web_job
+from tests.support.waiting import wait_until
 
-JOB = """\
-name: far
-numInstances: 2
-schedulingConstraints: {mayBeScheduledOn: [h2]}
-ingress: {hosts: [far.test]}
-containers:
-  app:
-    image: localhost/ozy-example-web:latest
-    memory: 32M
-    ports: ["80:3000"]
-"""
+JOB = web_job("far", 2, extra=pinned_to("h2") + "\ningress: {hosts: [far.test]}", ports=["80:3000"])
 
 
 def answer(host: Host, host_header: str) -> str:

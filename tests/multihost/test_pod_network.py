@@ -21,10 +21,11 @@ from ozymandias.network.ip_routes import vtep_address
 from ozymandias.network.subnet_lease import SubnetLeaser
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import Etcd
-from tests.integration.harness import CLUSTER_CIDR, wait_until
-from tests.multihost.checks import reported
-from tests.multihost.conftest import HostFactory
-from tests.multihost.hosts import EtcdCluster, Host, ip
+from tests.support.host_checks import reported
+from tests.support.hosts import EtcdCluster, Host, HostFactory, ip
+from tests.support.jobs import pinned_to
+from tests.support.machine import CLUSTER_CIDR
+from tests.support.waiting import wait_until
 
 JOB = "net"
 TTL = 5
@@ -214,7 +215,7 @@ def test_routes_follow_nodes_through_restart_and_death(
             timeout=10,
             what=f"{host.name}'s routes",
         )
-    hosts[0].apply(net_job(1, "schedulingConstraints: {mayBeScheduledOn: [h2]}\n"), JOB)
+    hosts[0].apply(net_job(1, pinned_to("h2") + "\n"), JOB)
     pod_ip = pods(hosts[0], 1)[0]["podIP"]
     assert from_node(hosts[0], pod_ip, 80) == "open"
 

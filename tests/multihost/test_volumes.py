@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.integration.harness import wait_until
-from tests.multihost.checks import invariant_violations
-from tests.multihost.conftest import HostFactory
-from tests.multihost.hosts import EtcdCluster, Host
+from tests.support.cluster import invariant_violations
+from tests.support.hosts import EtcdCluster, Host, HostFactory
+from tests.support.waiting import wait_until
 
 JOB = "notes"
 

@@ -12,7 +12,6 @@ from ozymandias.scheduling import (
     NodeView,
     PlacementRequest,
     PlanResult,
-    Rejection,
     plan_all_or_nothing,
     plan_as_many_as_fit,
     request_from_spec,
@@ -20,6 +19,7 @@ from ozymandias.scheduling import (
 )
 from ozymandias.scheduling.filters import constraint_filters
 from ozymandias.spec.models import JobSpec
+from tests.support.placement import planned, rejected
 
 G = 1024**3
 
@@ -53,16 +53,6 @@ def request(
 ) -> PlacementRequest:
     """A request with pod sizes in G."""
     return PlacementRequest(job=job, count=count, memory=memory * G, disk=disk * G, **constraints)
-
-
-def planned(result: PlanResult | Rejection) -> PlanResult:
-    assert isinstance(result, PlanResult), result
-    return result
-
-
-def rejected(result: PlanResult | Rejection) -> Rejection:
-    assert isinstance(result, Rejection), result
-    return result
 
 
 def nodes_used(result: PlanResult) -> list[str]:

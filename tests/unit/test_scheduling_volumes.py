@@ -15,7 +15,7 @@ from ozymandias.scheduling import (
 )
 from ozymandias.scheduling.request import SharedVolumeNeed
 from ozymandias.spec.models import JobSpec
-from tests.unit.test_scheduling_place import planned, rejected
+from tests.support.placement import planned, rejected
 
 G = 1024**3
 

@@ -26,14 +26,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.integration.harness import CLUSTER_CIDR, EtcdctlReads, run, wait_until
+from tests.support.etcd import EtcdctlReads
+from tests.support.machine import CLUSTER_CIDR, run
+from tests.support.waiting import wait_until
 
 TEST_RANGE = "10.214.0.0/16"  # blackholed while the hosts exist
 HOST_PREFIX_LENGTH = 24
@@ -582,3 +584,15 @@ def leftovers() -> list[str]:
     ours = f"OZY-{HOST_NAME_PREFIX}"
     found += [f"iptables {line}" for line in rules.splitlines() if ours in line]
     return found
+
+
+# What the `make_hosts` fixture gives a test: make(count, **Host options) -> the new hosts.
+HostFactory = Callable[..., list[Host]]
+
+
+def known_nodes(host: Host) -> set[str]:
+    """The nodes `host` knows of, from its own API."""
+    try:
+        return {node["name"] for node in host.request("GET", "/v1/nodes").json()}
+    except httpx.HTTPError:
+        return set()

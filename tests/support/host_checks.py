@@ -1,42 +1,15 @@
-"""What the multi-host tests check: where each instance really runs, and etcd's invariants."""
+"""What the multi-host tests check: where each instance really runs, and what etcd reports."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from ozymandias.cluster.records import Resources
-from ozymandias.scheduling.invariants import check_invariants
-from tests.integration.harness import wait_until
-from tests.integration.test_scheduling_race import read_cluster
-from tests.multihost.hosts import Host
-
-# An HTTP check every second, healthy after one pass (passes count from the start).
-HEALTHCHECK = """\
-    healthcheck:
-      type: http
-      port: 3000
-      path: /healthcheck
-      interval: 1
-      timeout: 1
-      healthy_threshold: 1
-      start_period: 5
-"""
-
-
-def job_yaml(name: str, count: int, memory: str = "32M", *, healthcheck: bool = False) -> str:
-    return f"""\
-name: {name}
-numInstances: {count}
-containers:
-  app:
-    image: localhost/ozy-example-web:latest
-    memory: {memory}
-""" + (HEALTHCHECK if healthcheck else "")
+from tests.support.hosts import Host
+from tests.support.waiting import wait_until
 
 
 def all_healthy(api_host: Host, job: str, count: int) -> bool:
@@ -100,24 +73,6 @@ def timed_exactly_once(
     """Wait until every instance runs exactly once; seconds since `since` (monotonic)."""
     placement = wait_exactly_once(hosts, api_host, job, count)
     return time.monotonic() - since, placement
-
-
-def invariant_violations(endpoints: str) -> list[str]:
-    """The scheduler's invariants over etcd, read at one revision."""
-    nodes, allocations, jobs, schedules = asyncio.run(read_cluster(endpoints))
-    pod_sizes = {
-        name: Resources(memory=job.spec.pod_memory, disk=job.spec.pod_disk)
-        for name, job in jobs.items()
-    }
-    capacities = {name: node.capacity for name, node in nodes.items()}
-    violations = check_invariants(capacities, allocations, schedules.values(), pod_sizes)
-    for name, job in jobs.items():
-        schedule = schedules.get(name)
-        placed = sorted(schedule.placements) if schedule else []
-        pending = sorted(schedule.pending) if schedule else []
-        if sorted(placed + pending) != list(range(job.spec.num_instances)):
-            violations.append(f"{name}: placed {placed} and pending {pending}")
-    return violations
 
 
 def events(api_host: Host, kind: str, job: str | None = None) -> list[dict[str, Any]]:

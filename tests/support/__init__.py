@@ -1,0 +1,17 @@
+"""What tests share, so that no test module imports another test module or a conftest.
+
+- `waiting`: `wait_until`, polling until a condition holds.
+- `machine`: this machine: the repository, free ports, commands, the pod range's
+  blackhole route, mounts and loop devices.
+- `podman`: podman's containers and pods, by label.
+- `etcd`: reads and wipes through etcdctl, and a throwaway etcd server.
+- `nodes`: `ozy node` daemons as subprocesses (`NodeProcess`, `NodeFactory`) and the
+  cleanup of what a killed node leaves behind.
+- `cluster`: the cluster state as etcd holds it, read at one revision, and the
+  scheduler's invariants over it.
+- `jobs`: job specs (YAML) that several test files submit.
+- `placement`: unwrapping the result of a placement plan.
+- `hosts`: sandboxed "hosts" (netns + pid/mount namespaces), a 3-member etcd on their
+  bridge, and `HostFactory`.
+- `host_checks`: where each instance really runs on the hosts, against what etcd reports.
+"""

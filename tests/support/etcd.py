@@ -1,0 +1,92 @@
+"""etcd for tests: reads and wipes through etcdctl, and a throwaway server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.support.machine import free_port
+from tests.support.waiting import wait_until
+
+
+class EtcdctlReads:
+    """Reads and wipes through etcdctl, for any etcd a test runs (one server or a cluster)."""
+
+    def etcdctl(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        raise NotImplementedError
+
+    def keys(self, prefix: str) -> list[str]:
+        out = self.etcdctl("get", "--prefix", "--keys-only", prefix).stdout
+        return [line for line in out.splitlines() if line]
+
+    def get_json(self, key: str) -> Any:
+        out = self.etcdctl("get", "--print-value-only", key).stdout.strip()
+        return json.loads(out) if out else None
+
+    def wipe(self) -> None:
+        self.etcdctl("del", "--prefix", "/ozy/")
+
+
+class EtcdServer(EtcdctlReads):
+    """A throwaway etcd on loopback, in its own data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.url = f"http://127.0.0.1:{self.client_port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        log = (self.data_dir.parent / "etcd.log").open("wb")
+        self._process = subprocess.Popen(
+            [
+                "etcd",
+                "--name",
+                "test",
+                "--data-dir",
+                str(self.data_dir),
+                "--listen-client-urls",
+                self.url,
+                "--advertise-client-urls",
+                self.url,
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                f"test={peer}",
+                "--max-txn-ops",
+                "20000",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
+
+    def _answers(self) -> bool:
+        return self.etcdctl("endpoint", "health", check=False).returncode == 0
+
+    def etcdctl(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["etcdctl", "--endpoints", self.url, *arguments],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        )
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
