@@ -569,3 +569,13 @@ class ClusterStore:
         if self._events_lease is None or now - self._events_lease[1] > _EVENTS_LEASE_RENEW_SECONDS:
             self._events_lease = (await self.etcd.grant_lease(EVENTS_LEASE_SECONDS), now)
         return self._events_lease[0]
+
+    # The connection
+
+    async def ping(self) -> None:
+        """Return once etcd answers a read; raise StoreUnavailable if it does not."""
+        await self.etcd.get(keys.ROOT)
+
+    async def close(self) -> None:
+        """Close the etcd client (shared with every store built on it)."""
+        await self.etcd.close()

@@ -1,0 +1,89 @@
+"""Node to node (api/peer.py): the etcd-contact route, and asking peers whether they lost etcd."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ozymandias.api.peer import ETCD_CONTACT_PATH, PeerContact, etcd_contact_router
+from ozymandias.cluster.records import Node, Resources
+
+
+class Contact:
+    silent_for = 2.5
+
+
+def test_the_route_says_how_long_the_node_has_been_without_etcd() -> None:
+    app = FastAPI()
+    app.include_router(etcd_contact_router("n1", Contact()))
+    reply = TestClient(app).get("/v1/node/etcd-contact")
+    assert reply.status_code == 200
+    assert reply.json() == {"node": "n1", "silentFor": 2.5}
+    operation = app.openapi()["paths"]["/v1/node/etcd-contact"]["get"]
+    assert operation["tags"] == ["node"]
+    assert operation["summary"] == "Seconds since this node's lease was last refreshed"
+
+
+def node(name: str) -> Node:
+    return Node(
+        name=name,
+        address="10.0.0.1",
+        api_url=f"http://{name}:7070",
+        capacity=Resources(),
+        started_at=0,
+    )
+
+
+@pytest.fixture
+def peers_answer(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What each peer host answers: a silentFor number, a status code, or an exception."""
+    answers: dict[str, Any] = {}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == ETCD_CONTACT_PATH
+        answer = answers[request.url.host]
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, str):
+            return httpx.Response(200, text=answer)
+        return httpx.Response(200, json={"node": request.url.host, "silentFor": answer})
+
+    real_client = httpx.AsyncClient
+
+    def client(**options: Any) -> httpx.AsyncClient:
+        return real_client(transport=httpx.MockTransport(handle), **options)
+
+    monkeypatch.setattr(httpx, "AsyncClient", client)
+    return answers
+
+
+async def test_everyone_is_cut_off_when_every_peer_has_long_been_silent(
+    peers_answer: dict[str, Any],
+) -> None:
+    peers_answer.update(b=2.5, c=3.0)  # refresh every 5/3s: 1.5 intervals is 2.5s
+    contact = PeerContact("a", lambda: [node("a"), node("b"), node("c")], 5 / 3)
+    assert await contact.everyone_cut_off()
+
+
+@pytest.mark.parametrize(
+    "c_answers",
+    [
+        1.0,  # reached etcd recently
+        "not json",
+        httpx.ConnectError("unreachable"),  # maybe across a partition, with etcd
+    ],
+)
+async def test_one_peer_in_touch_or_silent_means_not_everyone(
+    peers_answer: dict[str, Any], c_answers: Any
+) -> None:
+    peers_answer.update(b=9.0, c=c_answers)
+    contact = PeerContact("a", lambda: [node("a"), node("b"), node("c")], 5 / 3)
+    assert not await contact.everyone_cut_off()
+
+
+async def test_a_node_without_peers_counts_as_everyone_cut_off() -> None:
+    assert await PeerContact("a", lambda: [node("a")], 1.0).everyone_cut_off()
