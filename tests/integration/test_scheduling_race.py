@@ -30,13 +30,11 @@ from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.spec.loader import job_from_data
 from ozymandias.spec.models import JobSpec
 from ozymandias.store import keys
-from ozymandias.store.cluster_store import (
-    ClusterMirrors,
-    ClusterStore,
-    CommitOutcome,
-    PlanningInputs,
-)
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import Etcd, StoreUnavailable
+from ozymandias.store.job_commit import CommitOutcome
+from ozymandias.store.planning_inputs import PlanningInputs
 from tests.support.cluster import read_cluster
 from tests.support.etcd import EtcdServer
 

@@ -36,12 +36,7 @@ from ozymandias.cluster.records import (
 )
 from ozymandias.spec.models import JobSpec
 from ozymandias.store import keys
-from ozymandias.store.cluster_store import (
-    ClusterStore,
-    CommitOutcome,
-    CommitResult,
-    PlanningInputs,
-)
+from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import (
     CommitOutcomeUnknown,
     Delete,
@@ -55,8 +50,10 @@ from ozymandias.store.etcd import (
     Unchanged,
     WatchEvent,
 )
+from ozymandias.store.job_commit import CommitOutcome, CommitResult
 from ozymandias.store.lease import LeaseKeeper
 from ozymandias.store.mirror import Mirror
+from ozymandias.store.planning_inputs import PlanningInputs
 from tests.support.etcd import EtcdServer
 from tests.support.machine import free_port
 

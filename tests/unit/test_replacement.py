@@ -5,7 +5,7 @@ from __future__ import annotations
 from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule
 from ozymandias.jobs.replacement import needs_placement, plan_replacement
 from ozymandias.spec.loader import job_from_data
-from ozymandias.store.cluster_store import PlanningInputs
+from ozymandias.store.planning_inputs import PlanningInputs
 
 MiB = 1024 * 1024
 POD = Resources(memory=64 * MiB)

@@ -49,7 +49,7 @@ from ozymandias.network.firewall import PodFirewall
 from ozymandias.runtime.interface import ContainerRuntime
 from ozymandias.runtime.models import Mount, PodInfo, RuntimeUnavailable
 from ozymandias.spec.models import JobSpec
-from ozymandias.store.cluster_store import ClusterMirrors
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
 from ozymandias.volumes.local_disk import VolumeError
 

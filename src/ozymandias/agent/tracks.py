@@ -16,7 +16,7 @@ from ozymandias.health.monitor import HealthMonitor
 from ozymandias.health.state import pod_health
 from ozymandias.runtime.models import ContainerExit
 from ozymandias.spec.models import JobSpec
-from ozymandias.store.cluster_store import ClusterMirrors
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 # An unhealthy container is restarted as if it had failed: policies that
 # restart on failure (always, on-failure, unless-stopped) restart it.

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from ozymandias.agent.local_plan import DesiredInstance, InstanceKey
 from ozymandias.cluster.records import Event, NodeVolumes, SharedVolume, VolumeUsage
 from ozymandias.runtime.models import Mount
-from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
 from ozymandias.store.mirror import any_changed
 from ozymandias.volumes.local_disk import LocalDisks, VolumeError

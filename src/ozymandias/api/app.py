@@ -26,7 +26,8 @@ from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.jobs.service import JobService
-from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
 
 # In the order their routes are matched (their paths do not overlap).

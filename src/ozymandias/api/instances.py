@@ -13,7 +13,7 @@ from ozymandias.api import views
 from ozymandias.api.errors import job_not_found
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import Services
-from ozymandias.store.cluster_store import ClusterMirrors
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 router = APIRouter(tags=["instances"])
 

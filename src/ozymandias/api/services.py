@@ -15,7 +15,8 @@ from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.jobs.service import JobService
-from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
 
 
 @dataclass(frozen=True)

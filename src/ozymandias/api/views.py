@@ -20,7 +20,7 @@ from ozymandias.cluster.records import (
 from ozymandias.ingress.routes import Backend, Routes
 from ozymandias.jobs.service import ApplyResult
 from ozymandias.spec.loader import dump_job
-from ozymandias.store.cluster_store import ClusterMirrors
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 
 def instance_view(job: str, index: int, node: str, status: InstanceStatus | None) -> dict[str, Any]:

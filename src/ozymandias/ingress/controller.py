@@ -17,7 +17,7 @@ import logging
 from ozymandias.ingress.haproxy import Haproxy, HaproxyError
 from ozymandias.ingress.haproxy_config import plan_layout
 from ozymandias.ingress.routes import Routes, compute_routes
-from ozymandias.store.cluster_store import ClusterMirrors
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,11 @@ from ozymandias.cluster.records import Event, Schedule
 from ozymandias.scheduling.place import PlanResult, plan_as_many_as_fit
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
-from ozymandias.store.cluster_store import ClusterMirrors, ClusterStore, PlanningInputs
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
 from ozymandias.store.mirror import Mirror, any_changed
+from ozymandias.store.planning_inputs import PlanningInputs
 from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)

@@ -31,13 +31,11 @@ from ozymandias.scheduling.place import (
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.spec.models import JobSpec
-from ozymandias.store.cluster_store import (
-    ClusterMirrors,
-    ClusterStore,
-    CommitOutcome,
-    PlanningInputs,
-)
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
+from ozymandias.store.job_commit import CommitOutcome
+from ozymandias.store.planning_inputs import PlanningInputs
 from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,12 @@
 """The cluster's state in etcd, as typed records and atomic commits.
 
-This is the only module that knows how records map to keys and how a
-scheduling decision becomes one etcd transaction. Everything above it deals
-in `Node`, `JobRecord`, `Schedule` and friends.
+`ClusterStore` is the one entry point above the store for reading and writing
+cluster records: nodes, pod subnets, jobs and schedules, shared volumes,
+instance statuses and events. Everything above it deals in `Node`,
+`JobRecord`, `Schedule` and friends, never in keys. Larger concerns live
+beside it: the live copies in `cluster_mirrors.py`, what a plan is read from
+in `planning_inputs.py`, and how a scheduling decision becomes one etcd
+transaction in `job_commit.py`.
 """
 
 from __future__ import annotations
@@ -10,11 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
 
 from ozymandias.cluster.records import (
     Cordon,
@@ -28,18 +28,17 @@ from ozymandias.cluster.records import (
     SharedVolume,
 )
 from ozymandias.store import keys
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.etcd import (
     CommitOutcomeUnknown,
     Delete,
     Etcd,
-    Exists,
-    Guard,
-    Operation,
     Put,
     StoreUnavailable,
     Unchanged,
 )
-from ozymandias.store.mirror import Mirror
+from ozymandias.store.job_commit import CommitOutcome, commit_job, job_transaction
+from ozymandias.store.planning_inputs import PlanningInputs
 from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)
@@ -58,162 +57,6 @@ async def _volume_commit_backoff(attempt: int) -> None:
     await asyncio.sleep(0.05 * (attempt + 1))
 
 
-class CommitResult(Enum):
-    WON = "won"
-    LOST = "lost"  # a peer changed something we read: re-read, re-plan, retry
-
-
-@dataclass(frozen=True)
-class CommitOutcome:
-    result: CommitResult
-    revision: int  # the commit's own revision when WON; 0 when it is not known
-
-    @property
-    def won(self) -> bool:
-        return self.result is CommitResult.WON
-
-
-@dataclass(frozen=True)
-class PlanningInputs:
-    """Everything one job's placement is computed from, with the revisions read.
-
-    A commit of the resulting plan applies only if these revisions still
-    hold. Revision 0 means the key did not exist.
-    """
-
-    nodes: list[Node]
-    allocations: dict[str, tuple[Resources, int]]
-    job: JobRecord | None
-    job_revision: int
-    schedule: Schedule | None
-    schedule_revision: int
-    instance_states: dict[int, str] = field(default_factory=dict)
-    cordoned: frozenset[str] = frozenset()
-    # The job's shared volumes (by volume name) and every domain's shared
-    # storage total, each with the revision read.
-    volumes: dict[str, tuple[SharedVolume, int]] = field(default_factory=dict)
-    shared_allocations: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    def allocated(self) -> dict[str, Resources]:
-        return {name: resources for name, (resources, _) in self.allocations.items()}
-
-    def shared_allocated(self) -> dict[str, int]:
-        return {domain: taken for domain, (taken, _) in self.shared_allocations.items()}
-
-    def job_volumes(self) -> dict[str, SharedVolume]:
-        return {name: volume for name, (volume, _) in self.volumes.items()}
-
-    def record_commit(self, allocation_changes: Mapping[str, Resources], revision: int) -> None:
-        """Fold a won commit's allocation changes into these inputs, in place.
-
-        A commit writes every allocation total it changes in one transaction,
-        so each of those keys now has the commit's `revision` as its
-        mod_revision. A long-lived scheduler (one process placing job after
-        job) can therefore plan its next job from these inputs, with the same
-        changes folded into its `ClusterView`, instead of re-reading every
-        node's total from etcd. Only the allocations change: the job and
-        schedule fields still describe the job that was committed.
-        """
-        zero = Resources()
-        for name, change in allocation_changes.items():
-            allocated, _ = self.allocations.get(name, (zero, 0))
-            self.allocations[name] = (allocated + change, revision)
-
-
-@dataclass
-class ClusterMirrors:
-    """Live copies of the cluster state every node daemon follows."""
-
-    nodes: Mirror[Node]
-    allocations: Mirror[Resources]
-    jobs: Mirror[JobRecord]
-    schedules: Mirror[Schedule]
-    instances: Mirror[InstanceStatus]
-    cordons: Mirror[Cordon]
-    volumes: Mirror[SharedVolume]
-    shared_allocations: Mirror[Resources]
-
-    def all(self) -> list[Mirror[Any]]:
-        return [
-            self.nodes,
-            self.allocations,
-            self.jobs,
-            self.schedules,
-            self.instances,
-            self.cordons,
-            self.volumes,
-            self.shared_allocations,
-        ]
-
-    def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
-        """Every shared volume, or one job's, in key order."""
-        return [
-            volume
-            for volume in self.volumes.items.values()
-            if job_name is None or volume.job == job_name
-        ]
-
-    def cordoned(self) -> frozenset[str]:
-        return frozenset(cordon.node for cordon in self.cordons.items.values())
-
-    async def wait_synced(self) -> None:
-        for mirror in self.all():
-            await mirror.wait_synced()
-
-    def node_list(self) -> list[Node]:
-        return list(self.nodes.items.values())
-
-    def job(self, name: str) -> JobRecord | None:
-        return self.jobs.items.get(keys.job(name))
-
-    def schedule(self, job_name: str) -> Schedule | None:
-        return self.schedules.items.get(keys.schedule(job_name))
-
-    def planning_inputs(self, job_name: str) -> PlanningInputs:
-        """The planning inputs as this node's mirrors have them (fast, maybe stale)."""
-        allocations = {
-            keys.name_after(keys.ALLOCATIONS, key): (
-                value,
-                self.allocations.mod_revisions.get(key, 0),
-            )
-            for key, value in self.allocations.items.items()
-        }
-        return PlanningInputs(
-            nodes=self.node_list(),
-            allocations=allocations,
-            job=self.job(job_name),
-            job_revision=self.jobs.mod_revisions.get(keys.job(job_name), 0),
-            schedule=self.schedule(job_name),
-            schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
-            instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
-            cordoned=self.cordoned(),
-            volumes={
-                volume.name: (volume, self.volumes.mod_revisions.get(key, 0))
-                for key, volume in self.volumes.items.items()
-                if volume.job == job_name
-            },
-            shared_allocations={
-                keys.name_after(keys.SHARED_ALLOCATIONS, key): (
-                    value.disk,
-                    self.shared_allocations.mod_revisions.get(key, 0),
-                )
-                for key, value in self.shared_allocations.items.items()
-            },
-        )
-
-    def allocated(self) -> dict[str, Resources]:
-        return {
-            keys.name_after(keys.ALLOCATIONS, key): value
-            for key, value in self.allocations.items.items()
-        }
-
-    def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
-        statuses = self.instances.items.values()
-        if job_name is None:
-            return list(statuses)
-        return [status for status in statuses if status.job == job_name]
-
-
 class ClusterStore:
     """Reads and writes cluster records in etcd."""
 
@@ -223,22 +66,7 @@ class ClusterStore:
         self._event_sequence = 0
 
     def mirrors(self) -> ClusterMirrors:
-        return ClusterMirrors(
-            nodes=Mirror(self.etcd, keys.NODES, lambda _, raw: Node.from_json(raw)),
-            allocations=Mirror(
-                self.etcd, keys.ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
-            ),
-            jobs=Mirror(self.etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
-            schedules=Mirror(self.etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
-            cordons=Mirror(self.etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
-            instances=Mirror(
-                self.etcd, keys.INSTANCES, lambda _, raw: InstanceStatus.from_json(raw)
-            ),
-            volumes=Mirror(self.etcd, keys.VOLUMES, lambda _, raw: SharedVolume.from_json(raw)),
-            shared_allocations=Mirror(
-                self.etcd, keys.SHARED_ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
-            ),
-        )
+        return ClusterMirrors.following(self.etcd)
 
     # Nodes
 
@@ -371,64 +199,17 @@ class ClusterStore:
         stay unless written here. The request is sent once; if its outcome is
         unknown, the schedule is read back to find out.
         """
-        guards: list[Guard] = [
-            Unchanged(keys.job(job_name), basis.job_revision),
-            Unchanged(keys.schedule(job_name), basis.schedule_revision),
-        ]
-        operations: list[Operation] = []
-        for node_name, change in sorted(allocation_changes.items()):
-            allocated, revision = basis.allocations.get(node_name, (Resources(), 0))
-            guards.append(Unchanged(keys.allocation(node_name), revision))
-            operations.append(Put(keys.allocation(node_name), (allocated + change).to_json()))
-        for domain, growth in sorted((shared_allocation_changes or {}).items()):
-            taken, revision = basis.shared_allocations.get(domain, (0, 0))
-            guards.append(Unchanged(keys.shared_allocation(domain), revision))
-            operations.append(
-                Put(keys.shared_allocation(domain), Resources(disk=taken + growth).to_json())
-            )
-        # Every volume of the job is guarded, written or not: a removal asked
-        # for meanwhile must not go unseen by a commit that mounts the volume.
-        written = {volume.name for volume in volumes}
-        for name in sorted(written | basis.volumes.keys()):
-            _, revision = basis.volumes.get(name, (None, 0))
-            guards.append(Unchanged(keys.volume(job_name, name), revision))
-        operations.extend(
-            Put(keys.volume(job_name, volume.name), volume.to_json()) for volume in volumes
+        transaction = job_transaction(
+            job_name,
+            basis,
+            job=job,
+            schedule=schedule,
+            allocation_changes=allocation_changes,
+            nodes_that_must_exist=nodes_that_must_exist,
+            volumes=volumes,
+            shared_allocation_changes=shared_allocation_changes,
         )
-        guards.extend(Exists(keys.node(name)) for name in sorted(set(nodes_that_must_exist)))
-
-        if job is None or schedule is None:
-            operations += [Delete(keys.job(job_name)), Delete(keys.schedule(job_name))]
-            commit_id = ""
-        else:
-            commit_id = uuid.uuid4().hex
-            schedule = schedule.model_copy(update={"commit_id": commit_id})
-            operations += [
-                Put(keys.job(job_name), job.to_json()),
-                Put(keys.schedule(job_name), schedule.to_json()),
-            ]
-        try:
-            outcome = await self.etcd.transaction(guards, operations)
-        except CommitOutcomeUnknown as error:
-            log.warning("commit of %s: %s; reading back its schedule", job_name, error)
-            landed = await self._commit_landed(job_name, commit_id)
-            return CommitOutcome(CommitResult.WON if landed else CommitResult.LOST, 0)
-        if outcome.applied:
-            return CommitOutcome(CommitResult.WON, outcome.revision)
-        return CommitOutcome(CommitResult.LOST, 0)
-
-    async def _commit_landed(self, job_name: str, commit_id: str) -> bool:
-        """Whether a commit whose answer was lost did apply, read once etcd answers."""
-        for attempt in range(20):
-            try:
-                current = await self.etcd.get(keys.schedule(job_name))
-            except StoreUnavailable:
-                await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
-                continue
-            if not commit_id:
-                return current is None
-            return current is not None and Schedule.from_json(current.value).commit_id == commit_id
-        raise StoreUnavailable(f"etcd did not come back to confirm the commit of {job_name}")
+        return await commit_job(self.etcd, job_name, transaction)
 
     # Shared volumes
 

@@ -1,0 +1,169 @@
+"""Podman's JSON and the runtime's models, translated both ways: pure functions.
+
+Request bodies are built from plans (`pod_spec`, `container_spec`, the label
+filters) and models are read from podman's answers (`container_info`,
+`pod_infos`, `ip_address`) and from lines of its event stream
+(`container_exit`). Nothing here does I/O, so each can be tested from a
+table of JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from ozymandias.runtime.models import (
+    CONTAINER_LABEL,
+    POD_LABEL,
+    ContainerExit,
+    ContainerInfo,
+    ContainerPlan,
+    PodInfo,
+    PodPlan,
+)
+
+Json = dict[str, Any]
+
+_EXIT_CODE_SIGKILL = 137
+# Event attributes that are not container labels.
+_EVENT_ATTRIBUTES = frozenset({"containerExitCode", "image", "name", "podId"})
+
+
+def label_filters(labels: dict[str, str]) -> dict[str, list[str]]:
+    """The `filters` entry that selects what carries one of the labels (podman ORs them)."""
+    return {"label": [f"{key}={value}" for key, value in labels.items()]} if labels else {}
+
+
+def pod_spec(plan: PodPlan) -> Json:
+    """The body of a pod creation."""
+    spec: Json = {
+        "name": plan.pod_name,
+        "hostname": plan.hostname,
+        "labels": {**plan.labels, POD_LABEL: plan.pod_name},
+    }
+    if plan.network is not None:
+        spec["Networks"] = {plan.network: {}}  # this field is capitalised in podman 4.3
+    if plan.dns_servers is not None:
+        spec["dns_server"] = plan.dns_servers
+    return spec
+
+
+def container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
+    """The body of the creation of one of the pod's containers."""
+    spec: Json = {
+        "name": f"{plan.pod_name}-{container.name}",
+        "pod": plan.pod_name,
+        "image": container.image,
+        "env": container.environment,
+        "labels": {**plan.labels, POD_LABEL: plan.pod_name, CONTAINER_LABEL: container.name},
+        # OCI's swap limit is memory + swap: equal to the memory limit means no swap.
+        "resource_limits": {"memory": {"limit": container.memory, "swap": container.memory}},
+    }
+    if container.command is not None:
+        spec["command"] = container.command
+    if container.mounts:
+        spec["mounts"] = [
+            {
+                "destination": mount.destination,
+                "source": mount.source,
+                "type": "bind",
+                "options": ["rbind", "rw"],
+            }
+            for mount in container.mounts
+        ]
+    return spec
+
+
+def container_info(container: Json) -> ContainerInfo:
+    """A container as the libpod container list reports it."""
+    labels: dict[str, str] = container["Labels"] or {}
+    state: str = container["State"]
+    return ContainerInfo(
+        id=container["Id"],
+        name=labels.get(CONTAINER_LABEL, ""),
+        state=state,
+        exit_code=container["ExitCode"] if state in ("exited", "stopped") else None,
+        started_at=_timestamp(container["StartedAt"]),
+        finished_at=_timestamp(container["ExitedAt"]) if container["Exited"] else None,
+        labels=labels,
+    )
+
+
+def pod_infos(
+    pods: list[Json], containers: list[Json], compat_containers: list[Json]
+) -> list[PodInfo]:
+    """The pods, each with its containers (infra ones left out) and its infra's IP address.
+
+    From the libpod pod list, the libpod container list (states, exit codes,
+    pod names) and the docker-compatible container list (IP addresses).
+    """
+    ips = {container["Id"]: ip_address(container) for container in compat_containers}
+    containers_of: defaultdict[str, list[ContainerInfo]] = defaultdict(list)
+    for container in containers:
+        if not container["IsInfra"]:
+            containers_of[container["PodName"]].append(container_info(container))
+    return [
+        PodInfo(
+            name=pod["Name"],
+            labels=pod["Labels"] or {},
+            ip=ips.get(pod["InfraId"], ""),
+            containers=sorted(containers_of[pod["Name"]], key=lambda c: c.name),
+        )
+        for pod in pods
+    ]
+
+
+def running_containers(pod: Json) -> list[str]:
+    """The ids of a pod's running containers, its infra container left out (pod inspect JSON)."""
+    return [
+        container["Id"]
+        for container in pod["Containers"] or []
+        if container["State"] == "running" and container["Id"] != pod["InfraContainerID"]
+    ]
+
+
+def pull_failure(body: str) -> str | None:
+    """The error in an image pull's answer, None if it succeeded.
+
+    A failed pull still answers 200: the error is in the body's stream of JSON objects.
+    """
+    reports = [json.loads(line) for line in body.splitlines()]
+    return next((report["error"] for report in reports if report.get("error")), None)
+
+
+def _timestamp(unix_seconds: int) -> datetime | None:
+    # Podman reports "never" as 0 or as Go's zero time (year 1).
+    return datetime.fromtimestamp(unix_seconds, UTC) if unix_seconds > 0 else None
+
+
+def ip_address(compat_container: Json) -> str:
+    """A container's first IP address in the docker-compatible list, "" if it has none."""
+    networks: Json = (compat_container.get("NetworkSettings") or {}).get("Networks") or {}
+    for network in networks.values():
+        if network.get("IPAddress"):
+            address: str = network["IPAddress"]
+            return address
+    return ""
+
+
+def container_exit(line: str, label_filter: dict[str, str]) -> ContainerExit | None:
+    """The exit in one line of the event stream, None if it's not for the caller."""
+    event = json.loads(line)
+    attributes: dict[str, str] = event["Actor"]["Attributes"] or {}
+    labels = {key: value for key, value in attributes.items() if key not in _EVENT_ATTRIBUTES}
+    # Podman matches any of several label filters; the caller wants all of them.
+    if any(labels.get(key) != value for key, value in label_filter.items()):
+        return None
+    if CONTAINER_LABEL not in labels or "containerExitCode" not in attributes:
+        return None  # an infra container, or not one of ours
+    exit_code = int(attributes["containerExitCode"])
+    return ContainerExit(
+        container_id=event["Actor"]["ID"],
+        pod_name=labels.get(POD_LABEL, ""),
+        container_name=labels[CONTAINER_LABEL],
+        exit_code=exit_code,
+        labels=labels,
+        oom_suspected=exit_code == _EXIT_CODE_SIGKILL,
+    )

@@ -1,0 +1,108 @@
+"""podman's long-lived streams: a container's logs and the stream of container exits.
+
+Both are async generators over one streamed response. The exit stream also
+reconnects, with a backoff, restarting the podman service if it died, and
+announces each (re)connection with `StreamConnected`; the parsing of its
+lines is `podman_json.container_exit`. `PodmanRuntime.logs` and
+`PodmanRuntime.container_exits` are the entry points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import httpx
+
+from ozymandias.runtime.framing import StreamDemuxer
+from ozymandias.runtime.models import (
+    ContainerExit,
+    ContainerNotFound,
+    PodmanError,
+    StreamConnected,
+)
+from ozymandias.runtime.podman_connection import (
+    LIBPOD,
+    REQUEST_TIMEOUT,
+    PodmanConnection,
+    raise_for_status,
+)
+from ozymandias.runtime.podman_json import container_exit, label_filters
+
+log = logging.getLogger(__name__)
+
+_RECONNECT_MIN_DELAY = 0.1
+_RECONNECT_MAX_DELAY = 5.0
+
+
+async def container_exits(
+    podman: PodmanConnection, label_filter: dict[str, str]
+) -> AsyncGenerator[ContainerExit | StreamConnected, None]:
+    """`PodmanRuntime.container_exits`: exits of our labelled containers, until closed."""
+    filters: dict[str, list[str]] = {"type": ["container"], "event": ["died"]}
+    filters.update(label_filters(label_filter))
+    delay = _RECONNECT_MIN_DELAY
+    loop = asyncio.get_running_loop()
+    while not podman.closed:
+        connected_at: float | None = None
+        try:
+            async with podman.client.stream(
+                "GET",
+                f"{LIBPOD}/events",
+                params={
+                    "stream": "true",
+                    # Podman 4.3 may answer before it has opened its event log; with a
+                    # `since` it reads the log from that time on, so no exit after the
+                    # marker is lost.
+                    "since": datetime.now(UTC).isoformat(),
+                    "filters": json.dumps(filters),
+                },
+                timeout=httpx.Timeout(REQUEST_TIMEOUT, read=None),
+            ) as response:
+                await raise_for_status(response)
+                connected_at = loop.time()
+                yield StreamConnected()
+                async for line in response.aiter_lines():
+                    exit_ = container_exit(line, label_filter) if line else None
+                    if exit_ is not None:
+                        yield exit_
+            problem = "ended"
+        except (httpx.TransportError, PodmanError) as error:
+            if podman.closed:
+                return
+            problem = f"failed ({error!r})"
+        if connected_at is not None and loop.time() - connected_at > _RECONNECT_MAX_DELAY:
+            delay = _RECONNECT_MIN_DELAY  # it worked for a while: not a failure loop
+        log.warning("podman event stream %s; reconnecting in %.1f s", problem, delay)
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, _RECONNECT_MAX_DELAY)
+        await podman.revive_service()
+
+
+async def logs(
+    podman: PodmanConnection, container_id: str, *, follow: bool, tail: int | None
+) -> AsyncGenerator[bytes, None]:
+    """`PodmanRuntime.logs`: the container's output, stdout and stderr merged."""
+    params = {"stdout": "true", "stderr": "true", "follow": "true" if follow else "false"}
+    if tail is not None:
+        params["tail"] = str(tail)
+    demuxer = StreamDemuxer()
+    try:
+        async with podman.client.stream(
+            "GET",
+            f"{LIBPOD}/containers/{container_id}/logs",
+            params=params,
+            timeout=httpx.Timeout(REQUEST_TIMEOUT, read=None if follow else REQUEST_TIMEOUT),
+        ) as response:
+            await raise_for_status(response, not_found=ContainerNotFound)
+            async for chunk in response.aiter_raw():
+                for payload in demuxer.feed(chunk):
+                    yield payload
+    except httpx.TransportError as error:
+        raise podman.unavailable(error) from error
+    rest = demuxer.flush()
+    if rest:
+        yield rest

@@ -1,0 +1,135 @@
+"""Live copies of the cluster state every node daemon follows, and reads of them.
+
+`ClusterMirrors` bundles one `Mirror` per record prefix; its read helpers
+answer from memory (fast, maybe stale), so they live apart from
+`ClusterStore`'s reads and writes of etcd itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ozymandias.cluster.records import (
+    Cordon,
+    InstanceStatus,
+    JobRecord,
+    Node,
+    Resources,
+    Schedule,
+    SharedVolume,
+)
+from ozymandias.store import keys
+from ozymandias.store.etcd import Etcd
+from ozymandias.store.mirror import Mirror
+from ozymandias.store.planning_inputs import PlanningInputs
+
+
+@dataclass
+class ClusterMirrors:
+    """Live copies of the cluster state every node daemon follows."""
+
+    nodes: Mirror[Node]
+    allocations: Mirror[Resources]
+    jobs: Mirror[JobRecord]
+    schedules: Mirror[Schedule]
+    instances: Mirror[InstanceStatus]
+    cordons: Mirror[Cordon]
+    volumes: Mirror[SharedVolume]
+    shared_allocations: Mirror[Resources]
+
+    @classmethod
+    def following(cls, etcd: Etcd) -> ClusterMirrors:
+        """One mirror per record prefix, not yet started."""
+        return cls(
+            nodes=Mirror(etcd, keys.NODES, lambda _, raw: Node.from_json(raw)),
+            allocations=Mirror(etcd, keys.ALLOCATIONS, lambda _, raw: Resources.from_json(raw)),
+            jobs=Mirror(etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
+            schedules=Mirror(etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
+            cordons=Mirror(etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
+            instances=Mirror(etcd, keys.INSTANCES, lambda _, raw: InstanceStatus.from_json(raw)),
+            volumes=Mirror(etcd, keys.VOLUMES, lambda _, raw: SharedVolume.from_json(raw)),
+            shared_allocations=Mirror(
+                etcd, keys.SHARED_ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
+            ),
+        )
+
+    def all(self) -> list[Mirror[Any]]:
+        return [
+            self.nodes,
+            self.allocations,
+            self.jobs,
+            self.schedules,
+            self.instances,
+            self.cordons,
+            self.volumes,
+            self.shared_allocations,
+        ]
+
+    def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
+        """Every shared volume, or one job's, in key order."""
+        return [
+            volume
+            for volume in self.volumes.items.values()
+            if job_name is None or volume.job == job_name
+        ]
+
+    def cordoned(self) -> frozenset[str]:
+        return frozenset(cordon.node for cordon in self.cordons.items.values())
+
+    async def wait_synced(self) -> None:
+        for mirror in self.all():
+            await mirror.wait_synced()
+
+    def node_list(self) -> list[Node]:
+        return list(self.nodes.items.values())
+
+    def job(self, name: str) -> JobRecord | None:
+        return self.jobs.items.get(keys.job(name))
+
+    def schedule(self, job_name: str) -> Schedule | None:
+        return self.schedules.items.get(keys.schedule(job_name))
+
+    def planning_inputs(self, job_name: str) -> PlanningInputs:
+        """The planning inputs as this node's mirrors have them (fast, maybe stale)."""
+        allocations = {
+            keys.name_after(keys.ALLOCATIONS, key): (
+                value,
+                self.allocations.mod_revisions.get(key, 0),
+            )
+            for key, value in self.allocations.items.items()
+        }
+        return PlanningInputs(
+            nodes=self.node_list(),
+            allocations=allocations,
+            job=self.job(job_name),
+            job_revision=self.jobs.mod_revisions.get(keys.job(job_name), 0),
+            schedule=self.schedule(job_name),
+            schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
+            instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
+            cordoned=self.cordoned(),
+            volumes={
+                volume.name: (volume, self.volumes.mod_revisions.get(key, 0))
+                for key, volume in self.volumes.items.items()
+                if volume.job == job_name
+            },
+            shared_allocations={
+                keys.name_after(keys.SHARED_ALLOCATIONS, key): (
+                    value.disk,
+                    self.shared_allocations.mod_revisions.get(key, 0),
+                )
+                for key, value in self.shared_allocations.items.items()
+            },
+        )
+
+    def allocated(self) -> dict[str, Resources]:
+        return {
+            keys.name_after(keys.ALLOCATIONS, key): value
+            for key, value in self.allocations.items.items()
+        }
+
+    def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
+        statuses = self.instances.items.values()
+        if job_name is None:
+            return list(statuses)
+        return [status for status in statuses if status.job == job_name]
