@@ -1,0 +1,51 @@
+"""`ozy alias set|get|list|delete`: DNS aliases in the cluster domain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ozymandias.cli.api_client import DEFAULT_API
+from ozymandias.cli.app import ApiOption, OutputOption, call, check_output, out, print_json
+from ozymandias.cli.tables import aliases_table
+
+
+def alias_set(
+    name: Annotated[str, typer.Argument(help="Alias, e.g. frontend (in the cluster domain).")],
+    targets: Annotated[list[str], typer.Argument(help="Names, e.g. web.job db-0.pod other.")],
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Create or replace an alias; it resolves to the union of its healthy targets."""
+    alias = call(api, "PUT", f"/v1/dns/aliases/{name}", json={"targets": targets})
+    out.print(f"alias {alias['name']} → {', '.join(alias['targets'])}")
+
+
+def alias_get(
+    name: Annotated[str, typer.Argument(help="Alias.")],
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """Show one alias's targets."""
+    check_output(output)
+    alias = call(api, "GET", f"/v1/dns/aliases/{name}")
+    if output == "json":
+        return print_json(alias)
+    out.print(aliases_table([alias]))
+
+
+def alias_list(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List every alias."""
+    check_output(output)
+    aliases = call(api, "GET", "/v1/dns/aliases")
+    if output == "json":
+        return print_json(aliases)
+    out.print(aliases_table(aliases) if aliases else "no aliases")
+
+
+def alias_delete(
+    name: Annotated[str, typer.Argument(help="Alias.")], api: ApiOption = DEFAULT_API
+) -> None:
+    """Delete an alias."""
+    deleted = call(api, "DELETE", f"/v1/dns/aliases/{name}")
+    out.print(f"alias {deleted['name']} deleted")

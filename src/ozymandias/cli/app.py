@@ -1,0 +1,100 @@
+"""The `ozy` Typer app and its sub-apps, and what every command shares: the --api and
+--output options, the consoles, API calls and the error exit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ozymandias.cli.api_client import ApiClient, ApiError
+
+app = typer.Typer(
+    help="Ozymandias: run jobs of podman pods on a cluster of peer nodes coordinated through etcd.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+get_app = typer.Typer(
+    help="List jobs, instances, nodes, volumes, events or ingress routes.", no_args_is_help=True
+)
+describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
+alias_app = typer.Typer(
+    help="DNS aliases: a name in the cluster domain over jobs, pods, nodes or other aliases.",
+    no_args_is_help=True,
+)
+node_app = typer.Typer(
+    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon and uncordon nodes.",
+    invoke_without_command=True,
+)
+# `ozy --help` lists the sub-apps in this order, after the commands.
+app.add_typer(get_app, name="get")
+app.add_typer(describe_app, name="describe")
+app.add_typer(alias_app, name="alias")
+app.add_typer(node_app, name="node")
+
+out = Console()
+err = Console(stderr=True)
+
+ApiOption = Annotated[
+    str,
+    typer.Option("--api", envvar="OZY_API", help="Base URL of any node's API."),
+]
+OutputOption = Annotated[str, typer.Option("--output", "-o", help="table, or json for machines.")]
+DEFAULT_WAIT_SECONDS = 120.0
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error; the caller raises the returned exit (`raise fail(...)`)."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def open_client(api: str) -> ApiClient:
+    return ApiClient(api)
+
+
+def call(api: str, method: str, path: str, **kwargs: Any) -> Any:
+    """One API request: its JSON answer, or exit 1 with the API's error."""
+    client = open_client(api)
+    try:
+        return client.request(method, path, **kwargs)
+    except ApiError as error:
+        raise fail(str(error)) from None
+    finally:
+        client.close()
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data))
+
+
+def check_output(output: str) -> None:
+    if output not in ("table", "json"):
+        raise fail(f"--output must be table or json, not {output!r}", code=2)
+
+
+def read_text(file: Path) -> str:
+    try:
+        return file.read_text()
+    except OSError as error:
+        raise fail(f"cannot read {file}: {error.strerror}", code=2) from None
+
+
+def show_progress(line: str) -> None:
+    """A progress line of `ozy up`, `down` and `demo`, on stderr."""
+    err.print(f"[dim]…[/] {line}")
+
+
+def configure_logging() -> None:
+    level = os.environ.get("OZY_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

@@ -1,0 +1,126 @@
+"""`ozy up`, `ozy down` and `ozy demo`: the detached one-node cluster on this host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ozymandias.cli.app import (
+    DEFAULT_WAIT_SECONDS,
+    call,
+    configure_logging,
+    fail,
+    out,
+    read_text,
+    show_progress,
+)
+from ozymandias.cli.job_commands import apply
+from ozymandias.cli.tables import instances_table
+from ozymandias.spec.loader import load_job
+
+
+def up(
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", "-d", help="Run in the background and return once the API answers."
+        ),
+    ] = False,
+    etcd: Annotated[
+        str | None, typer.Option(help="Use this etcd instead of starting an embedded one.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where etcd data, logs and node state live (default ~/.local/share/ozymandias)."
+        ),
+    ] = None,
+    api_port: Annotated[int, typer.Option(help="Port of the node's HTTP API on 127.0.0.1.")] = 7070,
+    etcd_port: Annotated[
+        int, typer.Option(help="Client port of the embedded etcd (its peer port is the next one).")
+    ] = 2379,
+    name: Annotated[str | None, typer.Option(help="Node name (default: this host's name).")] = None,
+    ingress_port: Annotated[
+        int, typer.Option(help="HTTP ingress port: http://<job>.localhost:<port>/ reaches a job.")
+    ] = 8080,
+) -> None:
+    """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
+
+    Idempotent: with --detach, a cluster that is already up is left as it is.
+    """
+    from ozymandias.local_cluster.one_node import (
+        LocalClusterConfig,
+        run_in_foreground,
+        start_detached,
+    )
+
+    config = LocalClusterConfig(
+        etcd=etcd, api_port=api_port, etcd_port=etcd_port, ingress_port=ingress_port
+    )
+    if data_dir is not None:
+        config.data_root = data_dir
+    if name is not None:
+        config.node_name = name
+    if not detach:
+        configure_logging()
+        run_in_foreground(config)
+        return
+    try:
+        started = start_detached(config, progress=show_progress)
+    except RuntimeError as error:
+        raise fail(str(error)) from None
+    state = "started" if started else "already running"
+    out.print(f"cluster {state}: API at {config.api_url} (export OZY_API={config.api_url})")
+
+
+def down(
+    data_dir: Annotated[Path | None, typer.Option(help="The --data-dir given to `ozy up`.")] = None,
+) -> None:
+    """Stop what `ozy up --detach` started: pods, node and etcd. The data dir is kept."""
+    from ozymandias.local_cluster.one_node import LocalClusterConfig, stop_detached
+
+    config = LocalClusterConfig()
+    if data_dir is not None:
+        config.data_root = data_dir
+    stopped = stop_detached(config, progress=show_progress)
+    out.print("cluster stopped" if stopped else "no cluster was running")
+
+
+def demo(
+    file: Annotated[Path, typer.Option("--file", "-f", help="The job to deploy.")] = Path(
+        "examples/simple-webapp.yaml"
+    ),
+    api_port: Annotated[int, typer.Option(help="Port of the node's API.")] = 7070,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance.")
+    ] = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Start a one-node cluster (if needed), deploy the example job and show it running."""
+    from ozymandias.local_cluster.one_node import LocalClusterConfig, start_detached
+
+    config = LocalClusterConfig(api_port=api_port)
+    try:
+        start_detached(config, progress=show_progress)
+    except RuntimeError as error:
+        raise fail(str(error)) from None
+    out.print(f"cluster up: API at {config.api_url}")
+    apply(file=file, api=config.api_url, dry_run=False, no_wait=False, timeout=timeout)
+    spec = load_job(read_text(file))
+    instances = call(config.api_url, "GET", "/v1/instances", params={"job": spec.name})
+    out.print(instances_table(instances))
+    first_port = next((p for c in spec.containers.values() for p in c.ports), None)
+    if first_port is not None:
+        out.print("\nReach it from this host:")
+        out.print(f"  curl http://{spec.name}.localhost:{config.ingress_port}/   (ingress)")
+        for item in instances:
+            if item["podIP"]:
+                out.print(
+                    f"  curl http://{item['podIP']}:{first_port.cluster_port}/   ({item['name']})"
+                )
+        out.print(f"  dig @127.0.0.1 -p 5353 {spec.name}.job.cluster.local   (healthy instances)")
+    out.print(
+        f"\nTry: ozy get jobs · ozy describe job {spec.name} · ozy scale {spec.name} 5 · "
+        f"ozy logs {spec.name}-0 -c app · ozy delete {spec.name} · ozy down"
+    )

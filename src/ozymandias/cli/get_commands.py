@@ -1,0 +1,105 @@
+"""`ozy get …` (jobs, instances, ingress, nodes, volumes, events) and `ozy describe job`:
+read the cluster's state, as a table or -o json."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import yaml
+
+from ozymandias.cli.api_client import DEFAULT_API
+from ozymandias.cli.app import ApiOption, OutputOption, call, check_output, err, out, print_json
+from ozymandias.cli.tables import (
+    events_table,
+    ingress_table,
+    instances_table,
+    jobs_table,
+    nodes_table,
+    volumes_table,
+)
+
+
+def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List jobs with their instance counts."""
+    check_output(output)
+    jobs = call(api, "GET", "/v1/jobs")
+    if output == "json":
+        return print_json(jobs)
+    out.print(jobs_table(jobs) if jobs else "no jobs")
+
+
+def get_instances(
+    job: Annotated[str | None, typer.Argument(help="Only this job's instances.")] = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """List instances: node, state, health, restarts and pod IP."""
+    check_output(output)
+    instances = call(api, "GET", "/v1/instances", params={"job": job} if job else {})
+    if output == "json":
+        return print_json(instances)
+    out.print(instances_table(instances) if instances else "no instances")
+
+
+def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List ingress routes (HTTP by Host, TCP by port) and their healthy backend counts."""
+    check_output(output)
+    ingress = call(api, "GET", "/v1/ingress")
+    if output == "json":
+        return print_json(ingress)
+    out.print(ingress_table(ingress) if ingress["http"] or ingress["tcp"] else "no ingress routes")
+    for conflict in ingress["conflicts"]:
+        err.print(f"[yellow]conflict:[/] {conflict}")
+
+
+def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List nodes with labels, and memory and disk allocated against capacity."""
+    check_output(output)
+    nodes = call(api, "GET", "/v1/nodes")
+    if output == "json":
+        return print_json(nodes)
+    out.print(nodes_table(nodes) if nodes else "no nodes")
+
+
+def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
+    """List volumes: shared ones (kept after their job too) and each instance's local ones."""
+    check_output(output)
+    volumes = call(api, "GET", "/v1/volumes")
+    if output == "json":
+        return print_json(volumes)
+    out.print(volumes_table(volumes) if volumes else "no volumes")
+
+
+def get_events(
+    job: Annotated[str | None, typer.Option(help="Only this job's events.")] = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """Recent events (the last hour or so)."""
+    check_output(output)
+    events = call(api, "GET", "/v1/events", params={"job": job} if job else {})
+    if output == "json":
+        return print_json(events)
+    out.print(events_table(events) if events else "no events")
+
+
+def describe_job(
+    name: Annotated[str, typer.Argument(help="Job name.")],
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """A job's spec, placements and recent events."""
+    check_output(output)
+    job = call(api, "GET", f"/v1/jobs/{name}")
+    if output == "json":
+        return print_json(job)
+    out.print(
+        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
+    )
+    out.print("\n[bold]Spec[/]")
+    out.print(yaml.safe_dump(job["spec"], sort_keys=False).rstrip(), highlight=False)
+    out.print("\n[bold]Instances[/]")
+    out.print(instances_table(job["instances"]) if job["instances"] else "none")
+    out.print("\n[bold]Events[/]")
+    out.print(events_table(job["events"]) if job["events"] else "none")

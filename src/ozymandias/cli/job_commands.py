@@ -1,0 +1,182 @@
+"""`ozy apply`, `scale` and `delete` (jobs, and kept shared volumes), and the wait for a
+job's instances to run that `apply` and `scale` end with."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ozymandias.cli.api_client import DEFAULT_API
+from ozymandias.cli.app import DEFAULT_WAIT_SECONDS, ApiOption, call, err, fail, out, read_text
+from ozymandias.cli.tables import instances_table
+from ozymandias.spec.loader import SpecError, load_job
+from ozymandias.spec.sizes import format_size
+
+YAML_HEADERS = {"content-type": "application/yaml"}
+
+
+def apply(
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="Job spec (YAML or JSON); - for stdin.")
+    ],
+    api: ApiOption = DEFAULT_API,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the placement without committing it.")
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance to run.")
+    ] = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Submit a job, or update it, and wait until every instance runs."""
+    text = sys.stdin.read() if str(file) == "-" else read_text(file)
+    try:
+        spec = load_job(text)
+    except SpecError as error:
+        raise fail(f"{file} is not a valid job:\n{error}", code=2) from None
+    path = f"/v1/jobs/{spec.name}"
+    if dry_run:
+        params = {"dryRun": "true"}
+        result = call(api, "POST", path, params=params, content=text, headers=YAML_HEADERS)
+        out.print(
+            f"job {spec.name} would place {len(result['placed'])} "
+            f"and stop {len(result['stopped'])} instance(s):"
+        )
+        for index, node_name in result["placements"].items():
+            out.print(f"  {spec.name}-{index} → {node_name}")
+        return
+    result = call(api, "PUT", path, content=text, headers=YAML_HEADERS)
+    verb = "created" if result["created"] else ("updated" if result["changed"] else "unchanged")
+    out.print(
+        f"job {spec.name} {verb} "
+        f"(version {result['version']}, {result['numInstances']} instance(s))"
+    )
+    if not no_wait:
+        wait_for_instances(api, spec.name, result["version"], timeout)
+
+
+def scale(
+    job: Annotated[str, typer.Argument(help="Job name.")],
+    instances: Annotated[int, typer.Argument(help="The new number of instances.", min=0)],
+    api: ApiOption = DEFAULT_API,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once committed.")] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance to run.")
+    ] = DEFAULT_WAIT_SECONDS,
+) -> None:
+    """Change a job's number of instances."""
+    result = call(api, "POST", f"/v1/jobs/{job}/scale", json={"numInstances": instances})
+    out.print(
+        f"job {job} scaled to {instances}: "
+        f"{len(result['placed'])} placed, {len(result['stopped'])} stopped"
+    )
+    if not no_wait:
+        wait_for_instances(api, job, result["version"], timeout)
+
+
+def delete(
+    job: Annotated[str, typer.Argument(help="Job name; or `volume` to delete a volume.")],
+    volume: Annotated[
+        str | None, typer.Argument(help="With `volume`: the shared volume, as JOB/NAME.")
+    ] = None,
+    purge_volumes: Annotated[
+        bool, typer.Option(help="Also remove the job's shared volumes (kept by default).")
+    ] = False,
+    forget: Annotated[
+        bool,
+        typer.Option(
+            help="With `volume`: drop the volume's record now and free its space, leaving its"
+            " data on its zone's storage (for a zone no live node reaches any more)."
+        ),
+    ] = False,
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Delete a job (`ozy delete JOB`), or a kept shared volume (`ozy delete volume JOB/NAME`).
+
+    A job's nodes stop and remove its pods and local volumes. Its shared
+    volumes stay, so a job re-created with the same name gets its data back;
+    `--purge-volumes` removes them too. A shared volume is removed by a node
+    of its zone; if none is left, `--forget` lets it go without its data.
+    """
+    if volume is not None:
+        if job != "volume":
+            raise fail("use `ozy delete JOB` or `ozy delete volume JOB/NAME`", code=2)
+        delete_volume(api, volume, forget=forget)
+        return
+    if forget:
+        raise fail("--forget is for `ozy delete volume JOB/NAME`", code=2)
+    result = call(
+        api, "DELETE", f"/v1/jobs/{job}", params={"purgeVolumes": "true"} if purge_volumes else {}
+    )
+    out.print(f"job {job} deleted")
+    for purged in result.get("purgedVolumes", []):
+        out.print(f"removing shared volume {purged}")
+    for kept in result.get("keptVolumes", []):
+        out.print(f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)")
+
+
+def delete_volume(api: str, full_name: str, *, forget: bool) -> None:
+    """`ozy delete volume JOB/NAME [--forget]`."""
+    job, slash, name = full_name.partition("/")
+    if not slash or not job or not name or "/" in name:
+        raise fail(f"a shared volume is named JOB/NAME, not {full_name!r}", code=2)
+    params = {"forget": "true"} if forget else {}
+    result = call(api, "DELETE", f"/v1/volumes/{job}/{name}", params=params)
+    if forget:
+        out.print(
+            f"shared volume {full_name} forgotten: its {format_size(result['size'])} in"
+            f" {result['where']} are free again; its data stays on that storage"
+        )
+        return
+    out.print(f"shared volume {full_name} is being removed by a node of {result['where']}")
+    if not result["reachable"]:
+        err.print(
+            f"[yellow]warning:[/] no live node reaches {result['where']}'s shared storage;"
+            " the volume is removed once one does (or `--forget` it, leaving its data there)"
+        )
+
+
+def wait_for_instances(api: str, job: str, version: int, timeout: float) -> None:
+    """Show progress until every instance runs `version` of the job's spec, or one fails,
+    or time runs out (a new spec rolls out one instance at a time)."""
+    deadline = time.monotonic() + timeout
+    last_line = ""
+    with err.status(f"waiting for {job}…") as status:
+        while True:
+            instances = call(api, "GET", "/v1/instances", params={"job": job})
+            states = [
+                item["state"] if item.get("specVersion") in (0, version) else "old-version"
+                for item in instances
+            ]
+            line = f"{job}: {states.count('running')}/{len(instances)} running"
+            if "old-version" in states:
+                line += f" ({states.count('old-version')} still to update to version {version})"
+            if line != last_line:
+                status.update(line)
+                last_line = line
+            # Only the version just submitted is judged: an older one's failure
+            # (the very one this apply fixes) is not this apply's outcome.
+            broken = [
+                item
+                for item in instances
+                if item.get("specVersion") == version and item["state"] in ("failed", "exited")
+            ]
+            if broken:
+                err.print(instances_table(instances))
+                raise fail(
+                    f"{len(broken)} instance(s) of {job} did not start: {broken[0]['reason']}"
+                )
+            if all(state == "running" for state in states):
+                break
+            if time.monotonic() > deadline:
+                err.print(instances_table(instances))
+                raise fail(f"not every instance of {job} was running after {timeout:.0f}s")
+            time.sleep(0.3)
+    out.print(f"{line}")

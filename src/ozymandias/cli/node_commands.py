@@ -1,0 +1,157 @@
+"""`ozy node`: run a node daemon; `ozy node cordon` and `uncordon`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ozymandias.cli.api_client import DEFAULT_API
+from ozymandias.cli.app import ApiOption, call, configure_logging, fail, out
+from ozymandias.spec.sizes import parse_size
+
+
+def node(
+    context: typer.Context,
+    name: Annotated[
+        str | None, typer.Option(help="This node's unique name (a DNS label). Required to run one.")
+    ] = None,
+    etcd: Annotated[
+        str,
+        typer.Option(
+            help="etcd client URL, e.g. http://10.0.0.1:2379; several members: join with ','."
+        ),
+    ] = "http://127.0.0.1:2379",
+    labels: Annotated[str, typer.Option(help="Node labels, e.g. zone=a,region=r1.")] = "",
+    memory: Annotated[
+        str | None, typer.Option(help="Memory to offer, e.g. 8G (default: 90% of the host's).")
+    ] = None,
+    disk: Annotated[
+        str | None, typer.Option(help="Disk to offer, e.g. 50G (default: 90% of free space).")
+    ] = None,
+    shared_storage: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory where this node's zone mounts its shared storage (e.g. one NFS "
+            "export for every node labelled with the same zone); shared volumes live there."
+        ),
+    ] = None,
+    shared_capacity: Annotated[
+        str | None,
+        typer.Option(
+            help="Shared storage the zone's shared volumes may take, e.g. 100G "
+            "(default: 90% of the --shared-storage filesystem)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Address peers reach this node on (default: the one facing etcd)."),
+    ] = None,
+    api_host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="Port the API listens on.")] = 7070,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Node state (lease id); default ~/.local/share/ozymandias/nodes/NAME."),
+    ] = None,
+    lease_ttl: Annotated[
+        int, typer.Option(help="Seconds without a heartbeat before peers consider this node dead.")
+    ] = 5,
+    fence_after: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds without reaching etcd before this node stops its pods, as peers may "
+            "be re-placing them (default: the lease TTL)."
+        ),
+    ] = None,
+    pod_subnet: Annotated[
+        str | None,
+        typer.Option(
+            help="This node's pod subnet, inside --cluster-cidr "
+            "(default: lease a free /24 of it from etcd)."
+        ),
+    ] = None,
+    network_backend: Annotated[
+        str,
+        typer.Option(
+            help="How pods reach other nodes' pods: host-gw (one L2 segment) or vxlan. "
+            "Ignored where flannel runs (/run/flannel/subnet.env)."
+        ),
+    ] = "host-gw",
+    cluster_cidr: Annotated[
+        str, typer.Option(help="The cluster's pod range (blackholed on the host before use).")
+    ] = "10.213.0.0/16",
+    dns_port: Annotated[
+        int, typer.Option(help="Port of the DNS server on 127.0.0.1 (pods use port 53).")
+    ] = 5353,
+    dns_domain: Annotated[
+        str, typer.Option(help="The cluster's DNS domain, served by every node.")
+    ] = "cluster.local",
+    ingress_port: Annotated[
+        int, typer.Option(help="HTTP ingress port, on every address: routes by Host header.")
+    ] = 80,
+) -> None:
+    """Run a node daemon that joins an existing etcd."""
+    # Long only for its options: typer declares each as a parameter.
+    import uvloop
+
+    from ozymandias.node import NodeConfig, NodeDaemon
+
+    if context.invoked_subcommand is not None:
+        return
+    if name is None:
+        raise fail("--name is required to run a node daemon (see ozy node --help)", code=2)
+    try:
+        config = NodeConfig(
+            name=name,
+            etcd=etcd,
+            labels=parse_labels(labels),
+            memory=parse_size(memory) if memory else None,
+            disk=parse_size(disk) if disk else None,
+            shared_storage=shared_storage,
+            shared_capacity=parse_size(shared_capacity) if shared_capacity else None,
+            address=address,
+            api_host=api_host,
+            api_port=api_port,
+            data_dir=data_dir,
+            lease_ttl=lease_ttl,
+            fence_after=fence_after,
+            pod_subnet=pod_subnet,
+            network_backend=network_backend,
+            cluster_cidr=cluster_cidr,
+            dns_port=dns_port,
+            dns_domain=dns_domain.strip(".").lower(),
+            ingress_port=ingress_port,
+        )
+    except ValueError as error:
+        raise fail(str(error), code=2) from None
+    configure_logging()
+    # uvloop: the DNS server answers about four times as many queries per second on it.
+    uvloop.run(NodeDaemon(config).run())
+
+
+def cordon(
+    name: Annotated[str, typer.Argument(help="Node name.")], api: ApiOption = DEFAULT_API
+) -> None:
+    """Place no new instances on a node; the instances it runs stay."""
+    call(api, "POST", f"/v1/nodes/{name}/cordon")
+    out.print(f"node {name} cordoned")
+
+
+def uncordon(
+    name: Annotated[str, typer.Argument(help="Node name.")], api: ApiOption = DEFAULT_API
+) -> None:
+    """Let a cordoned node take new instances again."""
+    call(api, "POST", f"/v1/nodes/{name}/uncordon")
+    out.print(f"node {name} uncordoned")
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """`zone=a,region=r1` → {"zone": "a", "region": "r1"}; ValueError if one is not KEY=VALUE."""
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"label {item!r} is not KEY=VALUE")
+        labels[key] = value
+    return labels

@@ -1,0 +1,134 @@
+"""The rich tables the commands print: API answers in, `Table` out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.table import Table
+
+from ozymandias.spec.sizes import format_size
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> Table:
+    table = Table("NAME", "INSTANCES", "RUNNING", "STATES", "VERSION", box=None)
+    for job in jobs:
+        states = ", ".join(f"{state} {count}" for state, count in job["states"].items())
+        table.add_row(
+            job["name"], str(job["numInstances"]), str(job["running"]), states, str(job["version"])
+        )
+    return table
+
+
+def instances_table(instances: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "INSTANCE", "NODE", "STATE", "HEALTH", "VERSION", "RESTARTS", "POD IP", "REASON", box=None
+    )
+    # The name is what a user types next (`ozy logs NAME`): never cut it short.
+    table.columns[0].min_width = max((len(item["name"]) for item in instances), default=8)
+    for item in instances:
+        table.add_row(
+            item["name"],
+            item["node"] or "-",
+            styled_state(item["state"]),
+            styled_state(item.get("health") or "-"),
+            str(item.get("specVersion") or "-"),
+            str(item["restarts"]),
+            item["podIP"] or "-",
+            item["reason"],
+        )
+    return table
+
+
+def ingress_table(ingress: dict[str, Any]) -> Table:
+    table = Table("ROUTE", "JOB", "TO PORT", "HEALTHY", "BACKENDS", box=None)
+    for route in ingress["http"]:
+        table.add_row(
+            "http " + ", ".join(route["hosts"]),
+            route["job"],
+            str(route["port"]),
+            str(route["healthy"]),
+            " ".join(backend["address"] for backend in route["backends"]) or "-",
+        )
+    for route in ingress["tcp"]:
+        table.add_row(
+            f"tcp :{route['port']}",
+            route["job"],
+            str(route["targetPort"]),
+            str(route["healthy"]),
+            " ".join(backend["address"] for backend in route["backends"]) or "-",
+        )
+    return table
+
+
+def nodes_table(nodes: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "NAME", "STATUS", "ADDRESS", "LABELS", "MEMORY (ALLOC/CAP)", "DISK (ALLOC/CAP)", box=None
+    )
+    for item in nodes:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(item["labels"].items())) or "-"
+        table.add_row(
+            item["name"],
+            "cordoned" if item["cordoned"] else "ready",
+            item["address"],
+            labels,
+            allocated_of(item, "memory"),
+            allocated_of(item, "disk"),
+        )
+    return table
+
+
+def volumes_table(volumes: list[dict[str, Any]]) -> Table:
+    # No JOB column: a volume's name starts with its job's (-o json has it apart).
+    table = Table("NAME", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE", box=None)
+    # A name cut short can't be passed to `ozy delete volume`.
+    table.columns[0].min_width = max((len(item["name"]) for item in volumes), default=4)
+    for item in volumes:
+        where = f"zone {item['zone']}" if item["zone"] else f"node {item['node']}"
+        used = format_size(item["used"]) if item["used"] is not None else "-"
+        table.add_row(
+            item["name"],
+            item["kind"],
+            format_size(item["size"]),
+            used,
+            where,
+            item["state"],
+        )
+    return table
+
+
+def events_table(events: list[dict[str, Any]]) -> Table:
+    table = Table("TIME", "KIND", "INSTANCE", "NODE", "MESSAGE", box=None)
+    for event in events:
+        table.add_row(
+            time.strftime("%H:%M:%S", time.localtime(event["time"])),
+            event["kind"],
+            event["instance"] or event["job"] or "-",
+            event["node"] or "-",
+            event["message"],
+        )
+    return table
+
+
+def aliases_table(aliases: list[dict[str, Any]]) -> Table:
+    table = Table("ALIAS", "TARGETS", box=None)
+    for alias in aliases:
+        table.add_row(alias["name"], ", ".join(alias["targets"]))
+    return table
+
+
+def allocated_of(node: dict[str, Any], resource: str) -> str:
+    allocated, capacity = node["allocated"][resource], node["capacity"][resource]
+    return f"{format_size(allocated)} / {format_size(capacity)}"
+
+
+def styled_state(state: str) -> str:
+    colour = {
+        "running": "green",
+        "healthy": "green",
+        "failed": "red",
+        "unhealthy": "red",
+        "exited": "yellow",
+        "stopping": "yellow",
+    }.get(state, "cyan")
+    return f"[{colour}]{state}[/]"
