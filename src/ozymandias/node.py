@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import shutil
 import signal
-import socket
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +24,25 @@ from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
 from ozymandias.api.peer import PeerContact, etcd_contact_router
 from ozymandias.cluster.dns_record import DnsRecord
-from ozymandias.cluster.records import Event, Node, Resources, SharedStorage
+from ozymandias.cluster.records import Event, Node
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
 from ozymandias.dns.publisher import DnsPublisher
-from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
 from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
-from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
-from ozymandias.network.pod_network import NETWORK_BACKENDS, PodNetwork
+from ozymandias.network.pod_network import PodNetwork
+from ozymandias.node_config import (
+    NodeConfig,
+    address_towards,
+    default_capacity,
+    shared_storage_of,
+)
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
-from ozymandias.store.etcd import Etcd, StoreUnavailable, parse_endpoints
+from ozymandias.store.etcd import Etcd, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
 from ozymandias.volumes.local_disk import LocalDisks
@@ -49,107 +50,8 @@ from ozymandias.volumes.shared_dirs import SharedDirs
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_PORT = 7070
-DEFAULT_INGRESS_PORT = 80
-DEFAULT_LEASE_TTL = 5
-DEFAULT_CLUSTER_CIDR = "10.213.0.0/16"
-FLANNEL_SUBNET_ENV = Path("/run/flannel/subnet.env")
-
 # How long a starting node waits for etcd before giving up with a clear error.
 ETCD_WAIT_SECONDS = 60
-
-
-def default_data_root() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ozymandias"
-
-
-@dataclass
-class NodeConfig:
-    name: str
-    etcd: str = "http://127.0.0.1:2379"
-    labels: dict[str, str] = field(default_factory=dict)
-    memory: int | None = None  # None: most of the host's memory
-    disk: int | None = None  # None: most of the free space under data_dir
-    # Where the zone's shared storage (e.g. an NFS mount) is mounted on this
-    # host, and how much of it shared volumes may take; None: no shared storage.
-    shared_storage: Path | None = None
-    shared_capacity: int | None = None  # None: 90% of the shared filesystem's size
-    address: str | None = None  # None: the address this host uses to reach etcd
-    api_host: str = "127.0.0.1"
-    api_port: int = DEFAULT_API_PORT
-    data_dir: Path | None = None  # None: <data root>/nodes/<name>
-    lease_ttl: int = DEFAULT_LEASE_TTL
-    # Seconds without a lease refresh before the node stops its pods (fences);
-    # None: the lease TTL. See "Failure handling" in the README.
-    fence_after: float | None = None
-    cluster_cidr: str = DEFAULT_CLUSTER_CIDR
-    pod_subnet: str | None = None  # None: lease a free /24 of cluster_cidr from etcd
-    network_backend: str = "host-gw"  # how pods reach other nodes' pods: NETWORK_BACKENDS
-    flannel_env: Path = FLANNEL_SUBNET_ENV  # if present, flannel gives the subnet and routes
-
-    def __post_init__(self) -> None:
-        if self.network_backend not in NETWORK_BACKENDS:
-            raise ValueError(
-                f"--network-backend must be one of {', '.join(NETWORK_BACKENDS)}, "
-                f"not {self.network_backend!r}"
-            )
-
-    podman_env: dict[str, str] = field(default_factory=dict)
-    dns_domain: str = DEFAULT_DOMAIN
-    dns_port: int = DEFAULT_DNS_PORT  # on 127.0.0.1, for dig from the host
-    ingress_port: int = DEFAULT_INGRESS_PORT  # HTTP ingress, on every address
-
-    @property
-    def node_dir(self) -> Path:
-        return self.data_dir or default_data_root() / "nodes" / self.name
-
-    @property
-    def network_name(self) -> str:
-        return f"ozy-{self.name}"
-
-
-def host_memory() -> int:
-    """MemTotal from /proc/meminfo, in bytes."""
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no MemTotal in /proc/meminfo")
-
-
-def default_capacity(config: NodeConfig) -> Resources:
-    """What the node offers unless told: 90% of memory and of free disk.
-
-    The rest is headroom for the host, the daemon and podman itself.
-    """
-    config.node_dir.mkdir(parents=True, exist_ok=True)
-    memory = config.memory if config.memory is not None else int(host_memory() * 0.9)
-    disk = (
-        config.disk
-        if config.disk is not None
-        else int(shutil.disk_usage(config.node_dir).free * 0.9)
-    )
-    return Resources(memory=memory, disk=disk)
-
-
-def shared_storage_of(config: NodeConfig) -> SharedStorage | None:
-    """What the node declares of its shared storage, if it has any."""
-    if config.shared_storage is None:
-        return None
-    if not config.shared_storage.is_dir():
-        raise SystemExit(f"--shared-storage {config.shared_storage} is not a directory")
-    capacity = config.shared_capacity
-    if capacity is None:
-        capacity = int(shutil.disk_usage(config.shared_storage).total * 0.9)
-    return SharedStorage(capacity=capacity)
-
-
-def address_towards(endpoint: str) -> str:
-    """The local address this host would use to reach (the first of) `endpoint` (no packet sent)."""
-    host, port = parse_endpoints(endpoint)[0]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect((host, port))
-        return str(probe.getsockname()[0])
 
 
 def _lock_directories(name: str, directories: list[Path]) -> list[DirectoryLock]:

@@ -11,7 +11,8 @@ import pytest
 
 from ozymandias import node as node_module
 from ozymandias.cluster.records import Node, Resources
-from ozymandias.node import NodeConfig, NodeDaemon, _Tasks, _Term
+from ozymandias.node import NodeDaemon, _Tasks, _Term
+from ozymandias.node_config import NodeConfig
 
 
 class Pod:

@@ -95,7 +95,8 @@ def node(
     # Long only for its options: typer declares each as a parameter.
     import uvloop
 
-    from ozymandias.node import NodeConfig, NodeDaemon
+    from ozymandias.node import NodeDaemon
+    from ozymandias.node_config import NodeConfig
 
     if context.invoked_subcommand is not None:
         return

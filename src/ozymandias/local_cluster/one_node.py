@@ -24,7 +24,8 @@ import uvloop
 
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock, lock_holder
 from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
-from ozymandias.node import NodeConfig, NodeDaemon, default_data_root
+from ozymandias.node import NodeDaemon
+from ozymandias.node_config import NodeConfig, default_data_root
 
 log = logging.getLogger(__name__)
 
