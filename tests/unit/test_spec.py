@@ -137,6 +137,24 @@ def test_compose_shorthands() -> None:
     assert (app.healthcheck.timeout, app.healthcheck.interval) == (0.5, 90)
 
 
+@pytest.mark.parametrize(
+    ("check", "timeout"),
+    [
+        ("interval: 2", 2.0),  # the default timeout fits a short interval
+        ("interval: 500ms", 0.5),
+        ("interval: 1m", 5.0),  # and is 5 s otherwise
+        ("{}", 5.0),
+        ("interval: 2, timeout: 1", 1.0),  # a timeout the user writes is kept
+    ],
+)
+def test_the_default_healthcheck_timeout_fits_the_interval(check: str, timeout: float) -> None:
+    fields = check.strip("{}")
+    extra = f", {fields}" if fields else ""
+    job = load_job(job_yaml(f"{{app: {{image: x, healthcheck: {{type: tcp, port: 1{extra}}}}}}}"))
+    healthcheck = job.containers["app"].healthcheck
+    assert healthcheck is not None and healthcheck.timeout == timeout
+
+
 def test_scheduling_fields() -> None:
     job = load_job(
         job_yaml(

@@ -184,6 +184,8 @@ EnvName = Annotated[str, AfterValidator(_check_env_name)]
 EnvValue = Annotated[str, BeforeValidator(_scalar_as_string)]
 Size = Annotated[int, BeforeValidator(_size)]
 Seconds = Annotated[float, BeforeValidator(_duration)]
+_SECONDS = TypeAdapter(Seconds)
+DEFAULT_CHECK_TIMEOUT = 5.0
 Port = Annotated[int, Field(ge=1, le=65535)]
 Command = Annotated[list[str] | None, BeforeValidator(_split_command)]
 MountPath = Annotated[str, AfterValidator(_check_mount_path)]
@@ -272,7 +274,9 @@ class HealthCheck(SpecModel):
     port: Port | None = None
     path: str = Field("/", description="URL path an http check requests")
     command: Command = None
-    timeout: Seconds = Field(5.0, gt=0)
+    timeout: Seconds = Field(
+        DEFAULT_CHECK_TIMEOUT, gt=0, description="default: 5s, or the interval if shorter"
+    )
     interval: Seconds = Field(10.0, gt=0)
     # One success is enough to start sending traffic, but one slow response
     # should not pull an instance out of DNS and restart it: three failures,
@@ -282,6 +286,19 @@ class HealthCheck(SpecModel):
     # Failures in the first few seconds, while the process is still binding
     # its port, do not count; successes do, so a fast start is seen at once.
     start_period: Seconds = Field(5.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout_within_interval(cls, data: Any) -> Any:
+        # A user who writes only `interval: 2` must not be told that a timeout
+        # they never wrote exceeds it: the default timeout fits the interval.
+        if not isinstance(data, dict) or "timeout" in data or "interval" not in data:
+            return data
+        try:
+            interval = _SECONDS.validate_python(data["interval"])
+        except ValidationError:
+            return data  # the interval's own error is reported
+        return {**data, "timeout": min(DEFAULT_CHECK_TIMEOUT, interval)}
 
     @model_validator(mode="after")
     def _check_type_needs(self) -> Self:
