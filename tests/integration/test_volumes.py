@@ -320,6 +320,9 @@ def test_job_needing_more_disk_than_any_node_is_rejected(make_node: NodeFactory)
     assert reply.status_code == 422
     problem = reply.json()
     assert problem["type"].endswith("#insufficient-disk")
-    assert problem["detail"] == "Job requires 2G of disk but only 0B can be allocated."
+    assert problem["detail"] == (
+        "Job requires 2G of disk, 2G per instance, but no node has that much free"
+        " (the most any node has is 1G)."
+    )
     assert node.request("GET", "/v1/jobs/huge").status_code == 404
     assert disk_allocated(node) == 0

@@ -304,7 +304,10 @@ def test_growing_pods_beyond_the_cluster_is_rejected() -> None:
     result = plan_all_or_nothing(
         request(count=2, memory=3), existing, view, previous_pod=Resources(memory=G, disk=G)
     )
-    assert rejected(result).detail == "Job requires 3G of memory but only 0B can be allocated."
+    assert rejected(result).detail == (
+        "Job requires 3G of memory, 3G per instance, but no node has that much free"
+        " (the most any node has is 1G)."
+    )
 
 
 def test_changed_constraints_move_instances_off_nodes_that_no_longer_qualify() -> None:
@@ -367,7 +370,8 @@ def test_as_many_as_fit_leaves_the_rest_pending_with_a_reason() -> None:
     assert result.schedule.placements == {0: "a", 1: "a", 2: "a"}
     assert result.schedule.pending == dict.fromkeys(
         [3, 4],
-        "Insufficient memory for job: Job requires 2G of memory but only 0B can be allocated.",
+        "Insufficient memory for job: Job requires 2G of memory, 1G per instance,"
+        " but no node has that much free (the most any node has is 0B).",
     )
     assert result.allocation_delta == {"a": Resources(memory=3 * G, disk=3 * G)}
 
@@ -447,8 +451,18 @@ def test_all_or_nothing_still_places_lost_instances_that_fit() -> None:
             request(count=1, memory=2, disk=2),
             "insufficient-memory",
             "Insufficient memory for job",
-            "Job requires 2G of memory but only 0B can be allocated.",
+            "Job requires 2G of memory, 2G per instance, but no node has that much free"
+            " (the most any node has is 1G).",
             id="memory before disk",
+        ),
+        pytest.param(
+            [node("a", memory=21), node("b", memory=8)],
+            request(count=1, memory=100),
+            "insufficient-memory",
+            "Insufficient memory for job",
+            "Job requires 100G of memory, 100G per instance, but no node has that much free"
+            " (the most any node has is 21G).",
+            id="an instance bigger than any node names the most free",
         ),
         pytest.param(
             [node("a", memory=1, labels={"zone": "b"})],

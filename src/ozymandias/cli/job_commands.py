@@ -135,7 +135,9 @@ def delete_volume(api: str, full_name: str, *, forget: bool) -> None:
             f" {result['where']} are free again; its data stays on that storage"
         )
         return
-    out.print(f"shared volume {full_name} is being removed by a node of {result['where']}")
+    where = str(result["where"])  # "zone a", or "node n1" for a node's own storage
+    by = where if where.startswith("node ") else f"a node of {where}"
+    out.print(f"shared volume {full_name} is being removed by {by}")
     if not result["reachable"]:
         err.print(
             f"[yellow]warning:[/] no live node reaches {result['where']}'s shared storage;"

@@ -449,16 +449,14 @@ def _shortfall(
         return Rejection(
             request.job,
             "insufficient-memory",
-            f"Job requires {format_size(count * memory)} of memory "
-            f"but only {format_size(by_memory * memory)} can be allocated.",
+            _too_little("memory", count, memory, by_memory, max(m for m, _ in free)),
         )
     by_disk = sum(_whole_pods(d, disk, count) for _, d in free)
     if by_disk < count:
         return Rejection(
             request.job,
             "insufficient-disk",
-            f"Job requires {format_size(count * disk)} of disk "
-            f"but only {format_size(by_disk * disk)} can be allocated.",
+            _too_little("disk", count, disk, by_disk, max(d for _, d in free)),
         )
     by_both = sum(min(_whole_pods(m, memory, count), _whole_pods(d, disk, count)) for m, d in free)
     return Rejection(
@@ -468,6 +466,18 @@ def _shortfall(
         f"but only {format_size(by_both * memory)} can be allocated "
         f"on nodes that also have {format_size(disk)} of disk free.",
     )
+
+
+def _too_little(resource: str, count: int, size: int, fitting: int, most_free: int) -> str:
+    """The rejection's detail; when not one instance fits anywhere, says what the most is."""
+    wanted = f"Job requires {format_size(count * size)} of {resource}"
+    if fitting == 0:
+        # "only 0B can be allocated" would hide that a node does have room, just not enough.
+        return (
+            f"{wanted}, {format_size(size)} per instance, but no node has that much free "
+            f"(the most any node has is {format_size(most_free)})."
+        )
+    return f"{wanted} but only {format_size(fitting * size)} can be allocated."
 
 
 def _whole_pods(free: int, size: int, unlimited: int) -> int:
