@@ -162,6 +162,11 @@ def test_a_three_instance_job_spreads_one_instance_per_node(cluster: Cluster) ->
     assert by_node == Counter(cluster.names)  # one container (app) per pod
     allocated = cluster.allocated_memory()
     assert allocated == dict.fromkeys(cluster.names, 32 * 1024 * 1024)
+    # Any node serves any instance's logs: its own, or fetched from the node that runs it.
+    for index in committed:
+        logs = read_from.request("GET", f"/v1/instances/spread-{index}/logs")
+        assert logs.status_code == 200, logs.text
+        assert logs.headers["content-type"].startswith("text/plain")
 
 
 @pytest.mark.parametrize(

@@ -319,3 +319,24 @@ containers:
     assert any(f"crashy exited with code 1; restarting in {expected}s" in m for m in delays), delays
     state = node.instances("survivor")[0]
     assert state["state"] in ("running", "starting"), state
+
+
+def test_logs_of_a_container_that_has_not_started_are_an_error(make_node: NodeFactory) -> None:
+    node = make_node("single-j")
+    job = """
+name: nostart
+containers:
+  app:
+    image: localhost/ozy-not-built:latest
+    memory: 16M
+"""
+    assert node.apply(job).status_code == 201
+    wait_until(
+        lambda: [i["state"] for i in node.instances("nostart")] == ["failed"],
+        what="nostart failed to start",
+    )
+    logs = node.request("GET", "/v1/instances/nostart-0/logs")
+    assert logs.status_code == 409, logs.text
+    assert logs.headers["content-type"] == "application/problem+json"
+    assert logs.json()["type"].endswith("#container-not-started")
+    assert "nostart-0 has no app container on single-j yet" in logs.json()["detail"]

@@ -136,15 +136,18 @@ class NodeAgent:
             await self._firewall.reset({})
         self._state.pods.clear()
 
+    def has_container(self, job: str, index: int, container: str) -> bool:
+        """Whether this node runs a pod of the instance with that container (for its logs)."""
+        track = self._state.pods.get((job, index))
+        return track is not None and container in track.containers
+
     async def logs(
         self, job: str, index: int, container: str, *, follow: bool, tail: int | None
     ) -> AsyncIterator[bytes]:
-        """A container's output, for the API's logs endpoint."""
+        """A container's output, for the API's logs endpoint (check `has_container` first)."""
         track = self._state.pods.get((job, index))
         if track is None or container not in track.containers:
-            instance = instance_name(job, index)
-            yield f"{instance} has no {container} container on {self.node_name} yet\n".encode()
-            return
+            return  # its pod went away since the check: nothing more to show
         container_id = track.containers[container].container_id
         async for chunk in self._runtime.logs(container_id, follow=follow, tail=tail):
             yield chunk

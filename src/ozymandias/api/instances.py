@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ozymandias.api import views
 from ozymandias.api.errors import job_not_found
@@ -34,7 +34,7 @@ async def instance_logs(
     container: str | None = None,
     follow: bool = False,
     tail: int | None = None,
-) -> StreamingResponse:
+) -> Response:
     mirrors = services.mirrors
     job_name, index, owner = _locate_instance(instance, mirrors)
     record = mirrors.job(job_name)
@@ -48,10 +48,18 @@ async def instance_logs(
             f"job {job_name} has no container {container!r}; "
             f"it has {', '.join(record.spec.containers)}",
         )
-    if owner == services.node.name:
-        stream = services.agent.logs(job_name, index, container, follow=follow, tail=tail)
-    else:
-        stream = _proxy_logs(mirrors, owner, instance, container, follow, tail)
+    if owner != services.node.name:
+        return await _proxy_logs(mirrors, owner, instance, container, follow, tail)
+    if not services.agent.has_container(job_name, index, container):
+        status = next((s for s in mirrors.instance_statuses(job_name) if s.index == index), None)
+        state = status.state.value if status is not None else "pending"
+        raise Problem(
+            409,
+            "container-not-started",
+            "Container not started",
+            f"{instance} has no {container} container on {owner} yet (the instance is {state})",
+        )
+    stream = services.agent.logs(job_name, index, container, follow=follow, tail=tail)
     return StreamingResponse(stream, media_type="text/plain")
 
 
@@ -76,18 +84,38 @@ async def _proxy_logs(
     container: str,
     follow: bool,
     tail: int | None,
-) -> AsyncIterator[bytes]:
-    """Logs of an instance on another node, fetched from that node's API."""
+) -> Response:
+    """Logs of an instance on another node, from that node's API; its errors are passed on."""
     peer = next((n for n in mirrors.node_list() if n.name == owner), None)
     if peer is None:
-        yield f"node {owner} is not registered; its logs are unavailable\n".encode()
-        return
+        raise Problem(
+            503, "node-unavailable", "Node unavailable", f"node {owner} runs {instance} but is gone"
+        )
     params: dict[str, Any] = {"container": container, "follow": follow}
     if tail is not None:
         params["tail"] = tail
-    async with (
-        httpx.AsyncClient(base_url=peer.api_url, timeout=None) as client,
-        client.stream("GET", f"/v1/instances/{instance}/logs", params=params) as response,
-    ):
-        async for chunk in response.aiter_bytes():
-            yield chunk
+    client = httpx.AsyncClient(base_url=peer.api_url, timeout=None)
+    try:
+        request = client.build_request("GET", f"/v1/instances/{instance}/logs", params=params)
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as error:
+        await client.aclose()
+        raise Problem(
+            503, "node-unavailable", "Node unavailable", f"node {owner} did not answer: {error}"
+        ) from None
+    if response.is_error:
+        body = await response.aread()
+        await response.aclose()
+        await client.aclose()
+        kind = response.headers.get("content-type", "application/problem+json")
+        return Response(body, status_code=response.status_code, media_type=kind)
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        finally:
+            await response.aclose()
+            await client.aclose()
+
+    return StreamingResponse(relay(), media_type="text/plain")
