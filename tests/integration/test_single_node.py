@@ -72,7 +72,15 @@ def test_apply_scale_and_delete_a_two_container_job(make_node: NodeFactory) -> N
     node.wait_running("web", 5)
     wait_until(lambda: len(pods_with_label("ozy.job=web")) == 5, what="5 pods")
 
-    assert node.request("POST", "/v1/jobs/web/scale", json={"numInstances": 1}).status_code == 200
+    # As curl -d sends it: a form's content type, a JSON body.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    bad = node.request("POST", "/v1/jobs/web/scale", content=b'{"numInstances": -1}', headers=form)
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["type"].endswith("#invalid-request")
+    assert "body.numInstances" in bad.json()["detail"]
+    one = b'{"numInstances": 1}'
+    scaled = node.request("POST", "/v1/jobs/web/scale", content=one, headers=form)
+    assert scaled.status_code == 200, scaled.text
     remaining = node.wait_running("web", 1)
     assert remaining[0]["name"] == "web-0"  # the highest indices go first
     wait_until(lambda: len(pods_with_label("ozy.job=web")) == 1, what="1 pod left")

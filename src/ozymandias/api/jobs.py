@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ozymandias.api import views
 from ozymandias.api.errors import job_not_found, submit
@@ -81,15 +82,36 @@ async def get_job(name: str, services: Services) -> dict[str, Any]:
     return views.job_detail(record, services.mirrors, events)
 
 
-@router.post("/v1/jobs/{name}/scale")
+_SCALE_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The new number of instances, as JSON (any content type, as for a job).",
+        "content": {"application/json": {"schema": ScaleRequest.model_json_schema()}},
+    }
+}
+
+
+@router.post("/v1/jobs/{name}/scale", openapi_extra=_SCALE_BODY_DOC)
 async def scale_job(
     name: str,
-    body: Annotated[ScaleRequest, Body()],
+    request: Request,
     services: Services,
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
 ) -> dict[str, Any]:
+    body = _parse_scale(await request.body())
     work = services.jobs.scale(name, body.num_instances, dry_run=dry_run)
     return views.apply_result(await submit(work, name))
+
+
+def _parse_scale(body: bytes) -> ScaleRequest:
+    """The scale request, read as JSON whatever the content type (curl -d sends a form's)."""
+    try:
+        return ScaleRequest.model_validate_json(body)
+    except ValidationError as error:
+        # Reported as every other request error is (400 invalid-request, naming the field).
+        raise RequestValidationError(
+            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+        ) from None
 
 
 @router.delete("/v1/jobs/{name}")
