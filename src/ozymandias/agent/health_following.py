@@ -69,7 +69,7 @@ class HealthFollower:
         check = container.monitor.check
         failed = (
             f"container {container.name} failed its {check.type} healthcheck "
-            f"{state.failures} times in a row; last: {result.output}"
+            f"{state.failures} times in a row; last: {one_line(result.output)}"
         )
         if should_restart(policy, UNHEALTHY_EXIT_CODE):
             track.reason = f"{failed}; restarting it (restart: {policy})"
@@ -84,3 +84,9 @@ class HealthFollower:
             container.stopped_as_unhealthy = True
             # Its exit then goes through the restart policy and its back-off.
             await self._runtime.stop_container(container.container_id)
+
+
+def one_line(output: str, limit: int = 200) -> str:
+    """A check's output fit for a one-line reason: whitespace runs (newlines too) as one space."""
+    text = " ".join(output.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -101,7 +101,7 @@ def events_table(events: list[dict[str, Any]]) -> Table:
     table = Table("TIME", "KIND", "INSTANCE", "NODE", "MESSAGE", box=None)
     for event in events:
         table.add_row(
-            time.strftime("%H:%M:%S", time.localtime(event["time"])),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["time"])),
             event["kind"],
             event["instance"] or event["job"] or "-",
             event["node"] or "-",

@@ -1,0 +1,38 @@
+"""What the CLI and the agent print for people: pure renderers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rich.console import Console
+
+from ozymandias.agent.health_following import one_line
+from ozymandias.cli.tables import events_table
+
+
+def rendered(table: object, width: int = 200) -> str:
+    console = Console(width=width, record=True, file=None, force_terminal=False)
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()
+
+
+def test_event_times_carry_their_date() -> None:
+    when = time.mktime((2026, 12, 3, 23, 4, 5, 0, 0, -1))
+    event = {"time": when, "kind": "job-committed", "instance": "", "job": "web", "node": ""}
+    text = rendered(events_table([{**event, "message": "job web committed"}]))
+    assert "2026-12-03 23:04:05" in text
+
+
+@pytest.mark.parametrize(
+    ("output", "line"),
+    [
+        ("pg_isready: no response\n", "pg_isready: no response"),
+        ("line one\nline two\r\n\tthree", "line one line two three"),
+        ("", ""),
+        ("x" * 300, "x" * 199 + "…"),
+    ],
+)
+def test_a_checks_output_becomes_one_line(output: str, line: str) -> None:
+    assert one_line(output) == line
