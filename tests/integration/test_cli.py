@@ -61,6 +61,11 @@ def ozy(tmp_path: Path, pod_range: str, example_images: None) -> Iterator[Ozy]:
 
 
 def test_the_quick_tour(ozy: Ozy) -> None:
+    versions = json.loads(ozy("version", "-o", "json").stdout)
+    assert versions["client"] == versions["server"]["version"], versions
+    assert versions["server"]["node"] == NODE
+    assert ozy("--version").stdout.strip() == f"ozy {versions['client']}"
+
     applied = ozy("apply", "-f", "examples/simple-webapp.yaml")
     assert "job simple-webapp created" in applied.stdout
     assert "3/3 running" in applied.stdout

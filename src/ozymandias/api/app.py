@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.api import dns as dns_api
 from ozymandias.api import events, health, ingress, instances, jobs, nodes, volumes
@@ -55,7 +56,7 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
-        version="0.1.0",
+        version=__version__,
         description="Submit, scale and inspect jobs. Every error is application/problem+json.",
     )
     app.add_exception_handler(Problem, handle_problem)

@@ -1,9 +1,10 @@
-"""The node's own endpoints: is it up, and which node is it."""
+"""The node's own endpoints: is it up, which node is it, and which version it runs."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ozymandias import __version__
 from ozymandias.api.services import Services
 
 router = APIRouter(tags=["node"])
@@ -12,3 +13,9 @@ router = APIRouter(tags=["node"])
 @router.get("/healthz")
 async def healthz(services: Services) -> dict[str, str]:
     return {"status": "ok", "node": services.node.name}
+
+
+@router.get("/v1/version")
+async def api_version(services: Services) -> dict[str, str]:
+    """The Ozymandias version this node runs (`ozy version` shows it beside the client's)."""
+    return {"version": __version__, "node": services.node.name}

@@ -14,11 +14,13 @@ from ozymandias.cli import (
     job_commands,
     logs_command,
     node_commands,
+    version_command,
 )
 from ozymandias.cli.app import alias_app, app, describe_app, get_app, node_app
 
 __all__ = ["app"]
 
+app.callback()(version_command.version_flag)
 app.command()(cluster_commands.up)
 app.command()(cluster_commands.down)
 app.command()(job_commands.apply)
@@ -26,6 +28,7 @@ app.command()(job_commands.scale)
 app.command()(job_commands.delete)
 app.command()(logs_command.logs)
 app.command()(cluster_commands.demo)
+app.command()(version_command.version)
 
 get_app.command("jobs")(get_commands.get_jobs)
 get_app.command("instances")(get_commands.get_instances)
