@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from ozymandias.cli.api_client import DEFAULT_API
-from ozymandias.cli.app import ApiOption, OutputOption, call, check_output, out, print_json
+from ozymandias.cli.app import (
+    ApiOption,
+    OutputOption,
+    call,
+    check_output,
+    out,
+    print_json,
+    show_list,
+)
 from ozymandias.cli.tables import aliases_table
 
 
@@ -36,11 +44,7 @@ def alias_get(
 
 def alias_list(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
     """List every alias."""
-    check_output(output)
-    aliases = call(api, "GET", "/v1/dns/aliases")
-    if output == "json":
-        return print_json(aliases)
-    out.print(aliases_table(aliases) if aliases else "no aliases")
+    show_list(api, "/v1/dns/aliases", output, aliases_table, "no aliases")
 
 
 def alias_delete(

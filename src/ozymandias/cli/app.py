@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
 
@@ -77,6 +79,22 @@ def print_json(data: Any) -> None:
 def check_output(output: str) -> None:
     if output not in ("table", "json"):
         raise fail(f"--output must be table or json, not {output!r}", code=2)
+
+
+def show_list(
+    api: str,
+    path: str,
+    output: str,
+    table: Callable[[list[dict[str, Any]]], Table],
+    empty: str,
+    params: dict[str, str] | None = None,
+) -> None:
+    """What every `ozy get` of a list does: fetch it, then print JSON, its table, or `empty`."""
+    check_output(output)
+    items = call(api, "GET", path, params=params or {})
+    if output == "json":
+        return print_json(items)
+    out.print(table(items) if items else empty)
 
 
 def read_text(file: Path) -> str:

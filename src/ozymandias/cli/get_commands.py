@@ -9,7 +9,16 @@ import typer
 import yaml
 
 from ozymandias.cli.api_client import DEFAULT_API
-from ozymandias.cli.app import ApiOption, OutputOption, call, check_output, err, out, print_json
+from ozymandias.cli.app import (
+    ApiOption,
+    OutputOption,
+    call,
+    check_output,
+    err,
+    out,
+    print_json,
+    show_list,
+)
 from ozymandias.cli.tables import (
     events_table,
     ingress_table,
@@ -22,11 +31,7 @@ from ozymandias.cli.tables import (
 
 def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
     """List jobs with their instance counts."""
-    check_output(output)
-    jobs = call(api, "GET", "/v1/jobs")
-    if output == "json":
-        return print_json(jobs)
-    out.print(jobs_table(jobs) if jobs else "no jobs")
+    show_list(api, "/v1/jobs", output, jobs_table, "no jobs")
 
 
 def get_instances(
@@ -35,11 +40,8 @@ def get_instances(
     output: OutputOption = "table",
 ) -> None:
     """List instances: node, state, health, restarts and pod IP."""
-    check_output(output)
-    instances = call(api, "GET", "/v1/instances", params={"job": job} if job else {})
-    if output == "json":
-        return print_json(instances)
-    out.print(instances_table(instances) if instances else "no instances")
+    params = {"job": job} if job else None
+    show_list(api, "/v1/instances", output, instances_table, "no instances", params)
 
 
 def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -55,20 +57,12 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 
 def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
     """List nodes with labels, and memory and disk allocated against capacity."""
-    check_output(output)
-    nodes = call(api, "GET", "/v1/nodes")
-    if output == "json":
-        return print_json(nodes)
-    out.print(nodes_table(nodes) if nodes else "no nodes")
+    show_list(api, "/v1/nodes", output, nodes_table, "no nodes")
 
 
 def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
     """List volumes: shared ones (kept after their job too) and each instance's local ones."""
-    check_output(output)
-    volumes = call(api, "GET", "/v1/volumes")
-    if output == "json":
-        return print_json(volumes)
-    out.print(volumes_table(volumes) if volumes else "no volumes")
+    show_list(api, "/v1/volumes", output, volumes_table, "no volumes")
 
 
 def get_events(
@@ -77,11 +71,8 @@ def get_events(
     output: OutputOption = "table",
 ) -> None:
     """Recent events (the last hour or so)."""
-    check_output(output)
-    events = call(api, "GET", "/v1/events", params={"job": job} if job else {})
-    if output == "json":
-        return print_json(events)
-    out.print(events_table(events) if events else "no events")
+    params = {"job": job} if job else None
+    show_list(api, "/v1/events", output, events_table, "no events", params)
 
 
 def describe_job(
