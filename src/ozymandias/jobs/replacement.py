@@ -124,7 +124,8 @@ class Replacer:
                 if number == 0
                 else await self._store.read_planning_inputs(job_name)
             )
-            plan = plan_replacement(inputs)
+            # Off the event loop, as every plan is (see jobs/service.py).
+            plan = await asyncio.to_thread(plan_replacement, inputs)
             if plan is None:
                 return None  # placed as fully as it can be (perhaps by a peer that won)
             outcome = await self._store.commit(

@@ -234,7 +234,9 @@ class JobService:
             inputs = await self._inputs(name, fresh=number > 0)
             if must_exist and inputs.job is None:
                 raise JobNotFound(name)
-            planned = plan(inputs)
+            # Planning is pure and may take a while for a big job on a big
+            # cluster: on a worker thread, it holds no request, check or watch.
+            planned = await asyncio.to_thread(plan, inputs)
             if planned is None:
                 assert inputs.job is not None
                 return ApplyResult(

@@ -7,8 +7,10 @@ a restarted daemon resumes a lease that is still alive, and with it the pods
 peers still count as running here.
 
 While a member, a `LeaseKeeper` refreshes the lease and says when it must be
-treated as lost; then the node fences (stops its pods, see node.py), waits
-for etcd, and joins again under a new lease.
+treated as lost, on a thread of its own (`LeaseThread`), so that nothing the
+node does on its event loop can delay a refresh. Once it is lost, the node
+fences (stops its pods, see node.py), waits for etcd, and joins again under
+a new lease.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.etcd import StoreUnavailable
-from ozymandias.store.lease import LeaseKeeper, OutageCheck
+from ozymandias.store.etcd import Etcd, StoreUnavailable
+from ozymandias.store.lease import OutageCheck
+from ozymandias.store.lease_thread import LeaseThread
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,13 @@ class Membership:
         lease_file: Path,
         *,
         fence_after: float | None = None,
+        keeper_channel: Callable[[], Etcd] | None = None,
     ) -> None:
-        """`fence_after`: seconds without a refresh before the lease counts as lost (None: TTL)."""
+        """`fence_after`: seconds without a refresh before the lease counts as lost (None: TTL).
+
+        `keeper_channel` opens the keeper's own connection to etcd (by default,
+        a new channel to the store's endpoints), on the keeper's thread.
+        """
         self.ttl = ttl
         self.lease_file = lease_file
         self._store = store
@@ -51,7 +59,8 @@ class Membership:
         self._node = node_name
         self._fence_after = fence_after
         self._lease_id = 0
-        self._keeper: LeaseKeeper | None = None
+        self._keeper_channel = keeper_channel or (lambda: Etcd(store.etcd.endpoint))
+        self._keeper: LeaseThread | None = None
 
     @property
     def lease_id(self) -> int:
@@ -91,8 +100,8 @@ class Membership:
         `everyone_cut_off` answers whether no peer reaches etcd either (see
         `LeaseKeeper`).
         """
-        self._keeper = LeaseKeeper(
-            self._etcd,
+        self._keeper = LeaseThread(
+            self._keeper_channel,
             self._lease_id,
             self.ttl,
             fence_after=self._fence_after,
@@ -142,7 +151,7 @@ class Membership:
             self.lease_file.unlink(missing_ok=True)
 
     @property
-    def _term(self) -> LeaseKeeper:
+    def _term(self) -> LeaseThread:
         if self._keeper is None:
             raise RuntimeError("no term of membership has begun")
         return self._keeper
