@@ -97,7 +97,10 @@ def test_the_quick_tour(ozy: Ozy) -> None:
     deleted = ozy("delete", "simple-webapp")
     assert "kept shared volume simple-webapp/data-shared" in deleted.stdout
     wait_until(lambda: not containers_with_label("ozy.job=simple-webapp"), what="pods removed")
-    ozy("delete", "volume", "simple-webapp/data-shared")
+    refused = ozy("delete", "volume", "simple-webapp/data-shared", check=False)
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr  # no terminal to ask on
+    assert "simple-webapp/data-shared" in ozy("get", "volumes").stdout
+    ozy("delete", "volume", "simple-webapp/data-shared", "--yes")
     wait_until(lambda: "no volumes" in ozy("get", "volumes").stdout, what="volumes removed")
 
     down = ozy("down", "--data-dir", str(ozy.data_dir))

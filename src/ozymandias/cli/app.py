@@ -57,6 +57,25 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before destroying data.")
+]
+
+
+def confirm_destroying(what: str, *, yes: bool) -> None:
+    """Ask on a terminal before `what` destroys data; off a terminal, only `--yes` goes ahead.
+
+    A script that pipes into ozy cannot answer, and must not lose data by
+    default either: it says --yes.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise fail(f"{what} destroys data: pass --yes to do it without a terminal", code=2)
+    if not typer.confirm(f"{what}: its data cannot be recovered. Go ahead?", default=False):
+        raise fail("nothing was deleted", code=1)
+
+
 def open_client(api: str) -> ApiClient:
     return ApiClient(api)
 

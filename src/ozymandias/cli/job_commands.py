@@ -11,7 +11,17 @@ from typing import Annotated
 import typer
 
 from ozymandias.cli.api_client import DEFAULT_API
-from ozymandias.cli.app import DEFAULT_WAIT_SECONDS, ApiOption, call, err, fail, out, read_text
+from ozymandias.cli.app import (
+    DEFAULT_WAIT_SECONDS,
+    ApiOption,
+    YesOption,
+    call,
+    confirm_destroying,
+    err,
+    fail,
+    out,
+    read_text,
+)
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
@@ -96,6 +106,7 @@ def delete(
             " data on its zone's storage (for a zone no live node reaches any more)."
         ),
     ] = False,
+    yes: YesOption = False,
     api: ApiOption = DEFAULT_API,
 ) -> None:
     """Delete a job (`ozy delete JOB`), or a kept shared volume (`ozy delete volume JOB/NAME`).
@@ -104,14 +115,17 @@ def delete(
     volumes stay, so a job re-created with the same name gets its data back;
     `--purge-volumes` removes them too. A shared volume is removed by a node
     of its zone; if none is left, `--forget` lets it go without its data.
+    Removing a volume's data asks first on a terminal (or pass --yes).
     """
     if volume is not None:
         if job != "volume":
             raise fail("use `ozy delete JOB` or `ozy delete volume JOB/NAME`", code=2)
-        delete_volume(api, volume, forget=forget)
+        delete_volume(api, volume, forget=forget, yes=yes)
         return
     if forget:
         raise fail("--forget is for `ozy delete volume JOB/NAME`", code=2)
+    if purge_volumes:
+        confirm_destroying(f"deleting job {job} with its shared volumes", yes=yes)
     result = call(
         api, "DELETE", f"/v1/jobs/{job}", params={"purgeVolumes": "true"} if purge_volumes else {}
     )
@@ -122,11 +136,13 @@ def delete(
         out.print(f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)")
 
 
-def delete_volume(api: str, full_name: str, *, forget: bool) -> None:
+def delete_volume(api: str, full_name: str, *, forget: bool, yes: bool) -> None:
     """`ozy delete volume JOB/NAME [--forget]`."""
     job, slash, name = full_name.partition("/")
     if not slash or not job or not name or "/" in name:
         raise fail(f"a shared volume is named JOB/NAME, not {full_name!r}", code=2)
+    if not forget:  # forgetting leaves the data where it is
+        confirm_destroying(f"deleting shared volume {full_name}", yes=yes)
     params = {"forget": "true"} if forget else {}
     result = call(api, "DELETE", f"/v1/volumes/{job}/{name}", params=params)
     if forget:
