@@ -1,6 +1,14 @@
-"""The job spec users submit: its models, YAML loading, and size units."""
+"""The job spec users submit: its models, YAML loading, size limits, and size units."""
 
-from ozymandias.spec.loader import FieldProblem, SpecError, dump_job, job_from_data, load_job
+from ozymandias.spec.limits import SpecLimits
+from ozymandias.spec.loader import (
+    FieldProblem,
+    SpecError,
+    check_instances,
+    dump_job,
+    job_from_data,
+    load_job,
+)
 from ozymandias.spec.models import (
     ContainerSpec,
     HealthCheck,
@@ -21,7 +29,9 @@ __all__ = [
     "PortMapping",
     "SchedulingConstraints",
     "SpecError",
+    "SpecLimits",
     "VolumeSpec",
+    "check_instances",
     "dump_job",
     "format_size",
     "job_from_data",

@@ -10,111 +10,66 @@ job with the same messages.
 import hashlib
 import json
 import re
-import shlex
 from collections.abc import Iterable, Iterator, Mapping
-from difflib import get_close_matches
 from graphlib import CycleError, TopologicalSorter
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails
 
+from ozymandias.spec.base import Problem, SpecModel, limits_of, problems_error, shown
+from ozymandias.spec.limits import LimitExceeded
+from ozymandias.spec.process import Command, Environment
 from ozymandias.spec.sizes import format_size, parse_size
 
-# A problem found by a cross-field check: where (relative to the model being
-# validated) and what.
-_Problem = tuple[tuple[str | int, ...], str]
-
-
-def _problems_error(title: str, problems: Iterable[_Problem]) -> ValidationError:
-    """Build a ValidationError pointing at specific fields.
-
-    A plain ValueError from a validator is reported at the validated object
-    itself; pydantic nests a raised ValidationError under the current
-    location instead, so cross-field checks can name the exact field.
-    """
-    details = [
-        InitErrorDetails(type="value_error", loc=loc, input=None, ctx={"error": message})
-        for loc, message in problems
-    ]
-    return ValidationError.from_exception_data(title, details)
-
-
-class SpecModel(BaseModel):
-    """Base for spec models: immutable, and strict about field names."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_unknown_fields(cls, data: Any) -> Any:
-        # extra="forbid" would reject these too, but only this model knows its
-        # own fields, so it is the place to suggest what a typo meant.
-        if not isinstance(data, dict):
-            return data
-        spelled = [field.alias or name for name, field in cls.model_fields.items()]
-        accepted = {*spelled, *cls.model_fields}
-        problems = [
-            ((key,), _unknown_field_message(str(key), spelled))
-            for key in data
-            if key not in accepted
-        ]
-        if problems:
-            raise _problems_error(cls.__name__, problems)
-        return data
-
-
-def _unknown_field_message(key: str, known: list[str]) -> str:
-    guesses = get_close_matches(key, known, n=1)
-    hint = f" (did you mean '{guesses[0]}'?)" if guesses else ""
-    return f"unknown field '{key}'{hint}"
+# Bounds that follow from the formats, or are far beyond any real job, so
+# that no part of a spec grows without limit. What a node may want to set
+# lower is in `SpecLimits` instead.
+DNS_LABEL_LENGTH = 63
+HOSTNAME_LENGTH = 253
+# Docker allows a 255-character repository name, then a tag and a digest.
+IMAGE_LENGTH = 512
+URL_PATH_LENGTH = 2048
+PATH_LENGTH = 4096  # Linux's PATH_MAX
+LABEL_LENGTH = 253  # a node label's key or value
+MAX_PORTS = 100  # per container
+MAX_VOLUMES = 32  # per container
+MAX_DEPENDENCIES = 100  # per container
+MAX_HOSTS = 100
+MAX_TCP_INGRESS = 100
+MAX_NODE_NAMES = 1_000  # in each of mayBeScheduledOn and cannotBeScheduledOn
+MAX_NODE_SELECTOR = 100
+MAX_MATCH_EXPRESSIONS = 100
+MAX_MATCH_VALUES = 100
 
 
 def _check_dns_label(text: str) -> str:
     # Job and container names end up in DNS records and podman names.
     if not re.fullmatch(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?", text):
         raise ValueError(
-            f"'{text}' is not a DNS label: use 1-63 lowercase letters, digits and '-',"
+            f"'{shown(text)}' is not a DNS label: use 1-63 lowercase letters, digits and '-',"
             " starting with a letter and not ending with '-'"
         )
     return text
 
 
-def _check_env_name(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
-        raise ValueError(
-            f"'{text}' is not an environment variable name:"
-            " use letters, digits and '_', not starting with a digit"
-        )
-    return text
-
-
-def _scalar_as_string(value: Any) -> Any:
-    # YAML reads `PORT: 3000` and `DEBUG: true` as numbers and booleans, but
-    # the environment only holds strings; booleans are spelled the YAML way.
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
 def _size(value: Any) -> Any:
     # bool is an int in Python, but `memory: true` is a mistake, not 1 byte.
     if isinstance(value, str | int) and not isinstance(value, bool):
+        if isinstance(value, str):
+            # Cut short, a longer text fails to parse and is quoted short: no size is that long.
+            value = shown(value)
         return parse_size(value)
-    raise ValueError(f"{value!r} is not a size like 512M or 2G")
+    raise ValueError(f"{shown(repr(value))} is not a size like 512M or 2G")
 
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -132,28 +87,16 @@ def _duration(value: Any) -> Any:
         if re.fullmatch(f"(?:{_DURATION_PART})+", text):
             parts = re.findall(_DURATION_PART, text)
             return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
-    raise ValueError(f"{value!r} is not a duration like 30s, 1m or 500ms")
-
-
-def _split_command(value: Any) -> Any:
-    # A single string is split like a shell would, as compose does.
-    if not isinstance(value, str):
-        return value
-    try:
-        return shlex.split(value)
-    except ValueError as error:
-        raise ValueError(f"{value!r} is not a valid command: {error}") from None
+    raise ValueError(f"{shown(repr(value))} is not a duration like 30s, 1m or 500ms")
 
 
 def _check_hostname(text: str) -> str:
     # What a client sends in the Host header: DNS labels joined by dots, no port.
     labels = text.split(".")
-    if len(text) > 253 or not all(
-        re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels
-    ):
+    if not all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels):
         raise ValueError(
-            f"'{text}' is not a hostname: use DNS labels of lowercase letters, digits and '-',"
-            " joined by '.'"
+            f"'{shown(text)}' is not a hostname: use DNS labels of lowercase letters, digits"
+            " and '-', joined by '.'"
         )
     return text
 
@@ -166,69 +109,36 @@ def _lowercase(value: Any) -> Any:
 def _check_mount_path(text: str) -> str:
     path = PurePosixPath(text)
     if not path.is_absolute() or ".." in path.parts or path == PurePosixPath("/"):
-        raise ValueError(f"'{text}' must be an absolute path below '/' without '..'")
+        raise ValueError(f"'{shown(text)}' must be an absolute path below '/' without '..'")
     return str(path)
 
 
 def _check_volume_name(text: str) -> str:
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", text):
         raise ValueError(
-            f"'{text}' is not a volume name: use lowercase letters, digits and '-',"
+            f"'{shown(text)}' is not a volume name: use lowercase letters, digits and '-',"
             " starting and ending with a letter or digit"
         )
     return text
 
 
+# Not bounded by a max_length: the check's message explains the 63 characters.
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
-EnvName = Annotated[str, AfterValidator(_check_env_name)]
-EnvValue = Annotated[str, BeforeValidator(_scalar_as_string)]
 Size = Annotated[int, BeforeValidator(_size)]
 Seconds = Annotated[float, BeforeValidator(_duration)]
 _SECONDS = TypeAdapter(Seconds)
 DEFAULT_CHECK_TIMEOUT = 5.0
 Port = Annotated[int, Field(ge=1, le=65535)]
-Command = Annotated[list[str] | None, BeforeValidator(_split_command)]
-MountPath = Annotated[str, AfterValidator(_check_mount_path)]
-Hostname = Annotated[str, BeforeValidator(_lowercase), AfterValidator(_check_hostname)]
-VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
-
-
-class EnvVar(SpecModel):
-    """One `{name, value}` entry of the design post's environment list."""
-
-    name: EnvName
-    value: EnvValue
-
-
-_ENV_LIST = TypeAdapter(list[EnvVar])
-
-
-def _environment_as_mapping(value: Any) -> Any:
-    """Turn the list forms of `environment` into a mapping; a mapping passes through."""
-    if not isinstance(value, list):
-        return value
-    malformed = [
-        ((index,), f"{item!r} is not NAME=value")
-        for index, item in enumerate(value)
-        if isinstance(item, str) and "=" not in item
-    ]
-    if malformed:
-        raise _problems_error("environment", malformed)
-    entries = [
-        dict(zip(("name", "value"), item.split("=", 1), strict=True))
-        if isinstance(item, str)
-        else item
-        for item in value
-    ]
-    environment: dict[str, str] = {}
-    duplicates: list[_Problem] = []
-    for index, var in enumerate(_ENV_LIST.validate_python(entries)):
-        if var.name in environment:
-            duplicates.append(((index, "name"), f"'{var.name}' is set more than once"))
-        environment[var.name] = var.value
-    if duplicates:
-        raise _problems_error("environment", duplicates)
-    return environment
+MountPath = Annotated[str, Field(max_length=PATH_LENGTH), AfterValidator(_check_mount_path)]
+Hostname = Annotated[
+    str,
+    Field(max_length=HOSTNAME_LENGTH),
+    BeforeValidator(_lowercase),
+    AfterValidator(_check_hostname),
+]
+VolumeName = Annotated[str, Field(max_length=DNS_LABEL_LENGTH), AfterValidator(_check_volume_name)]
+LabelText = Annotated[str, Field(max_length=LABEL_LENGTH)]
+NodeName = Annotated[str, Field(max_length=DNS_LABEL_LENGTH)]
 
 
 def _restart_policy(value: Any) -> Any:
@@ -258,7 +168,7 @@ class PortMapping(SpecModel):
             return value
         match = re.fullmatch(r"(?:(\d+):)?(\d+)(?:/(tcp|udp))?", value.strip())
         if not match:
-            raise ValueError(f"'{value}' is not a port mapping like 80:3000, 3000 or 53/udp")
+            raise ValueError(f"'{shown(value)}' is not a port mapping like 80:3000, 3000 or 53/udp")
         cluster, container, protocol = match.groups()
         return {
             "cluster_port": int(cluster or container),
@@ -272,7 +182,9 @@ class HealthCheck(SpecModel):
 
     type: Literal["http", "tcp", "exec"]
     port: Port | None = None
-    path: str = Field("/", description="URL path an http check requests")
+    path: str = Field(
+        "/", max_length=URL_PATH_LENGTH, description="URL path an http check requests"
+    )
     command: Command = None
     timeout: Seconds = Field(
         DEFAULT_CHECK_TIMEOUT, gt=0, description="default: 5s, or the interval if shorter"
@@ -302,7 +214,7 @@ class HealthCheck(SpecModel):
 
     @model_validator(mode="after")
     def _check_type_needs(self) -> Self:
-        problems: list[_Problem] = []
+        problems: list[Problem] = []
         if self.type in ("http", "tcp") and self.port is None:
             problems.append((("port",), f"{self.type} healthchecks need a port"))
         if self.type == "exec" and not self.command:
@@ -315,7 +227,7 @@ class HealthCheck(SpecModel):
                 )
             )
         if problems:
-            raise _problems_error(type(self).__name__, problems)
+            raise problems_error(type(self).__name__, problems)
         return self
 
 
@@ -356,31 +268,68 @@ class VolumeSpec(SpecModel):
 class ContainerSpec(SpecModel):
     """One container of a pod; the containers of a pod share a network namespace."""
 
-    image: str = Field(min_length=1)
+    image: str = Field(min_length=1, max_length=IMAGE_LENGTH)
     restart: Annotated[
         Literal["always", "on-failure", "never", "unless-stopped"],
         BeforeValidator(_restart_policy),
     ] = "always"
     command: Command = None
-    environment: Annotated[dict[EnvName, EnvValue], BeforeValidator(_environment_as_mapping)] = (
-        Field(default_factory=dict)
-    )
-    ports: list[PortMapping] = Field(default_factory=list)
-    depends_on: Annotated[list[str], BeforeValidator(_dependency_names)] = Field(
-        default_factory=list
-    )
+    environment: Environment = Field(default_factory=dict)
+    ports: list[PortMapping] = Field(default_factory=list, max_length=MAX_PORTS)
+    depends_on: Annotated[
+        list[Annotated[str, Field(max_length=DNS_LABEL_LENGTH)]], BeforeValidator(_dependency_names)
+    ] = Field(default_factory=list, max_length=MAX_DEPENDENCIES)
     memory: Size = Field(
         256 * 1024**2,
         description="hard RAM limit in bytes, written like 512M or 2G; defaults to 256M",
     )
+    cpus: float | None = Field(
+        None,
+        # podman refuses a CFS quota under 1 ms of each 100 ms period.
+        ge=0.01,
+        le=1024,
+        description="CPU limit in cores, as in docker-compose (0.5 is half a core); "
+        "enforced with a CFS quota. Without it, the container has no quota",
+    )
+    pids: int = Field(
+        2048,
+        ge=16,
+        le=1_000_000,
+        description="most processes and threads the container may run; "
+        "bounds a fork bomb to its own container",
+    )
     healthcheck: HealthCheck | None = None
-    volumes: list[VolumeSpec] = Field(default_factory=list)
+    volumes: list[VolumeSpec] = Field(default_factory=list, max_length=MAX_VOLUMES)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _check_environment_entries(cls, value: Any, info: ValidationInfo) -> Any:
+        # Counted before the entries are validated, so a huge one is refused cheaply.
+        limits = limits_of(info)
+        if (
+            limits is not None
+            and isinstance(value, dict | list)
+            and (message := limits.env_entries_problem(len(value)))
+        ):
+            raise LimitExceeded(message, "max-env-entries")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _check_environment_bytes(
+        cls, environment: dict[str, str], info: ValidationInfo
+    ) -> dict[str, str]:
+        limits = limits_of(info)
+        size = sum(len(name.encode()) + len(value.encode()) for name, value in environment.items())
+        if limits is not None and (message := limits.env_bytes_problem(size)):
+            raise LimitExceeded(message, "max-env-size")
+        return environment
 
     @field_validator("volumes")
     @classmethod
     def _check_distinct_mount_paths(cls, volumes: list[VolumeSpec]) -> list[VolumeSpec]:
         first_at: dict[str, int] = {}
-        problems: list[_Problem] = []
+        problems: list[Problem] = []
         for index, volume in enumerate(volumes):
             if volume.path in first_at:
                 problems.append(
@@ -391,7 +340,7 @@ class ContainerSpec(SpecModel):
                 )
             first_at.setdefault(volume.path, index)
         if problems:
-            raise _problems_error("volumes", problems)
+            raise problems_error("volumes", problems)
         return volumes
 
 
@@ -412,26 +361,28 @@ class IngressSpec(SpecModel):
     declared tcp port), and `tcp` opens raw TCP ports.
     """
 
-    hosts: list[Hostname] = Field(default_factory=list)
+    hosts: list[Hostname] = Field(default_factory=list, max_length=MAX_HOSTS)
     port: Port | None = None
-    tcp: list[TcpIngress] = Field(default_factory=list)
+    tcp: list[TcpIngress] = Field(default_factory=list, max_length=MAX_TCP_INGRESS)
 
 
 class SchedulingConstraints(SpecModel):
     """Which nodes, by name, a job's pods may run on."""
 
-    may_be_scheduled_on: list[str] | None = Field(
+    may_be_scheduled_on: Annotated[list[NodeName], Field(max_length=MAX_NODE_NAMES)] | None = Field(
         None, alias="mayBeScheduledOn", description="node names; unset means any node"
     )
-    cannot_be_scheduled_on: list[str] = Field(default_factory=list, alias="cannotBeScheduledOn")
+    cannot_be_scheduled_on: list[NodeName] = Field(
+        default_factory=list, alias="cannotBeScheduledOn", max_length=MAX_NODE_NAMES
+    )
 
 
 class MatchExpression(SpecModel):
     """A Kubernetes-style test of one node label."""
 
-    key: str
+    key: LabelText
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
-    values: list[str] = Field(default_factory=list)
+    values: list[LabelText] = Field(default_factory=list, max_length=MAX_MATCH_VALUES)
 
     @model_validator(mode="after")
     def _check_values_fit_operator(self) -> Self:
@@ -442,7 +393,7 @@ class MatchExpression(SpecModel):
             message = f"operator {self.operator} takes no values"
         else:
             return self
-        raise _problems_error(type(self).__name__, [(("values",), message)])
+        raise problems_error(type(self).__name__, [(("values",), message)])
 
 
 def _dependency_waves(dependencies: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -466,9 +417,32 @@ class JobSpec(SpecModel):
     scheduling_constraints: SchedulingConstraints | None = Field(
         None, alias="schedulingConstraints"
     )
-    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
-    affinity: list[MatchExpression] = Field(default_factory=list)
+    node_selector: dict[LabelText, LabelText] = Field(
+        default_factory=dict, alias="nodeSelector", max_length=MAX_NODE_SELECTOR
+    )
+    affinity: list[MatchExpression] = Field(default_factory=list, max_length=MAX_MATCH_EXPRESSIONS)
     ingress: IngressSpec | None = None
+
+    @field_validator("num_instances")
+    @classmethod
+    def _check_instance_limit(cls, count: int, info: ValidationInfo) -> int:
+        limits = limits_of(info)
+        if limits is not None and (message := limits.instances_problem(count)):
+            raise LimitExceeded(message, "max-instances")
+        return count
+
+    @field_validator("containers", mode="before")
+    @classmethod
+    def _check_container_limit(cls, value: Any, info: ValidationInfo) -> Any:
+        # Counted before the containers are validated, so a huge pod is refused cheaply.
+        limits = limits_of(info)
+        if (
+            limits is not None
+            and isinstance(value, dict)
+            and (message := limits.containers_problem(len(value)))
+        ):
+            raise LimitExceeded(message, "max-containers")
+        return value
 
     @field_validator("containers")
     @classmethod
@@ -492,13 +466,13 @@ class JobSpec(SpecModel):
                 cycle = " -> ".join(error.args[1])
                 problems.append((("containers",), f"depends_on has a cycle: {cycle}"))
         if problems:
-            raise _problems_error(type(self).__name__, problems)
+            raise problems_error(type(self).__name__, problems)
         return self
 
     def _dependencies(self) -> dict[str, list[str]]:
         return {name: container.depends_on for name, container in self.containers.items()}
 
-    def _unknown_dependencies(self) -> Iterator[_Problem]:
+    def _unknown_dependencies(self) -> Iterator[Problem]:
         for name, container in self.containers.items():
             for dependency in container.depends_on:
                 if dependency not in self.containers:
@@ -508,7 +482,7 @@ class JobSpec(SpecModel):
                         f" (it has: {', '.join(self.containers)})",
                     )
 
-    def _port_clashes(self) -> Iterator[_Problem]:
+    def _port_clashes(self) -> Iterator[Problem]:
         # The containers of a pod share one network namespace, so two cannot
         # listen on one port; nor can two claim one port on the cluster network.
         owners: dict[tuple[str, int, str], str] = {}
@@ -525,7 +499,7 @@ class JobSpec(SpecModel):
                         )
                     owners.setdefault(key, name)
 
-    def _ingress_problems(self) -> Iterator[_Problem]:
+    def _ingress_problems(self) -> Iterator[Problem]:
         if self.ingress is None:
             return
         declared = self._tcp_cluster_ports()
@@ -553,7 +527,7 @@ class JobSpec(SpecModel):
                 yield (("ingress", "tcp", index, "port"), f"port {tcp.port} is listed twice")
             seen_ports.add(tcp.port)
 
-    def _volume_disagreements(self) -> Iterator[_Problem]:
+    def _volume_disagreements(self) -> Iterator[Problem]:
         # Containers that name the same volume share it, so they must agree on what it is.
         first: dict[str, tuple[str, VolumeSpec]] = {}
         for container_name, container in self.containers.items():
