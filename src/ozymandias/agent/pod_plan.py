@@ -67,6 +67,10 @@ def _container_plan(spec: JobSpec, name: str, instance: str, mounts: list[Mount]
         environment=environment,
         memory=container.memory,
         mounts=mounts,
+        cpus=container.cpus,
+        pids=container.pids,
+        # capabilities, no_new_privileges and log_size keep the plan's hardened
+        # defaults: the spec has no way to loosen them.
     )
 
 

@@ -11,6 +11,27 @@ from datetime import datetime
 POD_LABEL = "ozy.pod"
 CONTAINER_LABEL = "ozy.container"
 
+# Docker's default capabilities less NET_RAW (raw sockets: spoofed packets and
+# ARP tricks on the pod network), MKNOD (the device cgroup refuses most devices
+# anyway) and AUDIT_WRITE (only login-like programs write audit records): the
+# set podman 4 grants by default, so images behave as under a plain `podman run`.
+# Every other capability is dropped.
+CAPABILITIES = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+)
+LOG_SIZE = 10 * 1024**2
+"""Bytes of a container's log file after which conmon starts it afresh."""
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -33,6 +54,18 @@ class ContainerPlan:
     memory: int
     """Hard memory limit in bytes; swap is limited to the same total, so no swap is used."""
     mounts: list[Mount] = field(default_factory=list)
+    cpus: float | None = None
+    """CPU limit in cores, enforced as a CFS quota of `cpus` periods; None means no quota."""
+    pids: int = 2048
+    """Most processes and threads at once (the pids cgroup), so a fork bomb stays inside."""
+    # The hardening below is the same for every container; it is part of the
+    # plan so that what a container may do is stated in one place.
+    capabilities: tuple[str, ...] = CAPABILITIES
+    """The only capabilities the container has; every other one is dropped."""
+    no_new_privileges: bool = True
+    """Setuid binaries and file capabilities can't raise a process's privileges."""
+    log_size: int = LOG_SIZE
+    """Bytes of output kept: the log file is started afresh when it reaches this size."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from ozymandias.runtime.models import (
 Json = dict[str, Any]
 
 _EXIT_CODE_SIGKILL = 137
+# The kernel's default CFS period (100 ms), as docker's and podman's `--cpus` use.
+_CFS_PERIOD = 100_000
 # Event attributes that are not container labels.
 _EVENT_ATTRIBUTES = frozenset({"containerExitCode", "image", "name", "podId"})
 
@@ -58,8 +60,13 @@ def container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
         "image": container.image,
         "env": container.environment,
         "labels": {**plan.labels, POD_LABEL: plan.pod_name, CONTAINER_LABEL: container.name},
-        # OCI's swap limit is memory + swap: equal to the memory limit means no swap.
-        "resource_limits": {"memory": {"limit": container.memory, "swap": container.memory}},
+        "resource_limits": _resource_limits(container),
+        "cap_drop": ["ALL"],
+        "cap_add": list(container.capabilities),
+        "no_new_privileges": container.no_new_privileges,
+        # conmon enforces the size only for the k8s-file driver (journald ignores
+        # it), so the driver is set too, whatever the host's containers.conf says.
+        "log_configuration": {"driver": "k8s-file", "size": container.log_size},
     }
     if container.command is not None:
         spec["command"] = container.command
@@ -74,6 +81,19 @@ def container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
             for mount in container.mounts
         ]
     return spec
+
+
+def _resource_limits(container: ContainerPlan) -> Json:
+    limits: Json = {
+        # OCI's swap limit is memory + swap: equal to the memory limit means no swap.
+        "memory": {"limit": container.memory, "swap": container.memory},
+        "pids": {"limit": container.pids},
+    }
+    if container.cpus is not None:
+        # CPU time per period, summed over the CPUs: `cpus` periods is `cpus` cores.
+        quota = round(container.cpus * _CFS_PERIOD)
+        limits["cpu"] = {"period": _CFS_PERIOD, "quota": quota}
+    return limits
 
 
 def container_info(container: Json) -> ContainerInfo:
