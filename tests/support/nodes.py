@@ -37,6 +37,7 @@ class NodeProcess:
     lease_ttl: int = 15
     labels: str = ""
     extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. a test hook's variable
     # DEBUG tells a failing test's story; benchmarks run the node as users do (INFO).
     log_level: str = "DEBUG"
     api_port: int = field(default_factory=free_port)
@@ -90,7 +91,7 @@ class NodeProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "OZY_LOG_LEVEL": self.log_level},
+            env={**os.environ, "OZY_LOG_LEVEL": self.log_level, **self.extra_env},
         )
         log.close()
         if wait:
@@ -137,7 +138,8 @@ class NodeProcess:
     # API helpers
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.api}{path}", timeout=60, **kwargs)
+        kwargs.setdefault("timeout", 60)
+        return httpx.request(method, f"{self.api}{path}", **kwargs)
 
     def apply(self, spec_yaml: str) -> httpx.Response:
         import yaml
@@ -190,7 +192,7 @@ def remove_chains_of_node(node_name: str) -> None:
         unhook = ("iptables", "-w", "-t", table, "-D", builtin, "-j", chain)
         while run(*unhook, check=False).returncode == 0:
             pass
-    for table, chain in (("nat", chains.dnat), ("nat", chains.nomasq), ("filter", chains.filter)):
+    for table, chain in chains.owned():
         run("iptables", "-w", "-t", table, "-F", chain, check=False)
         run("iptables", "-w", "-t", table, "-X", chain, check=False)
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from ozymandias.cluster.records import Node, Resources
-from ozymandias.network.firewall import Chains, PodPorts, misplaced_jumps, pod_rules, render
+from ozymandias.network.firewall_rules import (
+    Chains,
+    Isolation,
+    PodPorts,
+    misplaced_jumps,
+    pod_rules,
+    render,
+)
 from ozymandias.network.ip_routes import vtep_address, vtep_mac
-from ozymandias.network.peer_routes import desired_peer_routes, route_changes
+from ozymandias.network.peer_routes import checked_peers, desired_peer_routes, route_changes
 from ozymandias.network.subnets import choose_subnet, gateway_of, parse_flannel_env
 from ozymandias.spec.models import PortMapping
 
@@ -74,7 +81,9 @@ def test_peer_routes_skip_self_same_host_and_nodes_without_a_subnet() -> None:
         node("c", "10.0.0.1", "10.213.2.0/24"),  # another daemon on this host
         node("d", "10.0.0.4", ""),  # an older node that publishes no subnet
     ]
-    assert desired_peer_routes(own, nodes) == {"10.213.1.0/24": "10.0.0.2"}
+    peers, problems = checked_peers(own, nodes, CLUSTER)
+    assert problems == []
+    assert desired_peer_routes(own, peers) == {"10.213.1.0/24": "10.0.0.2"}
 
 
 def test_route_changes() -> None:
@@ -92,10 +101,10 @@ def test_vtep_follows_the_subnet() -> None:
 
 
 def test_chain_names_fit_iptables() -> None:
-    assert Chains.for_node("n1") == Chains("OZY-n1-DNAT", "OZY-n1-FW", "OZY-n1-NOMASQ")
+    assert Chains.for_node("n1") == Chains("OZY-n1-DNAT", "OZY-n1-FW", "OZY-n1-NOMASQ", "OZY-n1-IN")
     long_a = Chains.for_node("a-very-long-node-name-of-sixty-characters-in-a-big-cluster")
     long_b = Chains.for_node("a-very-long-node-name-of-sixty-characters-in-a-big-cluster2")
-    assert max(len(name) for name in (long_a.dnat, long_a.filter, long_a.nomasq)) <= 28
+    assert max(len(name) for _, name in long_a.owned()) <= 28
     assert long_a != long_b
 
 
@@ -128,7 +137,7 @@ def test_a_port_on_both_sides_needs_no_mapping() -> None:
 def test_render_declares_every_chain_and_rejects_the_rest_last() -> None:
     chains = Chains.for_node("n1")
     pods = {"b": PodPorts("10.213.0.3", ports("7000")), "a": PodPorts("10.213.0.2", ports("8080"))}
-    text = render(chains, "10.213.0.0/24", CLUSTER, pods)
+    text = render(chains, "10.213.0.0/24", CLUSTER, pods, Isolation())
     lines = text.splitlines()
     assert lines[:4] == [
         "*nat",
@@ -136,7 +145,11 @@ def test_render_declares_every_chain_and_rejects_the_rest_last() -> None:
         ":OZY-n1-NOMASQ - [0:0]",
         "-A OZY-n1-NOMASQ -s 10.213.0.0/24 -d 10.213.0.0/16 -j ACCEPT",
     ]
-    filter_rules = lines[lines.index("*filter") + 2 : -1]
+    assert lines[lines.index("*filter") + 1 : lines.index("*filter") + 3] == [
+        ":OZY-n1-FW - [0:0]",
+        ":OZY-n1-IN - [0:0]",
+    ]
+    filter_rules = [line for line in lines if line.startswith("-A OZY-n1-FW ")]
     assert filter_rules[0].endswith("--ctstate RELATED,ESTABLISHED -j ACCEPT")
     assert filter_rules[1] == "-A OZY-n1-FW -d 10.213.0.0/24 -p icmp -j ACCEPT"
     # Pods in name order, so the same pods always render the same text.
@@ -147,7 +160,7 @@ def test_render_declares_every_chain_and_rejects_the_rest_last() -> None:
     ]
     assert lines[-1] == "COMMIT"
     # No pods: the chains are emptied down to the base rules (a crashed run's leftovers go).
-    empty = render(chains, "10.213.0.0/24", CLUSTER, {})
+    empty = render(chains, "10.213.0.0/24", CLUSTER, {}, Isolation())
     assert "ozy pod" not in empty and empty.count("COMMIT") == 2
 
 
@@ -166,8 +179,11 @@ SAVED_WITH_NETAVARK_FIRST = """\
 -A POSTROUTING -j OZY-n1-NOMASQ
 COMMIT
 *filter
+:INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OZY-n1-FW - [0:0]
+:OZY-n1-IN - [0:0]
+-A INPUT -j OZY-n1-IN
 -A FORWARD -j OZY-n1-FW
 COMMIT
 """

@@ -1,29 +1,12 @@
 """Port mapping and the pod firewall: the only module that runs iptables.
 
-Every rule lives in three chains the node owns and names after itself:
-
-- `OZY-<node>-DNAT` (nat; jumped to from PREROUTING and OUTPUT): a pod's
-  cluster port to its container port, e.g. <pod IP>:80 -> <pod IP>:3000, for
-  traffic from other pods, other hosts and this node itself.
-- `OZY-<node>-FW` (filter; from FORWARD): traffic to the node's pod subnet
-  passes only if it answers a connection the pod opened, is ICMP, or goes to
-  a port the pod declared; TCP is then refused with a reset (no hanging
-  connect), anything else with ICMP port-unreachable. A mapped container port
-  is open only to traffic DNATed from its cluster port (conntrack's original
-  destination port says which), so "80:3000" refuses :3000 from outside.
-  The node's own traffic (OUTPUT: healthchecks) and traffic inside a pod
-  (localhost) never pass FORWARD, so they are not filtered.
-- `OZY-<node>-NOMASQ` (nat; from POSTROUTING, ahead of podman's masquerade):
-  traffic from the node's pods to the cluster range is accepted there, which
-  ends the nat table's POSTROUTING for it, so it keeps the pod's source
-  address. (A RETURN would only return into POSTROUTING, on to podman's
-  masquerade.)
-
-Their content is computed by pure functions from the pods' addresses and
-ports, and replaced as a whole on every change with one `iptables-restore
---noflush` call per change, which is atomic and leaves every other chain
-alone. A node starting after a crash replaces whatever the previous run left
-with the pods it adopts (see `reset`).
+Every rule lives in chains the node owns and names after itself; what they
+hold, and why, is in `firewall_rules.py`, whose pure functions compute it
+from the pods' addresses and ports, the ports open to pods and the other
+hosts' addresses. The chains are replaced as a whole on every change with
+one `iptables-restore --noflush` call per change, which is atomic and leaves
+every other chain alone. A node starting after a crash replaces whatever the
+previous run left with the pods it adopts (see `reset`).
 
 Rules on a bridge see bridged traffic (pod to pod on one node) only with
 br_netfilter's `bridge-nf-call-iptables`; `ensure_bridge_netfilter` checks it.
@@ -32,35 +15,34 @@ br_netfilter's `bridge-nf-call-iptables`; `ensure_bridge_netfilter` checks it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Protocol
 
-from ozymandias.spec.models import PortMapping
+from ozymandias.network.firewall_rules import (
+    DEFAULT_CONTROL_PORTS,
+    DEFAULT_HOST_PORTS_OPEN_TO_PODS,
+    Isolation,
+    PortOrRange,
+    misplaced_jumps,
+    render,
+)
+from ozymandias.network.firewall_rules import Chains as Chains
+from ozymandias.network.firewall_rules import PodPorts as PodPorts
 
 log = logging.getLogger(__name__)
 
 BRIDGE_NETFILTER = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
 CONNTRACK_TCP_LIBERAL = Path("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal")
-# iptables chain names are at most 28 characters; "OZY-" + 14 + "-NOMASQ" is 25.
-_MAX_NODE_PART = 14
 
 
 class FirewallError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class PodPorts:
-    """What the firewall needs to know of one pod."""
-
-    ip: str
-    ports: tuple[PortMapping, ...]
 
 
 class PodFirewall(Protocol):
@@ -73,109 +55,6 @@ class PodFirewall(Protocol):
     async def reset(self, pods: Mapping[str, PodPorts]) -> None:
         """Exactly these pods, nothing else (after adopting the pods of a previous run)."""
         ...
-
-
-@dataclass(frozen=True)
-class Chains:
-    dnat: str
-    filter: str
-    nomasq: str
-
-    @classmethod
-    def for_node(cls, node_name: str) -> Chains:
-        part = node_name
-        if len(part) > _MAX_NODE_PART:
-            digest = hashlib.sha256(node_name.encode()).hexdigest()[:5]
-            part = f"{node_name[: _MAX_NODE_PART - 6]}-{digest}"
-        prefix = f"OZY-{part}"
-        return cls(dnat=f"{prefix}-DNAT", filter=f"{prefix}-FW", nomasq=f"{prefix}-NOMASQ")
-
-    def jumps(self) -> list[tuple[str, str, str]]:
-        """(table, built-in chain, our chain): where each of ours is hooked in, first."""
-        return [
-            ("nat", "PREROUTING", self.dnat),
-            ("nat", "OUTPUT", self.dnat),
-            ("nat", "POSTROUTING", self.nomasq),
-            ("filter", "FORWARD", self.filter),
-        ]
-
-
-@dataclass(frozen=True)
-class PodRules:
-    nat: list[str]
-    filter: list[str]
-
-
-def pod_rules(chains: Chains, pod_name: str, pod: PodPorts) -> PodRules:
-    """The DNAT and filter rules of one pod, as iptables-restore lines."""
-    nat, accept = [], []
-    tag = f'-m comment --comment "ozy pod {pod_name}"'
-    for port in pod.ports:
-        match = f"-d {pod.ip}/32 -p {port.protocol} -m {port.protocol}"
-        if port.cluster_port == port.container_port:
-            accept.append(
-                f"-A {chains.filter} {match} --dport {port.container_port} {tag} -j ACCEPT"
-            )
-            continue
-        nat.append(
-            f"-A {chains.dnat} {match} --dport {port.cluster_port} {tag} "
-            f"-j DNAT --to-destination {pod.ip}:{port.container_port}"
-        )
-        # Only what came in on the cluster port reaches the container port.
-        accept.append(
-            f"-A {chains.filter} {match} --dport {port.container_port} "
-            f"-m conntrack --ctstate DNAT --ctorigdstport {port.cluster_port} {tag} -j ACCEPT"
-        )
-    return PodRules(nat=nat, filter=accept)
-
-
-def render(chains: Chains, pod_subnet: str, cluster_cidr: str, pods: Mapping[str, PodPorts]) -> str:
-    """The whole content of the node's chains, as `iptables-restore --noflush` input.
-
-    Declaring a chain in the input empties it, so applying this replaces the
-    chains' previous content in one atomic step.
-    """
-    per_pod = [pod_rules(chains, name, pods[name]) for name in sorted(pods)]
-    fw = chains.filter
-    return "\n".join(
-        [
-            "*nat",
-            f":{chains.dnat} - [0:0]",
-            f":{chains.nomasq} - [0:0]",
-            f"-A {chains.nomasq} -s {pod_subnet} -d {cluster_cidr} -j ACCEPT",
-            *(line for rules in per_pod for line in rules.nat),
-            "COMMIT",
-            "*filter",
-            f":{fw} - [0:0]",
-            f"-A {fw} -d {pod_subnet} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-            f"-A {fw} -d {pod_subnet} -p icmp -j ACCEPT",
-            *(line for rules in per_pod for line in rules.filter),
-            f"-A {fw} -d {pod_subnet} -p tcp -j REJECT --reject-with tcp-reset",
-            f"-A {fw} -d {pod_subnet} -j REJECT --reject-with icmp-port-unreachable",
-            "COMMIT",
-            "",
-        ]
-    )
-
-
-def misplaced_jumps(
-    saved: str, jumps: Sequence[tuple[str, str, str]]
-) -> list[tuple[str, str, str]]:
-    """The (table, built-in chain, our chain) jumps of `jumps` that are not the first
-    rule of their built-in chain in `saved`, the output of `iptables-save`."""
-    first_rules: dict[tuple[str, str], str] = {}
-    table = ""
-    for line in saved.splitlines():
-        if line.startswith("*"):
-            table = line[1:].strip()
-        elif line.startswith("-A "):
-            builtin = line.split(maxsplit=2)[1]
-            first_rules.setdefault((table, builtin), line.strip())
-    return [
-        (table, builtin, chain)
-        for table, builtin, chain in jumps
-        if first_rules.get((table, builtin)) != f"-A {builtin} -j {chain}"
-    ]
 
 
 async def _iptables(
@@ -207,13 +86,33 @@ async def _must(*arguments: str, stdin: str | None = None, program: str = "iptab
 
 
 class IptablesFirewall:
-    """Keeps the node's chains equal to the rules of the pods it runs."""
+    """Keeps the node's chains equal to the rules of the pods it runs and the hosts it knows."""
 
-    def __init__(self, node_name: str, pod_subnet: str, cluster_cidr: str) -> None:
+    def __init__(
+        self,
+        node_name: str,
+        pod_subnet: str,
+        cluster_cidr: str,
+        *,
+        host_ports_open_to_pods: Iterable[PortOrRange] = DEFAULT_HOST_PORTS_OPEN_TO_PODS,
+        control_ports: Iterable[int] = DEFAULT_CONTROL_PORTS,
+        control_hosts: Iterable[IPv4Address] = (),
+    ) -> None:
+        """`host_ports_open_to_pods`: the TCP ports (and (first, last) ranges) of this
+        host the pods may reach besides its DNS server: the ingress's; `control_ports`:
+        the TCP ports they may reach on no host (the API's, etcd's); `control_hosts`:
+        the other hosts that serve them besides the peer nodes (etcd's), which
+        `set_peers` tells as they come and go. Raises ValueError for a bad port."""
         self.chains = Chains.for_node(node_name)
         self._subnet = pod_subnet
         self._cluster = cluster_cidr
         self._pods: dict[str, PodPorts] = {}
+        self._static_hosts = frozenset(control_hosts)
+        self._isolation = Isolation(
+            host_ports_open_to_pods=tuple(host_ports_open_to_pods),
+            control_ports=tuple(control_ports),
+            control_hosts=dict.fromkeys(self._static_hosts, frozenset()),
+        )
         # What the last iptables-restore wrote: a pod without ports changes nothing.
         self._applied: str | None = None
         self._lock = asyncio.Lock()
@@ -238,7 +137,7 @@ class IptablesFirewall:
             self._applied = None
             for table, builtin, chain in self.chains.jumps():
                 await _unhook(table, builtin, chain)
-            for table, chain in self._owned():
+            for table, chain in self.chains.owned():
                 if (await _iptables("-t", table, "-S", chain))[0] == 0:
                     await _must("-t", table, "-F", chain)
                     await _must("-t", table, "-X", chain)
@@ -258,13 +157,19 @@ class IptablesFirewall:
             self._pods = dict(pods)
             await self._apply(await _saved_rules())
 
-    def _owned(self) -> Sequence[tuple[str, str]]:
-        chains = self.chains
-        return [("nat", chains.dnat), ("nat", chains.nomasq), ("filter", chains.filter)]
+    async def set_peers(self, peers: Mapping[IPv4Address, frozenset[int]]) -> None:
+        """The other nodes' host addresses, each with its own API port(s): refused to pods."""
+        hosts = dict.fromkeys(self._static_hosts, frozenset[int]())
+        for address, ports in peers.items():
+            hosts[address] = hosts.get(address, frozenset()) | ports
+        async with self._lock:
+            if hosts != self._isolation.control_hosts:
+                self._isolation = replace(self._isolation, control_hosts=hosts)
+                await self._apply(await _saved_rules())
 
     def _chains_in(self, saved: str) -> bool:
         declared = {line.split()[0] for line in saved.splitlines() if line.startswith(":")}
-        return all(f":{chain}" in declared for _, chain in self._owned())
+        return all(f":{chain}" in declared for _, chain in self.chains.owned())
 
     async def _apply(self, saved: str) -> None:
         """Write the chains (unless they hold this already) and hook them in first.
@@ -272,7 +177,7 @@ class IptablesFirewall:
         `saved` is the ruleset as it was before: a change of ours never
         touches the built-in chains, so it still tells where the jumps stand.
         """
-        rules = render(self.chains, self._subnet, self._cluster, self._pods)
+        rules = render(self.chains, self._subnet, self._cluster, self._pods, self._isolation)
         # Most pods declare no port, so their start changes no rule; chains someone
         # else deleted (a firewall reload) are written again.
         if rules != self._applied or not self._chains_in(saved):

@@ -10,8 +10,12 @@ bridge network and the pod firewall. See "Pod network" in the README.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import socket
+from collections.abc import Iterable
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +26,11 @@ from ozymandias.network.firewall import (
     IptablesFirewall,
     ensure_bridge_netfilter,
     ensure_liberal_tcp_conntrack,
+)
+from ozymandias.network.firewall_rules import (
+    DEFAULT_CONTROL_PORTS,
+    DEFAULT_HOST_PORTS_OPEN_TO_PODS,
+    PortOrRange,
 )
 from ozymandias.network.ip_routes import HostGateway, PeerRouteBackend, RouteError, Vxlan
 from ozymandias.network.peer_routes import PeerRouter
@@ -59,8 +68,19 @@ class PodNetwork:
         flannel_env: Path,
         subnet_file: Path,
         requested_subnet: str | None = None,
+        host_ports_open_to_pods: Iterable[PortOrRange] = DEFAULT_HOST_PORTS_OPEN_TO_PODS,
+        control_ports: Iterable[int] = DEFAULT_CONTROL_PORTS,
+        control_hosts: Iterable[str] = (),
     ) -> None:
-        """`subnet_file` remembers the leased subnet; `requested_subnet`: --pod-subnet."""
+        """`subnet_file` remembers the leased subnet; `requested_subnet`: --pod-subnet.
+
+        What pods may reach of the hosts (see `firewall_rules.py`):
+        `host_ports_open_to_pods`, this host's TCP ports (and (first, last)
+        ranges) open to them besides DNS: the ingress's; `control_ports`, TCP
+        ports refused to them on every host: the API's and etcd's;
+        `control_hosts`, the hosts (addresses or names) that serve those
+        besides the nodes: etcd's.
+        """
         self.node_name = node_name
         self.network_name = network_name
         self.cluster_cidr = cluster_cidr  # flannel's range instead, once prepared, if it has one
@@ -72,6 +92,9 @@ class PodNetwork:
         self._flannel_env = flannel_env
         self._flannel: FlannelSubnet | None = None
         self._added_blackhole = False
+        self._open_to_pods = tuple(host_ports_open_to_pods)
+        self._control_ports = tuple(control_ports)
+        self._control_hosts = tuple(control_hosts)
         self._subnets = SubnetLeaser(
             store, node_name, cluster_cidr, subnet_file, requested=requested_subnet
         )
@@ -110,17 +133,27 @@ class PodNetwork:
             await backend.setup()
             self.route_backend, mtu = backend, backend.pod_mtu
         await self._runtime.ensure_network(self.network_name, self.subnet, mtu)
-        self.firewall = IptablesFirewall(self.node_name, self.subnet, self.cluster_cidr)
+        self.firewall = IptablesFirewall(
+            self.node_name,
+            self.subnet,
+            self.cluster_cidr,
+            host_ports_open_to_pods=self._open_to_pods,
+            control_ports=self._control_ports,
+            control_hosts=await _ipv4_addresses(self._control_hosts),
+        )
         await self.firewall.start()
         # Only now: the chains' conntrack matches have loaded nf_conntrack.
         ensure_liberal_tcp_conntrack()
         log.info("pod network: subnet %s, bridge network %s", self.subnet, self.network_name)
 
     def peer_router(self, own: Node, nodes: Mirror[Node]) -> PeerRouter | None:
-        """What keeps the routes to peers' subnets; None when flannel routes."""
-        if self.route_backend is None:
+        """What keeps the routes to peers' subnets (unless flannel routes) and the
+        firewall's list of peers; None before `start`."""
+        if self.route_backend is None and self.firewall is None:
             return None
-        return PeerRouter(own, nodes, self.route_backend)
+        return PeerRouter(
+            own, nodes, self.route_backend, cluster_cidr=self.cluster_cidr, firewall=self.firewall
+        )
 
     async def remove_bridge(self) -> None:
         """Remove the podman network, if the runtime still can (errors are ignored)."""
@@ -152,3 +185,18 @@ class PodNetwork:
             flannel.mtu,
         )
         return flannel
+
+
+async def _ipv4_addresses(hosts: Iterable[str]) -> list[IPv4Address]:
+    """Every IPv4 address of `hosts` (addresses or names); a name that does not resolve
+    is left out, with an error: the node reaches etcd, so this is unlikely."""
+    loop = asyncio.get_running_loop()
+    addresses: list[IPv4Address] = []
+    for host in hosts:
+        try:
+            found = await loop.getaddrinfo(host, None, family=socket.AF_INET)
+        except OSError as error:
+            log.error("pods are not refused %s's control ports: %s", host, error)
+            continue
+        addresses += [IPv4Address(info[4][0]) for info in found]
+    return sorted(set(addresses))
