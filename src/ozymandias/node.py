@@ -12,17 +12,15 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
 from ozymandias.api.peer import PeerContact, etcd_contact_router
+from ozymandias.api.server import ApiServer, api_server
 from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import Event, Node
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
@@ -40,6 +38,7 @@ from ozymandias.node_config import (
     shared_storage_of,
 )
 from ozymandias.runtime.podman import PodmanRuntime
+from ozymandias.stall_hook import install_stall_hook
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, StoreUnavailable
@@ -73,14 +72,6 @@ def _lock_directories(name: str, directories: list[Path]) -> list[DirectoryLock]
     return locks
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, minus its signal handling: the node daemon owns SIGTERM and SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 @dataclass
 class _Term:
     """The parts of one term of membership, built afresh each time the node joins."""
@@ -92,7 +83,8 @@ class _Term:
     agent: NodeAgent
     upkeep: VolumeUpkeep
     replacer: Replacer
-    server: _Server
+    ingress: IngressController
+    server: ApiServer
 
 
 @dataclass
@@ -142,6 +134,10 @@ class NodeDaemon:
             flannel_env=config.flannel_env,
             subnet_file=config.node_dir / "pod-subnet",
             requested_subnet=config.pod_subnet,
+            # Pods reach of the hosts only DNS and the ingress, never the control plane.
+            host_ports_open_to_pods=(config.ingress_port, config.ingress_tcp_ports),
+            control_ports=config.control_ports,
+            control_hosts=config.etcd_hosts,
         )
         self.volumes = PodVolumes(
             LocalDisks(config.node_dir / "local-volumes"),
@@ -158,6 +154,7 @@ class NodeDaemon:
         locks = _lock_directories(config.name, [config.node_dir, self.run_dir])
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
+        install_stall_hook(loop)
         try:
             await self._wait_for_etcd()
             capacity = default_capacity(config)
@@ -241,6 +238,13 @@ class NodeDaemon:
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
         service = JobService(self.store, self.mirrors, node_name=node.name)
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
+        # Several nodes may share a host (as in the tests): each has its own HAProxy files.
+        haproxy = Haproxy(
+            self.run_dir / "haproxy",
+            config.ingress_port,
+            trusted_proxies=config.ingress_trusted_proxies,
+        )
+        ingress = IngressController(self.mirrors, haproxy, config.ingress_tcp_ports)
         app = create_app(
             service=service,
             mirrors=self.mirrors,
@@ -248,17 +252,17 @@ class NodeDaemon:
             agent=agent,
             node=node,
             dns=self.dns_store,
-            ingress_port=config.ingress_port,
+            ingress=ingress,
+            limits=config.api_limits,
+            spec_limits=config.spec_limits,
         )
         # Peers that lost etcd ask this to tell a partition from an outage of etcd.
         app.include_router(etcd_contact_router(node.name, self.membership))
-        server = _Server(
-            uvicorn.Config(
-                app, host=config.api_host, port=config.api_port, log_level="warning", lifespan="off"
-            )
-        )
+        server = api_server(app, config.api_host, config.api_port, config.api_limits)
         mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
-        return _Term(node, mirrors, dns_records, publisher, agent, upkeep, replacer, server)
+        return _Term(
+            node, mirrors, dns_records, publisher, agent, upkeep, replacer, ingress, server
+        )
 
     async def _start(self, term: _Term, group: asyncio.TaskGroup) -> _Tasks:
         """Start the mirrors and the lease keeper, then, once the mirrors are synced, the rest."""
@@ -270,9 +274,7 @@ class NodeDaemon:
         routes_tasks = [group.create_task(router.run())] if router is not None else []
         replacer_task = group.create_task(term.replacer.run())
         upkeep_task = group.create_task(term.upkeep.run())
-        # Several nodes may share a host (as in the tests): each has its own HAProxy files.
-        haproxy = Haproxy(self.run_dir / "haproxy", self.config.ingress_port)
-        ingress_task = group.create_task(IngressController(self.mirrors, haproxy).run())
+        ingress_task = group.create_task(term.ingress.run())
         dns_tasks = [
             group.create_task(term.publisher.run()),
             group.create_task(

@@ -11,12 +11,16 @@ import os
 import shutil
 import socket
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
+from ozymandias.api.request_limits import ApiLimits
 from ozymandias.cluster.records import Resources, SharedStorage
 from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
 from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
+from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
+from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
 
 DEFAULT_API_PORT = 7070
@@ -66,6 +70,12 @@ class NodeConfig:
     dns_domain: str = DEFAULT_DOMAIN
     dns_port: int = DEFAULT_DNS_PORT  # on 127.0.0.1, for dig from the host
     ingress_port: int = DEFAULT_INGRESS_PORT  # HTTP ingress, on every address
+    # TCP ingress ports a job may take (inclusive), and the clients whose
+    # X-Forwarded-For the HTTP ingress keeps (everyone else's is replaced).
+    ingress_tcp_ports: PortRange = DEFAULT_TCP_PORT_RANGE
+    ingress_trusted_proxies: list[IPv4Network | IPv6Network] = field(default_factory=list)
+    api_limits: ApiLimits = field(default_factory=ApiLimits)
+    spec_limits: SpecLimits = field(default_factory=SpecLimits)
 
     @property
     def node_dir(self) -> Path:
@@ -74,6 +84,20 @@ class NodeConfig:
     @property
     def network_name(self) -> str:
         return f"ozy-{self.name}"
+
+    @property
+    def etcd_hosts(self) -> list[str]:
+        return sorted({host for host, _ in parse_endpoints(self.etcd)})
+
+    @property
+    def control_ports(self) -> list[int]:
+        """The TCP ports pods must never reach on any host: the API's and etcd's.
+
+        etcd's are its client ports, and its peer ports: the next port up (as
+        `ozy up` lays them out) and etcd's default, 2380.
+        """
+        clients = {port for _, port in parse_endpoints(self.etcd)}
+        return sorted({self.api_port, 2380, *clients, *(port + 1 for port in clients)})
 
 
 def host_memory() -> int:

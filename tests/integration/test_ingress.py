@@ -10,7 +10,7 @@ import time
 import httpx
 
 from tests.support.jobs import web_job
-from tests.support.machine import free_port, run
+from tests.support.machine import free_tcp_ingress_port, run
 from tests.support.nodes import NodeFactory, NodeProcess
 from tests.support.podman import app_container
 from tests.support.waiting import wait_until
@@ -194,7 +194,7 @@ def test_a_new_spec_rolls_out_one_instance_at_a_time_without_a_failed_request(
 
 def test_tcp_ingress_port(make_node: NodeFactory) -> None:
     node = make_node("ingress-c")
-    port = free_port()
+    port = free_tcp_ingress_port()
     assert node.apply(ECHO_JOB.format(port=port)).status_code == 201
     node.wait_running("echo", 1)
 
@@ -263,11 +263,16 @@ def test_forwarded_headers_and_a_restarted_haproxy(make_node: NodeFactory) -> No
     assert "x-forwarded-proto: http" in echoed
     assert "x-forwarded-host: headers.localhost:8080" in echoed
 
-    # HAProxy dies: the node starts it again, with the routes it had.
-    [pid] = haproxy_pids(node)
-    run("kill", "-9", str(pid))
+    # HAProxy (its master and worker) dies: the node starts it again, with the routes it had.
+    old = haproxy_pids(node)
+    assert len(old) == 2
+    run("kill", "-9", *map(str, old))
     wait_until(
-        lambda: haproxy_pids(node) - {pid} and status_through(node, "headers.localhost") == 200,
+        lambda: (
+            haproxy_pids(node)
+            and not haproxy_pids(node) & old
+            and status_through(node, "headers.localhost") == 200
+        ),
         timeout=30,
         what="HAProxy restarted and routing again",
     )

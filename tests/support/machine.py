@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import socket
@@ -19,6 +20,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# The default TCP ingress port range (ozy node --ingress-tcp-ports), like a NodePort range.
+TCP_INGRESS_PORTS = (30000, 32767)
+
+
+def free_tcp_ingress_port() -> int:
+    """A port of the default TCP ingress range that nothing holds now (`free_port` gives
+    ephemeral ones, above the range)."""
+    for _ in range(100):
+        port = random.randint(*TCP_INGRESS_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {TCP_INGRESS_PORTS}")
 
 
 def run(*command: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 import typer
@@ -21,7 +22,7 @@ def test_yes_goes_ahead_without_asking(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_off_a_terminal_it_refuses_without_yes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app.sys, "stdin", io.StringIO("y\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
     with pytest.raises(typer.Exit) as exit_:
         app.confirm_destroying("deleting shared volume j/v", yes=False)
     assert exit_.value.exit_code == 2
@@ -38,7 +39,7 @@ def test_on_a_terminal_it_asks(
         assert default is False  # Enter keeps the data
         return answer
 
-    monkeypatch.setattr(app.sys, "stdin", Terminal())
+    monkeypatch.setattr(sys, "stdin", Terminal())
     monkeypatch.setattr(typer, "confirm", confirm)
     if goes_ahead:
         app.confirm_destroying("deleting shared volume j/v", yes=False)

@@ -16,6 +16,7 @@ from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.api import dns as dns_api
 from ozymandias.api import events, health, ingress, instances, jobs, nodes, volumes
+from ozymandias.api.openapi import problem_openapi
 from ozymandias.api.problems import (
     Problem,
     handle_http_error,
@@ -23,10 +24,13 @@ from ozymandias.api.problems import (
     handle_unexpected_error,
     handle_validation_error,
 )
+from ozymandias.api.request_limits import ApiLimits, RequestLimits
 from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
+from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
+from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
@@ -52,7 +56,9 @@ def create_app(
     agent: NodeAgent,
     node: Node,
     dns: DnsStore,
-    ingress_port: int,
+    ingress: IngressController,
+    limits: ApiLimits,
+    spec_limits: SpecLimits,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -63,6 +69,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
+    app.add_middleware(RequestLimits, limits=limits)
     app.state.services = ApiServices(
         jobs=service,
         mirrors=mirrors,
@@ -70,8 +77,10 @@ def create_app(
         agent=agent,
         node=node,
         aliases=DnsAliasService(dns),
-        ingress_port=ingress_port,
+        ingress=ingress,
+        spec_limits=spec_limits,
     )
     for router in _ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: problem_openapi(app, jobs.JOB_SCHEMAS)  # type: ignore[method-assign]
     return app

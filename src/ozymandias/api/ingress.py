@@ -1,4 +1,4 @@
-"""GET /v1/ingress: every node's ingress routes."""
+"""GET /v1/ingress: the ingress routes, as the node that answers serves them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from fastapi import APIRouter
 
 from ozymandias.api import views
 from ozymandias.api.services import Services
-from ozymandias.ingress.controller import current_routes
 
 router = APIRouter(tags=["ingress"])
 
 
 @router.get("/v1/ingress")
 async def list_ingress(services: Services) -> dict[str, Any]:
-    """Every node's ingress routes, with their healthy backends (the same on every node)."""
-    return views.ingress_view(current_routes(services.mirrors, services.ingress_port))
+    """The ingress routes with their healthy backends, and what is left out, in `conflicts`.
+
+    Routes are the same on every node but for what is the node's own: a TCP
+    port that another process holds there, which this node leaves out.
+    """
+    return views.ingress_view(services.ingress.routes())

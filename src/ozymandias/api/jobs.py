@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,18 +13,29 @@ from pydantic import BaseModel, Field, ValidationError
 from ozymandias.api import views
 from ozymandias.api.errors import job_not_found, submit
 from ozymandias.api.problems import Problem
-from ozymandias.api.services import Services
-from ozymandias.spec.loader import SpecError, load_job
+from ozymandias.api.services import ApiServices, Services
+from ozymandias.ingress.port_range import ports_outside_range
+from ozymandias.spec.loader import SpecError, check_instances, load_job
 from ozymandias.spec.models import JobSpec
 
 router = APIRouter(tags=["jobs"])
+
+
+def _job_schemas() -> dict[str, Any]:
+    """The job spec's models, for the OpenAPI document's components (see openapi.py)."""
+    schema = JobSpec.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    definitions = schema.pop("$defs", {})
+    return {"JobSpec": schema, **definitions}
+
+
+JOB_SCHEMAS = _job_schemas()
 
 _JOB_BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "A job spec, as JSON or as YAML (the same document `ozy apply -f` reads).",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}},
             "application/yaml": {"schema": {"type": "string"}},
         },
     }
@@ -31,7 +43,8 @@ _JOB_BODY_DOC: dict[str, Any] = {
 
 
 class ScaleRequest(BaseModel):
-    num_instances: int = Field(alias="numInstances", ge=0, le=100_000)
+    # The node's own limit (ozy node --max-instances) is checked after.
+    num_instances: int = Field(alias="numInstances", ge=0)
 
 
 @router.put("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC)
@@ -41,7 +54,7 @@ async def put_job(
     services: Services,
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
 ) -> JSONResponse:
-    spec = _parse_job(await request.body(), name)
+    spec = await _parse_job_off_the_loop(await request.body(), name, services)
     result = await submit(services.jobs.apply(spec, dry_run=dry_run), name)
     status = 201 if result.created and not dry_run else 200
     return JSONResponse(views.apply_result(result), status_code=status)
@@ -62,7 +75,7 @@ async def plan_job(
             "Use PUT to submit",
             "POST only plans: use PUT /v1/jobs/{name} to submit.",
         )
-    spec = _parse_job(await request.body(), name)
+    spec = await _parse_job_off_the_loop(await request.body(), name, services)
     result = await submit(services.jobs.apply(spec, dry_run=True), name)
     return JSONResponse(views.apply_result(result))
 
@@ -99,8 +112,24 @@ async def scale_job(
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
 ) -> dict[str, Any]:
     body = _parse_scale(await request.body())
+    if problem := check_instances(body.num_instances, services.spec_limits):
+        raise _limit_exceeded(SpecError([problem]), name)
     work = services.jobs.scale(name, body.num_instances, dry_run=dry_run)
     return views.apply_result(await submit(work, name))
+
+
+def _limit_exceeded(error: SpecError, name: str) -> Problem:
+    problems = [str(problem) for problem in error.problems]
+    flags = ", ".join(f"--{limit}" for limit in error.limits)
+    return Problem(
+        422,
+        "limit-exceeded",
+        "Limit exceeded",
+        "; ".join(problems) + f" (this node's limit: ozy node {flags})",
+        errors=problems,
+        limits=error.limits,
+        job=name,
+    )
 
 
 def _parse_scale(body: bytes) -> ScaleRequest:
@@ -126,15 +155,36 @@ async def delete_job(
     return {"name": name, "deleted": True, "keptVolumes": kept, "purgedVolumes": purged}
 
 
-def _parse_job(body: bytes, name: str) -> JobSpec:
-    """The job spec in a request body (YAML, or JSON, which is YAML too)."""
+async def _parse_job_off_the_loop(body: bytes, name: str, services: ApiServices) -> JobSpec:
+    # PyYAML is pure Python here (the loader counts as it composes): a body
+    # near the size limit takes seconds, which must not hold other requests.
+    return await asyncio.to_thread(_parse_job, body, name, services)
+
+
+def _parse_job(body: bytes, name: str, services: ApiServices) -> JobSpec:
+    """The job spec in a request body (YAML, or JSON, which is YAML too), within the node's
+    limits; and its TCP ingress ports within the node's range."""
     try:
-        spec = load_job(body)
+        spec = load_job(body, services.spec_limits)
     except SpecError as error:
+        if error.limits:
+            raise _limit_exceeded(error, name) from None
         problems = [str(problem) for problem in error.problems]
         raise Problem(
             400, "invalid-job", "Invalid job spec", "; ".join(problems), errors=problems, job=name
         ) from None
+    port_range = services.ingress.tcp_port_range
+    if outside := ports_outside_range(spec, port_range):
+        problems = [str(problem) for problem in outside]
+        raise Problem(
+            422,
+            "ingress-port-out-of-range",
+            "TCP ingress port out of range",
+            "; ".join(problems)
+            + f" (ozy node --ingress-tcp-ports {port_range[0]}-{port_range[1]})",
+            errors=problems,
+            job=name,
+        )
     if spec.name != name:
         raise Problem(
             400,

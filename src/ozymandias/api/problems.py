@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -41,8 +46,18 @@ class Problem(Exception):
         }
 
 
+class _ProblemResponse(JSONResponse):
+    """Rendered as ASCII: a problem may echo any input, and a lone surrogate in it
+    would make UTF-8 encoding fail, turning a 4xx into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def problem_response(problem: Problem) -> JSONResponse:
-    return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
+    return _ProblemResponse(
+        problem.body(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 async def handle_problem(_: Request, error: Exception) -> JSONResponse:
@@ -66,7 +81,23 @@ async def handle_http_error(_: Request, error: Exception) -> JSONResponse:
     return problem_response(Problem(error.status_code, slug, str(error.detail), str(error.detail)))
 
 
-async def handle_unexpected_error(_: Request, error: Exception) -> JSONResponse:
+async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """A bug: the client gets a request id to quote, and only the node's log the traceback."""
+    request_id = uuid.uuid4().hex[:16]
+    log.error(
+        "request %s %s failed (request id %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=error,
+    )
     return problem_response(
-        Problem(500, "internal-error", "Internal error", f"{type(error).__name__}: {error}")
+        Problem(
+            500,
+            "internal-error",
+            "Internal error",
+            f"the node failed to handle this request; its log has the details under request id "
+            f"{request_id}",
+            requestId=request_id,
+        )
     )

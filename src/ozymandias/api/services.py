@@ -14,7 +14,9 @@ from fastapi import Depends, Request
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
+from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
+from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 
@@ -27,7 +29,8 @@ class ApiServices:
     agent: NodeAgent
     node: Node
     aliases: DnsAliasService
-    ingress_port: int
+    ingress: IngressController
+    spec_limits: SpecLimits
 
 
 async def api_services(request: Request) -> ApiServices:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ozymandias.cli import node_limits as limits
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import ApiOption, call, configure_logging, fail, out
+from ozymandias.ingress.port_range import parse_port_range
 from ozymandias.spec.sizes import parse_size
 
 
@@ -90,6 +93,32 @@ def node(
     ingress_port: Annotated[
         int, typer.Option(help="HTTP ingress port, on every address: routes by Host header.")
     ] = 80,
+    ingress_tcp_ports: Annotated[
+        str,
+        typer.Option(
+            help="The range a job's TCP ingress ports must lie in (like a NodePort range), "
+            "so no job can take port 22 or the API's port on every node."
+        ),
+    ] = "30000-32767",
+    ingress_trusted_proxies: Annotated[
+        str,
+        typer.Option(
+            help="Clients (CIDRs, comma-separated) whose X-Forwarded-For the HTTP ingress "
+            "keeps and appends to; every other client's is replaced with its own address."
+        ),
+    ] = "",
+    api_max_body: limits.ApiMaxBody = limits.DEFAULT_API_MAX_BODY,
+    api_max_in_flight: limits.ApiMaxInFlight = limits.DEFAULT_API_MAX_IN_FLIGHT,
+    api_body_timeout: limits.ApiBodyTimeout = limits.DEFAULT_API_BODY_TIMEOUT,
+    api_header_timeout: limits.ApiHeaderTimeout = limits.DEFAULT_API_HEADER_TIMEOUT,
+    max_instances: limits.MaxInstances = limits.DEFAULT_MAX_INSTANCES,
+    max_containers: limits.MaxContainers = limits.DEFAULT_MAX_CONTAINERS,
+    max_env_entries: limits.MaxEnvEntries = limits.DEFAULT_MAX_ENV_ENTRIES,
+    max_env_size: limits.MaxEnvSize = limits.DEFAULT_MAX_ENV_SIZE,
+    max_yaml_aliases: limits.MaxYamlAliases = limits.DEFAULT_MAX_YAML_ALIASES,
+    max_yaml_nodes: limits.MaxYamlNodes = limits.DEFAULT_MAX_YAML_NODES,
+    max_depth: limits.MaxDepth = limits.DEFAULT_MAX_DEPTH,
+    max_errors: limits.MaxErrors = limits.DEFAULT_MAX_ERRORS,
 ) -> None:
     """Run a node daemon that joins an existing etcd."""
     # Long only for its options: typer declares each as a parameter.
@@ -123,12 +152,38 @@ def node(
             dns_port=dns_port,
             dns_domain=dns_domain.strip(".").lower(),
             ingress_port=ingress_port,
+            ingress_tcp_ports=parse_port_range(ingress_tcp_ports),
+            ingress_trusted_proxies=parse_networks(ingress_trusted_proxies),
+            api_limits=limits.api_limits(
+                api_max_body, api_max_in_flight, api_body_timeout, api_header_timeout
+            ),
+            spec_limits=limits.spec_limits(
+                max_instances=max_instances,
+                max_containers=max_containers,
+                max_env_entries=max_env_entries,
+                max_env_size=max_env_size,
+                max_yaml_aliases=max_yaml_aliases,
+                max_yaml_nodes=max_yaml_nodes,
+                max_depth=max_depth,
+                max_errors=max_errors,
+            ),
         )
     except ValueError as error:
         raise fail(str(error), code=2) from None
     configure_logging()
     # uvloop: the DNS server answers about four times as many queries per second on it.
     uvloop.run(NodeDaemon(config).run())
+
+
+def parse_networks(text: str) -> list[IPv4Network | IPv6Network]:
+    """Comma-separated CIDRs (or addresses); ValueError names a bad one."""
+    networks: list[IPv4Network | IPv6Network] = []
+    for part in filter(None, (item.strip() for item in text.split(","))):
+        try:
+            networks.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a CIDR like 10.0.0.0/8") from None
+    return networks
 
 
 def cordon(

@@ -6,6 +6,14 @@ layout at once: a health change reaches the proxy within one etcd watch event
 and one runtime API call, well under a second. Routes are the same on every
 node, computed from the same mirrors, so no node needs to know where an
 instance runs.
+
+Two things are the node's own, and left out of what it serves (and reported
+as conflicts): TCP ports outside the node's TCP ingress port range (the API
+refuses them; this is for any already in etcd), and TCP ports another
+process holds on this host. HAProxy fails a whole reload on one failed bind,
+so each TCP port it does not hold yet is probed first, and one taken port
+never holds back the other routes. Taken ports are probed again every few
+seconds, so a route appears once its port is freed.
 """
 
 from __future__ import annotations
@@ -13,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
+from typing import Protocol
 
-from ozymandias.ingress.haproxy import Haproxy, HaproxyError
-from ozymandias.ingress.haproxy_config import plan_layout
-from ozymandias.ingress.routes import Routes, compute_routes
+from ozymandias.ingress.haproxy import HaproxyError
+from ozymandias.ingress.haproxy_config import Layout, plan_layout
+from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
+from ozymandias.ingress.routes import Routes, compute_routes, leave_out_taken, ports_to_probe
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
 
@@ -24,21 +35,68 @@ log = logging.getLogger(__name__)
 
 _RETRY_SECONDS = 1.0
 _START_RETRY_MAX_SECONDS = 30.0
+# How soon a TCP port another process holds is looked at again.
+REPROBE_SECONDS = 5.0
 
 
-def current_routes(mirrors: ClusterMirrors, http_port: int) -> Routes:
+class Proxy(Protocol):
+    """What the controller needs of the proxy: `haproxy.Haproxy`, or a fake in tests."""
+
+    @property
+    def http_port(self) -> int: ...
+
+    @property
+    def layout(self) -> Layout: ...
+
+    def held_tcp_ports(self) -> frozenset[int]: ...
+
+    def taken_ports(self, ports: Iterable[int]) -> frozenset[int]: ...
+
+    async def start(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def apply(self, layout: Layout) -> None: ...
+
+
+def current_routes(
+    mirrors: ClusterMirrors, http_port: int, tcp_port_range: PortRange | None = None
+) -> Routes:
     """The routes as this node's mirrors have them."""
     return compute_routes(
         (record.spec for record in mirrors.jobs.items.values()),
         mirrors.instance_statuses(),
         reserved_ports={http_port},
+        tcp_port_range=tcp_port_range,
     )
 
 
 class IngressController:
-    def __init__(self, mirrors: ClusterMirrors, haproxy: Haproxy) -> None:
+    def __init__(
+        self,
+        mirrors: ClusterMirrors,
+        haproxy: Proxy,
+        tcp_port_range: PortRange = DEFAULT_TCP_PORT_RANGE,
+    ) -> None:
         self._mirrors = mirrors
         self._haproxy = haproxy
+        self._tcp_port_range = tcp_port_range
+        # TCP ports another process held at the last look, left out of what HAProxy serves.
+        self._taken: frozenset[int] = frozenset()
+
+    @property
+    def tcp_port_range(self) -> PortRange:
+        """The range this node's TCP ingress ports must lie in: the API checks jobs against it."""
+        return self._tcp_port_range
+
+    def routes(self) -> Routes:
+        """The routes this node serves, as its mirrors have them now (for the API)."""
+        return leave_out_taken(self._wanted_routes(), self._taken)
+
+    def _wanted_routes(self) -> Routes:
+        return current_routes(self._mirrors, self._haproxy.http_port, self._tcp_port_range)
 
     async def run(self) -> None:
         """Start HAProxy, keep it serving the current routes, and stop it when cancelled."""
@@ -71,7 +129,10 @@ class IngressController:
         while True:
             jobs_revision = self._mirrors.jobs.revision
             instances_revision = self._mirrors.instances.revision
-            routes = current_routes(self._mirrors, self._haproxy.http_port)
+            wanted = self._wanted_routes()
+            held = self._haproxy.held_tcp_ports()
+            self._taken = self._haproxy.taken_ports(ports_to_probe(wanted, held))
+            routes = leave_out_taken(wanted, self._taken)
             if routes != applied:
                 if applied is None or routes.conflicts != applied.conflicts:
                     for conflict in routes.conflicts:
@@ -87,5 +148,6 @@ class IngressController:
                 [
                     (self._mirrors.jobs, jobs_revision),
                     (self._mirrors.instances, instances_revision),
-                ]
+                ],
+                at_most=REPROBE_SECONDS if self._taken else None,
             )

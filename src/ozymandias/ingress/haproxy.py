@@ -8,9 +8,17 @@ Each process generation has its own stats socket, so a command never lands
 on a process that is on its way out. A reload starts a new process with
 `-x <old socket>` (it takes over the listening sockets, which the old one
 exposes) and `-sf <old pid>` (the old one stops accepting and finishes what
-it has). The process dies with the daemon (PR_SET_PDEATHSIG), like the
-podman service; if it dies on its own, `run()` starts it again from the
-current layout.
+it has). HAProxy runs master-worker: the process started here is the
+master, which stays root and dies with the daemon (PR_SET_PDEATHSIG), like
+the podman service; its worker serves, as an unprivileged user once its
+ports are bound, and exits with the master. (A process that changes user
+loses its death signal, so a single HAProxy that dropped root would
+outlive a killed daemon.) The worker needs nothing of the root-owned runtime
+directory after that: the config and map are read and the stats socket
+bound before it drops, and only the daemon, as root, connects to the
+socket, signals the old master (`-sf`) and removes the files. If HAProxy
+dies on its own (a dead worker takes its master along), `run()` starts it
+again from the current layout.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import subprocess
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable, Sequence
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from ozymandias.child_process import die_with_parent, stop_child
@@ -50,10 +60,22 @@ class HaproxyError(Exception):
 
 
 class Haproxy:
-    def __init__(self, runtime_dir: Path, http_port: int, binary: str = "haproxy") -> None:
+    def __init__(
+        self,
+        runtime_dir: Path,
+        http_port: int,
+        binary: str = "haproxy",
+        *,
+        user: str | None = "nobody",
+        group: str | None = "nogroup",
+        trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
+    ) -> None:
         self.runtime_dir = runtime_dir
         self.http_port = http_port
         self._binary = binary
+        self._user = user
+        self._group = group
+        self._trusted_proxies = tuple(trusted_proxies)
         self._layout = Layout()
         self._process: asyncio.subprocess.Process | None = None
         self._generation = 0
@@ -80,7 +102,38 @@ class Haproxy:
             http_port=self.http_port,
             stats_socket=self.runtime_dir / f"stats-{generation}.sock",
             hosts_map=self.runtime_dir / f"hosts-{generation}.map",
+            user=self._user,
+            group=self._group,
+            trusted_proxies=self._trusted_proxies,
         )
+
+    def held_tcp_ports(self) -> frozenset[int]:
+        """The TCP ingress ports the running HAProxy listens on (none while it is down)."""
+        if self.pid is None:
+            return frozenset()
+        return frozenset(
+            pool.listen_port
+            for pool in self._layout.pools
+            if pool.mode == "tcp" and pool.listen_port is not None
+        )
+
+    def taken_ports(self, ports: Iterable[int]) -> frozenset[int]:
+        """Those of `ports` HAProxy could not bind now: another process holds them.
+
+        Bound and closed at once, as HAProxy binds them (SO_REUSEADDR, so a
+        connection in TIME_WAIT is no holder); only a socket bound to the
+        port, a listener above all, makes it fail.
+        """
+        address = self._settings(self._generation).bind_address
+        taken = set()
+        for port in ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((address, port))
+                except OSError:
+                    taken.add(port)
+        return frozenset(taken)
 
     async def start(self) -> None:
         """Start HAProxy with no routes: the HTTP port answers 404 until routes arrive."""

@@ -9,6 +9,11 @@ removed, or a pool outgrowing its slots) needs a new process, and that
 reload is seamless. The config file always reflects the current slots too,
 because a reload (or a restart after a crash) starts from the file alone.
 
+HAProxy runs master-worker: the master stays root and dies with the daemon,
+the worker drops to an unprivileged user once its ports are bound. A
+client's X-Forwarded-For is kept (and appended to) only from a trusted
+proxy; anyone else's is dropped, so a backend never sees a forged one.
+
 Hosts map to pools through a map file, so matching a Host header costs a
 tree lookup however many jobs there are. Unknown hosts get a 404 that names
 the host; a pool without a usable server answers 503 itself.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
@@ -70,6 +76,11 @@ class Settings:
     bind_address: str = "0.0.0.0"
     # Above ~8,000 HAProxy wants more open files than this host's hard limit (20,000).
     maxconn: int = 4096
+    # Whom the worker runs as once its ports are bound (None: stays as started, root).
+    user: str | None = "nobody"
+    group: str | None = "nogroup"
+    # Clients whose X-Forwarded-For is kept; everyone else's is dropped.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 def http_pool_name(job: str) -> str:
@@ -166,9 +177,19 @@ def render_config(layout: Layout, settings: Settings) -> str:
 
 
 def _global_and_defaults(settings: Settings) -> str:
+    identity = "".join(
+        f"    {keyword} {value}\n"
+        for keyword, value in (("user", settings.user), ("group", settings.group))
+        if value is not None
+    )
     return f"""\
 global
     maxconn {settings.maxconn}
+    # Changing user clears PR_SET_PDEATHSIG, so the process that drops to `user` must not
+    # be the one the daemon started: the master stays root and dies with the daemon, and
+    # its worker, which drops, exits when the master does.
+    master-worker
+{identity}\
     # expose-fd: a reload takes over the listening sockets, so no connection is refused.
     stats socket {settings.stats_socket} mode 600 level admin expose-fd listeners
     # An old process finishes its requests after a reload, but not forever.
@@ -192,6 +213,8 @@ def _http_frontend(settings: Settings) -> str:
 frontend http-in
     mode http
     bind {settings.bind_address}:{settings.http_port}
+    {_drop_untrusted_forwarded_for(settings)}
+    # Added after any kept X-Forwarded-For: a trusted proxy's list is appended to.
     option forwardfor
     # After a reload, idle keep-alive clients are closed after a response, never mid-request.
     option idle-close-on-response
@@ -201,6 +224,13 @@ frontend http-in
     http-request return status 404 content-type text/plain lf-string "no job serves host %[req.hdr(host)]\\n" unless {{ var(txn.pool) -m found }}
     use_backend %[var(txn.pool)]
 """  # noqa: E501
+
+
+def _drop_untrusted_forwarded_for(settings: Settings) -> str:
+    rule = "http-request del-header X-Forwarded-For"
+    if not settings.trusted_proxies:
+        return rule
+    return f"{rule} unless {{ src {' '.join(str(n) for n in settings.trusted_proxies)} }}"
 
 
 def _tcp_frontend(pool: Pool, settings: Settings) -> str:

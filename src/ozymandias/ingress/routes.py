@@ -9,7 +9,10 @@ network reaches them from any node, so every node's ingress serves every job.
 
 A host or TCP port that two jobs claim goes to the job first by name (an
 implicit `<job>.localhost` before any listed host), and the loser is
-reported in `conflicts`, so the route never flips between jobs.
+reported in `conflicts`, so the route never flips between jobs. So is a TCP
+port outside the node's TCP ingress port range (the API refuses such a job;
+this covers one already in etcd), and, on one node only, a TCP port another
+process holds there (`leave_out_taken`): the other routes are served anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, instance_name
+from ozymandias.ingress.port_range import PortRange, describe, in_range
 from ozymandias.spec.models import JobSpec
 
 LOCAL_DOMAIN = "localhost"
@@ -85,8 +89,10 @@ def compute_routes(
     jobs: Iterable[JobSpec],
     statuses: Iterable[InstanceStatus],
     reserved_ports: Collection[int] = (),
+    tcp_port_range: PortRange | None = None,
 ) -> Routes:
-    """The routes for `jobs`; `reserved_ports` (the HTTP listener) can't be TCP ingress ports."""
+    """The routes for `jobs`; `reserved_ports` (the HTTP listener) can't be TCP ingress ports,
+    nor can ports outside `tcp_port_range` (None: any port)."""
     specs = sorted(jobs, key=lambda spec: spec.name)
     healthy = healthy_addresses(statuses)
     conflicts: list[str] = []
@@ -114,7 +120,12 @@ def compute_routes(
             hosts = tuple(sorted(host for host, owner in host_owner.items() if owner == spec.name))
             http.append(HttpRoute(spec.name, hosts, port, backends(spec, port)))
         for entry in spec.ingress.tcp if spec.ingress is not None else []:
-            if entry.port in reserved_ports:
+            if tcp_port_range is not None and not in_range(entry.port, tcp_port_range):
+                conflicts.append(
+                    f"TCP port {entry.port} of job {spec.name} is outside the TCP ingress"
+                    f" port range {describe(tcp_port_range)}"
+                )
+            elif entry.port in reserved_ports:
                 conflicts.append(
                     f"TCP port {entry.port} of job {spec.name} is the HTTP ingress port"
                 )
@@ -131,4 +142,29 @@ def compute_routes(
         http=tuple(http),
         tcp=tuple(tcp[port] for port in sorted(tcp)),
         conflicts=tuple(conflicts),
+    )
+
+
+def ports_to_probe(routes: Routes, held: Collection[int]) -> list[int]:
+    """The TCP route ports to check for another process: all but those HAProxy holds itself."""
+    return [route.port for route in routes.tcp if route.port not in held]
+
+
+def leave_out_taken(routes: Routes, taken: Collection[int]) -> Routes:
+    """`routes` without the TCP ports another process holds on this node, each reported.
+
+    HAProxy would fail to bind them, and one failed bind fails the whole
+    reload, so every other route's change would wait on it.
+    """
+    if not taken:
+        return routes
+    return Routes(
+        http=routes.http,
+        tcp=tuple(route for route in routes.tcp if route.port not in taken),
+        conflicts=routes.conflicts
+        + tuple(
+            f"TCP port {route.port} of job {route.job} is in use by another process on this node"
+            for route in routes.tcp
+            if route.port in taken
+        ),
     )

@@ -1,0 +1,164 @@
+"""What any one client may ask of a node: a bounded body, sent in bounded time, and a fair share.
+
+An ASGI middleware in front of the whole API. It reads each request's body
+itself, before any handler runs, so that:
+
+- a body past `max_body_bytes` is refused with a 413 as soon as it says so
+  (Content-Length) or grows past it, and is never held whole;
+- a client too slow to send its body (one byte a second) is cut off with a
+  408 after `body_seconds`; while it sends, it holds only its connection,
+  never a place among the requests in flight;
+- past `max_in_flight` requests being handled at once, a request is refused
+  with a 429 and `Retry-After`, so a crowd of clients cannot queue work
+  without bound behind one another.
+
+The health and peer routes are never refused for load: a node must always
+be able to say it is alive, and peers ask the peer route while etcd is out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ozymandias.api.peer import ETCD_CONTACT_PATH
+from ozymandias.api.problems import Problem, problem_response
+
+_ALWAYS_ANSWERED = frozenset({"/healthz", ETCD_CONTACT_PATH})
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """The API's limits; each is an `ozy node` flag."""
+
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted (413 past it)."""
+    max_in_flight: int = 256
+    """Requests handled at once (429 past it)."""
+    body_seconds: float = 10.0
+    """Time a client has to send its request's body (408 past it)."""
+    header_seconds: float = 10.0
+    """Time a client has to send a request's line and headers (then the connection closes)."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestLimits:
+    """The middleware: see the module's docstring."""
+
+    def __init__(self, app: ASGIApp, limits: ApiLimits) -> None:
+        self._app = app
+        self._limits = limits
+        self._in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        limits = self._limits
+        declared = _content_length(scope)
+        if declared is not None and declared > limits.max_body_bytes:
+            await self._refuse(scope, receive, send, _too_large(limits, declared))
+            return
+        try:
+            async with asyncio.timeout(limits.body_seconds):
+                body = await _read_body(receive, limits.max_body_bytes)
+        except _TooLarge:
+            await self._refuse(scope, receive, send, _too_large(limits, None))
+            return
+        except TimeoutError:
+            problem = Problem(
+                408,
+                "request-timeout",
+                "Request body too slow",
+                f"the request body did not arrive within {limits.body_seconds:g}s "
+                "(ozy node --api-body-timeout)",
+                limit="api-body-timeout",
+            )
+            await self._refuse(scope, receive, send, problem)
+            return
+        if self._in_flight >= limits.max_in_flight and scope["path"] not in _ALWAYS_ANSWERED:
+            problem = Problem(
+                429,
+                "too-many-requests",
+                "Too many requests",
+                f"this node is already handling {limits.max_in_flight} requests "
+                "(ozy node --api-max-in-flight); retry in a second",
+                limit="api-max-in-flight",
+            )
+            await self._refuse(scope, receive, send, problem, retry_after=1)
+            return
+        self._in_flight += 1
+        try:
+            await self._app(scope, _replay(body, receive), send)
+        finally:
+            self._in_flight -= 1
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope, receive: Receive, send: Send, problem: Problem, retry_after: int = 0
+    ) -> None:
+        response = problem_response(problem)
+        # The client may still be sending a body nobody reads: close after answering.
+        response.headers["Connection"] = "close"
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        await response(scope, receive, send)
+
+
+def _too_large(limits: ApiLimits, declared: int | None) -> Problem:
+    size = f" ({declared} bytes)" if declared is not None else ""
+    return Problem(
+        413,
+        "body-too-large",
+        "Request body too large",
+        f"the request body{size} is larger than the limit of {limits.max_body_bytes} bytes "
+        "(ozy node --api-max-body)",
+        limit="api-max-body",
+    )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, refusing it as soon as it grows past `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            # The client went away; the handler sees the disconnect itself.
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the handler the body already read, then the client's own."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

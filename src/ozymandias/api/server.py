@@ -1,0 +1,89 @@
+"""The HTTP server the API runs in: uvicorn, with the node's signals and a deadline for headers.
+
+uvicorn closes an idle keep-alive connection, but waits forever for a
+request's line and headers once a client has opened a connection (or sent
+its first byte). A client trickling headers a byte a second would hold its
+connection for good, and enough of them would exhaust the node's file
+descriptors. So each request must arrive whole within `header_seconds`;
+the body has its own deadline (see request_limits.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ozymandias.api.request_limits import ApiLimits
+
+
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request is too slow to arrive."""
+
+    header_seconds = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._timed_cycle: object = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        # A new cycle means a request's headers arrived whole: it is in time.
+        if self.cycle is not None and self.cycle is not self._timed_cycle:
+            self._timed_cycle = self.cycle
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn, minus its signal handling: the node daemon owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def api_server(app: Any, host: str, port: int, limits: ApiLimits) -> ApiServer:
+    """The server for `app` on host:port, with `limits`' header deadline."""
+    protocol = type("HeaderDeadline", (_HeaderDeadline,), {"header_seconds": limits.header_seconds})
+    return ApiServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http=protocol,
+            log_level="warning",
+            lifespan="off",
+        )
+    )

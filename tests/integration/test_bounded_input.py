@@ -1,0 +1,239 @@
+"""No request can stall a node, crash it or make it lose work (issue: bounded input).
+
+Each test checks the node afterwards: the same lease, the same pods, no
+fencing, and nothing written by a refused request.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.etcd import EtcdServer
+from tests.support.jobs import web_job
+from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.podman import pods_with_label
+from tests.support.waiting import wait_until
+
+OVERSIZED_JOB = {
+    "name": "big",
+    "numInstances": 100_000_000,
+    "containers": {"app": {"image": "x", "memory": "1M"}},
+}
+
+
+def node_lease(etcd: EtcdServer, name: str) -> int:
+    out = etcd.etcdctl("get", f"/ozy/nodes/{name}", "-w", "json").stdout
+    return int(json.loads(out)["kvs"][0]["lease"])
+
+
+def pod_ids(node: str) -> set[str]:
+    return {pod["Id"] for pod in pods_with_label(f"ozy.node={node}")}
+
+
+class Witness:
+    """What must not change while a node is under attack: its lease, pods and jobs."""
+
+    def __init__(self, etcd: EtcdServer, node: NodeProcess) -> None:
+        self.etcd = etcd
+        self.node = node
+        self.lease = node_lease(etcd, node.name)
+        self.pods = pod_ids(node.name)
+        self.jobs = etcd.keys("/ozy/jobs/")
+
+    def unchanged(self) -> None:
+        assert self.node.answers(), self.node.log_tail()
+        assert node_lease(self.etcd, self.node.name) == self.lease
+        assert pod_ids(self.node.name) == self.pods
+        assert self.etcd.keys("/ozy/jobs/") == self.jobs  # nothing written
+        assert "FENCING" not in self.node.log_path.read_text()
+        events = self.node.request("GET", "/v1/events").json()
+        assert not [event for event in events if event["kind"] == "node-fenced"]
+
+
+@pytest.fixture
+def running(make_node: NodeFactory, etcd: EtcdServer) -> Iterator[tuple[NodeProcess, Witness]]:
+    """A node with a short lease, running one instance, with a test hook to stall its loop."""
+    node = make_node("bounded1", lease_ttl=5, extra_env={"OZY_TEST_STALL_SECONDS": "30"})
+    assert node.apply(web_job("keep", 1)).status_code == 201
+    node.wait_running("keep", 1)
+    yield node, Witness(etcd, node)
+
+
+def test_a_node_whose_event_loop_stalls_for_30s_keeps_its_lease_and_its_pods(
+    running: tuple[NodeProcess, Witness],
+) -> None:
+    node, witness = running
+    assert node.process is not None
+    node.process.send_signal(signal.SIGUSR2)
+    wait_until(
+        lambda: "the event loop runs again" in node.log_path.read_text(),
+        timeout=90,
+        what="the stalled loop to run again",
+    )
+    # Six lease TTLs without the loop: a keeper on that loop would have fenced.
+    assert "blocking the event loop for 30s" in node.log_path.read_text()
+    witness.unchanged()
+    assert node.wait_running("keep", 1)
+
+
+def test_the_oversized_job_is_refused_at_once_and_the_node_keeps_its_lease_and_pods(
+    running: tuple[NodeProcess, Witness],
+) -> None:
+    node, witness = running
+    # A generous client timeout: the refusal must not wait on any planning.
+    reply = node.request("PUT", "/v1/jobs/big", json=OVERSIZED_JOB, timeout=10)
+    assert reply.status_code == 422, reply.text
+    problem = reply.json()
+    assert problem["type"].endswith("#limit-exceeded")
+    assert "numInstances" in problem["detail"] and "10000" in problem["detail"]
+    reply = node.request("POST", "/v1/jobs/keep/scale", json={"numInstances": 10**12}, timeout=10)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["type"].endswith("#limit-exceeded")
+    witness.unchanged()
+
+
+def test_a_body_past_1mib_is_refused_with_413(running: tuple[NodeProcess, Witness]) -> None:
+    node, witness = running
+    body = "name: fat\n" + "#" * (1024 * 1024)
+    reply = node.request("PUT", "/v1/jobs/fat", content=body)
+    assert reply.status_code == 413
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["type"].endswith("#body-too-large")
+    witness.unchanged()
+
+
+def test_a_client_sending_a_byte_a_second_holds_up_no_one_and_is_cut_off(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("bounded2", extra_args=("--api-body-timeout", "3"))
+    answers: list[bytes] = []
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", node.api_port), timeout=30) as conn:
+            conn.sendall(b"PUT /v1/jobs/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+            for _ in range(20):  # a byte a second, until the node answers
+                conn.sendall(b"x")
+                readable, _, _ = select.select([conn], [], [], 1.0)
+                if readable:
+                    answers.append(conn.recv(4096))
+                    return
+
+    slow = threading.Thread(target=trickle)
+    slow.start()
+    try:
+        # Meanwhile, everyone else is answered as usual.
+        for _ in range(5):
+            assert node.request("GET", "/v1/jobs", timeout=5).status_code == 200
+    finally:
+        slow.join(60)
+    assert answers and answers[0].startswith(b"HTTP/1.1 408"), answers
+    assert b"request-timeout" in answers[0]
+
+
+def test_past_the_requests_in_flight_the_node_answers_429_with_retry_after(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("bounded3", extra_args=("--api-max-in-flight", "2"))
+    assert node.apply(web_job("chatty", 1)).status_code == 201
+    node.wait_running("chatty", 1)
+    follows: list[httpx.Response] = []
+    clients = [httpx.Client(base_url=node.api, timeout=30) for _ in range(2)]
+    streams: list[Any] = []
+    try:
+        # Two followed logs hold two requests in flight for as long as they are read.
+        for client in clients:
+            stream = client.stream("GET", "/v1/instances/chatty-0/logs", params={"follow": "true"})
+            follows.append(stream.__enter__())
+            streams.append(stream)
+        assert all(reply.status_code == 200 for reply in follows)
+        reply = node.request("GET", "/v1/jobs")
+        assert reply.status_code == 429
+        assert reply.headers["retry-after"] == "1"
+        assert reply.json()["type"].endswith("#too-many-requests")
+        assert node.request("GET", "/healthz").status_code == 200
+    finally:
+        for stream in streams:
+            stream.__exit__(None, None, None)
+        for client in clients:
+            client.close()
+    wait_until(
+        lambda: node.request("GET", "/v1/jobs").status_code == 200,
+        timeout=30,
+        what="the node to answer again once the followers left",
+    )
+
+
+def spec_with(container: dict[str, Any] | None = None, **fields: Any) -> str:
+    """A JSON job `lim` of one container `app`, with these fields."""
+    app = {"image": "x", "memory": "1M", **(container or {})}
+    return json.dumps({"name": "lim", "containers": {"app": app}, **fields})
+
+
+ALIASES = "name: lim\nx: &a 1\n" + "".join(f"k{i}: *a\n" for i in range(101))
+LIMIT_CASES = [
+    # (what, body, status, problem type, a fragment of the detail)
+    ("instances", spec_with(numInstances=10_001), 422, "limit-exceeded", "--max-instances"),
+    (
+        "containers",
+        json.dumps({"name": "lim", "containers": {f"c{i}": {"image": "x"} for i in range(65)}}),
+        422,
+        "limit-exceeded",
+        "at most 64 containers",
+    ),
+    (
+        "environment entries",
+        spec_with({"environment": {f"V{i}": "x" for i in range(1001)}}),
+        422,
+        "limit-exceeded",
+        "at most 1000 environment variables",
+    ),
+    (
+        "environment size",
+        spec_with({"environment": {"BIG": "x" * (128 * 1024)}}),
+        422,
+        "limit-exceeded",
+        "--max-env-size",
+    ),
+    ("YAML aliases", ALIASES, 422, "limit-exceeded", "more than 100 YAML anchors"),
+    ("nesting", "name: lim\ncontainers: " + "[" * 1000, 422, "limit-exceeded", "--max-depth"),
+    ("two documents", "name: lim\n---\nname: lim\n", 400, "invalid-job", "one YAML document"),
+    ("a long image", spec_with({"image": "x" * 600}), 400, "invalid-job", "at most 512"),
+    (
+        "many problems",
+        spec_with({"ports": ["bad"] * 60}),
+        400,
+        "invalid-job",
+        "and 10 more problems",
+    ),
+    (
+        "a TCP ingress port outside the range",
+        spec_with({"ports": ["22"]}, ingress={"tcp": [{"port": 22, "targetPort": 22}]}),
+        422,
+        "ingress-port-out-of-range",
+        "ingress.tcp.0.port: 22 is outside",
+    ),
+]
+
+
+def test_each_spec_limit_is_refused_with_its_problem_and_nothing_written(
+    running: tuple[NodeProcess, Witness],
+) -> None:
+    node, witness = running
+    for what, body, status, slug, fragment in LIMIT_CASES:
+        reply = node.request("PUT", "/v1/jobs/lim", content=body)
+        assert reply.status_code == status, (what, reply.text)
+        assert reply.headers["content-type"] == "application/problem+json", what
+        problem = reply.json()
+        assert problem["type"].endswith(f"#{slug}"), (what, problem)
+        assert fragment in problem["detail"], (what, problem["detail"])
+        assert len(problem.get("errors", [])) <= 51, what
+    witness.unchanged()
