@@ -65,6 +65,15 @@ class NodeConfig:
                 f"--network-backend must be one of {', '.join(NETWORK_BACKENDS)}, "
                 f"not {self.network_backend!r}"
             )
+        # The ingress ports are open to pods and to every job: they must never
+        # take in the API's or etcd's, which pods must not reach.
+        low, high = self.ingress_tcp_ports
+        for port in self.control_ports:
+            if port == self.ingress_port or low <= port <= high:
+                raise ValueError(
+                    f"the ingress ports (--ingress-port {self.ingress_port}, --ingress-tcp-ports "
+                    f"{low}-{high}) must not include port {port}, which the API or etcd uses"
+                )
 
     podman_env: dict[str, str] = field(default_factory=dict)
     dns_domain: str = DEFAULT_DOMAIN

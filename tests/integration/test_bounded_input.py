@@ -124,8 +124,13 @@ def test_a_client_sending_a_byte_a_second_holds_up_no_one_and_is_cut_off(
                 conn.sendall(b"x")
                 readable, _, _ = select.select([conn], [], [], 1.0)
                 if readable:
-                    answers.append(conn.recv(4096))
-                    return
+                    break
+            # The answer, whole: the node closes the connection after it.
+            conn.settimeout(10)
+            answer = b""
+            while chunk := conn.recv(4096):
+                answer += chunk
+            answers.append(answer)
 
     slow = threading.Thread(target=trickle)
     slow.start()

@@ -84,3 +84,16 @@ async def test_peers_cut_off_too_keep_the_lease_held() -> None:
     assert not keeper.lost.is_set()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_keeper_stopped_as_it_starts_ends_and_refreshes_nothing() -> None:
+    etcd = FakeLeaseEtcd()
+    keeper = LeaseThread(lambda: cast(Etcd, etcd), 0x34, 1, fence_after=1.0)
+    task = asyncio.create_task(keeper.run())
+    await asyncio.sleep(0)  # the thread may not have recorded its task yet
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    refreshed = len(etcd.refreshes)
+    await asyncio.sleep(1.0)  # three refresh intervals
+    assert len(etcd.refreshes) == refreshed
+    assert not [thread for thread in threading.enumerate() if thread.name == "lease-34"]

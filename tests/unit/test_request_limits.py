@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from ozymandias.api.request_limits import ApiLimits, RequestLimits
 from ozymandias.api.server import api_server
@@ -33,11 +34,17 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def slow(request: Request) -> JSONResponse:
+    await asyncio.sleep(1.5)
+    return JSONResponse({"slow": "done"})
+
+
 def limited(limits: ApiLimits) -> RequestLimits:
     routes = [
         Route("/echo", echo, methods=["PUT"]),
         Route("/hold", hold),
         Route("/healthz", healthz),
+        Route("/slow", slow),
     ]
     return RequestLimits(Starlette(routes=routes), limits)
 
@@ -120,6 +127,91 @@ async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one() -
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
             assert (await api.get("/healthz")).status_code == 200  # served meanwhile
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+        writer.close()
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+
+
+async def test_a_client_that_leaves_mid_body_has_nothing_handled() -> None:
+    handled: list[bytes] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        handled.append(b"called")
+
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"numInstances: 1", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        raise AssertionError(f"nobody to answer, yet sent {message}")
+
+    scope: Scope = {"type": "http", "path": "/v1/jobs/web", "headers": []}
+    await RequestLimits(app, ApiLimits())(scope, receive, send)
+    assert handled == []
+
+
+def request(path: str) -> tuple[Scope, Receive]:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return {"type": "http", "path": path, "headers": []}, receive
+
+
+async def test_a_response_under_way_holds_no_place_among_the_requests_in_flight() -> None:
+    release.clear()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["path"] == "/follow":
+            await release.wait()  # a followed log, streaming for as long as it is read
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    limited_app = RequestLimits(app, ApiLimits(max_in_flight=1))
+    started = asyncio.Event()
+    statuses: list[int] = []
+
+    async def following_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            started.set()
+
+    async def quick_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    following = asyncio.create_task(limited_app(*request("/follow"), following_send))
+    await asyncio.wait_for(started.wait(), 10)
+    await limited_app(*request("/quick"), quick_send)
+    release.set()
+    await asyncio.wait_for(following, 10)
+    assert statuses == [200]
+
+
+async def test_a_pipelined_request_slower_than_the_header_deadline_is_answered() -> None:
+    port = free_port()
+    limits = ApiLimits(header_seconds=0.5)
+    server = api_server(limited(limits), "127.0.0.1", port, limits)
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # Both requests in one write: the second is read whole before the first is answered.
+        writer.write(
+            b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        await writer.drain()
+        received = b""
+        while b'{"slow":"done"}' not in received:
+            chunk = await asyncio.wait_for(reader.read(4096), 10)
+            assert chunk, f"closed before the second answer: {received!r}"
+            received += chunk
         writer.close()
     finally:
         server.should_exit = True

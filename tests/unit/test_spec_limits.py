@@ -489,3 +489,18 @@ def test_a_json_surrogate_pair_is_one_character_and_half_a_pair_is_refused() -> 
             " at line 1, column 75",
         )
     ]
+
+
+def test_aliases_cannot_expand_a_spec_past_its_stored_size() -> None:
+    big = {"image": "x", "environment": {"V": "x" * 100_000}}
+    text = (
+        "name: web\ncontainers:\n  c0: &big "
+        + json.dumps(big)
+        + "\n"
+        + "".join(f"  c{i}: *big\n" for i in range(1, 20))
+    )
+    assert len(text) < 120_000
+    [problem] = problems_of(text)
+    assert problem.limit == "max-spec-size"
+    assert problem.message.startswith("the spec takes ")
+    assert "more than the limit of 1048576" in problem.message

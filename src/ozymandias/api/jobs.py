@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -155,10 +156,15 @@ async def delete_job(
     return {"name": name, "deleted": True, "keptVolumes": kept, "purgedVolumes": purged}
 
 
+# One thread for every body parsed: PyYAML is pure Python here (the loader
+# counts as it composes), so a body near the size limit takes seconds, which
+# must hold neither the event loop nor the default executor that plans run on.
+_PARSING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spec-parsing")
+
+
 async def _parse_job_off_the_loop(body: bytes, name: str, services: ApiServices) -> JobSpec:
-    # PyYAML is pure Python here (the loader counts as it composes): a body
-    # near the size limit takes seconds, which must not hold other requests.
-    return await asyncio.to_thread(_parse_job, body, name, services)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_PARSING, _parse_job, body, name, services)
 
 
 def _parse_job(body: bytes, name: str, services: ApiServices) -> JobSpec:

@@ -10,7 +10,10 @@ itself, before any handler runs, so that:
   never a place among the requests in flight;
 - past `max_in_flight` requests being handled at once, a request is refused
   with a 429 and `Retry-After`, so a crowd of clients cannot queue work
-  without bound behind one another.
+  without bound behind one another. A request counts until its response
+  starts: a followed log that streams for hours holds no place;
+- a client that goes away before its body is whole has nothing handled:
+  a spec cut short may still parse, as a spec nobody sent.
 
 The health and peer routes are never refused for load: a node must always
 be able to say it is alive, and peers ask the peer route while etcd is out.
@@ -67,6 +70,8 @@ class RequestLimits:
         try:
             async with asyncio.timeout(limits.body_seconds):
                 body = await _read_body(receive, limits.max_body_bytes)
+            if body is None:
+                return  # the client left: nobody to answer
         except _TooLarge:
             await self._refuse(scope, receive, send, _too_large(limits, None))
             return
@@ -93,10 +98,23 @@ class RequestLimits:
             await self._refuse(scope, receive, send, problem, retry_after=1)
             return
         self._in_flight += 1
+        counted = True
+
+        def done() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._in_flight -= 1
+
+        async def send_and_release(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                done()
+            await send(message)
+
         try:
-            await self._app(scope, _replay(body, receive), send)
+            await self._app(scope, _replay(body, receive), send_and_release)
         finally:
-            self._in_flight -= 1
+            done()
 
     @staticmethod
     async def _refuse(
@@ -132,15 +150,14 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    """The whole body, refusing it as soon as it grows past `limit` bytes."""
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (None if the client left first), refused once it grows past `limit`."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            # The client went away; the handler sees the disconnect itself.
-            return b"".join(chunks)
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -117,6 +117,7 @@ def node(
     max_env_size: limits.MaxEnvSize = limits.DEFAULT_MAX_ENV_SIZE,
     max_yaml_aliases: limits.MaxYamlAliases = limits.DEFAULT_MAX_YAML_ALIASES,
     max_yaml_nodes: limits.MaxYamlNodes = limits.DEFAULT_MAX_YAML_NODES,
+    max_spec_size: limits.MaxSpecSize = limits.DEFAULT_MAX_SPEC_SIZE,
     max_depth: limits.MaxDepth = limits.DEFAULT_MAX_DEPTH,
     max_errors: limits.MaxErrors = limits.DEFAULT_MAX_ERRORS,
 ) -> None:
@@ -164,6 +165,7 @@ def node(
                 max_env_size=max_env_size,
                 max_yaml_aliases=max_yaml_aliases,
                 max_yaml_nodes=max_yaml_nodes,
+                max_spec_size=max_spec_size,
                 max_depth=max_depth,
                 max_errors=max_errors,
             ),

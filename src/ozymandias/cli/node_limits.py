@@ -43,6 +43,7 @@ MaxYamlAliases = Annotated[int, _option("Most YAML anchors and aliases in one sp
 MaxYamlNodes = Annotated[
     int, _option("Most values in one spec, each YAML alias counted as the value it repeats.")
 ]
+MaxSpecSize = Annotated[str, _option("Most of a spec as stored, aliases expanded, e.g. 1M.")]
 MaxDepth = Annotated[int, _option("Deepest nesting of mappings and lists in one spec.")]
 MaxErrors = Annotated[int, _option("Most problems reported for one spec, then 'and N more'.")]
 
@@ -56,6 +57,7 @@ DEFAULT_MAX_ENV_ENTRIES = _SPEC.max_env_entries
 DEFAULT_MAX_ENV_SIZE = "128K"
 DEFAULT_MAX_YAML_ALIASES = _SPEC.max_yaml_aliases
 DEFAULT_MAX_YAML_NODES = _SPEC.max_yaml_nodes
+DEFAULT_MAX_SPEC_SIZE = "1M"
 DEFAULT_MAX_DEPTH = _SPEC.max_depth
 DEFAULT_MAX_ERRORS = _SPEC.max_errors
 
@@ -87,6 +89,7 @@ def spec_limits(
     max_env_size: str,
     max_yaml_aliases: int,
     max_yaml_nodes: int,
+    max_spec_size: str,
     max_depth: int,
     max_errors: int,
 ) -> SpecLimits:
@@ -109,6 +112,7 @@ def spec_limits(
         max_env_bytes=parse_size(max_env_size),
         max_yaml_aliases=max_yaml_aliases,
         max_yaml_nodes=max_yaml_nodes,
+        max_spec_bytes=parse_size(max_spec_size),
         max_depth=max_depth,
         max_errors=max_errors,
     )

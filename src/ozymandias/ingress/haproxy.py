@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import grp
 import logging
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -59,6 +61,10 @@ class HaproxyError(Exception):
     """HAProxy refused a configuration or a command, or would not start."""
 
 
+def _primary_group(user: str) -> str:
+    return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+
+
 class Haproxy:
     def __init__(
         self,
@@ -67,14 +73,16 @@ class Haproxy:
         binary: str = "haproxy",
         *,
         user: str | None = "nobody",
-        group: str | None = "nogroup",
+        group: str | None = None,
         trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
     ) -> None:
+        """`user`: who the worker runs as once its ports are bound (None: root);
+        `group`: its group (None: the user's own, which distributions name differently)."""
         self.runtime_dir = runtime_dir
         self.http_port = http_port
         self._binary = binary
         self._user = user
-        self._group = group
+        self._group = group if group is not None or user is None else _primary_group(user)
         self._trusted_proxies = tuple(trusted_proxies)
         self._layout = Layout()
         self._process: asyncio.subprocess.Process | None = None

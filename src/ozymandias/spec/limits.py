@@ -51,6 +51,14 @@ class SpecLimits:
     not bound the work; real specs hold hundreds of values, or thousands.
     """
 
+    max_spec_bytes: int = 1024 * 1024
+    """Most bytes of the spec as stored (JSON), once its aliases are expanded.
+
+    An alias repeats a value, however big: 63 aliases of a container with
+    128 KiB of environment make a spec tens of megabytes long, which every
+    node would keep and etcd refuses to store.
+    """
+
     max_depth: int = 32
     """Deepest nesting of mappings and lists; a real spec needs about 6."""
 

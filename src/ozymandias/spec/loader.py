@@ -246,7 +246,7 @@ def job_from_data(data: object, limits: SpecLimits = DEFAULT_LIMITS) -> JobSpec:
     try:
         # The limits go in as context: a stored spec, read back without them,
         # is never refused by limits lowered since it was accepted.
-        return JobSpec.model_validate(data, context=limits)
+        spec = JobSpec.model_validate(data, context=limits)
     except ValidationError as error:
         details = [
             detail
@@ -260,6 +260,14 @@ def job_from_data(data: object, limits: SpecLimits = DEFAULT_LIMITS) -> JobSpec:
         if hidden := len(details) - len(problems):
             problems.append(FieldProblem("", f"and {hidden} more problem{'s' * (hidden > 1)}"))
         raise SpecError(problems) from None
+    size = len(spec.model_dump_json(by_alias=True))
+    if size > limits.max_spec_bytes:
+        message = (
+            f"the spec takes {size} bytes once its aliases are expanded,"
+            f" more than the limit of {limits.max_spec_bytes}"
+        )
+        raise SpecError([FieldProblem("", message, "max-spec-size")])
+    return spec
 
 
 def check_instances(count: int, limits: SpecLimits = DEFAULT_LIMITS) -> FieldProblem | None:

@@ -57,6 +57,7 @@ class LeaseThread:
         self._thread_loop: asyncio.AbstractEventLoop | None = None
         self._thread_task: asyncio.Task[None] | None = None
         self._started = threading.Event()
+        self._stopping = threading.Event()
 
     @property
     def silent_for(self) -> float:
@@ -78,6 +79,8 @@ class LeaseThread:
             await asyncio.to_thread(thread.join, _JOIN_SECONDS)
 
     def _stop_thread(self) -> None:
+        # Seen by a thread that has not recorded its task yet, as it does so.
+        self._stopping.set()
         loop, task = self._thread_loop, self._thread_task
         if loop is not None and task is not None:
             # The loop may have closed already, once the keeper found the lease lost.
@@ -99,6 +102,8 @@ class LeaseThread:
     async def _keep(self) -> None:
         self._thread_loop = asyncio.get_running_loop()
         self._thread_task = asyncio.current_task()
+        if self._stopping.is_set():  # stopped before it could be cancelled
+            return
         etcd = self._connect()
         check = self._ask_main_loop if self._everyone_cut_off is not None else None
         self._keeper = LeaseKeeper(
@@ -114,7 +119,9 @@ class LeaseThread:
 
     def _set_lost(self) -> None:
         if self._main_loop is not None:
-            self._main_loop.call_soon_threadsafe(self.lost.set)
+            # The main loop may have closed already, at shutdown: nobody to tell.
+            with contextlib.suppress(RuntimeError):
+                self._main_loop.call_soon_threadsafe(self.lost.set)
 
     async def _ask_main_loop(self) -> bool:
         """The peers' outage check, run on the main loop (whose HTTP client it uses)."""
