@@ -12,6 +12,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -144,37 +145,55 @@ def test_a_client_sending_a_byte_a_second_holds_up_no_one_and_is_cut_off(
     assert b"request-timeout" in answers[0]
 
 
-def test_past_the_requests_in_flight_the_node_answers_429_with_retry_after(
-    make_node: NodeFactory,
+def test_past_its_limits_on_requests_and_followed_logs_the_node_answers_429(
+    make_node: NodeFactory, etcd: EtcdServer
 ) -> None:
-    node = make_node("bounded3", extra_args=("--api-max-in-flight", "2"))
+    node = make_node("bounded3", extra_args=("--api-max-in-flight", "2", "--api-max-follows", "2"))
     assert node.apply(web_job("chatty", 1)).status_code == 201
     node.wait_running("chatty", 1)
-    follows: list[httpx.Response] = []
-    clients = [httpx.Client(base_url=node.api, timeout=30) for _ in range(2)]
+    jobs = etcd.keys("/ozy/jobs/")
+
+    # Bodies are parsed one at a time, so a crowd of big ones waits in flight.
+    environment = {f"V{i}": "x" * 100 for i in range(900)}
+    body = spec_with({"environment": environment}) + " " * 400_000
+
+    def plan() -> httpx.Response:
+        return node.request("PUT", "/v1/jobs/lim", params={"dryRun": "true"}, content=body)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        replies = list(pool.map(lambda _: plan(), range(12)))
+    refused = [reply for reply in replies if reply.status_code == 429]
+    assert refused and all(reply.status_code in (200, 429) for reply in replies), replies
+    assert refused[0].headers["retry-after"] == "1"
+    assert refused[0].json()["limit"] == "api-max-in-flight"
+    assert etcd.keys("/ozy/jobs/") == jobs  # dry runs and refusals write nothing
+
+    # Two followed logs are the most; they hold no place among the requests in flight.
+    clients = [httpx.Client(base_url=node.api, timeout=30) for _ in range(3)]
     streams: list[Any] = []
     try:
-        # Two followed logs hold two requests in flight for as long as they are read.
-        for client in clients:
+        for client in clients[:2]:
             stream = client.stream("GET", "/v1/instances/chatty-0/logs", params={"follow": "true"})
-            follows.append(stream.__enter__())
+            assert stream.__enter__().status_code == 200
             streams.append(stream)
-        assert all(reply.status_code == 200 for reply in follows)
-        reply = node.request("GET", "/v1/jobs")
-        assert reply.status_code == 429
-        assert reply.headers["retry-after"] == "1"
-        assert reply.json()["type"].endswith("#too-many-requests")
-        assert node.request("GET", "/healthz").status_code == 200
+        third = clients[2].get("/v1/instances/chatty-0/logs", params={"follow": "true"})
+        assert third.status_code == 429
+        assert third.json()["limit"] == "api-max-follows"
+        for _ in range(3):
+            assert node.request("GET", "/v1/jobs").status_code == 200
     finally:
         for stream in streams:
             stream.__exit__(None, None, None)
         for client in clients:
             client.close()
-    wait_until(
-        lambda: node.request("GET", "/v1/jobs").status_code == 200,
-        timeout=30,
-        what="the node to answer again once the followers left",
-    )
+
+    def follows_again() -> bool:
+        with httpx.Client(base_url=node.api, timeout=30) as client:
+            params = {"follow": "true"}
+            with client.stream("GET", "/v1/instances/chatty-0/logs", params=params) as reply:
+                return reply.status_code == 200
+
+    wait_until(follows_again, timeout=30, what="a followed log once the others ended")
 
 
 def spec_with(container: dict[str, Any] | None = None, **fields: Any) -> str:

@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from ozymandias.api.request_limits import ApiLimits, RequestLimits
+from ozymandias.api.problems import Problem
+from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.server import api_server
 
 release = asyncio.Event()
@@ -216,3 +217,14 @@ async def test_a_pipelined_request_slower_than_the_header_deadline_is_answered()
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+
+
+def test_followed_logs_are_counted_up_to_their_limit() -> None:
+    follows = Follows(ApiLimits(max_follows=2))
+    follows.begin()
+    follows.begin()
+    with pytest.raises(Problem) as refused:
+        follows.begin()
+    assert refused.value.status == 429 and refused.value.extra["limit"] == "api-max-follows"
+    follows.end()
+    follows.begin()  # a place came free

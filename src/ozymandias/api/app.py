@@ -24,7 +24,7 @@ from ozymandias.api.problems import (
     handle_unexpected_error,
     handle_validation_error,
 )
-from ozymandias.api.request_limits import ApiLimits, RequestLimits
+from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
@@ -79,6 +79,7 @@ def create_app(
         aliases=DnsAliasService(dns),
         ingress=ingress,
         spec_limits=spec_limits,
+        follows=Follows(limits),
     )
     for router in _ROUTERS:
         app.include_router(router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,7 +12,8 @@ from fastapi.responses import Response, StreamingResponse
 from ozymandias.api import views
 from ozymandias.api.errors import job_not_found
 from ozymandias.api.problems import Problem
-from ozymandias.api.services import Services
+from ozymandias.api.request_limits import Follows
+from ozymandias.api.services import ApiServices, Services
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 router = APIRouter(tags=["instances"])
@@ -48,6 +49,44 @@ async def instance_logs(
             f"job {job_name} has no container {container!r}; "
             f"it has {', '.join(record.spec.containers)}",
         )
+    where = (job_name, index, owner, instance, container, tail)
+    if not follow:
+        return await _logs(services, *where, follow=False)
+    services.follows.begin()
+    try:
+        response = await _logs(services, *where, follow=True)
+    except BaseException:
+        services.follows.end()
+        raise
+    if not isinstance(response, StreamingResponse):  # a peer's refusal, passed on
+        services.follows.end()
+        return response
+    response.body_iterator = _counted(response.body_iterator, services.follows)
+    return response
+
+
+async def _counted(stream: AsyncIterable[Any], follows: Follows) -> AsyncIterator[Any]:
+    """`stream`, counted among the followed logs until it ends or its client leaves."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        follows.end()
+
+
+async def _logs(
+    services: ApiServices,
+    job_name: str,
+    index: int,
+    owner: str,
+    instance: str,
+    container: str,
+    tail: int | None,
+    *,
+    follow: bool,
+) -> Response:
+    """The instance's logs, from this node's runtime or from the node that runs it."""
+    mirrors = services.mirrors
     if owner != services.node.name:
         return await _proxy_logs(mirrors, owner, instance, container, follow, tail)
     if not services.agent.has_container(job_name, index, container):

@@ -11,7 +11,8 @@ itself, before any handler runs, so that:
 - past `max_in_flight` requests being handled at once, a request is refused
   with a 429 and `Retry-After`, so a crowd of clients cannot queue work
   without bound behind one another. A request counts until its response
-  starts: a followed log that streams for hours holds no place;
+  starts: a followed log that streams for hours holds no place (followed
+  logs have their own bound, `max_follows`: see `Follows`);
 - a client that goes away before its body is whole has nothing handled:
   a spec cut short may still parse, as a spec nobody sent.
 
@@ -44,6 +45,37 @@ class ApiLimits:
     """Time a client has to send its request's body (408 past it)."""
     header_seconds: float = 10.0
     """Time a client has to send a request's line and headers (then the connection closes)."""
+    max_follows: int = 64
+    """Logs followed at once through this node (429 past it)."""
+
+
+class Follows:
+    """How many logs are being followed through this node, bounded by `max_follows`.
+
+    Each followed log holds a podman log stream (or a peer's) for as long as
+    its client reads, which may be hours, so they are counted apart from the
+    requests in flight, which they would otherwise fill.
+    """
+
+    def __init__(self, limits: ApiLimits) -> None:
+        self._most = limits.max_follows
+        self._following = 0
+
+    def begin(self) -> None:
+        """Count one more followed log, or refuse it with a 429 if there are enough."""
+        if self._following >= self._most:
+            raise Problem(
+                429,
+                "too-many-requests",
+                "Too many followed logs",
+                f"this node already streams {self._most} followed logs "
+                "(ozy node --api-max-follows); retry once one ends",
+                limit="api-max-follows",
+            )
+        self._following += 1
+
+    def end(self) -> None:
+        self._following -= 1
 
 
 class _TooLarge(Exception):

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.api.request_limits import Follows
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
@@ -31,6 +32,7 @@ class ApiServices:
     aliases: DnsAliasService
     ingress: IngressController
     spec_limits: SpecLimits
+    follows: Follows
 
 
 async def api_services(request: Request) -> ApiServices:

@@ -111,6 +111,7 @@ def node(
     api_max_in_flight: limits.ApiMaxInFlight = limits.DEFAULT_API_MAX_IN_FLIGHT,
     api_body_timeout: limits.ApiBodyTimeout = limits.DEFAULT_API_BODY_TIMEOUT,
     api_header_timeout: limits.ApiHeaderTimeout = limits.DEFAULT_API_HEADER_TIMEOUT,
+    api_max_follows: limits.ApiMaxFollows = limits.DEFAULT_API_MAX_FOLLOWS,
     max_instances: limits.MaxInstances = limits.DEFAULT_MAX_INSTANCES,
     max_containers: limits.MaxContainers = limits.DEFAULT_MAX_CONTAINERS,
     max_env_entries: limits.MaxEnvEntries = limits.DEFAULT_MAX_ENV_ENTRIES,
@@ -156,7 +157,11 @@ def node(
             ingress_tcp_ports=parse_port_range(ingress_tcp_ports),
             ingress_trusted_proxies=parse_networks(ingress_trusted_proxies),
             api_limits=limits.api_limits(
-                api_max_body, api_max_in_flight, api_body_timeout, api_header_timeout
+                api_max_body,
+                api_max_in_flight,
+                api_body_timeout,
+                api_header_timeout,
+                api_max_follows,
             ),
             spec_limits=limits.spec_limits(
                 max_instances=max_instances,

@@ -30,6 +30,7 @@ ApiMaxInFlight = Annotated[int, _option("Requests handled at once; past it, 429 
 ApiBodyTimeout = Annotated[
     float, _option("Seconds a client has to send a request body (408 past it).")
 ]
+ApiMaxFollows = Annotated[int, _option("Logs followed at once through this node (429 past it).")]
 ApiHeaderTimeout = Annotated[
     float, _option("Seconds a client has to send a request's headers (then it is cut off).")
 ]
@@ -51,6 +52,7 @@ DEFAULT_API_MAX_BODY = "1M"
 DEFAULT_API_MAX_IN_FLIGHT = _API.max_in_flight
 DEFAULT_API_BODY_TIMEOUT = _API.body_seconds
 DEFAULT_API_HEADER_TIMEOUT = _API.header_seconds
+DEFAULT_API_MAX_FOLLOWS = _API.max_follows
 DEFAULT_MAX_INSTANCES = _SPEC.max_instances
 DEFAULT_MAX_CONTAINERS = _SPEC.max_containers
 DEFAULT_MAX_ENV_ENTRIES = _SPEC.max_env_entries
@@ -63,13 +65,14 @@ DEFAULT_MAX_ERRORS = _SPEC.max_errors
 
 
 def api_limits(
-    max_body: str, max_in_flight: int, body_timeout: float, header_timeout: float
+    max_body: str, max_in_flight: int, body_timeout: float, header_timeout: float, max_follows: int
 ) -> ApiLimits:
     """The API's limits from their flags; ValueError names a bad one."""
     for flag, value in (
         ("--api-max-in-flight", max_in_flight),
         ("--api-body-timeout", body_timeout),
         ("--api-header-timeout", header_timeout),
+        ("--api-max-follows", max_follows),
     ):
         if value <= 0:
             raise ValueError(f"{flag} must be more than 0, got {value}")
@@ -78,6 +81,7 @@ def api_limits(
         max_in_flight=max_in_flight,
         body_seconds=body_timeout,
         header_seconds=header_timeout,
+        max_follows=max_follows,
     )
 
 
