@@ -12,7 +12,6 @@ exercises parsing, validation, planning and refusals, never podman.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import schemathesis
@@ -39,17 +38,12 @@ CHECKS = [
 ]
 
 
-def node_lease(etcd: EtcdServer, name: str) -> int:
-    out = etcd.etcdctl("get", f"/ozy/nodes/{name}", "-w", "json").stdout
-    return int(json.loads(out)["kvs"][0]["lease"])
-
-
 def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
     make_node: NodeFactory, etcd: EtcdServer
 ) -> None:
     node = make_node("fuzz1", lease_ttl=5)
     assert node.request("POST", "/v1/nodes/fuzz1/cordon").status_code == 200
-    lease = node_lease(etcd, "fuzz1")
+    lease = etcd.node_lease("fuzz1")
     schema = schemathesis.openapi.from_url(f"{node.api}/openapi.json", timeout=30)
     operations = []
     for result in schema.get_all_operations():
@@ -83,5 +77,5 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
     assert sum(calls.values()) >= 1000, calls
     assert set(calls) == {operation.label for operation in operations}
     assert node.answers(), node.log_tail()
-    assert node_lease(etcd, "fuzz1") == lease
+    assert etcd.node_lease("fuzz1") == lease
     assert "FENCING" not in node.log_path.read_text()

@@ -31,11 +31,6 @@ OVERSIZED_JOB = {
 }
 
 
-def node_lease(etcd: EtcdServer, name: str) -> int:
-    out = etcd.etcdctl("get", f"/ozy/nodes/{name}", "-w", "json").stdout
-    return int(json.loads(out)["kvs"][0]["lease"])
-
-
 def pod_ids(node: str) -> set[str]:
     return {pod["Id"] for pod in pods_with_label(f"ozy.node={node}")}
 
@@ -46,13 +41,13 @@ class Witness:
     def __init__(self, etcd: EtcdServer, node: NodeProcess) -> None:
         self.etcd = etcd
         self.node = node
-        self.lease = node_lease(etcd, node.name)
+        self.lease = etcd.node_lease(node.name)
         self.pods = pod_ids(node.name)
         self.jobs = etcd.keys("/ozy/jobs/")
 
     def unchanged(self) -> None:
         assert self.node.answers(), self.node.log_tail()
-        assert node_lease(self.etcd, self.node.name) == self.lease
+        assert self.etcd.node_lease(self.node.name) == self.lease
         assert pod_ids(self.node.name) == self.pods
         assert self.etcd.keys("/ozy/jobs/") == self.jobs  # nothing written
         assert "FENCING" not in self.node.log_path.read_text()

@@ -26,6 +26,11 @@ class EtcdctlReads:
         out = self.etcdctl("get", "--print-value-only", key).stdout.strip()
         return json.loads(out) if out else None
 
+    def node_lease(self, name: str) -> int:
+        """The lease node `name`'s record is held under."""
+        out = self.etcdctl("get", f"/ozy/nodes/{name}", "-w", "json").stdout
+        return int(json.loads(out)["kvs"][0]["lease"])
+
     def wipe(self) -> None:
         self.etcdctl("del", "--prefix", "/ozy/")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ozymandias.api.problems import Problem
 from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.server import api_server
+from tests.support.machine import free_port
 
 release = asyncio.Event()
 
@@ -106,22 +107,25 @@ async def test_past_the_requests_in_flight_a_request_gets_429_but_health_still_a
         assert (await api.get("/hold")).status_code == 200
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one() -> None:
+@contextlib.asynccontextmanager
+async def serving(limits: ApiLimits) -> AsyncIterator[int]:
+    """The tiny app behind `limits`, served by the API's real server on a loopback port."""
     port = free_port()
-    limits = ApiLimits(header_seconds=1.0)
     server = api_server(limited(limits), "127.0.0.1", port, limits)
-    serving = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve())
     try:
         for _ in range(200):
             if server.started:
                 break
             await asyncio.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one() -> None:
+    async with serving(ApiLimits(header_seconds=1.0)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # never finished
         await writer.drain()
@@ -129,9 +133,6 @@ async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one() -
             assert (await api.get("/healthz")).status_code == 200  # served meanwhile
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
         writer.close()
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
 
 
 async def test_a_client_that_leaves_mid_body_has_nothing_handled() -> None:
@@ -193,15 +194,7 @@ async def test_a_response_under_way_holds_no_place_among_the_requests_in_flight(
 
 
 async def test_a_pipelined_request_slower_than_the_header_deadline_is_answered() -> None:
-    port = free_port()
-    limits = ApiLimits(header_seconds=0.5)
-    server = api_server(limited(limits), "127.0.0.1", port, limits)
-    serving = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
+    async with serving(ApiLimits(header_seconds=0.5)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         # Both requests in one write: the second is read whole before the first is answered.
         writer.write(
@@ -214,9 +207,6 @@ async def test_a_pipelined_request_slower_than_the_header_deadline_is_answered()
             assert chunk, f"closed before the second answer: {received!r}"
             received += chunk
         writer.close()
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
 
 
 def test_followed_logs_are_counted_up_to_their_limit() -> None:
