@@ -19,7 +19,8 @@ from typing import Any
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
-from ozymandias.api.peer import PeerContact, etcd_contact_router
+from ozymandias.api.auth import Guard
+from ozymandias.api.peer import PeerContact
 from ozymandias.api.server import ApiServer, api_server
 from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import Event, Node
@@ -39,6 +40,7 @@ from ozymandias.node_config import (
 )
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.stall_hook import install_stall_hook
+from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, StoreUnavailable
@@ -115,6 +117,8 @@ class NodeDaemon:
         self.config = config
         etcd = Etcd(config.etcd)
         self.store = ClusterStore(etcd)
+        self.acl_store = AclStore(etcd)
+        self.peer_secret = ""  # read from etcd before the first term (see `run`)
         self.dns_store = DnsStore(etcd, config.dns_domain)
         self.mirrors = self.store.mirrors()
         # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
@@ -157,11 +161,19 @@ class NodeDaemon:
         install_stall_hook(loop)
         try:
             await self._wait_for_etcd()
+            # Kept for the daemon's life: a node that has lost etcd still shows it to peers.
+            self.peer_secret = (await self.acl_store.peer_credential()).secret
             capacity = default_capacity(config)
             shared_storage = shared_storage_of(config)
             address = config.address or address_towards(config.etcd)
             api_host = address if config.api_host == "0.0.0.0" else config.api_host
-            api_url = f"http://{api_host}:{config.api_port}"
+            api_url = f"{config.api_scheme}://{api_host}:{config.api_port}"
+            if config.insecure_http and config.api_tls is None:
+                log.warning(
+                    "--insecure-http: the API serves plain HTTP on %s; tokens and secrets "
+                    "cross the network readable by anyone on the path",
+                    config.api_host,
+                )
             await self.runtime.start()
             await self.pod_network.prepare_host()
             while True:
@@ -245,6 +257,8 @@ class NodeDaemon:
             trusted_proxies=config.ingress_trusted_proxies,
         )
         ingress = IngressController(self.mirrors, haproxy, config.ingress_tcp_ports)
+        guard = Guard(self.mirrors.tokens)
+        guard.set_peer_secret(self.peer_secret)
         app = create_app(
             service=service,
             mirrors=self.mirrors,
@@ -255,9 +269,10 @@ class NodeDaemon:
             ingress=ingress,
             limits=config.api_limits,
             spec_limits=config.spec_limits,
+            acl_store=self.acl_store,
+            guard=guard,
+            etcd_contact=self.membership,
         )
-        # Peers that lost etcd ask this to tell a partition from an outage of etcd.
-        app.include_router(etcd_contact_router(node.name, self.membership))
         server = api_server(app, config.api_host, config.api_port, config.api_limits)
         mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
         return _Term(

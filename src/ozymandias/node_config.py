@@ -11,7 +11,7 @@ import os
 import shutil
 import socket
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 
 from ozymandias.api.request_limits import ApiLimits
@@ -22,6 +22,7 @@ from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
+from ozymandias.tls.settings import EtcdSecurity, ServerTls
 
 DEFAULT_API_PORT = 7070
 DEFAULT_INGRESS_PORT = 80
@@ -74,6 +75,13 @@ class NodeConfig:
                     f"the ingress ports (--ingress-port {self.ingress_port}, --ingress-tcp-ports "
                     f"{low}-{high}) must not include port {port}, which the API or etcd uses"
                 )
+        # Tokens and secrets cross the API: on a network, only inside TLS.
+        if self.api_tls is None and not self.insecure_http and not is_loopback(self.api_host):
+            raise ValueError(
+                f"--api-host {self.api_host} is not a loopback address: serve the API over "
+                "HTTPS (--tls-cert, --tls-key; `ozy tls --help` makes them), or accept plain "
+                "HTTP on the network with --insecure-http"
+            )
 
     podman_env: dict[str, str] = field(default_factory=dict)
     dns_domain: str = DEFAULT_DOMAIN
@@ -85,6 +93,14 @@ class NodeConfig:
     ingress_trusted_proxies: list[IPv4Network | IPv6Network] = field(default_factory=list)
     api_limits: ApiLimits = field(default_factory=ApiLimits)
     spec_limits: SpecLimits = field(default_factory=SpecLimits)
+    api_tls: ServerTls | None = None  # None: plain HTTP (refused off loopback, unless insecure)
+    insecure_http: bool = False
+    etcd_security: EtcdSecurity = field(default_factory=EtcdSecurity)
+    secrets_key_file: Path | None = None  # None: this node cannot seal or open secrets
+
+    @property
+    def api_scheme(self) -> str:
+        return "https" if self.api_tls is not None else "http"
 
     @property
     def node_dir(self) -> Path:
@@ -107,6 +123,16 @@ class NodeConfig:
         """
         clients = {port for _, port in parse_endpoints(self.etcd)}
         return sorted({self.api_port, 2380, *clients, *(port + 1 for port in clients)})
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.1, ::1 or localhost: an address only this host can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def host_memory() -> int:

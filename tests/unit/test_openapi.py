@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from ozymandias.api.app import create_app
 from ozymandias.api.request_limits import ApiLimits
+from ozymandias.cluster.records import Node, Resources
 from ozymandias.spec.limits import SpecLimits
 
 
@@ -16,11 +17,20 @@ def document() -> dict[str, Any]:
         mirrors=none,
         store=none,
         agent=none,
-        node=none,
+        node=Node(
+            name="n1",
+            address="127.0.0.1",
+            api_url="http://127.0.0.1:7070",
+            capacity=Resources(),
+            started_at=0,
+        ),
         dns=none,
         ingress=none,
         limits=ApiLimits(),
         spec_limits=SpecLimits(),
+        acl_store=none,
+        guard=none,
+        etcd_contact=none,
     )
     return app.openapi()
 

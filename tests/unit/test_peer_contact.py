@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from ozymandias.api.auth import Authentication, Guard
 from ozymandias.api.peer import ETCD_CONTACT_PATH, PeerContact, etcd_contact_router
-from ozymandias.cluster.records import Node, Resources
+from ozymandias.cluster.records import AclToken, Node, Resources
+from ozymandias.store.mirror import Mirror
 
 
 class Contact:
@@ -20,7 +22,14 @@ class Contact:
 def test_the_route_says_how_long_the_node_has_been_without_etcd() -> None:
     app = FastAPI()
     app.include_router(etcd_contact_router("n1", Contact()))
-    reply = TestClient(app).get("/v1/node/etcd-contact")
+    guard = Guard(
+        Mirror(cast(Any, None), b"/ozy/acl/tokens/", lambda _, raw: AclToken.from_json(raw))
+    )
+    guard.set_peer_secret("p" * 43)
+    app.add_middleware(Authentication, guard=guard)
+    reply = TestClient(app).get(
+        "/v1/node/etcd-contact", headers={"authorization": "Bearer " + "p" * 43}
+    )
     assert reply.status_code == 200
     assert reply.json() == {"node": "n1", "silentFor": 2.5}
     operation = app.openapi()["paths"]["/v1/node/etcd-contact"]["get"]

@@ -45,7 +45,7 @@ def limited(limits: ApiLimits) -> RequestLimits:
     routes = [
         Route("/echo", echo, methods=["PUT"]),
         Route("/hold", hold),
-        Route("/healthz", healthz),
+        Route("/v1/health", healthz),
         Route("/slow", slow),
     ]
     return RequestLimits(Starlette(routes=routes), limits)
@@ -101,7 +101,7 @@ async def test_past_the_requests_in_flight_a_request_gets_429_but_health_still_a
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["type"].endswith("#too-many-requests")
-        assert (await api.get("/healthz")).status_code == 200
+        assert (await api.get("/v1/health")).status_code == 200
         release.set()
         assert [(await task).status_code for task in held] == [200, 200]
         assert (await api.get("/hold")).status_code == 200
@@ -127,10 +127,10 @@ async def serving(limits: ApiLimits) -> AsyncIterator[int]:
 async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one() -> None:
     async with serving(ApiLimits(header_seconds=1.0)) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # never finished
+        writer.write(b"GET /v1/health HTTP/1.1\r\nHost: t\r\n")  # never finished
         await writer.drain()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
-            assert (await api.get("/healthz")).status_code == 200  # served meanwhile
+            assert (await api.get("/v1/health")).status_code == 200  # served meanwhile
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
         writer.close()
 
@@ -198,7 +198,7 @@ async def test_a_pipelined_request_slower_than_the_header_deadline_is_answered()
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         # Both requests in one write: the second is read whole before the first is answered.
         writer.write(
-            b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\nGET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
         )
         await writer.drain()
         received = b""

@@ -14,9 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, volumes
 from ozymandias.api import dns as dns_api
-from ozymandias.api import events, health, ingress, instances, jobs, nodes, volumes
+from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
+from ozymandias.api.peer import EtcdContact, etcd_contact_router
 from ozymandias.api.problems import (
     Problem,
     handle_http_error,
@@ -31,6 +33,7 @@ from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
 from ozymandias.spec.limits import SpecLimits
+from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
@@ -38,6 +41,7 @@ from ozymandias.store.dns_store import DnsStore
 # In the order their routes are matched (their paths do not overlap).
 _ROUTERS = [
     health.router,
+    acl.router,
     jobs.router,
     volumes.router,
     nodes.router,
@@ -59,6 +63,9 @@ def create_app(
     ingress: IngressController,
     limits: ApiLimits,
     spec_limits: SpecLimits,
+    acl_store: AclStore,
+    guard: Guard,
+    etcd_contact: EtcdContact,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -70,6 +77,9 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
     app.add_middleware(RequestLimits, limits=limits)
+    # Added last, so it runs first: a caller without a token is refused before
+    # the limits read its body.
+    app.add_middleware(Authentication, guard=guard)
     app.state.services = ApiServices(
         jobs=service,
         mirrors=mirrors,
@@ -80,8 +90,12 @@ def create_app(
         ingress=ingress,
         spec_limits=spec_limits,
         follows=Follows(limits),
+        acl=acl_store,
     )
     for router in _ROUTERS:
         app.include_router(router)
+    # Peers that lost etcd ask this to tell a partition from an outage of etcd.
+    app.include_router(etcd_contact_router(node.name, etcd_contact))
+    check_every_route_declares_a_role(app)
     app.openapi = lambda: problem_openapi(app, jobs.JOB_SCHEMAS)  # type: ignore[method-assign]
     return app

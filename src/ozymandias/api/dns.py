@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
+from ozymandias.acl.roles import Role
+from ozymandias.api.auth import requires
 from ozymandias.api.errors import store_call
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import Services
@@ -22,12 +24,12 @@ class AliasRequest(BaseModel):
     )
 
 
-@router.get("/v1/dns/aliases")
+@router.get("/v1/dns/aliases", dependencies=[requires(Role.READ)])
 async def list_aliases(services: Services) -> list[dict[str, Any]]:
     return [alias.model_dump() for alias in await store_call(services.aliases.list_aliases())]
 
 
-@router.get("/v1/dns/aliases/{name}")
+@router.get("/v1/dns/aliases/{name}", dependencies=[requires(Role.READ)])
 async def get_alias(name: str, services: Services) -> dict[str, Any]:
     full = services.aliases.full_name(name)
     alias = await store_call(services.aliases.get_alias(full))
@@ -36,7 +38,7 @@ async def get_alias(name: str, services: Services) -> dict[str, Any]:
     return alias.model_dump()
 
 
-@router.put("/v1/dns/aliases/{name}")
+@router.put("/v1/dns/aliases/{name}", dependencies=[requires(Role.DEPLOY)])
 async def put_alias(
     name: str, body: Annotated[AliasRequest, Body()], services: Services
 ) -> dict[str, Any]:
@@ -56,7 +58,7 @@ async def put_alias(
     return alias.model_dump()
 
 
-@router.delete("/v1/dns/aliases/{name}")
+@router.delete("/v1/dns/aliases/{name}", dependencies=[requires(Role.DEPLOY)])
 async def delete_alias(name: str, services: Services) -> dict[str, Any]:
     full = services.aliases.full_name(name)
     if not await store_call(services.aliases.delete_alias(full)):

@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ozymandias.acl.roles import Role
+from ozymandias.api.auth import requires
 from ozymandias.api.services import Services
 
 router = APIRouter(tags=["events"])
 
 
-@router.get("/v1/events")
+@router.get("/v1/events", dependencies=[requires(Role.READ)])
 async def list_events(
     services: Services, job: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:

@@ -6,13 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ozymandias.acl.roles import Role
 from ozymandias.api import views
+from ozymandias.api.auth import requires
 from ozymandias.api.services import Services
 
 router = APIRouter(tags=["ingress"])
 
 
-@router.get("/v1/ingress")
+@router.get("/v1/ingress", dependencies=[requires(Role.READ)])
 async def list_ingress(services: Services) -> dict[str, Any]:
     """The ingress routes with their healthy backends, and what is left out, in `conflicts`.
 

@@ -9,7 +9,9 @@ import httpx
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
+from ozymandias.acl.roles import Role
 from ozymandias.api import views
+from ozymandias.api.auth import requires
 from ozymandias.api.errors import job_not_found
 from ozymandias.api.problems import Problem
 from ozymandias.api.request_limits import Follows
@@ -19,7 +21,7 @@ from ozymandias.store.cluster_mirrors import ClusterMirrors
 router = APIRouter(tags=["instances"])
 
 
-@router.get("/v1/instances")
+@router.get("/v1/instances", dependencies=[requires(Role.READ)])
 async def list_instances(services: Services, job: str | None = None) -> list[dict[str, Any]]:
     mirrors = services.mirrors
     if job is not None and mirrors.job(job) is None:
@@ -28,7 +30,7 @@ async def list_instances(services: Services, job: str | None = None) -> list[dic
     return [item for name in names for item in views.instances_of(name, mirrors)]
 
 
-@router.get("/v1/instances/{instance}/logs")
+@router.get("/v1/instances/{instance}/logs", dependencies=[requires(Role.DEPLOY)])
 async def instance_logs(
     instance: str,
     services: Services,

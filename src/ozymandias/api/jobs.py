@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from ozymandias.acl.roles import Role
 from ozymandias.api import views
+from ozymandias.api.auth import require_role, requires
 from ozymandias.api.errors import job_not_found, submit
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
@@ -48,7 +50,7 @@ class ScaleRequest(BaseModel):
     num_instances: int = Field(alias="numInstances", ge=0)
 
 
-@router.put("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC)
+@router.put("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC, dependencies=[requires(Role.DEPLOY)])
 async def put_job(
     name: str,
     request: Request,
@@ -61,7 +63,7 @@ async def put_job(
     return JSONResponse(views.apply_result(result), status_code=status)
 
 
-@router.post("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC)
+@router.post("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC, dependencies=[requires(Role.DEPLOY)])
 async def plan_job(
     name: str,
     request: Request,
@@ -81,13 +83,13 @@ async def plan_job(
     return JSONResponse(views.apply_result(result))
 
 
-@router.get("/v1/jobs")
+@router.get("/v1/jobs", dependencies=[requires(Role.READ)])
 async def list_jobs(services: Services) -> list[dict[str, Any]]:
     mirrors = services.mirrors
     return [views.job_summary(record, mirrors) for record in views.sorted_jobs(mirrors)]
 
 
-@router.get("/v1/jobs/{name}")
+@router.get("/v1/jobs/{name}", dependencies=[requires(Role.READ)])
 async def get_job(name: str, services: Services) -> dict[str, Any]:
     record = services.mirrors.job(name)
     if record is None:
@@ -105,7 +107,9 @@ _SCALE_BODY_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/v1/jobs/{name}/scale", openapi_extra=_SCALE_BODY_DOC)
+@router.post(
+    "/v1/jobs/{name}/scale", openapi_extra=_SCALE_BODY_DOC, dependencies=[requires(Role.DEPLOY)]
+)
 async def scale_job(
     name: str,
     request: Request,
@@ -144,13 +148,16 @@ def _parse_scale(body: bytes) -> ScaleRequest:
         ) from None
 
 
-@router.delete("/v1/jobs/{name}")
+@router.delete("/v1/jobs/{name}", dependencies=[requires(Role.DEPLOY)])
 async def delete_job(
     name: str,
+    request: Request,
     services: Services,
     purge_volumes: Annotated[bool, Query(alias="purgeVolumes")] = False,
 ) -> dict[str, Any]:
-    """Delete a job. Its shared volumes are kept unless `purgeVolumes=true`."""
+    """Delete a job. Its shared volumes are kept unless `purgeVolumes=true` (an admin's call)."""
+    if purge_volumes:
+        require_role(request, Role.ADMIN, "purging a job's volumes")
     work = services.jobs.delete(name, purge_volumes=purge_volumes)
     kept, purged = await submit(work, name)
     return {"name": name, "deleted": True, "keptVolumes": kept, "purgedVolumes": purged}

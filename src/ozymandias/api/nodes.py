@@ -6,14 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ozymandias.acl.roles import Role
 from ozymandias.api import views
+from ozymandias.api.auth import requires
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
 
 router = APIRouter(tags=["nodes"])
 
 
-@router.get("/v1/nodes")
+@router.get("/v1/nodes", dependencies=[requires(Role.READ)])
 async def list_nodes(services: Services) -> list[dict[str, Any]]:
     mirrors = services.mirrors
     allocated, cordoned = mirrors.allocated(), mirrors.cordoned()
@@ -23,13 +25,13 @@ async def list_nodes(services: Services) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/v1/nodes/{name}/cordon")
+@router.post("/v1/nodes/{name}/cordon", dependencies=[requires(Role.ADMIN)])
 async def cordon_node(name: str, services: Services) -> dict[str, Any]:
     """Place no new instances on the node; those it runs stay."""
     return await _set_cordon(services, name, True)
 
 
-@router.post("/v1/nodes/{name}/uncordon")
+@router.post("/v1/nodes/{name}/uncordon", dependencies=[requires(Role.ADMIN)])
 async def uncordon_node(name: str, services: Services) -> dict[str, Any]:
     return await _set_cordon(services, name, False)
 

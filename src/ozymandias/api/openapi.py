@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from ozymandias.api.auth import ROLE_EXTENSION
 from ozymandias.api.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -32,6 +33,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 # What each status means here; every operation may answer with any of them.
 _PROBLEMS = {
     "400": "The request is malformed; `errors` names each bad field",
+    "401": "No token, or one this cluster does not know",
+    "403": "The token's role does not allow this",
     "404": "No such object",
     "405": "Not allowed on this path",
     "408": "The request body did not arrive in time",
@@ -59,8 +62,13 @@ def problem_openapi(app: FastAPI, schemas: dict[str, Any]) -> dict[str, Any]:
             components.pop(unused, None)
         components.update(schemas)
         components["Problem"] = PROBLEM_SCHEMA
+        document["components"]["securitySchemes"] = {
+            "token": {"type": "http", "scheme": "bearer", "description": "an API token's secret"}
+        }
         for operations in document["paths"].values():
             for operation in operations.values():
+                if operation.get(ROLE_EXTENSION) != "none":
+                    operation["security"] = [{"token": []}]
                 responses = operation.setdefault("responses", {})
                 for status, description in _PROBLEMS.items():
                     responses[status] = {

@@ -16,6 +16,7 @@ from typing import Protocol
 import httpx
 from fastapi import APIRouter
 
+from ozymandias.api.auth import requires_peer
 from ozymandias.cluster.records import Node
 
 ETCD_CONTACT_PATH = "/v1/node/etcd-contact"
@@ -44,6 +45,8 @@ def etcd_contact_router(node_name: str, contact: EtcdContact) -> APIRouter:
         methods=["GET"],
         tags=["node"],
         summary="Seconds since this node's lease was last refreshed",
+        # Only the cluster's nodes: no user token, not even an admin's, opens it.
+        dependencies=[requires_peer()],
         response_model=None,
     )
     return router

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ozymandias.api.auth import HEALTH_PATH
 from ozymandias.api.peer import ETCD_CONTACT_PATH
 from ozymandias.api.problems import Problem, problem_response
 
-_ALWAYS_ANSWERED = frozenset({"/healthz", ETCD_CONTACT_PATH})
+_ALWAYS_ANSWERED = frozenset({HEALTH_PATH, ETCD_CONTACT_PATH})
 
 
 @dataclass(frozen=True)

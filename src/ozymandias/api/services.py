@@ -18,6 +18,7 @@ from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
 from ozymandias.spec.limits import SpecLimits
+from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 
@@ -33,6 +34,7 @@ class ApiServices:
     ingress: IngressController
     spec_limits: SpecLimits
     follows: Follows
+    acl: AclStore
 
 
 async def api_services(request: Request) -> ApiServices:

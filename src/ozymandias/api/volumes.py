@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from ozymandias.acl.roles import Role
 from ozymandias.api import views
+from ozymandias.api.auth import requires
 from ozymandias.api.errors import store_call, store_unavailable
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import Services
@@ -17,7 +19,7 @@ from ozymandias.store.etcd import StoreUnavailable
 router = APIRouter(tags=["volumes"])
 
 
-@router.get("/v1/volumes")
+@router.get("/v1/volumes", dependencies=[requires(Role.READ)])
 async def list_volumes(services: Services) -> list[dict[str, Any]]:
     """Shared volumes (kept ones too) and every node's local volumes, with usage."""
     reports = await store_call(services.store.volume_usage())
@@ -25,7 +27,7 @@ async def list_volumes(services: Services) -> list[dict[str, Any]]:
     return views.volumes_view(mirrors.shared_volumes(), reports, mirrors)
 
 
-@router.delete("/v1/volumes/{job}/{name}", status_code=202)
+@router.delete("/v1/volumes/{job}/{name}", status_code=202, dependencies=[requires(Role.ADMIN)])
 async def delete_volume(
     job: str, name: str, response: Response, services: Services, forget: bool = False
 ) -> dict[str, Any]:

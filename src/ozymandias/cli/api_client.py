@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from ozymandias.client_config import token_file
 
 DEFAULT_API = "http://127.0.0.1:7070"
 
@@ -19,9 +23,29 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    """`token`: the bearer secret sent with every request; `ca`: the CA that signed the API's
+    certificate, for an https:// API (default: the system's CAs)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        *,
+        token: str | None = None,
+        ca: Path | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        verify: ssl.SSLContext | bool = True
+        if ca is not None:
+            try:
+                verify = ssl.create_default_context(cafile=str(ca))
+            except (OSError, ssl.SSLError) as error:
+                raise ApiError(f"cannot use --cacert {ca}: {error}") from None
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, headers=headers, verify=verify
+        )
+        self._has_token = bool(token)
 
     def close(self) -> None:
         self._http.close()
@@ -37,7 +61,7 @@ class ApiClient:
         except httpx.HTTPError as error:
             raise ApiError(f"request to {self.base_url}{path} failed: {error}") from None
         if response.is_error:
-            raise _error_from(response)
+            raise self._error_from(response)
         return response.json()
 
     def stream_text(self, path: str, params: dict[str, Any]) -> Iterator[str]:
@@ -45,10 +69,20 @@ class ApiClient:
             with self._http.stream("GET", path, params=params, timeout=None) as response:
                 if response.is_error:
                     response.read()
-                    raise _error_from(response)
+                    raise self._error_from(response)
                 yield from response.iter_text()
         except httpx.ConnectError:
             raise ApiError(f"cannot reach the Ozymandias API at {self.base_url}") from None
+
+    def _error_from(self, response: httpx.Response) -> ApiError:
+        error = _error_from(response)
+        if response.status_code == 401 and not self._has_token:
+            return ApiError(
+                f"{error} No token was found: pass --token, set OZY_TOKEN, or run `ozy up`, "
+                f"which writes {token_file()}.",
+                error.problem,
+            )
+        return error
 
 
 def _error_from(response: httpx.Response) -> ApiError:

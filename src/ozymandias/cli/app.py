@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
+from ozymandias.client_config import CACERT_ENV, TOKEN_ENV, find_token, token_file
 
 app = typer.Typer(
     help="Ozymandias: run jobs of podman pods on a cluster of peer nodes coordinated through etcd.",
@@ -34,11 +36,20 @@ node_app = typer.Typer(
     help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon and uncordon nodes.",
     invoke_without_command=True,
 )
+token_app = typer.Typer(
+    help="API tokens: create one per person or system, with a role; list and revoke them.",
+    no_args_is_help=True,
+)
+acl_app = typer.Typer(
+    help="Access control: make the cluster's first admin token.", no_args_is_help=True
+)
 # `ozy --help` lists the sub-apps in this order, after the commands.
 app.add_typer(get_app, name="get")
 app.add_typer(describe_app, name="describe")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")
+app.add_typer(token_app, name="token")
+app.add_typer(acl_app, name="acl")
 
 out = Console()
 err = Console(stderr=True)
@@ -76,8 +87,40 @@ def confirm_destroying(what: str, *, yes: bool) -> None:
         raise fail("nothing was deleted", code=1)
 
 
+@dataclass
+class Credentials:
+    """What the app's callback was given (`ozy --token T --cacert F ...`), for every command."""
+
+    token: str | None = None
+    cacert: Path | None = None
+
+
+credentials = Credentials()
+
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help=f"API token secret (default: ${TOKEN_ENV}, then {token_file()}).",
+        show_default=False,
+    ),
+]
+CacertOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cacert",
+        envvar=CACERT_ENV,
+        help="CA certificate (PEM) that signed an https:// API's certificate.",
+        show_default=False,
+    ),
+]
+
+
 def open_client(api: str) -> ApiClient:
-    return ApiClient(api)
+    try:
+        return ApiClient(api, token=find_token(credentials.token), ca=credentials.cacert)
+    except ApiError as error:
+        raise fail(str(error), code=2) from None
 
 
 def call(api: str, method: str, path: str, **kwargs: Any) -> Any:

@@ -14,13 +14,22 @@ from ozymandias.cli import (
     job_commands,
     logs_command,
     node_commands,
+    token_commands,
     version_command,
 )
-from ozymandias.cli.app import alias_app, app, describe_app, get_app, node_app
+from ozymandias.cli.app import (
+    acl_app,
+    alias_app,
+    app,
+    describe_app,
+    get_app,
+    node_app,
+    token_app,
+)
 
 __all__ = ["app"]
 
-app.callback()(version_command.version_flag)
+app.callback()(version_command.root_options)
 app.command()(cluster_commands.up)
 app.command()(cluster_commands.down)
 app.command()(job_commands.apply)
@@ -46,6 +55,11 @@ alias_app.command("delete")(alias_commands.alias_delete)
 node_app.callback()(node_commands.node)
 node_app.command("cordon")(node_commands.cordon)
 node_app.command("uncordon")(node_commands.uncordon)
+
+token_app.command("create")(token_commands.token_create)
+token_app.command("list")(token_commands.token_list)
+token_app.command("revoke")(token_commands.token_revoke)
+acl_app.command("bootstrap")(token_commands.acl_bootstrap)
 
 
 if __name__ == "__main__":

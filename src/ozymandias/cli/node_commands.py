@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ozymandias.cli import node_limits as limits
+from ozymandias.cli import node_security as security
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import ApiOption, call, configure_logging, fail, out
 from ozymandias.ingress.port_range import parse_port_range
@@ -121,6 +122,16 @@ def node(
     max_spec_size: limits.MaxSpecSize = limits.DEFAULT_MAX_SPEC_SIZE,
     max_depth: limits.MaxDepth = limits.DEFAULT_MAX_DEPTH,
     max_errors: limits.MaxErrors = limits.DEFAULT_MAX_ERRORS,
+    tls_cert: security.TlsCert = None,
+    tls_key: security.TlsKey = None,
+    tls_client_ca: security.TlsClientCa = None,
+    insecure_http: security.InsecureHttp = False,
+    etcd_cacert: security.EtcdCacert = None,
+    etcd_cert: security.EtcdCert = None,
+    etcd_key: security.EtcdKey = None,
+    etcd_user: security.EtcdUser = None,
+    etcd_password_file: security.EtcdPasswordFile = None,
+    secrets_key_file: security.SecretsKeyFile = None,
 ) -> None:
     """Run a node daemon that joins an existing etcd."""
     # Long only for its options: typer declares each as a parameter.
@@ -174,6 +185,12 @@ def node(
                 max_depth=max_depth,
                 max_errors=max_errors,
             ),
+            api_tls=security.server_tls(tls_cert, tls_key, tls_client_ca),
+            insecure_http=insecure_http,
+            etcd_security=security.etcd_security(
+                etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password_file
+            ),
+            secrets_key_file=secrets_key_file,
         )
     except ValueError as error:
         raise fail(str(error), code=2) from None

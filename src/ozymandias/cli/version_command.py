@@ -10,8 +10,11 @@ from ozymandias import __version__
 from ozymandias.cli.api_client import DEFAULT_API, ApiError
 from ozymandias.cli.app import (
     ApiOption,
+    CacertOption,
     OutputOption,
+    TokenOption,
     check_output,
+    credentials,
     fail,
     open_client,
     out,
@@ -52,7 +55,9 @@ def print_version_and_exit(value: bool) -> None:
         raise typer.Exit()
 
 
-def version_flag(
+def root_options(
+    token: TokenOption = None,
+    cacert: CacertOption = None,
     show: Annotated[
         bool,
         typer.Option(
@@ -63,5 +68,6 @@ def version_flag(
         ),
     ] = False,
 ) -> None:
-    # The app's callback: only carries the eager --version flag.
-    pass
+    """The app's callback: the options every command shares, and the eager --version flag."""
+    credentials.token = token
+    credentials.cacert = cacert

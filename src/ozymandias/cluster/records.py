@@ -246,3 +246,23 @@ class Schedule(Record):
         default="",
         description="set by each commit, so a commit whose answer was lost can be recognised",
     )
+
+
+class AclToken(Record):
+    """An API token: its role, and only the SHA-256 of its secret (see acl/tokens.py)."""
+
+    accessor: str
+    name: str
+    role: Literal["read", "deploy", "admin"]
+    secret_hash: str
+    create_time: float
+
+
+class PeerCredential(Record):
+    """The secret nodes show each other; no user token is it, and it opens only peer routes.
+
+    Unlike a token it is kept whole: every node must present it. Whoever can
+    read etcd learns it, and can already do far more.
+    """
+
+    secret: str

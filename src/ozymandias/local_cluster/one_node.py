@@ -22,10 +22,16 @@ from pathlib import Path
 import httpx
 import uvloop
 
+from ozymandias.acl.roles import Role
+from ozymandias.acl.tokens import make_token, new_secret
+from ozymandias.api.auth import HEALTH_PATH
+from ozymandias.client_config import find_token, token_file, write_token_file
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock, lock_holder
 from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
 from ozymandias.node import NodeDaemon
 from ozymandias.node_config import NodeConfig, default_data_root
+from ozymandias.store.acl_store import AclStore
+from ozymandias.store.etcd import Etcd
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,7 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
         await embedded.start()
         etcd_url = embedded.client_url
         log.info("embedded etcd is up on %s (data in %s)", etcd_url, embedded.data_dir)
+    await _bootstrap(etcd_url)
     # One node is its own zone: a plain directory serves as its shared storage.
     shared_storage = config.data_root / "shared-storage"
     shared_storage.mkdir(exist_ok=True)
@@ -106,6 +113,34 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
             embedded.stop()
 
 
+async def _bootstrap(etcd_url: str) -> None:
+    """Make the cluster's first admin token and save it where the CLI looks, before the API answers.
+
+    So `ozy up` then `ozy apply` works with no token step, as Nomad's
+    `-dev` agent does. A cluster bootstrapped before (this is a restart)
+    keeps its tokens, and the token file written then.
+    """
+    secret = new_secret()
+    token = make_token("bootstrap", Role.ADMIN, secret)
+    etcd = Etcd(etcd_url)
+    try:
+        made = await AclStore(etcd).bootstrap(token)
+    finally:
+        await etcd.close()
+    if made is None:
+        if find_token() is None:
+            log.warning(
+                "this cluster was bootstrapped before, and no token is set for this user "
+                "(%s): pass --token or set OZY_TOKEN to use it",
+                token_file(),
+            )
+        return
+    kept = write_token_file(secret)
+    log.info("made the cluster's first admin token; its secret is in %s", token_file())
+    if kept is not None:
+        log.info("the token file that was there is kept as %s", kept)
+
+
 def running_pid(config: LocalClusterConfig) -> int | None:
     """The pid of a detached `ozy up` that is still alive, if any."""
     try:
@@ -121,7 +156,7 @@ def running_pid(config: LocalClusterConfig) -> int | None:
 
 def api_answers(api_url: str) -> bool:
     try:
-        return httpx.get(f"{api_url}/healthz", timeout=1.0).status_code == 200
+        return httpx.get(f"{api_url}{HEALTH_PATH}", timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ozymandias.cluster.records import (
+    AclToken,
     Cordon,
     InstanceStatus,
     JobRecord,
@@ -37,6 +38,7 @@ class ClusterMirrors:
     cordons: Mirror[Cordon]
     volumes: Mirror[SharedVolume]
     shared_allocations: Mirror[Resources]
+    tokens: Mirror[AclToken]
 
     @classmethod
     def following(cls, etcd: Etcd) -> ClusterMirrors:
@@ -52,6 +54,7 @@ class ClusterMirrors:
             shared_allocations=Mirror(
                 etcd, keys.SHARED_ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
             ),
+            tokens=Mirror(etcd, keys.ACL_TOKENS, lambda _, raw: AclToken.from_json(raw)),
         )
 
     def all(self) -> list[Mirror[Any]]:
@@ -64,6 +67,7 @@ class ClusterMirrors:
             self.cordons,
             self.volumes,
             self.shared_allocations,
+            self.tokens,
         ]
 
     def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:

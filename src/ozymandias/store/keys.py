@@ -14,6 +14,10 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/volumes/<job>/<name>       SharedVolume    a job's shared volume; outlives the job
     /ozy/shared-allocations/<domain> Resources      shared storage a domain's volumes take
     /ozy/volume-usage/<node>        NodeVolumes     what a node's volumes use, under its lease
+    /ozy/acl/bootstrap              time            present once the first admin token is made
+    /ozy/acl/tokens/<accessor>      AclToken        a token's role and the SHA-256 of its secret
+    /ozy/acl/peer                   PeerCredential  the secret nodes show each other (no user's)
+    /ozy/secrets/<name>             SealedSecret    values sealed with AES-256-GCM, never plain
 
 DNS records live outside that root, under /skydns/, where CoreDNS's etcd
 plugin looks for them: the name's labels reversed, so web-0.pod.cluster.local
@@ -40,6 +44,10 @@ SUBNETS = ROOT + b"subnets/"
 VOLUMES = ROOT + b"volumes/"
 SHARED_ALLOCATIONS = ROOT + b"shared-allocations/"
 VOLUME_USAGE = ROOT + b"volume-usage/"
+ACL_BOOTSTRAP = ROOT + b"acl/bootstrap"
+ACL_TOKENS = ROOT + b"acl/tokens/"
+ACL_PEER = ROOT + b"acl/peer"
+SECRETS = ROOT + b"secrets/"
 SKYDNS = b"/skydns/"
 
 
@@ -87,6 +95,14 @@ def shared_allocation(domain: str) -> bytes:
 
 def volume_usage(node_name: str) -> bytes:
     return VOLUME_USAGE + node_name.encode()
+
+
+def acl_token(accessor: str) -> bytes:
+    return ACL_TOKENS + accessor.encode()
+
+
+def secret(name: str) -> bytes:
+    return SECRETS + name.encode()
 
 
 def event(time_ns: int, node_name: str, sequence: int) -> bytes:

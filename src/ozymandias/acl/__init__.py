@@ -1,0 +1,1 @@
+"""Who may call what: roles, tokens (kept only as hashes) and their lookup. Pure."""
