@@ -43,7 +43,7 @@ from ozymandias.stall_hook import install_stall_hook
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
-from ozymandias.store.etcd import Etcd, StoreUnavailable
+from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
 from ozymandias.volumes.local_disk import LocalDisks
@@ -115,7 +115,7 @@ class NodeDaemon:
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
-        etcd = Etcd(config.etcd)
+        etcd = Etcd(config.etcd, security=config.etcd_security)
         self.store = ClusterStore(etcd)
         self.acl_store = AclStore(etcd)
         self.peer_secret = ""  # read from etcd before the first term (see `run`)
@@ -395,6 +395,8 @@ class NodeDaemon:
             try:
                 await self.store.ping()
                 return
+            except EtcdAccessDenied as error:
+                raise SystemExit(f"etcd at {self.config.etcd}: {error}") from error
             except StoreUnavailable as error:
                 if time.monotonic() > deadline:
                     raise SystemExit(

@@ -22,6 +22,7 @@ from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
+from ozymandias.store.etcd_channel import connection_plan
 from ozymandias.tls.settings import EtcdSecurity, ServerTls
 
 DEFAULT_API_PORT = 7070
@@ -75,6 +76,7 @@ class NodeConfig:
                     f"the ingress ports (--ingress-port {self.ingress_port}, --ingress-tcp-ports "
                     f"{low}-{high}) must not include port {port}, which the API or etcd uses"
                 )
+        connection_plan(self.etcd, self.etcd_security)  # URLs and TLS/auth settings agree
         # Tokens and secrets cross the API: on a network, only inside TLS.
         if self.api_tls is None and not self.insecure_http and not is_loopback(self.api_host):
             raise ValueError(

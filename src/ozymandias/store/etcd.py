@@ -1,52 +1,55 @@
-"""A thin, typed layer over the aetcd client.
+"""A thin, typed layer over etcd's gRPC API (aetcd's generated stubs and messages).
 
 It exists so the rest of the store speaks in a handful of plain operations
-(scan, put, delete, transaction, watch) and one error type, and so that the
-watch resume logic aetcd lacks lives in exactly one place.
+(scan, put, delete, transaction, watch) and one error type. How etcd is
+reached (members, TLS, etcd's auth token) is `etcd_channel`'s; resuming
+watches is `Mirror`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import socket
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
-import aetcd
-import aetcd.exceptions
 import grpc
 from aetcd import rpc
 
+from ozymandias.store.etcd_channel import (
+    Credentials,
+    Members,
+    Metadata,
+    Stubs,
+    channel_credentials,
+    connection_plan,
+)
+from ozymandias.store.etcd_channel import parse_endpoint as parse_endpoint
+from ozymandias.store.etcd_channel import parse_endpoints as parse_endpoints
+from ozymandias.store.etcd_errors import CommitOutcomeUnknown as CommitOutcomeUnknown
+from ozymandias.store.etcd_errors import EtcdAccessDenied as EtcdAccessDenied
+from ozymandias.store.etcd_errors import RevisionCompacted as RevisionCompacted
+from ozymandias.store.etcd_errors import StoreUnavailable as StoreUnavailable
+from ozymandias.store.etcd_errors import is_stale_token, store_error
 from ozymandias.store.keys import prefix_end
-
-log = logging.getLogger(__name__)
+from ozymandias.tls.settings import EtcdSecurity
 
 # How long one etcd request may take before we call etcd unreachable. Long
 # enough for a loaded etcd under a big commit, short enough that a node
 # notices a partition well within its lease TTL.
 REQUEST_TIMEOUT_SECONDS = 5
 
-# gRPC's default 4 MiB receive limit is too small for scans of big clusters.
-# gRPC's reconnect back-off grows to 120 s, so after a long etcd outage a
-# client would stay blind for up to two minutes after etcd is back; retrying
-# the connection every second at worst costs nothing.
-_CHANNEL_OPTIONS = {
-    "grpc.max_receive_message_length": 256 * 1024 * 1024,
-    "grpc.max_send_message_length": 64 * 1024 * 1024,
-    "grpc.max_reconnect_backoff_ms": 1000,
-}
+# What etcd cancels a new watch with when the stream's token is no good:
+# etcd 3.4 says "permission denied" for an expired token too, so that one is
+# worth one new token before it is taken for a real refusal.
+_WATCH_REFUSALS_WORTH_A_NEW_TOKEN = (
+    "etcdserver: permission denied",
+    "etcdserver: invalid auth token",
+    "etcdserver: revision of auth store is old",
+    "etcdserver: user name is empty",
+)
 
-
-class StoreUnavailable(Exception):
-    """etcd could not be reached, or did not answer in time."""
-
-
-class CommitOutcomeUnknown(StoreUnavailable):
-    """A transaction was sent but no answer came back: it may or may not have applied."""
+Send = Callable[[Stubs, Metadata], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,37 +99,6 @@ Guard = Unchanged | Exists
 Operation = Put | Delete
 
 
-def parse_endpoint(url: str) -> tuple[str, int]:
-    """`http://127.0.0.1:2379` -> ("127.0.0.1", 2379)."""
-    parsed = urlparse(url if "://" in url else f"http://{url}")
-    if not parsed.hostname:
-        raise ValueError(f"{url!r} is not an etcd endpoint like http://127.0.0.1:2379")
-    return parsed.hostname, parsed.port or 2379
-
-
-def parse_endpoints(urls: str) -> list[tuple[str, int]]:
-    """`http://a:2379,http://b:2379` -> [("a", 2379), ("b", 2379)]: the members of one cluster."""
-    endpoints = [parse_endpoint(url.strip()) for url in urls.split(",") if url.strip()]
-    if not endpoints:
-        raise ValueError("no etcd endpoint given")
-    return endpoints
-
-
-def _dial_target(endpoints: list[tuple[str, int]]) -> tuple[str, int]:
-    """The (host, port) to give aetcd so that its channel dials every member.
-
-    aetcd dials f"{host}:{port}". gRPC's `ipv4:` scheme takes a list of
-    addresses, so for several members the "host" is that list minus the last
-    port; with round-robin balancing, requests move to the members that
-    answer, and a member that dies costs no more than the requests in flight.
-    """
-    if len(endpoints) == 1:
-        return endpoints[0]
-    addresses = [f"{socket.gethostbyname(host)}:{port}" for host, port in endpoints]
-    last_host, last_port = addresses[-1].rsplit(":", 1)
-    return "ipv4:" + ",".join([*addresses[:-1], last_host]), int(last_port)
-
-
 @dataclass(frozen=True, slots=True)
 class TransactionOutcome:
     applied: bool
@@ -160,48 +132,96 @@ def _operation_message(operation: Operation) -> Any:
 
 
 class Etcd:
-    """One connection to an etcd cluster: `endpoint` is one client URL, or several joined by ","."""
+    """One connection to an etcd cluster: `endpoint` is one client URL, or several joined by ",".
 
-    def __init__(self, endpoint: str, *, timeout: int = REQUEST_TIMEOUT_SECONDS) -> None:
-        endpoints = parse_endpoints(endpoint)
-        host, port = _dial_target(endpoints)
-        options: dict[str, Any] = dict(_CHANNEL_OPTIONS)
-        if len(endpoints) > 1:
-            options["grpc.lb_policy_name"] = "round_robin"
+    `security` says how: TLS files for `https://` URLs, and etcd's user if
+    etcd's auth is on. Settings that contradict the URLs raise ValueError.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        security: EtcdSecurity | None = None,
+        timeout: int = REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         self.endpoint = endpoint
+        self.security = security or EtcdSecurity()
+        self._plan = connection_plan(endpoint, self.security)
+        self._credentials = channel_credentials(self.security) if self._plan.tls else None
         self._timeout = timeout
-        self._client = aetcd.Client(host=host, port=port, timeout=timeout, options=options)
+        self._auth = Credentials(self.security, timeout)
+        # Opened on first use: gRPC's asyncio channels belong to the loop they are made on.
+        self._members: Members | None = None
+
+    def _connection(self) -> Members:
+        if self._members is None:
+            self._members = Members(self._plan.members, self._credentials)
+        return self._members
 
     async def close(self) -> None:
-        await self._client.close()
+        members, self._members = self._members, None
+        if members is not None:
+            await members.close()
+
+    async def _call(self, send: Send) -> Any:
+        """Send one request; if etcd says our token is stale, authenticate again and resend.
+
+        Raises grpc.aio.AioRpcError (callers translate it) or StoreUnavailable.
+        """
+        members = self._connection()
+        metadata = await self._auth.ready(members)
+        try:
+            return await send(members.pick(), metadata)
+        except grpc.aio.AioRpcError as error:
+            if not (self._auth.enabled and is_stale_token(error)):
+                raise
+        metadata = await self._auth.renew(members, stale=metadata)
+        return await send(members.pick(), metadata)
+
+    async def _ask(self, send: Send, doing: str) -> Any:
+        try:
+            return await self._call(send)
+        except grpc.aio.AioRpcError as error:
+            raise store_error(error, doing) from error
+
+    def _unary(self, method: Callable[[Stubs], Any], request: Any) -> Send:
+        def send(stubs: Stubs, metadata: Metadata) -> Awaitable[Any]:
+            reply: Awaitable[Any] = method(stubs)(request, timeout=self._timeout, metadata=metadata)
+            return reply
+
+        return send
 
     async def get(self, key: bytes) -> KeyValue | None:
-        with _translated_errors():
-            result = await self._client.get(key)
-        if result is None:
+        request = rpc.RangeRequest(key=key)
+        reply = await self._ask(self._unary(_range, request), f"read {key.decode()}")
+        if not reply.kvs:
             return None
-        return KeyValue(result.key, result.value, result.mod_revision, result.lease)
+        kv = reply.kvs[0]
+        return KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease)
 
     async def scan(self, prefix: bytes) -> tuple[int, list[KeyValue]]:
         """Every key under `prefix`, read at one revision, and that revision."""
-        with _translated_errors():
-            result = await self._client.get_prefix(prefix)
-        pairs = [KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease) for kv in result]
-        return int(result.header.revision), pairs
+        request = rpc.RangeRequest(key=prefix, range_end=prefix_end(prefix))
+        reply = await self._ask(self._unary(_range, request), f"read {prefix.decode()}")
+        pairs = [KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease) for kv in reply.kvs]
+        return int(reply.header.revision), pairs
 
     async def put(self, key: bytes, value: bytes, *, lease: int | None = None) -> int:
         """Write one key; returns the revision of the write."""
-        with _translated_errors():
-            result = await self._client.put(key, value, lease=lease)
-        return int(result.header.revision)
+        request = rpc.PutRequest(key=key, value=value, lease=lease or 0)
+        reply = await self._ask(
+            self._unary(lambda stubs: stubs.kv.Put, request), f"write {key.decode()}"
+        )
+        return int(reply.header.revision)
 
     async def delete(self, key: bytes) -> None:
-        with _translated_errors():
-            await self._client.delete(key)
+        request = rpc.DeleteRangeRequest(key=key)
+        await self._ask(self._unary(_delete_range, request), f"delete {key.decode()}")
 
     async def delete_prefix(self, prefix: bytes) -> None:
-        with _translated_errors():
-            await self._client.delete_prefix(prefix)
+        request = rpc.DeleteRangeRequest(key=prefix, range_end=prefix_end(prefix))
+        await self._ask(self._unary(_delete_range, request), f"delete {prefix.decode()}")
 
     async def transaction(
         self, guards: Sequence[Guard], operations: Sequence[Operation]
@@ -210,20 +230,21 @@ class Etcd:
 
         Raises CommitOutcomeUnknown if the request may have reached etcd but
         no answer came back: the caller must re-read to learn the outcome,
-        never blindly resend.
+        never blindly resend. (One refused for a stale token is resent: etcd
+        refuses those before it proposes anything.)
         """
         request = rpc.TxnRequest(
             compare=[_compare_message(guard) for guard in guards],
             success=[_operation_message(operation) for operation in operations],
         )
         try:
-            response = await self._txn(request)
+            response = await self._call(self._unary(_txn, request))
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise CommitOutcomeUnknown(
                     f"etcd did not answer a commit: {error.details()}"
                 ) from error
-            raise StoreUnavailable(f"etcd refused a commit: {error.details()}") from error
+            raise store_error(error, "commit") from error
         return TransactionOutcome(bool(response.succeeded), int(response.header.revision))
 
     async def read_ranges(self, ranges: Sequence[bytes]) -> tuple[int, list[list[KeyValue]]]:
@@ -238,10 +259,7 @@ class Etcd:
                 for key in ranges
             ]
         )
-        try:
-            response = await self._txn(request)
-        except grpc.aio.AioRpcError as error:
-            raise StoreUnavailable(f"etcd read failed: {error.details()}") from error
+        response = await self._ask(self._unary(_txn, request), "read")
         results = [
             [
                 KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease)
@@ -251,93 +269,123 @@ class Etcd:
         ]
         return int(response.header.revision), results
 
-    async def _txn(self, request: Any) -> Any:
-        with _translated_errors():
-            await self._client.connect()
-        return await self._client.kvstub.Txn(
-            request, timeout=self._timeout, metadata=self._client.metadata
-        )
-
     async def grant_lease(self, ttl: int) -> int:
-        with _translated_errors():
-            lease = await self._client.lease(ttl)
-        return int(lease.id)
+        request = rpc.LeaseGrantRequest(TTL=ttl)
+        reply = await self._ask(
+            self._unary(lambda stubs: stubs.lease.LeaseGrant, request), "grant a lease"
+        )
+        return int(reply.ID)
 
     async def lease_time_left(self, lease_id: int) -> int:
         """Seconds the lease has left; -1 if it has expired or never existed."""
-        with _translated_errors():
-            info = await self._client.get_lease_info(lease_id, keys=False)
-        return int(info.TTL)
+        request = rpc.LeaseTimeToLiveRequest(ID=lease_id, keys=False)
+        reply = await self._ask(
+            self._unary(lambda stubs: stubs.lease.LeaseTimeToLive, request),
+            f"read lease {lease_id:x}",
+        )
+        return int(reply.TTL)
 
     async def refresh_lease(self, lease_id: int) -> int:
         """Keep a lease alive; returns the TTL it was refreshed to (<= 0 if it has expired)."""
-        with _translated_errors():
-            reply = await self._client.refresh_lease(lease_id)
-        return int(reply.TTL) if reply is not None else 0
+
+        async def send(stubs: Stubs, metadata: Metadata) -> Any:
+            # etcd's keep-alive is a stream: one request, one answer, then hang up.
+            call = stubs.lease.LeaseKeepAlive(timeout=self._timeout, metadata=metadata)
+            try:
+                await call.write(rpc.LeaseKeepAliveRequest(ID=lease_id))
+                return await call.read()
+            finally:
+                call.cancel()
+
+        reply = await self._ask(send, f"refresh lease {lease_id:x}")
+        return int(reply.TTL) if reply is not grpc.aio.EOF else 0
 
     async def revoke_lease(self, lease_id: int) -> None:
-        with _translated_errors():
-            await self._client.revoke_lease(lease_id)
+        request = rpc.LeaseRevokeRequest(ID=lease_id)
+        await self._ask(
+            self._unary(lambda stubs: stubs.lease.LeaseRevoke, request),
+            f"revoke lease {lease_id:x}",
+        )
 
     async def watch_prefix(self, prefix: bytes, start_revision: int) -> AsyncIterator[WatchEvent]:
         """Changes under `prefix` from `start_revision` on, until the stream breaks.
 
         Raises RevisionCompacted if `start_revision` has been compacted away,
-        and StoreUnavailable when the stream breaks (aetcd does not reconnect
-        watches itself; `Mirror` resumes them).
+        and StoreUnavailable when the stream breaks (`Mirror` resumes it).
+        Each watch is its own gRPC stream, hung up when the iteration stops,
+        so a stopped watch ends on etcd at once.
         """
-        watch = None
+        doing = f"watch {prefix.decode()}"
+        members = self._connection()
+        metadata = await self._auth.ready(members)
+        for attempt in range(2):
+            call = members.pick().watch.Watch(metadata=metadata)
+            try:
+                refusal = await self._create_watch(call, prefix, start_revision, doing)
+                if refusal is None:
+                    async for event in _events(call, prefix):
+                        yield event
+                    return
+                if (
+                    attempt == 0
+                    and self._auth.enabled
+                    and refusal in _WATCH_REFUSALS_WORTH_A_NEW_TOKEN
+                ):
+                    metadata = await self._auth.renew(members, stale=metadata)
+                    continue
+                raise EtcdAccessDenied(f"etcd refused to {doing}: {refusal}")
+            except grpc.aio.AioRpcError as error:
+                raise store_error(error, doing) from error
+            finally:
+                call.cancel()
+
+    async def _create_watch(
+        self, call: Any, prefix: bytes, start_revision: int, doing: str
+    ) -> str | None:
+        """Ask for the watch: None once etcd has made it, else etcd's reason for refusing."""
+        create = rpc.WatchCreateRequest(
+            key=prefix, range_end=prefix_end(prefix), start_revision=start_revision
+        )
         try:
-            watch = await self._client.watch_prefix(prefix, start_revision=start_revision)
-            _raise_swallowed_cancellation()
-            async for event in watch:
-                deleted = event.kind == "DELETE"
-                yield WatchEvent(
-                    event.kv.key, None if deleted else event.kv.value, event.kv.mod_revision
-                )
-        except aetcd.exceptions.RevisionCompactedError as error:
-            raise RevisionCompacted(error.compacted_revision) from error
-        except (TimeoutError, aetcd.exceptions.ClientError) as error:
-            raise StoreUnavailable(f"watch on {prefix.decode()} broke: {error}") from error
-        except Exception as error:
-            # aetcd hands the raw gRPC error of a broken stream to the iterator.
-            if type(error).__module__.startswith("grpc"):
-                raise StoreUnavailable(f"watch on {prefix.decode()} broke: {error}") from error
-            raise
-        finally:
-            # A caller that stops early (a cancelled Mirror) must end the watch:
-            # aetcd keeps it open on etcd, and queues its events, until told.
-            if watch is not None:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(self._timeout):
-                        await watch.cancel()
+            async with asyncio.timeout(self._timeout):
+                await call.write(rpc.WatchRequest(create_request=create))
+                response = await call.read()
+        except TimeoutError as error:
+            raise StoreUnavailable(f"etcd did not {doing} in time") from error
+        if response is grpc.aio.EOF:
+            raise StoreUnavailable(f"etcd hung up instead of starting to {doing}")
+        if response.compact_revision:
+            raise RevisionCompacted(response.compact_revision)
+        if response.canceled:
+            return str(response.cancel_reason) or "refused"
+        return None
 
 
-class RevisionCompacted(StoreUnavailable):
-    """The revision a watch wanted to resume from is gone: re-scan instead."""
-
-    def __init__(self, compacted_revision: int) -> None:
-        super().__init__(f"revision compacted up to {compacted_revision}")
-        self.compacted_revision = compacted_revision
+def _range(stubs: Stubs) -> Any:
+    return stubs.kv.Range
 
 
-def _raise_swallowed_cancellation() -> None:
-    """Stop a task whose cancellation aetcd swallowed.
-
-    aetcd waits for a watch to be created with Python 3.11's asyncio.wait_for,
-    which drops a cancellation that lands just as the wait ends. The task
-    would then wait for watch events forever instead of stopping (a node's
-    shutdown would hang); its pending cancellation is still counted, though.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+def _delete_range(stubs: Stubs) -> Any:
+    return stubs.kv.DeleteRange
 
 
-@contextlib.contextmanager
-def _translated_errors() -> Iterator[None]:
-    """Turn aetcd's and asyncio's failures into StoreUnavailable."""
-    try:
-        yield
-    except (TimeoutError, aetcd.exceptions.ClientError) as error:
-        raise StoreUnavailable(str(error) or type(error).__name__) from error
+def _txn(stubs: Stubs) -> Any:
+    return stubs.kv.Txn
+
+
+async def _events(call: Any, prefix: bytes) -> AsyncIterator[WatchEvent]:
+    """The watch's events, until etcd ends the stream."""
+    while True:
+        response = await call.read()
+        if response is grpc.aio.EOF:
+            return
+        if response.compact_revision:
+            raise RevisionCompacted(response.compact_revision)
+        if response.canceled:
+            raise StoreUnavailable(
+                f"etcd ended the watch on {prefix.decode()}: {response.cancel_reason}"
+            )
+        for event in response.events:
+            deleted = event.type == rpc.Event.DELETE
+            value = None if deleted else event.kv.value
+            yield WatchEvent(event.kv.key, value, event.kv.mod_revision)

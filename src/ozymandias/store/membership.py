@@ -59,7 +59,9 @@ class Membership:
         self._node = node_name
         self._fence_after = fence_after
         self._lease_id = 0
-        self._keeper_channel = keeper_channel or (lambda: Etcd(store.etcd.endpoint))
+        self._keeper_channel = keeper_channel or (
+            lambda: Etcd(store.etcd.endpoint, security=store.etcd.security)
+        )
         self._keeper: LeaseThread | None = None
 
     @property
