@@ -161,19 +161,26 @@ class Members:
         order = [self._stubs[(self._next + step) % count] for step in range(count)]
         self._next = (self._next + 1) % count
         states = [stubs.channel.get_state(try_to_connect=True) for stubs in order]
-        for wanted in _PREFERRED_STATES:
-            for stubs, state in zip(order, states, strict=True):
-                if state in wanted:
-                    return stubs
-        return order[0]
+        return order[preferred(states)]
 
     async def close(self) -> None:
         for stubs in self._stubs:
             await stubs.channel.close()
 
 
-# Connected members first, then those on their way; a failing member only
-# if every member is failing (the call then fails fast, as it should).
+def preferred(states: Sequence[grpc.ChannelConnectivity]) -> int:
+    """Which member to call, given their channels' states in round-robin order.
+
+    Connected members first, then those on their way; a failing member only
+    if every member is failing (the call then fails fast, as it should).
+    """
+    for wanted in _PREFERRED_STATES:
+        for index, state in enumerate(states):
+            if state in wanted:
+                return index
+    return 0
+
+
 _PREFERRED_STATES = (
     {grpc.ChannelConnectivity.READY},
     {grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.CONNECTING},
