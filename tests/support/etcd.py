@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from ozymandias.tls.certificates import CA_CERT_FILE, create_ca, create_node_certificate
+from ozymandias.tls.settings import EtcdSecurity
 from tests.support.machine import free_port
 from tests.support.waiting import wait_until
 
@@ -95,3 +97,112 @@ class EtcdServer(EtcdctlReads):
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+class SecureEtcdServer(EtcdServer):
+    """A throwaway etcd that serves clients over TLS only, requires their certificates, and
+    has etcd's auth on: `root`, and a user `ozy` whose role may read and write /ozy/ and
+    /skydns/, as a node needs.
+
+    Its CA, its own certificate and two client certificates (`node`, for code under test,
+    and `etcdctl`) are made with `ozymandias.tls.certificates` in `certs`. Simple tokens
+    live `auth_token_ttl` seconds after their last use; with `--logger zap`, etcd's log
+    says when one is dropped (`token_dropped`).
+    """
+
+    USER = "ozy"
+    ROOT_PASSWORD = "root-secret"
+    USER_PASSWORD = "ozy-secret"
+
+    def __init__(self, data_dir: Path, certs: Path, *, auth_token_ttl: int = 300) -> None:
+        super().__init__(data_dir)
+        self.url = f"https://127.0.0.1:{self.client_port}"
+        self.auth_token_ttl = auth_token_ttl
+        self.certs = certs
+        self.log_file = data_dir.parent / "etcd.log"
+        create_ca(certs / "ca")
+        self.ca = certs / "ca" / CA_CERT_FILE
+        for name in ("etcd", "node", "etcdctl"):
+            create_node_certificate(certs / "ca", name, certs)
+        self.password_file = certs / "ozy-password"
+        self.password_file.write_text(self.USER_PASSWORD + "\n")
+        self._auth_on = False
+
+    def cert(self, name: str) -> tuple[Path, Path]:
+        return self.certs / f"{name}.pem", self.certs / f"{name}-key.pem"
+
+    def security(self, *, password_file: Path | None = None) -> EtcdSecurity:
+        """What a node under test is given: the CA, its client certificate, and user `ozy`."""
+        cert, key = self.cert("node")
+        return EtcdSecurity(
+            cacert=self.ca,
+            cert=cert,
+            key=key,
+            user=self.USER,
+            password_file=password_file or self.password_file,
+        )
+
+    def start(self) -> None:
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        cert, key = self.cert("etcd")
+        log = self.log_file.open("wb")
+        self._process = subprocess.Popen(
+            [
+                "etcd",
+                "--name", "test",
+                "--data-dir", str(self.data_dir),
+                "--listen-client-urls", self.url,
+                "--advertise-client-urls", self.url,
+                "--listen-peer-urls", peer,
+                "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", f"test={peer}",
+                "--max-txn-ops", "20000",
+                "--cert-file", str(cert),
+                "--key-file", str(key),
+                "--trusted-ca-file", str(self.ca),
+                "--client-cert-auth",
+                "--auth-token-ttl", str(self.auth_token_ttl),
+                "--bcrypt-cost", "4",  # etcd's least: tests log in often
+                "--logger", "zap",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        self._auth_on = False
+        wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
+        # Without a user, only an etcd whose auth is off lists its users; a
+        # restart on the same data dir finds auth on already.
+        if self.etcdctl("user", "list", check=False).returncode == 0:
+            self._enable_auth()
+        self._auth_on = True
+
+    def _enable_auth(self) -> None:
+        self.etcdctl("user", "add", f"root:{self.ROOT_PASSWORD}")
+        self.etcdctl("role", "add", "node")
+        for prefix in ("/ozy/", "/skydns/"):
+            self.etcdctl("role", "grant-permission", "node", "--prefix=true", "readwrite", prefix)
+        self.etcdctl("user", "add", f"{self.USER}:{self.USER_PASSWORD}")
+        self.etcdctl("user", "grant-role", self.USER, "node")
+        self.etcdctl("auth", "enable")
+
+    def etcdctl(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cert, key = self.cert("etcdctl")
+        tls = ["--cacert", str(self.ca), "--cert", str(cert), "--key", str(key)]
+        # Before auth is on, --user is refused; after, it is needed.
+        auth = ["--user", f"root:{self.ROOT_PASSWORD}"] if self._auth_on else []
+        return subprocess.run(
+            ["etcdctl", "--endpoints", self.url, *tls, *auth, *arguments],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        )
+
+    def token_dropped(self, token: str) -> bool:
+        """etcd has dropped simple token `token`: it expired (etcd logs that with --logger zap)."""
+        return any(
+            "deleted a simple token" in line and token in line
+            for line in self.log_file.read_text(errors="replace").splitlines()
+        )
