@@ -10,6 +10,7 @@ from typing import Any
 
 from ozymandias.tls.certificates import CA_CERT_FILE, create_ca, create_node_certificate
 from ozymandias.tls.settings import EtcdSecurity
+from tests.support.auth import TEST_ADMIN
 from tests.support.machine import free_port
 from tests.support.waiting import wait_until
 
@@ -34,7 +35,18 @@ class EtcdctlReads:
         return int(json.loads(out)["kvs"][0]["lease"])
 
     def wipe(self) -> None:
-        self.etcdctl("del", "--prefix", "/ozy/")
+        """Delete the cluster state, all but the tokens and the peers' credential (`/ozy/acl/`).
+
+        Nodes of the next test find the test admin token still there, and a
+        node still running keeps the peer credential it read at start.
+        """
+        self.etcdctl("del", "/ozy/", "/ozy/acl/")
+        self.etcdctl("del", "/ozy/acl0", "/ozy0")  # "0" sorts right after "/"
+
+    def grant_test_admin(self) -> None:
+        """Store the test admin token and the bootstrap marker, as a bootstrap would."""
+        self.etcdctl("put", f"/ozy/acl/tokens/{TEST_ADMIN.accessor}", TEST_ADMIN.to_json().decode())
+        self.etcdctl("put", "/ozy/acl/bootstrap", "0")
 
 
 class EtcdServer(EtcdctlReads):
@@ -75,6 +87,7 @@ class EtcdServer(EtcdctlReads):
         )
         log.close()
         wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
+        self.grant_test_admin()  # so the nodes that tests and benchmarks start can be called
 
     def _answers(self) -> bool:
         return self.etcdctl("endpoint", "health", check=False).returncode == 0
@@ -176,9 +189,11 @@ class SecureEtcdServer(EtcdServer):
         if self.etcdctl("user", "list", check=False).returncode == 0:
             self._enable_auth()
         self._auth_on = True
+        self.grant_test_admin()
 
     def _enable_auth(self) -> None:
         self.etcdctl("user", "add", f"root:{self.ROOT_PASSWORD}")
+        self.etcdctl("user", "grant-role", "root", "root")
         self.etcdctl("role", "add", "node")
         for prefix in ("/ozy/", "/skydns/"):
             self.etcdctl("role", "grant-permission", "node", "--prefix=true", "readwrite", prefix)
