@@ -120,7 +120,7 @@ class SecureEtcdServer(EtcdServer):
     Its CA, its own certificate and two client certificates (`node`, for code under test,
     and `etcdctl`) are made with `ozymandias.tls.certificates` in `certs`. Simple tokens
     live `auth_token_ttl` seconds after their last use; with `--logger zap`, etcd's log
-    says when one is dropped (`token_dropped`).
+    says when it drops one (`dropped_tokens`).
     """
 
     USER = "ozy"
@@ -215,9 +215,9 @@ class SecureEtcdServer(EtcdServer):
             env={**os.environ, "ETCDCTL_API": "3"},
         )
 
-    def token_dropped(self, token: str) -> bool:
-        """etcd has dropped simple token `token`: it expired (etcd logs that with --logger zap)."""
-        return any(
-            "deleted a simple token" in line and token in line
+    def dropped_tokens(self, user: str = "ozy") -> int:
+        """How many of `user`'s simple tokens etcd has dropped as expired (its zap log says)."""
+        return sum(
+            '"deleted a simple token"' in line and f'"user-name":"{user}"' in line
             for line in self.log_file.read_text(errors="replace").splitlines()
         )

@@ -30,7 +30,7 @@ from ozymandias.store.etcd_errors import CommitOutcomeUnknown as CommitOutcomeUn
 from ozymandias.store.etcd_errors import EtcdAccessDenied as EtcdAccessDenied
 from ozymandias.store.etcd_errors import RevisionCompacted as RevisionCompacted
 from ozymandias.store.etcd_errors import StoreUnavailable as StoreUnavailable
-from ozymandias.store.etcd_errors import is_stale_token, store_error
+from ozymandias.store.etcd_errors import hint, is_stale_token, says_stale_token, store_error
 from ozymandias.store.keys import prefix_end
 from ozymandias.tls.settings import EtcdSecurity
 
@@ -39,15 +39,10 @@ from ozymandias.tls.settings import EtcdSecurity
 # notices a partition well within its lease TTL.
 REQUEST_TIMEOUT_SECONDS = 5
 
-# What etcd cancels a new watch with when the stream's token is no good:
-# etcd 3.4 says "permission denied" for an expired token too, so that one is
-# worth one new token before it is taken for a real refusal.
-_WATCH_REFUSALS_WORTH_A_NEW_TOKEN = (
-    "etcdserver: permission denied",
-    "etcdserver: invalid auth token",
-    "etcdserver: revision of auth store is old",
-    "etcdserver: user name is empty",
-)
+# etcd 3.4 also cancels a new watch with "permission denied" when the
+# stream's token has expired, so that refusal is worth one new token before
+# it is taken for a real one.
+_WATCH_PERMISSION_DENIED = "etcdserver: permission denied"
 
 Send = Callable[[Stubs, Metadata], Awaitable[Any]]
 
@@ -326,14 +321,11 @@ class Etcd:
                     async for event in _events(call, prefix):
                         yield event
                     return
-                if (
-                    attempt == 0
-                    and self._auth.enabled
-                    and refusal in _WATCH_REFUSALS_WORTH_A_NEW_TOKEN
-                ):
+                worth_a_new_token = says_stale_token(refusal) or _WATCH_PERMISSION_DENIED in refusal
+                if attempt == 0 and self._auth.enabled and worth_a_new_token:
                     metadata = await self._auth.renew(members, stale=metadata)
                     continue
-                raise EtcdAccessDenied(f"etcd refused to {doing}: {refusal}")
+                raise EtcdAccessDenied(f"etcd refused to {doing}: {refusal}{hint(refusal)}")
             except grpc.aio.AioRpcError as error:
                 raise store_error(error, doing) from error
             finally:
@@ -352,6 +344,11 @@ class Etcd:
                 response = await call.read()
         except TimeoutError as error:
             raise StoreUnavailable(f"etcd did not {doing} in time") from error
+        except grpc.aio.AioRpcError as error:
+            # A stream whose token etcd no longer knows is refused whole.
+            if is_stale_token(error):
+                return error.details() or "invalid auth token"
+            raise
         if response is grpc.aio.EOF:
             raise StoreUnavailable(f"etcd hung up instead of starting to {doing}")
         if response.compact_revision:

@@ -45,9 +45,15 @@ _STALE_TOKEN_ANSWERS = (
 _HINTS = {
     "etcdserver: user name is empty": " (etcd's auth is on: give --etcd-user and "
     "--etcd-password-file)",
-    "etcdserver: permission denied": " (the etcd user needs a role granting readwrite on "
-    "/ozy/ and /skydns/, or root)",
+    "etcdserver: permission denied": " (the etcd user, --etcd-user or else the client "
+    "certificate's common name, needs a role granting readwrite on /ozy/ and /skydns/, or root)",
 }
+
+
+def hint(details: str) -> str:
+    """What to check when etcd refuses with `details`."""
+    return "".join(text for answer, text in _HINTS.items() if answer in details)
+
 
 _REFUSALS = {
     grpc.StatusCode.UNAUTHENTICATED,
@@ -55,18 +61,34 @@ _REFUSALS = {
 }
 
 
+# How gRPC reports a failed TLS handshake: a refused client certificate
+# shows only after the handshake (TLS 1.3), as a record it cannot decrypt.
+_TLS_FAILURE_MARKERS = ("handshake", "ssl", "tsi_", "certificate")
+
+
+def _is_tls_failure(details: str) -> bool:
+    return any(marker in details.lower() for marker in _TLS_FAILURE_MARKERS)
+
+
 def is_stale_token(error: grpc.aio.AioRpcError) -> bool:
-    return error.details() in _STALE_TOKEN_ANSWERS
+    return says_stale_token(error.details() or "")
+
+
+def says_stale_token(details: str) -> bool:
+    # Contained, not equal: etcd wraps some (a refused stream: "rpc error: code
+    # = Unauthenticated desc = etcdserver: invalid auth token").
+    return any(answer in details for answer in _STALE_TOKEN_ANSWERS)
 
 
 def store_error(error: grpc.aio.AioRpcError, doing: str) -> StoreUnavailable:
     """The StoreUnavailable (or EtcdAccessDenied) that stands for a failed call."""
     details = error.details() or error.code().name
-    if error.code() in _REFUSALS or details in _STALE_TOKEN_ANSWERS:
-        return EtcdAccessDenied(f"etcd refused to {doing}: {details}{_HINTS.get(details, '')}")
-    if error.code() == grpc.StatusCode.UNAVAILABLE and "handshake" in details.lower():
+    if error.code() in _REFUSALS or says_stale_token(details):
+        return EtcdAccessDenied(f"etcd refused to {doing}: {details}{hint(details)}")
+    if error.code() == grpc.StatusCode.UNAVAILABLE and _is_tls_failure(details):
         return StoreUnavailable(
-            f"etcd could not be reached to {doing}: {details} (a TLS handshake failed: check "
-            "the URLs' scheme, --etcd-cacert, and the client certificate etcd expects)"
+            f"etcd could not be reached to {doing}, TLS failed: {details} (check the URLs' "
+            "scheme, that --etcd-cacert signed etcd's certificate and that etcd trusts the "
+            "CA of --etcd-cert, if it asks for client certificates)"
         )
     return StoreUnavailable(f"etcd could not {doing}: {details}")
