@@ -12,9 +12,15 @@ instead of re-reading every node's allocation total for every job.
     .venv/bin/python bench/placement.py            # small: 500 nodes, 100 jobs x 100 instances
     .venv/bin/python bench/placement.py --c1m      # 5,000 nodes, 1,000 jobs x 1,000 instances
     .venv/bin/python bench/placement.py --check    # also check the invariants on etcd's data
+    .venv/bin/python bench/placement.py --tls      # etcd over TLS, client certificates, auth on
+    .venv/bin/python bench/placement.py --compare-tls 3   # plain and TLS alternately, 3 each
 
 Prints placements/s, the total time, the compute (planning) share against the
-etcd commit share, this process's peak RSS and etcd's db size. For scale:
+etcd commit share, this process's peak RSS and etcd's db size. `--compare-tls`
+runs the scenario on a fresh plain etcd and on a fresh TLS one (client
+certificates required, etcd's auth on, as `ozy node --etcd-cert ... --etcd-user`
+reaches it) in turn, and prints each run's placements/s and the ratio of the
+medians: TLS must stay within 15% of plain text. For scale:
 Nomad's C1M run (2016) placed 1,000,000 containers on 5,000 hosts in under 5
 minutes, 3,750 placements/s, on 5 servers; kube-scheduler's scheduler_perf
 floor is 270 pods/s at 5,000 nodes. The goal here is 3,750 placements/s end to
@@ -30,6 +36,7 @@ import random
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +64,12 @@ from ozymandias.spec.models import JobSpec  # noqa: E402
 from ozymandias.store import keys  # noqa: E402
 from ozymandias.store.cluster_store import ClusterStore  # noqa: E402
 from ozymandias.store.etcd import Etcd, Put  # noqa: E402
+from ozymandias.tls.certificates import (  # noqa: E402
+    CA_CERT_FILE,
+    create_ca,
+    create_node_certificate,
+)
+from ozymandias.tls.settings import EtcdSecurity  # noqa: E402
 
 GIB = 1024**3
 ZONES = ("zone-a", "zone-b", "zone-c", "zone-d", "zone-e")
@@ -72,6 +85,8 @@ MAX_ATTEMPTS = 10  # commits of one job before giving up (only a foreign writer 
 LEASE_TTL = 24 * 3600  # the simulated nodes' lease: long enough that it never needs refreshing
 QUOTA_BYTES = 8 * GIB
 COMMIT_TIMEOUT = 30  # seconds; one commit of a 1,000-instance job is far quicker
+TLS_GOAL = 0.85  # TLS placements/s at least this share of plain text's
+ROOT_PASSWORD = "bench-root"
 
 
 @dataclass(frozen=True)
@@ -109,13 +124,53 @@ class Figures:
 
 
 class EtcdProcess:
-    """A throwaway single-member etcd on loopback, in its own data dir."""
+    """A throwaway single-member etcd on loopback, in its own data dir.
 
-    def __init__(self, data_dir: Path) -> None:
+    With `tls`, it serves clients over TLS only, requires their certificates
+    (made here by `ozymandias.tls.certificates`) and has auth on: the
+    scheduler logs in as user `bench`, whose role may read and write /ozy/.
+    """
+
+    def __init__(self, data_dir: Path, *, tls: bool = False) -> None:
         self.data_dir = data_dir
-        self.url = f"http://127.0.0.1:{free_port()}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{free_port()}"
         self._peer = f"http://127.0.0.1:{free_port()}"
         self._process: subprocess.Popen[bytes] | None = None
+        self.security = EtcdSecurity()
+        self._server_tls: list[str] = []
+        self._client_tls: list[str] = []
+        self._auth_on = False
+        if tls:
+            self._make_certificates(data_dir.parent / "certs")
+
+    def _make_certificates(self, certs: Path) -> None:
+        create_ca(certs / "ca")
+        for name in ("etcd", "bench", "etcdctl"):
+            create_node_certificate(certs / "ca", name, certs)
+        ca = certs / "ca" / CA_CERT_FILE
+        password = certs / "bench-password"
+        password.write_text("bench-password\n")
+        self.security = EtcdSecurity(
+            cacert=ca,
+            cert=certs / "bench.pem",
+            key=certs / "bench-key.pem",
+            user="bench",
+            password_file=password,
+        )
+        self._server_tls = [
+            f"--cert-file={certs / 'etcd.pem'}",
+            f"--key-file={certs / 'etcd-key.pem'}",
+            f"--trusted-ca-file={ca}",
+            "--client-cert-auth",
+            # The scheduler logs in once; etcdctl (the compactions) at every call,
+            # and etcd's default cost would bill the bench's own chores to TLS.
+            "--bcrypt-cost=4",
+        ]
+        self._client_tls = [
+            f"--cacert={ca}",
+            f"--cert={certs / 'etcdctl.pem'}",
+            f"--key={certs / 'etcdctl-key.pem'}",
+        ]
 
     def start(self) -> None:
         log = (self.data_dir.parent / "etcd.log").open("wb")
@@ -132,6 +187,7 @@ class EtcdProcess:
                 # A commit writes one allocation total per node it touches.
                 "--max-txn-ops=20000",
                 f"--quota-backend-bytes={QUOTA_BYTES}",
+                *self._server_tls,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -140,6 +196,18 @@ class EtcdProcess:
         )
         log.close()
         wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
+        if self.security.user is not None:
+            self._enable_auth(self.security.user, self.security.password() or "")
+
+    def _enable_auth(self, user: str, password: str) -> None:
+        self.etcdctl("user", "add", f"root:{ROOT_PASSWORD}")
+        self.etcdctl("user", "grant-role", "root", "root")
+        self.etcdctl("role", "add", "scheduler")
+        self.etcdctl("role", "grant-permission", "scheduler", "--prefix=true", "readwrite", "/ozy/")
+        self.etcdctl("user", "add", f"{user}:{password}")
+        self.etcdctl("user", "grant-role", user, "scheduler")
+        self.etcdctl("auth", "enable")
+        self._auth_on = True
 
     def _answers(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
@@ -148,13 +216,16 @@ class EtcdProcess:
 
     def etcdctl(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["etcdctl", f"--endpoints={self.url}", *arguments],
+            ["etcdctl", f"--endpoints={self.url}", *self._client_tls, *self._root(), *arguments],
             capture_output=True,
             text=True,
             check=check,
             timeout=60,
             env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin:/usr/local/bin"},
         )
+
+    def _root(self) -> list[str]:
+        return [f"--user=root:{ROOT_PASSWORD}"] if self._auth_on else []
 
     def compact(self, revision: int) -> None:
         """Drop history before `revision` (etcd frees the space in the background)."""
@@ -356,7 +427,7 @@ async def check(store: ClusterStore, instances: int) -> list[str]:
 
 async def run(scenario: Scenario, server: EtcdProcess, *, verify: bool, reread: bool) -> Figures:
     figures = Figures()
-    etcd = Etcd(server.url, timeout=COMMIT_TIMEOUT)
+    etcd = Etcd(server.url, security=server.security, timeout=COMMIT_TIMEOUT)
     store = ClusterStore(etcd)
     try:
         registering = time.perf_counter()
@@ -375,7 +446,9 @@ async def run(scenario: Scenario, server: EtcdProcess, *, verify: bool, reread: 
     return figures
 
 
-def report(scenario: Scenario, figures: Figures, data_dir: Path, *, reread: bool) -> None:
+def report(
+    scenario: Scenario, figures: Figures, data_dir: Path, *, reread: bool, tls: bool
+) -> None:
     total = figures.total_seconds
     rate = figures.placements / total if total else 0.0
     pinned = len(range(0, scenario.jobs, PINNED_EVERY))
@@ -400,6 +473,7 @@ def report(scenario: Scenario, figures: Figures, data_dir: Path, *, reread: bool
             f"{scenario.jobs:,} x {scenario.instances:,} instances, {pinned} pinned to a zone",
         ),
         ("etcd data dir", f"{data_dir} (removed); one fsync'd commit per job"),
+        ("etcd reached", "over TLS, client certificate, auth on" if tls else "in plain text"),
         ("registering nodes", f"{figures.register_seconds:8.2f} s  (setup, not in the total)"),
         ("", ""),
         (
@@ -440,6 +514,50 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def run_on_fresh_etcd(
+    scenario: Scenario, *, tls: bool, verify: bool, reread: bool, tmp: Path | None
+) -> tuple[Figures, Path]:
+    """One run on an etcd of its own, removed after."""
+    work = Path(tempfile.mkdtemp(prefix="ozy-bench-placement-", dir=tmp))
+    server = EtcdProcess(work / "etcd", tls=tls)
+    try:
+        server.start()
+        return asyncio.run(run(scenario, server, verify=verify, reread=reread)), work
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare_tls(scenario: Scenario, rounds: int, *, reread: bool, tmp: Path | None) -> bool:
+    """Plain and TLS in turn (the order swapped each round, so drift hits both alike)."""
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    commits: dict[bool, list[float]] = {False: [], True: []}
+    print(f"scenario {scenario.name}, {rounds} rounds of plain text and TLS, alternating")
+    for number in range(rounds):
+        for tls in (False, True) if number % 2 == 0 else (True, False):
+            figures, _ = run_on_fresh_etcd(scenario, tls=tls, verify=False, reread=reread, tmp=tmp)
+            if figures.lost_commits or figures.rejections:
+                raise RuntimeError(f"round {number + 1}: commits lost or jobs rejected")
+            rate = figures.placements / figures.total_seconds
+            rates[tls].append(rate)
+            commits[tls].append(figures.commit_seconds)
+            label = "TLS + auth" if tls else "plain"
+            print(
+                f"  round {number + 1}  {label:<10}  {rate:>9,.0f} placements/s  "
+                f"total {figures.total_seconds:6.2f} s  etcd commit {figures.commit_seconds:6.2f} s"
+            )
+    plain, tls_rate = statistics.median(rates[False]), statistics.median(rates[True])
+    ratio = tls_rate / plain
+    print(f"median placements/s   plain {plain:,.0f}   TLS + auth {tls_rate:,.0f}")
+    print(
+        f"median etcd commit s  plain {statistics.median(commits[False]):.2f}   "
+        f"TLS + auth {statistics.median(commits[True]):.2f}"
+    )
+    verdict = "within" if ratio >= TLS_GOAL else "NOT within"
+    print(f"TLS / plain           {ratio:.3f}  ({verdict} 15% of plain text)")
+    return ratio >= TLS_GOAL
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -451,6 +569,19 @@ def main() -> int:
         action="store_true",
         help="re-read nodes and allocations from etcd for every job instead of keeping them",
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--tls",
+        action="store_true",
+        help="etcd over TLS, requiring client certificates, with etcd's auth on",
+    )
+    mode.add_argument(
+        "--compare-tls",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="run plain and TLS alternately, ROUNDS times each, and print the ratio",
+    )
     parser.add_argument(
         "--tmp", type=Path, default=None, help="where etcd's data dir goes (default: $TMPDIR)"
     )
@@ -458,18 +589,17 @@ def main() -> int:
     scenario = C1M if args.c1m else SMALL
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    work = Path(tempfile.mkdtemp(prefix="ozy-bench-placement-", dir=args.tmp))
-    server = EtcdProcess(work / "etcd")
     try:
-        server.start()
-        figures = asyncio.run(run(scenario, server, verify=args.check, reread=args.reread))
+        if args.compare_tls:
+            within = compare_tls(scenario, args.compare_tls, reread=args.reread, tmp=args.tmp)
+            return 0 if within else 1
+        figures, work = run_on_fresh_etcd(
+            scenario, tls=args.tls, verify=args.check, reread=args.reread, tmp=args.tmp
+        )
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    finally:
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    report(scenario, figures, work, reread=args.reread)
+    report(scenario, figures, work, reread=args.reread, tls=args.tls)
     return 1 if figures.violations else 0
 
 
