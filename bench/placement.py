@@ -544,7 +544,9 @@ def compare_tls(scenario: Scenario, rounds: int, *, reread: bool, tmp: Path | No
             label = "TLS + auth" if tls else "plain"
             print(
                 f"  round {number + 1}  {label:<10}  {rate:>9,.0f} placements/s  "
-                f"total {figures.total_seconds:6.2f} s  etcd commit {figures.commit_seconds:6.2f} s"
+                f"total {figures.total_seconds:6.2f} s  "
+                f"etcd commit {figures.commit_seconds:6.2f} s",
+                flush=True,
             )
     plain, tls_rate = statistics.median(rates[False]), statistics.median(rates[True])
     ratio = tls_rate / plain

@@ -30,7 +30,7 @@ from ozymandias.store.etcd import (
 from ozymandias.store.mirror import Mirror
 from ozymandias.tls.certificates import CA_CERT_FILE, create_ca, create_node_certificate
 from ozymandias.tls.settings import EtcdSecurity
-from tests.support.etcd import SecureEtcdServer
+from tests.support.etcd import EtcdServer, SecureEtcdServer
 from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
 from tests.support.waiting import wait_until
 
@@ -357,3 +357,19 @@ def test_a_node_given_a_wrong_etcd_password_stops_at_once_saying_why(
     finally:
         node.stop()
         remove_everything_of_node(node.name)
+
+
+async def test_a_user_given_to_an_etcd_without_auth_sends_no_token(
+    etcd: EtcdServer, tmp_path: Path
+) -> None:
+    # etcd answers "authentication is not enabled": the client goes on without a token.
+    password = tmp_path / "password"
+    password.write_text("unused\n")
+    client = Etcd(etcd.url, security=EtcdSecurity(user="ozy", password_file=password))
+    key = unique_prefix("no-auth") + b"key"
+    try:
+        await client.put(key, b"x")
+        found = await client.get(key)
+        assert found is not None and found.value == b"x"
+    finally:
+        await client.close()

@@ -13,7 +13,7 @@ import asyncio
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 from urllib.parse import urlparse
 
 import grpc
@@ -119,7 +119,7 @@ def connection_plan(urls: str, security: EtcdSecurity) -> ConnectionPlan:
 def channel_credentials(security: EtcdSecurity) -> grpc.ChannelCredentials:
     """TLS credentials from the PEM files (no --etcd-cacert: the usual public roots)."""
 
-    def read(path: Any) -> bytes | None:
+    def read(path: Path | None) -> bytes | None:
         return path.read_bytes() if path is not None else None
 
     return grpc.ssl_channel_credentials(
@@ -224,11 +224,15 @@ class Credentials:
                 return self.metadata()
             user = self._security.user
             assert user is not None
-            request = rpc.AuthenticateRequest(name=user, password=self._security.password())
+            try:
+                password = self._security.password()
+            except OSError as error:
+                raise EtcdAccessDenied(f"--etcd-password-file unreadable: {error}") from error
+            request = rpc.AuthenticateRequest(name=user, password=password)
             try:
                 reply = await members.pick().auth.Authenticate(request, timeout=self._timeout)
             except grpc.aio.AioRpcError as error:
-                if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                if "authentication is not enabled" in (error.details() or ""):
                     # "authentication is not enabled": send no token until it is.
                     self._auth_disabled = True
                     self._token = None
