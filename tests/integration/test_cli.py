@@ -203,7 +203,7 @@ def test_applying_a_fix_is_judged_on_its_own_version_and_skips_the_old_back_off(
     spec = tmp_path / "fixme.yaml"
     spec.write_text(KEEPER.replace("keeper", "fixme").replace("ozy-example-tools", "ozy-not-built"))
     broken = ozy("apply", "-f", str(spec), check=False)
-    assert broken.returncode == 1 and "did not start" in broken.stderr
+    assert broken.returncode == 1 and "fixme-0 failed:" in broken.stderr
 
     def reason() -> str:
         listed = json.loads(ozy("get", "instances", "fixme", "-o", "json").stdout)

@@ -16,6 +16,7 @@ from ozymandias.cli.app import (
     read_text,
     show_progress,
 )
+from ozymandias.cli.apply_verdict import SETTLE_SECONDS
 from ozymandias.cli.job_commands import apply
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import load_job
@@ -106,7 +107,14 @@ def demo(
     except RuntimeError as error:
         raise fail(str(error)) from None
     out.print(f"cluster up: API at {config.api_url}")
-    apply(file=file, api=config.api_url, dry_run=False, no_wait=False, timeout=timeout)
+    apply(
+        file=file,
+        api=config.api_url,
+        dry_run=False,
+        no_wait=False,
+        timeout=timeout,
+        settle=SETTLE_SECONDS,
+    )
     spec = load_job(read_text(file))
     instances = call(config.api_url, "GET", "/v1/instances", params={"job": spec.name})
     out.print(instances_table(instances))
