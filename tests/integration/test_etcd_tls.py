@@ -31,6 +31,7 @@ from ozymandias.store.mirror import Mirror
 from ozymandias.tls.certificates import CA_CERT_FILE, create_ca, create_node_certificate
 from ozymandias.tls.settings import EtcdSecurity
 from tests.support.etcd import EtcdServer, SecureEtcdServer
+from tests.support.machine import free_port
 from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
 from tests.support.waiting import wait_until
 
@@ -178,6 +179,20 @@ async def test_each_https_member_is_checked_against_its_own_name(
             await client.put(prefix + str(number).encode(), b"x")
         _, pairs = await client.scan(prefix)
         assert len(pairs) == 4
+    finally:
+        await client.close()
+
+
+async def test_a_new_client_whose_first_member_is_down_uses_the_others_from_its_first_call(
+    secure_etcd: SecureEtcdServer,
+) -> None:
+    dead = f"https://127.0.0.1:{free_port()}"
+    client = Etcd(f"{dead},{secure_etcd.url}", security=secure_etcd.security(), timeout=3)
+    key = unique_prefix("dead-member") + b"key"
+    try:
+        for _ in range(3):  # round the members: the dead one is never called
+            await client.put(key, b"x")
+            assert await client.get(key) is not None
     finally:
         await client.close()
 

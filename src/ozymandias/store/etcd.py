@@ -24,7 +24,6 @@ from ozymandias.store.etcd_channel import (
     channel_credentials,
     connection_plan,
 )
-from ozymandias.store.etcd_channel import parse_endpoint as parse_endpoint
 from ozymandias.store.etcd_channel import parse_endpoints as parse_endpoints
 from ozymandias.store.etcd_errors import CommitOutcomeUnknown as CommitOutcomeUnknown
 from ozymandias.store.etcd_errors import EtcdAccessDenied as EtcdAccessDenied
@@ -44,6 +43,7 @@ REQUEST_TIMEOUT_SECONDS = 5
 # it is taken for a real one.
 _WATCH_PERMISSION_DENIED = "etcdserver: permission denied"
 
+# Sends one request to the member given, with the auth metadata given.
 Send = Callable[[Stubs, Metadata], Awaitable[Any]]
 
 
@@ -151,7 +151,9 @@ class Etcd:
 
     def _connection(self) -> Members:
         if self._members is None:
-            self._members = Members(self._plan.members, self._credentials)
+            self._members = Members(
+                self._plan.members, self._credentials, connect_seconds=self._timeout
+            )
         return self._members
 
     async def close(self) -> None:
@@ -167,12 +169,12 @@ class Etcd:
         members = self._connection()
         metadata = await self._auth.ready(members)
         try:
-            return await send(members.pick(), metadata)
+            return await send(await members.pick(), metadata)
         except grpc.aio.AioRpcError as error:
             if not (self._auth.enabled and is_stale_token(error)):
                 raise
         metadata = await self._auth.renew(members, stale=metadata)
-        return await send(members.pick(), metadata)
+        return await send(await members.pick(), metadata)
 
     async def _ask(self, send: Send, doing: str) -> Any:
         try:
@@ -314,7 +316,7 @@ class Etcd:
         members = self._connection()
         metadata = await self._auth.ready(members)
         for attempt in range(2):
-            call = members.pick().watch.Watch(metadata=metadata)
+            call = (await members.pick()).watch.Watch(metadata=metadata)
             try:
                 refusal = await self._create_watch(call, prefix, start_revision, doing)
                 if refusal is None:

@@ -10,6 +10,7 @@ token, renewed when etcd says it is no good any more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,12 +55,6 @@ def _split(url: str) -> tuple[str | None, str, int]:
     if not parsed.hostname:
         raise ValueError(f"{url!r} is not an etcd endpoint like http://127.0.0.1:2379")
     return parsed.scheme or None, parsed.hostname, parsed.port or 2379
-
-
-def parse_endpoint(url: str) -> tuple[str, int]:
-    """`http://127.0.0.1:2379` -> ("127.0.0.1", 2379)."""
-    _, host, port = _split(url)
-    return host, port
 
 
 def parse_endpoints(urls: str) -> list[tuple[str, int]]:
@@ -150,17 +145,29 @@ class Members:
     round_robin would; a member that dies costs only the calls in flight.
     """
 
-    def __init__(self, members: Sequence[Member], credentials: grpc.ChannelCredentials | None):
+    def __init__(
+        self,
+        members: Sequence[Member],
+        credentials: grpc.ChannelCredentials | None,
+        *,
+        connect_seconds: float,
+    ) -> None:
         self._stubs = [Stubs(_open_channel(member, credentials)) for member in members]
         self._next = 0
+        self._connect_seconds = connect_seconds
 
-    def pick(self) -> Stubs:
+    async def pick(self) -> Stubs:
         if len(self._stubs) == 1:
-            return self._stubs[0]
+            return self._stubs[0]  # its channel itself holds a call while it connects
         count = len(self._stubs)
         order = [self._stubs[(self._next + step) % count] for step in range(count)]
         self._next = (self._next + 1) % count
         states = [stubs.channel.get_state(try_to_connect=True) for stubs in order]
+        if grpc.ChannelConnectivity.READY not in states and _ON_THE_WAY & set(states):
+            # None connected yet (a new client, or all reconnecting): wait for the
+            # first that is, as round_robin holds a call, rather than send it to a
+            # member that may be down.
+            states = await _until_one_connects(order, self._connect_seconds)
         return order[preferred(states)]
 
     async def close(self) -> None:
@@ -181,9 +188,32 @@ def preferred(states: Sequence[grpc.ChannelConnectivity]) -> int:
     return 0
 
 
+async def _until_one_connects(
+    order: Sequence[Stubs], seconds: float
+) -> list[grpc.ChannelConnectivity]:
+    """Wait until a member is connected or none is on its way any more; their states then."""
+    states = [stubs.channel.get_state() for stubs in order]
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while grpc.ChannelConnectivity.READY not in states and _ON_THE_WAY & set(states):
+                changes = [
+                    asyncio.ensure_future(stubs.channel.wait_for_state_change(state))
+                    for stubs, state in zip(order, states, strict=True)
+                ]
+                try:
+                    await asyncio.wait(changes, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for change in changes:
+                        change.cancel()
+                states = [stubs.channel.get_state() for stubs in order]
+    return states
+
+
+_ON_THE_WAY = {grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.CONNECTING}
+
 _PREFERRED_STATES = (
     {grpc.ChannelConnectivity.READY},
-    {grpc.ChannelConnectivity.IDLE, grpc.ChannelConnectivity.CONNECTING},
+    _ON_THE_WAY,
 )
 
 
@@ -230,7 +260,8 @@ class Credentials:
                 raise EtcdAccessDenied(f"--etcd-password-file unreadable: {error}") from error
             request = rpc.AuthenticateRequest(name=user, password=password)
             try:
-                reply = await members.pick().auth.Authenticate(request, timeout=self._timeout)
+                stubs = await members.pick()
+                reply = await stubs.auth.Authenticate(request, timeout=self._timeout)
             except grpc.aio.AioRpcError as error:
                 if "authentication is not enabled" in (error.details() or ""):
                     # "authentication is not enabled": send no token until it is.
