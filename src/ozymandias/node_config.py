@@ -22,6 +22,7 @@ from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
+from ozymandias.tls.contexts import ClientTls
 from ozymandias.tls.settings import EtcdSecurity, ServerTls
 
 DEFAULT_API_PORT = 7070
@@ -95,12 +96,29 @@ class NodeConfig:
     spec_limits: SpecLimits = field(default_factory=SpecLimits)
     api_tls: ServerTls | None = None  # None: plain HTTP (refused off loopback, unless insecure)
     insecure_http: bool = False
+    # The CA peers' https certificates are checked against; None: --tls-client-ca's, if any.
+    peer_ca: Path | None = None
     etcd_security: EtcdSecurity = field(default_factory=EtcdSecurity)
     secrets_key_file: Path | None = None  # None: this node cannot seal or open secrets
 
     @property
     def api_scheme(self) -> str:
         return "https" if self.api_tls is not None else "http"
+
+    @property
+    def peer_tls(self) -> ClientTls:
+        """How this node calls peers over https: it checks their certificates against the
+        cluster CA (`peer_ca`, else `--tls-client-ca`, else the system's CAs), and shows its
+        own API certificate, for peers that require client certificates."""
+        tls = self.api_tls
+        return ClientTls(
+            ca=self.peer_ca or (tls.client_ca if tls is not None else None),
+            cert=tls.cert if tls is not None else None,
+            key=tls.key if tls is not None else None,
+            ca_flag="--tls-ca",
+            cert_flag="--tls-cert",
+            key_flag="--tls-key",
+        )
 
     @property
     def node_dir(self) -> Path:
