@@ -44,6 +44,7 @@ class ApiClient:
             base_url=self.base_url, timeout=timeout, headers=headers, verify=verify
         )
         self._has_token = bool(token)
+        self._shows_certificate = tls is not None and tls.cert is not None
 
     def close(self) -> None:
         self._http.close()
@@ -87,18 +88,23 @@ class ApiClient:
                 f"{at} shows a certificate this client does not trust ({reason}): pass the "
                 f"cluster's CA with --ca FILE or {CACERT_ENV}"
             )
-        if "CERTIFICATE_REQUIRED" in reason or "certificate required" in reason:
-            return (
-                f"{at} requires a client certificate signed by its CA: pass --client-cert "
-                f"and --client-key (or {CLIENT_CERT_ENV} and {CLIENT_KEY_ENV})"
-            )
-        if "BAD_CERTIFICATE" in reason or "UNKNOWN_CA" in reason:
-            return f"{at} refused this client's certificate ({reason}): is it signed by its CA?"
         if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER_FAILURE" in reason:
             return f"{at} does not speak TLS: is it http:// rather than https://?"
-        if self.base_url.startswith("http://") and isinstance(error, httpx.RemoteProtocolError):
+        if not isinstance(error, httpx.RemoteProtocolError):
+            return None
+        if self.base_url.startswith("http://"):
             return f"{at} closed the connection: if it serves HTTPS, use an https:// URL"
-        return None
+        # With TLS 1.3 a server checks the client's certificate after the client has
+        # finished its handshake: a refusal reaches the client as a closed connection.
+        if self._shows_certificate:
+            return (
+                f"{at} closed the connection at once: it may refuse this client certificate "
+                "(is it signed by the cluster's CA?)"
+            )
+        return (
+            f"{at} closed the connection at once: it may require a client certificate; pass "
+            f"--client-cert and --client-key (or {CLIENT_CERT_ENV} and {CLIENT_KEY_ENV})"
+        )
 
     def _error_from(self, response: httpx.Response) -> ApiError:
         error = _error_from(response)
