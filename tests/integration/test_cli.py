@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -81,6 +82,12 @@ def test_the_quick_tour(ozy: Ozy) -> None:
     assert versions["client"] == versions["server"]["version"], versions
     assert versions["server"]["node"] == NODE
     assert ozy("--version").stdout.strip() == f"ozy {versions['client']}"
+
+    # `ozy up` made the cluster's first admin token and saved it where the CLI looks.
+    token_file = ozy.config_dir / "ozymandias" / "token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    again = ozy("acl", "bootstrap", check=False)
+    assert again.returncode == 1 and "already bootstrapped" in again.stderr.lower()
 
     applied = ozy("apply", "-f", "examples/simple-webapp.yaml")
     assert "job simple-webapp created" in applied.stdout
