@@ -36,6 +36,7 @@ from ozymandias.network.pod_network import PodNetwork
 from ozymandias.node_config import (
     NodeConfig,
     address_towards,
+    api_warnings,
     default_capacity,
     shared_storage_of,
 )
@@ -171,12 +172,8 @@ class NodeDaemon:
             address = config.address or address_towards(config.etcd)
             api_host = address if config.api_host == "0.0.0.0" else config.api_host
             api_url = f"{config.api_scheme}://{api_host}:{config.api_port}"
-            if config.insecure_http and config.api_tls is None:
-                log.warning(
-                    "--insecure-http: the API serves plain HTTP on %s; tokens and secrets "
-                    "cross the network readable by anyone on the path",
-                    config.api_host,
-                )
+            for warning in api_warnings(config, api_host):
+                log.warning("%s", warning)
             await self.runtime.start()
             await self.pod_network.prepare_host()
             while True:

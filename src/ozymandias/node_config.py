@@ -22,6 +22,7 @@ from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
+from ozymandias.tls.certificates import names_host
 from ozymandias.tls.contexts import ClientTls
 from ozymandias.tls.settings import EtcdSecurity, ServerTls
 
@@ -151,6 +152,25 @@ def is_loopback(host: str) -> bool:
         return ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def api_warnings(config: NodeConfig, api_host: str) -> list[str]:
+    """What a node says at every start about how its API is reached at `api_host`."""
+    tls = config.api_tls
+    if tls is None:
+        if not config.insecure_http:
+            return []
+        return [
+            f"--insecure-http: the API serves plain HTTP on {config.api_host}; tokens and "
+            "secrets cross the network readable by anyone on the path"
+        ]
+    if names_host(tls.cert.read_bytes(), api_host):
+        return []
+    return [
+        f"--tls-cert {tls.cert} does not name {api_host}, the address in this node's API URL: "
+        f"peers and clients will refuse it (`ozy tls cert create --ip {api_host}` makes one "
+        "that does)"
+    ]
 
 
 def host_memory() -> int:

@@ -20,6 +20,7 @@ from ozymandias.tls.certificates import (
     check_name,
     create_ca,
     create_node_certificate,
+    names_host,
     new_ca,
     new_node_certificate,
     parse_ips,
@@ -121,6 +122,17 @@ def test_validity_starts_a_little_early_and_lasts_the_days_asked(ca: Issued) -> 
             ca, new_node_certificate(ca, "n1", days=30, now=NOW), x509.DNSName("n1"), late
         )
     assert cert(new_ca(days=10, now=NOW)).not_valid_after_utc == NOW + datetime.timedelta(days=10)
+
+
+def test_names_host_reads_the_certificates_addresses_and_names(ca: Issued) -> None:
+    pem = new_node_certificate(
+        ca, "n1", ips=[IPv4Address("10.0.0.11")], dns_names=["N1.example.com"], now=NOW
+    ).cert_pem
+    for host in ("10.0.0.11", "127.0.0.1", "n1", "n1.example.com", "localhost"):
+        assert names_host(pem, host), host
+    for host in ("10.0.0.12", "::1", "n2", "example.com"):
+        assert not names_host(pem, host), host
+    assert not names_host(ca.cert_pem, "n1")  # the CA names no host
 
 
 @pytest.mark.parametrize("name", ["n1", "etcd-a.example.com", "N1", "a", "x" * 253])

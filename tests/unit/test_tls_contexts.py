@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ozymandias.node_config import NodeConfig
+from ozymandias.node_config import NodeConfig, api_warnings
 from ozymandias.tls.certificates import create_ca, create_node_certificate
 from ozymandias.tls.contexts import ClientTls, client_context, server_context
 from ozymandias.tls.settings import ServerTls
@@ -112,3 +112,17 @@ def test_a_node_calls_peers_with_its_own_certificate_trusting_its_client_ca(
     assert NodeConfig(name="n1").peer_tls == ClientTls(
         ca_flag="--tls-ca", cert_flag="--tls-cert", key_flag="--tls-key"
     )
+
+
+def test_a_node_warns_of_plain_http_and_of_a_certificate_not_naming_its_address(
+    pki: Path,
+) -> None:
+    ca = pki / "ca"
+    tls = ServerTls(ca / "n1.pem", ca / "n1-key.pem")
+    assert api_warnings(NodeConfig(name="n1"), "127.0.0.1") == []
+    insecure = NodeConfig(name="n1", api_host="0.0.0.0", insecure_http=True)
+    assert "--insecure-http: the API serves plain HTTP" in api_warnings(insecure, "10.0.0.11")[0]
+    secure = NodeConfig(name="n1", api_host="0.0.0.0", api_tls=tls)
+    assert api_warnings(secure, "10.0.0.11") == []
+    (wrong,) = api_warnings(secure, "10.0.0.12")
+    assert "does not name 10.0.0.12" in wrong and "--ip 10.0.0.12" in wrong
