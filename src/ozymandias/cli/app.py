@@ -49,7 +49,9 @@ token_app = typer.Typer(
     no_args_is_help=True,
 )
 tls_app = typer.Typer(
-    help="Certificates for the API and its clients: a cluster CA and node certificates.",
+    help="Certificates for the API, its peers and clients: a cluster CA and the certificates "
+    "it signs. Example: ozy tls ca create ./tls && "
+    "ozy tls cert create --ca ./tls --name n1 --ip 10.0.0.11",
     no_args_is_help=True,
 )
 tls_ca_app = typer.Typer(help="The cluster's certificate authority.", no_args_is_help=True)
