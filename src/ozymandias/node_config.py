@@ -20,6 +20,7 @@ from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
 from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
+from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
 from ozymandias.tls.certificates import names_host
@@ -29,7 +30,6 @@ from ozymandias.tls.settings import EtcdSecurity, ServerTls
 DEFAULT_API_PORT = 7070
 DEFAULT_INGRESS_PORT = 80
 DEFAULT_LEASE_TTL = 5
-DEFAULT_CLUSTER_CIDR = "10.213.0.0/16"
 FLANNEL_SUBNET_ENV = Path("/run/flannel/subnet.env")
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
@@ -84,8 +85,12 @@ DEFAULT_WAIT_SECONDS = 120.0
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error; the caller raises the returned exit (`raise fail(...)`)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error; the caller raises the returned exit (`raise fail(...)`).
+
+    Unwrapped (the terminal wraps it, a pipe or a log gets it whole), and as
+    text: a message may quote brackets that rich would take for markup.
+    """
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
