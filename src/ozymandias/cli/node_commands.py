@@ -15,6 +15,7 @@ from ozymandias.cli.app import ApiOption, call, configure_logging, fail, out
 from ozymandias.ingress.port_range import parse_port_range
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.sizes import parse_size
+from ozymandias.tls.contexts import client_context
 
 # `ozy up` takes these too.
 PodSubnetOption = Annotated[
@@ -131,6 +132,7 @@ def node(
     tls_cert: security.TlsCert = None,
     tls_key: security.TlsKey = None,
     tls_client_ca: security.TlsClientCa = None,
+    tls_ca: security.TlsCa = None,
     insecure_http: security.InsecureHttp = False,
     etcd_cacert: security.EtcdCacert = None,
     etcd_cert: security.EtcdCert = None,
@@ -193,11 +195,13 @@ def node(
             ),
             api_tls=security.server_tls(tls_cert, tls_key, tls_client_ca),
             insecure_http=insecure_http,
+            peer_ca=security.peer_ca(tls_ca),
             etcd_security=security.etcd_security(
                 etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password_file
             ),
             secrets_key_file=secrets_key_file,
         )
+        client_context(config.peer_tls)  # the files peers are called with, checked now
     except ValueError as error:
         raise fail(str(error), code=2) from None
     configure_logging()
