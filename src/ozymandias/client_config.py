@@ -1,4 +1,5 @@
-"""Where a client finds its token: `--token`, then OZY_TOKEN, then the token file.
+"""Where a client finds its token: `--token`, then OZY_TOKEN, then the token file; and the
+environment variables of its TLS files.
 
 The file is `~/.config/ozymandias/token` (under $XDG_CONFIG_HOME if set),
 mode 0600, as `ozy up` writes it after bootstrapping its cluster. Kept apart
@@ -13,6 +14,8 @@ from pathlib import Path
 
 TOKEN_ENV = "OZY_TOKEN"
 CACERT_ENV = "OZY_CACERT"
+CLIENT_CERT_ENV = "OZY_CLIENT_CERT"
+CLIENT_KEY_ENV = "OZY_CLIENT_KEY"
 
 
 def config_dir() -> Path:

@@ -21,6 +21,7 @@ from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
 from ozymandias.api.auth import Guard
 from ozymandias.api.peer import PeerContact
+from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.server import ApiServer, api_server
 from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import Event, Node
@@ -35,6 +36,7 @@ from ozymandias.network.pod_network import PodNetwork
 from ozymandias.node_config import (
     NodeConfig,
     address_towards,
+    api_warnings,
     default_capacity,
     shared_storage_of,
 )
@@ -119,6 +121,7 @@ class NodeDaemon:
         self.store = ClusterStore(etcd)
         self.acl_store = AclStore(etcd)
         self.peer_secret = ""  # read from etcd before the first term (see `run`)
+        self.peer_link = PeerLink(config.peer_tls)
         self.dns_store = DnsStore(etcd, config.dns_domain)
         self.mirrors = self.store.mirrors()
         # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
@@ -163,17 +166,14 @@ class NodeDaemon:
             await self._wait_for_etcd()
             # Kept for the daemon's life: a node that has lost etcd still shows it to peers.
             self.peer_secret = (await self.acl_store.peer_credential()).secret
+            self.peer_link.secret = self.peer_secret
             capacity = default_capacity(config)
             shared_storage = shared_storage_of(config)
             address = config.address or address_towards(config.etcd)
             api_host = address if config.api_host == "0.0.0.0" else config.api_host
             api_url = f"{config.api_scheme}://{api_host}:{config.api_port}"
-            if config.insecure_http and config.api_tls is None:
-                log.warning(
-                    "--insecure-http: the API serves plain HTTP on %s; tokens and secrets "
-                    "cross the network readable by anyone on the path",
-                    config.api_host,
-                )
+            for warning in api_warnings(config, api_host):
+                log.warning("%s", warning)
             await self.runtime.start()
             await self.pod_network.prepare_host()
             while True:
@@ -228,7 +228,7 @@ class NodeDaemon:
         # Fresh mirrors for each membership: after a fence, nothing of the old
         # view may survive into the new one.
         self.mirrors = self.store.mirrors()
-        peers = PeerContact(node.name, self.mirrors.node_list, config.lease_ttl / 3)
+        peers = PeerContact(node.name, self.mirrors.node_list, config.lease_ttl / 3, self.peer_link)
         self.membership.begin_term(everyone_cut_off=peers.everyone_cut_off)
         dns_records = self.dns_store.records_mirror()
         dns_aliases = self.dns_store.aliases_mirror()
@@ -272,8 +272,11 @@ class NodeDaemon:
             acl_store=self.acl_store,
             guard=guard,
             etcd_contact=self.membership,
+            peers=self.peer_link,
         )
-        server = api_server(app, config.api_host, config.api_port, config.api_limits)
+        server = api_server(
+            app, config.api_host, config.api_port, config.api_limits, config.api_tls
+        )
         mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
         return _Term(
             node, mirrors, dns_records, publisher, agent, upkeep, replacer, ingress, server

@@ -20,15 +20,17 @@ from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
 from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
+from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
 from ozymandias.store.etcd_channel import connection_plan
+from ozymandias.tls.certificates import names_host
+from ozymandias.tls.contexts import ClientTls
 from ozymandias.tls.settings import EtcdSecurity, ServerTls
 
 DEFAULT_API_PORT = 7070
 DEFAULT_INGRESS_PORT = 80
 DEFAULT_LEASE_TTL = 5
-DEFAULT_CLUSTER_CIDR = "10.213.0.0/16"
 FLANNEL_SUBNET_ENV = Path("/run/flannel/subnet.env")
 
 
@@ -99,12 +101,29 @@ class NodeConfig:
     keep_local_volumes: bool = False
     api_tls: ServerTls | None = None  # None: plain HTTP (refused off loopback, unless insecure)
     insecure_http: bool = False
+    # The CA peers' https certificates are checked against; None: --tls-client-ca's, if any.
+    peer_ca: Path | None = None
     etcd_security: EtcdSecurity = field(default_factory=EtcdSecurity)
     secrets_key_file: Path | None = None  # None: this node cannot seal or open secrets
 
     @property
     def api_scheme(self) -> str:
         return "https" if self.api_tls is not None else "http"
+
+    @property
+    def peer_tls(self) -> ClientTls:
+        """How this node calls peers over https: it checks their certificates against the
+        cluster CA (`peer_ca`, else `--tls-client-ca`, else the system's CAs), and shows its
+        own API certificate, for peers that require client certificates."""
+        tls = self.api_tls
+        return ClientTls(
+            ca=self.peer_ca or (tls.client_ca if tls is not None else None),
+            cert=tls.cert if tls is not None else None,
+            key=tls.key if tls is not None else None,
+            ca_flag="--tls-ca",
+            cert_flag="--tls-cert",
+            key_flag="--tls-key",
+        )
 
     @property
     def node_dir(self) -> Path:
@@ -137,6 +156,25 @@ def is_loopback(host: str) -> bool:
         return ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def api_warnings(config: NodeConfig, api_host: str) -> list[str]:
+    """What a node says at every start about how its API is reached at `api_host`."""
+    tls = config.api_tls
+    if tls is None:
+        if not config.insecure_http:
+            return []
+        return [
+            f"--insecure-http: the API serves plain HTTP on {config.api_host}; tokens and "
+            "secrets cross the network readable by anyone on the path"
+        ]
+    if names_host(tls.cert.read_bytes(), api_host):
+        return []
+    return [
+        f"--tls-cert {tls.cert} does not name {api_host}, the address in this node's API URL: "
+        f"peers and clients will refuse it (`ozy tls cert create --ip {api_host}` makes one "
+        "that does)"
+    ]
 
 
 def host_memory() -> int:

@@ -8,12 +8,13 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
 
 from ozymandias.client_config import TOKEN_ENV
-from tests.support.machine import REPO, free_port, run
+from tests.support.machine import REPO, free_port, free_port_pair, run
 from tests.support.nodes import remove_everything_of_node
 from tests.support.podman import app_container, containers_with_label
 from tests.support.waiting import wait_until
@@ -72,7 +73,7 @@ class Ozy:
 @pytest.fixture
 def ozy(tmp_path: Path, pod_range: str, example_images: None) -> Iterator[Ozy]:
     api_port = free_port()
-    command = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy", etcd_port=free_port())
+    command = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy", etcd_port=free_port_pair())
     try:
         command(*command.up_arguments)
         assert "already running" in command(*command.up_arguments).stdout  # idempotent
@@ -261,3 +262,55 @@ def test_down_keeps_local_volumes_for_the_next_up_and_down_volumes_removes_them(
     removed = ozy("down", "--data-dir", str(ozy.data_dir), "--volumes", "--yes")
     assert "removed the local volumes of 1 instance(s)" in removed.stdout
     assert not list(ozy.data_dir.glob("nodes/*/local-volumes/*/*/*.img"))
+
+
+def test_up_avoids_a_subnet_the_host_uses_and_says_why_it_cannot_start(
+    tmp_path: Path, pod_range: str, example_images: None
+) -> None:
+    """A podman network left by an earlier node of another name holds the first /24."""
+    stale, first = "ozy-stale-cli-test", next(IPv4Network(pod_range).subnets(new_prefix=24))
+    api_port = free_port()
+    ozy = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy", etcd_port=free_port_pair())
+    run("podman", "network", "create", "--subnet", str(first), stale)
+    try:
+        taken = ozy(*ozy.up_arguments, "--pod-subnet", str(first), check=False)
+        assert taken.returncode == 1
+        reason = taken.stderr.strip().splitlines()[-1]  # after the progress lines
+        assert reason.startswith("error: ozy up failed: no pod subnet for cli-node: "), reason
+        assert f"pod subnet {first} is already used on this host, by podman network {stale}" in (
+            reason
+        )
+
+        ozy(*ozy.up_arguments)
+        network = json.loads(run("podman", "network", "inspect", f"ozy-{NODE}").stdout)[0]
+        subnet = IPv4Network(network["subnets"][0]["subnet"])
+        assert subnet.subnet_of(IPv4Network(pod_range)) and not subnet.overlaps(first)
+        assert f"is used on this host by podman network {stale}" not in (
+            ozy.data_dir / "up.log"
+        ).read_text()  # it was never this node's: nothing to warn of
+    finally:
+        ozy("down", "--data-dir", str(ozy.data_dir), check=False)
+        remove_everything_of_node(NODE)
+        run("podman", "network", "rm", "-f", stale, check=False)
+
+
+def test_events_by_limit_and_age_and_a_recreated_job_describes_only_its_own(
+    ozy: Ozy, tmp_path: Path
+) -> None:
+    spec = tmp_path / "keeper.yaml"
+    spec.write_text(KEEPER)
+    ozy("apply", "-f", str(spec))
+    ozy("delete", "keeper")
+    ozy("apply", "-f", str(spec))
+
+    everything = json.loads(ozy("get", "events", "--job", "keeper", "-o", "json").stdout)
+    assert [e["kind"] for e in everything].count("job-deleted") == 1
+    newest = json.loads(ozy("get", "events", "--limit", "2", "-o", "json").stdout)
+    assert newest == json.loads(ozy("get", "events", "-o", "json").stdout)[-2:]
+    assert json.loads(ozy("get", "events", "--since", "1h", "-o", "json").stdout)
+    bad = ozy("get", "events", "--since", "5 fortnights", check=False)
+    assert bad.returncode == 2 and "not a duration like 30s" in bad.stderr
+
+    described = json.loads(ozy("describe", "job", "keeper", "-o", "json").stdout)
+    kinds = [e["kind"] for e in described["events"]]
+    assert "job-deleted" not in kinds and kinds.count("job-committed") == 1, kinds

@@ -19,6 +19,7 @@ from tests.support.hosts import (
     leftovers,
 )
 from tests.support.machine import CLUSTER_CIDR, blackholed, require_tools, run
+from tests.support.tls import TestPki
 from tests.support.waiting import wait_until
 
 REQUIRED_IMAGES = ("localhost/ozy-example-web", "localhost/podman-pause")
@@ -67,8 +68,14 @@ def etcd_cluster(
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """The session's cluster CA: every host serves and calls its peers over HTTPS."""
+    return TestPki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture
-def make_hosts(etcd_cluster: EtcdCluster, tmp_path: Path) -> Iterator[HostFactory]:
+def make_hosts(etcd_cluster: EtcdCluster, pki: TestPki, tmp_path: Path) -> Iterator[HostFactory]:
     """Create hosts running node daemons for one test; destroy every one of them after."""
     etcd_cluster.start()  # brings back members a previous test stopped
     etcd_cluster.wipe()
@@ -83,6 +90,7 @@ def make_hosts(etcd_cluster: EtcdCluster, tmp_path: Path) -> Iterator[HostFactor
                 index=index,
                 work_dir=tmp_path / f"h{index}",
                 etcd_endpoints=etcd_cluster.endpoints,
+                pki=pki,
                 **options,  # type: ignore[arg-type]
             )
             created.append(host)

@@ -291,7 +291,7 @@ def test_nodes_leasing_at_once_get_different_subnets(
                 SubnetLeaser(store, f"racer{i}", CLUSTER_CIDR, tmp_path / f"racer{i}")
                 for i in range(count)
             ]
-            subnets = await asyncio.gather(*(leaser.lease(lease) for leaser in leasers))
+            subnets = await asyncio.gather(*(leaser.lease(lease, {}) for leaser in leasers))
             await etcd.revoke_lease(lease)
             return list(subnets)
         finally:

@@ -11,6 +11,9 @@ in the root namespace, where the etcd members listen.
 - Killing a host is `kill -9` of the sandbox's init: the node daemon, its
   podman service, conmon and every container die with it at once.
 - Partitioning a host sets its veth down; healing sets it up again.
+- Given the session's `TestPki`, a host serves its API over HTTPS with a
+  certificate for its address, requires client certificates of the same CA,
+  and so calls its peers over HTTPS, as nodes on a real network would.
 
 Safety: the whole test range is blackholed in the root namespace before any
 host exists, so no packet to a host that is not up leaves the machine through
@@ -21,9 +24,11 @@ created, even after a failure.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -36,6 +41,7 @@ import httpx
 from tests.support.auth import bearer
 from tests.support.etcd import EtcdctlReads
 from tests.support.machine import CLUSTER_CIDR, run
+from tests.support.tls import TestPki
 from tests.support.waiting import wait_until
 
 TEST_RANGE = "10.214.0.0/16"  # blackholed while the hosts exist
@@ -243,6 +249,9 @@ class Host:
     lease_subnet: bool = False
     network_backend: str = "host-gw"
     extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
+    # The cluster CA: the API over HTTPS, client certificates required. None: plain HTTP
+    # on the hosts' bridge (--insecure-http), which only this machine can reach.
+    pki: TestPki | None = None
     init_pid: int = 0
     _pidns: str = field(default="", repr=False)
 
@@ -270,7 +279,21 @@ class Host:
 
     @property
     def api(self) -> str:
-        return f"http://{self.address}:{API_PORT}"
+        scheme = "https" if self.pki is not None else "http"
+        return f"{scheme}://{self.address}:{API_PORT}"
+
+    @functools.cached_property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify` for the harness's calls: the CA, and a client certificate."""
+        if self.pki is None:
+            return True
+        return self.pki.context(self.pki.certificate("harness"))
+
+    def _api_security_flags(self) -> tuple[str, ...]:
+        if self.pki is None:
+            return ("--insecure-http",)
+        certificate = self.pki.certificate(self.name, ips=(self.address,))
+        return self.pki.node_flags(certificate, require_clients=True)
 
     @property
     def log_path(self) -> Path:
@@ -374,8 +397,7 @@ class Host:
             self.address,
             "--api-host",
             "0.0.0.0",
-            # The hosts' bridge exists only inside this test's sandbox.
-            "--insecure-http",
+            *self._api_security_flags(),
             "--api-port",
             str(API_PORT),
             "--data-dir",
@@ -500,7 +522,8 @@ class Host:
 
     def answers(self) -> bool:
         try:
-            return httpx.get(f"{self.api}/v1/health", timeout=1).status_code == 200
+            health = httpx.get(f"{self.api}/v1/health", timeout=1, verify=self.verify)
+            return health.status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -546,7 +569,7 @@ class Host:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs["headers"] = {**bearer(), **kwargs.get("headers", {})}
-        return httpx.request(method, f"{self.api}{path}", timeout=60, **kwargs)
+        return httpx.request(method, f"{self.api}{path}", timeout=60, verify=self.verify, **kwargs)
 
     def apply(self, spec_yaml: str, job: str) -> None:
         response = self.request(

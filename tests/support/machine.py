@@ -22,6 +22,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A free port whose next one is free too: `ozy up --etcd-port P` gives etcd P + 1."""
+    for _ in range(100):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two free ports in a row")
+
+
 # The default TCP ingress port range (ozy node --ingress-tcp-ports), like a NodePort range.
 TCP_INGRESS_PORTS = (30000, 32767)
 

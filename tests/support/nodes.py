@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable
@@ -44,11 +45,20 @@ class NodeProcess:
     api_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
     ingress_port: int = field(default_factory=free_port)
+    # Set when the node serves HTTPS (its --tls-* flags go in `extra_args`): what the
+    # harness's own calls verify the node with and show it (see tests/support/tls.py).
+    https: ssl.SSLContext | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def api(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        scheme = "https" if self.https is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.api_port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's `verify` for this node's API."""
+        return self.https if self.https is not None else True
 
     @property
     def log_path(self) -> Path:
@@ -104,7 +114,8 @@ class NodeProcess:
                 f"node {self.name} exited with {self.process.returncode}: {self.log_tail()}"
             )
         try:
-            return httpx.get(f"{self.api}/v1/health", timeout=1).status_code == 200
+            health = httpx.get(f"{self.api}/v1/health", timeout=1, verify=self.verify)
+            return health.status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -141,7 +152,7 @@ class NodeProcess:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("timeout", 60)
         kwargs["headers"] = {**bearer(), **kwargs.get("headers", {})}
-        return httpx.request(method, f"{self.api}{path}", **kwargs)
+        return httpx.request(method, f"{self.api}{path}", verify=self.verify, **kwargs)
 
     def apply(self, spec_yaml: str) -> httpx.Response:
         import yaml

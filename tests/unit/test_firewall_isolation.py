@@ -19,6 +19,7 @@ from ozymandias.network.firewall_rules import (
     multiport_lists,
     render,
 )
+from ozymandias.runtime.models import BridgeNetwork
 from ozymandias.store.cluster_store import ClusterStore
 
 CHAINS = Chains.for_node("n1")
@@ -192,6 +193,9 @@ async def test_the_pod_network_gives_the_firewall_its_isolation(
         async def ensure_network(self, name: str, subnet: str, mtu: int | None = None) -> None: ...
 
         async def remove_network(self, name: str) -> None: ...
+
+        async def networks(self) -> list[BridgeNetwork]:
+            return []
 
     network = pod_network.PodNetwork(
         Bridges(),

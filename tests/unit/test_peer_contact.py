@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 
 from ozymandias.api.auth import Authentication, Guard
 from ozymandias.api.peer import ETCD_CONTACT_PATH, PeerContact, etcd_contact_router
+from ozymandias.api.peer_link import PeerLink
 from ozymandias.cluster.records import AclToken, Node, Resources
 from ozymandias.store.mirror import Mirror
+
+PEER_SECRET = "p" * 43
 
 
 class Contact:
@@ -54,6 +57,8 @@ def peers_answer(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def handle(request: httpx.Request) -> httpx.Response:
         assert request.url.path == ETCD_CONTACT_PATH
+        # Peers ask with the cluster's peer credential: the route refuses anything else.
+        assert request.headers["authorization"] == f"Bearer {PEER_SECRET}"
         answer = answers[request.url.host]
         if isinstance(answer, Exception):
             raise answer
@@ -74,7 +79,9 @@ async def test_everyone_is_cut_off_when_every_peer_has_long_been_silent(
     peers_answer: dict[str, Any],
 ) -> None:
     peers_answer.update(b=2.5, c=3.0)  # refresh every 5/3s: 1.5 intervals is 2.5s
-    contact = PeerContact("a", lambda: [node("a"), node("b"), node("c")], 5 / 3)
+    contact = PeerContact(
+        "a", lambda: [node("a"), node("b"), node("c")], 5 / 3, PeerLink(secret=PEER_SECRET)
+    )
     assert await contact.everyone_cut_off()
 
 
@@ -90,9 +97,13 @@ async def test_one_peer_in_touch_or_silent_means_not_everyone(
     peers_answer: dict[str, Any], c_answers: Any
 ) -> None:
     peers_answer.update(b=9.0, c=c_answers)
-    contact = PeerContact("a", lambda: [node("a"), node("b"), node("c")], 5 / 3)
+    contact = PeerContact(
+        "a", lambda: [node("a"), node("b"), node("c")], 5 / 3, PeerLink(secret=PEER_SECRET)
+    )
     assert not await contact.everyone_cut_off()
 
 
 async def test_a_node_without_peers_counts_as_everyone_cut_off() -> None:
-    assert await PeerContact("a", lambda: [node("a")], 1.0).everyone_cut_off()
+    assert await PeerContact(
+        "a", lambda: [node("a")], 1.0, PeerLink(secret=PEER_SECRET)
+    ).everyone_cut_off()

@@ -10,22 +10,26 @@ import pytest
 from ozymandias.cluster.records import Node, Resources
 from ozymandias.network import ip_routes, pod_network
 from ozymandias.network.pod_network import PodNetwork
+from ozymandias.runtime.models import BridgeNetwork
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.mirror import Mirror
 
 
 class FakeRuntime:
     def __init__(self) -> None:
-        self.networks: dict[str, tuple[str, int | None]] = {}
+        self.made: dict[str, tuple[str, int | None]] = {}
         self.fail_removal = False
 
     async def ensure_network(self, name: str, subnet: str, mtu: int | None = None) -> None:
-        self.networks[name] = (subnet, mtu)
+        self.made[name] = (subnet, mtu)
 
     async def remove_network(self, name: str) -> None:
         if self.fail_removal:
             raise RuntimeError("podman is gone")
-        self.networks.pop(name, None)
+        self.made.pop(name, None)
+
+    async def networks(self) -> list[BridgeNetwork]:
+        return [BridgeNetwork(name, "", (subnet,)) for name, (subnet, _) in self.made.items()]
 
 
 class FakeFirewall:
@@ -98,7 +102,7 @@ async def test_under_flannel_the_subnet_and_range_are_flannels(
     assert host == ["blackhole 10.244.0.0/16", "netfilter"]
     await pods.start(lease_id=7, address="10.0.0.1")
     assert pods.subnet == "10.244.3.0/24" and pods.gateway == "10.244.3.1"
-    assert runtime.networks == {"ozy-n1": ("10.244.3.0/24", 1450)}
+    assert runtime.made == {"ozy-n1": ("10.244.3.0/24", 1450)}
     assert FakeFirewall.made[0].args == ("n1", "10.244.3.0/24", "10.244.0.0/16")
     assert FakeFirewall.made[0].started and pods.firewall is cast(Any, FakeFirewall.made[0])
     assert host[-1] == "conntrack"
@@ -118,7 +122,7 @@ async def test_stop_gives_back_what_was_set_up(tmp_path: Path, host: list[str]) 
     await pods.remove_bridge()  # errors are ignored: the daemon is leaving anyway
     runtime.fail_removal = False
     await pods.remove_bridge()
-    assert runtime.networks == {}
+    assert runtime.made == {}
     await pods.stop()
     assert FakeFirewall.made[0].stopped
     assert host[-1] == "no blackhole 10.213.0.0/16"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,9 @@ from starlette.types import Message, Receive, Scope, Send
 from ozymandias.api.problems import Problem
 from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.server import api_server
+from ozymandias.tls.certificates import create_ca, create_node_certificate
+from ozymandias.tls.contexts import ClientTls, client_context
+from ozymandias.tls.settings import ServerTls
 from tests.support.machine import free_port
 
 release = asyncio.Event()
@@ -108,10 +113,10 @@ async def test_past_the_requests_in_flight_a_request_gets_429_but_health_still_a
 
 
 @contextlib.asynccontextmanager
-async def serving(limits: ApiLimits) -> AsyncIterator[int]:
+async def serving(limits: ApiLimits, tls: ServerTls | None = None) -> AsyncIterator[int]:
     """The tiny app behind `limits`, served by the API's real server on a loopback port."""
     port = free_port()
-    server = api_server(limited(limits), "127.0.0.1", port, limits)
+    server = api_server(limited(limits), "127.0.0.1", port, limits, tls)
     task = asyncio.create_task(server.serve())
     try:
         for _ in range(200):
@@ -124,12 +129,31 @@ async def serving(limits: ApiLimits) -> AsyncIterator[int]:
         await asyncio.wait_for(task, 10)
 
 
-async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one() -> None:
-    async with serving(ApiLimits(header_seconds=1.0)) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+@pytest.fixture(scope="module")
+def api_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ServerTls, ssl.SSLContext]:
+    """A certificate for the server, and a client context that trusts it."""
+    directory = tmp_path_factory.mktemp("tls")
+    create_ca(directory)
+    create_node_certificate(directory, "n1", directory)
+    tls = ServerTls(directory / "n1.pem", directory / "n1-key.pem")
+    return tls, client_context(ClientTls(ca=Path(directory / "ca.pem")))
+
+
+@pytest.mark.parametrize("https", [False, True])
+async def test_a_client_trickling_its_headers_is_cut_off_and_holds_up_no_one(
+    https: bool, api_tls: tuple[ServerTls, ssl.SSLContext]
+) -> None:
+    tls, context = api_tls if https else (None, None)
+    async with serving(ApiLimits(header_seconds=1.0), tls) as port:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=context, server_hostname="localhost" if https else None
+        )
         writer.write(b"GET /v1/health HTTP/1.1\r\nHost: t\r\n")  # never finished
         await writer.drain()
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as api:
+        scheme = "https" if https else "http"
+        async with httpx.AsyncClient(
+            base_url=f"{scheme}://127.0.0.1:{port}", verify=context or True
+        ) as api:
             assert (await api.get("/v1/health")).status_code == 200  # served meanwhile
         assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
         writer.close()

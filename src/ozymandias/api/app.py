@@ -19,6 +19,7 @@ from ozymandias.api import dns as dns_api
 from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
 from ozymandias.api.peer import EtcdContact, etcd_contact_router
+from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.problems import (
     Problem,
     handle_http_error,
@@ -66,6 +67,7 @@ def create_app(
     acl_store: AclStore,
     guard: Guard,
     etcd_contact: EtcdContact,
+    peers: PeerLink,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -91,6 +93,7 @@ def create_app(
         spec_limits=spec_limits,
         follows=Follows(limits),
         acl=acl_store,
+        peers=peers,
     )
     for router in _ROUTERS:
         app.include_router(router)

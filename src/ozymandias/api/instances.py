@@ -94,7 +94,7 @@ async def _logs(
     """The instance's logs, from this node's runtime or from the node that runs it."""
     mirrors = services.mirrors
     if owner != services.node.name:
-        return await _proxy_logs(mirrors, owner, instance, container, follow, tail, caller)
+        return await _proxy_logs(services, owner, instance, container, follow, tail, caller)
     if not services.agent.has_container(job_name, index, container):
         status = next((s for s in mirrors.instance_statuses(job_name) if s.index == index), None)
         state = status.state.value if status is not None else "pending"
@@ -123,7 +123,7 @@ def _locate_instance(instance: str, mirrors: ClusterMirrors) -> tuple[str, int, 
 
 
 async def _proxy_logs(
-    mirrors: ClusterMirrors,
+    services: ApiServices,
     owner: str,
     instance: str,
     container: str,
@@ -134,9 +134,9 @@ async def _proxy_logs(
     """Logs of an instance on another node, from that node's API; its errors are passed on.
 
     The request carries the caller's `Authorization`, not the peers' credential,
-    which opens no user route.
+    which opens no user route; it goes over https if the peer serves it (see peer_link.py).
     """
-    peer = next((n for n in mirrors.node_list() if n.name == owner), None)
+    peer = next((n for n in services.mirrors.node_list() if n.name == owner), None)
     if peer is None:
         raise Problem(
             503, "node-unavailable", "Node unavailable", f"node {owner} runs {instance} but is gone"
@@ -144,7 +144,7 @@ async def _proxy_logs(
     params: dict[str, Any] = {"container": container, "follow": follow}
     if tail is not None:
         params["tail"] = tail
-    client = httpx.AsyncClient(
+    client = services.peers.client(
         base_url=peer.api_url, timeout=None, headers={"authorization": caller}
     )
     try:

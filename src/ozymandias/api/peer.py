@@ -17,6 +17,7 @@ import httpx
 from fastapi import APIRouter
 
 from ozymandias.api.auth import requires_peer
+from ozymandias.api.peer_link import PeerLink
 from ozymandias.cluster.records import Node
 
 ETCD_CONTACT_PATH = "/v1/node/etcd-contact"
@@ -56,9 +57,15 @@ class PeerContact:
     """Asks the peers of node `own_name` whether they, too, have gone without etcd."""
 
     def __init__(
-        self, own_name: str, nodes: Callable[[], Iterable[Node]], refresh_interval: float
+        self,
+        own_name: str,
+        nodes: Callable[[], Iterable[Node]],
+        refresh_interval: float,
+        link: PeerLink,
     ) -> None:
-        """`nodes`: the cluster's nodes now; `refresh_interval`: how often leases are refreshed."""
+        """`nodes`: the cluster's nodes now; `refresh_interval`: how often leases are refreshed;
+        `link`: how to call them (TLS, the peers' credential)."""
+        self._link = link
         self._own_name = own_name
         self._nodes = nodes
         self._refresh_interval = refresh_interval
@@ -79,6 +86,7 @@ class PeerContact:
             except (httpx.HTTPError, ValueError, KeyError):
                 return False
 
-        async with httpx.AsyncClient(timeout=PEER_ASK_SECONDS) as client:
+        link = self._link
+        async with link.client(timeout=PEER_ASK_SECONDS, headers=link.credential_headers) as client:
             answers = await asyncio.gather(*(cut_off(client, peer) for peer in peers))
         return all(answers)

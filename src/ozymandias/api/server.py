@@ -6,19 +6,26 @@ its first byte). A client trickling headers a byte a second would hold its
 connection for good, and enough of them would exhaust the node's file
 descriptors. So each request must arrive whole within `header_seconds`;
 the body has its own deadline (see request_limits.py).
+
+With TLS, asyncio completes the handshake before the protocol sees the
+connection (and gives up on a handshake after 60 seconds), so the header
+deadline counts from the first byte of HTTP, as without TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Generator
+import ssl
+from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ozymandias.api.request_limits import ApiLimits
+from ozymandias.tls.contexts import server_context
+from ozymandias.tls.settings import ServerTls
 
 
 class _HeaderDeadline(H11Protocol):
@@ -76,9 +83,15 @@ class ApiServer(uvicorn.Server):
         yield
 
 
-def api_server(app: Any, host: str, port: int, limits: ApiLimits) -> ApiServer:
-    """The server for `app` on host:port, with `limits`' header deadline."""
+def api_server(
+    app: Any, host: str, port: int, limits: ApiLimits, tls: ServerTls | None = None
+) -> ApiServer:
+    """The server for `app` on host:port, with `limits`' header deadline; HTTPS with `tls`.
+
+    ValueError if `tls` names files that are not a certificate and its key.
+    """
     protocol = type("HeaderDeadline", (_HeaderDeadline,), {"header_seconds": limits.header_seconds})
+    context = server_context(tls) if tls is not None else None
     return ApiServer(
         uvicorn.Config(
             app,
@@ -87,5 +100,14 @@ def api_server(app: Any, host: str, port: int, limits: ApiLimits) -> ApiServer:
             http=protocol,
             log_level="warning",
             lifespan="off",
+            ssl_context_factory=_given(context) if context is not None else None,
         )
     )
+
+
+def _given(
+    context: ssl.SSLContext,
+) -> Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]:
+    """uvicorn's hook for a context of one's own: ours requires TLS 1.2 and client certificates
+    by our rules (see tls/contexts.py), not uvicorn's defaults."""
+    return lambda _config, _default: context

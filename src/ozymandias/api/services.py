@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.request_limits import Follows
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
@@ -35,6 +36,7 @@ class ApiServices:
     spec_limits: SpecLimits
     follows: Follows
     acl: AclStore
+    peers: PeerLink
 
 
 async def api_services(request: Request) -> ApiServices:

@@ -71,6 +71,12 @@ def job_summary(record: JobRecord, mirrors: ClusterMirrors) -> dict[str, Any]:
     }
 
 
+def since_its_creation(events: list[Event]) -> list[Event]:
+    """A job's events after the last deletion of a job of its name: this job's own."""
+    deleted = [i for i, event in enumerate(events) if event.kind == "job-deleted"]
+    return events[deleted[-1] + 1 :] if deleted else events
+
+
 def job_detail(record: JobRecord, mirrors: ClusterMirrors, events: list[Event]) -> dict[str, Any]:
     schedule = mirrors.schedule(record.spec.name)
     return {
@@ -79,7 +85,7 @@ def job_detail(record: JobRecord, mirrors: ClusterMirrors, events: list[Event]) 
         "placements": dict(sorted(schedule.placements.items())) if schedule else {},
         "pending": dict(sorted(schedule.pending.items())) if schedule else {},
         "instances": instances_of(record.spec.name, mirrors),
-        "events": [event.model_dump() for event in events],
+        "events": [event.model_dump() for event in since_its_creation(events)],
     }
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ozymandias.client_config import token_file
+from ozymandias.client_config import CACERT_ENV, CLIENT_CERT_ENV, CLIENT_KEY_ENV, token_file
+from ozymandias.tls.contexts import ClientTls, client_context
 
 DEFAULT_API = "http://127.0.0.1:7070"
 
@@ -23,8 +22,9 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    """`token`: the bearer secret sent with every request; `ca`: the CA that signed the API's
-    certificate, for an https:// API (default: the system's CAs)."""
+    """`token`: the bearer secret sent with every request; `tls`: for an https:// API, the CA
+    that signed its certificate (default: the system's CAs) and a client certificate, if the
+    API requires one."""
 
     def __init__(
         self,
@@ -32,20 +32,19 @@ class ApiClient:
         timeout: float = 30.0,
         *,
         token: str | None = None,
-        ca: Path | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        verify: ssl.SSLContext | bool = True
-        if ca is not None:
-            try:
-                verify = ssl.create_default_context(cafile=str(ca))
-            except (OSError, ssl.SSLError) as error:
-                raise ApiError(f"cannot use --cacert {ca}: {error}") from None
+        try:
+            verify = client_context(tls or ClientTls())
+        except ValueError as error:
+            raise ApiError(str(error)) from None
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers=headers, verify=verify
         )
         self._has_token = bool(token)
+        self._shows_certificate = tls is not None and tls.cert is not None
 
     def close(self) -> None:
         self._http.close()
@@ -53,13 +52,16 @@ class ApiClient:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
-        except httpx.ConnectError:
+        except httpx.ConnectError as error:
             raise ApiError(
-                f"cannot reach the Ozymandias API at {self.base_url}: is a node running? "
+                self._tls_hint(error)
+                or f"cannot reach the Ozymandias API at {self.base_url}: is a node running? "
                 "Start one with `ozy up --detach`, or point --api / OZY_API at a node."
             ) from None
         except httpx.HTTPError as error:
-            raise ApiError(f"request to {self.base_url}{path} failed: {error}") from None
+            raise ApiError(
+                self._tls_hint(error) or f"request to {self.base_url}{path} failed: {error}"
+            ) from None
         if response.is_error:
             raise self._error_from(response)
         return response.json()
@@ -71,8 +73,38 @@ class ApiClient:
                     response.read()
                     raise self._error_from(response)
                 yield from response.iter_text()
-        except httpx.ConnectError:
-            raise ApiError(f"cannot reach the Ozymandias API at {self.base_url}") from None
+        except httpx.ConnectError as error:
+            raise ApiError(
+                self._tls_hint(error) or f"cannot reach the Ozymandias API at {self.base_url}"
+            ) from None
+
+    def _tls_hint(self, error: httpx.HTTPError) -> str | None:
+        """What to do about a failed TLS handshake, told apart by OpenSSL's reason; None if
+        `error` is not one."""
+        reason = str(error)
+        at = f"the API at {self.base_url}"
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            return (
+                f"{at} shows a certificate this client does not trust ({reason}): pass the "
+                f"cluster's CA with --ca FILE or {CACERT_ENV}"
+            )
+        if "WRONG_VERSION_NUMBER" in reason or "RECORD_LAYER_FAILURE" in reason:
+            return f"{at} does not speak TLS: is it http:// rather than https://?"
+        if not isinstance(error, httpx.RemoteProtocolError):
+            return None
+        if self.base_url.startswith("http://"):
+            return f"{at} closed the connection: if it serves HTTPS, use an https:// URL"
+        # With TLS 1.3 a server checks the client's certificate after the client has
+        # finished its handshake: a refusal reaches the client as a closed connection.
+        if self._shows_certificate:
+            return (
+                f"{at} closed the connection at once: it may refuse this client certificate "
+                "(is it signed by the cluster's CA?)"
+            )
+        return (
+            f"{at} closed the connection at once: it may require a client certificate; pass "
+            f"--client-cert and --client-key (or {CLIENT_CERT_ENV} and {CLIENT_KEY_ENV})"
+        )
 
     def _error_from(self, response: httpx.Response) -> ApiError:
         error = _error_from(response)

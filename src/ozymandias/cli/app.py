@@ -14,10 +14,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
-from ozymandias.client_config import CACERT_ENV, TOKEN_ENV, find_token, token_file
+from ozymandias.client_config import (
+    CACERT_ENV,
+    CLIENT_CERT_ENV,
+    CLIENT_KEY_ENV,
+    TOKEN_ENV,
+    find_token,
+    token_file,
+)
+from ozymandias.tls.contexts import ClientTls
 
 app = typer.Typer(
     help="Ozymandias: run jobs of podman pods on a cluster of peer nodes coordinated through etcd.",
@@ -40,6 +49,18 @@ token_app = typer.Typer(
     help="API tokens: create one per person or system, with a role; list and revoke them.",
     no_args_is_help=True,
 )
+tls_app = typer.Typer(
+    help="Certificates for the API, its peers and clients: a cluster CA and the certificates "
+    "it signs. Example: ozy tls ca create ./tls && "
+    "ozy tls cert create --ca ./tls --name n1 --ip 10.0.0.11",
+    no_args_is_help=True,
+)
+tls_ca_app = typer.Typer(help="The cluster's certificate authority.", no_args_is_help=True)
+tls_cert_app = typer.Typer(
+    help="Node certificates, signed by the cluster CA.", no_args_is_help=True
+)
+tls_app.add_typer(tls_ca_app, name="ca")
+tls_app.add_typer(tls_cert_app, name="cert")
 acl_app = typer.Typer(
     help="Access control: make the cluster's first admin token.", no_args_is_help=True
 )
@@ -50,6 +71,7 @@ app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
 app.add_typer(acl_app, name="acl")
+app.add_typer(tls_app, name="tls")
 
 out = Console()
 err = Console(stderr=True)
@@ -63,8 +85,12 @@ DEFAULT_WAIT_SECONDS = 120.0
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error; the caller raises the returned exit (`raise fail(...)`)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error; the caller raises the returned exit (`raise fail(...)`).
+
+    Unwrapped (the terminal wraps it, a pipe or a log gets it whole), and as
+    text: a message may quote brackets that rich would take for markup.
+    """
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -89,10 +115,12 @@ def confirm_destroying(what: str, *, yes: bool) -> None:
 
 @dataclass
 class Credentials:
-    """What the app's callback was given (`ozy --token T --cacert F ...`), for every command."""
+    """What the app's callback was given (`ozy --token T --ca F ...`), for every command."""
 
     token: str | None = None
-    cacert: Path | None = None
+    ca: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
 
 
 credentials = Credentials()
@@ -105,21 +133,39 @@ TokenOption = Annotated[
         show_default=False,
     ),
 ]
-CacertOption = Annotated[
+CaOption = Annotated[
     Path | None,
     typer.Option(
+        "--ca",
         "--cacert",
         envvar=CACERT_ENV,
-        help="CA certificate (PEM) that signed an https:// API's certificate.",
+        help="CA certificate (PEM) that signed an https:// API's certificate "
+        "(`ozy tls ca create` makes one; default: the system's CAs).",
         show_default=False,
+    ),
+]
+ClientCertOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar=CLIENT_CERT_ENV,
+        help="Client certificate (PEM), for an API that requires one (--tls-client-ca); "
+        "needs --client-key.",
+        show_default=False,
+    ),
+]
+ClientKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar=CLIENT_KEY_ENV, help="Private key (PEM) of --client-cert.", show_default=False
     ),
 ]
 
 
 def open_client(api: str) -> ApiClient:
     try:
-        return ApiClient(api, token=find_token(credentials.token), ca=credentials.cacert)
-    except ApiError as error:
+        tls = ClientTls(ca=credentials.ca, cert=credentials.client_cert, key=credentials.client_key)
+        return ApiClient(api, token=find_token(credentials.token), tls=tls)
+    except (ApiError, ValueError) as error:
         raise fail(str(error), code=2) from None
 
 

@@ -20,7 +20,9 @@ from ozymandias.cli.app import (
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS
 from ozymandias.cli.job_commands import apply
+from ozymandias.cli.node_commands import ClusterCidrOption, PodSubnetOption
 from ozymandias.cli.tables import instances_table
+from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.loader import load_job
 
 
@@ -48,6 +50,8 @@ def up(
     ingress_port: Annotated[
         int, typer.Option(help="HTTP ingress port: http://<job>.localhost:<port>/ reaches a job.")
     ] = 8080,
+    pod_subnet: PodSubnetOption = None,
+    cluster_cidr: ClusterCidrOption = DEFAULT_CLUSTER_CIDR,
 ) -> None:
     """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
 
@@ -60,7 +64,12 @@ def up(
     )
 
     config = LocalClusterConfig(
-        etcd=etcd, api_port=api_port, etcd_port=etcd_port, ingress_port=ingress_port
+        etcd=etcd,
+        api_port=api_port,
+        etcd_port=etcd_port,
+        ingress_port=ingress_port,
+        pod_subnet=pod_subnet,
+        cluster_cidr=cluster_cidr,
     )
     if data_dir is not None:
         config.data_root = data_dir

@@ -3,6 +3,7 @@ read the cluster's state, as a table or -o json."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from ozymandias.cli.app import (
     call,
     check_output,
     err,
+    fail,
     out,
     print_json,
     show_list,
@@ -27,6 +29,7 @@ from ozymandias.cli.tables import (
     nodes_table,
     volumes_table,
 )
+from ozymandias.spec.durations import parse_duration
 
 
 def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -67,11 +70,28 @@ def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 
 def get_events(
     job: Annotated[str | None, typer.Option(help="Only this job's events.")] = None,
+    limit: Annotated[
+        int, typer.Option(help="Show at most this many, the newest (up to 1000).", min=1)
+    ] = 100,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events this recent: 30s, 10m, 1h.", show_default=False),
+    ] = None,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """Recent events (the last hour or so)."""
-    params = {"job": job} if job else None
+    """Recent events, oldest first (events are kept for about an hour).
+
+    Example: ozy get events --job web --since 10m
+    """
+    params: dict[str, str] = {"limit": str(limit)}
+    if job:
+        params["job"] = job
+    if since is not None:
+        try:
+            params["since"] = str(time.time() - parse_duration(since))
+        except ValueError as error:
+            raise fail(f"--since: {error}", code=2) from None
     show_list(api, "/v1/events", output, events_table, "no events", params)
 
 

@@ -14,6 +14,7 @@ from ozymandias.cli import (
     job_commands,
     logs_command,
     node_commands,
+    tls_commands,
     token_commands,
     version_command,
 )
@@ -24,6 +25,8 @@ from ozymandias.cli.app import (
     describe_app,
     get_app,
     node_app,
+    tls_ca_app,
+    tls_cert_app,
     token_app,
 )
 
@@ -60,6 +63,9 @@ token_app.command("create")(token_commands.token_create)
 token_app.command("list")(token_commands.token_list)
 token_app.command("revoke")(token_commands.token_revoke)
 acl_app.command("bootstrap")(token_commands.acl_bootstrap)
+
+tls_ca_app.command("create")(tls_commands.ca_create)
+tls_cert_app.command("create")(tls_commands.cert_create)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,22 @@ from ozymandias.cli import node_security as security
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import ApiOption, call, configure_logging, fail, out
 from ozymandias.ingress.port_range import parse_port_range
+from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.sizes import parse_size
+from ozymandias.tls.contexts import client_context
+
+# `ozy up` takes these too.
+PodSubnetOption = Annotated[
+    str | None,
+    typer.Option(
+        help="This node's pod subnet, inside --cluster-cidr (default: lease a free /24 of it "
+        "from etcd, avoiding subnets this host already uses).",
+        show_default=False,
+    ),
+]
+ClusterCidrOption = Annotated[
+    str, typer.Option(help="The cluster's pod range (blackholed on the host before use).")
+]
 
 
 def node(
@@ -68,13 +83,7 @@ def node(
             "be re-placing them (default: the lease TTL)."
         ),
     ] = None,
-    pod_subnet: Annotated[
-        str | None,
-        typer.Option(
-            help="This node's pod subnet, inside --cluster-cidr "
-            "(default: lease a free /24 of it from etcd)."
-        ),
-    ] = None,
+    pod_subnet: PodSubnetOption = None,
     network_backend: Annotated[
         str,
         typer.Option(
@@ -82,9 +91,7 @@ def node(
             "Ignored where flannel runs (/run/flannel/subnet.env)."
         ),
     ] = "host-gw",
-    cluster_cidr: Annotated[
-        str, typer.Option(help="The cluster's pod range (blackholed on the host before use).")
-    ] = "10.213.0.0/16",
+    cluster_cidr: ClusterCidrOption = DEFAULT_CLUSTER_CIDR,
     dns_port: Annotated[
         int, typer.Option(help="Port of the DNS server on 127.0.0.1 (pods use port 53).")
     ] = 5353,
@@ -125,6 +132,7 @@ def node(
     tls_cert: security.TlsCert = None,
     tls_key: security.TlsKey = None,
     tls_client_ca: security.TlsClientCa = None,
+    tls_ca: security.TlsCa = None,
     insecure_http: security.InsecureHttp = False,
     etcd_cacert: security.EtcdCacert = None,
     etcd_cert: security.EtcdCert = None,
@@ -187,11 +195,13 @@ def node(
             ),
             api_tls=security.server_tls(tls_cert, tls_key, tls_client_ca),
             insecure_http=insecure_http,
+            peer_ca=security.peer_ca(tls_ca),
             etcd_security=security.etcd_security(
                 etcd_cacert, etcd_cert, etcd_key, etcd_user, etcd_password_file
             ),
             secrets_key_file=secrets_key_file,
         )
+        client_context(config.peer_tls)  # the files peers are called with, checked now
     except ValueError as error:
         raise fail(str(error), code=2) from None
     configure_logging()

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from ozymandias.tls.contexts import server_context
 from ozymandias.tls.settings import EtcdSecurity, ServerTls
 
 _PANEL = "Security (TLS, etcd credentials, secrets)"
@@ -28,6 +29,13 @@ TlsKey = Annotated[Path | None, _option("Private key (PEM) of --tls-cert.")]
 TlsClientCa = Annotated[
     Path | None,
     _option("Require API clients (peers too) to show a certificate signed by this CA (PEM)."),
+]
+TlsCa = Annotated[
+    Path | None,
+    _option(
+        "CA (PEM) that signed the peers' API certificates, for calls to peers over https "
+        "(default: --tls-client-ca; without either, the system's CAs)."
+    ),
 ]
 InsecureHttp = Annotated[
     bool,
@@ -58,10 +66,16 @@ def server_tls(cert: Path | None, key: Path | None, client_ca: Path | None) -> S
         return None
     if cert is None or key is None:
         raise ValueError("--tls-cert and --tls-key go together")
-    for flag, path in (("--tls-cert", cert), ("--tls-key", key), ("--tls-client-ca", client_ca)):
-        if path is not None and not path.is_file():
-            raise ValueError(f"{flag} {path}: no such file")
-    return ServerTls(cert=cert, key=key, client_ca=client_ca)
+    tls = ServerTls(cert=cert, key=key, client_ca=client_ca)
+    # Loaded once here, so a wrong file is an error now, not at the first handshake.
+    server_context(tls)
+    return tls
+
+
+def peer_ca(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"--tls-ca {path}: no such file")
+    return path
 
 
 def etcd_security(

@@ -10,7 +10,9 @@ from ozymandias import __version__
 from ozymandias.cli.api_client import DEFAULT_API, ApiError
 from ozymandias.cli.app import (
     ApiOption,
-    CacertOption,
+    CaOption,
+    ClientCertOption,
+    ClientKeyOption,
     OutputOption,
     TokenOption,
     check_output,
@@ -57,7 +59,9 @@ def print_version_and_exit(value: bool) -> None:
 
 def root_options(
     token: TokenOption = None,
-    cacert: CacertOption = None,
+    ca: CaOption = None,
+    client_cert: ClientCertOption = None,
+    client_key: ClientKeyOption = None,
     show: Annotated[
         bool,
         typer.Option(
@@ -70,4 +74,6 @@ def root_options(
 ) -> None:
     """The app's callback: the options every command shares, and the eager --version flag."""
     credentials.token = token
-    credentials.cacert = cacert
+    credentials.ca = ca
+    credentials.client_cert = client_cert
+    credentials.client_key = client_key

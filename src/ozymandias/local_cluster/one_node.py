@@ -29,6 +29,7 @@ from ozymandias.api.auth import HEALTH_PATH
 from ozymandias.client_config import find_token, token_file, write_token_file
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock, lock_holder
 from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
+from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.node import NodeDaemon
 from ozymandias.node_config import NodeConfig, default_data_root
 from ozymandias.store.acl_store import AclStore
@@ -47,6 +48,8 @@ class LocalClusterConfig:
     # Not 80: a laptop's port 80 is often taken, and http://<job>.localhost:8080/ reads fine.
     ingress_port: int = 8080
     node_name: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
+    pod_subnet: str | None = None  # None: the node leases one, avoiding what the host uses
+    cluster_cidr: str = DEFAULT_CLUSTER_CIDR
 
     @property
     def pid_file(self) -> Path:
@@ -109,6 +112,8 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
                 shared_storage=shared_storage,
                 # The same instances come back here: `ozy down --volumes` removes them.
                 keep_local_volumes=True,
+                pod_subnet=config.pod_subnet,
+                cluster_cidr=config.cluster_cidr,
             )
         )
         await node.run()
@@ -191,10 +196,15 @@ def start_detached(
         str(config.ingress_port),
         "--name",
         config.node_name,
+        "--cluster-cidr",
+        config.cluster_cidr,
     ]
     if config.etcd:
         command += ["--etcd", config.etcd]
+    if config.pod_subnet:
+        command += ["--pod-subnet", config.pod_subnet]
     with config.log_file.open("ab") as log_output:
+        log_start = log_output.tell()
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -208,9 +218,8 @@ def start_detached(
     while not api_answers(config.api_url):
         if process.poll() is not None:
             config.pid_file.unlink(missing_ok=True)
-            raise RuntimeError(
-                f"ozy up exited with code {process.returncode}; see {config.log_file}"
-            )
+            reason = last_line(config.log_file, log_start) or f"exit code {process.returncode}"
+            raise RuntimeError(f"ozy up failed: {reason} (log: {config.log_file})")
         if time.monotonic() > deadline:
             raise RuntimeError(
                 f"the API did not answer on {config.api_url} within {timeout:.0f}s; "
@@ -218,6 +227,19 @@ def start_detached(
             )
         time.sleep(0.2)
     return True
+
+
+def last_line(log_file: Path, start: int, limit: int = 300) -> str:
+    """The last line written to `log_file` after byte `start`: a daemon that exits says why
+    last (SystemExit's message, or a traceback's final line)."""
+    try:
+        with log_file.open("rb") as log:
+            log.seek(start)
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    line = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def stop_detached(

@@ -59,6 +59,17 @@ async def _ip_json(*arguments: str) -> list[dict[str, Any]]:
 # The blackhole
 
 
+async def interface_networks() -> list[tuple[str, str]]:
+    """(interface, network) of every IPv4 address on this host, e.g. ("eth0", "10.0.0.0/24")."""
+    networks = []
+    for link in await _ip_json("-4", "addr"):
+        for address in link.get("addr_info", []):
+            if "local" in address and "prefixlen" in address:
+                interface = ipaddress.ip_interface(f"{address['local']}/{address['prefixlen']}")
+                networks.append((str(link["ifname"]), str(interface.network)))
+    return networks
+
+
 async def has_blackhole(cidr: str) -> bool:
     return bool(await _ip_json("route", "show", "type", "blackhole", cidr))
 

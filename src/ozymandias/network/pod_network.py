@@ -35,7 +35,13 @@ from ozymandias.network.firewall_rules import (
 from ozymandias.network.ip_routes import HostGateway, PeerRouteBackend, RouteError, Vxlan
 from ozymandias.network.peer_routes import PeerRouter
 from ozymandias.network.subnet_lease import SubnetLeaser, SubnetUnavailable
-from ozymandias.network.subnets import FlannelSubnet, gateway_of, parse_flannel_env
+from ozymandias.network.subnets import (
+    FlannelSubnet,
+    gateway_of,
+    parse_flannel_env,
+    used_on_host,
+)
+from ozymandias.runtime.models import BridgeNetwork
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.mirror import Mirror
 
@@ -51,6 +57,8 @@ class BridgeNetworks(Protocol):
     async def ensure_network(self, name: str, subnet: str, mtu: int | None = None) -> None: ...
 
     async def remove_network(self, name: str) -> None: ...
+
+    async def networks(self) -> list[BridgeNetwork]: ...
 
 
 class PodNetwork:
@@ -123,8 +131,13 @@ class PodNetwork:
         if flannel is not None:
             self.subnet, mtu = flannel.subnet, flannel.mtu
         else:
+            used = used_on_host(
+                await self._runtime.networks(),
+                await ip_routes.interface_networks(),
+                self.network_name,
+            )
             try:
-                self.subnet = await self._subnets.lease(lease_id)
+                self.subnet = await self._subnets.lease(lease_id, used)
             except SubnetUnavailable as error:
                 raise SystemExit(f"no pod subnet for {self.node_name}: {error}") from error
             backend: PeerRouteBackend = (

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
-from ozymandias.network.subnets import choose_subnet
+from ozymandias.network.subnets import choose_subnet, conflict
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
@@ -45,8 +46,12 @@ class SubnetLeaser:
         self._state_file = state_file
         self._requested = requested
 
-    async def lease(self, lease_id: int) -> str:
-        """This node's subnet, held under `lease_id`: the one it holds already, or a new one."""
+    async def lease(self, lease_id: int, used_on_host: Mapping[str, str]) -> str:
+        """This node's subnet, held under `lease_id`: the one it holds already, or a new one.
+
+        `used_on_host` (network -> what uses it, see `subnets.used_on_host`) is
+        avoided: podman would refuse a bridge network there.
+        """
 
         async def attempt(number: int) -> str | Lost:
             holders = await self._store.subnet_holders()
@@ -59,11 +64,28 @@ class SubnetLeaser:
                     raise SubnetUnavailable(
                         f"pod subnet {self._requested} is held by node {holder[0]}"
                     )
+                on_host = conflict(self._requested, used_on_host)
+                if on_host is not None:
+                    raise SubnetUnavailable(
+                        f"pod subnet {self._requested} is already used on this host, by "
+                        f"{on_host}: give another --pod-subnet, or remove that"
+                    )
                 choice: str | None = self._requested
             else:
-                choice = choose_subnet(self._cluster, holders, preferred=self._remembered())
+                remembered = self._remembered()
+                taken = [*holders, *used_on_host]
+                choice = choose_subnet(self._cluster, taken, preferred=remembered)
+                on_host = conflict(remembered, used_on_host) if remembered else None
+                if on_host is not None and number == 0:
+                    log.warning(
+                        "pod subnet %s, this node's before, is used on this host by %s: "
+                        "taking %s instead",
+                        remembered, on_host, choice,
+                    )  # fmt: skip
             if choice is None:
-                raise SubnetUnavailable(f"every /24 of {self._cluster} is taken")
+                raise SubnetUnavailable(
+                    f"every /24 of {self._cluster} is taken, by nodes or on this host"
+                )
             if not await self._store.claim_subnet(choice, self._node, lease_id):
                 return LOST  # a peer claimed it first: look again
             log.info("leased pod subnet %s", choice)

@@ -8,10 +8,13 @@ runs flannel gives the node its subnet in /run/flannel/subnet.env instead.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from ozymandias.runtime.models import BridgeNetwork
+
+DEFAULT_CLUSTER_CIDR = "10.213.0.0/16"
 NODE_PREFIX_LENGTH = 24
 DEFAULT_MTU = 1500
 
@@ -36,6 +39,37 @@ def choose_subnet(
     for candidate in cluster.subnets(new_prefix=NODE_PREFIX_LENGTH):
         if not _overlaps(candidate, taken_networks):
             return str(candidate)
+    return None
+
+
+def used_on_host(
+    networks: Iterable[BridgeNetwork], addresses: Iterable[tuple[str, str]], own_network: str
+) -> dict[str, str]:
+    """The IPv4 networks this host already uses, each with what uses it, but for the node's
+    own bridge network (`own_network`, which a restarted daemon finds still there).
+
+    What podman itself refuses a new network's subnet for: another podman
+    network's subnet (one left by an earlier node of another name, say), or
+    a network an interface has an address on.
+    """
+    own_interfaces = {n.interface for n in networks if n.name == own_network and n.interface}
+    used: dict[str, str] = {}
+    for network in networks:
+        if network.name != own_network:
+            for subnet in network.subnets:
+                used.setdefault(subnet, f"podman network {network.name}")
+    for interface, cidr in addresses:
+        if interface not in own_interfaces and interface != "lo":
+            used.setdefault(cidr, f"an address on {interface}")
+    return used
+
+
+def conflict(subnet: str, used: Mapping[str, str]) -> str | None:
+    """What on this host overlaps `subnet`, if anything: e.g. "podman network old (10.0.0.0/24)"."""
+    wanted = IPv4Network(subnet)
+    for cidr, what in used.items():
+        if wanted.overlaps(IPv4Network(cidr)):
+            return f"{what} ({cidr})"
     return None
 
 

@@ -34,6 +34,15 @@ LOG_SIZE = 10 * 1024**2
 
 
 @dataclass(frozen=True)
+class BridgeNetwork:
+    """A podman network: its name, its bridge interface on the host, its IPv4 subnets."""
+
+    name: str
+    interface: str
+    subnets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Mount:
     """A host directory bind-mounted read-write into a container."""
 

@@ -26,6 +26,7 @@ from typing import Self, TypeVar, cast
 from ozymandias.runtime import podman_streams
 from ozymandias.runtime.models import (
     POD_LABEL,
+    BridgeNetwork,
     ContainerExit,
     ContainerNotFound,
     ContainerPlan,
@@ -121,6 +122,22 @@ class PodmanRuntime:
                 "options": options,
             },
         )
+
+    async def networks(self) -> list[BridgeNetwork]:
+        """Every podman network on this host: name, bridge interface and IPv4 subnets."""
+        response = await self._podman.call("GET", f"{LIBPOD}/networks/json")
+        return [
+            BridgeNetwork(
+                name=found["name"],
+                interface=found.get("network_interface") or "",
+                subnets=tuple(
+                    item["subnet"]
+                    for item in found.get("subnets") or []
+                    if ":" not in item.get("subnet", ":")
+                ),
+            )
+            for found in response.json()
+        ]
 
     async def remove_network(self, name: str) -> None:
         """Remove a network; a missing one is fine."""

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from ozymandias.spec.base import Problem, SpecModel, limits_of, problems_error, shown
+from ozymandias.spec.durations import parse_duration
 from ozymandias.spec.limits import LimitExceeded
 from ozymandias.spec.process import Command, Environment
 from ozymandias.spec.sizes import format_size, parse_size
@@ -72,24 +73,6 @@ def _size(value: Any) -> Any:
     raise ValueError(f"{shown(repr(value))} is not a size like 512M or 2G")
 
 
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h)"
-
-
-def _duration(value: Any) -> Any:
-    """Seconds from a number or a compose-style duration: "30s", "1m30s", "500ms"."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            return float(text)
-        if re.fullmatch(f"(?:{_DURATION_PART})+", text):
-            parts = re.findall(_DURATION_PART, text)
-            return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
-    raise ValueError(f"{shown(repr(value))} is not a duration like 30s, 1m or 500ms")
-
-
 def _check_hostname(text: str) -> str:
     # What a client sends in the Host header: DNS labels joined by dots, no port.
     labels = text.split(".")
@@ -125,7 +108,7 @@ def _check_volume_name(text: str) -> str:
 # Not bounded by a max_length: the check's message explains the 63 characters.
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 Size = Annotated[int, BeforeValidator(_size)]
-Seconds = Annotated[float, BeforeValidator(_duration)]
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
 _SECONDS = TypeAdapter(Seconds)
 DEFAULT_CHECK_TIMEOUT = 5.0
 Port = Annotated[int, Field(ge=1, le=65535)]

@@ -338,11 +338,16 @@ class ClusterStore:
         except StoreUnavailable as error:
             log.warning("could not record event %s: %s", event.kind, error)
 
-    async def list_events(self, job_name: str | None = None, limit: int = 100) -> list[Event]:
+    async def list_events(
+        self, job_name: str | None = None, limit: int = 100, since: float | None = None
+    ) -> list[Event]:
+        """The newest `limit` events (of one job, at or after `since`), oldest first."""
         _, pairs = await self.etcd.scan(keys.EVENTS)
         events = [Event.from_json(pair.value) for pair in pairs]
         if job_name is not None:
             events = [event for event in events if event.job == job_name]
+        if since is not None:
+            events = [event for event in events if event.time >= since]
         return events[-limit:]
 
     async def _current_events_lease(self) -> int:

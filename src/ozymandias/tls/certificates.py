@@ -122,6 +122,19 @@ def new_node_certificate(
     return Issued(_cert_pem(cert), _key_pem(key))
 
 
+def names_host(cert_pem: bytes, host: str) -> bool:
+    """Whether the certificate's subject alternative names include `host` (an address or a
+    DNS name; wildcards are not matched), as a client checking it would require."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    if _is_ip(host):
+        return ip_address(host) in sans.get_values_for_type(x509.IPAddress)
+    return host.lower() in (name.lower() for name in sans.get_values_for_type(x509.DNSName))
+
+
 def check_name(name: str) -> None:
     """A DNS name (letters, digits, '-' and '.'): `name` is also a file name, so no '/'."""
     if not _NAME.fullmatch(name) or ".." in name:
