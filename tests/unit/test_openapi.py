@@ -31,6 +31,7 @@ def document() -> dict[str, Any]:
         acl_store=none,
         guard=none,
         etcd_contact=none,
+        secret_service=none,
     )
     return app.openapi()
 

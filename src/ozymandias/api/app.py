@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
-from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, volumes
+from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, secrets, volumes
 from ozymandias.api import dns as dns_api
 from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
@@ -32,6 +32,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
+from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -49,6 +50,7 @@ _ROUTERS = [
     ingress.router,
     events.router,
     dns_api.router,
+    secrets.router,
 ]
 
 
@@ -66,6 +68,7 @@ def create_app(
     acl_store: AclStore,
     guard: Guard,
     etcd_contact: EtcdContact,
+    secret_service: SecretService,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -91,6 +94,7 @@ def create_app(
         spec_limits=spec_limits,
         follows=Follows(limits),
         acl=acl_store,
+        secrets=secret_service,
     )
     for router in _ROUTERS:
         app.include_router(router)

@@ -17,6 +17,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
+from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -35,6 +36,7 @@ class ApiServices:
     spec_limits: SpecLimits
     follows: Follows
     acl: AclStore
+    secrets: SecretService
 
 
 async def api_services(request: Request) -> ApiServices:

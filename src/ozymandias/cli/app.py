@@ -40,6 +40,11 @@ token_app = typer.Typer(
     help="API tokens: create one per person or system, with a role; list and revoke them.",
     no_args_is_help=True,
 )
+secret_app = typer.Typer(
+    help="Secrets: values sealed with the cluster's key, given to containers as variables "
+    "or files.",
+    no_args_is_help=True,
+)
 acl_app = typer.Typer(
     help="Access control: make the cluster's first admin token.", no_args_is_help=True
 )
@@ -49,6 +54,7 @@ app.add_typer(describe_app, name="describe")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
+app.add_typer(secret_app, name="secret")
 app.add_typer(acl_app, name="acl")
 
 out = Console()
