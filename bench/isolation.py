@@ -34,6 +34,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.support.auth import bearer  # noqa: E402
 from tests.support.etcd import EtcdServer  # noqa: E402
 from tests.support.jobs import WEB_IMAGE  # noqa: E402
 from tests.support.machine import CLUSTER_CIDR, blackholed  # noqa: E402
@@ -99,7 +100,9 @@ async def crowd(api: str, seconds: float) -> tuple[list[float], int, int]:
     failed = 0
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=api, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=api, timeout=30, limits=limits, headers=bearer()
+    ) as client:
 
         async def one_client() -> None:
             nonlocal refused, failed
@@ -169,7 +172,7 @@ def main() -> None:
             )
 
             refusals = []
-            with httpx.Client(base_url=node.api, timeout=60) as client:
+            with httpx.Client(base_url=node.api, timeout=60, headers=bearer()) as client:
                 for _ in range(20):
                     sent = time.perf_counter()
                     reply = client.put("/v1/jobs/big", json=OVERSIZED)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.auth import token_in_environment
 from tests.support.etcd import EtcdServer
 from tests.support.machine import (
     CLUSTER_CIDR,
@@ -41,6 +42,13 @@ def pod_range() -> Iterator[str]:
     require_tools()
     with blackholed(CLUSTER_CIDR):
         yield CLUSTER_CIDR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def admin_token_for_the_cli() -> Iterator[None]:
+    """Every `ozy` command a test runs carries the test admin token (see tests/support/auth.py)."""
+    with token_in_environment():
+        yield
 
 
 @pytest.fixture(scope="session")

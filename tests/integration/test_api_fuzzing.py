@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.support.auth import bearer
 from tests.support.etcd import EtcdServer
 from tests.support.nodes import NodeFactory
 
@@ -44,7 +45,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
     node = make_node("fuzz1", lease_ttl=5)
     assert node.request("POST", "/v1/nodes/fuzz1/cordon").status_code == 200
     lease = etcd.node_lease("fuzz1")
-    schema = schemathesis.openapi.from_url(f"{node.api}/openapi.json", timeout=30)
+    schema = schemathesis.openapi.from_url(f"{node.api}/openapi.json", timeout=30, headers=bearer())
     operations = []
     for result in schema.get_all_operations():
         # An operation the document describes badly is a failure of its own.
@@ -70,7 +71,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
         def fuzz(case: schemathesis.Case[Any]) -> None:
             label = case.operation.label
             calls[label] = calls.get(label, 0) + 1
-            case.call_and_validate(base_url=node.api, checks=CHECKS, timeout=30)
+            case.call_and_validate(base_url=node.api, checks=CHECKS, timeout=30, headers=bearer())
 
         fuzz()
 

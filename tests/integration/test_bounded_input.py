@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.auth import bearer
 from tests.support.etcd import EtcdServer
 from tests.support.jobs import web_job
 from tests.support.nodes import NodeFactory, NodeProcess
@@ -164,7 +165,7 @@ def test_past_its_limits_on_requests_and_followed_logs_the_node_answers_429(
     assert etcd.keys("/ozy/jobs/") == jobs  # dry runs and refusals write nothing
 
     # Two followed logs are the most; they hold no place among the requests in flight.
-    clients = [httpx.Client(base_url=node.api, timeout=30) for _ in range(3)]
+    clients = [httpx.Client(base_url=node.api, timeout=30, headers=bearer()) for _ in range(3)]
     streams: list[Any] = []
     try:
         for client in clients[:2]:
@@ -183,7 +184,7 @@ def test_past_its_limits_on_requests_and_followed_logs_the_node_answers_429(
             client.close()
 
     def follows_again() -> bool:
-        with httpx.Client(base_url=node.api, timeout=30) as client:
+        with httpx.Client(base_url=node.api, timeout=30, headers=bearer()) as client:
             params = {"follow": "true"}
             with client.stream("GET", "/v1/instances/chatty-0/logs", params=params) as reply:
                 return reply.status_code == 200

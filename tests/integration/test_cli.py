@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ozymandias.client_config import TOKEN_ENV
 from tests.support.machine import REPO, free_port
 from tests.support.nodes import remove_everything_of_node
 from tests.support.podman import containers_with_label
@@ -27,6 +28,21 @@ class Ozy:
         self.data_dir = data_dir
         self.etcd_port = etcd_port
 
+    @property
+    def config_dir(self) -> Path:
+        """This user's ~/.config: `ozy up` saves its cluster's token there, and the CLI reads it."""
+        return self.data_dir.parent / "config"
+
+    def environment(self) -> dict[str, str]:
+        # Not the suite's OZY_TOKEN: a user of `ozy up` has only the token it saved.
+        inherited = {key: value for key, value in os.environ.items() if key != TOKEN_ENV}
+        return {
+            **inherited,
+            "OZY_API": self.api,
+            "COLUMNS": "200",
+            "XDG_CONFIG_HOME": str(self.config_dir),
+        }
+
     def __call__(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "ozymandias.cli.main", *arguments],
@@ -34,7 +50,7 @@ class Ozy:
             text=True,
             timeout=180,
             cwd=REPO,
-            env={**os.environ, "OZY_API": self.api, "COLUMNS": "200"},
+            env=self.environment(),
         )
         if check and result.returncode != 0:
             raise AssertionError(

@@ -207,7 +207,7 @@ def test_a_fork_bomb_is_stopped_by_its_pids_limit_and_spares_the_node(
     # While the bomb's cgroup is full, the node answers at once and nothing else suffers.
     for _ in range(10):
         started = time.monotonic()
-        assert httpx.get(f"{node.api}/healthz", timeout=2).status_code == 200
+        assert httpx.get(f"{node.api}/v1/health", timeout=2).status_code == 200
         assert time.monotonic() - started < 1.0
         time.sleep(0.2)
     for item in node.instances("calm") + node.instances("bomb"):

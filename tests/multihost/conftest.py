@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.auth import token_in_environment
 from tests.support.hosts import (
     HOST_NAME_PREFIX,
     EtcdCluster,
@@ -27,6 +28,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/multihost" in str(item.fspath):
             item.add_marker(pytest.mark.multihost)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def admin_token_for_the_cli() -> Iterator[None]:
+    """Every `ozy` command a test runs carries the test admin token (see tests/support/auth.py)."""
+    with token_in_environment():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +61,7 @@ def etcd_cluster(
     cluster = EtcdCluster(tmp_path_factory.mktemp("etcd-cluster"))
     try:
         cluster.start()
+        cluster.grant_test_admin()
         yield cluster
     finally:
         cluster.stop()

@@ -4,6 +4,7 @@
 - `machine`: this machine: the repository, free ports, commands, the pod range's
   blackhole route, mounts and loop devices.
 - `podman`: podman's containers and pods, by label.
+- `auth`: the admin token every test's API calls carry (granted in each test etcd).
 - `etcd`: reads and wipes through etcdctl, and a throwaway etcd server.
 - `nodes`: `ozy node` daemons as subprocesses (`NodeProcess`, `NodeFactory`) and the
   cleanup of what a killed node leaves behind.

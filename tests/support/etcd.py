@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.support.auth import TEST_ADMIN
 from tests.support.machine import free_port
 from tests.support.waiting import wait_until
 
@@ -32,7 +33,18 @@ class EtcdctlReads:
         return int(json.loads(out)["kvs"][0]["lease"])
 
     def wipe(self) -> None:
-        self.etcdctl("del", "--prefix", "/ozy/")
+        """Delete the cluster state, all but the tokens and the peers' credential (`/ozy/acl/`).
+
+        Nodes of the next test find the test admin token still there, and a
+        node still running keeps the peer credential it read at start.
+        """
+        self.etcdctl("del", "/ozy/", "/ozy/acl/")
+        self.etcdctl("del", "/ozy/acl0", "/ozy0")  # "0" sorts right after "/"
+
+    def grant_test_admin(self) -> None:
+        """Store the test admin token and the bootstrap marker, as a bootstrap would."""
+        self.etcdctl("put", f"/ozy/acl/tokens/{TEST_ADMIN.accessor}", TEST_ADMIN.to_json().decode())
+        self.etcdctl("put", "/ozy/acl/bootstrap", "0")
 
 
 class EtcdServer(EtcdctlReads):
@@ -73,6 +85,7 @@ class EtcdServer(EtcdctlReads):
         )
         log.close()
         wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
+        self.grant_test_admin()  # so the nodes that tests and benchmarks start can be called
 
     def _answers(self) -> bool:
         return self.etcdctl("endpoint", "health", check=False).returncode == 0

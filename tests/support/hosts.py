@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from tests.support.auth import bearer
 from tests.support.etcd import EtcdctlReads
 from tests.support.machine import CLUSTER_CIDR, run
 from tests.support.waiting import wait_until
@@ -373,6 +374,8 @@ class Host:
             self.address,
             "--api-host",
             "0.0.0.0",
+            # The hosts' bridge exists only inside this test's sandbox.
+            "--insecure-http",
             "--api-port",
             str(API_PORT),
             "--data-dir",
@@ -497,7 +500,7 @@ class Host:
 
     def answers(self) -> bool:
         try:
-            return httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200
+            return httpx.get(f"{self.api}/v1/health", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -542,6 +545,7 @@ class Host:
     # API
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = {**bearer(), **kwargs.get("headers", {})}
         return httpx.request(method, f"{self.api}{path}", timeout=60, **kwargs)
 
     def apply(self, spec_yaml: str, job: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from ozymandias.network.firewall import Chains
+from tests.support.auth import bearer
 from tests.support.machine import CLUSTER_CIDR, free_port, run
 from tests.support.podman import containers_with_label, podman_json, pods_with_label
 from tests.support.waiting import wait_until
@@ -103,7 +104,7 @@ class NodeProcess:
                 f"node {self.name} exited with {self.process.returncode}: {self.log_tail()}"
             )
         try:
-            return httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200
+            return httpx.get(f"{self.api}/v1/health", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -139,6 +140,7 @@ class NodeProcess:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("timeout", 60)
+        kwargs["headers"] = {**bearer(), **kwargs.get("headers", {})}
         return httpx.request(method, f"{self.api}{path}", **kwargs)
 
     def apply(self, spec_yaml: str) -> httpx.Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from ozymandias.acl.roles import Role, allows
@@ -158,13 +158,17 @@ def test_a_revoked_token_is_refused_as_soon_as_the_mirror_drops_it(
     assert client.get("/read", headers=bearer(SECRETS[Role.READ])).status_code == 401
 
 
-def test_a_route_without_a_role_is_a_startup_error() -> None:
+@pytest.mark.parametrize("included", [False, True], ids=["on the app", "in a router"])
+def test_a_route_without_a_role_is_a_startup_error(included: bool) -> None:
     app = FastAPI()
+    router = APIRouter() if included else app.router
 
-    @app.get("/forgotten")
+    @router.get("/forgotten")
     async def forgotten() -> None:
         return None
 
+    if included:
+        app.include_router(router)
     with pytest.raises(RuntimeError, match="/forgotten must declare exactly one role"):
         check_every_route_declares_a_role(app)
 

@@ -57,3 +57,36 @@ def test_a_job_body_is_described_by_the_job_spec_schema() -> None:
     schemas = doc["components"]["schemas"]
     assert {"JobSpec", "ContainerSpec", "HealthCheck"} <= set(schemas)
     assert "numInstances" in schemas["JobSpec"]["properties"]
+
+
+def role_the_issue_specifies(method: str, path: str) -> str:
+    """The roles as the API's users were promised them (README, "Tokens and roles").
+
+    read: every GET but logs; deploy: also logs, jobs (apply, scale, delete)
+    and DNS aliases; admin: the rest. The health check and the bootstrap are
+    open; the peers' route is for nodes only.
+    """
+    if (method, path) in {("get", "/v1/health"), ("post", "/v1/acl/bootstrap")}:
+        return "none"
+    if path == "/v1/node/etcd-contact":
+        return "peer"
+    if path.endswith("/logs"):
+        return "deploy"
+    if method == "get":
+        return "read"
+    if path.startswith(("/v1/jobs/", "/v1/dns/aliases/")):
+        return "deploy"
+    return "admin"
+
+
+def test_every_operation_declares_the_role_users_were_promised() -> None:
+    doc = document()
+    declared = {
+        (method, path): operation["x-ozy-role"]
+        for path, operations in doc["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert declared == {key: role_the_issue_specifies(*key) for key in declared}
+    for (method, path), role in declared.items():
+        operation = doc["paths"][path][method]
+        assert ("security" in operation) == (role != "none"), (method, path)

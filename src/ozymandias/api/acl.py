@@ -90,7 +90,7 @@ async def _known_here(services: ApiServices, revision: int) -> None:
             await services.mirrors.tokens.wait_for_revision(revision)
 
 
-@router.get("/v1/acl/tokens", dependencies=[requires(Role.ADMIN)])
+@router.get("/v1/acl/tokens", dependencies=[requires(Role.READ)])
 async def list_tokens(services: Services) -> list[dict[str, Any]]:
     tokens = sorted(services.mirrors.tokens.items.values(), key=lambda t: (t.create_time, t.name))
     return [_token_view(token) for token in tokens]

@@ -14,8 +14,8 @@ Two parts, so that a refusal never says whether an object exists:
   credential passes; that credential passes nothing else.
 
 `check_every_route_declares_a_role` makes a route without a declaration a
-startup error, and writes each route's role in the OpenAPI document
-(`x-ozy-role`), which the role-matrix test reads.
+startup error; `route_roles` gives each route's role to the OpenAPI
+document (`x-ozy-role`), which the role-matrix tests read.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ozymandias.acl.roles import Role, allows
@@ -175,22 +175,34 @@ def requires_peer() -> Any:
     return Depends(_PeerCheck())
 
 
-def check_every_route_declares_a_role(app: FastAPI) -> None:
-    """Fail at startup if a route forgot its role; note each one's role for the OpenAPI document."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
+def route_roles(app: FastAPI) -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> the role each route declares ("none" for the open ones).
+
+    Walks included routers too: the app's own `routes` holds them unexpanded.
+    RuntimeError names a route that declares no role, or more than one.
+    """
+    roles: dict[tuple[str, str], str] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path is None:
             continue
-        open_methods = {
-            method for method in route.methods or () if (method, route.path) in OPEN_ROUTES
-        }
-        if open_methods:
-            route.openapi_extra = {**(route.openapi_extra or {}), ROLE_EXTENSION: "none"}
-            continue
-        roles = [
+        declared = [
             str(dependency.call.role)
             for dependency in route.dependant.dependencies
             if isinstance(dependency.call, _RoleCheck | _PeerCheck)
         ]
-        if len(roles) != 1:
-            raise RuntimeError(f"route {route.path} must declare exactly one role (api/auth.py)")
-        route.openapi_extra = {**(route.openapi_extra or {}), ROLE_EXTENSION: roles[0]}
+        for method in route.methods or ():
+            if (method, context.path) in OPEN_ROUTES:
+                roles[method, context.path] = "none"
+            elif len(declared) == 1:
+                roles[method, context.path] = declared[0]
+            else:
+                raise RuntimeError(
+                    f"route {context.path} must declare exactly one role (api/auth.py)"
+                )
+    return roles
+
+
+def check_every_route_declares_a_role(app: FastAPI) -> None:
+    """Fail at startup if a route forgot its role."""
+    route_roles(app)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ozymandias.acl.roles import Role
@@ -33,6 +33,7 @@ async def list_instances(services: Services, job: str | None = None) -> list[dic
 @router.get("/v1/instances/{instance}/logs", dependencies=[requires(Role.DEPLOY)])
 async def instance_logs(
     instance: str,
+    request: Request,
     services: Services,
     container: str | None = None,
     follow: bool = False,
@@ -51,7 +52,9 @@ async def instance_logs(
             f"job {job_name} has no container {container!r}; "
             f"it has {', '.join(record.spec.containers)}",
         )
-    where = (job_name, index, owner, instance, container, tail)
+    # A peer asked for the logs checks the caller's own token, as this node did.
+    caller = request.headers.get("authorization", "")
+    where = (job_name, index, owner, instance, container, tail, caller)
     if not follow:
         return await _logs(services, *where, follow=False)
     services.follows.begin()
@@ -84,13 +87,14 @@ async def _logs(
     instance: str,
     container: str,
     tail: int | None,
+    caller: str,
     *,
     follow: bool,
 ) -> Response:
     """The instance's logs, from this node's runtime or from the node that runs it."""
     mirrors = services.mirrors
     if owner != services.node.name:
-        return await _proxy_logs(mirrors, owner, instance, container, follow, tail)
+        return await _proxy_logs(mirrors, owner, instance, container, follow, tail, caller)
     if not services.agent.has_container(job_name, index, container):
         status = next((s for s in mirrors.instance_statuses(job_name) if s.index == index), None)
         state = status.state.value if status is not None else "pending"
@@ -125,8 +129,13 @@ async def _proxy_logs(
     container: str,
     follow: bool,
     tail: int | None,
+    caller: str,
 ) -> Response:
-    """Logs of an instance on another node, from that node's API; its errors are passed on."""
+    """Logs of an instance on another node, from that node's API; its errors are passed on.
+
+    The request carries the caller's `Authorization`, not the peers' credential,
+    which opens no user route.
+    """
     peer = next((n for n in mirrors.node_list() if n.name == owner), None)
     if peer is None:
         raise Problem(
@@ -135,7 +144,9 @@ async def _proxy_logs(
     params: dict[str, Any] = {"container": container, "follow": follow}
     if tail is not None:
         params["tail"] = tail
-    client = httpx.AsyncClient(base_url=peer.api_url, timeout=None)
+    client = httpx.AsyncClient(
+        base_url=peer.api_url, timeout=None, headers={"authorization": caller}
+    )
     try:
         request = client.build_request("GET", f"/v1/instances/{instance}/logs", params=params)
         response = await client.send(request, stream=True)

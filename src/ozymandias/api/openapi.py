@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from ozymandias.api.auth import ROLE_EXTENSION
+from ozymandias.api.auth import ROLE_EXTENSION, route_roles
 from ozymandias.api.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -65,9 +65,11 @@ def problem_openapi(app: FastAPI, schemas: dict[str, Any]) -> dict[str, Any]:
         document["components"]["securitySchemes"] = {
             "token": {"type": "http", "scheme": "bearer", "description": "an API token's secret"}
         }
-        for operations in document["paths"].values():
-            for operation in operations.values():
-                if operation.get(ROLE_EXTENSION) != "none":
+        roles = route_roles(app)
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                operation[ROLE_EXTENSION] = roles[method.upper(), path]
+                if operation[ROLE_EXTENSION] != "none":
                     operation["security"] = [{"token": []}]
                 responses = operation.setdefault("responses", {})
                 for status, description in _PROBLEMS.items():
