@@ -131,11 +131,14 @@ def test_the_plan_gives_the_variable_and_a_read_only_file() -> None:
     assert "opened" not in str(body["labels"])
 
 
-def test_a_spec_holds_only_the_reference() -> None:
-    spec = job("[{secret: db, key: p, env: P}]")
+def test_a_spec_holds_only_the_reference_and_reads_back_from_etcd() -> None:
+    spec = job("[{secret: db, key: p, env: P}, {secret: db, key: q, path: /q}]")
     assert spec.model_dump(mode="json")["containers"]["app"]["secrets"] == [
-        {"secret": "db", "key": "p", "env": "P", "path": None}
+        {"secret": "db", "key": "p", "env": "P", "path": None},
+        {"secret": "db", "key": "q", "env": None, "path": "/q"},
     ]
+    record = JobRecord(spec=spec)
+    assert JobRecord.from_json(record.to_json()) == record
 
 
 def test_the_filesystem_of_a_path() -> None:

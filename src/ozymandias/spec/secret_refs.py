@@ -72,7 +72,8 @@ class SecretRef(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _needs_env_or_path(cls, data: Any) -> Any:
-        if isinstance(data, dict) and ("env" in data) == ("path" in data):
+        # A stored spec spells the one left out as null.
+        if isinstance(data, dict) and (data.get("env") is None) == (data.get("path") is None):
             raise problems_error(
                 cls.__name__, [((), "give exactly one of env (a variable) or path (a file)")]
             )
