@@ -137,7 +137,7 @@ class NodeAgent:
         if self._volumes is not None:
             # The node leaves for good: its instances will start afresh elsewhere.
             await self._volumes.remove_all()
-        self._inputs.keep_only([])
+        self._inputs.remove_all()
         if self._firewall is not None:
             await self._firewall.reset({})
         self._state.pods.clear()

@@ -54,3 +54,7 @@ class PodInputs:
         """Remove the secret files of every pod not named."""
         if self._secrets is not None:
             self._secrets.keep_only(pod_names)
+
+    def remove_all(self) -> None:
+        if self._secrets is not None:
+            self._secrets.remove_all()

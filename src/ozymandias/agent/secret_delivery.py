@@ -97,6 +97,10 @@ class SecretDelivery:
                 if directory.name not in pod_names:
                     shutil.rmtree(directory, ignore_errors=True)
 
+    def remove_all(self) -> None:
+        """The node leaves: every secret file of it goes, and its directory."""
+        shutil.rmtree(self._root, ignore_errors=True)
+
     def _pod_dir(self, pod_name: str) -> Path:
         return self._root / pod_name
 

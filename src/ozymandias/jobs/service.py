@@ -146,9 +146,7 @@ class JobService:
         return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
 
     def _check_secret_references(self, spec: JobSpec) -> None:
-        available = {
-            secret.name: secret.keys for secret in self._mirrors.secrets.items.values()
-        }
+        available = {secret.name: secret.keys for secret in self._mirrors.secrets.items.values()}
         if problems := unknown_references(spec, available):
             raise JobRejected("unknown-secret", "Unknown secret", "; ".join(problems))
 

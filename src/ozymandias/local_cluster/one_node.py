@@ -30,6 +30,7 @@ from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock, lock_holder
 from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
 from ozymandias.node import NodeDaemon
 from ozymandias.node_config import NodeConfig, default_data_root
+from ozymandias.secrets.keyring import write_new_key_file
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.etcd import Etcd
 
@@ -49,6 +50,10 @@ class LocalClusterConfig:
     @property
     def pid_file(self) -> Path:
         return self.data_root / "up.pid"
+
+    @property
+    def secrets_key_file(self) -> Path:
+        return self.data_root / "secrets.key"
 
     @property
     def log_file(self) -> Path:
@@ -96,6 +101,10 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
     # One node is its own zone: a plain directory serves as its shared storage.
     shared_storage = config.data_root / "shared-storage"
     shared_storage.mkdir(exist_ok=True)
+    # The cluster's secrets key, made once (mode 0600) and kept with its etcd data.
+    with contextlib.suppress(FileExistsError):
+        key_id = write_new_key_file(config.secrets_key_file)
+        log.info("made secrets key %s in %s", key_id, config.secrets_key_file)
     try:
         node = NodeDaemon(
             NodeConfig(
@@ -105,6 +114,7 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
                 data_dir=config.data_root / "nodes" / config.node_name,
                 ingress_port=config.ingress_port,
                 shared_storage=shared_storage,
+                secrets_key_file=config.secrets_key_file,
             )
         )
         await node.run()

@@ -349,7 +349,6 @@ class ContainerSpec(SpecModel):
             raise problems_error("volumes", problems)
         return volumes
 
-
     @model_validator(mode="after")
     def _check_secret_targets(self) -> Self:
         # A secret's variable or file must be the only one of its name: a
@@ -360,9 +359,7 @@ class ContainerSpec(SpecModel):
         for index, ref in enumerate(self.secrets):
             if ref.env is not None:
                 if ref.env in self.environment or ref.env in envs:
-                    problems.append(
-                        (("secrets", index, "env"), f"{ref.env} is set more than once")
-                    )
+                    problems.append((("secrets", index, "env"), f"{ref.env} is set more than once"))
                 envs.add(ref.env)
             elif ref.path is not None:
                 if ref.path in paths:
