@@ -83,6 +83,12 @@ def test_the_quick_tour(ozy: Ozy) -> None:
     assert versions["server"]["node"] == NODE
     assert ozy("--version").stdout.strip() == f"ozy {versions['client']}"
 
+    # `ozy up` made the cluster's first admin token and saved it where the CLI looks.
+    token_file = ozy.config_dir / "ozymandias" / "token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    again = ozy("acl", "bootstrap", check=False)
+    assert again.returncode == 1 and "already bootstrapped" in again.stderr.lower()
+
     # `ozy up` made the cluster's secrets key; the example job's password is a secret.
     assert stat.S_IMODE((ozy.data_dir / "secrets.key").stat().st_mode) == 0o600
     made = ozy("secret", "set", "db", "password=tour-pw", "url=postgresql://webapp:tour-pw@db/w")

@@ -48,10 +48,12 @@ class EtcdctlReads:
 
 
 class EtcdServer(EtcdctlReads):
-    """A throwaway etcd on loopback, in its own data dir."""
+    """A throwaway etcd on loopback, in its own data dir, holding the test admin token unless
+    told not to (a test of the bootstrap itself)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, grant_test_admin: bool = True) -> None:
         self.data_dir = data_dir
+        self._grant_test_admin = grant_test_admin
         self.client_port = free_port()
         self.peer_port = free_port()
         self.url = f"http://127.0.0.1:{self.client_port}"
@@ -85,7 +87,8 @@ class EtcdServer(EtcdctlReads):
         )
         log.close()
         wait_until(self._answers, timeout=30, what=f"etcd on {self.url}")
-        self.grant_test_admin()  # so the nodes that tests and benchmarks start can be called
+        if self._grant_test_admin:  # so the nodes that tests and benchmarks start can be called
+            self.grant_test_admin()
 
     def _answers(self) -> bool:
         return self.etcdctl("endpoint", "health", check=False).returncode == 0

@@ -78,8 +78,8 @@ class ApiClient:
         error = _error_from(response)
         if response.status_code == 401 and not self._has_token:
             return ApiError(
-                f"{error} No token was found: pass --token, set OZY_TOKEN, or run `ozy up`, "
-                f"which writes {token_file()}.",
+                "this API needs a token, and none was found: pass --token, set OZY_TOKEN, "
+                f"or run `ozy up`, which writes {token_file()}",
                 error.problem,
             )
         return error
