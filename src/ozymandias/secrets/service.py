@@ -110,9 +110,7 @@ class SecretService:
                 nonce=encode(sealed.nonce),
                 ciphertext=encode(sealed.ciphertext),
             )
-            written = await self._store.write(
-                record, revision, key_id_revision=key_id_revision if key_id_revision == 0 else None
-            )
+            written = await self._store.write(record, revision, key_id_revision=key_id_revision)
             if written is None:
                 return LOST
             await self._known_here(written)

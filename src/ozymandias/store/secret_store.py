@@ -36,23 +36,21 @@ class SecretStore:
         return found.value.decode(), found.mod_revision
 
     async def write(
-        self,
-        secret: SealedSecret,
-        revision: int,
-        *,
-        key_id_revision: int | None = None,
+        self, secret: SealedSecret, revision: int, *, key_id_revision: int | None = None
     ) -> int | None:
         """Store `secret` if its record is still at `revision` (0: absent); its revision, or None.
 
-        With `key_id_revision`, the key id the secret was sealed with is made
-        the cluster's too, if that choice is still at that revision: the first
-        secret of a cluster chooses its key.
+        With `key_id_revision`, also only if the cluster's choice of key is
+        still at that revision, so no secret is sealed with a key a rotation
+        has just replaced; when there is no choice yet (0), the secret's key
+        becomes it: the first secret of a cluster chooses its key.
         """
         guards: list[Guard] = [Unchanged(keys.secret(secret.name), revision)]
         operations = [Put(keys.secret(secret.name), secret.to_json())]
         if key_id_revision is not None:
             guards.append(Unchanged(keys.SECRETS_KEY_ID, key_id_revision))
-            operations.append(Put(keys.SECRETS_KEY_ID, secret.key_id.encode()))
+            if key_id_revision == 0:
+                operations.append(Put(keys.SECRETS_KEY_ID, secret.key_id.encode()))
         outcome = await self._etcd.transaction(guards, operations)
         return outcome.revision if outcome.applied else None
 
