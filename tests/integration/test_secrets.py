@@ -184,6 +184,9 @@ def test_a_changed_secret_rolls_out_and_a_rotation_keeps_jobs_running(
         replaced_with_new_value, timeout=60, what="the job's pod to be replaced with the new value"
     )
     assert node.request("GET", "/v1/jobs/rolling").json()["version"] == 2
+    # A key the job uses can't be left out.
+    refused = node.request("PUT", "/v1/secrets/db", json={"data": {"password": "third"}})
+    assert refused.status_code == 409 and refused.json()["jobs"] == ["rolling (cert)"]
     # Setting the same values again changes nothing.
     assert set_secret(node, {"password": "second-password", "cert": "c"})["changed"] is False
 

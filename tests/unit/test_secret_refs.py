@@ -12,7 +12,7 @@ from ozymandias.agent.secret_delivery import filesystem_type
 from ozymandias.cluster.records import JobRecord
 from ozymandias.runtime.models import Mount
 from ozymandias.runtime.podman_json import container_spec
-from ozymandias.secrets.references import jobs_using, unknown_references
+from ozymandias.secrets.references import jobs_using, keys_in_use, unknown_references
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.models import JobSpec
 
@@ -105,6 +105,9 @@ def test_jobs_using_a_secret() -> None:
     ]
     assert jobs_using("db", records) == ["batch", "web"]
     assert jobs_using("nobody", records) == []
+    assert keys_in_use("db", ["p", "q"], records) == []
+    assert keys_in_use("db", ["p"], records) == ["batch (q)"]
+    assert keys_in_use("db", [], records) == ["batch (q)", "web (p)"]
 
 
 def test_the_plan_gives_the_variable_and_a_read_only_file() -> None:

@@ -91,6 +91,17 @@ def _not_found(name: str) -> Problem:
     )
 
 
+def _in_use(name: str, error: SecretInUse, advice: str) -> Problem:
+    return Problem(
+        409,
+        "secret-in-use",
+        "Secret is in use",
+        f"{error}; {advice}",
+        secret=name,
+        jobs=error.jobs,
+    )
+
+
 def _no_key(error: NoSecretsKey) -> Problem:
     return Problem(409, "no-secrets-key", "This node cannot seal or open secrets", str(error))
 
@@ -104,6 +115,8 @@ async def put_secret(
         result = await store_call(services.secrets.set(name, body.data))
     except NoSecretsKey as error:
         raise _no_key(error) from None
+    except SecretInUse as error:
+        raise _in_use(name, error, "keep the keys they use, or change those jobs first") from None
     return {
         **secret_view(result.secret),
         "changed": result.changed,
@@ -136,14 +149,7 @@ async def delete_secret(name: SecretNamePath, services: Services) -> dict[str, A
     except SecretNotFound:
         raise _not_found(name) from None
     except SecretInUse as error:
-        raise Problem(
-            409,
-            "secret-in-use",
-            "Secret is in use",
-            f"{error}; change or delete those jobs first",
-            secret=name,
-            jobs=error.jobs,
-        ) from None
+        raise _in_use(name, error, "change or delete those jobs first") from None
     return {"name": name, "deleted": True}
 
 

@@ -30,3 +30,14 @@ def secrets_used(spec: JobSpec) -> set[str]:
 def jobs_using(secret_name: str, jobs: Iterable[JobRecord]) -> list[str]:
     """The names of the jobs whose containers use the secret, sorted."""
     return sorted(record.spec.name for record in jobs if secret_name in secrets_used(record.spec))
+
+
+def keys_in_use(secret_name: str, keys: Iterable[str], jobs: Iterable[JobRecord]) -> list[str]:
+    """Which jobs use a key of the secret other than `keys`: "job (key)", sorted."""
+    kept = set(keys)
+    return sorted(
+        f"{record.spec.name} ({key})"
+        for record in jobs
+        for name, key in record.spec.secret_refs
+        if name == secret_name and key not in kept
+    )

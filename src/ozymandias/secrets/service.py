@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ozymandias.cluster.records import Event, SealedSecret
 from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
 from ozymandias.secrets.keyring import KeyFile, KeyFileError, Keyring
-from ozymandias.secrets.references import jobs_using
+from ozymandias.secrets.references import jobs_using, keys_in_use
 from ozymandias.secrets.sealing import SecretUnreadable, encode, open_record, seal
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
@@ -34,8 +34,9 @@ class SecretNotFound(Exception):
 
 
 class SecretInUse(Exception):
-    def __init__(self, name: str, jobs: list[str]) -> None:
-        super().__init__(f"secret {name} is used by job(s) {', '.join(jobs)}")
+    def __init__(self, name: str, jobs: list[str], what: str = "") -> None:
+        users = ", ".join(jobs)
+        super().__init__(f"secret {name}{what} is used by job(s) {users}")
         self.jobs = jobs
 
 
@@ -87,6 +88,9 @@ class SecretService:
     async def set(self, name: str, values: Mapping[str, str]) -> SetResult:
         """Seal and store the secret's values (all of them: keys left out are gone)."""
         keyring = self.keyring()
+        # A key a job uses must stay, or the job's next pods could not start.
+        if users := keys_in_use(name, values, self._mirrors.jobs.items.values()):
+            raise SecretInUse(name, users, " (a key left out)")
 
         async def attempt(_: int) -> SetResult | Lost:
             key_id, key_id_revision = await self._store.active_key_id()
