@@ -99,7 +99,8 @@ class JobService:
         A job that uses a secret, or a key of one, that does not exist is
         refused (422) and nothing is written.
         """
-        self._check_secret_references(spec)
+        if problems := unknown_references(spec, self._mirrors.secret_keys()):
+            raise JobRejected("unknown-secret", "Unknown secret", "; ".join(problems))
         secrets_revision = max(
             (self._mirrors.secret_revision(name) for name in secrets_used(spec)), default=0
         )
@@ -126,12 +127,8 @@ class JobService:
         return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
 
     async def renew(self, name: str, secrets_revision: int) -> ApplyResult:
-        """Roll the job's pods out anew, because a secret it uses changed at `secrets_revision`.
-
-        A new version through the normal rolling update: no container keeps
-        running with a stale value. Nothing happens if the job's version
-        already has that secret.
-        """
+        """Roll out a new version of the job, as a secret it uses changed at `secrets_revision`
+        (nothing if its version is that recent), so no container keeps a stale value."""
 
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             current = inputs.job
@@ -144,11 +141,6 @@ class JobService:
             return record, _place(current.spec, inputs, pod_size(current.spec))
 
         return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
-
-    def _check_secret_references(self, spec: JobSpec) -> None:
-        available = {secret.name: secret.keys for secret in self._mirrors.secrets.items.values()}
-        if problems := unknown_references(spec, available):
-            raise JobRejected("unknown-secret", "Unknown secret", "; ".join(problems))
 
     async def scale(self, name: str, count: int, *, dry_run: bool = False) -> ApplyResult:
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:

@@ -85,6 +85,10 @@ class ClusterMirrors:
     def secret(self, name: str) -> SealedSecret | None:
         return self.secrets.items.get(keys.secret(name))
 
+    def secret_keys(self) -> dict[str, list[str]]:
+        """Each secret's keys, by its name."""
+        return {secret.name: secret.keys for secret in self.secrets.items.values()}
+
     def secret_revision(self, name: str) -> int:
         return self.secrets.mod_revisions.get(keys.secret(name), 0)
 
