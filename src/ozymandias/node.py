@@ -371,7 +371,7 @@ class NodeDaemon:
         if lost:
             fenced = await self._fence(term.node)
         else:
-            await term.agent.stop_all_pods()
+            await term.agent.stop_all_pods(keep_local_volumes=self.config.keep_local_volumes)
         term.server.should_exit = True
         await tasks.server
         for task in tasks.last:

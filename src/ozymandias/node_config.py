@@ -93,6 +93,8 @@ class NodeConfig:
     ingress_trusted_proxies: list[IPv4Network | IPv6Network] = field(default_factory=list)
     api_limits: ApiLimits = field(default_factory=ApiLimits)
     spec_limits: SpecLimits = field(default_factory=SpecLimits)
+    # On a clean stop, keep local volumes' data for this node's return (`ozy up` does).
+    keep_local_volumes: bool = False
     api_tls: ServerTls | None = None  # None: plain HTTP (refused off loopback, unless insecure)
     insecure_http: bool = False
     etcd_security: EtcdSecurity = field(default_factory=EtcdSecurity)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ozymandias.client_config import TOKEN_ENV
-from tests.support.machine import REPO, free_port
+from tests.support.machine import REPO, free_port, run
 from tests.support.nodes import remove_everything_of_node
-from tests.support.podman import containers_with_label
+from tests.support.podman import app_container, containers_with_label
 from tests.support.waiting import wait_until
 
 NODE = "cli-node"
@@ -28,6 +28,15 @@ class Ozy:
         self.api = api
         self.data_dir = data_dir
         self.etcd_port = etcd_port
+
+    @property
+    def up_arguments(self) -> list[str]:
+        """`ozy up --detach` of this test's cluster (its data dir, ports and node name)."""
+        port = self.api.rsplit(":", 1)[1]
+        return [
+            "up", "--detach", "--data-dir", str(self.data_dir), "--api-port", port,
+            "--etcd-port", str(self.etcd_port), "--name", NODE,
+        ]  # fmt: skip
 
     @property
     def config_dir(self) -> Path:
@@ -64,13 +73,9 @@ class Ozy:
 def ozy(tmp_path: Path, pod_range: str, example_images: None) -> Iterator[Ozy]:
     api_port = free_port()
     command = Ozy(f"http://127.0.0.1:{api_port}", tmp_path / "ozy", etcd_port=free_port())
-    up = [
-        "up", "--detach", "--data-dir", str(command.data_dir), "--api-port", str(api_port),
-        "--etcd-port", str(command.etcd_port), "--name", NODE,
-    ]  # fmt: skip
     try:
-        command(*up)
-        assert "already running" in command(*up).stdout  # idempotent
+        command(*command.up_arguments)
+        assert "already running" in command(*command.up_arguments).stdout  # idempotent
         yield command
     finally:
         command("down", "--data-dir", str(command.data_dir), check=False)
@@ -216,7 +221,7 @@ def test_applying_a_fix_is_judged_on_its_own_version_and_skips_the_old_back_off(
     spec = tmp_path / "fixme.yaml"
     spec.write_text(KEEPER.replace("keeper", "fixme").replace("ozy-example-tools", "ozy-not-built"))
     broken = ozy("apply", "-f", str(spec), check=False)
-    assert broken.returncode == 1 and "did not start" in broken.stderr
+    assert broken.returncode == 1 and "fixme-0 failed:" in broken.stderr
 
     def reason() -> str:
         listed = json.loads(ozy("get", "instances", "fixme", "-o", "json").stdout)
@@ -235,3 +240,37 @@ def test_applying_a_fix_is_judged_on_its_own_version_and_skips_the_old_back_off(
     )
     started = [e["time"] for e in events if e["kind"] == "instance-started"]
     assert started and started[-1] < backed_off + 16, events  # before the old retry was due
+
+
+NOTES = """
+name: notes
+containers:
+  app:
+    image: localhost/ozy-example-tools:latest
+    command: ["sleep", "3600"]
+    memory: 16M
+    volumes:
+      - {type: local, path: /data, space: 10M}
+"""
+
+
+def test_down_keeps_local_volumes_for_the_next_up_and_down_volumes_removes_them(
+    ozy: Ozy, tmp_path: Path
+) -> None:
+    spec = tmp_path / "notes.yaml"
+    spec.write_text(NOTES)
+    ozy("apply", "-f", str(spec))
+    run("podman", "exec", app_container("notes", 0), "sh", "-c", "echo kept > /data/note")
+
+    ozy("down", "--data-dir", str(ozy.data_dir))
+    ozy(*ozy.up_arguments)
+    ozy("apply", "-f", str(spec))  # unchanged: waits for the instance to be healthy again
+    note = run("podman", "exec", app_container("notes", 0), "cat", "/data/note").stdout
+    assert note == "kept\n"
+
+    refused = ozy("down", "--data-dir", str(ozy.data_dir), "--volumes", check=False)
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr  # no terminal to ask on
+    assert "cluster stopped" not in refused.stdout  # refused before stopping anything
+    removed = ozy("down", "--data-dir", str(ozy.data_dir), "--volumes", "--yes")
+    assert "removed the local volumes of 1 instance(s)" in removed.stdout
+    assert not list(ozy.data_dir.glob("nodes/*/local-volumes/*/*/*.img"))

@@ -112,6 +112,8 @@ def test_tcp_and_exec_checks(make_node: NodeFactory) -> None:
     run("podman", "exec", tools, "touch", "/tmp/broken")
     wait_until(lambda: instance(node, "checked", 0)["health"] == "unhealthy", what="unhealthy")
     assert addresses(node, "checked.job.cluster.local") == set()
+    # Running but unhealthy: the instance says why.
+    assert "left running outside DNS" in instance(node, "checked", 0)["reason"]
     # restart: never leaves it running, out of DNS, until its check passes again.
     assert instance(node, "checked", 0)["restarts"] == 0
     run("podman", "exec", tools, "rm", "/tmp/broken")

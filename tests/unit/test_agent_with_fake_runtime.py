@@ -380,7 +380,7 @@ async def test_an_exit_restarts_with_the_policy_and_a_growing_back_off(
             cluster.runtime.exit(pod, "app", 1)
             await eventually(functools.partial(restarted, cluster, restarts), f"restart {restarts}")
         cluster.runtime.exit(pod, "app", 0)  # on-failure: a clean exit stays down
-        await eventually(state_is(cluster, "crashy", InstanceState.EXITED), "exited")
+        await eventually(state_is(cluster, "crashy", InstanceState.COMPLETED), "completed")
     messages = [e.message for e in cluster.store.events if e.kind == "container-restarting"]
     assert [m.rsplit("restarting in ", 1)[1] for m in messages] == ["0s", "0s"]
     assert cluster.status("crashy").restarts == 2  # type: ignore[union-attr]

@@ -58,7 +58,7 @@ def web(index: int, port: int = 80) -> Backend:
                 status("web", 0),
                 status("web", 1, health=Health.UNHEALTHY),
                 status("web", 2, health=Health.STARTING),
-                status("web", 3, state=InstanceState.EXITED),
+                status("web", 3, state=InstanceState.COMPLETED),
                 status("other", 4),
             ],
             (web(0),),

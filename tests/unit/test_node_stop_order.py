@@ -44,7 +44,7 @@ class FakeAgent:
     def __init__(self, done: list[str]) -> None:
         self.done = done
 
-    async def stop_all_pods(self) -> None:
+    async def stop_all_pods(self, *, keep_local_volumes: bool = False) -> None:
         self.done.append("stop pods")
 
 

@@ -49,10 +49,10 @@ def test_reconcile_without_a_schedule_places_everything() -> None:
     [
         pytest.param({}, [3, 4], id="all healthy: highest first"),
         pytest.param({1: InstanceState.FAILED}, [1, 4], id="failed first"),
-        pytest.param({0: InstanceState.EXITED}, [0, 4], id="exited first"),
+        pytest.param({0: InstanceState.COMPLETED}, [0, 4], id="completed first"),
         pytest.param({2: "unhealthy"}, [2, 4], id="unhealthy first"),
         pytest.param(
-            {0: "unhealthy", 1: InstanceState.FAILED, 2: InstanceState.EXITED},
+            {0: "unhealthy", 1: InstanceState.FAILED, 2: InstanceState.COMPLETED},
             [1, 2],
             id="several bad: highest bad first",
         ),

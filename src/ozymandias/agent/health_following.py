@@ -61,26 +61,29 @@ class HealthFollower:
             return  # the pod was stopped or replaced meanwhile
         if track.health() is Health.HEALTHY:
             track.reason = ""  # whatever went wrong before is over
+        # The monitor that found the container unhealthy, if that is the news.
+        monitor = container.monitor if state.health is Health.UNHEALTHY else None
+        policy = self._state.restart_policy(track.pod.job, container.name)
+        if monitor is not None:
+            # Set before publishing, so the unhealthy status carries its reason.
+            failed = (
+                f"container {container.name} failed its {monitor.check.type} healthcheck "
+                f"{state.failures} times in a row; last: {one_line(result.output)}"
+            )
+            if should_restart(policy, UNHEALTHY_EXIT_CODE):
+                track.reason = f"{failed}; restarting it (restart: {policy})"
+            else:
+                track.reason = f"{failed}; left running outside DNS (restart: {policy})"
         # Publishing first takes an unhealthy instance out of DNS before anything else.
         await self._reporter.publish(key)
-        if state.health is not Health.UNHEALTHY or container.monitor is None:
+        if monitor is None:
             return
-        policy = self._state.restart_policy(track.pod.job, container.name)
-        check = container.monitor.check
-        failed = (
-            f"container {container.name} failed its {check.type} healthcheck "
-            f"{state.failures} times in a row; last: {one_line(result.output)}"
-        )
-        if should_restart(policy, UNHEALTHY_EXIT_CODE):
-            track.reason = f"{failed}; restarting it (restart: {policy})"
-        else:
-            track.reason = f"{failed}; left running outside DNS (restart: {policy})"
         log.warning("%s: %s", track.pod.pod_name, track.reason)
         await self._reporter.record(
             track.pod.job, track.pod.index, "container-unhealthy", track.reason
         )
         if should_restart(policy, UNHEALTHY_EXIT_CODE):
-            container.monitor.stop()
+            monitor.stop()
             container.stopped_as_unhealthy = True
             # Its exit then goes through the restart policy and its back-off.
             await self._runtime.stop_container(container.container_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, JobRecord, Schedule
+from ozymandias.cluster.records import InstanceStatus, JobRecord, Schedule
 from ozymandias.spec.models import JobSpec
 
 InstanceKey = tuple[str, int]  # (job name, instance index)
@@ -161,8 +161,7 @@ def rollout_allows(
         if (
             status is None
             or status.spec_version != instance.version
-            or status.state is not InstanceState.RUNNING
-            or status.health is not Health.HEALTHY
+            or not status.settled
         ):
             return False
     return True

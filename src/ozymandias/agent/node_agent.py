@@ -119,8 +119,12 @@ class NodeAgent:
             for track in self._state.pods.values():
                 track.stop_background_work()
 
-    async def stop_all_pods(self) -> None:
-        """Stop every pod of this node: used when the node leaves the cluster."""
+    async def stop_all_pods(self, *, keep_local_volumes: bool = False) -> None:
+        """Stop every pod of this node: used when the node leaves the cluster.
+
+        Its local volumes go too, unless `keep_local_volumes`: a node that comes
+        back under its name (`ozy up` after `ozy down`) runs the same instances.
+        """
         for track in self._state.pods.values():
             track.stop_background_work()
         await self._reporter.withdraw_all()
@@ -134,7 +138,9 @@ class NodeAgent:
             *(self._runtime.remove_pod(name) for name in sorted(pod_names)),
             return_exceptions=True,
         )
-        if self._volumes is not None:
+        if self._volumes is not None and keep_local_volumes:
+            await self._volumes.keep_all()
+        elif self._volumes is not None:
             # The node leaves for good: its instances will start afresh elsewhere.
             await self._volumes.remove_all()
         self._inputs.remove_all()

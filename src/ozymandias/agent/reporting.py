@@ -120,8 +120,10 @@ class Reporter:
         await self._put_status(status)
 
     def _healthy_instance(self, track: PodTrack, health: Health) -> HealthyInstance | None:
-        """The instance's DNS entry, while it is healthy and has an address."""
-        if health is not Health.HEALTHY or not track.ip:
+        """The instance's DNS entry, while it runs, is healthy and has an address."""
+        if health is not Health.HEALTHY or track.state() is not InstanceState.RUNNING:
+            return None  # a pod whose one-shots all completed serves nothing
+        if not track.ip:
             return None
         spec = self._state.spec_of(track.pod.job)
         ports = tuple(port for c in spec.containers.values() for port in c.ports) if spec else ()

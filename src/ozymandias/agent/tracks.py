@@ -42,10 +42,18 @@ class ContainerTrack:
     stopped_as_unhealthy: bool = False
 
     def health(self) -> Health:
-        """From its checks while it runs (healthy without any); else down or restarting."""
+        """From its checks while it runs (healthy without any); else restarting, done or down."""
         if self.running:
             return self.monitor.state.health if self.monitor else Health.HEALTHY
-        return Health.STARTING if self.restart_timer is not None else Health.UNHEALTHY
+        if self.restart_timer is not None:
+            return Health.STARTING
+        # A one-shot that did its work is not a fault: its pod is judged by the others.
+        return Health.HEALTHY if self.completed else Health.UNHEALTHY
+
+    @property
+    def completed(self) -> bool:
+        """Exited 0 and not to be restarted (`restart: never` or `on-failure`)."""
+        return not self.running and self.restart_timer is None and self.exit_code == 0
 
 
 @dataclass
@@ -62,12 +70,17 @@ class PodTrack:
         return sum(container.restarts for container in self.containers.values())
 
     def state(self) -> InstanceState:
-        if all(container.running for container in self.containers.values()):
+        containers = self.containers.values()
+        if all(container.running for container in containers):
             return InstanceState.RUNNING
-        if any(container.restart_timer is not None for container in self.containers.values()):
+        if any(container.restart_timer is not None for container in containers):
             return InstanceState.STARTING
-        failed = any(c.exit_code not in (None, 0) for c in self.containers.values())
-        return InstanceState.FAILED if failed else InstanceState.EXITED
+        if not all(container.running or container.completed for container in containers):
+            return InstanceState.FAILED
+        # Some one-shots are done: the pod runs while anything else does.
+        if any(container.running for container in containers):
+            return InstanceState.RUNNING
+        return InstanceState.COMPLETED
 
     def health(self) -> Health:
         if not self.containers:

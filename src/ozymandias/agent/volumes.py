@@ -92,6 +92,10 @@ class PodVolumes:
         """The node leaves the cluster: its instances will run elsewhere, without these."""
         await self.local.remove_all()
 
+    async def keep_all(self) -> None:
+        """The node stops, to come back under its name (`ozy down`): unmounted, data kept."""
+        await self.local.unmount_all()
+
 
 class VolumeUpkeep:
     def __init__(

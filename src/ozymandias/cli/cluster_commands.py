@@ -10,13 +10,16 @@ import typer
 
 from ozymandias.cli.app import (
     DEFAULT_WAIT_SECONDS,
+    YesOption,
     call,
     configure_logging,
+    confirm_destroying,
     fail,
     out,
     read_text,
     show_progress,
 )
+from ozymandias.cli.apply_verdict import SETTLE_SECONDS
 from ozymandias.cli.job_commands import apply
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import load_job
@@ -78,15 +81,43 @@ def up(
 
 def down(
     data_dir: Annotated[Path | None, typer.Option(help="The --data-dir given to `ozy up`.")] = None,
+    volumes: Annotated[
+        bool,
+        typer.Option(
+            "--volumes", help="Also remove the instances' local volumes (asks first; --yes)."
+        ),
+    ] = False,
+    yes: YesOption = False,
 ) -> None:
-    """Stop what `ozy up --detach` started: pods, node and etcd. The data dir is kept."""
-    from ozymandias.local_cluster.one_node import LocalClusterConfig, stop_detached
+    """Stop what `ozy up --detach` started: pods, node and etcd.
+
+    Kept, for the next `ozy up`: the data dir (etcd's data, so jobs, tokens and
+    events), the instances' local volumes (the same instances come back on
+    this node), and shared volumes. `--volumes` removes the local volumes;
+    shared volumes go with `ozy delete JOB --purge-volumes` or
+    `ozy delete volume`. The token file in ~/.config/ozymandias stays.
+
+    Example: ozy down --volumes --yes
+    """
+    from ozymandias.local_cluster.one_node import (
+        LocalClusterConfig,
+        remove_local_volumes,
+        stop_detached,
+    )
 
     config = LocalClusterConfig()
     if data_dir is not None:
         config.data_root = data_dir
+    if volumes:
+        confirm_destroying(f"removing the local volumes under {config.data_root}", yes=yes)
     stopped = stop_detached(config, progress=show_progress)
     out.print("cluster stopped" if stopped else "no cluster was running")
+    if volumes:
+        try:
+            removed = remove_local_volumes(config)
+        except RuntimeError as error:
+            raise fail(str(error)) from None
+        out.print(f"removed the local volumes of {removed} instance(s)")
 
 
 def demo(
@@ -108,7 +139,14 @@ def demo(
         raise fail(str(error)) from None
     out.print(f"cluster up: API at {config.api_url}")
     _demo_secret(config.api_url)
-    apply(file=file, api=config.api_url, dry_run=False, no_wait=False, timeout=timeout)
+    apply(
+        file=file,
+        api=config.api_url,
+        dry_run=False,
+        no_wait=False,
+        timeout=timeout,
+        settle=SETTLE_SECONDS,
+    )
     spec = load_job(read_text(file))
     instances = call(config.api_url, "GET", "/v1/instances", params={"job": spec.name})
     out.print(instances_table(instances))

@@ -22,11 +22,19 @@ from ozymandias.cli.app import (
     out,
     read_text,
 )
+from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
 
 YAML_HEADERS = {"content-type": "application/yaml"}
+SettleOption = Annotated[
+    float,
+    typer.Option(
+        help="Seconds every instance must stay healthy (or completed), without a restart.",
+        min=0,
+    ),
+]
 
 
 def apply(
@@ -42,10 +50,19 @@ def apply(
         typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
     ] = False,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for every instance to run.")
+        float, typer.Option(help="Seconds to wait for every instance to be healthy.")
     ] = DEFAULT_WAIT_SECONDS,
+    settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
-    """Submit a job, or update it, and wait until every instance runs."""
+    """Submit a job, or update it, and wait until every instance of it is healthy.
+
+    Success is every instance of the new version running and healthy (running
+    is enough without a healthcheck), or completed for a one-shot, for
+    --settle seconds without a restart. Apply fails, naming the instance and
+    the reason, as soon as one fails to start, turns unhealthy or crash-loops.
+
+    Example: ozy apply -f examples/simple-webapp.yaml
+    """
     text = sys.stdin.read() if str(file) == "-" else read_text(file)
     try:
         spec = load_job(text)
@@ -69,7 +86,7 @@ def apply(
         f"(version {result['version']}, {result['numInstances']} instance(s))"
     )
     if not no_wait:
-        wait_for_instances(api, spec.name, result["version"], timeout)
+        wait_for_instances(api, spec.name, result["version"], timeout, settle)
 
 
 def scale(
@@ -78,17 +95,21 @@ def scale(
     api: ApiOption = DEFAULT_API,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once committed.")] = False,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for every instance to run.")
+        float, typer.Option(help="Seconds to wait for every instance to be healthy.")
     ] = DEFAULT_WAIT_SECONDS,
+    settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
-    """Change a job's number of instances."""
+    """Change a job's number of instances, and wait until every one is healthy (as apply does).
+
+    Example: ozy scale simple-webapp 5
+    """
     result = call(api, "POST", f"/v1/jobs/{job}/scale", json={"numInstances": instances})
     out.print(
         f"job {job} scaled to {instances}: "
         f"{len(result['placed'])} placed, {len(result['stopped'])} stopped"
     )
     if not no_wait:
-        wait_for_instances(api, job, result["version"], timeout)
+        wait_for_instances(api, job, result["version"], timeout, settle)
 
 
 def delete(
@@ -161,40 +182,26 @@ def delete_volume(api: str, full_name: str, *, forget: bool, yes: bool) -> None:
         )
 
 
-def wait_for_instances(api: str, job: str, version: int, timeout: float) -> None:
-    """Show progress until every instance runs `version` of the job's spec, or one fails,
-    or time runs out (a new spec rolls out one instance at a time)."""
+def wait_for_instances(api: str, job: str, version: int, timeout: float, settle: float) -> None:
+    """Show progress until every instance of `version` is healthy (or completed) and has stayed
+    so for `settle` seconds, or one fails, or time runs out (see apply_verdict.py)."""
     deadline = time.monotonic() + timeout
-    last_line = ""
+    memory = Memory()
     with err.status(f"waiting for {job}…") as status:
         while True:
             instances = call(api, "GET", "/v1/instances", params={"job": job})
-            states = [
-                item["state"] if item.get("specVersion") in (0, version) else "old-version"
-                for item in instances
-            ]
-            line = f"{job}: {states.count('running')}/{len(instances)} running"
-            if "old-version" in states:
-                line += f" ({states.count('old-version')} still to update to version {version})"
-            if line != last_line:
-                status.update(line)
-                last_line = line
-            # Only the version just submitted is judged: an older one's failure
-            # (the very one this apply fixes) is not this apply's outcome.
-            broken = [
-                item
-                for item in instances
-                if item.get("specVersion") == version and item["state"] in ("failed", "exited")
-            ]
-            if broken:
+            memory, verdict = judge(memory, job, instances, version, time.monotonic(), settle)
+            status.update(verdict.line)
+            if verdict.failure is not None:
                 err.print(instances_table(instances))
-                raise fail(
-                    f"{len(broken)} instance(s) of {job} did not start: {broken[0]['reason']}"
-                )
-            if all(state == "running" for state in states):
+                raise fail(f"version {version} of {job} failed: {verdict.failure}")
+            if verdict.succeeded:
                 break
             if time.monotonic() > deadline:
                 err.print(instances_table(instances))
-                raise fail(f"not every instance of {job} was running after {timeout:.0f}s")
+                raise fail(
+                    f"not every instance of {job} was healthy for {settle:.0f}s "
+                    f"after {timeout:.0f}s: {verdict.line}"
+                )
             time.sleep(0.3)
-    out.print(f"{line}")
+    out.print(verdict.line)

@@ -128,7 +128,7 @@ def styled_state(state: str) -> str:
         "healthy": "green",
         "failed": "red",
         "unhealthy": "red",
-        "exited": "yellow",
+        "completed": "green",
         "stopping": "yellow",
     }.get(state, "cyan")
     return f"[{colour}]{state}[/]"

@@ -112,7 +112,7 @@ class InstanceState(enum.StrEnum):
     PENDING = "pending"  # placed, but its node has not started it yet
     STARTING = "starting"  # the pod is being created and its containers started
     RUNNING = "running"  # every container is running
-    EXITED = "exited"  # a container exited and its restart policy does not restart it
+    COMPLETED = "completed"  # its containers exited 0, and their policy does not restart them
     FAILED = "failed"  # the instance cannot run (for example, its image is missing)
     STOPPING = "stopping"  # leaving: out of DNS and ingress, its pod stops after a short drain
 
@@ -155,6 +155,13 @@ class InstanceStatus(Record):
     containers: list[ContainerStatus] = Field(default_factory=list)
     updated_at: float = 0.0
     health: Health = Health.STARTING
+
+    @property
+    def settled(self) -> bool:
+        """Doing what it was started for: running and healthy, or a one-shot that completed."""
+        if self.state is InstanceState.COMPLETED:
+            return True
+        return self.state is InstanceState.RUNNING and self.health is Health.HEALTHY
 
 
 class Event(Record):

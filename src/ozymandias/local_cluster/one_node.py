@@ -7,6 +7,7 @@ records its pid so `ozy down` can stop it. Both are idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -33,6 +34,7 @@ from ozymandias.node_config import NodeConfig, default_data_root
 from ozymandias.secrets.keyring import write_new_key_file
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.etcd import Etcd
+from ozymandias.volumes.local_disk import LocalDisks
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,8 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
                 ingress_port=config.ingress_port,
                 shared_storage=shared_storage,
                 secrets_key_file=config.secrets_key_file,
+                # The same instances come back here: `ozy down --volumes` removes them.
+                keep_local_volumes=True,
             )
         )
         await node.run()
@@ -246,6 +250,20 @@ def stop_detached(
         time.sleep(0.2)
     config.pid_file.unlink(missing_ok=True)
     return True
+
+
+def remove_local_volumes(config: LocalClusterConfig) -> int:
+    """Remove the local volumes `ozy down` kept (`ozy down --volumes`); returns how many
+    instances had some. Refuses (RuntimeError) while a cluster holds the data dir."""
+    holder = lock_holder(config.data_root)
+    if holder is not None:
+        raise RuntimeError(already_running(config, holder))
+    removed = 0
+    for node_dir in sorted((config.data_root / "nodes").glob("*")):
+        disks = LocalDisks(node_dir / "local-volumes")
+        removed += len(disks.instances())
+        asyncio.run(disks.remove_all())
+    return removed
 
 
 def _alive(pid: int) -> bool:

@@ -9,7 +9,7 @@ from ozymandias.cluster.records import Schedule
 
 # States, as reported by nodes or the health checker, that mark an instance as not
 # doing useful work: the first to go when a job scales down.
-UNHEALTHY_STATES: frozenset[str] = frozenset({"failed", "exited", "unhealthy"})
+UNHEALTHY_STATES: frozenset[str] = frozenset({"failed", "completed", "unhealthy"})
 
 
 @dataclass(frozen=True, slots=True)

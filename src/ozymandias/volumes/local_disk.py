@@ -189,6 +189,13 @@ class LocalDisks:
                 if index_dir.name.isdigit():
                     await self.remove_instance(job_dir.name, int(index_dir.name))
 
+    async def unmount_all(self) -> None:
+        """Unmount every volume on this node and keep its data, for the node to come back."""
+        for job, index in self.instances():
+            for name in _volume_names(self._instance_dir(job, index)):
+                async with self._locked(job, index, name):
+                    await _unmount(self._paths(job, index, name)[2])
+
     def instances(self) -> list[tuple[str, int]]:
         """(job, index) of every instance with anything on disk, a half-made volume too."""
         return sorted(
