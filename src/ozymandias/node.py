@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
 from ozymandias.api.app import create_app
 from ozymandias.api.auth import Guard
@@ -41,6 +42,8 @@ from ozymandias.node_config import (
     shared_storage_of,
 )
 from ozymandias.runtime.podman import PodmanRuntime
+from ozymandias.secrets.keyring import KeyFile, KeyFileError
+from ozymandias.secrets.service import SecretService
 from ozymandias.stall_hook import install_stall_hook
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_store import ClusterStore
@@ -48,10 +51,13 @@ from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
+from ozymandias.store.secret_store import SecretStore
 from ozymandias.volumes.local_disk import LocalDisks
 from ozymandias.volumes.shared_dirs import SharedDirs
 
 log = logging.getLogger(__name__)
+
+SECRETS_ROOT = Path("/dev/shm/ozymandias")
 
 # How long a starting node waits for etcd before giving up with a clear error.
 ETCD_WAIT_SECONDS = 60
@@ -120,6 +126,11 @@ class NodeDaemon:
         etcd = Etcd(config.etcd, security=config.etcd_security)
         self.store = ClusterStore(etcd)
         self.acl_store = AclStore(etcd)
+        self.secret_store = SecretStore(etcd)
+        # Read again whenever it changes (see secrets/keyring.py); None: no secrets here.
+        self.key_file = KeyFile(config.secrets_key_file) if config.secrets_key_file else None
+        # Secret files live in memory only: /dev/shm is a tmpfs on every Linux host.
+        self.secrets_dir = SECRETS_ROOT / config.name
         self.peer_secret = ""  # read from etcd before the first term (see `run`)
         self.peer_link = PeerLink(config.peer_tls)
         self.dns_store = DnsStore(etcd, config.dns_domain)
@@ -163,6 +174,11 @@ class NodeDaemon:
             loop.add_signal_handler(signum, self._stopping.set)
         install_stall_hook(loop)
         try:
+            if self.key_file is not None:
+                try:
+                    self.key_file.keyring()  # a bad key file is an error now, not at a pod's start
+                except KeyFileError as error:
+                    raise SystemExit(str(error)) from None
             await self._wait_for_etcd()
             # Kept for the daemon's life: a node that has lost etcd still shows it to peers.
             self.peer_secret = (await self.acl_store.peer_credential()).secret
@@ -245,6 +261,7 @@ class NodeDaemon:
             dns_servers=[self.pod_network.gateway],
             firewall=self.pod_network.firewall,
             volumes=self.volumes,
+            secrets=SecretDelivery(node.name, self.mirrors, self.key_file, self.secrets_dir),
         )
         domain = node.storage_domain if node.shared_storage is not None else None
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
@@ -273,6 +290,14 @@ class NodeDaemon:
             guard=guard,
             etcd_contact=self.membership,
             peers=self.peer_link,
+            secret_service=SecretService(
+                self.secret_store,
+                self.store,
+                self.mirrors,
+                service,
+                self.key_file,
+                node_name=node.name,
+            ),
         )
         server = api_server(
             app, config.api_host, config.api_port, config.api_limits, config.api_tls

@@ -12,6 +12,7 @@ exercises parsing, validation, planning and refusals, never podman.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -26,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ozymandias.secrets.keyring import write_new_key_file
 from tests.support.auth import bearer
 from tests.support.etcd import EtcdServer
 from tests.support.nodes import NodeFactory
@@ -40,9 +42,12 @@ CHECKS = [
 
 
 def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
-    make_node: NodeFactory, etcd: EtcdServer
+    make_node: NodeFactory, etcd: EtcdServer, tmp_path: Path
 ) -> None:
-    node = make_node("fuzz1", lease_ttl=5)
+    # With a secrets key, so secrets are sealed and opened, not only refused.
+    key_file = tmp_path / "secrets.key"
+    write_new_key_file(key_file)
+    node = make_node("fuzz1", lease_ttl=5, extra_args=("--secrets-key-file", str(key_file)))
     assert node.request("POST", "/v1/nodes/fuzz1/cordon").status_code == 200
     lease = etcd.node_lease("fuzz1")
     schema = schemathesis.openapi.from_url(f"{node.api}/openapi.json", timeout=30, headers=bearer())

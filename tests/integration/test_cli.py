@@ -95,6 +95,15 @@ def test_the_quick_tour(ozy: Ozy) -> None:
     again = ozy("acl", "bootstrap", check=False)
     assert again.returncode == 1 and "already bootstrapped" in again.stderr.lower()
 
+    # `ozy up` made the cluster's secrets key; the example job's password is a secret.
+    assert stat.S_IMODE((ozy.data_dir / "secrets.key").stat().st_mode) == 0o600
+    made = ozy("secret", "set", "db", "password=tour-pw", "url=postgresql://webapp:tour-pw@db/w")
+    assert "secret db set (version 1)" in made.stdout
+    listed = json.loads(ozy("secret", "list", "-o", "json").stdout)
+    assert [(s["name"], s["keys"]) for s in listed] == [("db", ["password", "url"])]
+    assert "tour-pw" not in ozy("secret", "get", "db").stdout
+    assert ozy("secret", "set", "db", "novalue", check=False).returncode == 2
+
     applied = ozy("apply", "-f", "examples/simple-webapp.yaml")
     assert "job simple-webapp created" in applied.stdout
     assert "3/3 running" in applied.stdout
@@ -122,6 +131,10 @@ def test_the_quick_tour(ozy: Ozy) -> None:
     volumes = ozy("get", "volumes").stdout
     assert "simple-webapp/data-shared" in volumes
     assert "in-use" in volumes
+
+    in_use = ozy("secret", "delete", "db", "--yes", check=False)
+    assert in_use.returncode == 1 and "simple-webapp" in in_use.stderr
+    assert "tour-pw" not in ozy("describe", "job", "simple-webapp").stdout
 
     deleted = ozy("delete", "simple-webapp")
     assert "kept shared volume simple-webapp/data-shared" in deleted.stdout

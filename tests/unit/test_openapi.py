@@ -32,6 +32,7 @@ def document() -> dict[str, Any]:
         guard=none,
         etcd_contact=none,
         peers=none,
+        secret_service=none,
     )
     return app.openapi()
 

@@ -38,20 +38,21 @@ from ozymandias.agent.local_plan import (
     rollout_allows,
     waiting_out_back_off,
 )
-from ozymandias.agent.pod_plan import pod_plan, pod_ports
+from ozymandias.agent.pod_inputs import PodInputs
+from ozymandias.agent.pod_plan import pod_name, pod_plan, pod_ports
 from ozymandias.agent.reporting import DnsPublishing, Reporter, StatusStore
 from ozymandias.agent.restart_policy import restart_delay
 from ozymandias.agent.restarts import Restarts
+from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.tracks import AgentState, ContainerTrack, PodTrack
 from ozymandias.agent.volumes import PodVolumes
 from ozymandias.cluster.records import InstanceState, InstanceStatus, instance_name
 from ozymandias.network.firewall import PodFirewall
 from ozymandias.runtime.interface import ContainerRuntime
-from ozymandias.runtime.models import Mount, PodInfo, RuntimeUnavailable
+from ozymandias.runtime.models import PodInfo, RuntimeUnavailable
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
-from ozymandias.volumes.local_disk import VolumeError
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,11 @@ class NodeAgent:
         dns_servers: list[str] | None = None,
         firewall: PodFirewall | None = None,
         volumes: PodVolumes | None = None,
+        secrets: SecretDelivery | None = None,
     ) -> None:
         """`firewall`, if given, maps and filters each pod's ports while the pod runs;
-        `volumes`, if given, provides the pods' volumes (a job with volumes fails without)."""
+        `volumes` and `secrets`, if given, provide the pods' volumes and secrets (a job
+        with volumes or secrets fails without)."""
         self.node_name = node_name
         self._runtime = runtime
         self._mirrors = mirrors
@@ -84,6 +87,7 @@ class NodeAgent:
         self._dns_servers = dns_servers
         self._firewall = firewall
         self._volumes = volumes
+        self._inputs = PodInputs(node_name, volumes, secrets)
         self._state = AgentState(node_name, mirrors)
         self._reporter = Reporter(self._state, store, lease_id, publisher)
         self._restarts = Restarts(self._state, runtime, self._reporter)
@@ -103,6 +107,7 @@ class NodeAgent:
         """Adopt what already runs here, then keep reconciling until cancelled."""
         await self._mirrors.wait_synced()
         await self._adoption.adopt_running_pods()
+        self._inputs.keep_only([track.pod.pod_name for track in self._state.pods.values()])
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._restarts.follow_exits())
@@ -138,6 +143,7 @@ class NodeAgent:
         elif self._volumes is not None:
             # The node leaves for good: its instances will start afresh elsewhere.
             await self._volumes.remove_all()
+        self._inputs.remove_all()
         if self._firewall is not None:
             await self._firewall.reset({})
         self._state.pods.clear()
@@ -301,13 +307,22 @@ class NodeAgent:
     async def _start(self, instance: DesiredInstance) -> None:
         key = instance.key
         await self._reporter.publish_state(instance, InstanceState.STARTING)
+        name = pod_name(self.node_name, instance.job, instance.index)
         try:
-            mounts = await self._volumes_for(instance)
+            inputs = await self._inputs.prepare(instance, name)
             info = await self._runtime.run_pod(
-                pod_plan(self.node_name, instance, self._network, self._dns_servers, mounts)
+                pod_plan(
+                    self.node_name,
+                    instance,
+                    self._network,
+                    self._dns_servers,
+                    inputs.mounts,
+                    inputs.environment,
+                )
             )
             await self._open_ports(info, instance.spec)
         except Exception as error:
+            self._inputs.pod_gone(name)
             previous = self._start_back_offs.get(key)
             same_version = previous is not None and previous.version == instance.version
             streak = previous.streak + 1 if previous is not None and same_version else 1
@@ -379,14 +394,8 @@ class NodeAgent:
         if await self._reporter.withdraw(pod, track):
             await asyncio.sleep(DRAIN_SECONDS)
         await self._runtime.remove_pod(pod.pod_name)
+        self._inputs.pod_gone(pod.pod_name)
         await self._close_ports(pod.pod_name)
-
-    async def _volumes_for(self, instance: DesiredInstance) -> dict[str, list[Mount]]:
-        if self._volumes is None:
-            if instance.spec.local_volumes or instance.spec.shared_volumes:
-                raise VolumeError(f"node {self.node_name} does not provide volumes")
-            return {}
-        return await self._volumes.mounts_for(instance)
 
     # Port mapping and firewall
 

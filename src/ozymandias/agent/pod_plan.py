@@ -32,8 +32,10 @@ def pod_plan(
     network: str | None,
     dns_servers: list[str] | None = None,
     mounts: Mapping[str, list[Mount]] | None = None,
+    secret_environment: Mapping[str, dict[str, str]] | None = None,
 ) -> PodPlan:
-    """The runtime's plan for one instance; `mounts` are its volumes, by container name."""
+    """The runtime's plan for one instance; `mounts` are its volumes and secret files, and
+    `secret_environment` its secrets' variables, by container name."""
     spec = desired.spec
     labels = {
         LABEL_NODE: node_name,
@@ -43,8 +45,14 @@ def pod_plan(
     }
     instance = instance_name(desired.job, desired.index)
     mounts = mounts or {}
+    secret_environment = secret_environment or {}
     waves = [
-        [_container_plan(spec, name, instance, mounts.get(name, [])) for name in wave]
+        [
+            _container_plan(
+                spec, name, instance, mounts.get(name, []), secret_environment.get(name, {})
+            )
+            for name in wave
+        ]
         for wave in spec.start_order
     ]
     return PodPlan(
@@ -57,9 +65,16 @@ def pod_plan(
     )
 
 
-def _container_plan(spec: JobSpec, name: str, instance: str, mounts: list[Mount]) -> ContainerPlan:
+def _container_plan(
+    spec: JobSpec, name: str, instance: str, mounts: list[Mount], secrets: dict[str, str]
+) -> ContainerPlan:
     container = spec.containers[name]
-    environment = {"OZY_JOB": spec.name, "OZY_INSTANCE": instance, **container.environment}
+    environment = {
+        "OZY_JOB": spec.name,
+        "OZY_INSTANCE": instance,
+        **container.environment,
+        **secrets,
+    }
     return ContainerPlan(
         name=name,
         image=container.image,

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
-from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, volumes
+from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, secrets, volumes
 from ozymandias.api import dns as dns_api
 from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
@@ -33,6 +33,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
+from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -50,6 +51,7 @@ _ROUTERS = [
     ingress.router,
     events.router,
     dns_api.router,
+    secrets.router,
 ]
 
 
@@ -68,6 +70,7 @@ def create_app(
     guard: Guard,
     etcd_contact: EtcdContact,
     peers: PeerLink,
+    secret_service: SecretService,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -94,6 +97,7 @@ def create_app(
         follows=Follows(limits),
         acl=acl_store,
         peers=peers,
+        secrets=secret_service,
     )
     for router in _ROUTERS:
         app.include_router(router)

@@ -18,6 +18,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
+from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -37,6 +38,7 @@ class ApiServices:
     follows: Follows
     acl: AclStore
     peers: PeerLink
+    secrets: SecretService
 
 
 async def api_services(request: Request) -> ApiServices:

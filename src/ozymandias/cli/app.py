@@ -61,6 +61,11 @@ tls_cert_app = typer.Typer(
 )
 tls_app.add_typer(tls_ca_app, name="ca")
 tls_app.add_typer(tls_cert_app, name="cert")
+secret_app = typer.Typer(
+    help="Secrets: values sealed with the cluster's key, given to containers as variables "
+    "or files.",
+    no_args_is_help=True,
+)
 acl_app = typer.Typer(
     help="Access control: make the cluster's first admin token.", no_args_is_help=True
 )
@@ -70,6 +75,7 @@ app.add_typer(describe_app, name="describe")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
+app.add_typer(secret_app, name="secret")
 app.add_typer(acl_app, name="acl")
 app.add_typer(tls_app, name="tls")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Annotated
 
 import typer
@@ -146,6 +147,7 @@ def demo(
     except RuntimeError as error:
         raise fail(str(error)) from None
     out.print(f"cluster up: API at {config.api_url}")
+    _demo_secret(config.api_url)
     apply(
         file=file,
         api=config.api_url,
@@ -171,3 +173,13 @@ def demo(
         f"\nTry: ozy get jobs · ozy describe job {spec.name} · ozy scale {spec.name} 5 · "
         f"ozy logs {spec.name}-0 -c app · ozy delete {spec.name} · ozy down"
     )
+
+
+def _demo_secret(api: str) -> None:
+    """The example job's database password, as a secret: made once, with a random password."""
+    if any(secret["name"] == "db" for secret in call(api, "GET", "/v1/secrets")):
+        return
+    password = token_urlsafe(18)
+    data = {"password": password, "url": f"postgresql://webapp:{password}@localhost/webapp"}
+    call(api, "PUT", "/v1/secrets/db", json={"data": data})
+    out.print("secret db made: a random database password (`ozy secret get db` shows its keys)")

@@ -14,6 +14,7 @@ from ozymandias.cli import (
     job_commands,
     logs_command,
     node_commands,
+    secret_commands,
     tls_commands,
     token_commands,
     version_command,
@@ -25,6 +26,7 @@ from ozymandias.cli.app import (
     describe_app,
     get_app,
     node_app,
+    secret_app,
     tls_ca_app,
     tls_cert_app,
     token_app,
@@ -62,6 +64,12 @@ node_app.command("uncordon")(node_commands.uncordon)
 token_app.command("create")(token_commands.token_create)
 token_app.command("list")(token_commands.token_list)
 token_app.command("revoke")(token_commands.token_revoke)
+secret_app.command("set")(secret_commands.secret_set)
+secret_app.command("list")(secret_commands.secret_list)
+secret_app.command("get")(secret_commands.secret_get)
+secret_app.command("delete")(secret_commands.secret_delete)
+secret_app.command("keygen")(secret_commands.secret_keygen)
+secret_app.command("rotate-key")(secret_commands.secret_rotate_key)
 acl_app.command("bootstrap")(token_commands.acl_bootstrap)
 
 tls_ca_app.command("create")(tls_commands.ca_create)

@@ -52,8 +52,10 @@ EtcdPasswordFile = Annotated[Path | None, _option("File holding --etcd-user's pa
 SecretsKeyFile = Annotated[
     Path | None,
     _option(
-        "Key that seals and opens secrets (`ozy secret keygen` makes one; the same on every "
-        "node). Without it, this node can neither set secrets nor run jobs that use them."
+        "Key file (mode 0600) that seals and opens secrets: one key a line, all of them "
+        "opening, read again when it changes (`ozy secret keygen` makes one; every node holds "
+        "the cluster's key). Without it, this node can neither set secrets nor run jobs "
+        "that use them."
     ),
 ]
 

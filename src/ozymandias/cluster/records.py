@@ -197,6 +197,11 @@ class JobRecord(Record):
     spec: JobSpec
     version: int = 1
     submitted_at: float = 0.0
+    secrets_revision: int = Field(
+        0,
+        description="the etcd revision of the newest secret this version's pods use: a node "
+        "starts them only once its mirror of secrets has reached it",
+    )
 
 
 class SharedVolume(Record):
@@ -263,6 +268,22 @@ class AclToken(Record):
     role: Literal["read", "deploy", "admin"]
     secret_hash: str
     create_time: float
+
+
+class SealedSecret(Record):
+    """A secret: its key names and version in the clear, its values sealed (secrets/sealing.py).
+
+    Nothing here opens without a node's key, so etcd, its backups and its
+    snapshots never hold a value.
+    """
+
+    name: str
+    keys: list[str]
+    version: int
+    update_time: float
+    key_id: str
+    nonce: str = Field(description="base64")
+    ciphertext: str = Field(description="base64, with GCM's tag")
 
 
 class PeerCredential(Record):

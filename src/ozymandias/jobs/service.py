@@ -30,6 +30,7 @@ from ozymandias.scheduling.place import (
 )
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
+from ozymandias.secrets.references import secrets_used, unknown_references
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
@@ -93,21 +94,53 @@ class JobService:
         self._node_name = node_name
 
     async def apply(self, spec: JobSpec, *, dry_run: bool = False) -> ApplyResult:
-        """Create or update a job. Pods are recreated only if their spec changed."""
+        """Create or update a job. Pods are recreated only if their spec changed.
+
+        A job that uses a secret, or a key of one, that does not exist is
+        refused (422) and nothing is written.
+        """
+        if problems := unknown_references(spec, self._mirrors.secret_keys()):
+            raise JobRejected("unknown-secret", "Unknown secret", "; ".join(problems))
+        secrets_revision = max(
+            (self._mirrors.secret_revision(name) for name in secrets_used(spec)), default=0
+        )
 
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             current = inputs.job
             if current is not None and current.spec == spec:
                 return None  # nothing to do
             version = 1
+            revision = secrets_revision
             if current is not None:
                 same_pods = current.spec.pod_fingerprint() == spec.pod_fingerprint()
                 version = current.version if same_pods else current.version + 1
-            record = JobRecord(spec=spec, version=version, submitted_at=time.time())
+                revision = current.secrets_revision if same_pods else secrets_revision
+            record = JobRecord(
+                spec=spec,
+                version=version,
+                submitted_at=time.time(),
+                secrets_revision=revision,
+            )
             previous = pod_size(current.spec) if current is not None else None
             return record, _place(spec, inputs, previous)
 
         return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
+
+    async def renew(self, name: str, secrets_revision: int) -> ApplyResult:
+        """Roll out a new version of the job, as a secret it uses changed at `secrets_revision`
+        (nothing if its version is that recent), so no container keeps a stale value."""
+
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
+            current = inputs.job
+            assert current is not None
+            if current.secrets_revision >= secrets_revision:
+                return None
+            record = current.model_copy(
+                update={"version": current.version + 1, "secrets_revision": secrets_revision}
+            )
+            return record, _place(current.spec, inputs, pod_size(current.spec))
+
+        return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
 
     async def scale(self, name: str, count: int, *, dry_run: bool = False) -> ApplyResult:
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:

@@ -32,6 +32,7 @@ from ozymandias.local_cluster.embedded_etcd import EmbeddedEtcd
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.node import NodeDaemon
 from ozymandias.node_config import NodeConfig, default_data_root
+from ozymandias.secrets.keyring import write_new_key_file
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.etcd import Etcd
 from ozymandias.volumes.local_disk import LocalDisks
@@ -54,6 +55,10 @@ class LocalClusterConfig:
     @property
     def pid_file(self) -> Path:
         return self.data_root / "up.pid"
+
+    @property
+    def secrets_key_file(self) -> Path:
+        return self.data_root / "secrets.key"
 
     @property
     def log_file(self) -> Path:
@@ -101,6 +106,10 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
     # One node is its own zone: a plain directory serves as its shared storage.
     shared_storage = config.data_root / "shared-storage"
     shared_storage.mkdir(exist_ok=True)
+    # The cluster's secrets key, made once (mode 0600) and kept with its etcd data.
+    with contextlib.suppress(FileExistsError):
+        key_id = write_new_key_file(config.secrets_key_file)
+        log.info("made secrets key %s in %s", key_id, config.secrets_key_file)
     try:
         node = NodeDaemon(
             NodeConfig(
@@ -110,6 +119,7 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
                 data_dir=config.data_root / "nodes" / config.node_name,
                 ingress_port=config.ingress_port,
                 shared_storage=shared_storage,
+                secrets_key_file=config.secrets_key_file,
                 # The same instances come back here: `ozy down --volumes` removes them.
                 keep_local_volumes=True,
                 pod_subnet=config.pod_subnet,

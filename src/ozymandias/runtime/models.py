@@ -44,12 +44,13 @@ class BridgeNetwork:
 
 @dataclass(frozen=True)
 class Mount:
-    """A host directory bind-mounted read-write into a container."""
+    """A host directory or file bind-mounted into a container."""
 
     source: str
-    """The host directory (a local volume's mountpoint or a shared volume's directory)."""
+    """The host directory (a volume's mountpoint or directory) or file (a secret's)."""
     destination: str
     """The absolute path inside the container."""
+    read_only: bool = False
 
 
 @dataclass(frozen=True)

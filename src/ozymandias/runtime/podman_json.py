@@ -76,7 +76,7 @@ def container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
                 "destination": mount.destination,
                 "source": mount.source,
                 "type": "bind",
-                "options": ["rbind", "rw"],
+                "options": ["rbind", "ro" if mount.read_only else "rw"],
             }
             for mount in container.mounts
         ]

@@ -30,6 +30,7 @@ from ozymandias.spec.base import Problem, SpecModel, limits_of, problems_error, 
 from ozymandias.spec.durations import parse_duration
 from ozymandias.spec.limits import LimitExceeded
 from ozymandias.spec.process import Command, Environment
+from ozymandias.spec.secret_refs import MAX_SECRET_REFS, SecretRef
 from ozymandias.spec.sizes import format_size, parse_size
 
 # Bounds that follow from the formats, or are far beyond any real job, so
@@ -283,6 +284,11 @@ class ContainerSpec(SpecModel):
     )
     healthcheck: HealthCheck | None = None
     volumes: list[VolumeSpec] = Field(default_factory=list, max_length=MAX_VOLUMES)
+    secrets: list[SecretRef] = Field(
+        default_factory=list,
+        max_length=MAX_SECRET_REFS,
+        description="values of secrets (`ozy secret set`), as variables or files",
+    )
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -325,6 +331,28 @@ class ContainerSpec(SpecModel):
         if problems:
             raise problems_error("volumes", problems)
         return volumes
+
+    @model_validator(mode="after")
+    def _check_secret_targets(self) -> Self:
+        # A secret's variable or file must be the only one of its name: a
+        # plain value, or a volume, silently shadowing it would be a surprise.
+        problems: list[Problem] = []
+        envs: set[str] = set()
+        paths = {volume.path for volume in self.volumes}
+        for index, ref in enumerate(self.secrets):
+            if ref.env is not None:
+                if ref.env in self.environment or ref.env in envs:
+                    problems.append((("secrets", index, "env"), f"{ref.env} is set more than once"))
+                envs.add(ref.env)
+            elif ref.path is not None:
+                if ref.path in paths:
+                    problems.append(
+                        (("secrets", index, "path"), f"{ref.path} is mounted more than once")
+                    )
+                paths.add(ref.path)
+        if problems:
+            raise problems_error(type(self).__name__, problems)
+        return self
 
 
 class TcpIngress(SpecModel):
@@ -576,6 +604,15 @@ class JobSpec(SpecModel):
         are counted there, once per job.
         """
         return sum(self.local_volumes.values())
+
+    @property
+    def secret_refs(self) -> set[tuple[str, str]]:
+        """Every (secret, key) the job's containers use."""
+        return {
+            (ref.secret, ref.key)
+            for container in self.containers.values()
+            for ref in container.secrets
+        }
 
     @property
     def start_order(self) -> list[list[str]]:

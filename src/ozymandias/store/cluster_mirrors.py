@@ -18,6 +18,7 @@ from ozymandias.cluster.records import (
     Node,
     Resources,
     Schedule,
+    SealedSecret,
     SharedVolume,
 )
 from ozymandias.store import keys
@@ -39,6 +40,7 @@ class ClusterMirrors:
     volumes: Mirror[SharedVolume]
     shared_allocations: Mirror[Resources]
     tokens: Mirror[AclToken]
+    secrets: Mirror[SealedSecret]
 
     @classmethod
     def following(cls, etcd: Etcd) -> ClusterMirrors:
@@ -55,6 +57,7 @@ class ClusterMirrors:
                 etcd, keys.SHARED_ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
             ),
             tokens=Mirror(etcd, keys.ACL_TOKENS, lambda _, raw: AclToken.from_json(raw)),
+            secrets=Mirror(etcd, keys.SECRETS, lambda _, raw: SealedSecret.from_json(raw)),
         )
 
     def all(self) -> list[Mirror[Any]]:
@@ -68,6 +71,7 @@ class ClusterMirrors:
             self.volumes,
             self.shared_allocations,
             self.tokens,
+            self.secrets,
         ]
 
     def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
@@ -77,6 +81,16 @@ class ClusterMirrors:
             for volume in self.volumes.items.values()
             if job_name is None or volume.job == job_name
         ]
+
+    def secret(self, name: str) -> SealedSecret | None:
+        return self.secrets.items.get(keys.secret(name))
+
+    def secret_keys(self) -> dict[str, list[str]]:
+        """Each secret's keys, by its name."""
+        return {secret.name: secret.keys for secret in self.secrets.items.values()}
+
+    def secret_revision(self, name: str) -> int:
+        return self.secrets.mod_revisions.get(keys.secret(name), 0)
 
     def cordoned(self) -> frozenset[str]:
         return frozenset(cordon.node for cordon in self.cordons.items.values())
