@@ -39,7 +39,8 @@ def node(
     etcd: Annotated[
         str,
         typer.Option(
-            help="etcd client URL, e.g. http://10.0.0.1:2379; several members: join with ','."
+            help="etcd client URL, e.g. http://10.0.0.1:2379; several members: join with ','. "
+            "https:// URLs reach etcd over TLS (see --etcd-cacert)."
         ),
     ] = "http://127.0.0.1:2379",
     labels: Annotated[str, typer.Option(help="Node labels, e.g. zone=a,region=r1.")] = "",
