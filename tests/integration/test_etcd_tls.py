@@ -211,6 +211,7 @@ async def test_a_mirror_follows_on_once_its_etcd_token_has_expired(
         return lambda: all(prefix + name.encode() in mirror.items for name in names)
 
     try:
+        lease = await client.grant_lease(60)
         async with running(Mirror(client, prefix, values)) as first:
             put("k1")
             await eventually(holds(first, "k1"), "the mirror to see k1")
@@ -220,6 +221,7 @@ async def test_a_mirror_follows_on_once_its_etcd_token_has_expired(
             await eventually(holds(first, "k2"), "the mirror to see k2")
             # ... a request is refused, so the client logs in again and resends it ...
             await client.put(prefix + b"k3", b"k3")
+            assert await client.refresh_lease(lease) == 60
             await eventually(holds(first, "k3"), "the mirror to see k3")
             await eventually(lambda: server.dropped_tokens() >= 2, "etcd to drop the new token")
             # ... and so is a new watch (etcd 3.4 says "permission denied" for it).
@@ -229,6 +231,7 @@ async def test_a_mirror_follows_on_once_its_etcd_token_has_expired(
                 # A restart forgets every token and breaks every watch: both resume.
                 server.stop()
                 server.start()
+                assert await client.refresh_lease(lease) > 0  # etcd keeps leases, not tokens
                 put("k5")
                 await eventually(holds(first, "k5"), "the first mirror to resume")
                 await eventually(holds(second, "k5"), "the second mirror to resume")
