@@ -15,7 +15,14 @@ from ozymandias.ingress.haproxy_config import (
     render_hosts_map,
     runtime_commands,
 )
-from ozymandias.ingress.routes import Backend, HttpRoute, Routes, TcpRoute, compute_routes
+from ozymandias.ingress.routes import (
+    Backend,
+    HttpRoute,
+    Routes,
+    TcpRoute,
+    compute_routes,
+    conflicts_added,
+)
 from ozymandias.spec.loader import load_job
 from ozymandias.spec.models import JobSpec
 
@@ -172,3 +179,35 @@ def test_rendered_config() -> None:
         "option redispatch 1",
     ]:
         assert line in config
+
+
+@pytest.mark.parametrize(
+    ("new", "warned"),
+    [
+        pytest.param(job("fresh", ingress="{hosts: [fresh.test]}"), [], id="a free host"),
+        pytest.param(
+            job("zeta", ingress="{hosts: [shop.test]}"),
+            ["host shop.test of job zeta is already routed to shop"],
+            id="a host another job has",
+        ),
+        pytest.param(
+            job("alpha", ingress="{hosts: [shop.test]}"),
+            ["host shop.test of job shop is already routed to alpha"],
+            id="a host it takes from another job, first by name",
+        ),
+        pytest.param(
+            job("shop", ingress="{hosts: [shop.test, more.test]}"), [], id="the job's own update"
+        ),
+        pytest.param(
+            job("tcp", ingress="{tcp: [{port: 9000, targetPort: 80}]}"),
+            ["TCP port 9000 of job tcp is already routed to shop"],
+            id="a TCP port another job has",
+        ),
+    ],
+)
+def test_a_submit_is_told_the_ingress_conflicts_it_brings(new: JobSpec, warned: list[str]) -> None:
+    existing = [
+        job("shop", ingress="{hosts: [shop.test], tcp: [{port: 9000, targetPort: 80}]}"),
+        job("other", ingress="{hosts: [other.test]}"),
+    ]
+    assert conflicts_added(new, existing) == warned

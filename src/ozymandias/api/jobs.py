@@ -18,6 +18,7 @@ from ozymandias.api.errors import job_not_found, submit
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.ingress.port_range import ports_outside_range
+from ozymandias.ingress.routes import conflicts_added
 from ozymandias.spec.loader import SpecError, check_instances, load_job
 from ozymandias.spec.models import JobSpec
 
@@ -58,9 +59,10 @@ async def put_job(
     dry_run: Annotated[bool, Query(alias="dryRun")] = False,
 ) -> JSONResponse:
     spec = await _parse_job_off_the_loop(await request.body(), name, services)
+    warnings = _warnings(spec, services)
     result = await submit(services.jobs.apply(spec, dry_run=dry_run), name)
     status = 201 if result.created and not dry_run else 200
-    return JSONResponse(views.apply_result(result), status_code=status)
+    return JSONResponse(views.apply_result(result, warnings), status_code=status)
 
 
 @router.post("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC, dependencies=[requires(Role.DEPLOY)])
@@ -79,8 +81,16 @@ async def plan_job(
             "POST only plans: use PUT /v1/jobs/{name} to submit.",
         )
     spec = await _parse_job_off_the_loop(await request.body(), name, services)
+    warnings = _warnings(spec, services)
     result = await submit(services.jobs.apply(spec, dry_run=True), name)
-    return JSONResponse(views.apply_result(result))
+    return JSONResponse(views.apply_result(result, warnings))
+
+
+def _warnings(spec: JobSpec, services: ApiServices) -> list[str]:
+    """What the submit is allowed to do but should tell: ingress it takes from, or loses to,
+    another job (the route goes to the job first by name)."""
+    others = [record.spec for record in services.mirrors.jobs.items.values()]
+    return [f"ingress: {conflict}" for conflict in conflicts_added(spec, others)]
 
 
 @router.get("/v1/jobs", dependencies=[requires(Role.READ)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from ozymandias.cluster.records import (
@@ -89,8 +90,9 @@ def job_detail(record: JobRecord, mirrors: ClusterMirrors, events: list[Event]) 
     }
 
 
-def apply_result(result: ApplyResult) -> dict[str, Any]:
+def apply_result(result: ApplyResult, warnings: Sequence[str] = ()) -> dict[str, Any]:
     return {
+        "warnings": list(warnings),
         "name": result.job.spec.name,
         "dryRun": result.dry_run,
         "created": result.created,

@@ -100,6 +100,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """Print a warning: the command goes on (unwrapped and unmarked, as `fail`)."""
+    err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before destroying data.")
 ]

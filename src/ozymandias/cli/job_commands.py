@@ -21,6 +21,7 @@ from ozymandias.cli.app import (
     fail,
     out,
     read_text,
+    warn,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
 from ozymandias.cli.tables import instances_table
@@ -72,6 +73,8 @@ def apply(
     if dry_run:
         params = {"dryRun": "true"}
         result = call(api, "POST", path, params=params, content=text, headers=YAML_HEADERS)
+        for warning in result.get("warnings", []):
+            warn(warning)
         out.print(
             f"job {spec.name} would place {len(result['placed'])} "
             f"and stop {len(result['stopped'])} instance(s):"
@@ -80,6 +83,8 @@ def apply(
             out.print(f"  {spec.name}-{index} → {node_name}")
         return
     result = call(api, "PUT", path, content=text, headers=YAML_HEADERS)
+    for warning in result.get("warnings", []):
+        warn(warning)
     verb = "created" if result["created"] else ("updated" if result["changed"] else "unchanged")
     out.print(
         f"job {spec.name} {verb} "

@@ -145,6 +145,14 @@ def compute_routes(
     )
 
 
+def conflicts_added(spec: JobSpec, others: Iterable[JobSpec]) -> list[str]:
+    """The ingress conflicts that submitting `spec` brings among `others` (the other jobs):
+    a host or TCP port another job has, which one of the two then loses."""
+    rest = [other for other in others if other.name != spec.name]
+    before = set(compute_routes(rest, ()).conflicts)
+    return [c for c in compute_routes([*rest, spec], ()).conflicts if c not in before]
+
+
 def ports_to_probe(routes: Routes, held: Collection[int]) -> list[int]:
     """The TCP route ports to check for another process: all but those HAProxy holds itself."""
     return [route.port for route in routes.tcp if route.port not in held]
