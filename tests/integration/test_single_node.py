@@ -180,7 +180,7 @@ containers:
     assert any("restarting in 4s" in m for m in delays)
 
     never = next(c for c in node.instances("crashy")[0]["containers"] if c["name"] == "never")
-    assert never["state"] == "exited" and never["exit_code"] == 1 and never["restarts"] == 0
+    assert never["state"] == "exited" and never["exitCode"] == 1 and never["restarts"] == 0
 
 
 def test_a_job_bigger_than_the_node_is_rejected_and_nothing_is_written(
@@ -292,8 +292,8 @@ containers:
         lambda: (
             (c := container("crashy"))
             and c["state"] == "exited"
-            and c["crash_streak"] >= 3
-            and c["restart_at"]
+            and c["crashStreak"] >= 3
+            and c["restartAt"]
             and c
         ),
         timeout=60,
@@ -317,13 +317,13 @@ containers:
     )
     # The back-off goes on doubling from where it was, not from 1 s.
     wait_until(
-        lambda: (c := container("crashy")) and c["crash_streak"] > in_back_off["crash_streak"],
+        lambda: (c := container("crashy")) and c["crashStreak"] > in_back_off["crashStreak"],
         timeout=60,
         what="crashy's next exit",
     )
     events = node.request("GET", "/v1/events", params={"job": "survivor"}).json()
     delays = [e["message"] for e in events if e["kind"] == "container-restarting"]
-    expected = 2 ** in_back_off["crash_streak"]
+    expected = 2 ** in_back_off["crashStreak"]
     assert any(f"crashy exited with code 1; restarting in {expected}s" in m for m in delays), delays
     state = node.instances("survivor")[0]
     assert state["state"] in ("running", "starting"), state

@@ -28,7 +28,7 @@ def inst(
         "restarts": restarts,
         "specVersion": version,
         "reason": reason,
-        "containers": [{"name": "app", "crash_streak": streak}],
+        "containers": [{"name": "app", "crashStreak": streak}],
     }
 
 

@@ -52,7 +52,7 @@ def _failure(instance: dict[str, Any], restarted: int) -> str | None:
         return f"{name} failed{because}"
     if instance["state"] == "running" and instance["health"] == "unhealthy":
         return f"{name} is unhealthy{because}"
-    streak = max((c.get("crash_streak", 0) for c in instance.get("containers", [])), default=0)
+    streak = max((c.get("crashStreak", 0) for c in instance.get("containers", [])), default=0)
     if restarted >= CRASH_LOOP_RESTARTS or streak >= CRASH_LOOP_RESTARTS:
         return f"{name} is crash-looping: restarted {max(restarted, streak)} times{because}"
     return None

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from ozymandias.spec.models import JobSpec
 
@@ -129,6 +130,11 @@ class Health(enum.StrEnum):
 
 
 class ContainerStatus(Record):
+    # etcd keeps the field names; the API shows them in camelCase, like the rest of its JSON.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
+    )
+
     name: str
     state: str = Field(description="running, exited, or created")
     exit_code: int | None = None
