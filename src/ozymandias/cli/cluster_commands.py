@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources import as_file, files
 from pathlib import Path
 from secrets import token_urlsafe
 from typing import Annotated
@@ -130,15 +131,29 @@ def down(
 
 
 def demo(
-    file: Annotated[Path, typer.Option("--file", "-f", help="The job to deploy.")] = Path(
-        "examples/simple-webapp.yaml"
-    ),
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="The job to deploy (default: the example web app, shipped with ozy).",
+            show_default=False,
+        ),
+    ] = None,
     api_port: Annotated[int, typer.Option(help="Port of the node's API.")] = 7070,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for every instance.")
     ] = DEFAULT_WAIT_SECONDS,
 ) -> None:
-    """Start a one-node cluster (if needed), deploy the example job and show it running."""
+    """Start a one-node cluster (if needed), deploy the example job and show it healthy.
+
+    Example: ozy demo
+    """
+    with as_file(files("ozymandias") / "examples" / "simple-webapp.yaml") as example:
+        _demo(file or example, api_port, timeout)
+
+
+def _demo(file: Path, api_port: int, timeout: float) -> None:
     from ozymandias.local_cluster.one_node import LocalClusterConfig, start_detached
 
     config = LocalClusterConfig(api_port=api_port)
