@@ -24,7 +24,10 @@ def alias_set(
     targets: Annotated[list[str], typer.Argument(help="Names, e.g. web.job db-0.pod other.")],
     api: ApiOption = DEFAULT_API,
 ) -> None:
-    """Create or replace an alias; it resolves to the union of its healthy targets."""
+    """Create or replace an alias; it resolves to the union of its healthy targets.
+
+    Example: ozy alias set frontend simple-webapp.job
+    """
     alias = call(api, "PUT", f"/v1/dns/aliases/{name}", json={"targets": targets})
     out.print(f"alias {alias['name']} → {', '.join(alias['targets'])}")
 
@@ -34,7 +37,10 @@ def alias_get(
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """Show one alias's targets."""
+    """Show one alias's targets.
+
+    Example: ozy alias get frontend
+    """
     check_output(output)
     alias = call(api, "GET", f"/v1/dns/aliases/{name}")
     if output == "json":
@@ -43,13 +49,19 @@ def alias_get(
 
 
 def alias_list(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List every alias."""
+    """List every alias.
+
+    Example: ozy alias list -o json
+    """
     show_list(api, "/v1/dns/aliases", output, aliases_table, "no aliases")
 
 
 def alias_delete(
     name: Annotated[str, typer.Argument(help="Alias.")], api: ApiOption = DEFAULT_API
 ) -> None:
-    """Delete an alias."""
+    """Delete an alias.
+
+    Example: ozy alias delete frontend
+    """
     deleted = call(api, "DELETE", f"/v1/dns/aliases/{name}")
     out.print(f"alias {deleted['name']} deleted")

@@ -58,6 +58,9 @@ def up(
     """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
 
     Idempotent: with --detach, a cluster that is already up is left as it is.
+    It makes the cluster's first admin token and saves it where the CLI looks.
+
+    Example: ozy up --detach
     """
     from ozymandias.local_cluster.one_node import (
         LocalClusterConfig,

@@ -33,7 +33,10 @@ from ozymandias.spec.durations import parse_duration
 
 
 def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List jobs with their instance counts."""
+    """List jobs with their instance counts.
+
+    Example: ozy get jobs -o json
+    """
     show_list(api, "/v1/jobs", output, jobs_table, "no jobs")
 
 
@@ -42,13 +45,19 @@ def get_instances(
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """List instances: node, state, health, restarts and pod IP."""
+    """List instances: node, state, health, restarts and pod IP.
+
+    Example: ozy get instances simple-webapp
+    """
     params = {"job": job} if job else None
     show_list(api, "/v1/instances", output, instances_table, "no instances", params)
 
 
 def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List ingress routes (HTTP by Host, TCP by port) and their healthy backend counts."""
+    """List ingress routes (HTTP by Host, TCP by port) and their healthy backend counts.
+
+    Example: ozy get ingress
+    """
     check_output(output)
     ingress = call(api, "GET", "/v1/ingress")
     if output == "json":
@@ -59,12 +68,18 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 
 
 def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List nodes with labels, and memory and disk allocated against capacity."""
+    """List nodes with labels, and memory and disk allocated against capacity.
+
+    Example: ozy get nodes
+    """
     show_list(api, "/v1/nodes", output, nodes_table, "no nodes")
 
 
 def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List volumes: shared ones (kept after their job too) and each instance's local ones."""
+    """List volumes: shared ones (kept after their job too) and each instance's local ones.
+
+    Example: ozy get volumes
+    """
     show_list(api, "/v1/volumes", output, volumes_table, "no volumes")
 
 
@@ -100,7 +115,10 @@ def describe_job(
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """A job's spec, placements and recent events."""
+    """A job's spec, placements and recent events.
+
+    Example: ozy describe job simple-webapp
+    """
     check_output(output)
     job = call(api, "GET", f"/v1/jobs/{name}")
     if output == "json":

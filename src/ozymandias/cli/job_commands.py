@@ -142,6 +142,8 @@ def delete(
     `--purge-volumes` removes them too. A shared volume is removed by a node
     of its zone; if none is left, `--forget` lets it go without its data.
     Removing a volume's data asks first on a terminal (or pass --yes).
+
+    Example: ozy delete simple-webapp --purge-volumes
     """
     if volume is not None:
         if job != "volume":

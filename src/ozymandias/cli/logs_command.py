@@ -22,7 +22,10 @@ def logs(
     tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
     api: ApiOption = DEFAULT_API,
 ) -> None:
-    """Print a container's output, from whichever node runs the instance."""
+    """Print a container's output, from whichever node runs the instance.
+
+    Example: ozy logs simple-webapp-0 -c app -f
+    """
     params: dict[str, Any] = {"follow": follow}
     if container:
         params["container"] = container

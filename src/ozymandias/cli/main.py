@@ -7,6 +7,8 @@ the order `app.py` adds them), so a new command goes where it should be listed.
 
 from __future__ import annotations
 
+import typer
+
 from ozymandias.cli import (
     alias_commands,
     cluster_commands,
@@ -31,8 +33,9 @@ from ozymandias.cli.app import (
     tls_cert_app,
     token_app,
 )
+from ozymandias.cli.help_format import name_the_values
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app.callback()(version_command.root_options)
 app.command()(cluster_commands.up)
@@ -76,5 +79,12 @@ tls_ca_app.command("create")(tls_commands.ca_create)
 tls_cert_app.command("create")(tls_commands.cert_create)
 
 
+def main() -> None:
+    """The `ozy` command: the typer app, with its help naming values (see help_format.py)."""
+    command = typer.main.get_command(app)
+    name_the_values(command)
+    command()
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -224,7 +224,10 @@ def parse_networks(text: str) -> list[IPv4Network | IPv6Network]:
 def cordon(
     name: Annotated[str, typer.Argument(help="Node name.")], api: ApiOption = DEFAULT_API
 ) -> None:
-    """Place no new instances on a node; the instances it runs stay."""
+    """Place no new instances on a node; the instances it runs stay.
+
+    Example: ozy node cordon n2
+    """
     call(api, "POST", f"/v1/nodes/{name}/cordon")
     out.print(f"node {name} cordoned")
 
@@ -232,7 +235,10 @@ def cordon(
 def uncordon(
     name: Annotated[str, typer.Argument(help="Node name.")], api: ApiOption = DEFAULT_API
 ) -> None:
-    """Let a cordoned node take new instances again."""
+    """Let a cordoned node take new instances again.
+
+    Example: ozy node uncordon n2
+    """
     call(api, "POST", f"/v1/nodes/{name}/uncordon")
     out.print(f"node {name} uncordoned")
 

@@ -69,7 +69,10 @@ def token_create(
 
 
 def token_list(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List tokens: name, role, accessor and creation time (never a secret)."""
+    """List tokens: name, role, accessor and creation time (never a secret).
+
+    Example: ozy token list -o json
+    """
     show_list(api, "/v1/acl/tokens", output, tokens_table, "no tokens")
 
 
@@ -77,7 +80,10 @@ def token_revoke(
     accessor: Annotated[str, typer.Argument(help="The token's accessor (see `ozy token list`).")],
     api: ApiOption = DEFAULT_API,
 ) -> None:
-    """Revoke a token: every node refuses it within a second."""
+    """Revoke a token: every node refuses it within a second.
+
+    Example: ozy token revoke 4f6c0e7d2a9b4b1c8e5d3f2a1b0c9d8e
+    """
     call(api, "DELETE", f"/v1/acl/tokens/{accessor}")
     out.print(f"token {accessor} revoked")
 
