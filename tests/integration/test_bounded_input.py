@@ -116,7 +116,12 @@ def test_a_client_sending_a_byte_a_second_holds_up_no_one_and_is_cut_off(
 
     def trickle() -> None:
         with socket.create_connection(("127.0.0.1", node.api_port), timeout=30) as conn:
-            conn.sendall(b"PUT /v1/jobs/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+            token = bearer()["authorization"].encode()
+            conn.sendall(
+                b"PUT /v1/jobs/slow HTTP/1.1\r\nHost: t\r\nAuthorization: "
+                + token
+                + b"\r\nContent-Length: 100\r\n\r\n"
+            )
             for _ in range(20):  # a byte a second, until the node answers
                 conn.sendall(b"x")
                 readable, _, _ = select.select([conn], [], [], 1.0)
