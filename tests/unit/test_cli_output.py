@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import pytest
+import typer
+import yaml
 from rich.console import Console
 
 from ozymandias.agent.health_following import one_line
+from ozymandias.cli import app
 from ozymandias.cli.tables import events_table
 
 
@@ -36,3 +41,21 @@ def test_event_times_carry_their_date() -> None:
 )
 def test_a_checks_output_becomes_one_line(output: str, line: str) -> None:
     assert one_line(output) == line
+
+
+@pytest.mark.parametrize(
+    ("output", "parse"),
+    [("json", json.loads), ("yaml", yaml.safe_load)],
+)
+def test_machines_get_the_apis_data_as_json_or_yaml(
+    output: str, parse: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "out", Console(width=20))  # narrow: nothing may wrap
+    data = [{"name": "web-0", "reason": "a reason longer than the terminal is wide", "n": 1}]
+    app.print_data(output, data)
+    assert parse(capsys.readouterr().out) == data
+
+
+def test_an_unknown_output_is_refused() -> None:
+    with pytest.raises(typer.Exit):
+        app.check_output("xml")

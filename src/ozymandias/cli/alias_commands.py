@@ -13,7 +13,7 @@ from ozymandias.cli.app import (
     call,
     check_output,
     out,
-    print_json,
+    print_data,
     show_list,
 )
 from ozymandias.cli.tables import aliases_table
@@ -43,8 +43,8 @@ def alias_get(
     """
     check_output(output)
     alias = call(api, "GET", f"/v1/dns/aliases/{name}")
-    if output == "json":
-        return print_json(alias)
+    if output != "table":
+        return print_data(output, alias)
     out.print(aliases_table([alias]))
 
 

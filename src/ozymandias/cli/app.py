@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -88,7 +89,9 @@ ApiOption = Annotated[
     str,
     typer.Option("--api", envvar="OZY_API", help="Base URL of any node's API."),
 ]
-OutputOption = Annotated[str, typer.Option("--output", "-o", help="table, or json for machines.")]
+OutputOption = Annotated[
+    str, typer.Option("--output", "-o", help="table, or json or yaml for machines.")
+]
 DEFAULT_WAIT_SECONDS = 120.0
 
 
@@ -193,13 +196,20 @@ def call(api: str, method: str, path: str, **kwargs: Any) -> Any:
         client.close()
 
 
-def print_json(data: Any) -> None:
-    out.print_json(json.dumps(data))
+OUTPUTS = ("table", "json", "yaml")
+
+
+def print_data(output: str, data: Any) -> None:
+    """`data` for machines, as `-o json` or `-o yaml` asks (the API's JSON, unchanged)."""
+    if output == "yaml":
+        out.print(yaml.safe_dump(data, sort_keys=False).rstrip(), highlight=False, soft_wrap=True)
+    else:
+        out.print_json(json.dumps(data))
 
 
 def check_output(output: str) -> None:
-    if output not in ("table", "json"):
-        raise fail(f"--output must be table or json, not {output!r}", code=2)
+    if output not in OUTPUTS:
+        raise fail(f"--output must be one of {', '.join(OUTPUTS)}, not {output!r}", code=2)
 
 
 def show_list(
@@ -213,8 +223,8 @@ def show_list(
     """What every `ozy get` of a list does: fetch it, then print JSON, its table, or `empty`."""
     check_output(output)
     items = call(api, "GET", path, params=params or {})
-    if output == "json":
-        return print_json(items)
+    if output != "table":
+        return print_data(output, items)
     out.print(table(items) if items else empty)
 
 

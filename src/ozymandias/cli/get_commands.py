@@ -18,7 +18,7 @@ from ozymandias.cli.app import (
     err,
     fail,
     out,
-    print_json,
+    print_data,
     show_list,
 )
 from ozymandias.cli.tables import (
@@ -60,8 +60,8 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
     """
     check_output(output)
     ingress = call(api, "GET", "/v1/ingress")
-    if output == "json":
-        return print_json(ingress)
+    if output != "table":
+        return print_data(output, ingress)
     out.print(ingress_table(ingress) if ingress["http"] or ingress["tcp"] else "no ingress routes")
     for conflict in ingress["conflicts"]:
         err.print(f"[yellow]conflict:[/] {conflict}")
@@ -121,8 +121,8 @@ def describe_job(
     """
     check_output(output)
     job = call(api, "GET", f"/v1/jobs/{name}")
-    if output == "json":
-        return print_json(job)
+    if output != "table":
+        return print_data(output, job)
     out.print(
         f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
     )

@@ -24,7 +24,7 @@ from ozymandias.cli.app import (
     confirm_destroying,
     fail,
     out,
-    print_json,
+    print_data,
     show_list,
 )
 from ozymandias.secrets.keyring import KeyFileError, read_key_file, write_new_key_file
@@ -71,8 +71,8 @@ def secret_set(
     if not data:
         raise fail("give at least one KEY=VALUE or --from-file KEY=PATH", code=2)
     secret = call(api, "PUT", f"/v1/secrets/{name}", json={"data": data})
-    if output == "json":
-        return print_json(secret)
+    if output != "table":
+        return print_data(output, secret)
     what = "set" if secret["changed"] else "unchanged"
     out.print(f"secret {secret['name']} {what} (version {secret['version']})")
     if secret["rolledOut"]:
@@ -98,8 +98,8 @@ def secret_get(
     """
     check_output(output)
     secret = call(api, "GET", f"/v1/secrets/{name}")
-    if output == "json":
-        return print_json(secret)
+    if output != "table":
+        return print_data(output, secret)
     out.print(secrets_table([secret]))
     out.print(f"used by: {', '.join(secret['usedBy']) or 'no job'}")
 
@@ -159,8 +159,8 @@ def secret_rotate_key(
     except KeyFileError as error:
         raise fail(str(error), code=2) from None
     result = call(api, "POST", "/v1/secrets/rotate-key", json={"keyId": key_id})
-    if output == "json":
-        return print_json(result)
+    if output != "table":
+        return print_data(output, result)
     out.print(f"secrets are sealed with key {result['keyId']}: {len(result['resealed'])} re-sealed")
 
 

@@ -20,7 +20,7 @@ from ozymandias.cli.app import (
     call,
     check_output,
     out,
-    print_json,
+    print_data,
     show_list,
 )
 from ozymandias.client_config import write_token_file
@@ -97,8 +97,8 @@ def tokens_table(tokens: list[dict[str, Any]]) -> Table:
 
 
 def _show_made(token: dict[str, Any], output: str) -> None:
-    if output == "json":
-        return print_json(token)
+    if output != "table":
+        return print_data(output, token)
     out.print(f"token {token['name']} ({token['role']}), accessor {token['accessor']}")
     out.print(f"secret: {token['secret']}", highlight=False)
     out.print("[dim]The secret is shown only now: keep it (e.g. export OZY_TOKEN=...).[/]")

@@ -20,7 +20,7 @@ from ozymandias.cli.app import (
     fail,
     open_client,
     out,
-    print_json,
+    print_data,
 )
 
 
@@ -37,15 +37,15 @@ def version(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> Non
     try:
         server = client.request("GET", "/v1/version")
     except ApiError as error:
-        if output == "json":
-            print_json({"client": __version__, "server": None})
+        if output != "table":
+            print_data(output, {"client": __version__, "server": None})
         else:
             out.print(f"client: {__version__}")
         raise fail(str(error)) from None
     finally:
         client.close()
-    if output == "json":
-        return print_json({"client": __version__, "server": server})
+    if output != "table":
+        return print_data(output, {"client": __version__, "server": server})
     out.print(f"client: {__version__}")
     out.print(f"server: {server['version']} (node {server['node']} at {api})")
 
