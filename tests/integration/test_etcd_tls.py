@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -33,11 +31,7 @@ from ozymandias.tls.settings import EtcdSecurity
 from tests.support.etcd import EtcdServer, SecureEtcdServer
 from tests.support.machine import free_port
 from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
-from tests.support.waiting import wait_until
-
-T = TypeVar("T")
-
-DEADLINE_SECONDS = 15.0
+from tests.support.waiting import eventually, wait_until, within
 
 WEB_JOB = """
 name: {name}
@@ -79,21 +73,6 @@ def expiring_etcd(tmp_path: Path) -> Iterator[SecureEtcdServer]:
 
 def unique_prefix(purpose: str) -> bytes:
     return f"/ozy/test-etcd-tls/{purpose}-{uuid.uuid4().hex[:8]}/".encode()
-
-
-async def within(awaitable: Awaitable[T], what: str) -> T:
-    try:
-        return await asyncio.wait_for(awaitable, DEADLINE_SECONDS)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {DEADLINE_SECONDS:.0f}s: {what}") from None
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {DEADLINE_SECONDS:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager

@@ -56,12 +56,9 @@ from ozymandias.store.mirror import Mirror
 from ozymandias.store.planning_inputs import PlanningInputs
 from tests.support.etcd import EtcdServer
 from tests.support.machine import free_port
+from tests.support.waiting import eventually, within
 
 T = TypeVar("T")
-
-# How long any wait on etcd may take before the test fails. Generous for a
-# loaded machine; a hang still fails well within the suite's time budget.
-DEADLINE_SECONDS = 15.0
 
 MiB = 1024 * 1024
 
@@ -74,23 +71,6 @@ LeaseGranter = Callable[[], Awaitable[int]]
 def unique_prefix(purpose: str) -> bytes:
     """A key prefix no other test (or earlier run) uses."""
     return keys.ROOT + f"test-store/{purpose}-{uuid.uuid4().hex[:8]}/".encode()
-
-
-async def within(awaitable: Awaitable[T], what: str, seconds: float = DEADLINE_SECONDS) -> T:
-    """Await with a deadline, failing the test with a readable message on timeout."""
-    try:
-        return await asyncio.wait_for(awaitable, seconds)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {seconds:.0f}s waiting for {what}") from None
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Poll a cheap condition until it holds, with a deadline."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {DEADLINE_SECONDS:.0f}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def etcdctl_put(server: EtcdServer, key: bytes, value: bytes) -> int:
