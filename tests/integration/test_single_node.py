@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -348,3 +351,29 @@ containers:
     assert logs.headers["content-type"] == "application/problem+json"
     assert logs.json()["type"].endswith("#container-not-started")
     assert "nostart-0 has no app container on single-j yet" in logs.json()["detail"]
+
+
+def test_ozy_restart_replaces_every_pod_in_turn_and_waits_for_health(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("single-restart")
+    assert node.apply(web_job("again", 2, healthcheck=True)).status_code == 201
+    node.wait_running("again", 2)
+    before = {app_container("again", index) for index in (0, 1)}
+
+    restarted = subprocess.run(
+        [sys.executable, "-m", "ozymandias.cli.main", "restart", "again", "--api", node.api],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    assert "job again restarting (version 2)" in restarted.stdout
+    assert "again: 2/2 running, healthy for 3s" in restarted.stdout
+    instances = node.instances("again")
+    assert [(i["specVersion"], i["health"]) for i in instances] == [(2, "healthy")] * 2
+    assert {app_container("again", index) for index in (0, 1)}.isdisjoint(before)
+
+    missing = node.request("POST", "/v1/jobs/nothing-here/restart")
+    assert missing.status_code == 404 and missing.json()["type"].endswith("#job-not-found")

@@ -133,6 +133,12 @@ async def scale_job(
     return views.apply_result(await submit(work, name))
 
 
+@router.post("/v1/jobs/{name}/restart", dependencies=[requires(Role.DEPLOY)])
+async def restart_job(name: str, services: Services) -> dict[str, Any]:
+    """Replace the job's pods one instance at a time, as a new version of the same spec."""
+    return views.apply_result(await submit(services.jobs.restart(name), name))
+
+
 def _limit_exceeded(error: SpecError, name: str) -> Problem:
     problems = [str(problem) for problem in error.problems]
     flags = ", ".join(f"--{limit}" for limit in error.limits)

@@ -117,6 +117,28 @@ def scale(
         wait_for_instances(api, job, result["version"], timeout, settle)
 
 
+def restart(
+    job: Annotated[str, typer.Argument(help="Job name.")],
+    api: ApiOption = DEFAULT_API,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once committed.")] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for every instance to be healthy.")
+    ] = DEFAULT_WAIT_SECONDS,
+    settle: SettleOption = SETTLE_SECONDS,
+) -> None:
+    """Restart a job's pods, one instance at a time, and wait until every one is healthy.
+
+    A rolling restart: a new version of the same spec, so a node replaces an
+    instance only once the ones before it are healthy again (as an update does).
+
+    Example: ozy restart simple-webapp
+    """
+    result = call(api, "POST", f"/v1/jobs/{job}/restart")
+    out.print(f"job {job} restarting (version {result['version']})")
+    if not no_wait:
+        wait_for_instances(api, job, result["version"], timeout, settle)
+
+
 def delete(
     job: Annotated[str, typer.Argument(help="Job name; or `volume` to delete a volume.")],
     volume: Annotated[

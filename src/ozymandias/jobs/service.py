@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ozymandias.cluster.records import (
     Event,
@@ -135,10 +136,17 @@ class JobService:
             assert current is not None
             if current.secrets_revision >= secrets_revision:
                 return None
-            record = current.model_copy(
-                update={"version": current.version + 1, "secrets_revision": secrets_revision}
-            )
-            return record, _place(current.spec, inputs, pod_size(current.spec))
+            return _next_version(current, inputs, secrets_revision=secrets_revision)
+
+        return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
+
+    async def restart(self, name: str) -> ApplyResult:
+        """Roll the job's pods afresh, one instance at a time (`ozy restart`): a new version of
+        the same spec, through the normal rolling update."""
+
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
+            assert inputs.job is not None
+            return _next_version(inputs.job, inputs, submitted_at=time.time())
 
         return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
 
@@ -345,6 +353,14 @@ class JobService:
 
 def pod_size(spec: JobSpec) -> Resources:
     return Resources(memory=spec.pod_memory, disk=spec.pod_disk)
+
+
+def _next_version(
+    current: JobRecord, inputs: PlanningInputs, **changes: Any
+) -> tuple[JobRecord, Placement]:
+    """The job's next version, of the same spec: every node replaces its pods in turn."""
+    record = current.model_copy(update={"version": current.version + 1, **changes})
+    return record, _place(current.spec, inputs, pod_size(current.spec))
 
 
 def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> Placement:
