@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,10 +65,9 @@ class SecretDelivery:
             return PodSecrets()
         keyring = self._keyring()
         await self._wait_for_secrets(instance.job)
-        directory = self._pod_dir(pod_name)
-        self.remove(pod_name)
-        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._root.chmod(0o700)
+        root = self._private_root()
+        directory = root / pod_name
+        shutil.rmtree(directory, ignore_errors=True)
         environment: dict[str, dict[str, str]] = {}
         mounts: dict[str, list[Mount]] = {}
         opened: dict[str, dict[str, str]] = {}
@@ -88,10 +88,13 @@ class SecretDelivery:
 
     def remove(self, pod_name: str) -> None:
         """Remove a pod's secret files (a missing directory is fine)."""
-        shutil.rmtree(self._pod_dir(pod_name), ignore_errors=True)
+        if self._root_is_private():
+            shutil.rmtree(self._root / pod_name, ignore_errors=True)
 
     def keep_only(self, pod_names: Collection[str]) -> None:
         """Remove the files of every pod not named: pods that went while no daemon ran."""
+        if not self._root_is_private():
+            return
         with contextlib.suppress(FileNotFoundError):
             for directory in self._root.iterdir():
                 if directory.name not in pod_names:
@@ -99,10 +102,40 @@ class SecretDelivery:
 
     def remove_all(self) -> None:
         """The node leaves: every secret file of it goes, and its directory."""
-        shutil.rmtree(self._root, ignore_errors=True)
+        if self._root_is_private():
+            shutil.rmtree(self._root, ignore_errors=True)
 
-    def _pod_dir(self, pod_name: str) -> Path:
-        return self._root / pod_name
+    def _private_root(self) -> Path:
+        """This node's directory of secret files, made if missing, refused if not ours alone.
+
+        It lives under /dev/shm, which every user may write: a directory or a
+        link planted there before the daemon starts must not steer what it
+        writes, chmods or removes as root. So each level is made 0700 by us,
+        and one found must be a real directory (not a link) owned by us that
+        no one else may write to.
+        """
+        for level in (self._root.parent, self._root):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(level, 0o700)
+            if not _ours_alone(level):
+                raise SecretsUnavailable(
+                    f"{level} is not a directory of this node's user alone (a link, another "
+                    "user's, or writable by others): remove it, and start the node again"
+                )
+        os.chmod(self._root, 0o700)
+        return self._root
+
+    def _root_is_private(self) -> bool:
+        """Whether the directory is there and safe to remove from (see `_private_root`)."""
+        try:
+            safe = _ours_alone(self._root.parent) and _ours_alone(self._root)
+        except FileNotFoundError:
+            return False
+        if not safe:
+            log.error(
+                "%s is not this node's alone: its secret files are left as they are", self._root
+            )
+        return safe
 
     def _keyring(self) -> Keyring:
         if self._key_file is None:
@@ -135,6 +168,14 @@ class SecretDelivery:
             return open_record(keyring.keys, record)
         except SecretUnreadable as error:
             raise SecretsUnavailable(str(error)) from None
+
+
+def _ours_alone(path: Path) -> bool:
+    """A real directory (not a link to one), of this process's user, that no one else may write."""
+    found = os.lstat(path)
+    return (
+        stat.S_ISDIR(found.st_mode) and found.st_uid == os.geteuid() and not found.st_mode & 0o022
+    )
 
 
 def _write_file(directory: Path, name: str, value: str) -> Path:
