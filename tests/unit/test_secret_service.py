@@ -17,6 +17,7 @@ from ozymandias.secrets.sealing import key_id_of, open_record
 from ozymandias.secrets.service import NoSecretsKey, SecretInUse, SecretNotFound, SecretService
 from ozymandias.spec.loader import load_job
 from ozymandias.store import keys
+from ozymandias.store.etcd import StoreUnavailable
 
 
 class MemoryStore:
@@ -70,18 +71,26 @@ class Harness:
         self.store = MemoryStore()
         self.events: list[Event] = []
         self.renewed: list[tuple[str, int]] = []
+        self.jobs = {keys.job(j.spec.name): j for j in jobs}
+        self.fail_renewals = 0
 
         async def record_event(event: Event) -> None:
             self.events.append(event)
 
         async def renew(name: str, revision: int) -> None:
+            if self.fail_renewals:
+                self.fail_renewals -= 1
+                raise StoreUnavailable("etcd did not answer")
             self.renewed.append((name, revision))
+            job = self.jobs[keys.job(name)]
+            self.jobs[keys.job(name)] = job.model_copy(update={"secrets_revision": revision})
 
         async def wait_for_revision(revision: int) -> None:
             return None
 
         mirrors = SimpleNamespace(
-            jobs=SimpleNamespace(items={keys.job(j.spec.name): j for j in jobs}),
+            jobs=SimpleNamespace(items=self.jobs),
+            job=lambda name: self.jobs.get(keys.job(name)),
             secrets=SimpleNamespace(wait_for_revision=wait_for_revision),
         )
         self.service = SecretService(
@@ -93,6 +102,10 @@ class Harness:
             node_name="n1",
         )
 
+    def add(self, job: JobRecord) -> None:
+        """A job submitted now (its secrets_revision as the submit would set it)."""
+        self.jobs[keys.job(job.spec.name)] = job
+
 
 def key_file(tmp_path: Path, *lines: str) -> KeyFile:
     path = tmp_path / "key"
@@ -101,21 +114,38 @@ def key_file(tmp_path: Path, *lines: str) -> KeyFile:
     return KeyFile(path)
 
 
-def job_using(name: str, key: str) -> JobRecord:
+def job_using(name: str, key: str, secrets_revision: int = 0) -> JobRecord:
     ref = f"{{secret: db, key: {key}, env: V}}"
     return JobRecord(
-        spec=load_job(f"name: {name}\ncontainers: {{app: {{image: x, secrets: [{ref}]}}}}")
+        spec=load_job(f"name: {name}\ncontainers: {{app: {{image: x, secrets: [{ref}]}}}}"),
+        secrets_revision=secrets_revision,
     )
+
+
+def test_a_set_whose_roll_out_failed_rolls_out_when_retried(tmp_path: Path) -> None:
+    harness = Harness(key_file(tmp_path, new_key_line()), [])
+    asyncio.run(harness.service.set("db", {"password": "one"}))
+    harness.add(job_using("web", "password", secrets_revision=harness.store.records["db"][1]))
+    harness.fail_renewals = 1
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(harness.service.set("db", {"password": "two"}))
+    assert harness.renewed == []
+    retried = asyncio.run(harness.service.set("db", {"password": "two"}))
+    assert not retried.changed and retried.rolled_out == ["web"]
+    assert harness.renewed == [("web", harness.store.records["db"][1])]
+    again = asyncio.run(harness.service.set("db", {"password": "two"}))
+    assert again.rolled_out == [] and len(harness.renewed) == 1  # up to date: nothing more
 
 
 def test_the_first_secret_chooses_the_key_and_a_change_rolls_out(tmp_path: Path) -> None:
     first, second = new_key_line(), new_key_line()
     keyring_file = key_file(tmp_path, first, second)
-    harness = Harness(keyring_file, [job_using("web", "password")])
+    harness = Harness(keyring_file, [])
     keyring = keyring_file.keyring()
 
     made = asyncio.run(harness.service.set("db", {"password": "one"}))
     assert made.changed and made.rolled_out == [] and made.secret.version == 1
+    harness.add(job_using("web", "password", secrets_revision=harness.store.records["db"][1]))
     assert harness.store.key_id is not None and harness.store.key_id[0] == keyring.first_id
     assert "one" not in made.secret.model_dump_json()
 

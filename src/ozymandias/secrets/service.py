@@ -103,7 +103,10 @@ class SecretService:
                 )
             current, revision = await self._store.read(name)
             if current is not None and _same_values(keyring, current, values):
-                return SetResult(current, changed=False, rolled_out=[])
+                # Still roll out the jobs not on this revision yet: a set whose roll-out
+                # failed (answered 503) is retried with the same values.
+                rolled_out = await self._roll_out(current, revision)
+                return SetResult(current, changed=False, rolled_out=rolled_out)
             sealed = seal(keyring.keys[key_id], name, values)
             record = SealedSecret(
                 name=name,
@@ -198,9 +201,13 @@ class SecretService:
         )
 
     async def _roll_out(self, record: SealedSecret, revision: int) -> list[str]:
-        """Give every job using the secret a new version, so its pods get the new values."""
+        """Give every job using the secret, and not on `revision` of it yet, a new version, so its
+        pods get the new values."""
         rolled = []
         for job in jobs_using(record.name, self._mirrors.jobs.items.values()):
+            current = self._mirrors.job(job)
+            if current is not None and current.secrets_revision >= revision:
+                continue  # made for this revision already
             message = f"secret {record.name} changed (version {record.version}): "
             try:
                 await self._jobs.renew(job, revision)
