@@ -27,10 +27,19 @@ from ozymandias.tls.settings import EtcdSecurity
 # gRPC's reconnect back-off grows to 120 s, so after a long etcd outage a
 # client would stay blind for up to two minutes after etcd is back; retrying
 # the connection every second at worst costs nothing.
+# A member whose host or network drops packets without a reset would leave a
+# watch waiting for good, and the member's channel READY for its share of
+# calls: pings while calls are open (every 10 s, unanswered after 5 s) find
+# it dead. etcd accepts pings 5 s apart (--grpc-keepalive-min-time), and none
+# without a call open, so none are sent then.
 _CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.http2.max_pings_without_data", 0),
 )
 
 _SCHEMES = ("http", "https")
