@@ -98,9 +98,12 @@ async def list_tokens(services: Services) -> list[dict[str, Any]]:
 
 @router.delete("/v1/acl/tokens/{accessor}", dependencies=[requires(Role.ADMIN)])
 async def revoke_token(accessor: str, services: Services) -> dict[str, Any]:
-    """Revoke a token: every node refuses it as soon as its mirror sees the deletion."""
-    if not await store_call(services.acl.revoke_token(accessor)):
+    """Revoke a token: every node refuses it as soon as its mirror sees the deletion (this one
+    before it answers)."""
+    revision = await store_call(services.acl.revoke_token(accessor))
+    if revision is None:
         raise Problem(
             404, "token-not-found", "No such token", f"no token has accessor {accessor!r}"
         )
+    await _known_here(services, revision)
     return {"accessor": accessor, "revoked": True}
