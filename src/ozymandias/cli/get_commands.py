@@ -4,10 +4,11 @@ read the cluster's state, as a table or -o json."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import (
@@ -22,11 +23,14 @@ from ozymandias.cli.app import (
     show_list,
 )
 from ozymandias.cli.tables import (
+    allocated_of,
+    containers_table,
     events_table,
     ingress_table,
     instances_table,
     jobs_table,
     nodes_table,
+    styled_state,
     volumes_table,
 )
 from ozymandias.spec.durations import parse_duration
@@ -130,5 +134,77 @@ def describe_job(
     out.print(yaml.safe_dump(job["spec"], sort_keys=False).rstrip(), highlight=False)
     out.print("\n[bold]Instances[/]")
     out.print(instances_table(job["instances"]) if job["instances"] else "none")
+    _print_events(job["events"])
+
+
+def describe_instance(
+    name: Annotated[str, typer.Argument(help="Instance name: <job>-<index>.")],
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """One instance: its node, state, health, reason, containers and recent events.
+
+    Example: ozy describe instance simple-webapp-0
+    """
+    check_output(output)
+    job = name.rpartition("-")[0]
+    found = [i for i in call(api, "GET", "/v1/instances", params={"job": job}) if i["name"] == name]
+    if not job or not found:
+        raise fail(f"there is no instance {name!r}; instances are named <job>-<index>")
+    events = call(api, "GET", "/v1/events", params={"job": job, "limit": "1000"})
+    instance = {**found[0], "events": [e for e in events if e["instance"] == name][-20:]}
+    if output != "table":
+        return print_data(output, instance)
+    out.print(
+        f"[bold]Instance[/] {name}  job {job}  node {instance['node'] or '-'}  "
+        f"version {instance['specVersion'] or '-'}  pod IP {instance['podIP'] or '-'}"
+    )
+    out.print(
+        f"state {styled_state(instance['state'])}  health {styled_state(instance['health'] or '-')}"
+        f"  restarts {instance['restarts']}"
+    )
+    if instance["reason"]:
+        out.print(f"reason: {escape(instance['reason'])}", soft_wrap=True)
+    out.print("\n[bold]Containers[/]")
+    out.print(containers_table(instance["containers"]) if instance["containers"] else "none yet")
+    _print_events(instance["events"])
+
+
+def describe_node(
+    name: Annotated[str, typer.Argument(help="Node name.")],
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """One node: address, labels, capacity and what is allocated, its instances and events.
+
+    Example: ozy describe node n1
+    """
+    check_output(output)
+    found = [node for node in call(api, "GET", "/v1/nodes") if node["name"] == name]
+    if not found:
+        raise fail(f"there is no live node {name!r} (`ozy get nodes` lists them)")
+    instances = [i for i in call(api, "GET", "/v1/instances") if i["node"] == name]
+    events = call(api, "GET", "/v1/events", params={"limit": "1000"})
+    node = {
+        **found[0],
+        "instances": instances,
+        "events": [e for e in events if e["node"] == name][-20:],
+    }
+    if output != "table":
+        return print_data(output, node)
+    labels = ",".join(f"{k}={v}" for k, v in sorted(node["labels"].items())) or "-"
+    status = "cordoned" if node["cordoned"] else "ready"
+    out.print(f"[bold]Node[/] {name}  {status}  address {node['address']}  API {node['apiUrl']}")
+    out.print(f"labels {labels}")
+    out.print(
+        f"memory {allocated_of(node, 'memory')}  disk {allocated_of(node, 'disk')}"
+        "  (allocated / capacity)"
+    )
+    out.print("\n[bold]Instances[/]")
+    out.print(instances_table(instances) if instances else "none")
+    _print_events(node["events"])
+
+
+def _print_events(events: list[dict[str, Any]]) -> None:
     out.print("\n[bold]Events[/]")
-    out.print(events_table(job["events"]) if job["events"] else "none")
+    out.print(events_table(events) if events else "none")

@@ -55,6 +55,8 @@ get_app.command("nodes")(get_commands.get_nodes)
 get_app.command("volumes")(get_commands.get_volumes)
 get_app.command("events")(get_commands.get_events)
 describe_app.command("job")(get_commands.describe_job)
+describe_app.command("instance")(get_commands.describe_instance)
+describe_app.command("node")(get_commands.describe_node)
 
 alias_app.command("set")(alias_commands.alias_set)
 alias_app.command("get")(alias_commands.alias_get)

@@ -40,6 +40,24 @@ def instances_table(instances: list[dict[str, Any]]) -> Table:
     return table
 
 
+def containers_table(containers: list[dict[str, Any]]) -> Table:
+    """One instance's containers, as `describe instance` shows them."""
+    table = Table(
+        "CONTAINER", "STATE", "EXIT CODE", "RESTARTS", "CRASH STREAK", "RESTART AT", box=None
+    )
+    for item in containers:
+        restart_at = item.get("restartAt")
+        table.add_row(
+            item["name"],
+            styled_state(item["state"]),
+            "-" if item.get("exitCode") is None else str(item["exitCode"]),
+            str(item.get("restarts", 0)),
+            str(item.get("crashStreak", 0)),
+            time.strftime("%H:%M:%S", time.localtime(restart_at)) if restart_at else "-",
+        )
+    return table
+
+
 def ingress_table(ingress: dict[str, Any]) -> Table:
     table = Table("ROUTE", "JOB", "TO PORT", "HEALTHY", "BACKENDS", box=None)
     for route in ingress["http"]:
