@@ -30,15 +30,21 @@ containers:
   app: {{image: {TOOLS}, memory: 8M, restart: always,
          command: ["/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"]}}
 """
+# restart: never keeps it running while unhealthy; with the default (always), it is
+# stopped and restarted at once, and apply may see it unhealthy or, later, crash-looping.
 FAILING_CHECK = f"""
 name: badcheck
 containers:
   app:
     image: {WEB}
     memory: 16M
+    restart: never
     healthcheck: {{type: http, port: 3000, path: /no-such-page, interval: 1, timeout: 1,
                   unhealthy_threshold: 2, start_period: 0}}
 """
+FAILING_CHECK_RESTARTED = FAILING_CHECK.replace("badcheck", "badcheck2").replace(
+    "    restart: never\n", ""
+)
 FAILING_DEPENDENCY = f"""
 name: baddep
 containers:
@@ -67,6 +73,12 @@ OUTCOMES = [
     pytest.param(CRASH_LOOP, 1, "crashloop-0 is crash-looping: restarted", id="crash loop"),
     pytest.param(OOM_LOOP, 1, "oomloop-0 is crash-looping", id="OOM loop"),
     pytest.param(FAILING_CHECK, 1, "badcheck-0 is unhealthy", id="failing check"),
+    pytest.param(
+        FAILING_CHECK_RESTARTED,
+        1,
+        "version 1 of badcheck2 failed: badcheck2-0 is",
+        id="failing check, restarted",
+    ),
     pytest.param(FAILING_DEPENDENCY, 1, "baddep-0 is crash-looping", id="failing dependency"),
     pytest.param(ONE_SHOT, 0, "oneshot: 0/1 running, 1 completed", id="one-shot completes"),
     pytest.param(SLOW_STARTER, 0, "slowstart: 1/1 running, healthy for 3s", id="slow starter"),
