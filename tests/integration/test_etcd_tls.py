@@ -10,9 +10,8 @@ second, and etcd's own log says when it dropped one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from ozymandias.store.etcd import (
 from ozymandias.store.mirror import Mirror
 from ozymandias.tls.certificates import CA_CERT_FILE, create_ca, create_node_certificate
 from ozymandias.tls.settings import EtcdSecurity
-from tests.support.etcd import EtcdServer, SecureEtcdServer
+from tests.support.etcd import EtcdServer, SecureEtcdServer, running
 from tests.support.machine import free_port
 from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
 from tests.support.waiting import eventually, wait_until, within
@@ -75,16 +74,6 @@ def unique_prefix(purpose: str) -> bytes:
     return f"/ozy/test-etcd-tls/{purpose}-{uuid.uuid4().hex[:8]}/".encode()
 
 
-@contextlib.asynccontextmanager
-async def running(mirror: Mirror[bytes]) -> AsyncIterator[Mirror[bytes]]:
-    task = asyncio.create_task(mirror.run())
-    try:
-        await within(mirror.wait_synced(), f"the first scan of {mirror.prefix!r}")
-        yield mirror
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def values(key: bytes, value: bytes) -> bytes:

@@ -54,7 +54,7 @@ from ozymandias.store.job_commit import CommitOutcome, CommitResult
 from ozymandias.store.lease import LeaseKeeper
 from ozymandias.store.mirror import Mirror
 from ozymandias.store.planning_inputs import PlanningInputs
-from tests.support.etcd import EtcdServer
+from tests.support.etcd import EtcdServer, running
 from tests.support.machine import free_port
 from tests.support.waiting import eventually, within
 
@@ -125,18 +125,6 @@ def mirror_retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
     ]
 
 
-@contextlib.asynccontextmanager
-async def running(mirror: Mirror[T]) -> AsyncIterator[Mirror[T]]:
-    """Run a mirror for the duration of a block, once its first scan has loaded."""
-    task = asyncio.create_task(mirror.run())
-    try:
-        await within(mirror.wait_synced(), f"the first scan of {mirror.prefix!r}")
-        yield mirror
-    finally:
-        task.cancel()
-        # Re-raises whatever made run() itself fail, if it did.
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class ObservedEtcd(Etcd):

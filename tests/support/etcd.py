@@ -1,18 +1,24 @@
-"""etcd for tests: reads and wipes through etcdctl, and a throwaway server on loopback."""
+"""etcd for tests: etcdctl reads and wipes, throwaway servers, and mirrors run for a block."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ozymandias.store.mirror import Mirror
 from ozymandias.tls.certificates import CA_CERT_FILE, create_ca, create_node_certificate
 from ozymandias.tls.settings import EtcdSecurity
 from tests.support.auth import TEST_ADMIN
 from tests.support.machine import free_port
-from tests.support.waiting import wait_until
+from tests.support.waiting import wait_until, within
+
+T = TypeVar("T")
 
 
 class EtcdctlReads:
@@ -224,3 +230,17 @@ class SecureEtcdServer(EtcdServer):
             '"deleted a simple token"' in line and f'"user-name":"{user}"' in line
             for line in self.log_file.read_text(errors="replace").splitlines()
         )
+
+
+@contextlib.asynccontextmanager
+async def running(mirror: Mirror[T]) -> AsyncIterator[Mirror[T]]:
+    """Run a mirror for the duration of a block, once its first scan has loaded."""
+    task = asyncio.create_task(mirror.run())
+    try:
+        await within(mirror.wait_synced(), f"the first scan of {mirror.prefix!r}")
+        yield mirror
+    finally:
+        task.cancel()
+        # Re-raises whatever made run() itself fail, if it did.
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
