@@ -29,6 +29,7 @@ from ozymandias.cli.tables import (
     ingress_table,
     instances_table,
     jobs_table,
+    labels_text,
     nodes_table,
     styled_state,
     volumes_table,
@@ -192,7 +193,7 @@ def describe_node(
     }
     if output != "table":
         return print_data(output, node)
-    labels = ",".join(f"{k}={v}" for k, v in sorted(node["labels"].items())) or "-"
+    labels = labels_text(node["labels"])
     status = "cordoned" if node["cordoned"] else "ready"
     out.print(f"[bold]Node[/] {name}  {status}  address {node['address']}  API {node['apiUrl']}")
     out.print(f"labels {labels}")

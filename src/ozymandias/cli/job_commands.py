@@ -29,6 +29,11 @@ from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
 
 YAML_HEADERS = {"content-type": "application/yaml"}
+# What apply, scale and restart share: how long to wait, and whether to.
+TimeoutOption = Annotated[
+    float, typer.Option(help="Seconds to wait for every instance to be healthy.")
+]
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Return once committed.")]
 SettleOption = Annotated[
     float,
     typer.Option(
@@ -50,9 +55,7 @@ def apply(
         bool,
         typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
     ] = False,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for every instance to be healthy.")
-    ] = DEFAULT_WAIT_SECONDS,
+    timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
     """Submit a job, or update it, and wait until every instance of it is healthy.
@@ -98,10 +101,8 @@ def scale(
     job: Annotated[str, typer.Argument(help="Job name.")],
     instances: Annotated[int, typer.Argument(help="The new number of instances.", min=0)],
     api: ApiOption = DEFAULT_API,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once committed.")] = False,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for every instance to be healthy.")
-    ] = DEFAULT_WAIT_SECONDS,
+    no_wait: NoWaitOption = False,
+    timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
     """Change a job's number of instances, and wait until every one is healthy (as apply does).
@@ -120,10 +121,8 @@ def scale(
 def restart(
     job: Annotated[str, typer.Argument(help="Job name.")],
     api: ApiOption = DEFAULT_API,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once committed.")] = False,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for every instance to be healthy.")
-    ] = DEFAULT_WAIT_SECONDS,
+    no_wait: NoWaitOption = False,
+    timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
     """Restart a job's pods, one instance at a time, and wait until every one is healthy.

@@ -84,7 +84,7 @@ def nodes_table(nodes: list[dict[str, Any]]) -> Table:
         "NAME", "STATUS", "ADDRESS", "LABELS", "MEMORY (ALLOC/CAP)", "DISK (ALLOC/CAP)", box=None
     )
     for item in nodes:
-        labels = ",".join(f"{k}={v}" for k, v in sorted(item["labels"].items())) or "-"
+        labels = labels_text(item["labels"])
         table.add_row(
             item["name"],
             "cordoned" if item["cordoned"] else "ready",
@@ -133,6 +133,11 @@ def aliases_table(aliases: list[dict[str, Any]]) -> Table:
     for alias in aliases:
         table.add_row(alias["name"], ", ".join(alias["targets"]))
     return table
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """`region=r1,zone=a`, or "-" for none."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"
 
 
 def allocated_of(node: dict[str, Any], resource: str) -> str:
