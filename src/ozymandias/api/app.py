@@ -14,7 +14,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
-from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, secrets, volumes
+from ozymandias.api import (
+    acl,
+    deployments,
+    events,
+    health,
+    ingress,
+    instances,
+    jobs,
+    nodes,
+    secrets,
+    volumes,
+)
 from ozymandias.api import dns as dns_api
 from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
@@ -30,6 +41,7 @@ from ozymandias.api.problems import (
 from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import Node
+from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.service import JobService
@@ -45,6 +57,7 @@ _ROUTERS = [
     health.router,
     acl.router,
     jobs.router,
+    deployments.router,
     volumes.router,
     nodes.router,
     instances.router,
@@ -98,6 +111,7 @@ def create_app(
         acl=acl_store,
         peers=peers,
         secrets=secret_service,
+        deployments=OperatorActions(store),
     )
     for router in _ROUTERS:
         app.include_router(router)
