@@ -35,7 +35,8 @@ app = typer.Typer(
     add_completion=False,
 )
 get_app = typer.Typer(
-    help="List jobs, instances, nodes, volumes, events or ingress routes.", no_args_is_help=True
+    help="List jobs, instances, deployments, nodes, volumes, events or ingress routes.",
+    no_args_is_help=True,
 )
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
 alias_app = typer.Typer(
@@ -69,12 +70,17 @@ secret_app = typer.Typer(
     "or files.",
     no_args_is_help=True,
 )
+deployment_app = typer.Typer(
+    help="Deployments: how a job's newest version rolls out; see it, or fail it.",
+    no_args_is_help=True,
+)
 acl_app = typer.Typer(
     help="Access control: make the cluster's first admin token.", no_args_is_help=True
 )
 # `ozy --help` lists the sub-apps in this order, after the commands.
 app.add_typer(get_app, name="get")
 app.add_typer(describe_app, name="describe")
+app.add_typer(deployment_app, name="deployment")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")
@@ -116,17 +122,28 @@ YesOption = Annotated[
 
 
 def confirm_destroying(what: str, *, yes: bool) -> None:
-    """Ask on a terminal before `what` destroys data; off a terminal, only `--yes` goes ahead.
+    """Ask on a terminal before `what` destroys data; off a terminal, only `--yes` goes ahead."""
+    confirm(
+        f"{what}: its data cannot be recovered. Go ahead?",
+        yes=yes,
+        refusal=f"{what} destroys data: pass --yes to do it without a terminal",
+        declined="nothing was deleted",
+    )
 
-    A script that pipes into ozy cannot answer, and must not lose data by
+
+def confirm(question: str, *, yes: bool, refusal: str, declined: str) -> None:
+    """Ask `question` on a terminal before an action that cannot be undone; off a terminal,
+    only `--yes` goes ahead (`refusal` says so), and a "no" exits 1 (`declined` says what).
+
+    A script that pipes into ozy cannot answer, and must not do harm by
     default either: it says --yes.
     """
     if yes:
         return
     if not sys.stdin.isatty():
-        raise fail(f"{what} destroys data: pass --yes to do it without a terminal", code=2)
-    if not typer.confirm(f"{what}: its data cannot be recovered. Go ahead?", default=False):
-        raise fail("nothing was deleted", code=1)
+        raise fail(refusal, code=2)
+    if not typer.confirm(question, default=False):
+        raise fail(declined, code=1)
 
 
 @dataclass

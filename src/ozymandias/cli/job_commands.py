@@ -24,6 +24,7 @@ from ozymandias.cli.app import (
     warn,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
+from ozymandias.cli.deployment_follow import follow_deployment
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
@@ -51,19 +52,29 @@ def apply(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the placement without committing it.")
     ] = False,
-    no_wait: Annotated[
+    detach: Annotated[
         bool,
-        typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
+        typer.Option(
+            "--detach", "--no-wait", help="Return once committed, without following the rollout."
+        ),
     ] = False,
-    timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds to follow the deployment (or wait for the instances)."),
+    ] = DEFAULT_WAIT_SECONDS,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
-    """Submit a job, or update it, and wait until every instance of it is healthy.
+    """Submit a job, or update it, and follow its deployment to its end.
 
-    Success is every instance of the new version running and healthy (running
-    is enough without a healthcheck), or completed for a one-shot, for
-    --settle seconds without a restart. Apply fails, naming the instance and
-    the reason, as soon as one fails to start, turns unhealthy or crash-loops.
+    A new version rolls out as its deployment (the job's `update` block) decides:
+    apply shows each instance (old version → new, state, health, node), the
+    deployment's counts and what it waits for, live on a terminal and as plain
+    lines elsewhere. It exits 0 when the deployment succeeds, or pauses with
+    canaries for `ozy promote`; 1 when it fails, is reverted or cancelled,
+    saying why. Without a new version (a first submit, only the number of
+    instances changed, or nothing), it waits until every instance is running
+    and healthy (or completed) for --settle seconds, and fails as soon as one
+    fails to start, turns unhealthy or crash-loops.
 
     Example: ozy apply -f examples/simple-webapp.yaml
     """
@@ -93,7 +104,10 @@ def apply(
         f"job {spec.name} {verb} "
         f"(version {result['version']}, {result['numInstances']} instance(s))"
     )
-    if not no_wait:
+    if detach:
+        return
+    changed = result["created"] or result["changed"]
+    if not (changed and follow_deployment(api, spec.name, result["version"], timeout)):
         wait_for_instances(api, spec.name, result["version"], timeout, settle)
 
 

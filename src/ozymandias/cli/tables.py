@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from ozymandias.cli.deployment_view import instance_row
 from ozymandias.spec.sizes import format_size
 
 
@@ -36,6 +37,38 @@ def instances_table(instances: list[dict[str, Any]]) -> Table:
             str(item["restarts"]),
             item["podIP"] or "-",
             item["reason"],
+        )
+    return table
+
+
+def deployment_instances_table(instances: list[dict[str, Any]]) -> Table:
+    """A deployment's instances: the version each runs and should run, its state and node."""
+    table = Table("INSTANCE", "VERSION", "STATE", "HEALTH", "NODE", "NOTE", box=None)
+    table.columns[0].min_width = max((len(item["name"]) for item in instances), default=8)
+    for item in instances:
+        name, versions, state, health, node, note = instance_row(item)
+        table.add_row(name, versions, styled_state(state), styled_state(health), node, note)
+    return table
+
+
+def deployments_table(deployments: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "JOB", "VERSION", "STATUS", "DESIRED", "PLACED", "HEALTHY", "UNHEALTHY", "CANARY",
+        "UPDATED", "DESCRIPTION", box=None,
+    )  # fmt: skip
+    for item in deployments:
+        canary = str(item["canary"]) + (" (promoted)" if item["promoted"] else "")
+        table.add_row(
+            item["job"],
+            str(item["version"]),
+            styled_state(item["status"]),
+            str(item["desired"]),
+            str(item["placed"]),
+            str(item["healthy"]),
+            str(item["unhealthy"]),
+            canary if item["canary"] else "-",
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item["updatedAt"])),
+            item["description"],
         )
     return table
 
@@ -153,5 +186,9 @@ def styled_state(state: str) -> str:
         "unhealthy": "red",
         "completed": "green",
         "stopping": "yellow",
+        "successful": "green",
+        "reverted": "red",
+        "paused": "yellow",
+        "cancelled": "yellow",
     }.get(state, "cyan")
     return f"[{colour}]{state}[/]"
