@@ -90,7 +90,13 @@ def _follow(client: ApiClient, job: str, version: int, timeout: float) -> bool:
                 else:
                     lines = lines_by_key(deployment)
                     for line in changed_lines(shown, lines):
-                        out.print(f"[{elapsed_text(elapsed)}] {line}", markup=False)
+                        # Unwrapped: a log keeps each line whole.
+                        out.print(
+                            f"[{elapsed_text(elapsed)}] {line}",
+                            markup=False,
+                            highlight=False,
+                            soft_wrap=True,
+                        )
                     shown = lines
             outcome = verdict(version, deployment, last_own)
             if outcome.done or elapsed > timeout:

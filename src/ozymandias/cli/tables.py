@@ -53,21 +53,22 @@ def deployment_instances_table(instances: list[dict[str, Any]]) -> Table:
 
 def deployments_table(deployments: list[dict[str, Any]]) -> Table:
     table = Table(
-        "JOB", "VERSION", "STATUS", "DESIRED", "PLACED", "HEALTHY", "UNHEALTHY", "CANARY",
-        "UPDATED", "DESCRIPTION", box=None,
-    )  # fmt: skip
+        "JOB", "VERSION", "STATUS", "HEALTHY", "PLACED", "CANARY", "DESCRIPTION", box=None
+    )
+    # The job is what a user types next (`ozy deployment status JOB`): never cut it short.
+    table.columns[0].min_width = max((len(item["job"]) for item in deployments), default=3)
     for item in deployments:
-        canary = str(item["canary"]) + (" (promoted)" if item["promoted"] else "")
+        healthy = f"{item['healthy']}/{item['desired']}"
+        if item["unhealthy"]:
+            healthy += f" ({item['unhealthy']} unhealthy)"
+        canary = str(item["canary"]) + (" promoted" if item["promoted"] else "")
         table.add_row(
             item["job"],
             str(item["version"]),
             styled_state(item["status"]),
-            str(item["desired"]),
+            healthy,
             str(item["placed"]),
-            str(item["healthy"]),
-            str(item["unhealthy"]),
             canary if item["canary"] else "-",
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item["updatedAt"])),
             item["description"],
         )
     return table
