@@ -33,9 +33,22 @@ from ozymandias.cli.tables import deployment_instances_table
 
 POLL_SECONDS = 0.5
 # The node that answered the submit wrote the deployment in the same commit;
-# its own mirror shows it within milliseconds. A submit that made none (no new
-# version: only the number of instances changed) is told by its absence.
+# its own mirror shows it within milliseconds. A new version without one (a
+# cluster whose nodes do not deploy yet) is told by its absence.
 APPEARS_WITHIN_SECONDS = 3.0
+
+
+def job_version(api: str, job: str) -> int | None:
+    """The job's current version; None when there is no such job."""
+    client = open_client(api)
+    try:
+        return int(client.request("GET", f"/v1/jobs/{job}")["version"])
+    except ApiError as error:
+        if str(error.problem.get("type", "")).endswith("#job-not-found"):
+            return None
+        raise fail(str(error)) from None
+    finally:
+        client.close()
 
 
 def fetch_deployment(client: ApiClient, job: str) -> dict[str, Any] | None:

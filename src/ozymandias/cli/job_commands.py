@@ -1,5 +1,6 @@
 """`ozy apply`, `scale` and `delete` (jobs, and kept shared volumes), and the wait for a
-job's instances to run that `apply` and `scale` end with."""
+job's instances to run that `scale` ends with (and `apply`, when it made no new version to
+follow the deployment of: see deployment_follow.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from ozymandias.cli.app import (
     warn,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
-from ozymandias.cli.deployment_follow import follow_deployment
+from ozymandias.cli.deployment_follow import follow_deployment, job_version
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
@@ -71,10 +72,10 @@ def apply(
     deployment's counts and what it waits for, live on a terminal and as plain
     lines elsewhere. It exits 0 when the deployment succeeds, or pauses with
     canaries for `ozy promote`; 1 when it fails, is reverted or cancelled,
-    saying why. Without a new version (a first submit, only the number of
-    instances changed, or nothing), it waits until every instance is running
-    and healthy (or completed) for --settle seconds, and fails as soon as one
-    fails to start, turns unhealthy or crash-loops.
+    saying why. Without a new version (only the number of instances changed,
+    or nothing) or a deployment of it, it waits until every instance is
+    running and healthy (or completed) for --settle seconds, and fails as soon
+    as one fails to start, turns unhealthy or crash-loops.
 
     Example: ozy apply -f examples/simple-webapp.yaml
     """
@@ -96,6 +97,8 @@ def apply(
         for index, node_name in result["placements"].items():
             out.print(f"  {spec.name}-{index} → {node_name}")
         return
+    # Read first: only a new version rolls out as a deployment to follow.
+    before = job_version(api, spec.name)
     result = call(api, "PUT", path, content=text, headers=YAML_HEADERS)
     for warning in result.get("warnings", []):
         warn(warning)
@@ -106,8 +109,8 @@ def apply(
     )
     if detach:
         return
-    changed = result["created"] or result["changed"]
-    if not (changed and follow_deployment(api, spec.name, result["version"], timeout)):
+    new_version = result["version"] != before
+    if not (new_version and follow_deployment(api, spec.name, result["version"], timeout)):
         wait_for_instances(api, spec.name, result["version"], timeout, settle)
 
 
