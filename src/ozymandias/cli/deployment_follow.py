@@ -95,22 +95,13 @@ def _follow(client: ApiClient, job: str, version: int, timeout: float) -> bool:
     with view as screen:
         while True:
             elapsed = time.monotonic() - started
-            if deployment is not None and deployment["version"] == version:
-                last_own = deployment
             if deployment is not None:
+                if deployment["version"] == version:
+                    last_own = deployment
                 if screen is not None:
                     screen.update(_rendered(deployment, elapsed))
                 else:
-                    lines = lines_by_key(deployment)
-                    for line in changed_lines(shown, lines):
-                        # Unwrapped: a log keeps each line whole.
-                        out.print(
-                            f"[{elapsed_text(elapsed)}] {line}",
-                            markup=False,
-                            highlight=False,
-                            soft_wrap=True,
-                        )
-                    shown = lines
+                    shown = _print_changes(shown, deployment, elapsed)
             outcome = verdict(version, deployment, last_own)
             if outcome.done or elapsed > timeout:
                 break
@@ -118,6 +109,19 @@ def _follow(client: ApiClient, job: str, version: int, timeout: float) -> bool:
             deployment = fetch_deployment(client, job)
     _end(job, version, timeout, outcome, last_own)
     return True
+
+
+def _print_changes(
+    shown: dict[str, str], deployment: dict[str, Any], elapsed: float
+) -> dict[str, str]:
+    """Print the lines that changed since the last poll; return what is shown now."""
+    lines = lines_by_key(deployment)
+    for line in changed_lines(shown, lines):
+        # Unwrapped: a log keeps each line whole.
+        out.print(
+            f"[{elapsed_text(elapsed)}] {line}", markup=False, highlight=False, soft_wrap=True
+        )
+    return lines
 
 
 def _rendered(deployment: dict[str, Any], elapsed: float) -> RenderableType:
