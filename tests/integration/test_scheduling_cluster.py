@@ -237,7 +237,10 @@ containers:
         "Insufficient memory for job",
         "oversized",
     )
-    assert problem["detail"] == "Job requires 3G of memory but only 2.25G can be allocated."
+    assert problem["detail"] == (
+        "Job requires 3G of memory (8 × 384M) but only 2.25G can be allocated"
+        " (6 instances fit; 3G free on 3 nodes)"
+    )
     assert set(problem) == {"type", "title", "status", "detail", "job"}
     assert_nothing_written(etcd, cluster, "oversized")
 

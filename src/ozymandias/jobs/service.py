@@ -23,12 +23,8 @@ from ozymandias.cluster.records import (
     SharedVolume,
     describe_storage_domain,
 )
-from ozymandias.scheduling.place import (
-    PlanResult,
-    Rejection,
-    plan_all_or_nothing,
-    usage_by_node,
-)
+from ozymandias.scheduling.explain import Rejection
+from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing, usage_by_node
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.secrets.references import secrets_used, unknown_references
