@@ -61,8 +61,7 @@ def test_what_fits_nowhere_stays_pending_with_a_reason() -> None:
     assert plan.schedule.placements == {0: "a", 1: "a"}
     assert list(plan.schedule.pending) == [2]
     assert plan.schedule.pending[2] == (
-        "Insufficient memory for job: Job requires 64M of memory (1 × 64M)"
-        " but no instance fits (0B free on 1 node)"
+        "Job requires 64M of memory (1 × 64M) but no instance fits (0B free on 1 node)"
     )
 
 

@@ -225,6 +225,6 @@ def test_pending_reasons_tell_every_dimension_too() -> None:
     result = plan_as_many_as_fit(request(5), None, view)
     assert result.schedule.pending == dict.fromkeys(
         [3, 4],
-        "Insufficient memory for job: Job requires 2G of memory (2 × 1G)"
+        "Job requires 2G of memory (2 × 1G)"
         " but no instance fits (0B free on 1 node); 1 node is cordoned",
     )

@@ -267,7 +267,9 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
         why = explain_shortfall(
             request, len(unplaced), scratch.constraints, scratch.every_room(now_on)
         )
-        pending = dict.fromkeys(unplaced, f"{why.title}: {why.detail}")
+        # The detail alone, for the REASON cell of `ozy get instances`: each of its
+        # clauses names its own dimension, so the title would only add width.
+        pending = dict.fromkeys(unplaced, why.detail)
 
     schedule = Schedule(
         job=request.job,
