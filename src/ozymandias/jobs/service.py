@@ -32,12 +32,8 @@ from ozymandias.deployments.schedules import (
     with_rollout_state,
     without_surge,
 )
-from ozymandias.scheduling.place import (
-    PlanResult,
-    Rejection,
-    plan_all_or_nothing,
-    usage_by_node,
-)
+from ozymandias.scheduling.explain import Rejection
+from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing, usage_by_node
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.secrets.references import secrets_used, unknown_references
@@ -61,14 +57,27 @@ class JobNotFound(Exception):
 
 
 class JobRejected(Exception):
-    """The job cannot be placed (or the request can't be done); nothing was written."""
+    """The job cannot be placed (or the request can't be done); nothing was written.
 
-    def __init__(self, kind: str, title: str, detail: str, status: int = 422) -> None:
+    `placement`, for a job that does not fit, is the scheduler's count of the
+    nodes it evaluated, filtered and found exhausted (`PlacementMetrics`).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        title: str,
+        detail: str,
+        status: int = 422,
+        *,
+        placement: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.kind = kind
         self.title = title
         self.detail = detail
         self.status = status
+        self.placement = placement
 
 
 class VolumeNotFound(Exception):
@@ -479,7 +488,9 @@ def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None
         previous_pod=previous_pod,
     )
     if isinstance(result, Rejection):
-        raise JobRejected(result.kind, result.title, result.detail)
+        raise JobRejected(
+            result.kind, result.title, result.detail, placement=result.metrics.to_json()
+        )
     result = replace(result, schedule=with_rollout_state(inputs.schedule, result.schedule))
     return Placement(result, volume_records(spec, existing, result.shared_volume_domain))
 
