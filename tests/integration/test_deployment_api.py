@@ -2,9 +2,11 @@
 the store (as a deployer would write them), without running a rollout.
 
 The node is cordoned and the job's instance left pending, so no pod ever
-starts: what is tested is what the API shows of a deployment, how promote and
-fail mark it (compare-and-swap), their refusals, and what `ozy apply`'s
-follow of a deployment makes of its end.
+starts, and a record of another node takes the job's deployments off its
+deployer's hands, so they are only what the test writes. What is tested is
+what the API shows of a deployment, how promote and fail mark it
+(compare-and-swap), their refusals, and what `ozy apply`'s follow of a
+deployment makes of its end.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import pytest
 import typer
 
 from ozymandias.cli.deployment_follow import follow_deployment
-from ozymandias.cluster.records import Deployment, DeploymentStatus, JobRecord, Schedule
+from ozymandias.cluster.records import (
+    Deployment,
+    DeploymentStatus,
+    JobRecord,
+    Node,
+    Resources,
+    Schedule,
+)
+from ozymandias.deployments.deployer import responsible_node
 from ozymandias.spec.loader import load_job
 from ozymandias.spec.update import UpdatePolicy
 from ozymandias.store import keys
@@ -30,7 +40,7 @@ from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import Etcd
 from tests.support.etcd import EtcdServer
 from tests.support.machine import REPO
-from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.nodes import NodeFactory, NodeProcess, unused_pod_subnets
 from tests.support.waiting import eventually
 
 JOB = "deploy-api-web"
@@ -48,15 +58,37 @@ async def store(etcd: EtcdServer) -> AsyncIterator[ClusterStore]:
 @pytest.fixture
 async def node(make_node: NodeFactory, store: ClusterStore) -> NodeProcess:
     """A cordoned node that knows job JOB (version 2, its one instance pending), but no
-    deployment of it yet."""
-    node = make_node("deploy-api1")
+    deployment of it yet, and leaves JOB's deployments alone (see `_elsewhere`)."""
+    # Subnets from .100 up are where other sessions' nodes come and go.
+    node = make_node("deploy-api1", pod_subnet=unused_pod_subnets(1, first=170)[0])
     assert node.request("POST", "/v1/nodes/deploy-api1/cordon").status_code == 200
+    elsewhere = _elsewhere(node.name)
+    await store.etcd.put(keys.node(elsewhere.name), elsewhere.to_json())
+    await eventually(lambda: elsewhere.name in node.known_nodes(), "the other node's record")
     spec = load_job(f"name: {JOB}\ncontainers: {{app: {{image: localhost/ozy-example-web}}}}")
     await store.etcd.put(keys.job(JOB), JobRecord(spec=spec, version=2).to_json())
     schedule = Schedule(job=JOB, pending={0: "no node may take it"})
     await store.etcd.put(keys.schedule(JOB), schedule.to_json())
     await eventually(lambda: status_of(node, f"/v1/jobs/{JOB}") == 200, "the job in the mirror")
     return node
+
+
+def _elsewhere(real: str) -> Node:
+    """A node record (no daemon) that ranks first for JOB: the real node's deployer leaves
+    JOB's deployments to it, so they change only as the test writes them. It has no room
+    and no pod subnet, so nothing is placed on it or routed to it."""
+    name = next(
+        f"deploy-api-elsewhere-{n}"
+        for n in range(100)
+        if responsible_node(JOB, [real, f"deploy-api-elsewhere-{n}"]) != real
+    )
+    return Node(
+        name=name,
+        address="192.0.2.1",  # TEST-NET-1: nobody
+        api_url="http://192.0.2.1:7070",
+        capacity=Resources(),
+        started_at=time.time(),
+    )
 
 
 def deployment(
@@ -137,7 +169,7 @@ async def test_a_deployment_is_shown_promoted_and_failed_through_the_store(
     failed = node.request("POST", f"/v1/jobs/{JOB}/deployment/fail")
     assert failed.status_code == 200, failed.text
     stored, _ = await store.read_deployment(JOB)
-    assert stored is not None and stored.fail_requested == "token test-admin"
+    assert stored is not None and stored.fail_requested == "by token test-admin"
     assert stored.promoted  # the fail kept what the promote wrote
 
     # The deployer ended it: nothing is left to promote or fail.

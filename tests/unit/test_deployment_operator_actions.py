@@ -84,17 +84,17 @@ def test_promoting_again_changes_nothing() -> None:
 def test_request_failure(current: Deployment | None, refused: bool) -> None:
     if refused:
         with pytest.raises(DeploymentRefused) as refusal:
-            request_failure("web", current, "token ci", NOW)
+            request_failure("web", current, "by token ci", NOW)
         assert refusal.value.slug == "no-active-deployment"
         return
     assert current is not None
-    marked = request_failure("web", current, "token ci", NOW)
-    assert marked == current.model_copy(update={"fail_requested": "token ci", "updated_at": NOW})
+    marked = request_failure("web", current, "by token ci", NOW)
+    assert marked == current.model_copy(update={"fail_requested": "by token ci", "updated_at": NOW})
 
 
 def test_a_failure_already_requested_keeps_who_asked_first() -> None:
-    marked = deployment(fail_requested="token alice")
-    assert request_failure("web", marked, "token bob", NOW) is marked
+    marked = deployment(fail_requested="by token alice")
+    assert request_failure("web", marked, "by token bob", NOW) is marked
 
 
 class RacingStore:
@@ -133,7 +133,7 @@ async def test_a_deployment_that_keeps_changing_is_refused_after_a_few_attempts(
     store = RacingStore(deployment(), losses=MAX_ATTEMPTS)
     actions = OperatorActions(cast(Any, store), clock=lambda: NOW)
     with pytest.raises(DeploymentRefused) as refusal:
-        await actions.fail("web", "token ci")
+        await actions.fail("web", "by token ci")
     assert refusal.value.slug == "deployment-busy"
     assert store.writes == []
 

@@ -14,6 +14,7 @@ from ozymandias.cli.deployment_view import (
     instance_row,
     lines_by_key,
     summary_line,
+    troubles,
     verdict,
     versions_text,
 )
@@ -52,6 +53,7 @@ def instance(
         "state": "running",
         "health": "healthy",
         "reason": "",
+        "restarts": 0,
         "canary": False,
         "replaces": None,
         **fields,
@@ -96,12 +98,36 @@ def instance(
             id="reverted",
         ),
         pytest.param(
-            deployment(status="failed", failRequested="token ci"),
+            deployment(status="failed", failRequested="by token ci"),
             None,
             True,
             1,
-            "failed: failed token ci",
+            "failed: failed by token ci",
             id="failed by an operator",
+        ),
+        pytest.param(
+            deployment(
+                status="failed",
+                description="failed by token ci",
+                failRequested="by token ci",
+            ),
+            None,
+            True,
+            1,
+            "version 2 of web failed: failed by token ci",
+            id="failed by an operator, said once",
+        ),
+        pytest.param(
+            deployment(
+                status="failed",
+                description="web-1 was not healthy within 20s (running, unhealthy)",
+                failedInstance="web-1 was not healthy within 20s (running, unhealthy)",
+            ),
+            None,
+            True,
+            1,
+            "failed: web-1 was not healthy within 20s (running, unhealthy)",
+            id="the failed instance, said once",
         ),
         pytest.param(
             deployment(version=3, revertOf=2),
@@ -112,11 +138,11 @@ def instance(
             id="replaced by its revert",
         ),
         pytest.param(
-            deployment(version=3, revertOf=2),
-            None,
+            deployment(version=3, revertOf=2, description="reverting version 2: web-1 failed"),
+            deployment(),
             True,
             1,
-            "version 2 of web failed; reverted",
+            "version 2 of web failed: reverting version 2: web-1 failed; reverted",
             id="its revert, its failure never seen",
         ),
         pytest.param(
@@ -139,7 +165,7 @@ def test_the_verdict_on_a_followed_version(
 ) -> None:
     outcome = verdict(2, current, last_own)
     assert (outcome.done, outcome.exit_code) == (done, code)
-    assert says in outcome.message
+    assert outcome.message.count(says) == (1 if says else len(outcome.message) + 1)
 
 
 @pytest.mark.parametrize(
@@ -193,6 +219,11 @@ def test_an_instance_shows_the_version_it_runs_and_the_one_it_should(
             id="surge",
         ),
         pytest.param(
+            {"restarts": 3, "reason": "exited 1"},
+            ("web-0", "v2", "running", "healthy", "n1", "3 restart(s); exited 1"),
+            id="restarted",
+        ),
+        pytest.param(
             {"node": "", "state": "pending", "health": "", "running": None, "reason": "no room"},
             ("web-0", "- → v2", "pending", "-", "-", "no room"),
             id="pending",
@@ -218,3 +249,18 @@ def test_plain_output_prints_only_what_changed() -> None:
 )
 def test_elapsed_time(seconds: float, text: str) -> None:
     assert elapsed_text(seconds) == text
+
+
+def test_a_follow_out_of_time_names_the_new_instances_in_trouble() -> None:
+    instances = [
+        instance(0, state="failed", health="", reason="image not found"),
+        instance(1, health="unhealthy", reason="check http: 500"),
+        instance(2, restarts=2),
+        instance(3),  # fine
+        instance(4, version=1, running=1, state="failed"),  # the old version's: not this one's
+    ]
+    assert troubles(deployment(instances=instances)) == [
+        "web-0 failed: image not found",
+        "web-1 is unhealthy: check http: 500",
+        "web-2 restarted 2 time(s)",
+    ]

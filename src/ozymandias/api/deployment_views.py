@@ -53,6 +53,7 @@ class DeploymentInstance(_View):
     state: str
     health: str
     reason: str
+    restarts: int
     canary: bool = Field(description="a new instance beside the old ones, not yet promoted")
     replaces: int | None = Field(
         description="the index of the old instance this new one replaces once healthy"
@@ -118,6 +119,7 @@ def deployment_instances(
                 state=shown["state"],
                 health=shown["health"],
                 reason=shown["reason"],
+                restarts=shown["restarts"],
                 canary=surge == -1,
                 replaces=surge if surge is not None and surge >= 0 else None,
             )

@@ -81,6 +81,7 @@ async def fail(name: str, request: Request, services: Services) -> DeploymentSum
     if services.mirrors.job(name) is None:
         raise job_not_found(name)
     token = identity_of(request).token
-    by = f"token {token.name}" if token is not None else "an operator"
+    # The deployer's description reads "failed <by>".
+    by = f"by token {token.name}" if token is not None else "by an operator"
     failed = await deployment_call(services.deployments.fail(name, by), name)
     return deployment_summary(failed)

@@ -9,6 +9,7 @@ when it is over, is decided in deployment_view.py.
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -27,6 +28,7 @@ from ozymandias.cli.deployment_view import (
     elapsed_text,
     lines_by_key,
     summary_line,
+    troubles,
     verdict,
 )
 from ozymandias.cli.tables import deployment_instances_table
@@ -62,9 +64,10 @@ def fetch_deployment(client: ApiClient, job: str) -> dict[str, Any] | None:
     return deployment
 
 
-def follow_deployment(api: str, job: str, version: int, timeout: float) -> bool:
-    """Follow the deployment of `version` of `job` until it is over, and exit as it ends
-    (raises `typer.Exit` but on success, or on a pause for promotion).
+def follow_deployment(api: str, job: str, version: int, timeout: float | None) -> bool:
+    """Follow the deployment of `version` of `job` until it is over (or `timeout` seconds
+    pass), and exit as it ends (raises `typer.Exit` but on success, or on a pause for
+    promotion). Without a timeout the deployment's own deadlines end it.
 
     Returns False at once if no deployment of `version` appears: the caller
     waits for the instances instead.
@@ -76,11 +79,12 @@ def follow_deployment(api: str, job: str, version: int, timeout: float) -> bool:
         client.close()
 
 
-def _follow(client: ApiClient, job: str, version: int, timeout: float) -> bool:
+def _follow(client: ApiClient, job: str, version: int, timeout: float | None) -> bool:
     started = time.monotonic()
+    limit = math.inf if timeout is None else timeout
     deployment = fetch_deployment(client, job)
     while deployment is None or deployment["version"] < version:
-        if time.monotonic() - started > min(APPEARS_WITHIN_SECONDS, timeout):
+        if time.monotonic() - started > min(APPEARS_WITHIN_SECONDS, limit):
             return False
         time.sleep(POLL_SECONDS / 2)
         deployment = fetch_deployment(client, job)
@@ -103,11 +107,11 @@ def _follow(client: ApiClient, job: str, version: int, timeout: float) -> bool:
                 else:
                     shown = _print_changes(shown, deployment, elapsed)
             outcome = verdict(version, deployment, last_own)
-            if outcome.done or elapsed > timeout:
+            if outcome.done or elapsed > limit:
                 break
             time.sleep(POLL_SECONDS)
             deployment = fetch_deployment(client, job)
-    _end(job, version, timeout, outcome, last_own)
+    _end(job, version, limit, outcome, last_own)
     return True
 
 
@@ -137,9 +141,11 @@ def _end(
 ) -> None:
     if not outcome.done:
         status = f"still {last_own['status']}" if last_own is not None else "not started"
+        found = troubles(last_own) if last_own is not None else []
         raise fail(
-            f"the deployment of version {version} of {job} is {status} after {timeout:.0f}s; "
-            f"it goes on: follow it with `ozy deployment status {job}`"
+            f"the deployment of version {version} of {job} is {status} after {timeout:.0f}s"
+            + "".join(f"; {trouble}" for trouble in found)
+            + f"; it goes on: follow it with `ozy deployment status {job}`"
         )
     if outcome.exit_code != 0:
         raise fail(outcome.message, code=outcome.exit_code)

@@ -43,7 +43,9 @@ def verdict(version: int, deployment: Json | None, last_own: Json | None = None)
     job = deployment["job"]
     if deployment["version"] > version:
         if deployment["revertOf"] == version:
-            why = _why_failed(last_own) if last_own is not None else ""
+            # The revert's description carries the failure's reason, if its record was missed.
+            ended = last_own is not None and last_own["status"] in ("failed", "reverted")
+            why = _why_failed(last_own if ended and last_own else deployment)
             return Outcome(
                 True,
                 1,
@@ -82,11 +84,36 @@ def verdict(version: int, deployment: Json | None, last_own: Json | None = None)
 
 
 def _why_failed(deployment: Json) -> str:
-    reasons = [deployment["description"], deployment["failedInstance"]]
-    if deployment.get("failRequested"):
-        reasons.append(f"failed {deployment['failRequested']}")
-    shown = [reason for reason in reasons if reason]
+    """`: <description>; <failed instance>; failed by <who>`, each only once."""
+    shown: list[str] = []
+    for reason in (
+        deployment["description"],
+        deployment["failedInstance"],
+        f"failed {deployment['failRequested']}" if deployment["failRequested"] else "",
+    ):
+        if reason and not any(reason in earlier for earlier in shown):
+            shown.append(reason)
     return ": " + "; ".join(shown) if shown else ""
+
+
+def troubles(deployment: Json) -> list[str]:
+    """The new version's instances that failed, are unhealthy or restarted, and why: what a
+    follow that ran out of time says, since the deployment has not failed (yet)."""
+    found = []
+    for instance in deployment["instances"]:
+        if instance["version"] != deployment["version"]:
+            continue
+        if instance["state"] == "failed":
+            what = "failed"
+        elif instance["health"] == "unhealthy":
+            what = "is unhealthy"
+        elif instance["restarts"]:
+            what = f"restarted {instance['restarts']} time(s)"
+        else:
+            continue
+        because = f": {instance['reason']}" if instance["reason"] else ""
+        found.append(f"{instance['name']} {what}{because}")
+    return found
 
 
 def summary_line(deployment: Json) -> str:
@@ -122,6 +149,8 @@ def instance_row(instance: Json) -> tuple[str, str, str, str, str, str]:
         notes.append("canary")
     if instance["replaces"] is not None:
         notes.append(f"replaces #{instance['replaces']}")
+    if instance["restarts"]:
+        notes.append(f"{instance['restarts']} restart(s)")
     if instance["reason"]:
         notes.append(instance["reason"])
     return (

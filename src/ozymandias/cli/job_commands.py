@@ -60,9 +60,13 @@ def apply(
         ),
     ] = False,
     timeout: Annotated[
-        float,
-        typer.Option(help="Seconds to follow the deployment (or wait for the instances)."),
-    ] = DEFAULT_WAIT_SECONDS,
+        float | None,
+        typer.Option(
+            help="Seconds to follow the deployment (default: to its end, which its deadlines"
+            f" bound), or to wait for the instances (default {DEFAULT_WAIT_SECONDS:.0f}).",
+            show_default=False,
+        ),
+    ] = None,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
     """Submit a job, or update it, and follow its deployment to its end.
@@ -111,7 +115,8 @@ def apply(
         return
     new_version = result["version"] != before
     if not (new_version and follow_deployment(api, spec.name, result["version"], timeout)):
-        wait_for_instances(api, spec.name, result["version"], timeout, settle)
+        wait = DEFAULT_WAIT_SECONDS if timeout is None else timeout
+        wait_for_instances(api, spec.name, result["version"], wait, settle)
 
 
 def scale(
