@@ -106,7 +106,8 @@ async def test_a_job_still_at_the_index_is_written(
     [
         pytest.param(9, None, 7, [], "changed since modify index 7: it is at modify index 9",
                      id="changed"),
-        pytest.param(0, None, 7, [], "changed since modify index 7: it is deleted", id="deleted"),
+        pytest.param(0, None, 7, [], "changed since modify index 7: it does not exist",
+                     id="deleted"),
         pytest.param(9, None, 0, [], "exists (modify index 9); --check-index 0 creates only",
                      id="0 for a job that exists"),
         pytest.param(9, 7, 7, [7], "it is at modify index 9",

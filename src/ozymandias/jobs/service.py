@@ -382,11 +382,11 @@ class JobService:
 
 
 def _job_modified(name: str, expected: int, current: int) -> JobRejected:
-    now = f"at modify index {current}" if current else "deleted"
+    now = f"it is at modify index {current}" if current else "it does not exist"
     if not expected:
         detail = f"job {name} exists (modify index {current}); --check-index 0 creates only"
     else:
-        detail = f"job {name} changed since modify index {expected}: it is {now}"
+        detail = f"job {name} changed since modify index {expected}: {now}"
     return JobRejected(
         "job-modified",
         "Job modified",
