@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ozymandias.spec.models import JobSpec
+from ozymandias.spec.update import UpdatePolicy
 
 
 class Record(BaseModel):
@@ -161,6 +162,9 @@ class InstanceStatus(Record):
     containers: list[ContainerStatus] = Field(default_factory=list)
     updated_at: float = 0.0
     health: Health = Health.STARTING
+    healthy_since: float = Field(
+        0.0, description="when it last became healthy (unix time); 0 while it is not"
+    )
 
     @property
     def settled(self) -> bool:
@@ -208,6 +212,14 @@ class JobRecord(Record):
         description="the etcd revision of the newest secret this version's pods use: a node "
         "starts them only once its mirror of secrets has reached it",
     )
+    older: dict[int, JobSpec] = Field(
+        default_factory=dict,
+        description="the specs of older versions some instance still runs (see Schedule.versions)",
+    )
+
+    def spec_of_version(self, version: int) -> JobSpec | None:
+        """The spec instances pinned to `version` run, if it is still known."""
+        return self.spec if version == self.version else self.older.get(version)
 
 
 class SharedVolume(Record):
@@ -260,6 +272,19 @@ class Schedule(Record):
     pending: dict[int, str] = Field(
         default_factory=dict, description="index -> why it could not be placed"
     )
+    versions: dict[int, int] = Field(
+        default_factory=dict,
+        description="index -> the older job version it still runs; absent: the job's version",
+    )
+    surge: dict[int, int] = Field(
+        default_factory=dict,
+        description="index of a new instance a deployment started beside the old ones -> the "
+        "index it replaces once healthy (-1 for a canary not yet promoted)",
+    )
+
+    def version_of(self, index: int, job_version: int) -> int:
+        return self.versions.get(index, job_version)
+
     commit_id: str = Field(
         default="",
         description="set by each commit, so a commit whose answer was lost can be recognised",
@@ -300,3 +325,70 @@ class PeerCredential(Record):
     """
 
     secret: str
+
+
+class DeploymentStatus(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # canaries are healthy and wait for `ozy promote`
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    REVERTED = "reverted"  # failed, and the job went back to its last stable version
+    CANCELLED = "cancelled"  # a newer version came before it ended
+
+    @property
+    def active(self) -> bool:
+        return self in (DeploymentStatus.RUNNING, DeploymentStatus.PAUSED)
+
+
+class Deployment(Record):
+    """The rollout of one job version (see deployments/): decided from etcd state by any node.
+
+    Kept per version, so `ozy history` can tell which versions were stable.
+    """
+
+    job: str
+    version: int
+    status: DeploymentStatus = DeploymentStatus.RUNNING
+    description: str = ""
+    update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+    created_at: float
+    updated_at: float
+    last_progress_at: float = Field(description="when an instance last counted healthy")
+    revert_of: int = Field(0, description="the failed version this deployment reverts, if any")
+    satisfied_by: list[int] = Field(
+        default_factory=list,
+        description="older versions whose pods are already what this version runs (a revert)",
+    )
+    promoted: bool = False
+    fail_requested: str = Field("", description="who asked to fail it (`ozy deployment fail`)")
+    placed: dict[int, float] = Field(
+        default_factory=dict, description="index -> when this deployment started it"
+    )
+    healthy: list[int] = Field(
+        default_factory=list, description="instances it placed that counted healthy"
+    )
+    desired: int = 0
+    unhealthy: int = 0
+    failed_instance: str = Field("", description="the instance that failed it, and why")
+
+    @property
+    def stable(self) -> bool:
+        return self.status is DeploymentStatus.SUCCESSFUL
+
+
+class JobVersion(Record):
+    """One submitted version of a job, kept for `ozy history` and `ozy rollback`.
+
+    Its deployment's status is copied here when the deployment ends, so the
+    history outlives the one deployment record a job keeps.
+    """
+
+    job: str
+    version: int
+    spec: JobSpec
+    submitted_at: float
+    deployment_status: DeploymentStatus | None = None
+
+    @property
+    def stable(self) -> bool:
+        return self.deployment_status is DeploymentStatus.SUCCESSFUL

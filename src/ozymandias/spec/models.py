@@ -32,6 +32,7 @@ from ozymandias.spec.limits import LimitExceeded
 from ozymandias.spec.process import Command, Environment
 from ozymandias.spec.secret_refs import MAX_SECRET_REFS, SecretRef
 from ozymandias.spec.sizes import format_size, parse_size
+from ozymandias.spec.update import UpdatePolicy
 
 # Bounds that follow from the formats, or are far beyond any real job, so
 # that no part of a spec grows without limit. What a node may want to set
@@ -433,6 +434,7 @@ class JobSpec(SpecModel):
     )
     affinity: list[MatchExpression] = Field(default_factory=list, max_length=MAX_MATCH_EXPRESSIONS)
     ingress: IngressSpec | None = None
+    update: UpdatePolicy = Field(default_factory=UpdatePolicy)
 
     @field_validator("num_instances")
     @classmethod
@@ -623,9 +625,9 @@ class JobSpec(SpecModel):
         """A short hash of everything that shapes a pod, to tell when pods must be recreated.
 
         `num_instances` is left out: scaling adds or removes pods but leaves
-        the existing ones as they are; so is `ingress`, which only the
-        nodes' proxies read.
+        the existing ones as they are; so are `ingress`, which only the
+        nodes' proxies read, and `update`, which only says how pods are replaced.
         """
-        shape = self.model_dump(mode="json", exclude={"num_instances", "ingress"})
+        shape = self.model_dump(mode="json", exclude={"num_instances", "ingress", "update"})
         canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -13,6 +13,7 @@ from typing import Any
 from ozymandias.cluster.records import (
     AclToken,
     Cordon,
+    Deployment,
     InstanceStatus,
     JobRecord,
     Node,
@@ -41,6 +42,7 @@ class ClusterMirrors:
     shared_allocations: Mirror[Resources]
     tokens: Mirror[AclToken]
     secrets: Mirror[SealedSecret]
+    deployments: Mirror[Deployment]
 
     @classmethod
     def following(cls, etcd: Etcd) -> ClusterMirrors:
@@ -58,6 +60,7 @@ class ClusterMirrors:
             ),
             tokens=Mirror(etcd, keys.ACL_TOKENS, lambda _, raw: AclToken.from_json(raw)),
             secrets=Mirror(etcd, keys.SECRETS, lambda _, raw: SealedSecret.from_json(raw)),
+            deployments=Mirror(etcd, keys.DEPLOYMENTS, lambda _, raw: Deployment.from_json(raw)),
         )
 
     def all(self) -> list[Mirror[Any]]:
@@ -72,6 +75,7 @@ class ClusterMirrors:
             self.shared_allocations,
             self.tokens,
             self.secrets,
+            self.deployments,
         ]
 
     def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
@@ -112,6 +116,13 @@ class ClusterMirrors:
     def schedule(self, job_name: str) -> Schedule | None:
         return self.schedules.items.get(keys.schedule(job_name))
 
+    def deployment(self, job_name: str) -> Deployment | None:
+        return self.deployments.items.get(keys.deployment(job_name))
+
+    def job_revision(self, job_name: str) -> int:
+        """The job's modify index: its record's etcd mod revision (0 when there is none)."""
+        return self.jobs.mod_revisions.get(keys.job(job_name), 0)
+
     def planning_inputs(self, job_name: str) -> PlanningInputs:
         """The planning inputs as this node's mirrors have them (fast, maybe stale)."""
         allocations = {
@@ -142,6 +153,8 @@ class ClusterMirrors:
                 )
                 for key, value in self.shared_allocations.items.items()
             },
+            deployment=self.deployment(job_name),
+            deployment_revision=self.deployments.mod_revisions.get(keys.deployment(job_name), 0),
         )
 
     def allocated(self) -> dict[str, Resources]:

@@ -18,9 +18,11 @@ from collections.abc import Mapping, Sequence
 
 from ozymandias.cluster.records import (
     Cordon,
+    Deployment,
     Event,
     InstanceStatus,
     JobRecord,
+    JobVersion,
     Node,
     NodeVolumes,
     Resources,
@@ -133,9 +135,10 @@ class ClusterStore:
                 keys.job_instances(job_name),
                 keys.job_volumes(job_name),
                 keys.SHARED_ALLOCATIONS,
+                keys.deployment(job_name),
             ]
         )
-        nodes, allocations, cordons, jobs, schedules, instances, volumes, shared = ranges
+        nodes, allocations, cordons, jobs, schedules, instances, volumes, shared, rollout = ranges
         statuses = [InstanceStatus.from_json(pair.value) for pair in instances]
         return PlanningInputs(
             nodes=[Node.from_json(pair.value) for pair in nodes],
@@ -166,6 +169,8 @@ class ClusterStore:
                 )
                 for pair in shared
             },
+            deployment=Deployment.from_json(rollout[0].value) if rollout else None,
+            deployment_revision=rollout[0].mod_revision if rollout else 0,
         )
 
     async def set_cordon(self, node_name: str, cordoned: bool) -> None:
@@ -188,6 +193,8 @@ class ClusterStore:
         nodes_that_must_exist: list[str],
         volumes: Sequence[SharedVolume] = (),
         shared_allocation_changes: Mapping[str, int] | None = None,
+        deployment: Deployment | None = None,
+        new_version: JobVersion | None = None,
     ) -> CommitOutcome:
         """Write a job, its schedule, shared volumes and allocation totals in one transaction.
 
@@ -198,6 +205,11 @@ class ClusterStore:
         registered. `job=None` deletes the job and its schedule; its volumes
         stay unless written here. The request is sent once; if its outcome is
         unknown, the schedule is read back to find out.
+
+        `deployment`, when given, is written too (the job's deployment is
+        guarded by every commit); `new_version` is kept in the job's history,
+        whose oldest entries beyond the last `HISTORY_LENGTH` go. Deleting the
+        job deletes both.
         """
         transaction = job_transaction(
             job_name,
@@ -208,8 +220,35 @@ class ClusterStore:
             nodes_that_must_exist=nodes_that_must_exist,
             volumes=volumes,
             shared_allocation_changes=shared_allocation_changes,
+            deployment=deployment,
+            new_version=new_version,
         )
         return await commit_job(self.etcd, job_name, transaction)
+
+    async def update_deployment(self, deployment: Deployment, revision: int) -> bool:
+        """Write a job's deployment if it is still at `revision` (an operator's promote or
+        fail); False when it changed meanwhile."""
+        key = keys.deployment(deployment.job)
+        outcome = await self.etcd.transaction(
+            [Unchanged(key, revision)], [Put(key, deployment.to_json())]
+        )
+        return outcome.applied
+
+    async def read_deployment(self, job_name: str) -> tuple[Deployment | None, int]:
+        """A job's deployment and its revision (0 when there is none)."""
+        current = await self.etcd.get(keys.deployment(job_name))
+        if current is None:
+            return None, 0
+        return Deployment.from_json(current.value), current.mod_revision
+
+    async def job_versions(self, job_name: str) -> list[JobVersion]:
+        """The kept versions of a job, oldest first."""
+        _, pairs = await self.etcd.scan(keys.job_versions(job_name))
+        return [JobVersion.from_json(pair.value) for pair in pairs]
+
+    async def job_version(self, job_name: str, version: int) -> JobVersion | None:
+        found = await self.etcd.get(keys.job_version(job_name, version))
+        return JobVersion.from_json(found.value) if found is not None else None
 
     # Shared volumes
 

@@ -17,7 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ozymandias.cluster.records import JobRecord, Resources, Schedule, SharedVolume
+from ozymandias.cluster.records import (
+    Deployment,
+    JobRecord,
+    JobVersion,
+    Resources,
+    Schedule,
+    SharedVolume,
+)
 from ozymandias.store import keys
 from ozymandias.store.etcd import (
     CommitOutcomeUnknown,
@@ -33,6 +40,9 @@ from ozymandias.store.etcd import (
 from ozymandias.store.planning_inputs import PlanningInputs
 
 log = logging.getLogger(__name__)
+
+# How many versions of a job `ozy history` keeps.
+HISTORY_LENGTH = 10
 
 
 class CommitResult(Enum):
@@ -72,6 +82,8 @@ def job_transaction(
     nodes_that_must_exist: list[str],
     volumes: Sequence[SharedVolume] = (),
     shared_allocation_changes: Mapping[str, int] | None = None,
+    deployment: Deployment | None = None,
+    new_version: JobVersion | None = None,
 ) -> JobTransaction:
     """The transaction `ClusterStore.commit` sends (see there for what it guards)."""
     guards: list[Guard] = [
@@ -79,6 +91,7 @@ def job_transaction(
         # client's index against this revision, and the commit holds only while it stands.
         Unchanged(keys.job(job_name), basis.job_revision),
         Unchanged(keys.schedule(job_name), basis.schedule_revision),
+        Unchanged(keys.deployment(job_name), basis.deployment_revision),
     ]
     operations: list[Operation] = []
     for part_guards, part_operations in (
@@ -90,7 +103,31 @@ def job_transaction(
         operations += part_operations
     guards.extend(Exists(keys.node(name)) for name in sorted(set(nodes_that_must_exist)))
     job_operations, commit_id = _job_writes(job_name, job, schedule)
-    return JobTransaction(guards, operations + job_operations, commit_id)
+    operations += job_operations + _history_writes(job_name, job, deployment, new_version)
+    return JobTransaction(guards, operations, commit_id)
+
+
+def _history_writes(
+    job_name: str,
+    job: JobRecord | None,
+    deployment: Deployment | None,
+    new_version: JobVersion | None,
+) -> list[Operation]:
+    """The deployment and the new version in history (the oldest beyond the limit going),
+    or, with the job, both gone."""
+    if job is None:
+        return [Delete(keys.deployment(job_name)), Delete(keys.job_versions(job_name), prefix=True)]
+    operations: list[Operation] = []
+    if deployment is not None:
+        operations.append(Put(keys.deployment(job_name), deployment.to_json()))
+    if new_version is not None:
+        operations.append(
+            Put(keys.job_version(job_name, new_version.version), new_version.to_json())
+        )
+        if new_version.version > HISTORY_LENGTH:
+            forgotten = new_version.version - HISTORY_LENGTH
+            operations.append(Delete(keys.job_version(job_name, forgotten)))
+    return operations
 
 
 def _allocation_writes(

@@ -7,6 +7,8 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/cordons/<node>             Cordon          present while the node takes no new instances
     /ozy/jobs/<job>                 JobRecord
     /ozy/schedules/<job>            Schedule        one value per job keeps commits small
+    /ozy/deployments/<job>          Deployment      the rollout of the job's newest version
+    /ozy/job-versions/<job>/<v>     JobVersion      the last versions submitted (history, rollback)
     /ozy/instances/<job>/<index>    InstanceStatus  under the reporting node's lease
     /ozy/events/<time>-<node>-<n>   Event           under a short-lived events lease
     /ozy/dns-aliases/<name>         DnsAlias        a DNS name over other names
@@ -38,6 +40,8 @@ ALLOCATIONS = ROOT + b"allocations/"
 CORDONS = ROOT + b"cordons/"
 JOBS = ROOT + b"jobs/"
 SCHEDULES = ROOT + b"schedules/"
+DEPLOYMENTS = ROOT + b"deployments/"
+JOB_VERSIONS = ROOT + b"job-versions/"
 INSTANCES = ROOT + b"instances/"
 EVENTS = ROOT + b"events/"
 DNS_ALIASES = ROOT + b"dns-aliases/"
@@ -71,6 +75,20 @@ def job(name: str) -> bytes:
 
 def schedule(job_name: str) -> bytes:
     return SCHEDULES + job_name.encode()
+
+
+def deployment(job_name: str) -> bytes:
+    return DEPLOYMENTS + job_name.encode()
+
+
+def job_versions(job_name: str) -> bytes:
+    """The prefix holding the kept versions of one job."""
+    return JOB_VERSIONS + job_name.encode() + b"/"
+
+
+def job_version(job_name: str, version: int) -> bytes:
+    # Zero-padded, so a prefix scan returns versions in order.
+    return job_versions(job_name) + f"{version:010d}".encode()
 
 
 def job_instances(job_name: str) -> bytes:

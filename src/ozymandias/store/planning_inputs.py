@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule, SharedVolume
+from ozymandias.cluster.records import (
+    Deployment,
+    JobRecord,
+    Node,
+    Resources,
+    Schedule,
+    SharedVolume,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,10 @@ class PlanningInputs:
     # storage total, each with the revision read.
     volumes: dict[str, tuple[SharedVolume, int]] = field(default_factory=dict)
     shared_allocations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The job's deployment: every commit is guarded by it, so a rollout step
+    # and a submit or re-placement never act on different pictures of it.
+    deployment: Deployment | None = None
+    deployment_revision: int = 0
 
     def allocated(self) -> dict[str, Resources]:
         return {name: resources for name, (resources, _) in self.allocations.items()}
