@@ -107,6 +107,11 @@ def test_a_containers_fields_read_as_the_user_writes_them(
             id="constraints by their own names",
         ),
         pytest.param(
+            "update: {max_parallel: 2, min_healthy_time: 30s, auto_revert: true}",
+            {"update": {"max_parallel": 2, "min_healthy_time": "30s"}},
+            id="update block: durations, defaults left out",
+        ),
+        pytest.param(
             "affinity: [{key: disk, operator: Exists}]",
             {"affinity": [{"key": "disk", "operator": "Exists"}]},
             id="affinity",

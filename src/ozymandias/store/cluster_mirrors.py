@@ -109,10 +109,6 @@ class ClusterMirrors:
     def job(self, name: str) -> JobRecord | None:
         return self.jobs.items.get(keys.job(name))
 
-    def job_revision(self, name: str) -> int:
-        """The job's modify index: its key's etcd mod revision, as mirrored (0: no such job)."""
-        return self.jobs.mod_revisions.get(keys.job(name), 0)
-
     def schedule(self, job_name: str) -> Schedule | None:
         return self.schedules.items.get(keys.schedule(job_name))
 
@@ -136,7 +132,7 @@ class ClusterMirrors:
             nodes=self.node_list(),
             allocations=allocations,
             job=self.job(job_name),
-            job_revision=self.job_revision(job_name),
+            job_revision=self.jobs.mod_revisions.get(keys.job(job_name), 0),
             schedule=self.schedule(job_name),
             schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
             instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
