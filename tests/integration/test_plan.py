@@ -84,7 +84,8 @@ def test_apply_with_a_stale_check_index_is_refused_and_a_current_one_applies(
     make_node: NodeFactory, etcd: EtcdServer, tmp_path: Path
 ) -> None:
     node = make_node("plan2")
-    assert node.apply(web_job(JOB, 1)).status_code == 201
+    created = node.apply(web_job(JOB, 1))
+    assert created.status_code == 201, created.text
     first = written(etcd)[f"/ozy/jobs/{JOB}"][0][1]
     scaled = ozy(node, "scale", JOB, "2", "--no-wait")
     assert scaled.returncode == 0, scaled.stderr
