@@ -14,7 +14,9 @@ ingress without pause. For each rollout:
   to 1 a few times, each from the scale request to the instance's
   `healthy_since`; the median counts. Beside it, the same with the probe
   scaled 0 -> max_parallel (until all are healthy), since on two cores a batch
-  of pods starts slower than one: wall/batch ideal;
+  of pods starts slower than one: wall/batch ideal. And the rollout's own
+  starts, from its events ("started X" to "X healthy"), which tell whether
+  a gap is the engine's or the pods';
 - failed requests (an error or a status other than 200) from the PUT until
   every old pod has left the ingress and 2 s more, and the requests sent;
 - the fewest healthy backends the ingress route had meanwhile, polled every 0.1 s.
@@ -35,6 +37,7 @@ import asyncio
 import base64
 import json
 import math
+import re
 import statistics
 import sys
 import tempfile
@@ -42,6 +45,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -208,10 +212,11 @@ class Rollout:
     wall_seconds: float
     one_start_seconds: list[float]  # one probe instance, placement to healthy, each probe
     batch_start_seconds: list[float]  # `max_parallel` probe instances at once, to all healthy
+    in_rollout_start_seconds: list[float]  # the rollout's own, from its events
     requests: int
     failed: int
     min_healthy: int
-    failures: list[str] = field(default_factory=list)  # the first few, relative to the PUT
+    failures: list[str] = field(default_factory=list)  # bursts, relative to the PUT
     events: list[str] = field(default_factory=list)  # the rollout's, relative to the PUT
 
     @property
@@ -277,6 +282,7 @@ class Observed:
     requests: int
     failures: list[tuple[float, str]]  # seconds after the PUT, and what failed
     events: list[str]  # seconds after the PUT, kind and message
+    start_seconds: list[float]  # from the deployment starting each new instance to counting it
 
 
 def roll_out(
@@ -312,7 +318,39 @@ def roll_out(
         sent,
         [(at - submitted, why) for at, why in failures],
         [f"+{e['time'] - submitted:.2f}s {e['kind']}: {e['message']}" for e in events],
+        starts_in_rollout(events),
     )
+
+
+def starts_in_rollout(events: list[dict[str, Any]]) -> list[float]:
+    """Seconds from "started X to replace Y" to "X healthy; stopping Y", per new instance: the
+    starts the rollout waited for, next to the probe's, so a gap tells where it came from."""
+    started: dict[str, float] = {}
+    seconds = []
+    for event in events:
+        if event["kind"] != "deployment":
+            continue
+        if match := re.match(r"started (\S+) to replace ", event["message"]):
+            started[match[1]] = event["time"]
+        elif (match := re.match(r"(\S+) healthy; stopping ", event["message"])) and (
+            match[1] in started
+        ):
+            seconds.append(event["time"] - started[match[1]])
+    return seconds
+
+
+def bursts(failures: list[tuple[float, str]], gap: float = 0.5) -> list[str]:
+    """Failures less than `gap` seconds apart, as one line each: they read against the events."""
+    lines: list[str] = []
+    group: list[tuple[float, str]] = []
+    for failure in [*failures, (math.inf, "")]:
+        if group and failure[0] - group[-1][0] >= gap:
+            lines.append(
+                f"+{group[0][0]:.2f}s to +{group[-1][0]:.2f}s: {len(group)} ({group[0][1]})"
+            )
+            group = []
+        group.append(failure)
+    return lines
 
 
 def deployed(node: NodeProcess, etcd: EtcdJson) -> bool:
@@ -338,10 +376,11 @@ def settled(node: NodeProcess, etcd: EtcdJson, version: int) -> bool:
 def one_run(
     node: NodeProcess, etcd: EtcdJson, load: Load, watch: HealthyWatch, run: int, probes: int
 ) -> list[Rollout]:
-    """A rollout with each of PARALLELISMS, after the probe starts its ideal is made of."""
-    starts = {count: start_to_healthy(node, etcd, count, probes) for count in {1, *PARALLELISMS}}
+    """A rollout with each of PARALLELISMS, each right after the probe starts its ideal is
+    made of: others' work on this shared machine changes a start's time from minute to minute."""
     rollouts = []
     for offset, max_parallel in enumerate(PARALLELISMS):
+        starts = {count: start_to_healthy(node, etcd, count, probes) for count in {1, max_parallel}}
         release = 2 + run * len(PARALLELISMS) + offset
         seen = roll_out(node, etcd, load, release, max_parallel)
         rollouts.append(
@@ -350,10 +389,11 @@ def one_run(
                 wall_seconds=seen.successful - seen.submitted,
                 one_start_seconds=starts[1],
                 batch_start_seconds=starts[max_parallel],
+                in_rollout_start_seconds=seen.start_seconds,
                 requests=seen.requests,
                 failed=len(seen.failures),
                 min_healthy=watch.minimum(seen.submitted, seen.end),
-                failures=[f"+{at:.2f}s {why}" for at, why in seen.failures[:20]],
+                failures=bursts(seen.failures),
                 events=seen.events,
             )
         )
@@ -363,10 +403,12 @@ def one_run(
 def report(runs: list[list[Rollout]]) -> None:
     print(
         f"\n{INSTANCES} instances, {CONNECTIONS} connections through the ingress, "
-        "min_healthy_time 0; start = placement to first passed check (median of the probes)"
+        "min_healthy_time 0.\nStarts, placement to first passed check (medians): the probe's, "
+        "one and max_parallel at once, before each rollout; the rollout's own, from its events."
     )
     print(
-        f"{'run':>3} {'max_par':>7} {'1 start':>7} {'batch start':>11} {'ideal':>6} "
+        f"{'run':>3} {'max_par':>7} {'1 start':>7} {'batch start':>11} {'in rollout':>10} "
+        f"{'ideal':>6} "
         f"{'wall':>6} {'wall/ideal':>10} {'wall/batch ideal':>16} {'requests':>8} "
         f"{'failed':>6} {'min healthy':>11}"
     )
@@ -374,7 +416,8 @@ def report(runs: list[list[Rollout]]) -> None:
         for r in rollouts:
             print(
                 f"{number:>3} {r.max_parallel:>7} {statistics.median(r.one_start_seconds):>6.2f}s "
-                f"{statistics.median(r.batch_start_seconds):>10.2f}s {r.ideal_seconds:>5.2f}s "
+                f"{statistics.median(r.batch_start_seconds):>10.2f}s "
+                f"{statistics.median(r.in_rollout_start_seconds):>9.2f}s {r.ideal_seconds:>5.2f}s "
                 f"{r.wall_seconds:>5.2f}s {r.ratio:>10.2f} {r.batch_ratio:>16.2f} "
                 f"{r.requests:>8} {r.failed:>6} {r.min_healthy:>11}"
             )
@@ -402,7 +445,7 @@ def report(runs: list[list[Rollout]]) -> None:
             if r.failed or r.min_healthy < INSTANCES:
                 print(f"\nrun {number}, max_parallel {r.max_parallel}: events")
                 print("  " + "\n  ".join(r.events))
-                print("failures (the first 20)")
+                print("failures, in bursts (first and last, how many, the first's answer)")
                 print("  " + "\n  ".join(r.failures))
 
 
