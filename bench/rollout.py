@@ -19,7 +19,9 @@ ingress without pause. For each rollout:
   a gap is the engine's or the pods';
 - failed requests (an error or a status other than 200) from the PUT until
   every old pod has left the ingress and 2 s more, and the requests sent;
-- the fewest healthy backends the ingress route had meanwhile, polled every 0.1 s.
+- the fewest healthy backends the ingress route had meanwhile, polled every 0.1 s
+  (GET /v1/ingress: the routes the node's controller computed, not what
+  HAProxy did with them, which the failed requests tell).
 
 Goals: wall at most 1.3 × ideal, 0 failed requests, never fewer than 6 healthy.
 
@@ -449,6 +451,23 @@ def report(runs: list[list[Rollout]]) -> None:
                 print("  " + "\n  ".join(r.failures))
 
 
+def as_json(runs: list[list[Rollout]]) -> list[list[dict[str, Any]]]:
+    """Each run's rollouts: the measured figures, and what the report derives from them."""
+    return [
+        [
+            {
+                **asdict(r),
+                "ideal_seconds": r.ideal_seconds,
+                "ratio": r.ratio,
+                "batch_ratio": r.batch_ratio,
+                "missed_goals": r.missed(),
+            }
+            for r in rollouts
+        ]
+        for rollouts in runs
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -496,23 +515,7 @@ def main() -> None:
                 remove_everything_of_node(NODE)
                 etcd_server.stop()
     if arguments.json:
-        print(
-            json.dumps(
-                [
-                    [
-                        {
-                            **asdict(r),
-                            "idealSeconds": r.ideal_seconds,
-                            "ratio": r.ratio,
-                            "batchRatio": r.batch_ratio,
-                        }
-                        for r in rollouts
-                    ]
-                    for rollouts in runs
-                ],
-                indent=2,
-            )
-        )
+        print(json.dumps(as_json(runs), indent=2))
     else:
         report(runs)
 
