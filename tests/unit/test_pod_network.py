@@ -11,6 +11,7 @@ from ozymandias.network.firewall_rules import (
     PodPorts,
     misplaced_jumps,
     pod_rules,
+    rehook,
     render,
 )
 from ozymandias.network.ip_routes import vtep_address, vtep_mac
@@ -205,3 +206,33 @@ COMMIT
 )
 def test_misplaced_jumps(saved: str, expected: list[tuple[str, str, str]]) -> None:
     assert misplaced_jumps(saved, Chains.for_node("n1").jumps()) == expected
+
+
+def test_a_misplaced_jump_moves_in_one_transaction_with_its_old_copies() -> None:
+    """Deleted and inserted by separate calls, a jump was missing in between, and the
+    ingress's connections to mapped ports were refused meanwhile."""
+    saved = (
+        "*nat\n-A POSTROUTING -j NETAVARK\n-A POSTROUTING -j OZY-n1-NOMASQ\n"
+        "-A POSTROUTING -j OZY-n1-NOMASQ\n-A PREROUTING -j OZY-n1-DNAT\nCOMMIT\n"
+        "*filter\n-A INPUT -j OZY-n1-IN\nCOMMIT\n"
+    )
+    assert rehook(saved, Chains.for_node("n1").jumps()) == (
+        "*nat\n"
+        "-I OUTPUT 1 -j OZY-n1-DNAT\n"
+        "-D POSTROUTING -j OZY-n1-NOMASQ\n"
+        "-D POSTROUTING -j OZY-n1-NOMASQ\n"
+        "-I POSTROUTING 1 -j OZY-n1-NOMASQ\n"
+        "COMMIT\n"
+        "*filter\n"
+        "-I FORWARD 1 -j OZY-n1-FW\n"
+        "COMMIT\n"
+    )
+
+
+def test_jumps_in_place_need_no_transaction() -> None:
+    saved = (
+        "*nat\n-A PREROUTING -j OZY-n1-DNAT\n-A OUTPUT -j OZY-n1-DNAT\n"
+        "-A POSTROUTING -j OZY-n1-NOMASQ\nCOMMIT\n"
+        "*filter\n-A FORWARD -j OZY-n1-FW\n-A INPUT -j OZY-n1-IN\nCOMMIT\n"
+    )
+    assert rehook(saved, Chains.for_node("n1").jumps()) == ""

@@ -240,21 +240,50 @@ def render(
     )
 
 
-def misplaced_jumps(
-    saved: str, jumps: Sequence[tuple[str, str, str]]
-) -> list[tuple[str, str, str]]:
-    """The (table, built-in chain, our chain) jumps of `jumps` that are not the first
-    rule of their built-in chain in `saved`, the output of `iptables-save`."""
-    first_rules: dict[tuple[str, str], str] = {}
+def _builtin_rules(saved: str) -> dict[tuple[str, str], list[str]]:
+    """(table, built-in chain) -> its rules in order, from the output of `iptables-save`."""
+    rules: dict[tuple[str, str], list[str]] = {}
     table = ""
     for line in saved.splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
         elif line.startswith("-A "):
             builtin = line.split(maxsplit=2)[1]
-            first_rules.setdefault((table, builtin), line.strip())
+            rules.setdefault((table, builtin), []).append(line.strip())
+    return rules
+
+
+def misplaced_jumps(
+    saved: str, jumps: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """The (table, built-in chain, our chain) jumps of `jumps` that are not the first
+    rule of their built-in chain in `saved`, the output of `iptables-save`."""
+    rules = _builtin_rules(saved)
     return [
         (table, builtin, chain)
         for table, builtin, chain in jumps
-        if first_rules.get((table, builtin)) != f"-A {builtin} -j {chain}"
+        if rules.get((table, builtin), [""])[0] != f"-A {builtin} -j {chain}"
     ]
+
+
+def rehook(saved: str, jumps: Sequence[tuple[str, str, str]]) -> str:
+    """`iptables-restore --noflush` input that moves every misplaced jump of `jumps`
+    (see `misplaced_jumps`) to the top of its built-in chain; "" if none is.
+
+    Each old jump is deleted (every copy `saved` shows) in the same
+    transaction that inserts the new one: a jump deleted and inserted by two
+    iptables calls was missing for 20-300 ms, and the node's own connections
+    to pods' mapped ports (the ingress's) then missed their DNAT, reached a
+    port nobody listens on and were refused.
+    """
+    rules = _builtin_rules(saved)
+    tables: dict[str, list[str]] = {}
+    for table, builtin, chain in misplaced_jumps(saved, jumps):
+        copies = rules.get((table, builtin), []).count(f"-A {builtin} -j {chain}")
+        moves = tables.setdefault(table, [])
+        moves += [f"-D {builtin} -j {chain}"] * copies
+        moves.append(f"-I {builtin} 1 -j {chain}")
+    return "".join(
+        f"*{table}\n" + "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+        for table, lines in tables.items()
+    )
