@@ -14,7 +14,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
-from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, secrets, volumes
+from ozymandias.api import (
+    acl,
+    events,
+    health,
+    ingress,
+    instances,
+    jobs,
+    node_drains,
+    nodes,
+    secrets,
+    volumes,
+)
 from ozymandias.api import dns as dns_api
 from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
@@ -47,6 +58,7 @@ _ROUTERS = [
     jobs.router,
     volumes.router,
     nodes.router,
+    node_drains.router,
     instances.router,
     ingress.router,
     events.router,
