@@ -44,7 +44,7 @@ alias_app = typer.Typer(
     no_args_is_help=True,
 )
 node_app = typer.Typer(
-    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon and uncordon nodes."
+    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon, drain and uncordon nodes."
     "\n\nExample: ozy node --name n1 --etcd https://10.0.0.1:2379 --api-host 0.0.0.0 "
     "--tls-cert n1.pem --tls-key n1-key.pem --tls-client-ca ca.pem",
     invoke_without_command=True,
@@ -245,11 +245,14 @@ def show_list(
     out.print(table(items) if items else empty)
 
 
-def read_text(file: Path) -> str:
+def read_text(file: Path, *, code: int = 2) -> str:
+    """The file's text; `-` is stdin. Exits `code` if it cannot be read."""
+    if str(file) == "-":
+        return sys.stdin.read()
     try:
         return file.read_text()
     except OSError as error:
-        raise fail(f"cannot read {file}: {error.strerror}", code=2) from None
+        raise fail(f"cannot read {file}: {error.strerror}", code=code) from None
 
 
 def show_progress(line: str) -> None:

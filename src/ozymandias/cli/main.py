@@ -13,10 +13,12 @@ from ozymandias.cli import (
     alias_commands,
     cluster_commands,
     deployment_commands,
+    drain_command,
     get_commands,
     job_commands,
     logs_command,
     node_commands,
+    plan_command,
     secret_commands,
     tls_commands,
     token_commands,
@@ -43,6 +45,7 @@ app.callback()(version_command.root_options)
 app.command()(cluster_commands.up)
 app.command()(cluster_commands.down)
 app.command()(job_commands.apply)
+app.command()(plan_command.plan)
 app.command()(job_commands.scale)
 app.command()(job_commands.restart)
 app.command()(job_commands.delete)
@@ -73,6 +76,7 @@ alias_app.command("delete")(alias_commands.alias_delete)
 node_app.callback()(node_commands.node)
 node_app.command("cordon")(node_commands.cordon)
 node_app.command("uncordon")(node_commands.uncordon)
+node_app.command("drain")(drain_command.drain)
 
 token_app.command("create")(token_commands.token_create)
 token_app.command("list")(token_commands.token_list)

@@ -87,6 +87,8 @@ def job_transaction(
 ) -> JobTransaction:
     """The transaction `ClusterStore.commit` sends (see there for what it guards)."""
     guards: list[Guard] = [
+        # Also what check-and-set rests on (`apply --check-index`): the service checks the
+        # client's index against this revision, and the commit holds only while it stands.
         Unchanged(keys.job(job_name), basis.job_revision),
         Unchanged(keys.schedule(job_name), basis.schedule_revision),
         Unchanged(keys.deployment(job_name), basis.deployment_revision),
@@ -180,7 +182,7 @@ def _job_writes(
     if job is None or schedule is None:
         return [Delete(keys.job(job_name)), Delete(keys.schedule(job_name))], ""
     commit_id = uuid.uuid4().hex
-    schedule = schedule.model_copy(update={"commit_id": commit_id})
+    schedule = schedule.model_copy(update={"commit_id": commit_id, "job_version": job.version})
     return [
         Put(keys.job(job_name), job.to_json()),
         Put(keys.schedule(job_name), schedule.to_json()),
