@@ -11,8 +11,10 @@ from ozymandias.cli.deployment_view import (
     SUMMARY,
     changed_lines,
     elapsed_text,
+    failure_in_events,
     instance_row,
     lines_by_key,
+    missed_failure,
     summary_line,
     troubles,
     verdict,
@@ -138,11 +140,11 @@ def instance(
             id="replaced by its revert",
         ),
         pytest.param(
-            deployment(version=3, revertOf=2, description="reverting version 2: web-1 failed"),
+            deployment(version=3, revertOf=2, description="3 instances healthy at version 3"),
             deployment(),
             True,
             1,
-            "version 2 of web failed: reverting version 2: web-1 failed; reverted",
+            "version 2 of web failed; reverted: version 3",
             id="its revert, its failure never seen",
         ),
         pytest.param(
@@ -166,6 +168,25 @@ def test_the_verdict_on_a_followed_version(
     outcome = verdict(2, current, last_own)
     assert (outcome.done, outcome.exit_code) == (done, code)
     assert outcome.message.count(says) == (1 if says else len(outcome.message) + 1)
+
+
+def test_a_failure_missed_between_two_polls_is_told_from_the_events() -> None:
+    revert = deployment(version=3, revertOf=2, status="successful")
+    assert missed_failure(2, revert, deployment())
+    assert not missed_failure(2, revert, deployment(status="failed"))  # seen: it has the reasons
+    assert not missed_failure(2, deployment(version=3), deployment())  # a newer version, no revert
+    assert not missed_failure(2, deployment(), None)
+    events = [
+        {"message": "deployment of version 1 failed: web-0 was not healthy within 20s"},
+        {"message": "deployment of version 2 failed: web-1 was not healthy within 20s (x)"},
+        {"message": "reverting to version 1, the last stable one"},
+    ]
+    why = failure_in_events(2, events)
+    assert why == "web-1 was not healthy within 20s (x)"
+    assert failure_in_events(4, events) == ""
+    outcome = verdict(2, revert, deployment(), why)
+    assert outcome.exit_code == 1
+    assert outcome.message.startswith("version 2 of web failed: web-1 was not healthy within 20s")
 
 
 @pytest.mark.parametrize(

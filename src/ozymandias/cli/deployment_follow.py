@@ -26,7 +26,9 @@ from ozymandias.cli.deployment_view import (
     Outcome,
     changed_lines,
     elapsed_text,
+    failure_in_events,
     lines_by_key,
+    missed_failure,
     summary_line,
     troubles,
     verdict,
@@ -34,6 +36,8 @@ from ozymandias.cli.deployment_view import (
 from ozymandias.cli.tables import deployment_instances_table
 
 POLL_SECONDS = 0.5
+# A failure's event is among the job's newest: the revert that followed it adds a few.
+EVENTS_READ = 50
 # The node that answered the submit wrote the deployment in the same commit;
 # its own mirror shows it within milliseconds. A new version without one (a
 # cluster whose nodes do not deploy yet) is told by its absence.
@@ -62,6 +66,17 @@ def fetch_deployment(client: ApiClient, job: str) -> dict[str, Any] | None:
             return None
         raise fail(str(error)) from None
     return deployment
+
+
+def fetch_events(client: ApiClient, job: str) -> list[dict[str, Any]]:
+    """The job's recent events, oldest first."""
+    try:
+        events: list[dict[str, Any]] = client.request(
+            "GET", "/v1/events", params={"job": job, "limit": EVENTS_READ}
+        )
+    except ApiError as error:
+        raise fail(str(error)) from None
+    return events
 
 
 def follow_deployment(api: str, job: str, version: int, timeout: float | None) -> bool:
@@ -106,7 +121,11 @@ def _follow(client: ApiClient, job: str, version: int, timeout: float | None) ->
                     screen.update(_rendered(deployment, elapsed))
                 else:
                     shown = _print_changes(shown, deployment, elapsed)
-            outcome = verdict(version, deployment, last_own)
+            why = ""
+            if missed_failure(version, deployment, last_own):
+                events = fetch_events(client, job)
+                why = failure_in_events(version, events)
+            outcome = verdict(version, deployment, last_own, why)
             if outcome.done or elapsed > limit:
                 break
             time.sleep(POLL_SECONDS)

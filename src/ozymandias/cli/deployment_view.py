@@ -12,7 +12,7 @@ the lines that differ from the previous poll's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,25 +31,29 @@ class Outcome:
 ONGOING = Outcome(done=False)
 
 
-def verdict(version: int, deployment: Json | None, last_own: Json | None = None) -> Outcome:
+def verdict(
+    version: int, deployment: Json | None, last_own: Json | None = None, why: str = ""
+) -> Outcome:
     """Whether the deployment of `version` is over, and how `ozy apply` exits for it.
 
     `deployment` is the job's deployment now (any version, None when it has
     none yet); `last_own` the last one seen of `version`, whose reasons a
-    revert that replaced it no longer carries.
+    revert that replaced it no longer carries; `why` its failure as the job's
+    events tell it (see `missed_failure` and `failure_in_events`).
     """
     if deployment is None or deployment["version"] < version:
         return ONGOING  # not written yet, as the node's mirror has it
     job = deployment["job"]
     if deployment["version"] > version:
         if deployment["revertOf"] == version:
-            # The revert's description carries the failure's reason, if its record was missed.
-            ended = last_own is not None and last_own["status"] in ("failed", "reverted")
-            why = _why_failed(last_own if ended and last_own else deployment)
+            if last_own is not None and _ended(last_own):
+                reasons = _why_failed(last_own)
+            else:  # its failed record came and went between two polls
+                reasons = f": {why}" if why else ""
             return Outcome(
                 True,
                 1,
-                f"version {version} of {job} failed{why}; reverted: version "
+                f"version {version} of {job} failed{reasons}; reverted: version "
                 f"{deployment['version']} is rolling out (`ozy deployment status {job}`)",
             )
         return Outcome(
@@ -73,7 +77,7 @@ def verdict(version: int, deployment: Json | None, last_own: Json | None = None)
             f"version {version} of {job}: {deployment['canary']} canary(ies) healthy, waiting for"
             f" promotion: run `ozy promote {job}` (or `ozy deployment fail {job}` to abandon it)",
         )
-    if status in ("failed", "reverted"):
+    if _ended(deployment):
         reverted = "; reverted to the last stable version" if status == "reverted" else ""
         return Outcome(
             True, 1, f"version {version} of {job} failed{_why_failed(deployment)}{reverted}"
@@ -81,6 +85,30 @@ def verdict(version: int, deployment: Json | None, last_own: Json | None = None)
     if status == "cancelled":
         return Outcome(True, 1, f"version {version} of {job} was cancelled: a newer version came")
     return ONGOING
+
+
+def _ended(deployment: Json) -> bool:
+    return deployment["status"] in ("failed", "reverted")
+
+
+def missed_failure(version: int, deployment: Json | None, last_own: Json | None) -> bool:
+    """Whether `version` was reverted before a poll saw it fail: its reasons are then in the
+    job's events only."""
+    return (
+        deployment is not None
+        and deployment["version"] > version
+        and deployment["revertOf"] == version
+        and (last_own is None or not _ended(last_own))
+    )
+
+
+def failure_in_events(version: int, events: Sequence[Json]) -> str:
+    """Why `version`'s deployment failed, as the newest event saying so tells; "" if none."""
+    said = f"deployment of version {version} failed: "
+    for event in reversed(events):
+        if event["message"].startswith(said):
+            return str(event["message"]).removeprefix(said)
+    return ""
 
 
 def _why_failed(deployment: Json) -> str:
