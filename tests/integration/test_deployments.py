@@ -133,3 +133,27 @@ def test_a_canary_waits_for_promotion_and_a_failed_one_is_reverted(
     wait_until(lambda: settled(node, "can", 4), timeout=60, what="the revert to version 2's spec")
     # The canary is gone; the instances of the stable version stayed.
     assert [i["specVersion"] for i in node.instances("can")] == [2, 2]
+
+
+def test_a_drained_node_ends_empty_with_no_failed_request(
+    make_node: NodeFactory, tmp_path: Path
+) -> None:
+    first = make_node("drain-a")
+    second = make_node("drain-b")
+    assert first.apply(job("dr", 1, count=2)).status_code == 201
+    wait_until(lambda: settled(first, "dr", 1), timeout=90, what="the job deployed")
+    nodes = sorted(i["node"] for i in first.instances("dr"))
+    assert nodes == ["drain-a", "drain-b"], nodes  # spread by the scheduler's anti-affinity
+    healthy_seen: list[int] = []
+    with ClientLoop(second, "dr.localhost", None) as loop:
+        drained = ozy(first, tmp_path, "node", "drain", "drain-a", "--deadline", "2m")
+        healthy_seen.append(healthy_backends(second, "dr"))
+    assert drained.returncode == 0, drained.stdout + drained.stderr
+    assert "node drain-a drained" in drained.stdout
+    assert loop.failures == []
+    assert [i["node"] for i in first.instances("dr")] == ["drain-b", "drain-b"]
+    status = first.request("GET", "/v1/nodes/drain-a/drain").json()
+    assert status["drained"] and status["remaining"] == []
+    # Uncordoned, the node takes instances again.
+    assert ozy(first, tmp_path, "node", "uncordon", "drain-a").returncode == 0
+    assert first.request("GET", "/v1/nodes/drain-a/drain").json()["drained"] is False

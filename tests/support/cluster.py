@@ -43,8 +43,11 @@ def invariant_violations(endpoints: str) -> list[str]:
     violations = check_invariants(capacities, allocations, schedules.values(), pod_sizes)
     for name, job in jobs.items():
         schedule = schedules.get(name)
-        placed = sorted(schedule.placements) if schedule else []
+        # A deployment's surge instances are extra; the others are the job's count (their
+        # indices need not be 0..n-1: a new instance of a deployment takes a new one).
+        surge = schedule.surge if schedule else {}
+        placed = sorted(i for i in schedule.placements if i not in surge) if schedule else []
         pending = sorted(schedule.pending) if schedule else []
-        if sorted(placed + pending) != list(range(job.spec.num_instances)):
+        if len(set(placed + pending)) != job.spec.num_instances or set(placed) & set(pending):
             violations.append(f"{name}: placed {placed} and pending {pending}")
     return violations
