@@ -14,7 +14,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
-from ozymandias.api import acl, events, health, ingress, instances, jobs, nodes, secrets, volumes
+from ozymandias.api import (
+    acl,
+    events,
+    health,
+    ingress,
+    instances,
+    job_versions,
+    jobs,
+    nodes,
+    secrets,
+    volumes,
+)
 from ozymandias.api import dns as dns_api
 from ozymandias.api.auth import Authentication, Guard, check_every_route_declares_a_role
 from ozymandias.api.openapi import problem_openapi
@@ -32,6 +43,7 @@ from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
+from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
@@ -45,6 +57,7 @@ _ROUTERS = [
     health.router,
     acl.router,
     jobs.router,
+    job_versions.router,
     volumes.router,
     nodes.router,
     instances.router,
@@ -87,6 +100,7 @@ def create_app(
     app.add_middleware(Authentication, guard=guard)
     app.state.services = ApiServices(
         jobs=service,
+        history=JobHistory(store, mirrors, service),
         mirrors=mirrors,
         store=store,
         agent=agent,

@@ -17,6 +17,7 @@ from ozymandias.api.request_limits import Follows
 from ozymandias.cluster.records import Node
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
+from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
@@ -28,6 +29,7 @@ from ozymandias.store.cluster_store import ClusterStore
 @dataclass(frozen=True)
 class ApiServices:
     jobs: JobService
+    history: JobHistory
     mirrors: ClusterMirrors
     store: ClusterStore
     agent: NodeAgent
