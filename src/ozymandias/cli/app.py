@@ -116,17 +116,28 @@ YesOption = Annotated[
 
 
 def confirm_destroying(what: str, *, yes: bool) -> None:
-    """Ask on a terminal before `what` destroys data; off a terminal, only `--yes` goes ahead.
+    """Ask on a terminal before `what` destroys data; off a terminal, only `--yes` goes ahead."""
+    confirm(
+        f"{what}: its data cannot be recovered. Go ahead?",
+        yes=yes,
+        refusal=f"{what} destroys data: pass --yes to do it without a terminal",
+        declined="nothing was deleted",
+    )
 
-    A script that pipes into ozy cannot answer, and must not lose data by
+
+def confirm(question: str, *, yes: bool, refusal: str, declined: str) -> None:
+    """Ask `question` on a terminal before an action that cannot be undone; off a terminal,
+    only `--yes` goes ahead (`refusal` says so), and a "no" exits 1 (`declined` says what).
+
+    A script that pipes into ozy cannot answer, and must not do harm by
     default either: it says --yes.
     """
     if yes:
         return
     if not sys.stdin.isatty():
-        raise fail(f"{what} destroys data: pass --yes to do it without a terminal", code=2)
-    if not typer.confirm(f"{what}: its data cannot be recovered. Go ahead?", default=False):
-        raise fail("nothing was deleted", code=1)
+        raise fail(refusal, code=2)
+    if not typer.confirm(question, default=False):
+        raise fail(declined, code=1)
 
 
 @dataclass

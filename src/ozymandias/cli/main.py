@@ -13,6 +13,7 @@ from ozymandias.cli import (
     alias_commands,
     cluster_commands,
     get_commands,
+    history_commands,
     job_commands,
     logs_command,
     node_commands,
@@ -43,6 +44,8 @@ app.command()(cluster_commands.down)
 app.command()(job_commands.apply)
 app.command()(job_commands.scale)
 app.command()(job_commands.restart)
+app.command()(history_commands.history)
+app.command()(history_commands.rollback)
 app.command()(job_commands.delete)
 app.command()(logs_command.logs)
 app.command()(cluster_commands.demo)
