@@ -27,6 +27,7 @@ from ozymandias.api.server import ApiServer, api_server
 from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import Event, Node
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
+from ozymandias.deployments.deployer import Deployer
 from ozymandias.dns.publisher import DnsPublisher
 from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
 from ozymandias.ingress.controller import IngressController
@@ -93,6 +94,7 @@ class _Term:
     agent: NodeAgent
     upkeep: VolumeUpkeep
     replacer: Replacer
+    deployer: Deployer
     ingress: IngressController
     server: ApiServer
 
@@ -102,7 +104,7 @@ class _Tasks:
     """A term's running parts, in the groups they stop in."""
 
     agent: asyncio.Task[Any]
-    services: list[asyncio.Task[Any]]  # replacer, upkeep, peer routes, ingress, DNS
+    services: list[asyncio.Task[Any]]  # replacer, deployer, upkeep, peer routes, ingress, DNS
     server: asyncio.Task[Any]
     last: list[asyncio.Task[Any]]  # the lease keeper, then the mirrors
 
@@ -115,7 +117,7 @@ class NodeDaemon:
     lease is lost: then the node fences and rejoins): the lease
     (`Membership`), the node's pod subnet, bridge and firewall
     (`PodNetwork`), the node record, then `_serve`'s parts: mirrors, lease
-    keeper, agent, peer routes, replacer, volume upkeep, ingress, DNS and
+    keeper, agent, peer routes, replacer, deployer, volume upkeep, ingress, DNS and
     the API. Those stop pods first (when fencing, every second counts) and
     the API, lease keeper and mirrors last. `_leave` gives back the lease
     first, then the bridge, the podman service, firewall, routes, blackhole.
@@ -267,6 +269,7 @@ class NodeDaemon:
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
         service = JobService(self.store, self.mirrors, node_name=node.name)
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
+        deployer = Deployer(self.store, self.mirrors, service, node_name=node.name)
         # Several nodes may share a host (as in the tests): each has its own HAProxy files.
         haproxy = Haproxy(
             self.run_dir / "haproxy",
@@ -304,7 +307,16 @@ class NodeDaemon:
         )
         mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
         return _Term(
-            node, mirrors, dns_records, publisher, agent, upkeep, replacer, ingress, server
+            node,
+            mirrors,
+            dns_records,
+            publisher,
+            agent,
+            upkeep,
+            replacer,
+            deployer,
+            ingress,
+            server,
         )
 
     async def _start(self, term: _Term, group: asyncio.TaskGroup) -> _Tasks:
@@ -316,6 +328,7 @@ class NodeDaemon:
         router = self.pod_network.peer_router(term.node, self.mirrors.nodes)
         routes_tasks = [group.create_task(router.run())] if router is not None else []
         replacer_task = group.create_task(term.replacer.run())
+        deployer_task = group.create_task(term.deployer.run())
         upkeep_task = group.create_task(term.upkeep.run())
         ingress_task = group.create_task(term.ingress.run())
         dns_tasks = [
@@ -327,7 +340,14 @@ class NodeDaemon:
         server_task = group.create_task(term.server.serve())
         return _Tasks(
             agent=agent_task,
-            services=[replacer_task, upkeep_task, *routes_tasks, ingress_task, *dns_tasks],
+            services=[
+                replacer_task,
+                deployer_task,
+                upkeep_task,
+                *routes_tasks,
+                ingress_task,
+                *dns_tasks,
+            ],
             server=server_task,
             last=[keeper_task, *mirror_tasks],
         )

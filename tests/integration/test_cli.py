@@ -307,9 +307,10 @@ def test_up_avoids_a_subnet_the_host_uses_and_says_why_it_cannot_start(
         network = json.loads(run("podman", "network", "inspect", f"ozy-{NODE}").stdout)[0]
         subnet = IPv4Network(network["subnets"][0]["subnet"])
         assert subnet.subnet_of(IPv4Network(pod_range)) and not subnet.overlaps(first)
-        assert f"is used on this host by podman network {stale}" not in (
-            ozy.data_dir / "up.log"
-        ).read_text()  # it was never this node's: nothing to warn of
+        assert (
+            f"is used on this host by podman network {stale}"
+            not in (ozy.data_dir / "up.log").read_text()
+        )  # it was never this node's: nothing to warn of
     finally:
         ozy("down", "--data-dir", str(ozy.data_dir), check=False)
         remove_everything_of_node(NODE)

@@ -74,8 +74,6 @@ def unique_prefix(purpose: str) -> bytes:
     return f"/ozy/test-etcd-tls/{purpose}-{uuid.uuid4().hex[:8]}/".encode()
 
 
-
-
 def values(key: bytes, value: bytes) -> bytes:
     return value
 

@@ -237,8 +237,18 @@ containers:
         "Insufficient memory for job",
         "oversized",
     )
-    assert problem["detail"] == "Job requires 3G of memory but only 2.25G can be allocated."
-    assert set(problem) == {"type", "title", "status", "detail", "job"}
+    assert problem["detail"] == (
+        "Job requires 3G of memory (8 × 384M) but only 2.25G can be allocated"
+        " (6 instances fit; 3G free on 3 nodes)"
+    )
+    assert set(problem) == {"type", "title", "status", "detail", "job", "placement"}
+    assert problem["placement"] == {
+        "nodesEvaluated": 3,
+        "nodesFiltered": {},
+        "nodesExhausted": {"memory": 3},
+        "instancesToPlace": 8,
+        "instancesFitting": 6,
+    }
     assert_nothing_written(etcd, cluster, "oversized")
 
     # Six whole pods do fit: a dry run of six places two on each node.

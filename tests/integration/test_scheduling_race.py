@@ -24,7 +24,15 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule, SharedVolume
+from ozymandias.cluster.records import (
+    Deployment,
+    JobRecord,
+    JobVersion,
+    Node,
+    Resources,
+    Schedule,
+    SharedVolume,
+)
 from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
 from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.spec.loader import job_from_data
@@ -108,6 +116,8 @@ class ObservedStore(ClusterStore):
         nodes_that_must_exist: list[str],
         volumes: Sequence[SharedVolume] = (),
         shared_allocation_changes: Mapping[str, int] | None = None,
+        deployment: Deployment | None = None,
+        new_version: JobVersion | None = None,
     ) -> CommitOutcome:
         outcome = await super().commit(
             job_name,
@@ -118,6 +128,8 @@ class ObservedStore(ClusterStore):
             nodes_that_must_exist=nodes_that_must_exist,
             volumes=volumes,
             shared_allocation_changes=shared_allocation_changes,
+            deployment=deployment,
+            new_version=new_version,
         )
         if outcome.won:
             self._tally.committed(

@@ -196,7 +196,10 @@ def test_a_job_bigger_than_the_node_is_rejected_and_nothing_is_written(
     problem = response.json()
     assert problem["type"].endswith("#insufficient-memory")
     assert problem["title"] == "Insufficient memory for job"
-    assert problem["detail"] == "Job requires 1.5G of memory but only 1G can be allocated."
+    assert problem["detail"] == (
+        "Job requires 1.5G of memory (3 × 512M) but only 1G can be allocated"
+        " (2 instances fit; 1G free on 1 node)"
+    )
     assert problem["job"] == "huge"
     assert node.request("GET", "/v1/jobs/huge").status_code == 404
 

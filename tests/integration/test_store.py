@@ -125,8 +125,6 @@ def mirror_retry_delays(caplog: pytest.LogCaptureFixture) -> list[float]:
     ]
 
 
-
-
 class ObservedEtcd(Etcd):
     """An Etcd client that counts what the code under test asks of it; behaviour unchanged."""
 

@@ -321,8 +321,7 @@ def test_job_needing_more_disk_than_any_node_is_rejected(make_node: NodeFactory)
     problem = reply.json()
     assert problem["type"].endswith("#insufficient-disk")
     assert problem["detail"] == (
-        "Job requires 2G of disk, 2G per instance, but no node has that much free"
-        " (the most any node has is 1G)."
+        "Job requires 2G of disk (1 × 2G) but no instance fits (1G free on 1 node)"
     )
     assert node.request("GET", "/v1/jobs/huge").status_code == 404
     assert disk_allocated(node) == 0

@@ -127,8 +127,12 @@ class NodeProcess:
             return set()
 
     def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the node's log, without DEBUG lines, which would hide the cause."""
         with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+            kept = [
+                line for line in self.log_path.read_text().splitlines() if " DEBUG " not in line
+            ]
+            return "\n".join(kept[-lines:])
         return ""
 
     def kill9(self) -> None:

@@ -10,7 +10,6 @@ from ozymandias.agent.local_plan import (
     StartBackOff,
     desired_on_node,
     plan_local_changes,
-    rollout_allows,
     waiting_out_back_off,
 )
 from ozymandias.agent.restart_policy import (
@@ -19,7 +18,7 @@ from ozymandias.agent.restart_policy import (
     restart_delay,
     should_restart,
 )
-from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, JobRecord, Schedule
+from ozymandias.cluster.records import JobRecord, Schedule
 from ozymandias.spec.loader import job_from_data
 
 
@@ -85,51 +84,25 @@ def test_a_duplicate_pod_of_one_instance_is_stopped() -> None:
     assert [p.pod_name for p in changes.stop] == ["ozy-n1-a-0-copy"]
 
 
-def test_a_pod_whose_turn_has_not_come_is_held_not_replaced() -> None:
+def test_a_pod_of_another_version_is_replaced_at_once() -> None:
+    # When its turn comes is the deployment's decision, made by pinning versions.
     changes = plan_local_changes(
-        {("a", 0): desired("a", 0, version=2), ("a", 1): desired("a", 1, version=2)},
+        {("a", 0): desired("a", 0, version=2), ("a", 1): desired("a", 1, version=1)},
         [pod("a", 0, 1), pod("a", 1, 1)],
         set(),
-        may_replace=lambda instance: instance.index == 0,
     )
     assert [old.key for old, _ in changes.replace] == [("a", 0)]
-    assert [held.key for held in changes.held] == [("a", 1)]
+    assert not changes.start and not changes.stop
 
 
-def status(index: int, version: int, health: Health = Health.HEALTHY) -> InstanceStatus:
-    return InstanceStatus(
-        job="a",
-        index=index,
-        node="n1",
-        state=InstanceState.RUNNING,
-        spec_version=version,
-        health=health,
-    )
-
-
-@pytest.mark.parametrize(
-    ("index", "statuses", "allowed"),
-    [
-        pytest.param(0, {}, True, id="the first instance goes first"),
-        pytest.param(1, {0: status(0, 2)}, True, id="after the one before is new and healthy"),
-        pytest.param(1, {0: status(0, 1)}, False, id="not while the one before is old"),
-        pytest.param(
-            1, {0: status(0, 2, Health.STARTING)}, False, id="not while it is still starting"
-        ),
-        pytest.param(2, {0: status(0, 2)}, False, id="every lower instance must be done"),
-        pytest.param(1, {}, False, id="not while the one before reports nothing"),
-    ],
-)
-def test_a_rolling_update_moves_one_instance_at_a_time_in_index_order(
-    index: int, statuses: dict[int, InstanceStatus], allowed: bool
-) -> None:
-    placed = [0, 1, 2]
-    assert rollout_allows(desired("a", index, version=2), placed, statuses) is allowed
-
-
-def test_a_rolling_update_skips_instances_that_are_not_placed() -> None:
-    # Instance 0 is pending (no node has room): it must not block instance 1.
-    assert rollout_allows(desired("a", 1, version=2), [1, 2], {})
+def test_an_instance_pinned_to_an_older_version_runs_that_version() -> None:
+    old_spec = job("a").spec
+    new_spec = job_from_data({"name": "a", "containers": {"app": {"image": "img:2"}}})
+    record = JobRecord(spec=new_spec, version=2, older={1: old_spec})
+    schedule = Schedule(job="a", placements={0: "n1", 1: "n1"}, versions={0: 1})
+    wanted = desired_on_node("n1", [record], [schedule])
+    assert (wanted[("a", 0)].version, wanted[("a", 0)].spec) == (1, old_spec)
+    assert (wanted[("a", 1)].version, wanted[("a", 1)].spec) == (2, new_spec)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""An unexpected error is a 500 problem with a request id; its traceback stays in the log."""
+"""Problems: an unexpected error is a 500 with a request id (its traceback stays in the log);
+a job that does not fit says why, with the scheduler's placement metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ozymandias.api.problems import handle_unexpected_error
+from ozymandias.api.errors import submit
+from ozymandias.api.openapi import PROBLEM_SCHEMA
+from ozymandias.api.problems import Problem, handle_unexpected_error
+from ozymandias.jobs.service import JobRejected
+from ozymandias.scheduling import ClusterView, NodeView, PlacementRequest, plan_all_or_nothing
+from tests.support.placement import rejected
+
+G = 1024**3
 
 
 async def test_a_bug_answers_500_with_a_request_id_and_leaks_nothing(
@@ -35,3 +43,34 @@ async def test_a_bug_answers_500_with_a_request_id_and_leaks_nothing(
     [record] = [r for r in caplog.records if request_id in r.getMessage()]
     assert "GET /boom" in record.getMessage()
     assert record.exc_info is not None and "secret/internals" in str(record.exc_info[1])
+
+
+async def test_a_job_that_does_not_fit_carries_its_placement_metrics() -> None:
+    view = ClusterView(
+        [
+            NodeView("a", {}, 4 * G, 100 * G, 4 * G, 100 * G),
+            NodeView("b", {}, 64 * G, 100 * G, 64 * G, 100 * G, cordoned=True),
+        ]
+    )
+    rejection = rejected(plan_all_or_nothing(PlacementRequest("web", 3, 2 * G, G), None, view))
+
+    async def refused() -> None:
+        raise JobRejected(
+            rejection.kind, rejection.title, rejection.detail, placement=rejection.metrics.to_json()
+        )
+
+    with pytest.raises(Problem) as caught:
+        await submit(refused(), "web")
+    problem = caught.value.body()
+    assert problem["type"].endswith("#insufficient-memory")
+    assert problem["detail"].endswith("; 1 node is cordoned")
+    assert problem["placement"] == {
+        "nodesEvaluated": 2,
+        "nodesFiltered": {"cordoned": 1},
+        "nodesExhausted": {"memory": 1},
+        "instancesToPlace": 3,
+        "instancesFitting": 2,
+    }
+    # Every member is documented, as the fuzzing test checks against a live node.
+    documented = PROBLEM_SCHEMA["properties"]
+    assert set(problem["placement"]) == set(documented["placement"]["properties"])

@@ -60,7 +60,9 @@ def test_what_fits_nowhere_stays_pending_with_a_reason() -> None:
     assert plan is not None
     assert plan.schedule.placements == {0: "a", 1: "a"}
     assert list(plan.schedule.pending) == [2]
-    assert "Insufficient memory" in plan.schedule.pending[2]
+    assert plan.schedule.pending[2] == (
+        "Job requires 64M of memory (1 × 64M) but no instance fits (0B free on 1 node)"
+    )
 
 
 def test_nothing_to_commit_when_nothing_was_lost_or_nothing_more_fits() -> None:

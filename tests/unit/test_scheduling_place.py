@@ -305,8 +305,7 @@ def test_growing_pods_beyond_the_cluster_is_rejected() -> None:
         request(count=2, memory=3), existing, view, previous_pod=Resources(memory=G, disk=G)
     )
     assert rejected(result).detail == (
-        "Job requires 3G of memory, 3G per instance, but no node has that much free"
-        " (the most any node has is 1G)."
+        "Job requires 3G of memory (1 × 3G) but no instance fits (1G free on 1 node)"
     )
 
 
@@ -370,8 +369,7 @@ def test_as_many_as_fit_leaves_the_rest_pending_with_a_reason() -> None:
     assert result.schedule.placements == {0: "a", 1: "a", 2: "a"}
     assert result.schedule.pending == dict.fromkeys(
         [3, 4],
-        "Insufficient memory for job: Job requires 2G of memory, 1G per instance,"
-        " but no node has that much free (the most any node has is 0B).",
+        "Job requires 2G of memory (2 × 1G) but no instance fits (0B free on 1 node)",
     )
     assert result.allocation_delta == {"a": Resources(memory=3 * G, disk=3 * G)}
 
@@ -379,9 +377,7 @@ def test_as_many_as_fit_leaves_the_rest_pending_with_a_reason() -> None:
 def test_as_many_as_fit_explains_unsatisfiable_constraints() -> None:
     view = ClusterView([node("a", labels={"zone": "x"})])
     result = plan_as_many_as_fit(request(node_selector={"zone": "y"}), None, view)
-    assert result.schedule.pending == {
-        0: "Unsatisfiable scheduling constraints for job: no node matches zone=y: 1 node has zone=x"
-    }
+    assert result.schedule.pending == {0: "no node matches zone=y: 1 node has zone=x"}
 
 
 def test_instances_on_a_dead_node_are_replaced() -> None:
@@ -427,7 +423,8 @@ def test_all_or_nothing_still_places_lost_instances_that_fit() -> None:
             request(count=6, memory=2),
             "insufficient-memory",
             "Insufficient memory for job",
-            "Job requires 12G of memory but only 10G can be allocated.",
+            "Job requires 12G of memory (6 × 2G) but only 10G can be allocated"
+            " (5 instances fit; 11G free on 2 nodes)",
             id="memory counts whole pods per node",
         ),
         pytest.param(
@@ -435,7 +432,8 @@ def test_all_or_nothing_still_places_lost_instances_that_fit() -> None:
             request(count=3, disk=10),
             "insufficient-disk",
             "Insufficient disk space for job",
-            "Job requires 30G of disk but only 20G can be allocated.",
+            "Job requires 30G of disk (3 × 10G) but only 20G can be allocated"
+            " (2 instances fit; 34G free on 2 nodes)",
             id="disk counts whole pods per node",
         ),
         pytest.param(
@@ -443,7 +441,8 @@ def test_all_or_nothing_still_places_lost_instances_that_fit() -> None:
             request(count=2, memory=2, node_selector={"zone": "y"}),
             "insufficient-memory",
             "Insufficient memory for job",
-            "Job requires 4G of memory but only 2G can be allocated.",
+            "Job requires 4G of memory (2 × 2G) but only 2G can be allocated"
+            " (1 instance fits; 2G free on 1 node); 1 node fails zone=y",
             id="only nodes passing the constraints count",
         ),
         pytest.param(
@@ -451,17 +450,17 @@ def test_all_or_nothing_still_places_lost_instances_that_fit() -> None:
             request(count=1, memory=2, disk=2),
             "insufficient-memory",
             "Insufficient memory for job",
-            "Job requires 2G of memory, 2G per instance, but no node has that much free"
-            " (the most any node has is 1G).",
-            id="memory before disk",
+            "Job requires 2G of memory (1 × 2G) but no instance fits (1G free on 1 node);"
+            " 2G of disk (1 × 2G) but no instance fits (1G free on 1 node)",
+            id="memory before disk, both told",
         ),
         pytest.param(
             [node("a", memory=21), node("b", memory=8)],
             request(count=1, memory=100),
             "insufficient-memory",
             "Insufficient memory for job",
-            "Job requires 100G of memory, 100G per instance, but no node has that much free"
-            " (the most any node has is 21G).",
+            "Job requires 100G of memory (1 × 100G) but no instance fits"
+            " (at most 21G free on any of 2 nodes)",
             id="an instance bigger than any node names the most free",
         ),
         pytest.param(
@@ -469,16 +468,17 @@ def test_all_or_nothing_still_places_lost_instances_that_fit() -> None:
             request(count=1, memory=2, affinity=(LabelExpression("zone", "In", ("a",)),)),
             "unsatisfiable-constraints",
             "Unsatisfiable scheduling constraints for job",
-            "no node matches zone In [a]: 1 node has zone=b",
-            id="constraints before resources",
+            "Job requires 2G of memory (1 × 2G) but no instance fits (1G free on 1 node);"
+            " no node matches zone In [a]: 1 node has zone=b",
+            id="constraints before resources, both told",
         ),
         pytest.param(
             [node("a", memory=4, disk=1), node("b", memory=1, disk=10)],
             request(count=1, memory=2, disk=2),
             "insufficient-memory",
             "Insufficient memory for job",
-            "Job requires 2G of memory but only 0B can be allocated "
-            "on nodes that also have 2G of disk free.",
+            "Job requires 2G of memory (1 × 2G) but no instance fits:"
+            " no node has 2G of memory and 2G of disk free",
             id="enough of each but not on one node",
         ),
     ],
@@ -499,7 +499,10 @@ def test_rejection_counts_only_the_instances_to_place() -> None:
     view = ClusterView([node("a", memory=4, used_memory=2, used_disk=2)])
     existing = Schedule(job="web", placements={0: "a", 1: "a"})
     result = plan_all_or_nothing(request(count=6), existing, view)
-    assert rejected(result).detail == "Job requires 4G of memory but only 2G can be allocated."
+    assert rejected(result).detail == (
+        "Job requires 4G of memory (4 × 1G) but only 2G can be allocated"
+        " (2 instances fit; 2G free on 1 node)"
+    )
 
 
 def zones(*values: str | None) -> list[NodeView]:

@@ -117,7 +117,7 @@ def test_no_zone_with_room_for_the_volumes_is_insufficient_disk() -> None:
     rejection = rejected(plan_all_or_nothing(request(1), None, cluster))
     assert rejection.kind == "insufficient-disk"
     assert rejection.detail == (
-        "Job requires 1G of shared storage but only 512M is free (in zone a)."
+        "Job requires 1G of shared storage but only 512M is free (in zone a)"
     )
 
 

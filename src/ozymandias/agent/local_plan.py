@@ -6,10 +6,10 @@ runtime says it does run, and gets back which pods to start, stop or replace.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ozymandias.cluster.records import InstanceStatus, JobRecord, Schedule
+from ozymandias.cluster.records import JobRecord, Schedule
 from ozymandias.spec.models import JobSpec
 
 InstanceKey = tuple[str, int]  # (job name, instance index)
@@ -47,8 +47,6 @@ class LocalChanges:
     stop: list[LocalPod] = field(default_factory=list)
     # A pod whose job spec changed: stop the old pod, then start the new one.
     replace: list[tuple[LocalPod, DesiredInstance]] = field(default_factory=list)
-    # Pods of an older spec that wait their turn in a rolling update.
-    held: list[LocalPod] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.start or self.stop or self.replace)
@@ -67,11 +65,23 @@ def desired_on_node(
             # outlive it by a moment: either way there is nothing to run yet.
             continue
         for index, assigned_node in schedule.placements.items():
-            if assigned_node == node_name:
-                desired[(schedule.job, index)] = DesiredInstance(
-                    schedule.job, index, record.version, record.spec
-                )
+            if (
+                assigned_node == node_name
+                and (instance := _instance(record, schedule, index)) is not None
+            ):
+                desired[(schedule.job, index)] = instance
     return desired
+
+
+def _instance(record: JobRecord, schedule: Schedule, index: int) -> DesiredInstance | None:
+    """The instance at the version it should run: the job's, or the older one it is pinned to
+    while a deployment replaces it (None if that version's spec is gone, which a commit
+    never leaves behind)."""
+    version = schedule.version_of(index, record.version)
+    spec = record.spec_of_version(version)
+    if spec is None:
+        return None
+    return DesiredInstance(schedule.job, index, version, spec)
 
 
 def desired_instance(
@@ -80,21 +90,21 @@ def desired_instance(
     """One instance as `desired_on_node` would have it, found without going over every job."""
     if record is None or schedule is None or schedule.placements.get(index) != node_name:
         return None
-    return DesiredInstance(schedule.job, index, record.version, record.spec)
+    return _instance(record, schedule, index)
 
 
 def plan_local_changes(
     desired: dict[InstanceKey, DesiredInstance],
     running: Iterable[LocalPod],
     busy: set[InstanceKey],
-    may_replace: Callable[[DesiredInstance], bool] = lambda _: True,
 ) -> LocalChanges:
     """The changes that bring `running` to `desired`, skipping `busy` instances.
 
     An instance is busy while an earlier change to it is still in flight; it
-    is looked at again when that change finishes. A pod of an older spec is
-    replaced only when `may_replace` says its turn has come; until then it
-    is `held` and keeps running.
+    is looked at again when that change finishes. A pod of another version
+    than the one wanted is replaced at once: when its turn comes is the
+    deployment's decision (deployments/), made by pinning the version each
+    instance runs in its schedule.
     """
     changes = LocalChanges()
     seen: set[InstanceKey] = set()
@@ -107,10 +117,7 @@ def plan_local_changes(
             # Not ours any more, or a duplicate of an instance already kept.
             changes.stop.append(pod)
         elif pod.version != wanted.version:
-            if may_replace(wanted):
-                changes.replace.append((pod, wanted))
-            else:
-                changes.held.append(pod)
+            changes.replace.append((pod, wanted))
         seen.add(pod.key)
     for key in sorted(desired):
         if key not in seen and key not in busy:
@@ -142,26 +149,3 @@ def waiting_out_back_off(
         for key, back_off in back_offs.items()
         if key in desired and desired[key].version == back_off.version and now < back_off.retry_at
     }
-
-
-def rollout_allows(
-    instance: DesiredInstance, placed: Collection[int], statuses: Mapping[int, InstanceStatus]
-) -> bool:
-    """A rolling update, one instance at a time in index order, as Nomad's `max_parallel = 1`.
-
-    An instance may move to its job's new spec once every placed instance
-    with a lower index runs that spec and is healthy. A bad spec thus takes
-    down one instance, not the job; and since each node decides from the
-    statuses in etcd alone, nodes need no other coordination.
-    """
-    for index in placed:
-        if index >= instance.index:
-            continue
-        status = statuses.get(index)
-        if (
-            status is None
-            or status.spec_version != instance.version
-            or not status.settled
-        ):
-            return False
-    return True

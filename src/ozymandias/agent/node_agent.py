@@ -35,7 +35,6 @@ from ozymandias.agent.local_plan import (
     desired_instance,
     desired_on_node,
     plan_local_changes,
-    rollout_allows,
     waiting_out_back_off,
 )
 from ozymandias.agent.pod_inputs import PodInputs
@@ -46,7 +45,7 @@ from ozymandias.agent.restarts import Restarts
 from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.tracks import AgentState, ContainerTrack, PodTrack
 from ozymandias.agent.volumes import PodVolumes
-from ozymandias.cluster.records import InstanceState, InstanceStatus, instance_name
+from ozymandias.cluster.records import InstanceState, instance_name
 from ozymandias.network.firewall import PodFirewall
 from ozymandias.runtime.interface import ContainerRuntime
 from ozymandias.runtime.models import PodInfo, RuntimeUnavailable
@@ -96,7 +95,6 @@ class NodeAgent:
         # Pods that failed to start, and when each may be tried again (monotonic).
         self._start_back_offs: dict[InstanceKey, StartBackOff] = {}
         self._wake = asyncio.Event()
-        self._rollout_waiting = False  # some pod waits its turn in a rolling update
         self._unreleasable: set[InstanceKey] = set()  # volumes a release failed to remove
 
     @property
@@ -167,20 +165,12 @@ class NodeAgent:
     # Reconciling
 
     async def _wake_on_change(self) -> None:
-        jobs, schedules, statuses = (
-            self._mirrors.jobs,
-            self._mirrors.schedules,
-            self._mirrors.instances,
-        )
-        seen = (jobs.revision, schedules.revision, statuses.revision)
+        # Statuses (frequent, cluster-wide) need not wake the agent: what it
+        # runs is decided by the jobs and schedules alone.
+        jobs, schedules = self._mirrors.jobs, self._mirrors.schedules
         while True:
-            await any_changed([(jobs, seen[0]), (schedules, seen[1]), (statuses, seen[2])])
-            now = (jobs.revision, schedules.revision, statuses.revision)
-            # Only a rolling update waits on other instances' health: otherwise
-            # status changes (frequent, cluster-wide) need not wake the agent.
-            if now[:2] != seen[:2] or self._rollout_waiting:
-                self._wake.set()
-            seen = now
+            await any_changed([(jobs, jobs.revision), (schedules, schedules.revision)])
+            self._wake.set()
 
     async def _reconcile_forever(self) -> None:
         self._wake.set()
@@ -205,19 +195,6 @@ class NodeAgent:
     def _reconcile_once(self) -> None:
         desired = self._desired()
         running = [track.pod for track in self._state.pods.values()]
-        # Grouped once a reconcile, and only if some pod is up for replacement.
-        statuses_by_job: dict[str, dict[int, InstanceStatus]] | None = None
-
-        def may_replace(instance: DesiredInstance) -> bool:
-            nonlocal statuses_by_job
-            if statuses_by_job is None:
-                statuses_by_job = {}
-                for status in self._mirrors.instance_statuses():
-                    statuses_by_job.setdefault(status.job, {})[status.index] = status
-            schedule = self._mirrors.schedule(instance.job)
-            placed = schedule.placements.keys() if schedule is not None else ()
-            return rollout_allows(instance, placed, statuses_by_job.get(instance.job, {}))
-
         for key in self._start_back_offs.keys() - desired.keys():
             del self._start_back_offs[key]
         now = time.monotonic()
@@ -226,8 +203,7 @@ class NodeAgent:
             # Re-armed on every pass: a timer may fire a moment early on the loop's clock.
             due = min(self._start_back_offs[key].retry_at for key in waiting)
             asyncio.get_running_loop().call_later(due - now + 0.01, self._wake.set)
-        changes = plan_local_changes(desired, running, self._state.busy | waiting, may_replace)
-        self._rollout_waiting = bool(changes.held)
+        changes = plan_local_changes(desired, running, self._state.busy | waiting)
         for instance in changes.start:
             self._launch(instance.key, self._start(instance))
         for pod in changes.stop:

@@ -93,6 +93,10 @@ class Reporter:
         if track is None:
             return
         health = track.health()
+        if health is not Health.HEALTHY:
+            track.healthy_since = 0.0
+        elif not track.healthy_since:
+            track.healthy_since = time.time()
         await self._publisher.set_health(key, self._healthy_instance(track, health))
         status = InstanceStatus(
             job=track.pod.job,
@@ -116,6 +120,7 @@ class Reporter:
             ],
             updated_at=time.time(),
             health=health,
+            healthy_since=track.healthy_since,
         )
         await self._put_status(status)
 

@@ -64,6 +64,8 @@ class PodTrack:
     ip: str
     containers: dict[str, ContainerTrack]
     reason: str = ""
+    healthy_since: float = 0.0
+    """When its health last became healthy (wall clock, for deployments' min_healthy_time)."""
 
     @property
     def restarts(self) -> int:

@@ -19,8 +19,9 @@ async def submit(work: Awaitable[T], name: str) -> T:
     except JobNotFound:
         raise job_not_found(name) from None
     except JobRejected as rejection:
+        extra = {"placement": rejection.placement} if rejection.placement is not None else {}
         raise Problem(
-            rejection.status, rejection.kind, rejection.title, rejection.detail, job=name
+            rejection.status, rejection.kind, rejection.title, rejection.detail, job=name, **extra
         ) from None
     except StoreUnavailable as error:
         raise Problem(

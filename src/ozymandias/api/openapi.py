@@ -26,6 +26,35 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
+        "placement": {
+            "type": "object",
+            "description": (
+                "A job that does not fit (422): what the scheduler saw, as Nomad's placement "
+                "metrics. `nodesFiltered` counts the nodes each reason ruled out (`down`, "
+                "`cordoned`, or a constraint as written; a node may count under several), "
+                "`nodesExhausted` those left without room for one more instance, per resource"
+            ),
+            "properties": {
+                "nodesEvaluated": {"type": "integer", "minimum": 0},
+                "nodesFiltered": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+                "nodesExhausted": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                },
+                "instancesToPlace": {"type": "integer", "minimum": 0},
+                "instancesFitting": {"type": "integer", "minimum": 0},
+            },
+            "required": [
+                "nodesEvaluated",
+                "nodesFiltered",
+                "nodesExhausted",
+                "instancesToPlace",
+                "instancesFitting",
+            ],
+        },
     },
     "required": ["type", "title", "status", "detail"],
 }

@@ -212,6 +212,9 @@ class JobRecord(Record):
         description="the etcd revision of the newest secret this version's pods use: a node "
         "starts them only once its mirror of secrets has reached it",
     )
+    stable_version: int = Field(
+        0, description="the newest version whose deployment succeeded (0: none yet)"
+    )
     older: dict[int, JobSpec] = Field(
         default_factory=dict,
         description="the specs of older versions some instance still runs (see Schedule.versions)",
@@ -366,6 +369,10 @@ class Deployment(Record):
     )
     healthy: list[int] = Field(
         default_factory=list, description="instances it placed that counted healthy"
+    )
+    retired: list[int] = Field(
+        default_factory=list,
+        description="old instances it stopped: their names are not reused before it ends",
     )
     desired: int = 0
     unhealthy: int = 0

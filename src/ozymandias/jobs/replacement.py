@@ -23,9 +23,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from ozymandias.cluster.records import Event, Schedule
+from ozymandias.deployments.schedules import with_rollout_state, without_surge
 from ozymandias.scheduling.place import PlanResult, plan_as_many_as_fit
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
@@ -50,9 +52,16 @@ class _KeptLosing(Exception):
 
 
 def needs_placement(schedule: Schedule, live_nodes: Iterable[str]) -> bool:
-    """Whether a job has instances on nodes that are gone, or instances left pending."""
+    """Whether a job has instances on nodes that are gone, or instances left pending.
+
+    A deployment's surge instances are not the job's count: the deployer drops those lost.
+    """
     live = set(live_nodes)
-    return bool(schedule.pending) or any(node not in live for node in schedule.placements.values())
+    return bool(schedule.pending) or any(
+        node not in live
+        for index, node in schedule.placements.items()
+        if index not in schedule.surge
+    )
 
 
 class Replacer:
@@ -192,13 +201,16 @@ def plan_replacement(inputs: PlanningInputs) -> PlanResult | None:
     view = ClusterView.from_records(
         inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
     )
+    current = inputs.schedule
     plan = plan_as_many_as_fit(
         request_from_spec(inputs.job.spec, inputs.job_volumes()),
-        inputs.schedule,
+        without_surge(current),
         view,
         instance_states=inputs.instance_states,
     )
-    current = inputs.schedule
+    # A deployment's pins and surge instances stay as they were (a surge
+    # instance on a dead node is the deployer's to drop).
+    plan = replace(plan, schedule=with_rollout_state(current, plan.schedule))
     # Only a different placement, or a different set of pending instances, is
     # worth a commit: an updated pending reason alone would make every peer
     # rewrite the schedule on every change of the cluster.

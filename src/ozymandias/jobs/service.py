@@ -12,23 +12,28 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ozymandias.cluster.records import (
+    Deployment,
     Event,
     JobRecord,
+    JobVersion,
     Resources,
     Schedule,
     SharedVolume,
     describe_storage_domain,
 )
-from ozymandias.scheduling.place import (
-    PlanResult,
-    Rejection,
-    plan_all_or_nothing,
-    usage_by_node,
+from ozymandias.deployments.begin import begin_version, version_entry
+from ozymandias.deployments.schedules import (
+    drop_surge,
+    merge_deltas,
+    with_rollout_state,
+    without_surge,
 )
+from ozymandias.scheduling.explain import Rejection
+from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing, usage_by_node
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.secrets.references import secrets_used, unknown_references
@@ -52,14 +57,27 @@ class JobNotFound(Exception):
 
 
 class JobRejected(Exception):
-    """The job cannot be placed (or the request can't be done); nothing was written."""
+    """The job cannot be placed (or the request can't be done); nothing was written.
 
-    def __init__(self, kind: str, title: str, detail: str, status: int = 422) -> None:
+    `placement`, for a job that does not fit, is the scheduler's count of the
+    nodes it evaluated, filtered and found exhausted (`PlacementMetrics`).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        title: str,
+        detail: str,
+        status: int = 422,
+        *,
+        placement: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.kind = kind
         self.title = title
         self.detail = detail
         self.status = status
+        self.placement = placement
 
 
 class VolumeNotFound(Exception):
@@ -68,10 +86,13 @@ class VolumeNotFound(Exception):
 
 @dataclass(frozen=True)
 class Placement:
-    """A plan, and the job's shared-volume records it writes with it."""
+    """A plan, and what it writes with it: the job's shared-volume records, and for a new
+    version its deployment and history entry."""
 
     result: PlanResult
     volumes: list[SharedVolume]
+    deployment: Deployment | None = None
+    new_version: JobVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -121,9 +142,13 @@ class JobService:
                 version=version,
                 submitted_at=time.time(),
                 secrets_revision=revision,
+                stable_version=current.stable_version if current is not None else 0,
+                older=current.older if current is not None else {},
             )
             previous = pod_size(current.spec) if current is not None else None
-            return record, _place(spec, inputs, previous)
+            if current is not None and version == current.version:
+                return record, _place(spec, inputs, previous)
+            return _new_version(record, inputs, previous)
 
         return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
 
@@ -139,6 +164,32 @@ class JobService:
             return _next_version(current, inputs, secrets_revision=secrets_revision)
 
         return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
+
+    async def revert(self, name: str, failed: Deployment, spec: JobSpec, stable: int) -> bool:
+        """Deploy `spec`, stable version `stable`, as the next version of a job whose
+        deployment `failed`; False if the job moved on meanwhile (nothing to revert)."""
+
+        def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
+            current = inputs.job
+            assert current is not None
+            if current.version != failed.version:
+                return None
+            record = current.model_copy(
+                update={"spec": spec, "version": current.version + 1, "submitted_at": time.time()}
+            )
+            same_pods = spec.pod_fingerprint() == current.spec.pod_fingerprint()
+            satisfied = [stable] + ([current.version] if same_pods else [])
+            return _new_version(
+                record,
+                inputs,
+                pod_size(current.spec),
+                revert_of=failed.version,
+                satisfied_by=satisfied,
+                reason=failed.description,
+            )
+
+        result = await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
+        return result.changed
 
     async def restart(self, name: str) -> ApplyResult:
         """Roll the job's pods afresh, one instance at a time (`ozy restart`): a new version of
@@ -158,7 +209,11 @@ class JobService:
                 return None
             spec = current.spec.model_copy(update={"num_instances": count})
             record = current.model_copy(update={"spec": spec})
-            return record, _place(spec, inputs, None)
+            placement = _place(spec, inputs, None)
+            if inputs.deployment is not None and inputs.deployment.version == record.version:
+                deployment = inputs.deployment.model_copy(update={"desired": count})
+                placement = replace(placement, deployment=deployment)
+            return record, placement
 
         return await self._plan_and_commit(name, plan, dry_run=dry_run, must_exist=True)
 
@@ -311,6 +366,8 @@ class JobService:
                 nodes_that_must_exist=sorted(set(result.placed.values())),
                 volumes=placement.volumes,
                 shared_allocation_changes=result.shared_allocation_delta,
+                deployment=placement.deployment,
+                new_version=placement.new_version,
             )
             if not outcome.won:
                 return LOST
@@ -358,9 +415,51 @@ def pod_size(spec: JobSpec) -> Resources:
 def _next_version(
     current: JobRecord, inputs: PlanningInputs, **changes: Any
 ) -> tuple[JobRecord, Placement]:
-    """The job's next version, of the same spec: every node replaces its pods in turn."""
+    """The job's next version, of the same spec, rolled out as any new version."""
     record = current.model_copy(update={"version": current.version + 1, **changes})
-    return record, _place(current.spec, inputs, pod_size(current.spec))
+    return _new_version(record, inputs, pod_size(current.spec))
+
+
+def _new_version(
+    record: JobRecord,
+    inputs: PlanningInputs,
+    previous_pod: Resources | None,
+    *,
+    revert_of: int = 0,
+    satisfied_by: list[int] | None = None,
+    reason: str = "",
+) -> tuple[JobRecord, Placement]:
+    """Plan a new version: a running deployment's surge instances go (their old instances
+    still run), the kept instances stay on the version they run, and a deployment starts."""
+    before = inputs.schedule
+    freed: dict[str, Resources] = {}
+    if before is not None and before.surge and inputs.job is not None:
+        before, freed = drop_surge(before, pod_size(inputs.job.spec))
+        inputs = replace(inputs, schedule=before)
+    placement = _place(record.spec, inputs, previous_pod)
+    result = placement.result
+    record, schedule, deployment = begin_version(
+        inputs.job,
+        before,
+        record,
+        result.schedule,
+        result.placed,
+        time.time(),
+        revert_of=revert_of,
+        satisfied_by=satisfied_by or (),
+    )
+    if reason:
+        deployment = deployment.model_copy(
+            update={"description": f"reverting version {revert_of}: {reason}"}
+        )
+    result = replace(
+        result,
+        schedule=schedule,
+        allocation_delta=merge_deltas(freed, result.allocation_delta),
+    )
+    return record, replace(
+        placement, result=result, deployment=deployment, new_version=version_entry(record)
+    )
 
 
 def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> Placement:
@@ -383,13 +482,16 @@ def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None
     )
     result = plan_all_or_nothing(
         request_from_spec(spec, existing),
-        inputs.schedule,
+        without_surge(inputs.schedule),
         view,
         instance_states=inputs.instance_states,
         previous_pod=previous_pod,
     )
     if isinstance(result, Rejection):
-        raise JobRejected(result.kind, result.title, result.detail)
+        raise JobRejected(
+            result.kind, result.title, result.detail, placement=result.metrics.to_json()
+        )
+    result = replace(result, schedule=with_rollout_state(inputs.schedule, result.schedule))
     return Placement(result, volume_records(spec, existing, result.shared_volume_domain))
 
 

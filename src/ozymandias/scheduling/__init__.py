@@ -3,14 +3,13 @@
 A plan goes: `reconcile` (which instance indices to keep, place, stop), then
 constraint filters (which nodes may hold the job at all), then rankers over
 the candidates with room (which node takes each new instance), giving a
-`PlanResult` to commit or a `Rejection` to report.
+`PlanResult` to commit or a `Rejection` to report (`explain`: every reason, counted).
 """
 
+from ozymandias.scheduling.explain import PlacementMetrics, Rejection, RejectionKind
 from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.scheduling.place import (
     PlanResult,
-    Rejection,
-    RejectionKind,
     plan_all_or_nothing,
     plan_as_many_as_fit,
     usage_by_node,
@@ -24,6 +23,7 @@ __all__ = [
     "Diff",
     "LabelExpression",
     "NodeView",
+    "PlacementMetrics",
     "PlacementRequest",
     "PlanResult",
     "Rejection",

@@ -6,7 +6,7 @@ at a candidate's free room, which shrinks as the plan places instances, so a
 plan re-checks them after every placement on a node.
 
 Each constraint filter can also say what it requires and what the nodes it
-turned down have instead: that is how a rejection explains itself.
+turned down have instead: that is how a rejection explains itself (`explain.py`).
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ class NodeIsSchedulable:
 
     def describe_rejected(self, nodes: Sequence[NodeView]) -> str:
         down = sum(1 for node in nodes if not node.alive)
-        parts = [_count(len(nodes) - down, "is", "are") + " cordoned"] if len(nodes) > down else []
+        cordoned = len(nodes) - down
+        parts = [count_nodes(cordoned, "is", "are") + " cordoned"] if cordoned else []
         if down:
-            parts.append(_count(down, "is", "are") + " down")
+            parts.append(count_nodes(down, "is", "are") + " down")
         return ", ".join(parts)
 
 
@@ -195,14 +196,14 @@ class ReachesSharedStorage:
 
     def describe_rejected(self, nodes: Sequence[NodeView]) -> str:
         without = sum(1 for node in nodes if node.storage_domain is None)
-        parts = [_count(without, "has", "have") + " no shared storage"] if without else []
+        parts = [count_nodes(without, "has", "have") + " no shared storage"] if without else []
         elsewhere = Counter(
             describe_storage_domain(node.storage_domain)
             for node in nodes
             if node.storage_domain is not None
         )
         parts.extend(
-            f"{_count(n, 'is', 'are')} in {domain}" for domain, n in sorted(elsewhere.items())
+            f"{count_nodes(n, 'is', 'are')} in {domain}" for domain, n in sorted(elsewhere.items())
         )
         return ", ".join(parts)
 
@@ -253,46 +254,23 @@ class EnoughDisk:
         return candidate.free_disk >= self.disk
 
 
-def explain_unsatisfiable(
-    constraints: Sequence[ConstraintFilter], nodes: Sequence[NodeView]
-) -> str:
-    """Why no schedulable node passes every constraint, naming the one to blame if one suffices."""
-    if not nodes:
-        return "the cluster has no nodes"
-    schedulable_filter = NodeIsSchedulable()
-    schedulable = [node for node in nodes if schedulable_filter.passes(node)]
-    if not schedulable:
-        return f"no node is schedulable: {schedulable_filter.describe_rejected(nodes)}"
-    for constraint in constraints:
-        rejected = [node for node in schedulable if not constraint.passes(node)]
-        if len(rejected) == len(schedulable):
-            what_they_have = constraint.describe_rejected(rejected)
-            return f"no node matches {constraint.requirement}: {what_they_have}"
-    # Each constraint alone leaves some node, but together they leave none.
-    requirements = " and ".join(c.requirement for c in constraints)
-    ruled_out = ", ".join(
-        f"{_count(sum(1 for node in schedulable if not c.passes(node)), 'fails', 'fail')} "
-        f"{c.requirement}"
-        for c in constraints
-    )
-    return f"no node matches {requirements}: {ruled_out}"
-
-
 def describe_label(key: str, nodes: Sequence[NodeView]) -> str:
     """Summarise what the nodes have for one label: `3 nodes have zone=eu-west-1b`."""
     values = Counter(node.labels.get(key) for node in nodes)
     groups = sorted(values.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
     parts = [
-        _count(n, "has", "have") + (f" {key}={value}" if value is not None else f" no {key} label")
+        count_nodes(n, "has", "have")
+        + (f" {key}={value}" if value is not None else f" no {key} label")
         for value, n in groups[:_LISTED]
     ]
     rest = sum(n for _, n in groups[_LISTED:])
     if rest:
-        parts.append(f"{_count(rest, 'has', 'have')} other values")
+        parts.append(f"{count_nodes(rest, 'has', 'have')} other values")
     return ", ".join(parts)
 
 
-def _count(n: int, singular_verb: str, plural_verb: str) -> str:
+def count_nodes(n: int, singular_verb: str, plural_verb: str) -> str:
+    """`1 node has`, `3 nodes have`: the start of a clause about some nodes."""
     return f"1 node {singular_verb}" if n == 1 else f"{n} nodes {plural_verb}"
 
 

@@ -25,49 +25,27 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from heapq import heapify, heappop, heapreplace
-from typing import Literal
 
 from ozymandias.cluster.records import Resources, Schedule, describe_storage_domain
+from ozymandias.scheduling.explain import (
+    Rejection,
+    Room,
+    explain_shared_storage,
+    explain_shortfall,
+    filter_metrics,
+    whole_pods,
+)
 from ozymandias.scheduling.filters import (
     ConstraintFilter,
     EnoughDisk,
     EnoughMemory,
     NodeIsSchedulable,
     constraint_filters,
-    explain_unsatisfiable,
 )
 from ozymandias.scheduling.rankers import BinPack, JobAntiAffinity, Ranker, total_score
 from ozymandias.scheduling.reconcile import reconcile
 from ozymandias.scheduling.request import PlacementRequest
 from ozymandias.scheduling.view import Candidate, ClusterView, NodeView
-from ozymandias.spec.sizes import format_size
-
-RejectionKind = Literal[
-    "insufficient-memory",
-    "insufficient-disk",
-    "unsatisfiable-constraints",
-    "volume-topology-conflict",
-]
-
-TITLES: dict[RejectionKind, str] = {
-    "insufficient-memory": "Insufficient memory for job",
-    "insufficient-disk": "Insufficient disk space for job",
-    "unsatisfiable-constraints": "Unsatisfiable scheduling constraints for job",
-    "volume-topology-conflict": "Job's shared volumes can't be reached where it would fit",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why a job's instances can't all be placed, in problem-details terms."""
-
-    job: str
-    kind: RejectionKind
-    detail: str
-
-    @property
-    def title(self) -> str:
-        return TITLES[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,19 +147,30 @@ def _plan_with_shared_volumes(planning: _Planning) -> PlanResult | Rejection:
         for domain in domains
         if domain not in view.shared_free or view.shared_free[domain] >= growth
     ]
+
+    def in_domain(domain: str | None) -> PlanResult | Rejection:
+        return _plan_in_domain(planning, domain)
+
     if all_or_nothing and domains and not roomy:
-        return _shared_storage_shortfall(request, domains, view)
+        # Were the volumes free to go to any domain, what else would fall short?
+        anywhere = in_domain(None)
+        return explain_shared_storage(
+            request,
+            domains,
+            view.shared_free,
+            list(view),
+            constraint_filters(request),
+            anywhere if isinstance(anywhere, Rejection) else None,
+        )
     if all_or_nothing and len(existing_domains) > 1:
         return Rejection(
             request.job,
             "volume-topology-conflict",
             f"Job {request.job}'s shared volumes are in "
             f"{' and '.join(map(describe_storage_domain, existing_domains))}: "
-            "no node reaches them all.",
+            "no node reaches them all",
+            filter_metrics(list(view), constraint_filters(request)),
         )
-
-    def in_domain(domain: str | None) -> PlanResult | Rejection:
-        return _plan_in_domain(planning, domain)
 
     first_failure: Rejection | None = None
     for domain in roomy or domains[:1]:
@@ -213,7 +202,7 @@ def _plan_with_shared_volumes(planning: _Planning) -> PlanResult | Rejection:
             f"with its shared volumes ({names}); in the likeliest, "
             f"{describe_storage_domain((roomy or domains)[0])}: {first_failure.detail}"
         )
-    return Rejection(request.job, "volume-topology-conflict", detail)
+    return Rejection(request.job, "volume-topology-conflict", detail, first_failure.metrics)
 
 
 def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list[str]:
@@ -233,19 +222,6 @@ def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list
             score = total_score(rankers, Candidate(node, node.free_memory, node.free_disk, 0))
         best[domain] = max(best.get(domain, float("-inf")), score)
     return sorted(best, key=lambda domain: (-best[domain], domain))
-
-
-def _shared_storage_shortfall(
-    request: PlacementRequest, domains: Sequence[str], view: ClusterView
-) -> Rejection:
-    most_free = max(domains, key=lambda domain: (view.shared_free.get(domain, 0), domain))
-    return Rejection(
-        request.job,
-        "insufficient-disk",
-        f"Job requires {format_size(request.shared_growth)} of shared storage "
-        f"but only {format_size(max(0, view.shared_free.get(most_free, 0)))} is free "
-        f"(in {describe_storage_domain(most_free)}).",
-    )
 
 
 def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResult | Rejection:
@@ -278,7 +254,9 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
     must = sorted(diff.place + kept.displaced)
     if planning.all_or_nothing:
         if _fill(must, heap, rankers, fits, placed):
-            return _shortfall(request, len(must), scratch, scratch.rooms(kept.counts))
+            return explain_shortfall(
+                request, len(must), scratch.constraints, scratch.every_room(kept.counts)
+            )
         unplaced = _fill(kept.lost, heap, rankers, fits, placed)
     else:
         unplaced = _fill(sorted(must + kept.lost), heap, rankers, fits, placed)
@@ -286,8 +264,12 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
     now_on = kept.counts + Counter(placed.values())
     pending: dict[int, str] = {}
     if unplaced:
-        why = _shortfall(request, len(unplaced), scratch, scratch.rooms(now_on))
-        pending = dict.fromkeys(unplaced, f"{why.title}: {why.detail}")
+        why = explain_shortfall(
+            request, len(unplaced), scratch.constraints, scratch.every_room(now_on)
+        )
+        # The detail alone, for the REASON cell of `ozy get instances`: each of its
+        # clauses names its own dimension, so the title would only add width.
+        pending = dict.fromkeys(unplaced, why.detail)
 
     schedule = Schedule(
         job=request.job,
@@ -325,24 +307,29 @@ class _Scratch:
             node.free_disk + count * self.old_pod.disk,
         )
 
-    def rooms(self, counts: Mapping[str, int]) -> Iterator[tuple[NodeView, int, int]]:
+    def rooms(self, counts: Mapping[str, int]) -> Iterator[Room]:
         """(node, free memory, free disk) for each schedulable node passing the constraints,
         holding `counts[node]` instances of the job at the new size."""
         schedulable = NodeIsSchedulable()
         constraints = self.constraints
-        memory, disk = self.pod.memory, self.pod.disk
         for node in self.view:
             if not schedulable.passes(node):
                 continue
             if constraints and not all(constraint.passes(node) for constraint in constraints):
                 continue
-            name = node.name
-            if name in self.before or name in counts:
-                free_memory, free_disk = self.released(node)
-                count = counts.get(name, 0)
-                yield node, free_memory - count * memory, free_disk - count * disk
-            else:
-                yield node, node.free_memory, node.free_disk
+            yield self._room(node, counts)
+
+    def every_room(self, counts: Mapping[str, int]) -> list[Room]:
+        """As `rooms`, for every node in the view: what a rejection explains itself from."""
+        return [self._room(node, counts) for node in self.view]
+
+    def _room(self, node: NodeView, counts: Mapping[str, int]) -> Room:
+        name = node.name
+        if name not in self.before and name not in counts:
+            return node, node.free_memory, node.free_disk
+        free_memory, free_disk = self.released(node)
+        count = counts.get(name, 0)
+        return node, free_memory - count * self.pod.memory, free_disk - count * self.pod.disk
 
     def delta(self, counts: Mapping[str, int]) -> dict[str, Resources]:
         """Per node whose allocation changes, the change once it holds `counts[node]` instances."""
@@ -385,8 +372,8 @@ def _keep_in_place(keep: Sequence[int], placements: Mapping[int, str], scratch: 
             free_memory, free_disk = scratch.released(node)
             fit = min(
                 fit,
-                _whole_pods(free_memory, scratch.pod.memory, fit),
-                _whole_pods(free_disk, scratch.pod.disk, fit),
+                whole_pods(free_memory, scratch.pod.memory, fit),
+                whole_pods(free_disk, scratch.pod.disk, fit),
             )
         kept.counts[name] = fit
         kept.placements.update((index, name) for index in indices[:fit])
@@ -421,65 +408,3 @@ def _fill(
         else:
             heappop(heap)
     return []
-
-
-def _shortfall(
-    request: PlacementRequest,
-    count: int,
-    scratch: _Scratch,
-    rooms: Iterator[tuple[NodeView, int, int]],
-) -> Rejection:
-    """Why `count` more instances don't fit, given the room on each node passing the constraints.
-
-    "Can be allocated" counts whole pods: the sum over those nodes of
-    floor(free / pod size) × pod size, for memory and disk separately. When
-    each resource alone would suffice but no node has both, it is memory that
-    is reported, counting only pods that fit both.
-    """
-    free = [(free_memory, free_disk) for _, free_memory, free_disk in rooms]
-    if not free:
-        return Rejection(
-            request.job,
-            "unsatisfiable-constraints",
-            explain_unsatisfiable(scratch.constraints, list(scratch.view)),
-        )
-    memory, disk = request.memory, request.disk
-    by_memory = sum(_whole_pods(m, memory, count) for m, _ in free)
-    if by_memory < count:
-        return Rejection(
-            request.job,
-            "insufficient-memory",
-            _too_little("memory", count, memory, by_memory, max(m for m, _ in free)),
-        )
-    by_disk = sum(_whole_pods(d, disk, count) for _, d in free)
-    if by_disk < count:
-        return Rejection(
-            request.job,
-            "insufficient-disk",
-            _too_little("disk", count, disk, by_disk, max(d for _, d in free)),
-        )
-    by_both = sum(min(_whole_pods(m, memory, count), _whole_pods(d, disk, count)) for m, d in free)
-    return Rejection(
-        request.job,
-        "insufficient-memory",
-        f"Job requires {format_size(count * memory)} of memory "
-        f"but only {format_size(by_both * memory)} can be allocated "
-        f"on nodes that also have {format_size(disk)} of disk free.",
-    )
-
-
-def _too_little(resource: str, count: int, size: int, fitting: int, most_free: int) -> str:
-    """The rejection's detail; when not one instance fits anywhere, says what the most is."""
-    wanted = f"Job requires {format_size(count * size)} of {resource}"
-    if fitting == 0:
-        # "only 0B can be allocated" would hide that a node does have room, just not enough.
-        return (
-            f"{wanted}, {format_size(size)} per instance, but no node has that much free "
-            f"(the most any node has is {format_size(most_free)})."
-        )
-    return f"{wanted} but only {format_size(fitting * size)} can be allocated."
-
-
-def _whole_pods(free: int, size: int, unlimited: int) -> int:
-    """How many pods of `size` fit in `free`; `unlimited` when the pod needs none of it."""
-    return unlimited if size <= 0 else max(0, free // size)

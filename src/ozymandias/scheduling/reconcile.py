@@ -59,7 +59,9 @@ def reconcile(
             stop=sorted(stop),
         )
 
-    taken = set(current)
+    # A deployment's surge instances (see Schedule.surge) are not counted,
+    # but their indices are taken.
+    taken = set(current) | (existing.surge.keys() if existing is not None else set())
     place: list[int] = []
     index = 0
     while len(place) < -surplus:

@@ -1,0 +1,179 @@
+"""The part every node runs that takes the steps of running deployments.
+
+Like the `Replacer`, it is level-triggered: whenever the jobs, schedules,
+deployments, statuses or nodes change, or a deadline or min_healthy_time
+comes due, it computes the next step of each running deployment
+(`rollout.next_step`, pure) and commits it with the usual compare-and-swap.
+
+There is no leader, but each job's deployment is advanced by one node: the
+live node that ranks first for the job by rendezvous hashing. Any node can
+compute the same ranking from its mirror of the nodes, so when that node
+dies (its record vanishes with its lease), the next one takes over and the
+deployment goes on. Were two nodes to disagree for a moment, the
+compare-and-swap lets only one step land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any
+
+from ozymandias.cluster.records import Deployment, DeploymentStatus, Event
+from ozymandias.deployments.begin import version_entry
+from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
+from ozymandias.jobs.service import JobService
+from ozymandias.scheduling.request import request_from_spec
+from ozymandias.scheduling.view import ClusterView
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.etcd import StoreUnavailable
+from ozymandias.store.mirror import Mirror, any_changed
+
+log = logging.getLogger(__name__)
+
+# After a step that lost its race or could not reach etcd: look again soon.
+_RETRY_SECONDS = 0.5
+
+
+def responsible_node(job: str, live_nodes: list[str]) -> str | None:
+    """The live node that advances `job`'s deployment (rendezvous hashing)."""
+    return max(
+        live_nodes,
+        key=lambda node: hashlib.sha256(f"{job}\0{node}".encode()).digest(),
+        default=None,
+    )
+
+
+class Deployer:
+    """Advances the running deployments this node is responsible for."""
+
+    def __init__(
+        self, store: ClusterStore, mirrors: ClusterMirrors, jobs: JobService, *, node_name: str
+    ) -> None:
+        self._store = store
+        self._mirrors = mirrors
+        self._jobs = jobs
+        self._node_name = node_name
+
+    async def run(self) -> None:
+        mirrors = self._mirrors
+        await mirrors.wait_synced()
+        while True:
+            active = self._mine()
+            watched: list[Mirror[Any]] = [
+                mirrors.nodes,
+                mirrors.jobs,
+                mirrors.schedules,
+                mirrors.deployments,
+            ]
+            if active:
+                # Statuses change often, cluster-wide: followed only while there is a rollout.
+                watched += [mirrors.instances, mirrors.allocations]
+            since = [(mirror, mirror.revision) for mirror in watched]
+            due: list[float] = []
+            for job in active:
+                try:
+                    wake = await self._advance(job)
+                except StoreUnavailable as error:
+                    log.warning("deployment of %s: %s; retrying", job, error)
+                    wake = time.time() + _RETRY_SECONDS
+                if wake is not None:
+                    due.append(wake)
+            timeout = max(0.0, min(due) - time.time()) + 0.01 if due else None
+            try:
+                async with asyncio.timeout(timeout):
+                    await any_changed(since)
+            except TimeoutError:
+                pass
+
+    def _mine(self) -> list[str]:
+        live = [node.name for node in self._mirrors.node_list()]
+        return sorted(
+            deployment.job
+            for deployment in self._mirrors.deployments.items.values()
+            if deployment.status.active
+            and responsible_node(deployment.job, live) == self._node_name
+        )
+
+    async def _advance(self, job: str) -> float | None:
+        """Take the deployment's next step, if any; return when to look again without a change."""
+        mirrors = self._mirrors
+        inputs = mirrors.planning_inputs(job)
+        record, schedule, deployment = inputs.job, inputs.schedule, inputs.deployment
+        if record is None or schedule is None or deployment is None:
+            return None
+        state = RolloutState(
+            record=record,
+            schedule=schedule,
+            deployment=deployment,
+            statuses={status.index: status for status in mirrors.instance_statuses(job)},
+            request=request_from_spec(record.spec, inputs.job_volumes()),
+            view=ClusterView.from_records(
+                inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
+            ),
+            live_nodes=frozenset(node.name for node in inputs.nodes),
+            now=time.time(),
+        )
+        step = next_step(state)
+        if step is None:
+            return wake_at(state)
+        reverting = self._will_revert(step)
+        final = DeploymentStatus.REVERTED if reverting else step.deployment.status
+        outcome = await self._store.commit(
+            job,
+            inputs,
+            job=step.record,
+            schedule=step.schedule,
+            allocation_changes=step.allocation_delta,
+            nodes_that_must_exist=sorted(
+                {step.schedule.placements[i] for i in step.schedule.surge}
+                - set(schedule.placements.values())
+            ),
+            deployment=step.deployment,
+            new_version=version_entry(step.record, final) if step.finished else None,
+        )
+        if not outcome.won:
+            return time.time() + _RETRY_SECONDS
+        if outcome.revision:
+            # The next step is computed from the mirrors: let them show this one first.
+            try:
+                async with asyncio.timeout(_RETRY_SECONDS * 4):
+                    await mirrors.deployments.wait_for_revision(outcome.revision)
+                    await mirrors.schedules.wait_for_revision(outcome.revision)
+            except TimeoutError:
+                log.warning("mirrors did not show revision %d in time", outcome.revision)
+        for message in step.events:
+            log.info("%s: %s", job, message)
+            await self._event(job, message)
+        if reverting:
+            await self._revert(job, step)
+        return time.time()  # look again at once: the next step may be ready
+
+    @staticmethod
+    def _will_revert(step: Step) -> bool:
+        record, deployment = step.record, step.deployment
+        return (
+            deployment.status is DeploymentStatus.FAILED
+            and deployment.update.auto_revert
+            and record.stable_version not in (0, record.version)
+        )
+
+    async def _revert(self, job: str, step: Step) -> None:
+        stable = step.record.stable_version
+        entry = await self._store.job_version(job, stable)
+        if entry is None:
+            log.error("cannot revert %s: version %d is no longer kept", job, stable)
+            return
+        failed: Deployment = step.deployment
+        if await self._jobs.revert(job, failed, entry.spec, stable):
+            await self._event(job, f"reverting to version {stable}, the last stable one")
+
+    async def _event(self, job: str, message: str) -> None:
+        await self._store.record_event(
+            Event(
+                time=time.time(), kind="deployment", message=message, job=job, node=self._node_name
+            )
+        )
