@@ -23,7 +23,7 @@ def rendered(table: object) -> str:
 
 def test_the_history_table_marks_the_current_version_and_the_stable_ones() -> None:
     when = time.mktime((2026, 12, 3, 23, 4, 5, 0, 0, -1))
-    versions = [
+    versions: list[dict[str, Any]] = [
         {
             "version": 2,
             "submittedAt": when,
