@@ -159,7 +159,7 @@ def test_past_its_limits_on_requests_and_followed_logs_the_node_answers_429(
     body = spec_with({"environment": environment}) + " " * 400_000
 
     def plan() -> httpx.Response:
-        return node.request("PUT", "/v1/jobs/lim", params={"dryRun": "true"}, content=body)
+        return node.request("POST", "/v1/jobs/lim/plan", content=body)
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         replies = list(pool.map(lambda _: plan(), range(12)))
@@ -167,7 +167,7 @@ def test_past_its_limits_on_requests_and_followed_logs_the_node_answers_429(
     assert refused and all(reply.status_code in (200, 429) for reply in replies), replies
     assert refused[0].headers["retry-after"] == "1"
     assert refused[0].json()["limit"] == "api-max-in-flight"
-    assert etcd.keys("/ozy/jobs/") == jobs  # dry runs and refusals write nothing
+    assert etcd.keys("/ozy/jobs/") == jobs  # plans and refusals write nothing
 
     # Two followed logs are the most; they hold no place among the requests in flight.
     clients = [httpx.Client(base_url=node.api, timeout=30, headers=bearer()) for _ in range(3)]

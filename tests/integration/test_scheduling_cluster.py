@@ -251,27 +251,30 @@ containers:
     }
     assert_nothing_written(etcd, cluster, "oversized")
 
-    # Six whole pods do fit: a dry run of six places two on each node.
-    fits = job.replace("numInstances: 8", "numInstances: 6")
-    response = cluster.nodes[2].request(
-        "POST", "/v1/jobs/oversized", params={"dryRun": "true"}, content=fits
-    )
+    # A plan of it says so, as data.
+    response = cluster.nodes[2].request("POST", "/v1/jobs/oversized/plan", content=job)
     assert response.status_code == 200, response.text
+    assert response.json()["fits"] is False
+    assert response.json()["rejection"]["detail"] == problem["detail"]
+
+    # Six whole pods do fit: a plan of six places two on each node.
+    fits = job.replace("numInstances: 8", "numInstances: 6")
+    response = cluster.nodes[2].request("POST", "/v1/jobs/oversized/plan", content=fits)
+    assert response.status_code == 200, response.text
+    assert response.json()["fits"] is True
     assert Counter(response.json()["placements"].values()) == Counter(dict.fromkeys(ZONES, 2))
     assert_nothing_written(etcd, cluster, "oversized")
 
 
-def test_a_dry_run_returns_the_placements_and_writes_nothing(
+def test_a_plan_returns_the_placements_and_writes_nothing(
     cluster: Cluster, etcd: EtcdServer
 ) -> None:
     api = cluster.nodes[1]
-    response = api.request(
-        "POST", "/v1/jobs/dry", params={"dryRun": "true"}, content=web_job("dry", 3)
-    )
+    response = api.request("POST", "/v1/jobs/dry/plan", content=web_job("dry", 3))
     assert response.status_code == 200, response.text
     plan = response.json()
-    assert plan["dryRun"] is True
-    assert plan["numInstances"] == 3
+    assert (plan["changed"], plan["created"], plan["modifyIndex"]) == (True, True, 0)
+    assert plan["counts"] == {"created": 3}
     assert sorted(plan["placements"]) == ["0", "1", "2"]
     assert sorted(plan["placements"].values()) == cluster.names
 

@@ -172,10 +172,14 @@ def test_a_changed_secret_rolls_out_and_a_rotation_keeps_jobs_running(
     assert changed["rolledOut"] == ["rolling"] and changed["version"] == 2
 
     def replaced_with_new_value() -> bool:
-        # Between the old pod's removal and the new one's start there is no container.
+        # The new version's instance starts beside the old one, under a new index.
+        instances = node.instances("rolling")
+        if [i["specVersion"] for i in instances] != [2]:
+            return False
+        index = int(instances[0]["index"])
         try:
-            container = app_container("rolling", 0)
-            value = in_container("rolling", 0, 'echo "$DB_PASSWORD"').strip()
+            container = app_container("rolling", index)
+            value = in_container("rolling", index, 'echo "$DB_PASSWORD"').strip()
         except (AssertionError, subprocess.CalledProcessError):
             return False
         return container != first_container and value == "second-password"

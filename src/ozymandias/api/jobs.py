@@ -1,8 +1,9 @@
-"""/v1/jobs: submit (or plan), list, inspect, scale and delete jobs."""
+"""/v1/jobs: submit, plan, list, inspect, scale and delete jobs."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.ingress.port_range import ports_outside_range
 from ozymandias.ingress.routes import conflicts_added
+from ozymandias.jobs.service import ApplyResult, JobRejected
 from ozymandias.spec.loader import SpecError, check_instances, load_job
 from ozymandias.spec.models import JobSpec
 
@@ -56,34 +58,40 @@ async def put_job(
     name: str,
     request: Request,
     services: Services,
-    dry_run: Annotated[bool, Query(alias="dryRun")] = False,
+    check_index: Annotated[int | None, Query(alias="checkIndex", ge=0)] = None,
 ) -> JSONResponse:
+    """Create or update a job. With `checkIndex`, only if the job is still at that modify index
+    (0: only if it does not exist), else 409 `job-modified`; `ozy plan` shows the index."""
     spec = await _parse_job_off_the_loop(await request.body(), name, services)
     warnings = _warnings(spec, services)
-    result = await submit(services.jobs.apply(spec, dry_run=dry_run), name)
-    status = 201 if result.created and not dry_run else 200
+    result = await submit(services.jobs.apply(spec, check_index=check_index), name)
+    status = 201 if result.created else 200
     return JSONResponse(views.apply_result(result, warnings), status_code=status)
 
 
-@router.post("/v1/jobs/{name}", openapi_extra=_JOB_BODY_DOC, dependencies=[requires(Role.DEPLOY)])
-async def plan_job(
-    name: str,
-    request: Request,
-    services: Services,
-    dry_run: Annotated[bool, Query(alias="dryRun")] = True,
-) -> JSONResponse:
-    """Plan a job without committing it (only `dryRun=true` is accepted here)."""
-    if not dry_run:
-        raise Problem(
-            405,
-            "method-not-allowed",
-            "Use PUT to submit",
-            "POST only plans: use PUT /v1/jobs/{name} to submit.",
-        )
+@router.post(
+    "/v1/jobs/{name}/plan", openapi_extra=_JOB_BODY_DOC, dependencies=[requires(Role.DEPLOY)]
+)
+async def plan_job(name: str, request: Request, services: Services) -> dict[str, Any]:
+    """What submitting the job would do, writing nothing: the diff against the current version,
+    each instance's fate and node, whether it fits (a refusal is part of the answer, not an
+    error), and the job's modify index (for `PUT ...?checkIndex=`)."""
     spec = await _parse_job_off_the_loop(await request.body(), name, services)
     warnings = _warnings(spec, services)
-    result = await submit(services.jobs.apply(spec, dry_run=True), name)
-    return JSONResponse(views.apply_result(result, warnings))
+    outcome = await submit(_result_or_rejection(services.jobs.apply(spec, dry_run=True)), name)
+    if isinstance(outcome, JobRejected):
+        mirrors = services.mirrors
+        return views.job_plan(
+            spec, mirrors.job(name), mirrors.job_revision(name), outcome, warnings
+        )
+    return views.job_plan(spec, outcome.previous, outcome.modify_index, outcome, warnings)
+
+
+async def _result_or_rejection(work: Awaitable[ApplyResult]) -> ApplyResult | JobRejected:
+    try:
+        return await work
+    except JobRejected as rejection:
+        return rejection
 
 
 def _warnings(spec: JobSpec, services: ApiServices) -> list[str]:

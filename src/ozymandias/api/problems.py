@@ -77,7 +77,7 @@ async def handle_validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def handle_http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    slug = "not-found" if error.status_code == 404 else "http-error"
+    slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
     return problem_response(Problem(error.status_code, slug, str(error.detail), str(error.detail)))
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from ozymandias.api.problems import problem_type
 from ozymandias.cluster.records import (
     Event,
     InstanceState,
@@ -19,8 +20,11 @@ from ozymandias.cluster.records import (
     instance_name,
 )
 from ozymandias.ingress.routes import Backend, Routes
-from ozymandias.jobs.service import ApplyResult
+from ozymandias.jobs.service import ApplyResult, JobRejected
+from ozymandias.plans.instance_changes import InstanceChange, counts, instance_changes
+from ozymandias.plans.spec_diff import diff_specs, diff_to_json
 from ozymandias.spec.loader import dump_job
+from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 
@@ -102,6 +106,64 @@ def apply_result(result: ApplyResult, warnings: Sequence[str] = ()) -> dict[str,
         "placements": dict(sorted(result.schedule.placements.items())),
         "placed": dict(sorted(result.placed.items())),
         "stopped": sorted(result.stopped),
+    }
+
+
+def job_plan(
+    spec: JobSpec,
+    previous: JobRecord | None,
+    modify_index: int,
+    outcome: ApplyResult | JobRejected,
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A plan's answer: the diff from `previous` to `spec` in the user's notation, what
+    happens to each instance, or why it does not fit; and the modify index planned against."""
+    diff = diff_specs(previous.spec if previous is not None else None, spec)
+    changes: list[InstanceChange] = []
+    rejection = None
+    if isinstance(outcome, JobRejected):
+        changed = diff.changed
+        placements: dict[int, str] = {}
+        rejection = {
+            "type": problem_type(outcome.kind),
+            "title": outcome.title,
+            "status": outcome.status,
+            "detail": outcome.detail,
+        }
+    else:
+        changed = outcome.changed
+        placements = outcome.schedule.placements
+        changes = instance_changes(
+            previous,
+            outcome.previous_schedule,
+            outcome.job,
+            outcome.schedule,
+            outcome.placed,
+            outcome.stopped,
+        )
+    return {
+        "warnings": list(warnings),
+        "name": spec.name,
+        "modifyIndex": modify_index,
+        "created": previous is None,
+        "changed": changed,
+        "fits": rejection is None,
+        "rejection": rejection,
+        "version": previous.version if previous is not None else None,
+        "newVersion": None if isinstance(outcome, JobRejected) else outcome.job.version,
+        "diff": diff_to_json(diff),
+        "instances": [
+            {
+                "name": instance_name(spec.name, change.index),
+                "index": change.index,
+                "action": change.action.value,
+                "node": change.node,
+                "previousNode": change.previous_node,
+            }
+            for change in changes
+        ],
+        "counts": counts(changes),
+        "placements": dict(sorted(placements.items())),
     }
 
 

@@ -239,11 +239,14 @@ def show_list(
     out.print(table(items) if items else empty)
 
 
-def read_text(file: Path) -> str:
+def read_text(file: Path, *, code: int = 2) -> str:
+    """The file's text; `-` is stdin. Exits `code` if it cannot be read."""
+    if str(file) == "-":
+        return sys.stdin.read()
     try:
         return file.read_text()
     except OSError as error:
-        raise fail(f"cannot read {file}: {error.strerror}", code=2) from None
+        raise fail(f"cannot read {file}: {error.strerror}", code=code) from None
 
 
 def show_progress(line: str) -> None:

@@ -170,6 +170,7 @@ def _demo(file: Path, api_port: int, timeout: float) -> None:
         file=file,
         api=config.api_url,
         dry_run=False,
+        check_index=None,
         no_wait=False,
         timeout=timeout,
         settle=SETTLE_SECONDS,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.markup import escape
 
 from ozymandias.cli.api_client import DEFAULT_API
@@ -34,7 +35,9 @@ from ozymandias.cli.tables import (
     styled_state,
     volumes_table,
 )
+from ozymandias.plans.notation import spec_notation
 from ozymandias.spec.durations import parse_duration
+from ozymandias.spec.models import JobSpec
 
 
 def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -132,10 +135,19 @@ def describe_job(
         f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
     )
     out.print("\n[bold]Spec[/]")
-    out.print(yaml.safe_dump(job["spec"], sort_keys=False).rstrip(), highlight=False)
+    out.print(yaml.safe_dump(_as_written(job["spec"]), sort_keys=False).rstrip(), highlight=False)
     out.print("\n[bold]Instances[/]")
     out.print(instances_table(job["instances"]) if job["instances"] else "none")
     _print_events(job["events"])
+
+
+def _as_written(spec: dict[str, Any]) -> dict[str, Any]:
+    """The API's spec in its user's notation (64M, "80:3000", no defaults); as the API gave it
+    if this client cannot read it (an API newer than the client)."""
+    try:
+        return spec_notation(JobSpec.model_validate(spec))
+    except ValidationError:
+        return spec
 
 
 def describe_instance(

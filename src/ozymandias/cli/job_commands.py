@@ -3,7 +3,6 @@ job's instances to run that `apply` and `scale` end with."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -24,11 +23,11 @@ from ozymandias.cli.app import (
     warn,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
+from ozymandias.cli.plan_command import YAML_HEADERS, show_plan
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
 
-YAML_HEADERS = {"content-type": "application/yaml"}
 # What apply, scale and restart share: how long to wait, and whether to.
 TimeoutOption = Annotated[
     float, typer.Option(help="Seconds to wait for every instance to be healthy.")
@@ -49,8 +48,21 @@ def apply(
     ],
     api: ApiOption = DEFAULT_API,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the placement without committing it.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Commit nothing: show the plan, as `ozy plan -f FILE` does (and exit as it).",
+        ),
     ] = False,
+    check_index: Annotated[
+        int | None,
+        typer.Option(
+            help="Apply only if the job is still at this modify index (`ozy plan` shows it; "
+            "0: only if the job does not exist yet).",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     no_wait: Annotated[
         bool,
         typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
@@ -65,27 +77,18 @@ def apply(
     --settle seconds without a restart. Apply fails, naming the instance and
     the reason, as soon as one fails to start, turns unhealthy or crash-loops.
 
-    Example: ozy apply -f examples/simple-webapp.yaml
+    Example: ozy apply -f examples/simple-webapp.yaml --check-index 42
     """
-    text = sys.stdin.read() if str(file) == "-" else read_text(file)
+    if dry_run:
+        show_plan(file, api)
+    text = read_text(file)
     try:
         spec = load_job(text)
     except SpecError as error:
         raise fail(f"{file} is not a valid job:\n{error}", code=2) from None
+    params = {} if check_index is None else {"checkIndex": str(check_index)}
     path = f"/v1/jobs/{spec.name}"
-    if dry_run:
-        params = {"dryRun": "true"}
-        result = call(api, "POST", path, params=params, content=text, headers=YAML_HEADERS)
-        for warning in result.get("warnings", []):
-            warn(warning)
-        out.print(
-            f"job {spec.name} would place {len(result['placed'])} "
-            f"and stop {len(result['stopped'])} instance(s):"
-        )
-        for index, node_name in result["placements"].items():
-            out.print(f"  {spec.name}-{index} → {node_name}")
-        return
-    result = call(api, "PUT", path, content=text, headers=YAML_HEADERS)
+    result = call(api, "PUT", path, params=params, content=text, headers=YAML_HEADERS)
     for warning in result.get("warnings", []):
         warn(warning)
     verb = "created" if result["created"] else ("updated" if result["changed"] else "unchanged")

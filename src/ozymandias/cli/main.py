@@ -17,6 +17,7 @@ from ozymandias.cli import (
     job_commands,
     logs_command,
     node_commands,
+    plan_command,
     secret_commands,
     tls_commands,
     token_commands,
@@ -42,6 +43,7 @@ app.callback()(version_command.root_options)
 app.command()(cluster_commands.up)
 app.command()(cluster_commands.down)
 app.command()(job_commands.apply)
+app.command()(plan_command.plan)
 app.command()(job_commands.scale)
 app.command()(job_commands.restart)
 app.command()(history_commands.history)

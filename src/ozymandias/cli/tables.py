@@ -54,6 +54,30 @@ def instances_table(instances: list[dict[str, Any]]) -> Table:
     return table
 
 
+def plan_instances_table(instances: list[dict[str, Any]]) -> Table:
+    """What a plan does to each instance, as `ozy plan` shows it."""
+    table = Table("INSTANCE", "ACTION", "NODE", box=None)
+    for item in instances:
+        node = item["node"] or "-"
+        if item["previousNode"]:
+            node = f"{node} (from {item['previousNode']})"
+        table.add_row(item["name"], styled_action(item["action"]), node)
+    return table
+
+
+_ACTION_STYLES = {
+    "created": "green",
+    "stopped": "red",
+    "replaced": "yellow",
+    "updated in place": "cyan",
+}
+
+
+def styled_action(action: str) -> str:
+    style = _ACTION_STYLES.get(action)
+    return f"[{style}]{action}[/]" if style else action
+
+
 def containers_table(containers: list[dict[str, Any]]) -> Table:
     """One instance's containers, as `describe instance` shows them."""
     table = Table(

@@ -104,6 +104,11 @@ class ApplyResult:
     created: bool
     changed: bool
     dry_run: bool
+    # What the plan was made against (for `ozy plan`'s diff): the job, its schedule, and the
+    # job's modify index (its key's etcd mod revision; 0: no such job).
+    previous: JobRecord | None = None
+    previous_schedule: Schedule | None = None
+    modify_index: int = 0
 
 
 Planner = Callable[[PlanningInputs], tuple[JobRecord, Placement] | None]
@@ -115,11 +120,15 @@ class JobService:
         self._mirrors = mirrors
         self._node_name = node_name
 
-    async def apply(self, spec: JobSpec, *, dry_run: bool = False) -> ApplyResult:
+    async def apply(
+        self, spec: JobSpec, *, dry_run: bool = False, check_index: int | None = None
+    ) -> ApplyResult:
         """Create or update a job. Pods are recreated only if their spec changed.
 
         A job that uses a secret, or a key of one, that does not exist is
-        refused (422) and nothing is written.
+        refused (422) and nothing is written. With `check_index`, only a job
+        still at that modify index is written (0: only a job that does not
+        exist yet), else `#job-modified` (409), as `nomad job run -check-index`.
         """
         if problems := unknown_references(spec, self._mirrors.secret_keys()):
             raise JobRejected("unknown-secret", "Unknown secret", "; ".join(problems))
@@ -150,7 +159,9 @@ class JobService:
                 return record, _place(spec, inputs, previous)
             return _new_version(record, inputs, previous)
 
-        return await self._plan_and_commit(spec.name, plan, dry_run=dry_run, must_exist=False)
+        return await self._plan_and_commit(
+            spec.name, plan, dry_run=dry_run, must_exist=False, check_index=check_index
+        )
 
     async def renew(self, name: str, secrets_revision: int) -> ApplyResult:
         """Roll out a new version of the job, as a secret it uses changed at `secrets_revision`
@@ -324,10 +335,23 @@ class JobService:
         )
 
     async def _plan_and_commit(
-        self, name: str, plan: Planner, *, dry_run: bool, must_exist: bool
+        self,
+        name: str,
+        plan: Planner,
+        *,
+        dry_run: bool,
+        must_exist: bool,
+        check_index: int | None = None,
     ) -> ApplyResult:
         async def attempt(number: int) -> ApplyResult | Lost:
             inputs = await self._inputs(name, fresh=number > 0)
+            if check_index is not None and inputs.job_revision != check_index and number == 0:
+                # The client may have read the index from a node ahead of these mirrors.
+                inputs = await self._inputs(name, fresh=True)
+            if check_index is not None and inputs.job_revision != check_index:
+                # The commit below is guarded by this same revision, so a change that lands
+                # after this check loses it the race, and the next attempt ends here.
+                raise _job_modified(name, check_index, inputs.job_revision)
             if must_exist and inputs.job is None:
                 raise JobNotFound(name)
             # Planning is pure and may take a while for a big job on a big
@@ -343,6 +367,9 @@ class JobService:
                     created=False,
                     changed=False,
                     dry_run=dry_run,
+                    previous=inputs.job,
+                    previous_schedule=inputs.schedule,
+                    modify_index=inputs.job_revision,
                 )
             record, placement = planned
             result = placement.result
@@ -354,6 +381,9 @@ class JobService:
                 created=inputs.job is None,
                 changed=True,
                 dry_run=dry_run,
+                previous=inputs.job,
+                previous_schedule=inputs.schedule,
+                modify_index=inputs.job_revision,
             )
             if dry_run:
                 return applied
@@ -406,6 +436,20 @@ class JobService:
         await self._store.record_event(
             Event(time=time.time(), kind=kind, message=message, job=job, node=self._node_name)
         )
+
+
+def _job_modified(name: str, expected: int, current: int) -> JobRejected:
+    now = f"it is at modify index {current}" if current else "it does not exist"
+    if not expected:
+        detail = f"job {name} exists (modify index {current}); --check-index 0 creates only"
+    else:
+        detail = f"job {name} changed since modify index {expected}: {now}"
+    return JobRejected(
+        "job-modified",
+        "Job modified",
+        f"{detail}; run `ozy plan` again to see what applying would do now",
+        status=409,
+    )
 
 
 def pod_size(spec: JobSpec) -> Resources:

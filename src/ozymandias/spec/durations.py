@@ -22,3 +22,14 @@ def parse_duration(value: Any) -> float:
         if re.fullmatch(f"(?:{_PART})+", text):
             return sum(float(number) * _UNITS[unit] for number, unit in re.findall(_PART, text))
     raise ValueError(f"{shown(repr(value))} is not a duration like 30s, 1m or 500ms")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a compose-style duration that parses back: "10s", "1m30s", "500ms", "1h"."""
+    if seconds < 1:
+        return f"{round(seconds * 1000, 3):g}ms" if seconds else "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, rest = divmod(rest, 60)
+    parts = [f"{int(hours)}h" if hours else "", f"{int(minutes)}m" if minutes else ""]
+    parts.append(f"{round(rest, 3):g}s" if rest else "")
+    return "".join(parts)

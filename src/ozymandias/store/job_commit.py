@@ -87,6 +87,8 @@ def job_transaction(
 ) -> JobTransaction:
     """The transaction `ClusterStore.commit` sends (see there for what it guards)."""
     guards: list[Guard] = [
+        # Also what check-and-set rests on (`apply --check-index`): the service checks the
+        # client's index against this revision, and the commit holds only while it stands.
         Unchanged(keys.job(job_name), basis.job_revision),
         Unchanged(keys.schedule(job_name), basis.schedule_revision),
         Unchanged(keys.deployment(job_name), basis.deployment_revision),
