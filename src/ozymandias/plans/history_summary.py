@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ozymandias.spec.models import ContainerSpec, JobSpec, PortMapping
+from ozymandias.plans.notation import port_notation
+from ozymandias.spec.models import ContainerSpec, JobSpec
 from ozymandias.spec.sizes import format_size
 
 FIRST_VERSION = "first version"
@@ -94,13 +95,6 @@ def _environment_change(previous: dict[str, str], current: dict[str, str]) -> st
     return " ".join(added + removed + changed)
 
 
-def _port(port: PortMapping) -> str:
-    """Compose's short syntax: "80:3000", "3000" (the same on both sides), "53/udp"."""
-    same = port.cluster_port == port.container_port
-    text = str(port.container_port) if same else f"{port.cluster_port}:{port.container_port}"
-    return text if port.protocol == "tcp" else f"{text}/{port.protocol}"
-
-
 def _names(items: list[str]) -> str:
     return ", ".join(items) or "none"
 
@@ -112,7 +106,7 @@ _SHOWN: dict[str, Callable[[Any], str]] = {
     "pids": str,
     "restart": str,
     "command": lambda command: "the image's" if command is None else shlex.join(command),
-    "ports": lambda ports: _names([_port(port) for port in ports]),
+    "ports": lambda ports: _names([port_notation(port) for port in ports]),
     "depends_on": _names,
 }
 
