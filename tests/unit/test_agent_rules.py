@@ -9,6 +9,7 @@ from ozymandias.agent.local_plan import (
     LocalPod,
     StartBackOff,
     desired_on_node,
+    out_of_step,
     plan_local_changes,
     waiting_out_back_off,
 )
@@ -151,3 +152,12 @@ def test_restart_delay_doubles_up_to_a_minute() -> None:
 )
 def test_a_long_run_resets_the_crash_streak(streak: int, ran_for: float, expected: int) -> None:
     assert next_crash_streak(streak, ran_for) == expected
+
+
+def test_a_job_whose_record_and_schedule_come_from_different_commits_waits() -> None:
+    new = job("a", version=2)
+    pinned = Schedule(job="a", placements={0: "n1"}, versions={0: 1}, job_version=2)
+    stale = Schedule(job="a", placements={0: "n1"}, job_version=1)
+    assert out_of_step([new], [pinned]) == []
+    assert out_of_step([new], [stale]) == ["a"]
+    assert out_of_step([job("a", version=1)], [pinned]) == ["a"]

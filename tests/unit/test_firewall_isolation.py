@@ -108,23 +108,44 @@ def test_render_puts_the_refusals_first_and_declares_the_in_chain() -> None:
 
 
 class FakeIptables:
-    """The firewall's iptables calls, answered from a ruleset kept as `iptables-save` text."""
+    """The firewall's iptables calls, answered from a ruleset kept as `iptables-save` text:
+    the chains as last restored (`restored`), and the jumps as the moves (`moves`) left them."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.restored: list[str] = []
+        self.moves: list[str] = []
+        self.jumps: dict[str, list[str]] = {}
         self.commands: list[tuple[str, ...]] = []
         monkeypatch.setattr(firewall, "_saved_rules", self.saved)
         monkeypatch.setattr(firewall, "_must", self.must)
         monkeypatch.setattr(firewall, "_iptables", self.iptables)
 
     async def saved(self) -> str:
-        return self.restored[-1] if self.restored else ""
+        jumps = "".join(
+            f"*{table}\n" + "".join(f"{rule}\n" for rule in rules) + "COMMIT\n"
+            for table, rules in self.jumps.items()
+        )
+        return (self.restored[-1] if self.restored else "") + jumps
 
     async def must(self, *arguments: str, stdin: str | None = None, program: str = "") -> None:
-        if stdin is not None:
+        if stdin is None:
+            self.commands.append(arguments)
+        elif ":" in stdin:  # chains' contents declare their chains; moves only -D and -I
             self.restored.append(stdin)
         else:
-            self.commands.append(arguments)
+            self.moves.append(stdin)
+            self._move(stdin)
+
+    def _move(self, moves: str) -> None:
+        table = ""
+        for line in moves.splitlines():
+            words = line.split()
+            if line.startswith("*"):
+                table = line[1:]
+            elif words[0] == "-D":
+                self.jumps[table].remove(f"-A {' '.join(words[1:])}")
+            elif words[0] == "-I":
+                self.jumps.setdefault(table, []).insert(0, f"-A {words[1]} {' '.join(words[3:])}")
 
     async def iptables(
         self, *arguments: str, stdin: str | None = None, program: str = ""
@@ -142,8 +163,8 @@ async def test_set_peers_adds_to_the_etcd_hosts_and_applies_changes_only(
     wall = IptablesFirewall("n1", SUBNET, CLUSTER, control_ports=(7070, 2379), control_hosts=[etcd])
     await wall.start()
     assert "-d 10.0.0.100/32 -p tcp -m multiport --dports 2379,7070 " in fake.restored[-1]
-    # The jumps are hooked in first, INPUT's too.
-    assert ("-t", "filter", "-I", "INPUT", "1", "-j", "OZY-n1-IN") in fake.commands
+    # The jumps are hooked in first, INPUT's too, and stay there.
+    assert "-I INPUT 1 -j OZY-n1-IN" in fake.moves[-1]
 
     peer = IPv4Address("10.0.0.2")
     await wall.set_peers({peer: frozenset({7171}), etcd: frozenset({7070})})
@@ -154,6 +175,7 @@ async def test_set_peers_adds_to_the_etcd_hosts_and_applies_changes_only(
 
     await wall.set_peers({})  # the peer left; etcd's host stays refused
     assert "10.0.0.2/32" not in fake.restored[-1] and "10.0.0.100/32" in fake.restored[-1]
+    assert len(fake.moves) == 1
 
 
 async def test_stop_deletes_every_chain_the_node_owns(monkeypatch: pytest.MonkeyPatch) -> None:

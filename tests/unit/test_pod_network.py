@@ -11,6 +11,7 @@ from ozymandias.network.firewall_rules import (
     PodPorts,
     misplaced_jumps,
     pod_rules,
+    rehook,
     render,
 )
 from ozymandias.network.ip_routes import vtep_address, vtep_mac
@@ -196,6 +197,22 @@ COMMIT
         (SAVED_WITH_NETAVARK_FIRST, [("nat", "POSTROUTING", "OZY-n1-NOMASQ")]),
         # Nothing hooked in yet (an empty built-in chain, or none listed at all).
         ("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", Chains.for_node("n1").jumps()),
+        # Other nodes' jumps ahead are fine (moving past them, nodes sharing a network
+        # namespace leapfrogged on every pod start); anything else ahead of them is not.
+        (
+            "*nat\n-A OUTPUT -j OZY-n2-DNAT\n-A OUTPUT -j OZY-n1-DNAT\n"
+            "-A POSTROUTING -j OZY-other-NOMASQ\n-A POSTROUTING -j NETAVARK-HOSTPORT-MASQ\n"
+            "-A POSTROUTING -j OZY-n1-NOMASQ\n-A PREROUTING -j OZY-n1-DNAT\nCOMMIT\n"
+            "*filter\n-A FORWARD -j OZY-n2-FW\n-A FORWARD -j OZY-n1-FW\n"
+            "-A INPUT -j OZY-n2-IN\n-A INPUT -j OZY-n1-IN\nCOMMIT\n",
+            [("nat", "POSTROUTING", "OZY-n1-NOMASQ")],
+        ),
+        # A rule that only looks like another node's jump is not one.
+        (
+            "*nat\n-A PREROUTING -s 10.0.0.0/8 -j OZY-n2-DNAT\n-A PREROUTING -j OZY-n1-DNAT\n"
+            "COMMIT\n",
+            Chains.for_node("n1").jumps(),
+        ),
         # The same jump in another table doesn't count.
         (
             "*mangle\n-A FORWARD -j OZY-n1-FW\nCOMMIT\n*filter\n-A FORWARD -j OTHER\nCOMMIT\n",
@@ -205,3 +222,33 @@ COMMIT
 )
 def test_misplaced_jumps(saved: str, expected: list[tuple[str, str, str]]) -> None:
     assert misplaced_jumps(saved, Chains.for_node("n1").jumps()) == expected
+
+
+def test_a_misplaced_jump_moves_in_one_transaction_with_its_old_copies() -> None:
+    """Deleted and inserted by separate calls, a jump was missing in between, and the
+    ingress's connections to mapped ports were refused meanwhile."""
+    saved = (
+        "*nat\n-A POSTROUTING -j NETAVARK\n-A POSTROUTING -j OZY-n1-NOMASQ\n"
+        "-A POSTROUTING -j OZY-n1-NOMASQ\n-A PREROUTING -j OZY-n1-DNAT\nCOMMIT\n"
+        "*filter\n-A INPUT -j OZY-n1-IN\nCOMMIT\n"
+    )
+    assert rehook(saved, Chains.for_node("n1").jumps()) == (
+        "*nat\n"
+        "-I OUTPUT 1 -j OZY-n1-DNAT\n"
+        "-D POSTROUTING -j OZY-n1-NOMASQ\n"
+        "-D POSTROUTING -j OZY-n1-NOMASQ\n"
+        "-I POSTROUTING 1 -j OZY-n1-NOMASQ\n"
+        "COMMIT\n"
+        "*filter\n"
+        "-I FORWARD 1 -j OZY-n1-FW\n"
+        "COMMIT\n"
+    )
+
+
+def test_jumps_in_place_need_no_transaction() -> None:
+    saved = (
+        "*nat\n-A PREROUTING -j OZY-n1-DNAT\n-A OUTPUT -j OZY-n1-DNAT\n"
+        "-A POSTROUTING -j OZY-n1-NOMASQ\nCOMMIT\n"
+        "*filter\n-A FORWARD -j OZY-n1-FW\n-A INPUT -j OZY-n1-IN\nCOMMIT\n"
+    )
+    assert rehook(saved, Chains.for_node("n1").jumps()) == ""

@@ -84,6 +84,23 @@ def _instance(record: JobRecord, schedule: Schedule, index: int) -> DesiredInsta
     return DesiredInstance(schedule.job, index, version, spec)
 
 
+def out_of_step(jobs: Iterable[JobRecord], schedules: Iterable[Schedule]) -> list[str]:
+    """Jobs whose record and schedule, as mirrored, come from different commits.
+
+    The two mirrors follow etcd on separate watches, so for a moment a node
+    may see a new version before the schedule that pins its running
+    instances to the old one: acting then would replace every pod at once.
+    """
+    versions = {record.spec.name: record.version for record in jobs}
+    return sorted(
+        schedule.job
+        for schedule in schedules
+        if schedule.job_version
+        and schedule.job in versions
+        and schedule.job_version != versions[schedule.job]
+    )
+
+
 def desired_instance(
     node_name: str, record: JobRecord | None, schedule: Schedule | None, index: int
 ) -> DesiredInstance | None:

@@ -34,6 +34,7 @@ from ozymandias.agent.local_plan import (
     StartBackOff,
     desired_instance,
     desired_on_node,
+    out_of_step,
     plan_local_changes,
     waiting_out_back_off,
 )
@@ -193,6 +194,12 @@ class NodeAgent:
         )
 
     def _reconcile_once(self) -> None:
+        if lagging := out_of_step(
+            self._mirrors.jobs.items.values(), self._mirrors.schedules.items.values()
+        ):
+            # The lagging mirror's change wakes the agent again in a moment.
+            log.debug("waiting for the mirrors to agree on %s", ", ".join(lagging))
+            return
         desired = self._desired()
         running = [track.pod for track in self._state.pods.values()]
         for key in self._start_back_offs.keys() - desired.keys():

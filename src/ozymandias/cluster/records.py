@@ -292,6 +292,11 @@ class Schedule(Record):
         default="",
         description="set by each commit, so a commit whose answer was lost can be recognised",
     )
+    job_version: int = Field(
+        default=0,
+        description="the job version committed with it: the job and schedule mirrors follow "
+        "etcd apart, and a node acts only on a job whose two agree",
+    )
 
 
 class AclToken(Record):

@@ -29,7 +29,7 @@ from ozymandias.network.firewall_rules import (
     DEFAULT_HOST_PORTS_OPEN_TO_PODS,
     Isolation,
     PortOrRange,
-    misplaced_jumps,
+    rehook,
     render,
 )
 from ozymandias.network.firewall_rules import Chains as Chains
@@ -186,17 +186,18 @@ class IptablesFirewall:
         await self._hook_in_first(saved)
 
     async def _hook_in_first(self, saved: str) -> None:
-        """Make each jump into our chains the first rule of its built-in chain.
+        """Make each jump into our chains precede every rule but other nodes' jumps.
 
         podman (netavark) inserts its own jumps at the top whenever the first
         pod joins its network, and its FORWARD chain accepts everything from
         the pod subnet: behind it, our filter would never see traffic between
         pods of this node. So the order is checked again after every change;
-        pods join before their ports are opened.
+        pods join before their ports are opened. A move is one iptables-restore,
+        so the jump is never missing while it moves (see `rehook`).
         """
-        for table, builtin, chain in misplaced_jumps(saved, self.chains.jumps()):
-            await _unhook(table, builtin, chain)
-            await _must("-t", table, "-I", builtin, "1", "-j", chain)
+        moves = rehook(saved, self.chains.jumps())
+        if moves:
+            await _must("--noflush", stdin=moves, program="iptables-restore")
 
 
 async def _saved_rules() -> str:

@@ -35,6 +35,7 @@ nodes in one network namespace (as in the tests) each filter only their own.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -54,6 +55,9 @@ PortOrRange = int | tuple[int, int]
 DEFAULT_HOST_PORTS_OPEN_TO_PODS: tuple[PortOrRange, ...] = (80, (30000, 32767))
 # The API's port and etcd's client and peer ports.
 DEFAULT_CONTROL_PORTS: tuple[int, ...] = (7070, 2379, 2380)
+
+# Any node's chain (see `Chains.for_node`).
+_NODE_CHAIN = re.compile(r"OZY-\S+-(DNAT|FW|NOMASQ|IN)")
 
 _REFUSE_TCP = "-j REJECT --reject-with tcp-reset"
 _REFUSE_OTHERS = "-j REJECT --reject-with icmp-port-unreachable"
@@ -240,21 +244,68 @@ def render(
     )
 
 
-def misplaced_jumps(
-    saved: str, jumps: Sequence[tuple[str, str, str]]
-) -> list[tuple[str, str, str]]:
-    """The (table, built-in chain, our chain) jumps of `jumps` that are not the first
-    rule of their built-in chain in `saved`, the output of `iptables-save`."""
-    first_rules: dict[tuple[str, str], str] = {}
+def _builtin_rules(saved: str) -> dict[tuple[str, str], list[str]]:
+    """(table, built-in chain) -> its rules in order, from the output of `iptables-save`."""
+    rules: dict[tuple[str, str], list[str]] = {}
     table = ""
     for line in saved.splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
         elif line.startswith("-A "):
             builtin = line.split(maxsplit=2)[1]
-            first_rules.setdefault((table, builtin), line.strip())
-    return [
-        (table, builtin, chain)
-        for table, builtin, chain in jumps
-        if first_rules.get((table, builtin)) != f"-A {builtin} -j {chain}"
-    ]
+            rules.setdefault((table, builtin), []).append(line.strip())
+    return rules
+
+
+def _is_node_jump(rule: str, builtin: str) -> bool:
+    """Whether `rule` is a node's unconditional jump into one of its chains (any node's)."""
+    prefix = f"-A {builtin} -j "
+    return rule.startswith(prefix) and _NODE_CHAIN.fullmatch(rule[len(prefix) :]) is not None
+
+
+def misplaced_jumps(
+    saved: str, jumps: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """The (table, built-in chain, our chain) jumps of `jumps` that are missing from their
+    built-in chain in `saved`, the output of `iptables-save`, or come after a rule other
+    than another node's jump.
+
+    Other nodes' jumps may stand ahead of ours: every rule in a node's chains
+    matches its own subnet or pods (or only refuses), so they never decide
+    about our pods' traffic. Asking to be first of all instead made nodes
+    sharing a network namespace (the tests, several engineers' nodes on one
+    machine) move their jumps past each other on every pod start.
+    """
+    rules = _builtin_rules(saved)
+    misplaced = []
+    for table, builtin, chain in jumps:
+        present = rules.get((table, builtin), [])
+        ours = f"-A {builtin} -j {chain}"
+        if ours not in present or not all(
+            _is_node_jump(rule, builtin) for rule in present[: present.index(ours)]
+        ):
+            misplaced.append((table, builtin, chain))
+    return misplaced
+
+
+def rehook(saved: str, jumps: Sequence[tuple[str, str, str]]) -> str:
+    """`iptables-restore --noflush` input that moves every misplaced jump of `jumps`
+    (see `misplaced_jumps`) to the top of its built-in chain; "" if none is.
+
+    Each old jump is deleted (every copy `saved` shows) in the same
+    transaction that inserts the new one: a jump deleted and inserted by two
+    iptables calls was missing for 20-300 ms, and the node's own connections
+    to pods' mapped ports (the ingress's) then missed their DNAT, reached a
+    port nobody listens on and were refused.
+    """
+    rules = _builtin_rules(saved)
+    tables: dict[str, list[str]] = {}
+    for table, builtin, chain in misplaced_jumps(saved, jumps):
+        copies = rules.get((table, builtin), []).count(f"-A {builtin} -j {chain}")
+        moves = tables.setdefault(table, [])
+        moves += [f"-D {builtin} -j {chain}"] * copies
+        moves.append(f"-I {builtin} 1 -j {chain}")
+    return "".join(
+        f"*{table}\n" + "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+        for table, lines in tables.items()
+    )

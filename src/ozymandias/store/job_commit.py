@@ -182,7 +182,7 @@ def _job_writes(
     if job is None or schedule is None:
         return [Delete(keys.job(job_name)), Delete(keys.schedule(job_name))], ""
     commit_id = uuid.uuid4().hex
-    schedule = schedule.model_copy(update={"commit_id": commit_id})
+    schedule = schedule.model_copy(update={"commit_id": commit_id, "job_version": job.version})
     return [
         Put(keys.job(job_name), job.to_json()),
         Put(keys.schedule(job_name), schedule.to_json()),
