@@ -43,7 +43,7 @@ alias_app = typer.Typer(
     no_args_is_help=True,
 )
 node_app = typer.Typer(
-    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon and uncordon nodes."
+    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon, drain and uncordon nodes."
     "\n\nExample: ozy node --name n1 --etcd https://10.0.0.1:2379 --api-host 0.0.0.0 "
     "--tls-cert n1.pem --tls-key n1-key.pem --tls-client-ca ca.pem",
     invoke_without_command=True,

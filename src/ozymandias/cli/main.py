@@ -12,6 +12,7 @@ import typer
 from ozymandias.cli import (
     alias_commands,
     cluster_commands,
+    drain_command,
     get_commands,
     history_commands,
     job_commands,
@@ -71,6 +72,7 @@ alias_app.command("delete")(alias_commands.alias_delete)
 node_app.callback()(node_commands.node)
 node_app.command("cordon")(node_commands.cordon)
 node_app.command("uncordon")(node_commands.uncordon)
+node_app.command("drain")(drain_command.drain)
 
 token_app.command("create")(token_commands.token_create)
 token_app.command("list")(token_commands.token_list)

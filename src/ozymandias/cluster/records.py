@@ -108,6 +108,23 @@ class Cordon(Record):
     since: float
 
 
+class Drain(Record):
+    """An operator's request to empty a node (`ozy node drain`); the node is cordoned too.
+
+    Every job's instances on it move elsewhere through the deployment path
+    (each new one healthy before the old one goes); what is left at
+    `deadline`, or at once with `force`, is stopped and placed again elsewhere.
+    """
+
+    node: str
+    started_at: float
+    deadline: float = Field(description="unix time")
+    force: bool = False
+
+    def expired(self, now: float) -> bool:
+        return self.force or now >= self.deadline
+
+
 class InstanceState(enum.StrEnum):
     """Where an instance is in its life, as its node reports it."""
 

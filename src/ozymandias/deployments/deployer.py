@@ -21,16 +21,18 @@ import logging
 import time
 from typing import Any
 
-from ozymandias.cluster.records import Deployment, DeploymentStatus, Event
+from ozymandias.cluster.records import Deployment, DeploymentStatus, Event, Resources, Schedule
 from ozymandias.deployments.begin import version_entry
+from ozymandias.deployments.drain import drain_deployment, on_nodes, stop_drained
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
-from ozymandias.jobs.service import JobService
+from ozymandias.jobs.service import JobService, pod_size
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import StoreUnavailable
 from ozymandias.store.mirror import Mirror, any_changed
+from ozymandias.store.planning_inputs import PlanningInputs
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class Deployer:
                 mirrors.jobs,
                 mirrors.schedules,
                 mirrors.deployments,
+                mirrors.drains,
             ]
             if active:
                 # Statuses change often, cluster-wide: followed only while there is a rollout.
@@ -90,20 +93,36 @@ class Deployer:
                 pass
 
     def _mine(self) -> list[str]:
-        live = [node.name for node in self._mirrors.node_list()]
-        return sorted(
-            deployment.job
-            for deployment in self._mirrors.deployments.items.values()
-            if deployment.status.active
-            and responsible_node(deployment.job, live) == self._node_name
-        )
+        """The jobs with a running deployment, or instances on a draining node, that this node
+        is responsible for."""
+        mirrors = self._mirrors
+        live = [node.name for node in mirrors.node_list()]
+        jobs = {d.job for d in mirrors.deployments.items.values() if d.status.active}
+        draining = {drain.node for drain in mirrors.drain_list()}
+        if draining:
+            jobs |= {
+                schedule.job
+                for schedule in mirrors.schedules.items.values()
+                if on_nodes(schedule, draining)
+            }
+        return sorted(job for job in jobs if responsible_node(job, live) == self._node_name)
 
     async def _advance(self, job: str) -> float | None:
         """Take the deployment's next step, if any; return when to look again without a change."""
         mirrors = self._mirrors
         inputs = mirrors.planning_inputs(job)
         record, schedule, deployment = inputs.job, inputs.schedule, inputs.deployment
-        if record is None or schedule is None or deployment is None:
+        if record is None or schedule is None:
+            return None
+        now = time.time()
+        drains = {d.node: d for d in mirrors.drain_list() if on_nodes(schedule, [d.node])}
+        if (stopped := stop_drained(schedule, drains, pod_size(record.spec), now)) is not None:
+            return await self._stop_drained(job, inputs, *stopped)
+        if drains and (deployment is None or not deployment.status.active):
+            deployment = drain_deployment(record, drains, now)
+            await self._commit_drain_deployment(job, inputs, deployment)
+            return time.time()
+        if deployment is None:
             return None
         state = RolloutState(
             record=record,
@@ -115,11 +134,13 @@ class Deployer:
                 inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
             ),
             live_nodes=frozenset(node.name for node in inputs.nodes),
-            now=time.time(),
+            now=now,
+            draining=frozenset(drains),
         )
         step = next_step(state)
         if step is None:
-            return wake_at(state)
+            due = [wake_at(state), *(drain.deadline for drain in drains.values())]
+            return min((when for when in due if when is not None), default=None)
         reverting = self._will_revert(step)
         final = DeploymentStatus.REVERTED if reverting else step.deployment.status
         outcome = await self._store.commit(
@@ -151,6 +172,44 @@ class Deployer:
         if reverting:
             await self._revert(job, step)
         return time.time()  # look again at once: the next step may be ready
+
+    async def _stop_drained(
+        self,
+        job: str,
+        inputs: PlanningInputs,
+        schedule: Schedule,
+        delta: dict[str, Resources],
+        stopped: list[int],
+    ) -> float:
+        """Stop what a drain's deadline (or --force) left on its node; placed again elsewhere."""
+        outcome = await self._store.commit(
+            job,
+            inputs,
+            job=inputs.job,
+            schedule=schedule,
+            allocation_changes=delta,
+            nodes_that_must_exist=[],
+        )
+        if not outcome.won:
+            return time.time() + _RETRY_SECONDS
+        names = ", ".join(f"{job}-{index}" for index in stopped)
+        await self._event(job, f"stopped {names}: the drain of its node ended")
+        return time.time()
+
+    async def _commit_drain_deployment(
+        self, job: str, inputs: PlanningInputs, deployment: Deployment
+    ) -> None:
+        outcome = await self._store.commit(
+            job,
+            inputs,
+            job=inputs.job,
+            schedule=inputs.schedule,
+            allocation_changes={},
+            nodes_that_must_exist=[],
+            deployment=deployment,
+        )
+        if outcome.won:
+            await self._event(job, deployment.description)
 
     @staticmethod
     def _will_revert(step: Step) -> bool:

@@ -55,6 +55,7 @@ class RolloutState:
     view: ClusterView
     live_nodes: frozenset[str]
     now: float
+    draining: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class _Work:
     delta: dict[str, Resources] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
     progressed: bool = False
+    stuck: list[str] = field(default_factory=list)  # on a draining node, with no room elsewhere
 
     @property
     def pod(self) -> Resources:
@@ -321,16 +323,18 @@ def _promote(work: _Work, canaries: list[int]) -> None:
 
 
 def _outdated(work: _Work) -> list[int]:
-    """Instances running a version this deployment must replace, not yet being replaced."""
+    """Instances this deployment must replace, not yet being replaced: those running an older
+    version, and those on a draining node."""
     record, deployment = work.state.record, work.deployment
     good = {record.version, *deployment.satisfied_by}
     replaced = set(work.surge.values())
+    draining = work.state.draining
     return sorted(
         index
-        for index in work.placements
+        for index, node in work.placements.items()
         if index not in work.surge
         and index not in replaced
-        and work.versions.get(index, record.version) not in good
+        and (work.versions.get(index, record.version) not in good or node in draining)
     )
 
 
@@ -350,6 +354,11 @@ def _replace_outdated(work: _Work) -> None:
         work.surge[new] = old
         work.events.append(f"started {work.name(new)} to replace {work.name(old)}")
     for old in outdated[len(surged) :]:
+        node = work.placements[old]
+        if node in work.state.draining:
+            # Never in place on a draining node: it waits for room, or the drain's deadline.
+            work.stuck.append(work.name(old))
+            continue
         # No room beside it: stop it and start the new version on its node.
         work.versions.pop(old, None)
         work.placed[old] = work.state.now
@@ -359,7 +368,13 @@ def _replace_outdated(work: _Work) -> None:
 def _progress_text(work: _Work) -> str:
     total = work.deployment.desired
     healthy = sum(1 for i in work.healthy if i in work.placements)
-    return f"{healthy} of {total} instances healthy at version {work.deployment.version}"
+    text = f"{healthy} of {total} instances healthy at version {work.deployment.version}"
+    if work.stuck:
+        text += (
+            f"; no room elsewhere for {', '.join(work.stuck)} on a draining node: waiting for"
+            " room or the drain's deadline (`ozy node drain --force` stops them now)"
+        )
+    return text
 
 
 def _place_surge(work: _Work, count: int) -> list[int]:

@@ -14,6 +14,7 @@ from ozymandias.cluster.records import (
     AclToken,
     Cordon,
     Deployment,
+    Drain,
     InstanceStatus,
     JobRecord,
     Node,
@@ -43,6 +44,7 @@ class ClusterMirrors:
     tokens: Mirror[AclToken]
     secrets: Mirror[SealedSecret]
     deployments: Mirror[Deployment]
+    drains: Mirror[Drain]
 
     @classmethod
     def following(cls, etcd: Etcd) -> ClusterMirrors:
@@ -61,6 +63,7 @@ class ClusterMirrors:
             tokens=Mirror(etcd, keys.ACL_TOKENS, lambda _, raw: AclToken.from_json(raw)),
             secrets=Mirror(etcd, keys.SECRETS, lambda _, raw: SealedSecret.from_json(raw)),
             deployments=Mirror(etcd, keys.DEPLOYMENTS, lambda _, raw: Deployment.from_json(raw)),
+            drains=Mirror(etcd, keys.DRAINS, lambda _, raw: Drain.from_json(raw)),
         )
 
     def all(self) -> list[Mirror[Any]]:
@@ -76,6 +79,7 @@ class ClusterMirrors:
             self.tokens,
             self.secrets,
             self.deployments,
+            self.drains,
         ]
 
     def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
@@ -111,6 +115,9 @@ class ClusterMirrors:
 
     def schedule(self, job_name: str) -> Schedule | None:
         return self.schedules.items.get(keys.schedule(job_name))
+
+    def drain_list(self) -> list[Drain]:
+        return list(self.drains.items.values())
 
     def deployment(self, job_name: str) -> Deployment | None:
         return self.deployments.items.get(keys.deployment(job_name))

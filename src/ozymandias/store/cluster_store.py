@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from ozymandias.cluster.records import (
     Cordon,
     Deployment,
+    Drain,
     Event,
     InstanceStatus,
     JobRecord,
@@ -174,13 +175,26 @@ class ClusterStore:
         )
 
     async def set_cordon(self, node_name: str, cordoned: bool) -> None:
-        """Mark a node as taking no new instances, or clear that mark."""
+        """Mark a node as taking no new instances, or clear that mark (and any drain)."""
         if cordoned:
             await self.etcd.put(
                 keys.cordon(node_name), Cordon(node=node_name, since=time.time()).to_json()
             )
         else:
-            await self.etcd.delete(keys.cordon(node_name))
+            await self.etcd.transaction(
+                [], [Delete(keys.cordon(node_name)), Delete(keys.drain(node_name))]
+            )
+
+    async def start_drain(self, drain: Drain) -> None:
+        """Cordon the node and ask for it to be emptied, in one transaction."""
+        cordon = Cordon(node=drain.node, since=drain.started_at)
+        await self.etcd.transaction(
+            [],
+            [
+                Put(keys.cordon(drain.node), cordon.to_json()),
+                Put(keys.drain(drain.node), drain.to_json()),
+            ],
+        )
 
     async def commit(
         self,

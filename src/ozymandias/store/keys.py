@@ -5,6 +5,7 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/nodes/<node>               Node            under the node's lease
     /ozy/allocations/<node>         Resources       what the scheduler has given the node
     /ozy/cordons/<node>             Cordon          present while the node takes no new instances
+    /ozy/drains/<node>              Drain           an operator's request to empty the node
     /ozy/jobs/<job>                 JobRecord
     /ozy/schedules/<job>            Schedule        one value per job keeps commits small
     /ozy/deployments/<job>          Deployment      the rollout of the job's newest version
@@ -38,6 +39,7 @@ ROOT = b"/ozy/"
 NODES = ROOT + b"nodes/"
 ALLOCATIONS = ROOT + b"allocations/"
 CORDONS = ROOT + b"cordons/"
+DRAINS = ROOT + b"drains/"
 JOBS = ROOT + b"jobs/"
 SCHEDULES = ROOT + b"schedules/"
 DEPLOYMENTS = ROOT + b"deployments/"
@@ -67,6 +69,10 @@ def allocation(node_name: str) -> bytes:
 
 def cordon(node_name: str) -> bytes:
     return CORDONS + node_name.encode()
+
+
+def drain(node_name: str) -> bytes:
+    return DRAINS + node_name.encode()
 
 
 def job(name: str) -> bytes:
