@@ -84,8 +84,9 @@ def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterato
             etcd_url=etcd.url,
             work_dir=tmp_path / "nodes",
             # Nodes start one after another and each creates its network before
-            # it answers, so the next one sees that subnet taken.
-            pod_subnet=unused_pod_subnets(1, first=100)[0],
+            # it answers, so the next one sees that subnet taken. A test may pick
+            # its own, away from where other sessions' tests race for theirs.
+            pod_subnet=str(options.pop("pod_subnet", "")) or unused_pod_subnets(1, first=100)[0],
             **options,  # type: ignore[arg-type]
         )
         started.append(node)

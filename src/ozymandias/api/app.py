@@ -16,6 +16,7 @@ from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.api import (
     acl,
+    deployments,
     events,
     health,
     ingress,
@@ -42,6 +43,7 @@ from ozymandias.api.problems import (
 from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import Node
+from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.history import JobHistory
@@ -58,6 +60,7 @@ _ROUTERS = [
     health.router,
     acl.router,
     jobs.router,
+    deployments.router,
     job_versions.router,
     volumes.router,
     nodes.router,
@@ -114,6 +117,7 @@ def create_app(
         acl=acl_store,
         peers=peers,
         secrets=secret_service,
+        deployments=OperatorActions(store),
     )
     for router in _ROUTERS:
         app.include_router(router)

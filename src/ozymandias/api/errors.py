@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from ozymandias.api.problems import Problem
+from ozymandias.deployments.operator_actions import DeploymentRefused
 from ozymandias.jobs.service import JobNotFound, JobRejected
 from ozymandias.store.etcd import StoreUnavailable
 
@@ -27,6 +28,17 @@ async def submit(work: Awaitable[T], name: str) -> T:
         raise Problem(
             503, "store-unavailable", "etcd is unavailable", str(error), job=name
         ) from None
+
+
+async def deployment_call(work: Awaitable[T], name: str) -> T:
+    """Await an operator's action on a deployment; a refusal is a 409 (it is the
+    deployment's state that does not allow it)."""
+    try:
+        return await work
+    except DeploymentRefused as refusal:
+        raise Problem(409, refusal.slug, refusal.title, refusal.detail, job=name) from None
+    except StoreUnavailable as error:
+        raise store_unavailable(error) from None
 
 
 async def store_call(work: Awaitable[T]) -> T:

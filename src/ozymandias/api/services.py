@@ -15,6 +15,7 @@ from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.request_limits import Follows
 from ozymandias.cluster.records import Node
+from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.history import JobHistory
@@ -41,6 +42,7 @@ class ApiServices:
     acl: AclStore
     peers: PeerLink
     secrets: SecretService
+    deployments: OperatorActions
 
 
 async def api_services(request: Request) -> ApiServices:

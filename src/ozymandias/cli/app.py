@@ -35,7 +35,8 @@ app = typer.Typer(
     add_completion=False,
 )
 get_app = typer.Typer(
-    help="List jobs, instances, nodes, volumes, events or ingress routes.", no_args_is_help=True
+    help="List jobs, instances, deployments, nodes, volumes, events or ingress routes.",
+    no_args_is_help=True,
 )
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
 alias_app = typer.Typer(
@@ -69,12 +70,17 @@ secret_app = typer.Typer(
     "or files.",
     no_args_is_help=True,
 )
+deployment_app = typer.Typer(
+    help="Deployments: how a job's newest version rolls out; see it, or fail it.",
+    no_args_is_help=True,
+)
 acl_app = typer.Typer(
     help="Access control: make the cluster's first admin token.", no_args_is_help=True
 )
 # `ozy --help` lists the sub-apps in this order, after the commands.
 app.add_typer(get_app, name="get")
 app.add_typer(describe_app, name="describe")
+app.add_typer(deployment_app, name="deployment")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")
 app.add_typer(token_app, name="token")

@@ -171,7 +171,7 @@ def _demo(file: Path, api_port: int, timeout: float) -> None:
         api=config.api_url,
         dry_run=False,
         check_index=None,
-        no_wait=False,
+        detach=False,
         timeout=timeout,
         settle=SETTLE_SECONDS,
     )

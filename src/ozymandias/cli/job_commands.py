@@ -1,5 +1,6 @@
 """`ozy apply`, `scale` and `delete` (jobs, and kept shared volumes), and the wait for a
-job's instances to run that `apply` and `scale` end with."""
+job's instances to run that `scale` ends with (and `apply`, when it made no new version to
+follow the deployment of: see deployment_follow.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ozymandias.cli.app import (
     warn,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
+from ozymandias.cli.deployment_follow import follow_deployment, job_version
 from ozymandias.cli.plan_command import YAML_HEADERS, show_plan
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
@@ -63,19 +65,33 @@ def apply(
             show_default=False,
         ),
     ] = None,
-    no_wait: Annotated[
+    detach: Annotated[
         bool,
-        typer.Option("--no-wait", help="Return once committed, without waiting for instances."),
+        typer.Option(
+            "--detach", "--no-wait", help="Return once committed, without following the rollout."
+        ),
     ] = False,
-    timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to follow the deployment (default: to its end, which its deadlines"
+            f" bound), or to wait for the instances (default {DEFAULT_WAIT_SECONDS:.0f}).",
+            show_default=False,
+        ),
+    ] = None,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
-    """Submit a job, or update it, and wait until every instance of it is healthy.
+    """Submit a job, or update it, and follow its deployment to its end.
 
-    Success is every instance of the new version running and healthy (running
-    is enough without a healthcheck), or completed for a one-shot, for
-    --settle seconds without a restart. Apply fails, naming the instance and
-    the reason, as soon as one fails to start, turns unhealthy or crash-loops.
+    A new version rolls out as its deployment (the job's `update` block) decides:
+    apply shows each instance (old version → new, state, health, node), the
+    deployment's counts and what it waits for, live on a terminal and as plain
+    lines elsewhere. It exits 0 when the deployment succeeds, or pauses with
+    canaries for `ozy promote`; 1 when it fails, is reverted or cancelled,
+    saying why. Without a new version (only the number of instances changed,
+    or nothing) or a deployment of it, it waits until every instance is
+    running and healthy (or completed) for --settle seconds, and fails as soon
+    as one fails to start, turns unhealthy or crash-loops.
 
     Example: ozy apply -f examples/simple-webapp.yaml --check-index 42
     """
@@ -88,6 +104,8 @@ def apply(
         raise fail(f"{file} is not a valid job:\n{error}", code=2) from None
     params = {} if check_index is None else {"checkIndex": str(check_index)}
     path = f"/v1/jobs/{spec.name}"
+    # Read first: only a new version rolls out as a deployment to follow.
+    before = job_version(api, spec.name)
     result = call(api, "PUT", path, params=params, content=text, headers=YAML_HEADERS)
     for warning in result.get("warnings", []):
         warn(warning)
@@ -96,8 +114,12 @@ def apply(
         f"job {spec.name} {verb} "
         f"(version {result['version']}, {result['numInstances']} instance(s))"
     )
-    if not no_wait:
-        wait_for_instances(api, spec.name, result["version"], timeout, settle)
+    if detach:
+        return
+    new_version = result["version"] != before
+    if not (new_version and follow_deployment(api, spec.name, result["version"], timeout)):
+        wait = DEFAULT_WAIT_SECONDS if timeout is None else timeout
+        wait_for_instances(api, spec.name, result["version"], wait, settle)
 
 
 def scale(

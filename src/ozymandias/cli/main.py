@@ -12,6 +12,7 @@ import typer
 from ozymandias.cli import (
     alias_commands,
     cluster_commands,
+    deployment_commands,
     drain_command,
     get_commands,
     history_commands,
@@ -28,6 +29,7 @@ from ozymandias.cli.app import (
     acl_app,
     alias_app,
     app,
+    deployment_app,
     describe_app,
     get_app,
     node_app,
@@ -50,6 +52,7 @@ app.command()(job_commands.restart)
 app.command()(history_commands.history)
 app.command()(history_commands.rollback)
 app.command()(job_commands.delete)
+app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)
 app.command()(cluster_commands.demo)
 app.command()(version_command.version)
@@ -60,9 +63,13 @@ get_app.command("ingress")(get_commands.get_ingress)
 get_app.command("nodes")(get_commands.get_nodes)
 get_app.command("volumes")(get_commands.get_volumes)
 get_app.command("events")(get_commands.get_events)
+get_app.command("deployments")(deployment_commands.get_deployments)
 describe_app.command("job")(get_commands.describe_job)
 describe_app.command("instance")(get_commands.describe_instance)
 describe_app.command("node")(get_commands.describe_node)
+
+deployment_app.command("status")(deployment_commands.deployment_status)
+deployment_app.command("fail")(deployment_commands.deployment_fail)
 
 alias_app.command("set")(alias_commands.alias_set)
 alias_app.command("get")(alias_commands.alias_get)

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from ozymandias.cli.deployment_view import instance_row
 from ozymandias.spec.sizes import format_size
 
 
@@ -50,6 +51,39 @@ def instances_table(instances: list[dict[str, Any]]) -> Table:
             str(item["restarts"]),
             item["podIP"] or "-",
             item["reason"],
+        )
+    return table
+
+
+def deployment_instances_table(instances: list[dict[str, Any]]) -> Table:
+    """A deployment's instances: the version each runs and should run, its state and node."""
+    table = Table("INSTANCE", "VERSION", "STATE", "HEALTH", "NODE", "NOTE", box=None)
+    table.columns[0].min_width = max((len(item["name"]) for item in instances), default=8)
+    for item in instances:
+        name, versions, state, health, node, note = instance_row(item)
+        table.add_row(name, versions, styled_state(state), styled_state(health), node, note)
+    return table
+
+
+def deployments_table(deployments: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "JOB", "VERSION", "STATUS", "HEALTHY", "PLACED", "CANARY", "DESCRIPTION", box=None
+    )
+    # The job is what a user types next (`ozy deployment status JOB`): never cut it short.
+    table.columns[0].min_width = max((len(item["job"]) for item in deployments), default=3)
+    for item in deployments:
+        healthy = f"{item['healthy']}/{item['desired']}"
+        if item["unhealthy"]:
+            healthy += f" ({item['unhealthy']} unhealthy)"
+        canary = str(item["canary"]) + (" promoted" if item["promoted"] else "")
+        table.add_row(
+            item["job"],
+            str(item["version"]),
+            styled_state(item["status"]),
+            healthy,
+            str(item["placed"]),
+            canary if item["canary"] else "-",
+            item["description"],
         )
     return table
 
@@ -191,5 +225,9 @@ def styled_state(state: str) -> str:
         "unhealthy": "red",
         "completed": "green",
         "stopping": "yellow",
+        "successful": "green",
+        "reverted": "red",
+        "paused": "yellow",
+        "cancelled": "yellow",
     }.get(state, "cyan")
     return f"[{colour}]{state}[/]"
