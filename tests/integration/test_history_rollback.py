@@ -75,7 +75,7 @@ def test_history_lists_the_versions_and_rollback_returns_to_the_stable_one(
     rolled = ozy(node, "rollback", JOB, "--yes")
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert "rolled back to version 1's spec: version 3" in rolled.stdout
-    assert "2/2 running" in rolled.stdout  # it waited, as apply does
+    assert "version 3 of ledger deployed: 2/2 healthy" in rolled.stdout  # followed, as apply
     job = node.request("GET", f"/v1/jobs/{JOB}").json()
     assert job["version"] == 3
     assert job["spec"]["containers"]["app"]["environment"] == {"GREETING": "hello"}

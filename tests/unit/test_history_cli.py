@@ -83,6 +83,7 @@ def rollback(*arguments: str) -> Any:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     api = FakeApi()
     monkeypatch.setattr(history_commands, "call", api)
+    monkeypatch.setattr(history_commands, "job_version", lambda api, job: 3)
     return api
 
 
@@ -112,3 +113,13 @@ def test_a_rollback_to_the_running_spec_commits_nothing(fake: FakeApi) -> None:
     result = rollback("--yes")
     assert result.exit_code == 0 and "nothing to do" in result.output
     assert len(fake.calls) == 1
+
+
+def test_rollback_follows_the_new_versions_deployment_as_apply_does(
+    fake: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    followed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(history_commands, "follow_the_rollout", lambda *a: followed.append(a))
+    assert rollback("--yes", "--timeout", "30").exit_code == 0
+    [(_, job, before, version, timeout, _)] = followed
+    assert (job, before, version, timeout) == ("shop", 3, 4, 30.0)

@@ -8,7 +8,6 @@ import typer
 
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import (
-    DEFAULT_WAIT_SECONDS,
     ApiOption,
     OutputOption,
     call,
@@ -19,11 +18,12 @@ from ozymandias.cli.app import (
     warn,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS
+from ozymandias.cli.deployment_follow import job_version
 from ozymandias.cli.job_commands import (
-    NoWaitOption,
+    DetachOption,
+    FollowTimeoutOption,
     SettleOption,
-    TimeoutOption,
-    wait_for_instances,
+    follow_the_rollout,
 )
 from ozymandias.cli.tables import versions_table
 
@@ -68,8 +68,8 @@ def rollback(
     ] = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
-    no_wait: NoWaitOption = False,
-    timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
+    detach: DetachOption = False,
+    timeout: FollowTimeoutOption = None,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
     """Roll a job back to an earlier version: submit that version's spec again, as a new version.
@@ -77,9 +77,9 @@ def rollback(
     The whole spec is restored, as Nomad's `job revert` does: images,
     environment, resources, and the number of instances that version had (so
     a later `ozy scale` is undone too). The new version rolls out as an
-    update does. Asks first on a terminal (or pass --yes), then waits until
-    every instance is healthy, as `apply` does; `-o json` prints the API's
-    answer and returns without waiting.
+    update does, through a deployment. Asks first on a terminal (or pass
+    --yes), then follows the deployment to its end and exits as `apply` does;
+    `-o json` prints the API's answer and returns without following.
 
     Example: ozy rollback simple-webapp --to 3
     """
@@ -101,6 +101,7 @@ def rollback(
         " without a terminal",
         declined="nothing was rolled back",
     )
+    before = job_version(api, job)
     # The version confirmed, by number: a newer stable one may have come meanwhile.
     result = call(api, "POST", path, json={"version": target})
     if output != "table":
@@ -111,5 +112,5 @@ def rollback(
         f"job {job} rolled back to version {target}'s spec: version {result['version']},"
         f" {result['numInstances']} instance(s) ({result['changes']})"
     )
-    if not no_wait:
-        wait_for_instances(api, job, result["version"], timeout, settle)
+    if not detach:
+        follow_the_rollout(api, job, before, result["version"], timeout, settle)
