@@ -21,6 +21,7 @@ from ozymandias.api import (
     health,
     ingress,
     instances,
+    job_versions,
     jobs,
     node_drains,
     nodes,
@@ -45,6 +46,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
+from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
@@ -59,6 +61,7 @@ _ROUTERS = [
     acl.router,
     jobs.router,
     deployments.router,
+    job_versions.router,
     volumes.router,
     nodes.router,
     node_drains.router,
@@ -102,6 +105,7 @@ def create_app(
     app.add_middleware(Authentication, guard=guard)
     app.state.services = ApiServices(
         jobs=service,
+        history=JobHistory(store, mirrors, service),
         mirrors=mirrors,
         store=store,
         agent=agent,

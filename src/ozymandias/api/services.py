@@ -18,6 +18,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
+from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
@@ -29,6 +30,7 @@ from ozymandias.store.cluster_store import ClusterStore
 @dataclass(frozen=True)
 class ApiServices:
     jobs: JobService
+    history: JobHistory
     mirrors: ClusterMirrors
     store: ClusterStore
     agent: NodeAgent

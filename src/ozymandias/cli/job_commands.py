@@ -42,6 +42,21 @@ SettleOption = Annotated[
         min=0,
     ),
 ]
+# What apply and rollback share: they follow a new version's deployment.
+DetachOption = Annotated[
+    bool,
+    typer.Option(
+        "--detach", "--no-wait", help="Return once committed, without following the rollout."
+    ),
+]
+FollowTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds to follow the deployment (default: to its end, which its deadlines"
+        f" bound), or to wait for the instances (default {DEFAULT_WAIT_SECONDS:.0f}).",
+        show_default=False,
+    ),
+]
 
 
 def apply(
@@ -65,20 +80,8 @@ def apply(
             show_default=False,
         ),
     ] = None,
-    detach: Annotated[
-        bool,
-        typer.Option(
-            "--detach", "--no-wait", help="Return once committed, without following the rollout."
-        ),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            help="Seconds to follow the deployment (default: to its end, which its deadlines"
-            f" bound), or to wait for the instances (default {DEFAULT_WAIT_SECONDS:.0f}).",
-            show_default=False,
-        ),
-    ] = None,
+    detach: DetachOption = False,
+    timeout: FollowTimeoutOption = None,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
     """Submit a job, or update it, and follow its deployment to its end.
@@ -114,12 +117,18 @@ def apply(
         f"job {spec.name} {verb} "
         f"(version {result['version']}, {result['numInstances']} instance(s))"
     )
-    if detach:
-        return
-    new_version = result["version"] != before
-    if not (new_version and follow_deployment(api, spec.name, result["version"], timeout)):
+    if not detach:
+        follow_the_rollout(api, spec.name, before, result["version"], timeout, settle)
+
+
+def follow_the_rollout(
+    api: str, job: str, before: int | None, version: int, timeout: float | None, settle: float
+) -> None:
+    """Follow the deployment of `version` to its end if a submit made it a new version (the
+    job was at `before`); else, or without a deployment of it, wait for the instances."""
+    if not (version != before and follow_deployment(api, job, version, timeout)):
         wait = DEFAULT_WAIT_SECONDS if timeout is None else timeout
-        wait_for_instances(api, spec.name, result["version"], wait, settle)
+        wait_for_instances(api, job, version, wait, settle)
 
 
 def scale(

@@ -15,6 +15,7 @@ from ozymandias.cli import (
     deployment_commands,
     drain_command,
     get_commands,
+    history_commands,
     job_commands,
     logs_command,
     node_commands,
@@ -48,6 +49,8 @@ app.command()(job_commands.apply)
 app.command()(plan_command.plan)
 app.command()(job_commands.scale)
 app.command()(job_commands.restart)
+app.command()(history_commands.history)
+app.command()(history_commands.rollback)
 app.command()(job_commands.delete)
 app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)

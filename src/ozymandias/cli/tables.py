@@ -21,6 +21,20 @@ def jobs_table(jobs: list[dict[str, Any]]) -> Table:
     return table
 
 
+def versions_table(versions: list[dict[str, Any]]) -> Table:
+    """A job's history, newest first, as `ozy history` shows it."""
+    table = Table("VERSION", "SUBMITTED", "STATUS", "STABLE", "CHANGES", box=None)
+    for item in versions:
+        table.add_row(
+            f"{item['version']} (current)" if item["current"] else str(item["version"]),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item["submittedAt"])),
+            styled_state(item["deploymentStatus"] or "-"),
+            "yes" if item["stable"] else "no",
+            item["summary"],
+        )
+    return table
+
+
 def instances_table(instances: list[dict[str, Any]]) -> Table:
     table = Table(
         "INSTANCE", "NODE", "STATE", "HEALTH", "VERSION", "RESTARTS", "POD IP", "REASON", box=None
