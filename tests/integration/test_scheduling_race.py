@@ -33,7 +33,8 @@ from ozymandias.cluster.records import (
     Schedule,
     SharedVolume,
 )
-from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
+from ozymandias.jobs.errors import JobNotFound, JobRejected
+from ozymandias.jobs.service import JobService
 from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.spec.loader import job_from_data
 from ozymandias.spec.models import JobSpec

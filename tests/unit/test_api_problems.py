@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ozymandias.api.errors import submit
 from ozymandias.api.openapi import PROBLEM_SCHEMA
 from ozymandias.api.problems import Problem, handle_unexpected_error
-from ozymandias.jobs.service import JobRejected
+from ozymandias.jobs.errors import JobRejected
 from ozymandias.scheduling import ClusterView, NodeView, PlacementRequest, plan_all_or_nothing
 from tests.support.placement import rejected
 

@@ -9,7 +9,8 @@ from typing import Any, cast
 import pytest
 
 from ozymandias.cluster.records import JobRecord, Node, Resources
-from ozymandias.jobs.service import JobRejected, JobService
+from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.service import JobService
 from ozymandias.spec.loader import load_job
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore

@@ -197,3 +197,20 @@ def test_a_revert_keeps_the_instances_that_already_run_the_stable_spec() -> None
     step = next_step(state(OLD, rollout, job=job))
     assert step is not None and step.deployment.status is DeploymentStatus.SUCCESSFUL
     assert step.schedule == OLD
+
+
+def test_a_new_instance_that_cannot_run_fails_the_deployment_at_once() -> None:
+    surging = OLD.model_copy(update={"placements": {0: "n1", 1: "n1", 2: "n1"}, "surge": {2: 0}})
+    cannot_run = InstanceStatus(
+        job="web",
+        index=2,
+        node="n1",
+        state=InstanceState.FAILED,
+        spec_version=2,
+        health=Health.UNHEALTHY,
+        reason="image web:2 not found",
+    )
+    step = next_step(state(surging, deployment(placed={2: NOW - 1}), [cannot_run]))
+    assert step is not None and step.deployment.status is DeploymentStatus.FAILED
+    assert step.deployment.description == "web-2 failed (failed, unhealthy: image web:2 not found)"
+    assert step.schedule.placements == {0: "n1", 1: "n1"}

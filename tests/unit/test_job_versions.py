@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ozymandias.cluster.records import Deployment, DeploymentStatus, JobVersion
-from ozymandias.jobs.service import JobRejected
+from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.versions import EARLIER_NOT_KEPT, history, rollback_target
 from ozymandias.spec.loader import job_from_data
 

@@ -14,7 +14,8 @@ from ozymandias.api.views import job_plan
 from ozymandias.cli import app, plan_command
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cluster.records import JobRecord, Schedule
-from ozymandias.jobs.service import ApplyResult, JobRejected
+from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.service import ApplyResult
 from ozymandias.spec.loader import load_job
 
 CURRENT = "name: web\nnumInstances: 2\ncontainers: {app: {image: web:1, memory: 64M}}\n"

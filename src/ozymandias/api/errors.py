@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from ozymandias.api.problems import Problem
 from ozymandias.deployments.operator_actions import DeploymentRefused
-from ozymandias.jobs.service import JobNotFound, JobRejected
+from ozymandias.jobs.errors import JobNotFound, JobRejected
 from ozymandias.store.etcd import StoreUnavailable
 
 T = TypeVar("T")

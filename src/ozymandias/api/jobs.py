@@ -20,7 +20,8 @@ from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.ingress.port_range import ports_outside_range
 from ozymandias.ingress.routes import conflicts_added
-from ozymandias.jobs.service import ApplyResult, JobRejected
+from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.service import ApplyResult
 from ozymandias.spec.loader import SpecError, check_instances, load_job
 from ozymandias.spec.models import JobSpec
 

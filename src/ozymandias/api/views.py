@@ -20,7 +20,8 @@ from ozymandias.cluster.records import (
     instance_name,
 )
 from ozymandias.ingress.routes import Backend, Routes
-from ozymandias.jobs.service import ApplyResult, JobRejected
+from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.service import ApplyResult
 from ozymandias.plans.instance_changes import InstanceChange, counts, instance_changes
 from ozymandias.plans.spec_diff import diff_specs, diff_to_json
 from ozymandias.spec.loader import dump_job

@@ -13,7 +13,7 @@ from ozymandias.api.errors import store_call, store_unavailable
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import Services
 from ozymandias.cluster.records import describe_storage_domain
-from ozymandias.jobs.service import JobRejected, VolumeNotFound
+from ozymandias.jobs.errors import JobRejected, VolumeNotFound
 from ozymandias.store.etcd import StoreUnavailable
 
 router = APIRouter(tags=["volumes"])

@@ -25,7 +25,8 @@ from ozymandias.cluster.records import Deployment, DeploymentStatus, Event, Reso
 from ozymandias.deployments.begin import version_entry
 from ozymandias.deployments.drain import drain_deployment, on_nodes, stop_drained
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
-from ozymandias.jobs.service import JobService, pod_size
+from ozymandias.jobs.planning import pod_size
+from ozymandias.jobs.service import JobService
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.store.cluster_mirrors import ClusterMirrors

@@ -234,6 +234,14 @@ def _failure(work: _Work) -> str | None:
     for index, started in sorted(work.placed.items()):
         if index in work.healthy or index not in work.placements:
             continue
+        status = work.state.statuses.get(index)
+        if (
+            status is not None
+            and status.spec_version == work.state.record.version
+            and status.state is InstanceState.FAILED
+        ):
+            # It cannot run at all (a missing image, say): no deadline will change that.
+            return f"{work.name(index)} failed ({_last_seen(status)})"
         if now - started > update.healthy_deadline:
             return (
                 f"{work.name(index)} was not healthy within {update.healthy_deadline:g}s"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ozymandias.jobs.service import ApplyResult, JobNotFound, JobService
+from ozymandias.jobs.errors import JobNotFound
+from ozymandias.jobs.service import ApplyResult, JobService
 from ozymandias.jobs.versions import HistoryEntry, history, rollback_target
 from ozymandias.plans.history_summary import summarize
 from ozymandias.store.cluster_mirrors import ClusterMirrors

@@ -11,31 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ozymandias.cluster.records import (
     Deployment,
     Event,
     JobRecord,
-    JobVersion,
     Resources,
     Schedule,
     SharedVolume,
     describe_storage_domain,
 )
-from ozymandias.deployments.begin import begin_version, version_entry
-from ozymandias.deployments.schedules import (
-    drop_surge,
-    merge_deltas,
-    with_rollout_state,
-    without_surge,
+from ozymandias.deployments.begin import version_entry
+from ozymandias.jobs.errors import JobNotFound, JobRejected, VolumeNotFound
+from ozymandias.jobs.planning import (
+    Placement,
+    ended_status,
+    new_version,
+    next_version,
+    place,
+    pod_size,
 )
-from ozymandias.scheduling.explain import Rejection
-from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing, usage_by_node
-from ozymandias.scheduling.request import request_from_spec
-from ozymandias.scheduling.view import ClusterView
+from ozymandias.scheduling.place import usage_by_node
 from ozymandias.secrets.references import secrets_used, unknown_references
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -50,49 +48,6 @@ log = logging.getLogger(__name__)
 # How long a request waits for this node's mirrors to show its own commit, so
 # that a read right after a write sees it. Only a slow watch makes it wait.
 _READ_YOUR_WRITES_SECONDS = 5.0
-
-
-class JobNotFound(Exception):
-    pass
-
-
-class JobRejected(Exception):
-    """The job cannot be placed (or the request can't be done); nothing was written.
-
-    `placement`, for a job that does not fit, is the scheduler's count of the
-    nodes it evaluated, filtered and found exhausted (`PlacementMetrics`).
-    """
-
-    def __init__(
-        self,
-        kind: str,
-        title: str,
-        detail: str,
-        status: int = 422,
-        *,
-        placement: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.title = title
-        self.detail = detail
-        self.status = status
-        self.placement = placement
-
-
-class VolumeNotFound(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class Placement:
-    """A plan, and what it writes with it: the job's shared-volume records, and for a new
-    version its deployment and history entry."""
-
-    result: PlanResult
-    volumes: list[SharedVolume]
-    deployment: Deployment | None = None
-    new_version: JobVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +91,8 @@ class JobService:
             (self._mirrors.secret_revision(name) for name in secrets_used(spec)), default=0
         )
 
+        fingerprint = spec.pod_fingerprint()
+
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             current = inputs.job
             if current is not None and current.spec == spec:
@@ -156,8 +113,17 @@ class JobService:
             )
             previous = pod_size(current.spec) if current is not None else None
             if current is not None and version == current.version:
-                return record, _place(spec, inputs, previous)
-            return _new_version(record, inputs, previous)
+                # The same pods: the version's history entry takes the new spec.
+                entry = version_entry(record, ended_status(record, inputs.deployment))
+                return record, replace(place(spec, inputs, previous), new_version=entry)
+            # Instances still running an older version with these very pods (the user
+            # went back to it by hand, or `ozy rollback`) are kept, as a revert keeps them.
+            satisfied = (
+                [v for v, old in current.older.items() if old.pod_fingerprint() == fingerprint]
+                if current is not None and revision == current.secrets_revision
+                else []
+            )
+            return new_version(record, inputs, previous, satisfied_by=satisfied)
 
         return await self._plan_and_commit(
             spec.name, plan, dry_run=dry_run, must_exist=False, check_index=check_index
@@ -172,7 +138,7 @@ class JobService:
             assert current is not None
             if current.secrets_revision >= secrets_revision:
                 return None
-            return _next_version(current, inputs, secrets_revision=secrets_revision)
+            return next_version(current, inputs, secrets_revision=secrets_revision)
 
         return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
 
@@ -190,7 +156,7 @@ class JobService:
             )
             same_pods = spec.pod_fingerprint() == current.spec.pod_fingerprint()
             satisfied = [stable] + ([current.version] if same_pods else [])
-            return _new_version(
+            return new_version(
                 record,
                 inputs,
                 pod_size(current.spec),
@@ -208,7 +174,7 @@ class JobService:
 
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             assert inputs.job is not None
-            return _next_version(inputs.job, inputs, submitted_at=time.time())
+            return next_version(inputs.job, inputs, submitted_at=time.time())
 
         return await self._plan_and_commit(name, plan, dry_run=False, must_exist=True)
 
@@ -220,7 +186,7 @@ class JobService:
                 return None
             spec = current.spec.model_copy(update={"num_instances": count})
             record = current.model_copy(update={"spec": spec})
-            placement = _place(spec, inputs, None)
+            placement = place(spec, inputs, None)
             if inputs.deployment is not None and inputs.deployment.version == record.version:
                 deployment = inputs.deployment.model_copy(update={"desired": count})
                 placement = replace(placement, deployment=deployment)
@@ -450,112 +416,6 @@ def _job_modified(name: str, expected: int, current: int) -> JobRejected:
         f"{detail}; run `ozy plan` again to see what applying would do now",
         status=409,
     )
-
-
-def pod_size(spec: JobSpec) -> Resources:
-    return Resources(memory=spec.pod_memory, disk=spec.pod_disk)
-
-
-def _next_version(
-    current: JobRecord, inputs: PlanningInputs, **changes: Any
-) -> tuple[JobRecord, Placement]:
-    """The job's next version, of the same spec, rolled out as any new version."""
-    record = current.model_copy(update={"version": current.version + 1, **changes})
-    return _new_version(record, inputs, pod_size(current.spec))
-
-
-def _new_version(
-    record: JobRecord,
-    inputs: PlanningInputs,
-    previous_pod: Resources | None,
-    *,
-    revert_of: int = 0,
-    satisfied_by: list[int] | None = None,
-    reason: str = "",
-) -> tuple[JobRecord, Placement]:
-    """Plan a new version: a running deployment's surge instances go (their old instances
-    still run), the kept instances stay on the version they run, and a deployment starts."""
-    before = inputs.schedule
-    freed: dict[str, Resources] = {}
-    if before is not None and before.surge and inputs.job is not None:
-        before, freed = drop_surge(before, pod_size(inputs.job.spec))
-        inputs = replace(inputs, schedule=before)
-    placement = _place(record.spec, inputs, previous_pod)
-    result = placement.result
-    record, schedule, deployment = begin_version(
-        inputs.job,
-        before,
-        record,
-        result.schedule,
-        result.placed,
-        time.time(),
-        revert_of=revert_of,
-        satisfied_by=satisfied_by or (),
-    )
-    if reason:
-        deployment = deployment.model_copy(
-            update={"description": f"reverting version {revert_of}: {reason}"}
-        )
-    result = replace(
-        result,
-        schedule=schedule,
-        allocation_delta=merge_deltas(freed, result.allocation_delta),
-    )
-    return record, replace(
-        placement, result=result, deployment=deployment, new_version=version_entry(record)
-    )
-
-
-def _place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None) -> Placement:
-    existing = inputs.job_volumes()
-    deleting = [
-        existing[name].full_name
-        for name in spec.shared_volumes
-        if name in existing and existing[name].deleting
-    ]
-    if deleting:
-        raise JobRejected(
-            "volume-being-deleted",
-            "Shared volume is being deleted",
-            f"shared volume {', '.join(deleting)} is being removed; submit again once "
-            "`ozy get volumes` no longer lists it",
-            status=409,
-        )
-    view = ClusterView.from_records(
-        inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
-    )
-    result = plan_all_or_nothing(
-        request_from_spec(spec, existing),
-        without_surge(inputs.schedule),
-        view,
-        instance_states=inputs.instance_states,
-        previous_pod=previous_pod,
-    )
-    if isinstance(result, Rejection):
-        raise JobRejected(
-            result.kind, result.title, result.detail, placement=result.metrics.to_json()
-        )
-    result = replace(result, schedule=with_rollout_state(inputs.schedule, result.schedule))
-    return Placement(result, volume_records(spec, existing, result.shared_volume_domain))
-
-
-def volume_records(
-    spec: JobSpec, existing: Mapping[str, SharedVolume], domain: str | None
-) -> list[SharedVolume]:
-    """The shared-volume records a plan writes: new volumes in `domain`, and resized ones."""
-    records = []
-    now = time.time()
-    for name, size in sorted(spec.shared_volumes.items()):
-        volume = existing.get(name)
-        if volume is None:
-            if domain is None:
-                continue  # no instance placed yet: created with the first one
-            records.append(
-                SharedVolume(job=spec.name, name=name, size=size, domain=domain, created_at=now)
-            )
-        elif volume.size != size:
-            records.append(volume.model_copy(update={"size": size}))
-    return records
 
 
 def _describe_commit(result: ApplyResult) -> str:

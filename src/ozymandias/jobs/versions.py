@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ozymandias.cluster.records import Deployment, DeploymentStatus, JobVersion
-from ozymandias.jobs.service import JobRejected
+from ozymandias.jobs.errors import JobRejected
 from ozymandias.plans.history_summary import summarize
 from ozymandias.store.job_commit import HISTORY_LENGTH
 

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ozymandias.cluster.records import Event, SealedSecret
-from ozymandias.jobs.service import JobNotFound, JobRejected, JobService
+from ozymandias.jobs.errors import JobNotFound, JobRejected
+from ozymandias.jobs.service import JobService
 from ozymandias.secrets.keyring import KeyFile, KeyFileError, Keyring
 from ozymandias.secrets.references import jobs_using, keys_in_use
 from ozymandias.secrets.sealing import SecretUnreadable, encode, open_record, seal
