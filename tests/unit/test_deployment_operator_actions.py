@@ -39,7 +39,6 @@ ENDED = [
     DeploymentStatus.SUCCESSFUL,
     DeploymentStatus.FAILED,
     DeploymentStatus.REVERTED,
-    DeploymentStatus.CANCELLED,
 ]
 
 

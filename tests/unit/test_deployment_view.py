@@ -155,7 +155,6 @@ def instance(
             "cancelled: version 3 replaced it",
             id="replaced by a newer version",
         ),
-        pytest.param(deployment(status="cancelled"), None, True, 1, "cancelled", id="cancelled"),
     ],
 )
 def test_the_verdict_on_a_followed_version(

@@ -23,7 +23,7 @@ class _View(BaseModel):
 class DeploymentSummary(_View):
     job: str
     version: int
-    status: str = Field(description="running, paused, successful, failed, reverted or cancelled")
+    status: str = Field(description="running, paused, successful, failed or reverted")
     active: bool = Field(description="running or paused: it may still change")
     description: str = Field(description="what it waits for, or how it ended")
     desired: int = Field(description="instances of the new version it is to run")

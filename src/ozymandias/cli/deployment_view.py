@@ -82,8 +82,6 @@ def verdict(
         return Outcome(
             True, 1, f"version {version} of {job} failed{_why_failed(deployment)}{reverted}"
         )
-    if status == "cancelled":
-        return Outcome(True, 1, f"version {version} of {job} was cancelled: a newer version came")
     return ONGOING
 
 

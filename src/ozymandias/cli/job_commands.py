@@ -90,7 +90,7 @@ def apply(
     apply shows each instance (old version → new, state, health, node), the
     deployment's counts and what it waits for, live on a terminal and as plain
     lines elsewhere. It exits 0 when the deployment succeeds, or pauses with
-    canaries for `ozy promote`; 1 when it fails, is reverted or cancelled,
+    canaries for `ozy promote`; 1 when it fails, is reverted or replaced,
     saying why. Without a new version (only the number of instances changed,
     or nothing) or a deployment of it, it waits until every instance is
     running and healthy (or completed) for --settle seconds, and fails as soon

@@ -228,6 +228,5 @@ def styled_state(state: str) -> str:
         "successful": "green",
         "reverted": "red",
         "paused": "yellow",
-        "cancelled": "yellow",
     }.get(state, "cyan")
     return f"[{colour}]{state}[/]"

@@ -357,8 +357,7 @@ class DeploymentStatus(enum.StrEnum):
     PAUSED = "paused"  # canaries are healthy and wait for `ozy promote`
     SUCCESSFUL = "successful"
     FAILED = "failed"
-    REVERTED = "reverted"  # failed, and the job went back to its last stable version
-    CANCELLED = "cancelled"  # a newer version came before it ended
+    REVERTED = "reverted"  # failed, and the job goes back to its last stable version
 
     @property
     def active(self) -> bool:

@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from ozymandias.cluster.records import Deployment, DeploymentStatus, Event, Resources, Schedule
@@ -143,7 +144,10 @@ class Deployer:
             due = [wake_at(state), *(drain.deadline for drain in drains.values())]
             return min((when for when in due if when is not None), default=None)
         reverting = self._will_revert(step)
-        final = DeploymentStatus.REVERTED if reverting else step.deployment.status
+        if reverting:
+            reverted = step.deployment.model_copy(update={"status": DeploymentStatus.REVERTED})
+            step = replace(step, deployment=reverted)
+        final = step.deployment.status
         outcome = await self._store.commit(
             job,
             inputs,
