@@ -13,6 +13,7 @@ from ozymandias.network.firewall import IptablesFirewall
 from ozymandias.network.firewall_rules import (
     Chains,
     Isolation,
+    PodPorts,
     PortOrRange,
     control_host_rules,
     host_rules,
@@ -20,6 +21,7 @@ from ozymandias.network.firewall_rules import (
     render,
 )
 from ozymandias.runtime.models import BridgeNetwork
+from ozymandias.spec.models import PortMapping
 from ozymandias.store.cluster_store import ClusterStore
 
 CHAINS = Chains.for_node("n1")
@@ -165,6 +167,8 @@ async def test_set_peers_adds_to_the_etcd_hosts_and_applies_changes_only(
     assert "-d 10.0.0.100/32 -p tcp -m multiport --dports 2379,7070 " in fake.restored[-1]
     # The jumps are hooked in first, INPUT's too, and stay there.
     assert "-I INPUT 1 -j OZY-n1-IN" in fake.moves[-1]
+    await wall.reset({})  # the agent adopted no pod: nothing changes
+    assert len(fake.restored) == 1
 
     peer = IPv4Address("10.0.0.2")
     await wall.set_peers({peer: frozenset({7171}), etcd: frozenset({7070})})
@@ -240,3 +244,24 @@ async def test_the_pod_network_gives_the_firewall_its_isolation(
         # Once each; a name that does not resolve is left out (with an error logged).
         "control_hosts": [IPv4Address("10.0.0.100")],
     }
+
+
+async def test_a_restarted_node_keeps_its_pods_ports_open_until_it_knows_its_pods(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeIptables(monkeypatch)
+    before = IptablesFirewall("n1", SUBNET, CLUSTER, control_ports=(7070,))
+    await before.start()
+    web = PodPorts("10.213.7.5", (PortMapping.model_validate("80:3000"),))
+    await before.open_pod("web-0", web)
+    assert "--to-destination 10.213.7.5:3000" in fake.restored[-1]
+    written = len(fake.restored)
+
+    # The daemon restarts: its chains are there, and the peers are known before the pods.
+    after = IptablesFirewall("n1", SUBNET, CLUSTER, control_ports=(7070,))
+    await after.start()
+    await after.set_peers({IPv4Address("10.0.0.2"): frozenset({7070})})
+    assert len(fake.restored) == written  # the old chains, web-0's port with them, stay
+    await after.reset({"web-0": web})  # adopted: written once, with the peer
+    assert "--to-destination 10.213.7.5:3000" in fake.restored[-1]
+    assert "10.0.0.2/32" in fake.restored[-1]

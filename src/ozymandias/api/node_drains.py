@@ -43,6 +43,10 @@ class DrainStatus(BaseModel):
     deadline: float | None = None
     force: bool = False
     remaining: list[str] = Field(description="instances still on the node")
+    waiting: dict[str, str] = Field(
+        default_factory=dict,
+        description="for each job with instances still there, what its deployment waits for",
+    )
 
 
 _DRAIN_BODY_DOC: dict[str, Any] = {
@@ -81,18 +85,23 @@ async def drain_status(name: str, services: Services) -> DrainStatus:
 
 
 def _status(services: ApiServices, name: str, drain: Drain | None) -> DrainStatus:
-    remaining = sorted(
-        instance_name(schedule.job, index)
-        for schedule in services.mirrors.schedules.items.values()
-        for index in on_nodes(schedule, [name])
-    )
+    mirrors = services.mirrors
+    remaining: list[str] = []
+    waiting: dict[str, str] = {}
+    for schedule in mirrors.schedules.items.values():
+        if indices := on_nodes(schedule, [name]):
+            remaining += [instance_name(schedule.job, index) for index in indices]
+            deployment = mirrors.deployment(schedule.job)
+            if deployment is not None and deployment.status.active:
+                waiting[schedule.job] = deployment.description
     return DrainStatus(
         node=name,
         draining=drain is not None and bool(remaining),
         drained=drain is not None and not remaining,
         deadline=drain.deadline if drain is not None else None,
         force=drain.force if drain is not None else False,
-        remaining=remaining,
+        remaining=sorted(remaining),
+        waiting=waiting,
     )
 
 

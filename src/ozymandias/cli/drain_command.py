@@ -82,15 +82,20 @@ def drain(
 def _follow(api: str, name: str, deadline: float) -> dict[str, Any]:
     """The drain's status, read until the node is empty (or well past the deadline)."""
     started = time.monotonic()
-    shown: list[str] | None = None
+    shown: tuple[list[str], dict[str, str]] | None = None
     while True:
         status: dict[str, Any] = call(api, "GET", f"/v1/nodes/{name}/drain")
-        remaining = list(status["remaining"])
-        if remaining != shown:
+        now = (list(status["remaining"]), dict(status["waiting"]))
+        if now != shown:
             elapsed = time.monotonic() - started
+            remaining, waiting = now
             listing = ", ".join(remaining) if remaining else "none"
-            out.print(f"{elapsed:5.1f}s  {len(remaining)} left on {name}: {listing}")
-            shown = remaining
+            out.print(
+                f"{elapsed:5.1f}s  {len(remaining)} left on {name}: {listing}", soft_wrap=True
+            )
+            for job, why in sorted(waiting.items()):
+                out.print(f"        {job}: {why}", soft_wrap=True, highlight=False)
+            shown = now
         if status["drained"] or time.monotonic() - started > deadline + _GRACE_SECONDS:
             return status
         time.sleep(_POLL_SECONDS)

@@ -116,6 +116,10 @@ class IptablesFirewall:
         # What the last iptables-restore wrote: a pod without ports changes nothing.
         self._applied: str | None = None
         self._lock = asyncio.Lock()
+        # Until the agent has adopted the pods a previous run left (`reset`), their port
+        # mappings are known only to the chains that run left: rewriting the chains before
+        # then would close those ports for a moment.
+        self._pods_known = False
 
     async def start(self) -> None:
         """Create the chains if missing and hook them in first.
@@ -134,6 +138,7 @@ class IptablesFirewall:
         """Unhook and delete every chain of the node."""
         async with self._lock:
             self._pods.clear()
+            self._pods_known = False
             self._applied = None
             for table, builtin, chain in self.chains.jumps():
                 await _unhook(table, builtin, chain)
@@ -155,6 +160,7 @@ class IptablesFirewall:
     async def reset(self, pods: Mapping[str, PodPorts]) -> None:
         async with self._lock:
             self._pods = dict(pods)
+            self._pods_known = True
             await self._apply(await _saved_rules())
 
     async def set_peers(self, peers: Mapping[IPv4Address, frozenset[int]]) -> None:
@@ -165,7 +171,8 @@ class IptablesFirewall:
         async with self._lock:
             if hosts != self._isolation.control_hosts:
                 self._isolation = replace(self._isolation, control_hosts=hosts)
-                await self._apply(await _saved_rules())
+                if self._pods_known:  # else `reset` applies it, with the pods' ports
+                    await self._apply(await _saved_rules())
 
     def _chains_in(self, saved: str) -> bool:
         declared = {line.split()[0] for line in saved.splitlines() if line.startswith(":")}
