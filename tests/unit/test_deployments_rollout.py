@@ -214,3 +214,19 @@ def test_a_new_instance_that_cannot_run_fails_the_deployment_at_once() -> None:
     assert step is not None and step.deployment.status is DeploymentStatus.FAILED
     assert step.deployment.description == "web-2 failed (failed, unhealthy: image web:2 not found)"
     assert step.schedule.placements == {0: "n1", 1: "n1"}
+
+
+def test_no_more_canaries_than_instances_and_none_left_over_after_promotion() -> None:
+    job = record(canary=5, min_healthy_time="1s")
+    rollout = deployment(update={"canary": 5, "min_healthy_time": "1s"})
+    step = next_step(state(OLD, rollout, job=job))
+    assert step is not None and step.schedule.surge == {2: CANARY, 3: CANARY}  # 2 instances
+    # Scaled down to one instance meanwhile: the second canary has nothing to replace.
+    one_old = step.schedule.model_copy(
+        update={"placements": {0: "n1", 2: "n1", 3: "n1"}, "versions": {0: 1}}
+    )
+    promoted = step.deployment.model_copy(update={"promoted": True})
+    healthy_canaries = [healthy(2, NOW - 5), healthy(3, NOW - 5)]
+    after = next_step(state(one_old, promoted, healthy_canaries, job=job))
+    assert after is not None
+    assert after.schedule.placements == {2: "n1"} and after.schedule.surge == {}

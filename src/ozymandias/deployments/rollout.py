@@ -279,7 +279,8 @@ def _fail(work: _Work, reason: str) -> None:
 def _canaries(work: _Work) -> bool:
     """Start canaries and wait on them; True while the rollout must not go further."""
     deployment = work.deployment
-    wanted = deployment.update.canary
+    # No more canaries than the job has instances to replace.
+    wanted = min(deployment.update.canary, work.state.record.spec.num_instances)
     if not wanted or deployment.revert_of or (not _outdated(work) and not _canary_indices(work)):
         return False
     canaries = _canary_indices(work)
@@ -321,7 +322,9 @@ def _promote(work: _Work, canaries: list[int]) -> None:
     outdated = _outdated(work)
     for canary in canaries:
         if not outdated:
-            del work.surge[canary]  # nothing left to replace: it simply stays
+            # Nothing left for it to replace (the job was scaled down meanwhile): it goes.
+            work.events.append(f"stopping canary {work.name(canary)}: nothing left to replace")
+            work.remove(canary)
             continue
         work.surge[canary] = outdated.pop(0)
     work.deployment = work.deployment.model_copy(
