@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ozymandias.acl.roles import Role
 from ozymandias.api import views
 from ozymandias.api.auth import requires
 from ozymandias.api.errors import submit
+from ozymandias.api.problems import read_json_body
 from ozymandias.api.services import Services
 from ozymandias.cluster.records import DeploymentStatus
 from ozymandias.ingress.routes import conflicts_added
@@ -110,15 +110,7 @@ async def rollback_job(
 
 def _parse_rollback(body: bytes) -> RollbackRequest:
     """The request, read as JSON whatever the content type; no body asks for the default."""
-    if not body.strip():
-        return RollbackRequest()
-    try:
-        return RollbackRequest.model_validate_json(body)
-    except ValidationError as error:
-        # Reported as every other request error is (400 invalid-request, naming the field).
-        raise RequestValidationError(
-            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
-        ) from None
+    return read_json_body(RollbackRequest, body, empty_is_default=True)
 
 
 def _version_view(entry: HistoryEntry) -> VersionView:

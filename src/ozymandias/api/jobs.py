@@ -8,15 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from ozymandias.acl.roles import Role
 from ozymandias.api import views
 from ozymandias.api.auth import require_role, requires
 from ozymandias.api.errors import job_not_found, submit
-from ozymandias.api.problems import Problem
+from ozymandias.api.problems import Problem, read_json_body
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.ingress.port_range import ports_outside_range
 from ozymandias.ingress.routes import conflicts_added
@@ -163,14 +162,7 @@ def _limit_exceeded(error: SpecError, name: str) -> Problem:
 
 
 def _parse_scale(body: bytes) -> ScaleRequest:
-    """The scale request, read as JSON whatever the content type (curl -d sends a form's)."""
-    try:
-        return ScaleRequest.model_validate_json(body)
-    except ValidationError as error:
-        # Reported as every other request error is (400 invalid-request, naming the field).
-        raise RequestValidationError(
-            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
-        ) from None
+    return read_json_body(ScaleRequest, body)
 
 
 @router.delete("/v1/jobs/{name}", dependencies=[requires(Role.DEPLOY)])

@@ -6,12 +6,11 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ozymandias.acl.roles import Role
 from ozymandias.api.auth import requires
-from ozymandias.api.problems import Problem
+from ozymandias.api.problems import Problem, read_json_body
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.cluster.records import Drain, instance_name
 from ozymandias.deployments.drain import on_nodes
@@ -112,11 +111,4 @@ def _require_node(services: ApiServices, name: str) -> None:
 
 def _parse(body: bytes) -> DrainRequest:
     """The drain request, read as JSON whatever the content type; an empty body is the defaults."""
-    if not body.strip():
-        return DrainRequest()
-    try:
-        return DrainRequest.model_validate_json(body)
-    except ValidationError as error:
-        raise RequestValidationError(
-            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
-        ) from None
+    return read_json_body(DrainRequest, body, empty_is_default=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -101,3 +102,20 @@ async def handle_unexpected_error(request: Request, error: Exception) -> JSONRes
             requestId=request_id,
         )
     )
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def read_json_body(model: type[Body], body: bytes, *, empty_is_default: bool = False) -> Body:
+    """A request body read as JSON whatever its content type (curl -d sends a form's);
+    with `empty_is_default`, no body at all means the model's defaults. A bad one is
+    reported as every other request error is (400 invalid-request, naming the field)."""
+    if empty_is_default and not body.strip():
+        return model()
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**item, "loc": ("body", *item["loc"])} for item in error.errors()]
+        ) from None
