@@ -76,7 +76,7 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 
 
 def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List nodes with labels, and memory and disk allocated against capacity.
+    """List nodes with labels, and memory, disk and CPU allocated against capacity.
 
     Example: ozy get nodes
     """
@@ -211,7 +211,7 @@ def describe_node(
     out.print(f"labels {labels}")
     out.print(
         f"memory {allocated_of(node, 'memory')}  disk {allocated_of(node, 'disk')}"
-        "  (allocated / capacity)"
+        f"  cpu {allocated_of(node, 'cpu')}  (allocated / capacity)"
     )
     out.print("\n[bold]Instances[/]")
     out.print(instances_table(instances) if instances else "none")

@@ -50,6 +50,15 @@ def node(
     disk: Annotated[
         str | None, typer.Option(help="Disk to offer, e.g. 50G (default: 90% of free space).")
     ] = None,
+    cpus: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=100_000,
+            help="CPU cores to offer, e.g. 3.5; containers' `cpus` count against it "
+            "(default: the host's core count).",
+        ),
+    ] = None,
     shared_storage: Annotated[
         Path | None,
         typer.Option(
@@ -160,6 +169,7 @@ def node(
             labels=parse_labels(labels),
             memory=parse_size(memory) if memory else None,
             disk=parse_size(disk) if disk else None,
+            cpus=cpus,
             shared_storage=shared_storage,
             shared_capacity=parse_size(shared_capacity) if shared_capacity else None,
             address=address,

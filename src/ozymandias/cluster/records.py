@@ -33,22 +33,39 @@ class Record(BaseModel):
 
 
 class Resources(Record):
-    """An amount of schedulable resources, in bytes."""
+    """An amount of schedulable resources: memory and disk in bytes, CPU in millicores.
+
+    CPU is counted in thousandths of a core, as Kubernetes' `500m`, so sums stay
+    exact integers; a record written before CPU was counted reads as 0.
+    """
 
     memory: int = 0
     disk: int = 0
+    cpu: int = 0
 
     def __add__(self, other: Resources) -> Resources:
-        return Resources(memory=self.memory + other.memory, disk=self.disk + other.disk)
+        return Resources(
+            memory=self.memory + other.memory,
+            disk=self.disk + other.disk,
+            cpu=self.cpu + other.cpu,
+        )
 
     def __sub__(self, other: Resources) -> Resources:
-        return Resources(memory=self.memory - other.memory, disk=self.disk - other.disk)
+        return Resources(
+            memory=self.memory - other.memory,
+            disk=self.disk - other.disk,
+            cpu=self.cpu - other.cpu,
+        )
 
     def __mul__(self, count: int) -> Resources:
-        return Resources(memory=self.memory * count, disk=self.disk * count)
+        return Resources(memory=self.memory * count, disk=self.disk * count, cpu=self.cpu * count)
 
     def fits_within(self, available: Resources) -> bool:
-        return self.memory <= available.memory and self.disk <= available.disk
+        return (
+            self.memory <= available.memory
+            and self.disk <= available.disk
+            and self.cpu <= available.cpu
+        )
 
 
 # The node label that names a node's zone: nodes in one zone share storage.

@@ -31,10 +31,15 @@ class BinPack:
     instance fills exactly. The exponential favours a node that would end
     nearly full over one left half full more than a linear score would, which
     keeps big gaps open for big jobs.
+
+    CPU joins the sum, as (30 - ... - 10^f_cpu) / 27, only for a job that asks
+    for CPU: one that asks for none takes none, so the node's CPU fullness says
+    nothing about how well it packs there.
     """
 
     memory: int
     disk: int
+    cpu: int = 0
 
     def score(self, candidate: Candidate) -> float:
         node = candidate.node
@@ -44,7 +49,12 @@ class BinPack:
         free_memory = (candidate.free_memory - self.memory) / capacity if capacity > 0 else 1.0
         capacity = node.capacity_disk
         free_disk = (candidate.free_disk - self.disk) / capacity if capacity > 0 else 1.0
-        return (20.0 - math.pow(10.0, free_memory) - math.pow(10.0, free_disk)) / 18.0
+        if self.cpu <= 0:
+            return (20.0 - math.pow(10.0, free_memory) - math.pow(10.0, free_disk)) / 18.0
+        capacity = node.capacity_cpu
+        free_cpu = (candidate.free_cpu - self.cpu) / capacity if capacity > 0 else 1.0
+        unused = math.pow(10.0, free_memory) + math.pow(10.0, free_disk) + math.pow(10.0, free_cpu)
+        return (30.0 - unused) / 27.0
 
 
 @dataclass(frozen=True, slots=True)
