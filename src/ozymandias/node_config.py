@@ -47,6 +47,11 @@ class NodeConfig:
     memory: int | None = None  # None: most of the host's memory
     disk: int | None = None  # None: most of the free space under data_dir
     cpus: float | None = None  # cores to offer; None: every core of the host
+    # Load per core above which peers pass this node over for new instances.
+    load_threshold: float = 0.8
+    # Where the load average is read: another path for a host whose /proc is not its own
+    # (e.g. LXCFS's /var/lib/lxcfs/proc/loadavg inside a container).
+    loadavg_file: Path = Path("/proc/loadavg")
     # Where the zone's shared storage (e.g. an NFS mount) is mounted on this
     # host, and how much of it shared volumes may take; None: no shared storage.
     shared_storage: Path | None = None

@@ -69,7 +69,10 @@ def test_get_nodes_shows_cpu_in_cores_beside_memory_and_disk() -> None:
         "labels": {},
         "capacity": {"memory": 2 * 1024**3, "disk": 10 * 1024**3, "cpu": 2000},
         "allocated": {"memory": 1024**3, "disk": 0, "cpu": 1250},
+        "load": 0.35,
+        "loadThreshold": 0.8,
     }
-    text = rendered(nodes_table([node]))
+    text = rendered(nodes_table([node, {**node, "name": "n2", "load": 1.5}]))
     assert "CPU (ALLOC/CAP)" in text
     assert "1.25 / 2" in text and "1G / 2G" in text
+    assert "0.35" in text and "1.50 (busy)" in text

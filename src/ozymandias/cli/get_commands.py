@@ -31,6 +31,7 @@ from ozymandias.cli.tables import (
     instances_table,
     jobs_table,
     labels_text,
+    load_of,
     nodes_table,
     styled_state,
     volumes_table,
@@ -212,6 +213,10 @@ def describe_node(
     out.print(
         f"memory {allocated_of(node, 'memory')}  disk {allocated_of(node, 'disk')}"
         f"  cpu {allocated_of(node, 'cpu')}  (allocated / capacity)"
+    )
+    out.print(
+        f"load {load_of(node)} per core (1 minute; new instances go elsewhere first above "
+        f"{node['loadThreshold']})"
     )
     out.print("\n[bold]Instances[/]")
     out.print(instances_table(instances) if instances else "none")

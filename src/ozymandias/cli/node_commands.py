@@ -59,6 +59,22 @@ def node(
             "(default: the host's core count).",
         ),
     ] = None,
+    load_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="1-minute load average per core above which peers place new instances "
+            "elsewhere first, all else being equal (never refusing one that fits only here).",
+        ),
+    ] = 0.8,
+    loadavg_file: Annotated[
+        Path,
+        typer.Option(
+            help="Where to read the load average: e.g. LXCFS's "
+            "/var/lib/lxcfs/proc/loadavg for a node inside a container.",
+        ),
+    ] = Path("/proc/loadavg"),
     shared_storage: Annotated[
         Path | None,
         typer.Option(
@@ -170,6 +186,8 @@ def node(
             memory=parse_size(memory) if memory else None,
             disk=parse_size(disk) if disk else None,
             cpus=cpus,
+            load_threshold=load_threshold,
+            loadavg_file=loadavg_file,
             shared_storage=shared_storage,
             shared_capacity=parse_size(shared_capacity) if shared_capacity else None,
             address=address,

@@ -160,6 +160,7 @@ def nodes_table(nodes: list[dict[str, Any]]) -> Table:
         "MEMORY (ALLOC/CAP)",
         "DISK (ALLOC/CAP)",
         "CPU (ALLOC/CAP)",
+        "LOAD",
         box=None,
     )
     for item in nodes:
@@ -172,6 +173,7 @@ def nodes_table(nodes: list[dict[str, Any]]) -> Table:
             allocated_of(item, "memory"),
             allocated_of(item, "disk"),
             allocated_of(item, "cpu"),
+            load_of(item),
         )
     return table
 
@@ -225,6 +227,12 @@ def allocated_of(node: dict[str, Any], resource: str) -> str:
     if resource == "cpu":  # in cores, as a spec's `cpus` is written
         return f"{_cores(allocated)} / {_cores(capacity)}"
     return f"{format_size(allocated)} / {format_size(capacity)}"
+
+
+def load_of(node: dict[str, Any]) -> str:
+    """The node's load per core, marked when it is above its threshold (so placed last)."""
+    load = f"{node['load']:.2f}"
+    return f"{load} (busy)" if node["load"] > node["loadThreshold"] else load
 
 
 def _cores(millicores: int) -> str:

@@ -95,6 +95,15 @@ class Node(Record):
     started_at: float = Field(description="unix time the daemon registered")
     pod_subnet: str = Field("", description="the node's pod subnet, which peers route to it")
     shared_storage: SharedStorage | None = None
+    load: float = Field(0.0, description="1-minute load average per core, as last reported")
+    load_threshold: float = Field(
+        0.8, description="load per core above which the node asks to be passed over"
+    )
+
+    @property
+    def overload(self) -> float:
+        """How far the node's load is above its threshold: 0 for a node that is not busy."""
+        return max(0.0, self.load - self.load_threshold)
 
     @property
     def storage_domain(self) -> str:

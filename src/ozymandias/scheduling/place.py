@@ -43,7 +43,13 @@ from ozymandias.scheduling.filters import (
     NodeIsSchedulable,
     constraint_filters,
 )
-from ozymandias.scheduling.rankers import BinPack, JobAntiAffinity, Ranker, total_score
+from ozymandias.scheduling.rankers import (
+    BinPack,
+    JobAntiAffinity,
+    LoadPenalty,
+    Ranker,
+    total_score,
+)
 from ozymandias.scheduling.reconcile import reconcile
 from ozymandias.scheduling.request import PlacementRequest
 from ozymandias.scheduling.view import Candidate, ClusterView, NodeView
@@ -208,7 +214,7 @@ def _plan_with_shared_volumes(planning: _Planning) -> PlanResult | Rejection:
 
 def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list[str]:
     """Storage domains ordered by the score of their best node for the job's first instance."""
-    rankers: list[Ranker] = [BinPack(request.memory, request.disk, request.cpu)]
+    rankers: list[Ranker] = [BinPack(request.memory, request.disk, request.cpu), LoadPenalty()]
     constraints = constraint_filters(request)
     best: dict[str, float] = {}
     for node in view:
@@ -251,7 +257,11 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
         for node, free_memory, free_disk, free_cpu in scratch.rooms(kept.counts)
         if free_memory >= memory and free_disk >= disk and free_cpu >= cpu
     ]
-    rankers: list[Ranker] = [BinPack(memory, disk, cpu), JobAntiAffinity(request.count)]
+    rankers: list[Ranker] = [
+        BinPack(memory, disk, cpu),
+        JobAntiAffinity(request.count),
+        LoadPenalty(),
+    ]
     heap = [(-total_score(rankers, c), c.node.name, c) for c in candidates]
     heapify(heap)
     fits = (EnoughMemory(memory), EnoughDisk(disk), EnoughCpu(cpu))

@@ -74,6 +74,20 @@ class JobAntiAffinity:
         return -(candidate.collisions + 1) / self.desired_count
 
 
+@dataclass(frozen=True, slots=True)
+class LoadPenalty:
+    """Pass over busy nodes, all else being equal: the design post's "node busyness".
+
+    A node whose 1-minute load per core is above its threshold scores
+    -(load - threshold), at most -1: about one bin-packing score, so a busy node
+    loses to an idle one of the same fill. It only reorders the feasible nodes,
+    so it never makes a placement fail.
+    """
+
+    def score(self, candidate: Candidate) -> float:
+        return -min(candidate.node.overload, 1.0)
+
+
 def total_score(rankers: Sequence[Ranker], candidate: Candidate) -> float:
     score = 0.0
     for ranker in rankers:

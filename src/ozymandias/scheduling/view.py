@@ -31,6 +31,7 @@ class NodeView:
     # Millicores; last, with defaults, as a node record from before CPU was counted has none.
     capacity_cpu: int = 0
     free_cpu: int = 0
+    overload: float = 0.0  # load per core above the node's threshold (`Node.overload`)
     cordoned: bool = False
     storage_domain: str | None = None  # where its shared storage reaches; None without any
 
@@ -91,6 +92,7 @@ class ClusterView:
                     free_disk=node.capacity.disk - used.disk,
                     capacity_cpu=node.capacity.cpu,
                     free_cpu=node.capacity.cpu - used.cpu,
+                    overload=node.overload,
                     cordoned=node.name in cordoned,
                     storage_domain=domain,
                 )
