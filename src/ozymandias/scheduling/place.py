@@ -214,7 +214,7 @@ def _plan_with_shared_volumes(planning: _Planning) -> PlanResult | Rejection:
 
 def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list[str]:
     """Storage domains ordered by the score of their best node for the job's first instance."""
-    rankers: list[Ranker] = [BinPack(request.memory, request.disk, request.cpu), LoadPenalty()]
+    rankers = _rankers(view, BinPack(request.memory, request.disk, request.cpu))
     constraints = constraint_filters(request)
     best: dict[str, float] = {}
     for node in view:
@@ -257,11 +257,7 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
         for node, free_memory, free_disk, free_cpu in scratch.rooms(kept.counts)
         if free_memory >= memory and free_disk >= disk and free_cpu >= cpu
     ]
-    rankers: list[Ranker] = [
-        BinPack(memory, disk, cpu),
-        JobAntiAffinity(request.count),
-        LoadPenalty(),
-    ]
+    rankers = _rankers(view, BinPack(memory, disk, cpu), JobAntiAffinity(request.count))
     heap = [(-total_score(rankers, c), c.node.name, c) for c in candidates]
     heapify(heap)
     fits = (EnoughMemory(memory), EnoughDisk(disk), EnoughCpu(cpu))
@@ -298,6 +294,11 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
         stopped=diff.stop,
         allocation_delta=scratch.delta(now_on),
     )
+
+
+def _rankers(view: ClusterView, *rankers: Ranker) -> list[Ranker]:
+    """`rankers`, and the load penalty if any node is busy (it scores 0 everywhere else)."""
+    return [*rankers, LoadPenalty()] if view.any_busy else list(rankers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,9 @@ class ClusterView:
     ) -> None:
         self._nodes = {node.name: node for node in sorted(nodes, key=lambda n: n.name)}
         self.shared_free = dict(shared_free or {})
+        # Whether ranking needs the load penalty at all: in a calm cluster it would only
+        # cost a call per score.
+        self.any_busy = any(node.overload > 0 for node in self._nodes.values())
 
     @classmethod
     def from_records(
