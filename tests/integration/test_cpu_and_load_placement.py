@@ -4,6 +4,8 @@ against it; the load a node reports in its record, and peers passing a busy node
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.jobs import web_job
@@ -76,3 +78,52 @@ def test_a_node_reporting_a_high_load_is_passed_over_until_its_load_drops(
     )
     assert a.apply(web_job("load-second", 1)).status_code in (200, 201)
     assert [i["node"] for i in a.instances("load-second")] == ["load-a"]
+
+
+def test_rebalance_plan_moves_instances_onto_a_new_node_up_to_the_mean(
+    make_node: NodeFactory,
+) -> None:
+    first = make_node("rebal-a")
+    make_node("rebal-b")
+    for job in ("rebal-web", "rebal-api"):
+        assert first.apply(web_job(job, 3, memory="64M")).status_code in (200, 201)
+    # Instances of a job mid-deployment never move: wait for both to finish.
+    def deployed() -> bool:
+        statuses = [
+            first.request("GET", f"/v1/jobs/{job}/deployment").json()["status"]
+            for job in ("rebal-web", "rebal-api")
+        ]
+        return statuses == ["successful", "successful"]
+
+    wait_until(deployed, timeout=120, what="both deployments to succeed")
+    placed_before = {job: first.instances(job) for job in ("rebal-web", "rebal-api")}
+    make_node("rebal-c")
+
+    plan = first.request("GET", "/v1/rebalance").json()
+    assert plan["moves"], plan
+    assert {move["to"] for move in plan["moves"]} == {"rebal-c"}
+    after = {node["name"]: node["after"]["memory"] // 2**20 for node in plan["nodes"]}
+    assert after == {"rebal-a": 128, "rebal-b": 128, "rebal-c": 128}  # 2/2/2 by memory
+    assert len({move["job"] for move in plan["moves"]}) == 2  # one of each job, spread
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "ozymandias.cli.main", "rebalance", "--plan", "--api", first.api],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "rebal-c" in cli.stdout and "at least" in cli.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "ozymandias.cli.main", "rebalance", "--api", first.api],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "--plan" in refused.stderr
+    # Nothing was written: every instance is where it was.
+    for job, instances in placed_before.items():
+        assert [i["node"] for i in first.instances(job)] == [i["node"] for i in instances]
+    refused_query = first.request("GET", "/v1/rebalance", params={"threshold": "2"})
+    assert refused_query.status_code == 400
+    assert refused_query.headers["content-type"] == "application/problem+json"
