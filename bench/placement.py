@@ -53,6 +53,7 @@ from tests.support.machine import free_port  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule  # noqa: E402
+from ozymandias.jobs.planning import pod_size  # noqa: E402
 from ozymandias.scheduling import (  # noqa: E402
     ClusterView,
     Rejection,
@@ -412,7 +413,7 @@ async def check(store: ClusterStore, instances: int) -> list[str]:
         for pair in allocations
     }
     pod_sizes = {
-        record.spec.name: Resources(memory=record.spec.pod_memory, disk=record.spec.pod_disk)
+        record.spec.name: pod_size(record.spec)
         for record in (JobRecord.from_json(pair.value) for pair in jobs)
     }
     read_back = [Schedule.from_json(pair.value) for pair in schedules]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
+from ozymandias.load_report import LoadReporter, read_load
 from ozymandias.network.pod_network import PodNetwork
 from ozymandias.node_config import (
     NodeConfig,
@@ -62,6 +64,9 @@ SECRETS_ROOT = Path("/dev/shm/ozymandias")
 
 # How long a starting node waits for etcd before giving up with a clear error.
 ETCD_WAIT_SECONDS = 60
+# The load average counts runnable tasks over the whole host: per core, it reads alike
+# on a 2-core and a 64-core node. All of the host's cores, whatever `--cpus` offers.
+_CORES = os.cpu_count() or 1
 
 
 def _lock_directories(name: str, directories: list[Path]) -> list[DirectoryLock]:
@@ -96,6 +101,7 @@ class _Term:
     replacer: Replacer
     deployer: Deployer
     ingress: IngressController
+    load: LoadReporter
     server: ApiServer
 
 
@@ -104,7 +110,8 @@ class _Tasks:
     """A term's running parts, in the groups they stop in."""
 
     agent: asyncio.Task[Any]
-    services: list[asyncio.Task[Any]]  # replacer, deployer, upkeep, peer routes, ingress, DNS
+    # replacer, deployer, upkeep, peer routes, ingress, load report, DNS
+    services: list[asyncio.Task[Any]]
     server: asyncio.Task[Any]
     last: list[asyncio.Task[Any]]  # the lease keeper, then the mirrors
 
@@ -206,6 +213,8 @@ class NodeDaemon:
                     started_at=time.time(),
                     pod_subnet=self.pod_network.subnet,
                     shared_storage=shared_storage,
+                    load=read_load(config.loadavg_file, _CORES) or 0.0,
+                    load_threshold=config.load_threshold,
                 )
                 if not await self.store.register_node(node, self.membership.lease_id):
                     raise SystemExit(
@@ -306,6 +315,9 @@ class NodeDaemon:
             app, config.api_host, config.api_port, config.api_limits, config.api_tls
         )
         mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
+        load = LoadReporter(
+            self.store, node.name, lease_id, config.loadavg_file, _CORES, reported=node.load
+        )
         return _Term(
             node,
             mirrors,
@@ -316,6 +328,7 @@ class NodeDaemon:
             replacer,
             deployer,
             ingress,
+            load,
             server,
         )
 
@@ -331,6 +344,7 @@ class NodeDaemon:
         deployer_task = group.create_task(term.deployer.run())
         upkeep_task = group.create_task(term.upkeep.run())
         ingress_task = group.create_task(term.ingress.run())
+        load_task = group.create_task(term.load.run())
         dns_tasks = [
             group.create_task(term.publisher.run()),
             group.create_task(
@@ -346,6 +360,7 @@ class NodeDaemon:
                 upkeep_task,
                 *routes_tasks,
                 ingress_task,
+                load_task,
                 *dns_tasks,
             ],
             server=server_task,

@@ -46,6 +46,12 @@ class NodeConfig:
     labels: dict[str, str] = field(default_factory=dict)
     memory: int | None = None  # None: most of the host's memory
     disk: int | None = None  # None: most of the free space under data_dir
+    cpus: float | None = None  # cores to offer; None: every core of the host
+    # Load per core above which peers pass this node over for new instances.
+    load_threshold: float = 0.8
+    # Where the load average is read: another path for a host whose /proc is not its own
+    # (e.g. LXCFS's /var/lib/lxcfs/proc/loadavg inside a container).
+    loadavg_file: Path = Path("/proc/loadavg")
     # Where the zone's shared storage (e.g. an NFS mount) is mounted on this
     # host, and how much of it shared volumes may take; None: no shared storage.
     shared_storage: Path | None = None
@@ -186,9 +192,11 @@ def host_memory() -> int:
 
 
 def default_capacity(config: NodeConfig) -> Resources:
-    """What the node offers unless told: 90% of memory and of free disk.
+    """What the node offers unless told: 90% of memory and of free disk, and every core.
 
-    The rest is headroom for the host, the daemon and podman itself.
+    The rest of memory and disk is headroom for the host, the daemon and podman
+    itself. CPU needs none: a container's `cpus` is a CFS quota, a ceiling on
+    its share rather than memory it holds, so the host still gets time.
     """
     config.node_dir.mkdir(parents=True, exist_ok=True)
     memory = config.memory if config.memory is not None else int(host_memory() * 0.9)
@@ -197,7 +205,8 @@ def default_capacity(config: NodeConfig) -> Resources:
         if config.disk is not None
         else int(shutil.disk_usage(config.node_dir).free * 0.9)
     )
-    return Resources(memory=memory, disk=disk)
+    cpus = config.cpus if config.cpus is not None else float(os.cpu_count() or 1)
+    return Resources(memory=memory, disk=disk, cpu=round(cpus * 1000))
 
 
 def shared_storage_of(config: NodeConfig) -> SharedStorage | None:

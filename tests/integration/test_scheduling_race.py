@@ -34,6 +34,7 @@ from ozymandias.cluster.records import (
     SharedVolume,
 )
 from ozymandias.jobs.errors import JobNotFound, JobRejected
+from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
 from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.spec.loader import job_from_data
@@ -376,7 +377,7 @@ async def test_five_peers_racing_on_200_jobs_keep_every_invariant(etcd: EtcdServ
 
     # No node holds more than it has, and every total is the sum of its pods.
     pod_sizes = {
-        name: Resources(memory=job.spec.pod_memory, disk=job.spec.pod_disk)
+        name: pod_size(job.spec)
         for name, job in jobs.items()
     }
     capacities = {name: node.capacity for name, node in nodes.items()}

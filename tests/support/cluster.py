@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule
+from ozymandias.jobs.planning import pod_size
 from ozymandias.scheduling.invariants import check_invariants
 from ozymandias.store import keys
 from ozymandias.store.etcd import Etcd
@@ -36,7 +37,7 @@ def invariant_violations(endpoints: str) -> list[str]:
     """The scheduler's invariants over etcd, read at one revision."""
     nodes, allocations, jobs, schedules = asyncio.run(read_cluster(endpoints))
     pod_sizes = {
-        name: Resources(memory=job.spec.pod_memory, disk=job.spec.pod_disk)
+        name: pod_size(job.spec)
         for name, job in jobs.items()
     }
     capacities = {name: node.capacity for name, node in nodes.items()}

@@ -41,6 +41,7 @@ import httpx
 from tests.support.auth import bearer
 from tests.support.etcd import EtcdctlReads
 from tests.support.machine import CLUSTER_CIDR, run
+from tests.support.nodes import idle_load
 from tests.support.tls import TestPki
 from tests.support.waiting import wait_until
 
@@ -414,6 +415,7 @@ class Host:
             self.network_backend,
             "--labels",
             self.labels,
+            *idle_load(self.work_dir, self.name),
         ]
         if not self.lease_subnet:
             command += ["--pod-subnet", self.pod_subnet]

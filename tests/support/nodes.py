@@ -26,6 +26,15 @@ from tests.support.podman import containers_with_label, podman_json, pods_with_l
 from tests.support.waiting import wait_until
 
 
+def idle_load(work_dir: Path, name: str) -> tuple[str, str]:
+    """`--loadavg-file` of an idle host: placement among the test's nodes then depends on
+    what the test does, not on this host's real load, which varies with whatever else runs
+    (every node on one host would read the same /proc/loadavg, at different moments)."""
+    path = work_dir / f"{name}.loadavg"
+    path.write_text("0.00 0.00 0.00 1/1 1\n")
+    return "--loadavg-file", str(path)
+
+
 @dataclass
 class NodeProcess:
     """One `ozy node` daemon, run as a real subprocess so it can be killed for real."""
@@ -67,6 +76,7 @@ class NodeProcess:
     def start(self, *, wait: bool = True) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        load = () if "--loadavg-file" in self.extra_args else idle_load(self.work_dir, self.name)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -97,6 +107,7 @@ class NodeProcess:
                 str(self.dns_port),
                 "--ingress-port",
                 str(self.ingress_port),
+                *load,
                 *self.extra_args,
             ],
             stdout=log,

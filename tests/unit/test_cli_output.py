@@ -13,7 +13,7 @@ from rich.console import Console
 
 from ozymandias.agent.health_following import one_line
 from ozymandias.cli import app
-from ozymandias.cli.tables import events_table
+from ozymandias.cli.tables import events_table, nodes_table
 
 
 def rendered(table: object, width: int = 200) -> str:
@@ -59,3 +59,20 @@ def test_machines_get_the_apis_data_as_json_or_yaml(
 def test_an_unknown_output_is_refused() -> None:
     with pytest.raises(typer.Exit):
         app.check_output("xml")
+
+
+def test_get_nodes_shows_cpu_in_cores_beside_memory_and_disk() -> None:
+    node = {
+        "name": "n1",
+        "cordoned": False,
+        "address": "10.0.0.1",
+        "labels": {},
+        "capacity": {"memory": 2 * 1024**3, "disk": 10 * 1024**3, "cpu": 2000},
+        "allocated": {"memory": 1024**3, "disk": 0, "cpu": 1250},
+        "load": 0.35,
+        "loadThreshold": 0.8,
+    }
+    text = rendered(nodes_table([node, {**node, "name": "n2", "load": 1.5}]))
+    assert "CPU (ALLOC/CAP)" in text
+    assert "1.25 / 2" in text and "1G / 2G" in text
+    assert "0.35" in text and "1.50 (busy)" in text

@@ -25,6 +25,7 @@ from ozymandias.api import (
     jobs,
     node_drains,
     nodes,
+    rebalance,
     secrets,
     volumes,
 )
@@ -65,6 +66,7 @@ _ROUTERS = [
     volumes.router,
     nodes.router,
     node_drains.router,
+    rebalance.router,
     instances.router,
     ingress.router,
     events.router,

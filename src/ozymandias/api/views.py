@@ -191,6 +191,8 @@ def node_view(
             else None
         ),
         "startedAt": node.started_at,
+        "load": node.load,
+        "loadThreshold": node.load_threshold,
     }
 
 

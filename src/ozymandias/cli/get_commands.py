@@ -31,6 +31,7 @@ from ozymandias.cli.tables import (
     instances_table,
     jobs_table,
     labels_text,
+    load_of,
     nodes_table,
     styled_state,
     volumes_table,
@@ -76,7 +77,7 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 
 
 def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List nodes with labels, and memory and disk allocated against capacity.
+    """List nodes with labels, and memory, disk and CPU allocated against capacity.
 
     Example: ozy get nodes
     """
@@ -211,7 +212,11 @@ def describe_node(
     out.print(f"labels {labels}")
     out.print(
         f"memory {allocated_of(node, 'memory')}  disk {allocated_of(node, 'disk')}"
-        "  (allocated / capacity)"
+        f"  cpu {allocated_of(node, 'cpu')}  (allocated / capacity)"
+    )
+    out.print(
+        f"load {load_of(node)} per core (1 minute; new instances go elsewhere first above "
+        f"{node['loadThreshold']})"
     )
     out.print("\n[bold]Instances[/]")
     out.print(instances_table(instances) if instances else "none")

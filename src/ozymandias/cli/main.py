@@ -20,6 +20,7 @@ from ozymandias.cli import (
     logs_command,
     node_commands,
     plan_command,
+    rebalance_command,
     secret_commands,
     tls_commands,
     token_commands,
@@ -54,6 +55,7 @@ app.command()(history_commands.rollback)
 app.command()(job_commands.delete)
 app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)
+app.command()(rebalance_command.rebalance)
 app.command()(cluster_commands.demo)
 app.command()(version_command.version)
 

@@ -50,6 +50,31 @@ def node(
     disk: Annotated[
         str | None, typer.Option(help="Disk to offer, e.g. 50G (default: 90% of free space).")
     ] = None,
+    cpus: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=100_000,
+            help="CPU cores to offer, e.g. 3.5; containers' `cpus` count against it "
+            "(default: the host's core count).",
+        ),
+    ] = None,
+    load_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="1-minute load average per core above which peers place new instances "
+            "elsewhere first, all else being equal (never refusing one that fits only here).",
+        ),
+    ] = 0.8,
+    loadavg_file: Annotated[
+        Path,
+        typer.Option(
+            help="Where to read the load average: e.g. LXCFS's "
+            "/var/lib/lxcfs/proc/loadavg for a node inside a container.",
+        ),
+    ] = Path("/proc/loadavg"),
     shared_storage: Annotated[
         Path | None,
         typer.Option(
@@ -160,6 +185,9 @@ def node(
             labels=parse_labels(labels),
             memory=parse_size(memory) if memory else None,
             disk=parse_size(disk) if disk else None,
+            cpus=cpus,
+            load_threshold=load_threshold,
+            loadavg_file=loadavg_file,
             shared_storage=shared_storage,
             shared_capacity=parse_size(shared_capacity) if shared_capacity else None,
             address=address,

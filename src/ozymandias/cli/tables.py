@@ -153,7 +153,15 @@ def ingress_table(ingress: dict[str, Any]) -> Table:
 
 def nodes_table(nodes: list[dict[str, Any]]) -> Table:
     table = Table(
-        "NAME", "STATUS", "ADDRESS", "LABELS", "MEMORY (ALLOC/CAP)", "DISK (ALLOC/CAP)", box=None
+        "NAME",
+        "STATUS",
+        "ADDRESS",
+        "LABELS",
+        "MEMORY (ALLOC/CAP)",
+        "DISK (ALLOC/CAP)",
+        "CPU (ALLOC/CAP)",
+        "LOAD",
+        box=None,
     )
     for item in nodes:
         labels = labels_text(item["labels"])
@@ -164,6 +172,8 @@ def nodes_table(nodes: list[dict[str, Any]]) -> Table:
             labels,
             allocated_of(item, "memory"),
             allocated_of(item, "disk"),
+            allocated_of(item, "cpu"),
+            load_of(item),
         )
     return table
 
@@ -214,7 +224,19 @@ def labels_text(labels: dict[str, str]) -> str:
 
 def allocated_of(node: dict[str, Any], resource: str) -> str:
     allocated, capacity = node["allocated"][resource], node["capacity"][resource]
+    if resource == "cpu":  # in cores, as a spec's `cpus` is written
+        return f"{_cores(allocated)} / {_cores(capacity)}"
     return f"{format_size(allocated)} / {format_size(capacity)}"
+
+
+def load_of(node: dict[str, Any]) -> str:
+    """The node's load per core, marked when it is above its threshold (so placed last)."""
+    load = f"{node['load']:.2f}"
+    return f"{load} (busy)" if node["load"] > node["loadThreshold"] else load
+
+
+def _cores(millicores: int) -> str:
+    return f"{millicores / 1000:.3f}".rstrip("0").rstrip(".")
 
 
 def styled_state(state: str) -> str:

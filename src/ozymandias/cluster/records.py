@@ -33,22 +33,39 @@ class Record(BaseModel):
 
 
 class Resources(Record):
-    """An amount of schedulable resources, in bytes."""
+    """An amount of schedulable resources: memory and disk in bytes, CPU in millicores.
+
+    CPU is counted in thousandths of a core, as Kubernetes' `500m`, so sums stay
+    exact integers; a record written before CPU was counted reads as 0.
+    """
 
     memory: int = 0
     disk: int = 0
+    cpu: int = 0
 
     def __add__(self, other: Resources) -> Resources:
-        return Resources(memory=self.memory + other.memory, disk=self.disk + other.disk)
+        return Resources(
+            memory=self.memory + other.memory,
+            disk=self.disk + other.disk,
+            cpu=self.cpu + other.cpu,
+        )
 
     def __sub__(self, other: Resources) -> Resources:
-        return Resources(memory=self.memory - other.memory, disk=self.disk - other.disk)
+        return Resources(
+            memory=self.memory - other.memory,
+            disk=self.disk - other.disk,
+            cpu=self.cpu - other.cpu,
+        )
 
     def __mul__(self, count: int) -> Resources:
-        return Resources(memory=self.memory * count, disk=self.disk * count)
+        return Resources(memory=self.memory * count, disk=self.disk * count, cpu=self.cpu * count)
 
     def fits_within(self, available: Resources) -> bool:
-        return self.memory <= available.memory and self.disk <= available.disk
+        return (
+            self.memory <= available.memory
+            and self.disk <= available.disk
+            and self.cpu <= available.cpu
+        )
 
 
 # The node label that names a node's zone: nodes in one zone share storage.
@@ -78,6 +95,15 @@ class Node(Record):
     started_at: float = Field(description="unix time the daemon registered")
     pod_subnet: str = Field("", description="the node's pod subnet, which peers route to it")
     shared_storage: SharedStorage | None = None
+    load: float = Field(0.0, description="1-minute load average per core, as last reported")
+    load_threshold: float = Field(
+        0.8, description="load per core above which the node asks to be passed over"
+    )
+
+    @property
+    def overload(self) -> float:
+        """How far the node's load is above its threshold: 0 for a node that is not busy."""
+        return max(0.0, self.load - self.load_threshold)
 
     @property
     def storage_domain(self) -> str:

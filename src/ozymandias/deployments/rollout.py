@@ -92,7 +92,7 @@ class _Work:
 
     @property
     def pod(self) -> Resources:
-        return Resources(memory=self.state.request.memory, disk=self.state.request.disk)
+        return self.state.request.pod
 
     def name(self, index: int) -> str:
         return instance_name(self.state.record.spec.name, index)

@@ -55,7 +55,7 @@ def ended_status(record: JobRecord, deployment: Deployment | None) -> Deployment
 
 
 def pod_size(spec: JobSpec) -> Resources:
-    return Resources(memory=spec.pod_memory, disk=spec.pod_disk)
+    return Resources(memory=spec.pod_memory, disk=spec.pod_disk, cpu=spec.pod_cpu)
 
 
 def next_version(

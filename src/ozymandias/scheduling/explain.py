@@ -9,7 +9,7 @@ node matches shared storage ...".
 
 Its `kind` keeps the precedence rejections always had, so clients that branch
 on the problem type see what they saw before: constraints first (no node may
-hold the job at all), then memory, then disk.
+hold the job at all), then memory, then disk, then CPU.
 
 Resources are measured on the nodes that pass every constraint. When none
 does, they are measured on the schedulable nodes instead, as if the
@@ -20,7 +20,7 @@ will do.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -28,11 +28,12 @@ from ozymandias.cluster.records import describe_storage_domain
 from ozymandias.scheduling.filters import ConstraintFilter, NodeIsSchedulable, count_nodes
 from ozymandias.scheduling.request import PlacementRequest
 from ozymandias.scheduling.view import NodeView
-from ozymandias.spec.sizes import format_size
+from ozymandias.spec.sizes import format_cpu, format_size
 
 RejectionKind = Literal[
     "insufficient-memory",
     "insufficient-disk",
+    "insufficient-cpu",
     "unsatisfiable-constraints",
     "volume-topology-conflict",
 ]
@@ -40,12 +41,30 @@ RejectionKind = Literal[
 TITLES: dict[RejectionKind, str] = {
     "insufficient-memory": "Insufficient memory for job",
     "insufficient-disk": "Insufficient disk space for job",
+    "insufficient-cpu": "Insufficient CPU for job",
     "unsatisfiable-constraints": "Unsatisfiable scheduling constraints for job",
     "volume-topology-conflict": "Job's shared volumes can't be reached where it would fit",
 }
 
-# A node, with the free (memory, disk) it has for the job being planned.
-Room = tuple[NodeView, int, int]
+# A node, with the free (memory, disk, cpu) it has for the job being planned.
+Room = tuple[NodeView, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Dimension:
+    """One resource a pod needs, as a rejection names it."""
+
+    name: str  # "memory": the key of `nodes_exhausted`
+    kind: RejectionKind
+    format: Callable[[int], str]
+
+
+# In the order rejections have always taken their kind: memory, then disk, then CPU.
+_DIMENSIONS = (
+    _Dimension("memory", "insufficient-memory", format_size),
+    _Dimension("disk", "insufficient-disk", format_size),
+    _Dimension("cpu", "insufficient-cpu", format_cpu),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,77 +198,87 @@ class _Shortage:
 
 
 def _resource_shortage(request: PlacementRequest, count: int, pool: Sequence[Room]) -> _Shortage:
-    memory, disk = request.memory, request.disk
+    sizes = (request.memory, request.disk, request.cpu)
+    frees = [(memory, disk, cpu) for _, memory, disk, cpu in pool]
+    # Per node, how many pods fit by each resource alone.
     pods = [
-        (whole_pods(free_memory, memory, count), whole_pods(free_disk, disk, count))
-        for _, free_memory, free_disk in pool
+        tuple(whole_pods(free, size, count) for free, size in zip(free_here, sizes, strict=True))
+        for free_here in frees
     ]
-    fitting = sum(min(by_memory, by_disk) for by_memory, by_disk in pods)
+    fitting = sum(min(by_each) for by_each in pods)
     if not pool or fitting >= count:  # no node to measure, or room enough were constraints met
         return _Shortage(None, [], {}, fitting)
     kind: RejectionKind | None = None
     clauses = []
-    by_memory = sum(pod_count for pod_count, _ in pods)
-    if by_memory < count:
-        kind = "insufficient-memory"
-        clauses.append(_too_little("memory", count, memory, by_memory, [m for _, m, _ in pool]))
-    by_disk = sum(pod_count for _, pod_count in pods)
-    if by_disk < count:
-        kind = kind or "insufficient-disk"
-        clauses.append(_too_little("disk", count, disk, by_disk, [d for _, _, d in pool]))
+    for position, dimension in enumerate(_DIMENSIONS):
+        by_this = sum(by_each[position] for by_each in pods)
+        if by_this < count:
+            kind = kind or dimension.kind
+            free = [free_here[position] for free_here in frees]
+            clauses.append(_too_little(dimension, count, sizes[position], by_this, free))
     if kind is None:
         kind = "insufficient-memory"
-        clauses.append(_not_together(count, memory, disk, fitting))
+        clauses.append(_not_together(count, sizes, fitting))
     # One subject for every resource: "Job requires 18G of memory ...; 30G of disk ...".
     clauses[0] = f"Job requires {clauses[0]}"
     # What each node lacks once it holds all it can: the dimension that stops it.
     exhausted: Counter[str] = Counter()
-    for (_, free_memory, free_disk), (by_memory_here, by_disk_here) in zip(pool, pods, strict=True):
-        held = min(by_memory_here, by_disk_here)
-        if memory > 0 and free_memory - held * memory < memory:
-            exhausted["memory"] += 1
-        if disk > 0 and free_disk - held * disk < disk:
-            exhausted["disk"] += 1
+    for free_here, by_each in zip(frees, pods, strict=True):
+        held = min(by_each)
+        for position, dimension in enumerate(_DIMENSIONS):
+            size = sizes[position]
+            if size > 0 and free_here[position] - held * size < size:
+                exhausted[dimension.name] += 1
     return _Shortage(kind, clauses, dict(sorted(exhausted.items())), fitting)
 
 
-def _wanted(resource: str, count: int, size: int) -> str:
-    return f"{format_size(count * size)} of {resource} ({count} × {format_size(size)})"
+def _wanted(dimension: _Dimension, count: int, size: int) -> str:
+    return (
+        f"{dimension.format(count * size)} of {dimension.name} ({count} × {dimension.format(size)})"
+    )
 
 
-def _too_little(resource: str, count: int, size: int, fitting: int, free: Sequence[int]) -> str:
+def _too_little(
+    dimension: _Dimension, count: int, size: int, fitting: int, free: Sequence[int]
+) -> str:
     """One resource's clause, after "Job requires": what the instances need, what can be had,
     and the room there is."""
-    wanted = _wanted(resource, count, size)
+    wanted = _wanted(dimension, count, size)
     room = [max(0, amount) for amount in free]
     if fitting == 0:
         # "only 0B can be allocated" would hide that a node does have room, just not enough.
         if len(room) == 1:
-            return f"{wanted} but no instance fits ({format_size(room[0])} free on 1 node)"
+            return f"{wanted} but no instance fits ({dimension.format(room[0])} free on 1 node)"
         return (
             f"{wanted} but no instance fits "
-            f"(at most {format_size(max(room))} free on any of {len(room)} nodes)"
+            f"(at most {dimension.format(max(room))} free on any of {len(room)} nodes)"
         )
     fits = "1 instance fits" if fitting == 1 else f"{fitting} instances fit"
     nodes = "1 node" if len(room) == 1 else f"{len(room)} nodes"
     return (
-        f"{wanted} but only {format_size(fitting * size)} can be allocated "
-        f"({fits}; {format_size(sum(room))} free on {nodes})"
+        f"{wanted} but only {dimension.format(fitting * size)} can be allocated "
+        f"({fits}; {dimension.format(sum(room))} free on {nodes})"
     )
 
 
-def _not_together(count: int, memory: int, disk: int, fitting: int) -> str:
+def _not_together(count: int, sizes: Sequence[int], fitting: int) -> str:
     """Each resource alone would do, but not on the same nodes."""
-    wanted = _wanted("memory", count, memory)
+    memory = _DIMENSIONS[0]
+    wanted = _wanted(memory, count, sizes[0])
+    others = " and ".join(
+        f"{dimension.format(size)} of {dimension.name}"
+        for dimension, size in zip(_DIMENSIONS[1:], sizes[1:], strict=True)
+        if size > 0
+    )
     if fitting == 0:
         return (
-            f"{wanted} but no instance fits: no node has {format_size(memory)} of memory "
-            f"and {format_size(disk)} of disk free"
+            f"{wanted} but no instance fits: no node has {format_size(sizes[0])} of memory "
+            f"and {others} free"
         )
     fits = "1 instance fits" if fitting == 1 else f"{fitting} instances fit"
     return (
-        f"{wanted} but only {format_size(fitting * memory)} can be allocated "
-        f"on nodes that also have {format_size(disk)} of disk free ({fits})"
+        f"{wanted} but only {format_size(fitting * sizes[0])} can be allocated "
+        f"on nodes that also have {others} free ({fits})"
     )
 
 

@@ -254,6 +254,14 @@ class EnoughDisk:
         return candidate.free_disk >= self.disk
 
 
+@dataclass(frozen=True, slots=True)
+class EnoughCpu:
+    cpu: int  # millicores
+
+    def passes(self, candidate: Candidate) -> bool:
+        return candidate.free_cpu >= self.cpu
+
+
 def describe_label(key: str, nodes: Sequence[NodeView]) -> str:
     """Summarise what the nodes have for one label: `3 nodes have zone=eu-west-1b`."""
     values = Counter(node.labels.get(key) for node in nodes)

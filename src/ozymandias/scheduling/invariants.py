@@ -53,4 +53,9 @@ def check_invariants(
 
 
 def _show(resources: Resources) -> str:
-    return f"{resources.memory} bytes of memory and {resources.disk} bytes of disk"
+    if not resources.cpu:  # most jobs set no `cpus`: keep their messages short
+        return f"{resources.memory} bytes of memory and {resources.disk} bytes of disk"
+    return (
+        f"{resources.memory} bytes of memory, {resources.disk} bytes of disk "
+        f"and {resources.cpu} millicores of CPU"
+    )

@@ -37,12 +37,19 @@ from ozymandias.scheduling.explain import (
 )
 from ozymandias.scheduling.filters import (
     ConstraintFilter,
+    EnoughCpu,
     EnoughDisk,
     EnoughMemory,
     NodeIsSchedulable,
     constraint_filters,
 )
-from ozymandias.scheduling.rankers import BinPack, JobAntiAffinity, Ranker, total_score
+from ozymandias.scheduling.rankers import (
+    BinPack,
+    JobAntiAffinity,
+    LoadPenalty,
+    Ranker,
+    total_score,
+)
 from ozymandias.scheduling.reconcile import reconcile
 from ozymandias.scheduling.request import PlacementRequest
 from ozymandias.scheduling.view import Candidate, ClusterView, NodeView
@@ -207,7 +214,7 @@ def _plan_with_shared_volumes(planning: _Planning) -> PlanResult | Rejection:
 
 def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list[str]:
     """Storage domains ordered by the score of their best node for the job's first instance."""
-    rankers: list[Ranker] = [BinPack(request.memory, request.disk)]
+    rankers = _rankers(view, BinPack(request.memory, request.disk, request.cpu))
     constraints = constraint_filters(request)
     best: dict[str, float] = {}
     for node in view:
@@ -216,10 +223,15 @@ def _domains_by_preference(request: PlacementRequest, view: ClusterView) -> list
             continue
         if not all(constraint.passes(node) for constraint in constraints):
             continue
-        if node.free_memory < request.memory or node.free_disk < request.disk:
+        if (
+            node.free_memory < request.memory
+            or node.free_disk < request.disk
+            or node.free_cpu < request.cpu
+        ):
             score = float("-inf")  # still a domain: its other nodes or later room may do
         else:
-            score = total_score(rankers, Candidate(node, node.free_memory, node.free_disk, 0))
+            candidate = Candidate(node, node.free_memory, node.free_disk, 0, node.free_cpu)
+            score = total_score(rankers, candidate)
         best[domain] = max(best.get(domain, float("-inf")), score)
     return sorted(best, key=lambda domain: (-best[domain], domain))
 
@@ -228,7 +240,7 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
     """Plan the job on the nodes that pass its constraints (and reach `storage_domain`)."""
     request, existing, view = planning.request, planning.existing, planning.view
     instance_states, previous_pod = planning.instance_states, planning.previous_pod
-    memory, disk = request.memory, request.disk
+    memory, disk, cpu = request.memory, request.disk, request.cpu
     diff = reconcile(request.count, existing, instance_states)
     placements = existing.placements if existing is not None else {}
     scratch = _Scratch(
@@ -241,14 +253,14 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
     kept = _keep_in_place(diff.keep, placements, scratch)
 
     candidates = [
-        Candidate(node, free_memory, free_disk, collisions=kept.counts[node.name])
-        for node, free_memory, free_disk in scratch.rooms(kept.counts)
-        if free_memory >= memory and free_disk >= disk
+        Candidate(node, free_memory, free_disk, kept.counts[node.name], free_cpu)
+        for node, free_memory, free_disk, free_cpu in scratch.rooms(kept.counts)
+        if free_memory >= memory and free_disk >= disk and free_cpu >= cpu
     ]
-    rankers: list[Ranker] = [BinPack(memory, disk), JobAntiAffinity(request.count)]
+    rankers = _rankers(view, BinPack(memory, disk, cpu), JobAntiAffinity(request.count))
     heap = [(-total_score(rankers, c), c.node.name, c) for c in candidates]
     heapify(heap)
-    fits = (EnoughMemory(memory), EnoughDisk(disk))
+    fits = (EnoughMemory(memory), EnoughDisk(disk), EnoughCpu(cpu))
 
     placed: dict[int, str] = {}
     must = sorted(diff.place + kept.displaced)
@@ -284,6 +296,11 @@ def _plan_in_domain(planning: _Planning, storage_domain: str | None) -> PlanResu
     )
 
 
+def _rankers(view: ClusterView, *rankers: Ranker) -> list[Ranker]:
+    """`rankers`, and the load penalty if any node is busy (it scores 0 everywhere else)."""
+    return [*rankers, LoadPenalty()] if view.any_busy else list(rankers)
+
+
 @dataclass(frozen=True, slots=True)
 class _Scratch:
     """The room a plan works with: the view's, after the job's instances release their old size.
@@ -299,17 +316,18 @@ class _Scratch:
     old_pod: Resources
     before: Counter[str]
 
-    def released(self, node: NodeView) -> tuple[int, int]:
-        """The node's free (memory, disk) once the job's existing instances there are gone."""
+    def released(self, node: NodeView) -> tuple[int, int, int]:
+        """The node's free (memory, disk, cpu) once the job's existing instances there are gone."""
         count = self.before[node.name]
         return (
             node.free_memory + count * self.old_pod.memory,
             node.free_disk + count * self.old_pod.disk,
+            node.free_cpu + count * self.old_pod.cpu,
         )
 
     def rooms(self, counts: Mapping[str, int]) -> Iterator[Room]:
-        """(node, free memory, free disk) for each schedulable node passing the constraints,
-        holding `counts[node]` instances of the job at the new size."""
+        """(node, free memory, free disk, free cpu) for each schedulable node passing the
+        constraints, holding `counts[node]` instances of the job at the new size."""
         schedulable = NodeIsSchedulable()
         constraints = self.constraints
         for node in self.view:
@@ -326,10 +344,15 @@ class _Scratch:
     def _room(self, node: NodeView, counts: Mapping[str, int]) -> Room:
         name = node.name
         if name not in self.before and name not in counts:
-            return node, node.free_memory, node.free_disk
-        free_memory, free_disk = self.released(node)
-        count = counts.get(name, 0)
-        return node, free_memory - count * self.pod.memory, free_disk - count * self.pod.disk
+            return node, node.free_memory, node.free_disk, node.free_cpu
+        free_memory, free_disk, free_cpu = self.released(node)
+        count, pod = counts.get(name, 0), self.pod
+        return (
+            node,
+            free_memory - count * pod.memory,
+            free_disk - count * pod.disk,
+            free_cpu - count * pod.cpu,
+        )
 
     def delta(self, counts: Mapping[str, int]) -> dict[str, Resources]:
         """Per node whose allocation changes, the change once it holds `counts[node]` instances."""
@@ -337,7 +360,7 @@ class _Scratch:
         for name in sorted(self.before.keys() | counts.keys()):
             now, was = counts.get(name, 0), self.before[name]
             change = self.pod * now - self.old_pod * was
-            if change.memory or change.disk:
+            if change.memory or change.disk or change.cpu:
                 delta[name] = change
         return delta
 
@@ -369,11 +392,12 @@ def _keep_in_place(keep: Sequence[int], placements: Mapping[int, str], scratch: 
             continue
         fit = len(indices)
         if resized:
-            free_memory, free_disk = scratch.released(node)
+            free_memory, free_disk, free_cpu = scratch.released(node)
             fit = min(
                 fit,
                 whole_pods(free_memory, scratch.pod.memory, fit),
                 whole_pods(free_disk, scratch.pod.disk, fit),
+                whole_pods(free_cpu, scratch.pod.cpu, fit),
             )
         kept.counts[name] = fit
         kept.placements.update((index, name) for index in indices[:fit])
@@ -386,7 +410,7 @@ def _fill(
     indices: Sequence[int],
     heap: list[tuple[float, str, Candidate]],
     rankers: Sequence[Ranker],
-    fits: tuple[EnoughMemory, EnoughDisk],
+    fits: tuple[EnoughMemory, EnoughDisk, EnoughCpu],
     placed: dict[int, str],
 ) -> list[int]:
     """Place each index on the best-ranked candidate; return the indices that found none.
@@ -394,7 +418,7 @@ def _fill(
     Only the chosen candidate's score changes, so it is re-scored and sifted
     back into the heap (or dropped once full): O(log nodes) per instance.
     """
-    fits_memory, fits_disk = fits
+    fits_memory, fits_disk, fits_cpu = fits
     for position, index in enumerate(indices):
         if not heap:
             return list(indices[position:])
@@ -402,8 +426,10 @@ def _fill(
         placed[index] = candidate.node.name
         candidate.free_memory -= fits_memory.memory
         candidate.free_disk -= fits_disk.disk
+        candidate.free_cpu -= fits_cpu.cpu
         candidate.collisions += 1
-        if fits_memory.passes(candidate) and fits_disk.passes(candidate):
+        fits_more = fits_memory.passes(candidate) and fits_disk.passes(candidate)
+        if fits_more and fits_cpu.passes(candidate):
             heapreplace(heap, (-total_score(rankers, candidate), candidate.node.name, candidate))
         else:
             heappop(heap)

@@ -31,10 +31,15 @@ class BinPack:
     instance fills exactly. The exponential favours a node that would end
     nearly full over one left half full more than a linear score would, which
     keeps big gaps open for big jobs.
+
+    CPU joins the sum, as (30 - ... - 10^f_cpu) / 27, only for a job that asks
+    for CPU: one that asks for none takes none, so the node's CPU fullness says
+    nothing about how well it packs there.
     """
 
     memory: int
     disk: int
+    cpu: int = 0
 
     def score(self, candidate: Candidate) -> float:
         node = candidate.node
@@ -44,7 +49,12 @@ class BinPack:
         free_memory = (candidate.free_memory - self.memory) / capacity if capacity > 0 else 1.0
         capacity = node.capacity_disk
         free_disk = (candidate.free_disk - self.disk) / capacity if capacity > 0 else 1.0
-        return (20.0 - math.pow(10.0, free_memory) - math.pow(10.0, free_disk)) / 18.0
+        if self.cpu <= 0:
+            return (20.0 - math.pow(10.0, free_memory) - math.pow(10.0, free_disk)) / 18.0
+        capacity = node.capacity_cpu
+        free_cpu = (candidate.free_cpu - self.cpu) / capacity if capacity > 0 else 1.0
+        unused = math.pow(10.0, free_memory) + math.pow(10.0, free_disk) + math.pow(10.0, free_cpu)
+        return (30.0 - unused) / 27.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,20 @@ class JobAntiAffinity:
         if candidate.collisions == 0:
             return 0.0
         return -(candidate.collisions + 1) / self.desired_count
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPenalty:
+    """Pass over busy nodes, all else being equal: the design post's "node busyness".
+
+    A node whose 1-minute load per core is above its threshold scores
+    -(load - threshold), at most -1: about one bin-packing score, so a busy node
+    loses to an idle one of the same fill. It only reorders the feasible nodes,
+    so it never makes a placement fail.
+    """
+
+    def score(self, candidate: Candidate) -> float:
+        return -min(candidate.node.overload, 1.0)
 
 
 def total_score(rankers: Sequence[Ranker], candidate: Candidate) -> float:

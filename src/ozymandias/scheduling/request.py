@@ -51,10 +51,11 @@ class PlacementRequest:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     affinity: tuple[LabelExpression, ...] = ()
     shared_volumes: tuple[SharedVolumeNeed, ...] = ()
+    cpu: int = 0  # millicores
 
     @property
     def pod(self) -> Resources:
-        return Resources(memory=self.memory, disk=self.disk)
+        return Resources(memory=self.memory, disk=self.disk, cpu=self.cpu)
 
     @property
     def shared_growth(self) -> int:
@@ -84,6 +85,7 @@ def request_from_spec(
         count=spec.num_instances,
         memory=spec.pod_memory,
         disk=spec.pod_disk,
+        cpu=spec.pod_cpu,
         may_be_scheduled_on=may,
         cannot_be_scheduled_on=cannot,
         node_selector=dict(spec.node_selector),

@@ -28,6 +28,10 @@ class NodeView:
     free_memory: int
     free_disk: int
     alive: bool = True
+    # Millicores; last, with defaults, as a node record from before CPU was counted has none.
+    capacity_cpu: int = 0
+    free_cpu: int = 0
+    overload: float = 0.0  # load per core above the node's threshold (`Node.overload`)
     cordoned: bool = False
     storage_domain: str | None = None  # where its shared storage reaches; None without any
 
@@ -41,6 +45,7 @@ class NodeView:
         return Resources(
             memory=self.capacity_memory - self.free_memory,
             disk=self.capacity_disk - self.free_disk,
+            cpu=self.capacity_cpu - self.free_cpu,
         )
 
 
@@ -53,6 +58,9 @@ class ClusterView:
     ) -> None:
         self._nodes = {node.name: node for node in sorted(nodes, key=lambda n: n.name)}
         self.shared_free = dict(shared_free or {})
+        # Whether ranking needs the load penalty at all: in a calm cluster it would only
+        # cost a call per score.
+        self.any_busy = any(node.overload > 0 for node in self._nodes.values())
 
     @classmethod
     def from_records(
@@ -85,6 +93,9 @@ class ClusterView:
                     capacity_disk=node.capacity.disk,
                     free_memory=node.capacity.memory - used.memory,
                     free_disk=node.capacity.disk - used.disk,
+                    capacity_cpu=node.capacity.cpu,
+                    free_cpu=node.capacity.cpu - used.cpu,
+                    overload=node.overload,
                     cordoned=node.name in cordoned,
                     storage_domain=domain,
                 )
@@ -111,6 +122,7 @@ class ClusterView:
             if node is not None:
                 node.free_memory -= delta.memory
                 node.free_disk -= delta.disk
+                node.free_cpu -= delta.cpu
 
 
 @dataclass(slots=True)
@@ -125,3 +137,4 @@ class Candidate:
     free_memory: int
     free_disk: int
     collisions: int  # instances of this job on the node, counting those this plan adds
+    free_cpu: int = 0

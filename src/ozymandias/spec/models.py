@@ -9,6 +9,7 @@ job with the same messages.
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from graphlib import CycleError, TopologicalSorter
@@ -274,7 +275,8 @@ class ContainerSpec(SpecModel):
         ge=0.01,
         le=1024,
         description="CPU limit in cores, as in docker-compose (0.5 is half a core); "
-        "enforced with a CFS quota. Without it, the container has no quota",
+        "enforced with a CFS quota, and counted against the node's cores in placement. "
+        "Without it, the container has no quota and counts no CPU",
     )
     pids: int = Field(
         2048,
@@ -576,6 +578,19 @@ class JobSpec(SpecModel):
     def pod_memory(self) -> int:
         """Bytes of RAM one instance needs."""
         return sum(container.memory for container in self.containers.values())
+
+    @property
+    def pod_cpu(self) -> int:
+        """Millicores of CPU one instance needs: its containers' `cpus`, rounded up.
+
+        A container without `cpus` has no quota and counts as none, as a
+        Kubernetes container without a request does.
+        """
+        return sum(
+            math.ceil(round(container.cpus * 1000, 6))
+            for container in self.containers.values()
+            if container.cpus is not None
+        )
 
     def _volumes_of_type(self, kind: str) -> dict[str, int]:
         return {

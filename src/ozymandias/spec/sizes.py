@@ -40,3 +40,9 @@ def format_size(n: int) -> str:
     unit = next((u for u in "TGMK" if round(n / _UNITS[u], 2) >= 1), "")
     number = f"{n / _UNITS[unit]:.2f}".rstrip("0").rstrip(".")
     return f"{number}{unit or 'B'}"
+
+
+def format_cpu(millicores: int) -> str:
+    """Format CPU as cores, the unit a spec's `cpus` is written in: "1 core", "2.5 cores"."""
+    number = f"{millicores / 1000:.3f}".rstrip("0").rstrip(".")
+    return f"{number} core" if number == "1" else f"{number} cores"

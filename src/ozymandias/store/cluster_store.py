@@ -88,6 +88,19 @@ class ClusterStore:
         )
         return outcome.applied
 
+    async def update_node_load(self, name: str, load: float, lease_id: int) -> bool:
+        """Rewrite the node's record with its new `load`, if the record is still under
+        `lease_id` and unchanged since read; False otherwise (the next report tries again)."""
+        key = keys.node(name)
+        current = await self.etcd.get(key)
+        if current is None or current.lease != lease_id:
+            return False
+        node = Node.from_json(current.value).model_copy(update={"load": load})
+        outcome = await self.etcd.transaction(
+            [Unchanged(key, current.mod_revision)], [Put(key, node.to_json(), lease=lease_id)]
+        )
+        return outcome.applied
+
     async def node_lease(self, name: str) -> int | None:
         """The lease the node's registration hangs on, if it is registered."""
         current = await self.etcd.get(keys.node(name))

@@ -1,0 +1,89 @@
+"""`ozy rebalance --plan`: the moves that would even out allocation across the nodes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ozymandias.cli.api_client import DEFAULT_API
+from ozymandias.cli.app import ApiOption, OutputOption, call, check_output, fail, out, print_data
+from ozymandias.spec.sizes import format_size
+
+
+def rebalance(
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Print the moves and each node's allocation.")
+    ] = False,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Leave nodes within this fraction of the cluster's mean alone "
+            "(0.2: 20 percentage points).",
+        ),
+    ] = 0.0,
+    output: OutputOption = "table",
+    api: ApiOption = DEFAULT_API,
+) -> None:
+    """Show which instances would move to even out allocated memory (and CPU) across nodes.
+
+    Each move takes an instance from the most-allocated node to the least-allocated
+    one that may hold it (its job's constraints pass there and it has room), largest
+    first, and a node takes instances only up to the cluster's mean. Never moved:
+    jobs in a deployment, canaries, jobs with local volumes, pending instances.
+    Nothing is written: carrying the moves out is not built yet, so --plan is required.
+
+    Example: ozy rebalance --plan
+    """
+    check_output(output)
+    if not plan:
+        raise fail(
+            "only the plan is available: moves are not carried out yet; "
+            "run `ozy rebalance --plan` to see them",
+            code=2,
+        )
+    result = call(api, "GET", "/v1/rebalance", params={"threshold": str(threshold)})
+    if output != "table":
+        return print_data(output, result)
+    if not result["moves"]:
+        out.print(f"balanced: no move brings a node closer to the mean ({_percent(result)})")
+        return
+    moves = Table("JOB", "INSTANCE", "FROM", "TO", box=None)
+    for move in result["moves"]:
+        moves.add_row(move["job"], move["instance"], move["from"], move["to"])
+    out.print(moves)
+    out.print(
+        f"\n{len(result['moves'])} move(s); at least {result['lowerBound']} needed "
+        f"({_percent(result)})\n"
+    )
+    out.print(_nodes_table(result["nodes"]))
+
+
+def _percent(result: dict[str, Any]) -> str:
+    return f"cluster mean {result['meanShare'] * 100:.0f}% allocated"
+
+
+def _nodes_table(nodes: list[dict[str, Any]]) -> Table:
+    table = Table("NODE", "MEMORY BEFORE", "MEMORY AFTER", "CPU BEFORE", "CPU AFTER", box=None)
+    for node in nodes:
+        capacity = node["capacity"]
+        table.add_row(
+            node["name"],
+            _share(node["before"]["memory"], capacity["memory"], format_size),
+            _share(node["after"]["memory"], capacity["memory"], format_size),
+            _share(node["before"]["cpu"], capacity["cpu"], _cores),
+            _share(node["after"]["cpu"], capacity["cpu"], _cores),
+        )
+    return table
+
+
+def _share(amount: int, capacity: int, show: Any) -> str:
+    percent = f" ({amount / capacity * 100:.0f}%)" if capacity else ""
+    return f"{show(amount)}{percent}"
+
+
+def _cores(millicores: int) -> str:
+    return f"{millicores / 1000:.3f}".rstrip("0").rstrip(".")
