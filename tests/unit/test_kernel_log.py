@@ -1,8 +1,11 @@
 """Tests for reading OOM kills out of /dev/kmsg records."""
 
+from pathlib import Path
+
 import pytest
 
 from ozymandias.runtime.kernel_log import oom_killed_container
+from ozymandias.runtime.oom_kills import OomKills
 
 ID = "67f237c80aed39935aee8af987190046ced43144d9e6661e27ab680d32bd9a06"
 POD = "357ea54afebfa5dbc8e8b7b86f5a06e944cdee3c377ded8161aed320e419986f"
@@ -60,3 +63,13 @@ def oom_kill(oom_memcg: str, task_memcg: str) -> bytes:
 )
 def test_oom_killed_container(record: bytes, container: str | None) -> None:
     assert oom_killed_container(record) == container
+
+
+def test_without_the_kernel_log_no_kill_is_reported(tmp_path: Path) -> None:
+    kills = OomKills(tmp_path / "no-kmsg")
+    kills.open()  # warns, does not fail: the node runs on, only without OOM reasons
+    try:
+        assert kills.killed(ID) is False
+        kills.forget(ID)
+    finally:
+        kills.close()

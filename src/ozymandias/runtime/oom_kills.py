@@ -43,6 +43,8 @@ class OomKills:
 
     def open(self) -> None:
         """Start following the log from now; a missing or unreadable one is logged, once."""
+        if self._fd is not None:
+            return
         try:
             fd = os.open(self._path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as error:
