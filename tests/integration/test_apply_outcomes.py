@@ -37,6 +37,15 @@ containers:
   app: {{image: {TOOLS}, memory: 8M, restart: always,
          command: ["/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"]}}
 """
+# The same exit code, 137, from a SIGKILL that is not the OOM killer's: a child
+# shell kills itself (the container's init would not die of its own SIGKILL).
+KILL_LOOP = f"""
+name: killloop
+{UPDATE}
+containers:
+  app: {{image: {TOOLS}, memory: 16M, restart: always,
+         command: ["/bin/sh", "-c", "sh -c 'kill -9 $$'; exit $?"]}}
+"""
 # restart: never keeps it running while unhealthy; with the default (always), it is
 # stopped and restarted at once: either way it is never healthy by the deadline.
 FAILING_CHECK = f"""
@@ -83,7 +92,20 @@ containers:
 NOT_HEALTHY = f"was not healthy within {DEADLINE}s"
 OUTCOMES = [
     pytest.param(CRASH_LOOP, 1, f"crashloop-0 {NOT_HEALTHY}", id="crash loop"),
-    pytest.param(OOM_LOOP, 1, f"oomloop-0 {NOT_HEALTHY}", id="OOM loop"),
+    pytest.param(
+        OOM_LOOP,
+        1,
+        f"oomloop-0 {NOT_HEALTHY} (starting, starting:"
+        " container app was killed: out of memory (limit 8M)",
+        id="OOM loop",
+    ),
+    # Its reason is the exit code alone: no OOM claim, no guess.
+    pytest.param(
+        KILL_LOOP,
+        1,
+        f"killloop-0 {NOT_HEALTHY} (starting, starting: container app exited with code 137;",
+        id="SIGKILL loop",
+    ),
     pytest.param(
         FAILING_CHECK, 1, f"badcheck-0 {NOT_HEALTHY} (running, unhealthy", id="failing check"
     ),

@@ -240,6 +240,17 @@ LIMIT_CASES = [
         "and 10 more problems",
     ),
     (
+        "problems at every level, all at once",
+        json.dumps(
+            {"name": "lim", "numInstnces": 2, "containers": {"app": {"imgae": "x", "memory": "2X"}}}
+        ),
+        400,
+        "invalid-job",
+        "numInstnces: unknown field 'numInstnces' (did you mean 'numInstances'?);"
+        " containers.app.imgae: unknown field 'imgae' (did you mean 'image'?);"
+        " containers.app.memory: '2X' is not a size like 512M or 2G",
+    ),
+    (
         "a TCP ingress port outside the range",
         spec_with({"ports": ["22"]}, ingress={"tcp": [{"port": 22, "targetPort": 22}]}),
         422,

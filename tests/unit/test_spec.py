@@ -516,6 +516,60 @@ def test_every_problem_is_reported_on_its_own_line() -> None:
     assert "containers.app.memory: '2X' is not a size like 512M or 2G" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: web\nnumInstnces: 2\ncontainers: {app: {imgae: x, memory: 2X}}",
+            [
+                ("numInstnces", "unknown field 'numInstnces' (did you mean 'numInstances'?)"),
+                ("containers.app.imgae", "unknown field 'imgae' (did you mean 'image'?)"),
+                ("containers.app.memory", "'2X' is not a size like 512M or 2G"),
+            ],
+            id="top-level typo, container typo and bad value",
+        ),
+        pytest.param(
+            "name: web\nnodeSelectr: {}\ncontainers:\n  app:\n    image: x\n"
+            "    healthcheck: {type: http, port: 80, interval: soon, retries: 3}\n"
+            "  db: {image: y, restart: sometimes}\n",
+            [
+                ("nodeSelectr", "unknown field 'nodeSelectr' (did you mean 'nodeSelector'?)"),
+                ("containers.app.healthcheck.retries", "unknown field 'retries'"),
+                (
+                    "containers.app.healthcheck.interval",
+                    "'soon' is not a duration like 30s, 1m or 500ms",
+                ),
+                (
+                    "containers.db.restart",
+                    "must be 'always', 'on-failure', 'never' or 'unless-stopped', got 'sometimes'",
+                ),
+            ],
+            id="typos and bad values at every level, in two containers",
+        ),
+        pytest.param(
+            "nmae: web\ncontainers: {app: {image: x, cpu: 2}}",
+            [
+                ("nmae", "unknown field 'nmae' (did you mean 'name'?)"),
+                ("containers.app.cpu", "unknown field 'cpu' (did you mean 'cpus'?)"),
+            ],
+            id="a misspelled required field is not also reported missing",
+        ),
+        pytest.param(
+            "name: web\ncolour: blue\ncontainers: {app: {memory: 1G}}",
+            [
+                ("colour", "unknown field 'colour'"),
+                ("containers.app.image", "field required"),
+            ],
+            id="a required field missing without a typo is still reported",
+        ),
+    ],
+)
+def test_every_level_is_checked_at_once(text: str, expected: list[tuple[str, str]]) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_job(text)
+    assert [(problem.path, problem.message) for problem in caught.value.problems] == expected
+
+
 def test_field_problem_without_path_is_just_the_message() -> None:
     assert str(FieldProblem("", "the job spec is empty")) == "the job spec is empty"
     assert str(FieldProblem("name", "field required")) == "name: field required"

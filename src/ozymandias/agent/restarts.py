@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 
+from ozymandias.agent.exit_reasons import exit_reason
 from ozymandias.agent.pod_plan import key_from_labels, local_pod_from_labels
 from ozymandias.agent.reporting import Reporter
 from ozymandias.agent.restart_policy import next_crash_streak, restart_delay, should_restart
@@ -51,25 +52,40 @@ class Restarts:
         container = track.containers.get(exit.container_name)
         if container is None or container.container_id != exit.container_id:
             return
-        self.handle_exit(track, container, exit.exit_code, time.monotonic() - container.started_at)
+        ran_for = time.monotonic() - container.started_at
+        self.handle_exit(track, container, exit.exit_code, ran_for, oom_killed=exit.oom_killed)
         await self._reporter.publish(track.pod.key)
 
     def handle_exit(
-        self, track: PodTrack, container: ContainerTrack, code: int, ran_for: float
+        self,
+        track: PodTrack,
+        container: ContainerTrack,
+        code: int,
+        ran_for: float,
+        *,
+        oom_killed: bool = False,
     ) -> None:
+        """Apply the container's restart policy to its exit with `code`.
+
+        `oom_killed`: the runtime saw the kernel's OOM killer kill a process of it.
+        """
         container.running = False
         container.exit_code = code
         if container.monitor is not None:
             container.monitor.stop()
         policy = self._state.restart_policy(track.pod.job, container.name)
-        hint = " (killed: out of memory?)" if code == 137 else ""
+        reason = exit_reason(
+            container.name,
+            code,
+            oom_killed=oom_killed,
+            memory_limit=self._state.memory_limit(track.pod.job, container.name),
+            stopped_as_unhealthy=container.stopped_as_unhealthy,
+        )
         # A container stopped for failing its healthcheck failed, whatever its exit code.
         failure = UNHEALTHY_EXIT_CODE if container.stopped_as_unhealthy else code
-        if container.stopped_as_unhealthy:
-            container.stopped_as_unhealthy = False
-            hint = " (stopped: unhealthy)"
+        container.stopped_as_unhealthy = False
         if not should_restart(policy, failure):
-            track.reason = f"container {container.name} exited with code {code}{hint}"
+            track.reason = reason
             self._state.spawn(
                 self._reporter.record(
                     track.pod.job, track.pod.index, "container-exited", track.reason
@@ -78,9 +94,7 @@ class Restarts:
             return
         container.crash_streak = next_crash_streak(container.crash_streak, ran_for)
         delay = restart_delay(container.crash_streak)
-        track.reason = (
-            f"container {container.name} exited with code {code}{hint}; restarting in {delay:.0f}s"
-        )
+        track.reason = f"{reason}; restarting in {delay:.0f}s"
         self._state.spawn(
             self._reporter.record(
                 track.pod.job, track.pod.index, "container-restarting", track.reason

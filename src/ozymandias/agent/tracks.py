@@ -130,3 +130,9 @@ class AgentState:
         spec = self.spec_of(job_name)
         container = spec.containers.get(container_name) if spec else None
         return container.restart if container else "never"
+
+    def memory_limit(self, job_name: str, container_name: str) -> int | None:
+        """The container's memory limit in bytes, None if its job's spec is not known."""
+        spec = self.spec_of(job_name)
+        container = spec.containers.get(container_name) if spec else None
+        return container.memory if container else None

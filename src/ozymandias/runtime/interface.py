@@ -31,7 +31,10 @@ class ContainerRuntime(Protocol):
     def container_exits(
         self, label_filter: dict[str, str]
     ) -> AsyncIterator[ContainerExit | StreamConnected]:
-        """Exits of our containers, with `StreamConnected` after each (re)connection."""
+        """Exits of our containers, with `StreamConnected` after each (re)connection.
+
+        Each says for certain whether the kernel's OOM killer killed it (`oom_killed`).
+        """
         ...
 
     async def exec(

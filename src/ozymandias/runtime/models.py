@@ -124,9 +124,9 @@ class ContainerExit:
     container_name: str
     exit_code: int
     labels: dict[str, str]
-    oom_suspected: bool
-    """Exit code 137 (SIGKILL): podman 4.3 on cgroup v1 never sets State.OOMKilled,
-    so a kill by the memory cgroup can't be told apart from any other SIGKILL."""
+    oom_killed: bool
+    """The kernel's OOM killer killed a process of the container since it last started,
+    as the kernel's log says (podman 4.3 on cgroup v1 never sets State.OOMKilled)."""
 
 
 @dataclass(frozen=True)

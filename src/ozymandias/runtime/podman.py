@@ -37,6 +37,7 @@ from ozymandias.runtime.models import (
     RuntimeUnavailable,
     StreamConnected,
 )
+from ozymandias.runtime.oom_kills import OomKills
 from ozymandias.runtime.podman_connection import COMPAT, LIBPOD, REQUEST_TIMEOUT, PodmanConnection
 from ozymandias.runtime.podman_exec import run_exec
 from ozymandias.runtime.podman_json import (
@@ -74,6 +75,7 @@ class PodmanRuntime:
     ) -> None:
         """`env` is added to the daemon's environment for podman (e.g. CONTAINERS_CONF)."""
         self._podman = PodmanConnection(socket_path, podman_binary, env)
+        self._oom_kills = OomKills()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -89,11 +91,13 @@ class PodmanRuntime:
 
     async def start(self) -> None:
         """Starts our podman service and waits until it answers."""
+        self._oom_kills.open()
         await self._podman.start()
 
     async def close(self) -> None:
         """Stops the service; containers keep running under their conmon."""
         await self._podman.close()
+        self._oom_kills.close()
 
     async def ensure_network(self, name: str, subnet: str, mtu: int | None = None) -> None:
         """Make sure a bridge network `name` with exactly `subnet` (and `mtu`) exists.
@@ -178,6 +182,7 @@ class PodmanRuntime:
 
     async def start_container(self, container_id: str) -> None:
         """Starts a container again (e.g. after it exited); a running one is left as is."""
+        self._oom_kills.forget(container_id)
         await self._start(container_id)
 
     async def stop_container(self, container_id: str, *, stop_timeout: int = 5) -> None:
@@ -218,7 +223,7 @@ class PodmanRuntime:
         Exits of podman's infra containers are not reported; those of containers
         stopped by `remove_pod` are (code 143, or 137 when killed). Runs until closed.
         """
-        return podman_streams.container_exits(self._podman, label_filter)
+        return podman_streams.container_exits(self._podman, label_filter, self._oom_kills)
 
     # The timeout is a parameter, not the caller's business, because on expiry the
     # command must be killed: cancelling the request would leave it running.

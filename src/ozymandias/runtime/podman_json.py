@@ -26,7 +26,6 @@ from ozymandias.runtime.models import (
 
 Json = dict[str, Any]
 
-_EXIT_CODE_SIGKILL = 137
 # The kernel's default CFS period (100 ms), as docker's and podman's `--cpus` use.
 _CFS_PERIOD = 100_000
 # Event attributes that are not container labels.
@@ -185,5 +184,5 @@ def container_exit(line: str, label_filter: dict[str, str]) -> ContainerExit | N
         container_name=labels[CONTAINER_LABEL],
         exit_code=exit_code,
         labels=labels,
-        oom_suspected=exit_code == _EXIT_CODE_SIGKILL,
+        oom_killed=False,  # the event does not say: the runtime asks the kernel's log
     )

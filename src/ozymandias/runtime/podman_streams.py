@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -24,6 +25,7 @@ from ozymandias.runtime.models import (
     PodmanError,
     StreamConnected,
 )
+from ozymandias.runtime.oom_kills import OomKills
 from ozymandias.runtime.podman_connection import (
     LIBPOD,
     REQUEST_TIMEOUT,
@@ -39,9 +41,12 @@ _RECONNECT_MAX_DELAY = 5.0
 
 
 async def container_exits(
-    podman: PodmanConnection, label_filter: dict[str, str]
+    podman: PodmanConnection, label_filter: dict[str, str], oom_kills: OomKills
 ) -> AsyncGenerator[ContainerExit | StreamConnected, None]:
-    """`PodmanRuntime.container_exits`: exits of our labelled containers, until closed."""
+    """`PodmanRuntime.container_exits`: exits of our labelled containers, until closed.
+
+    Podman's event does not say whether the container was OOM-killed: `oom_kills` does.
+    """
     filters: dict[str, list[str]] = {"type": ["container"], "event": ["died"]}
     filters.update(label_filters(label_filter))
     delay = _RECONNECT_MIN_DELAY
@@ -68,7 +73,7 @@ async def container_exits(
                 async for line in response.aiter_lines():
                     exit_ = container_exit(line, label_filter) if line else None
                     if exit_ is not None:
-                        yield exit_
+                        yield replace(exit_, oom_killed=oom_kills.killed(exit_.container_id))
             problem = "ended"
         except (httpx.TransportError, PodmanError) as error:
             if podman.closed:

@@ -1,12 +1,12 @@
 """What every spec model shares: strict field names, and problems that name their field."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from difflib import get_close_matches
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
-from pydantic_core import InitErrorDetails
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from ozymandias.spec.limits import SpecLimits
 
@@ -22,11 +22,15 @@ def problems_error(title: str, problems: Iterable[Problem]) -> ValidationError:
     itself; pydantic nests a raised ValidationError under the current
     location instead, so cross-field checks can name the exact field.
     """
-    details = [
+    return ValidationError.from_exception_data(title, problem_details(problems))
+
+
+def problem_details(problems: Iterable[Problem]) -> list[InitErrorDetails]:
+    """`problems` as pydantic's error details, each a value error at its field."""
+    return [
         InitErrorDetails(type="value_error", loc=loc, input=None, ctx={"error": message})
         for loc, message in problems
     ]
-    return ValidationError.from_exception_data(title, details)
 
 
 _SHOWN_LENGTH = 64
@@ -67,18 +71,56 @@ class SpecModel(BaseModel):
         # mapping of many unknown keys: past what is reported, only count them.
         limits = limits_of(info)
         most = limits.max_errors if limits is not None else len(unknown)
+        guesses = {key: _guess(shown(str(key)), spelled) for key in unknown[:most]}
         problems: list[Problem] = [
-            ((key,), _unknown_field_message(shown(str(key)), spelled)) for key in unknown[:most]
+            ((key,), _unknown_field_message(shown(str(key)), guess))
+            for key, guess in guesses.items()
         ]
         if len(unknown) > most:
             problems.append(((), f"and {len(unknown) - most} more unknown fields"))
-        raise problems_error(cls.__name__, problems)
+        details = problem_details(problems)
+        # Raising here would stop validation at this level, leaving the known
+        # fields' own problems (and those of the mappings inside them) for the
+        # next attempt: the rest is validated too, so all are reported at once.
+        known = {key: value for key, value in data.items() if key in accepted}
+        try:
+            cls.model_validate(known, context=info.context)
+        except ValidationError as error:
+            # A required field the user misspelled is missing, but the typo's
+            # "did you mean" already says so.
+            misspelled = {(guess,) for guess in guesses.values() if guess is not None}
+            details.extend(
+                _as_init_details(
+                    error,
+                    lambda detail: detail["type"] == "missing" and detail["loc"] in misspelled,
+                )
+            )
+        raise ValidationError.from_exception_data(cls.__name__, details)
+
+
+def _as_init_details(
+    error: ValidationError, said_already: Callable[[ErrorDetails], bool]
+) -> list[InitErrorDetails]:
+    """`error`'s problems but those `said_already`, to be raised again among others."""
+    details: list[InitErrorDetails] = []
+    for detail in error.errors(include_url=False):
+        if said_already(detail):
+            continue
+        again = InitErrorDetails(type=detail["type"], loc=detail["loc"], input=detail["input"])
+        if "ctx" in detail:
+            again["ctx"] = detail["ctx"]
+        details.append(again)
+    return details
 
 
 @lru_cache(maxsize=1024)
-def _unknown_field_message(key: str, known: tuple[str, ...]) -> str:
+def _guess(key: str, known: tuple[str, ...]) -> str | None:
     # Cached, as aliases can repeat one mistake many times and guessing is
     # slow; by the key cut short, which no field name is close to anyway.
     guesses = get_close_matches(key, known, n=1)
-    hint = f" (did you mean '{guesses[0]}'?)" if guesses else ""
+    return guesses[0] if guesses else None
+
+
+def _unknown_field_message(key: str, guess: str | None) -> str:
+    hint = f" (did you mean '{guess}'?)" if guess is not None else ""
     return f"unknown field '{key}'{hint}"
