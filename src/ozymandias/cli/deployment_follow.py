@@ -150,7 +150,7 @@ def _print_changes(
 def _rendered(deployment: dict[str, Any], elapsed: float) -> RenderableType:
     return Group(
         Text(summary_line(deployment)),
-        deployment_instances_table(deployment["instances"]),
+        deployment_instances_table(deployment["instances"], wide=True),
         Text(f"elapsed {elapsed_text(elapsed)}", style="dim"),
     )
 

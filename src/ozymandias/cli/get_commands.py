@@ -19,10 +19,12 @@ from ozymandias.cli.app import (
     check_output,
     err,
     fail,
+    for_machines,
     out,
     print_data,
     show_list,
 )
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import (
     allocated_of,
     containers_table,
@@ -68,11 +70,12 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
     """
     check_output(output)
     ingress = call(api, "GET", "/v1/ingress")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, ingress)
-    out.print(ingress_table(ingress) if ingress["http"] or ingress["tcp"] else "no ingress routes")
+    routes = ingress["http"] or ingress["tcp"]
+    print_table(out, ingress_table(ingress, output == "wide") if routes else "no ingress routes")
     for conflict in ingress["conflicts"]:
-        err.print(f"[yellow]conflict:[/] {conflict}")
+        err.print(f"[yellow]conflict:[/] {escape(conflict)}", soft_wrap=True)
 
 
 def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -129,7 +132,7 @@ def describe_job(
     """
     check_output(output)
     job = call(api, "GET", f"/v1/jobs/{name}")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, job)
     out.print(
         f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
@@ -137,7 +140,7 @@ def describe_job(
     out.print("\n[bold]Spec[/]")
     out.print(yaml.safe_dump(_as_written(job["spec"]), sort_keys=False).rstrip(), highlight=False)
     out.print("\n[bold]Instances[/]")
-    out.print(instances_table(job["instances"]) if job["instances"] else "none")
+    print_table(out, instances_table(job["instances"], wide=True) if job["instances"] else "none")
     _print_events(job["events"])
 
 
@@ -166,7 +169,7 @@ def describe_instance(
         raise fail(f"there is no instance {name!r}; instances are named <job>-<index>")
     events = call(api, "GET", "/v1/events", params={"job": job, "limit": "1000"})
     instance = {**found[0], "events": [e for e in events if e["instance"] == name][-20:]}
-    if output != "table":
+    if for_machines(output):
         return print_data(output, instance)
     out.print(
         f"[bold]Instance[/] {name}  job {job}  node {instance['node'] or '-'}  "
@@ -179,7 +182,8 @@ def describe_instance(
     if instance["reason"]:
         out.print(f"reason: {escape(instance['reason'])}", soft_wrap=True)
     out.print("\n[bold]Containers[/]")
-    out.print(containers_table(instance["containers"]) if instance["containers"] else "none yet")
+    containers = instance["containers"]
+    print_table(out, containers_table(containers) if containers else "none yet")
     _print_events(instance["events"])
 
 
@@ -203,7 +207,7 @@ def describe_node(
         "instances": instances,
         "events": [e for e in events if e["node"] == name][-20:],
     }
-    if output != "table":
+    if for_machines(output):
         return print_data(output, node)
     labels = labels_text(node["labels"])
     status = "cordoned" if node["cordoned"] else "ready"
@@ -214,10 +218,10 @@ def describe_node(
         "  (allocated / capacity)"
     )
     out.print("\n[bold]Instances[/]")
-    out.print(instances_table(instances) if instances else "none")
+    print_table(out, instances_table(instances, wide=True) if instances else "none")
     _print_events(node["events"])
 
 
 def _print_events(events: list[dict[str, Any]]) -> None:
     out.print("\n[bold]Events[/]")
-    out.print(events_table(events) if events else "none")
+    print_table(out, events_table(events) if events else "none")
