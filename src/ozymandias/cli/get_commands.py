@@ -4,6 +4,7 @@ read the cluster's state, as a table or -o json."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -37,30 +38,62 @@ from ozymandias.cli.tables import (
     styled_state,
     volumes_table,
 )
+from ozymandias.labels.selector import matches, parse_selector
 from ozymandias.plans.notation import spec_notation
 from ozymandias.spec.durations import parse_duration
 from ozymandias.spec.models import JobSpec
 
+SelectorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--selector",
+        "-l",
+        help="Only those whose labels match: key=value, key!=value, key or !key, "
+        "joined by commas (all must hold).",
+        show_default=False,
+    ),
+]
 
-def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List jobs with their instance counts.
 
-    Example: ozy get jobs -o json
+def selected_by(selector: str | None) -> Callable[[dict[str, Any]], bool]:
+    """Whether an item's `labels` match `-l` (everything without one); exit 2 on a bad one."""
+    if selector is None:
+        return lambda _item: True
+    try:
+        requirements = parse_selector(selector)
+    except ValueError as error:
+        raise fail(f"--selector: {error}", code=2) from None
+    return lambda item: matches(requirements, item.get("labels", {}))
+
+
+def get_jobs(
+    selector: SelectorOption = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """List jobs with their instance counts (-o wide: and their labels).
+
+    Example: ozy get jobs -l team=payments -o wide
     """
-    show_list(api, "/v1/jobs", output, jobs_table, "no jobs")
+    keep = selected_by(selector)
+    show_list(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep)
 
 
 def get_instances(
     job: Annotated[str | None, typer.Argument(help="Only this job's instances.")] = None,
+    selector: SelectorOption = None,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """List instances: node, state, health, restarts and pod IP.
+    """List instances: node, state, health, restarts and pod IP (-o wide: and why).
 
-    Example: ozy get instances simple-webapp
+    An instance has its job's labels, for -l.
+
+    Example: ozy get instances simple-webapp -o wide
     """
+    keep = selected_by(selector)
     params = {"job": job} if job else None
-    show_list(api, "/v1/instances", output, instances_table, "no instances", params)
+    show_list(api, "/v1/instances", output, instances_table, "no instances", params, keep)
 
 
 def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -78,12 +111,17 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
         err.print(f"[yellow]conflict:[/] {escape(conflict)}", soft_wrap=True)
 
 
-def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List nodes with labels, and memory and disk allocated against capacity.
+def get_nodes(
+    selector: SelectorOption = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """List nodes with memory and disk allocated against capacity (-o wide: and labels).
 
-    Example: ozy get nodes
+    Example: ozy get nodes -l zone=a -o wide
     """
-    show_list(api, "/v1/nodes", output, nodes_table, "no nodes")
+    keep = selected_by(selector)
+    show_list(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep)
 
 
 def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
