@@ -12,8 +12,10 @@ import yaml
 from rich.console import Console
 
 from ozymandias.agent.health_following import one_line
-from ozymandias.cli import app
+from ozymandias.cli import app, get_commands
 from ozymandias.cli.tables import events_table
+from ozymandias.plans.notation import spec_notation
+from ozymandias.spec.loader import dump_job, job_from_data
 
 
 def rendered(table: object, width: int = 200) -> str:
@@ -59,3 +61,19 @@ def test_machines_get_the_apis_data_as_json_or_yaml(
 def test_an_unknown_output_is_refused() -> None:
     with pytest.raises(typer.Exit):
         app.check_output("xml")
+
+
+def test_describe_job_shows_the_spec_whole_even_on_a_narrow_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = ["sh", "-c", "echo [warning] a long line that a narrow terminal cannot hold"]
+    data = {"name": "web", "containers": {"app": {"image": "x", "command": command}}}
+    spec = job_from_data(data)
+    job = {"name": "web", "version": 1, "numInstances": 1, "spec": dump_job(spec), "instances": []}
+    job["events"] = []
+    monkeypatch.setattr(get_commands, "call", lambda *_args, **_kwargs: job)
+    monkeypatch.setattr(get_commands, "out", Console(width=30))
+    get_commands.describe_job("web", api="http://ozy.invalid", output="table")
+    shown = capsys.readouterr().out.split("Spec\n")[1].split("\n\nInstances")[0]
+    # Brackets are YAML, not rich markup; no line is folded.
+    assert yaml.safe_load(shown) == spec_notation(spec)

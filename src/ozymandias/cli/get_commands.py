@@ -173,10 +173,14 @@ def describe_job(
     if for_machines(output):
         return print_data(output, job)
     out.print(
-        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
+        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}",
+        soft_wrap=True,
     )
     out.print("\n[bold]Spec[/]")
-    out.print(yaml.safe_dump(_as_written(job["spec"]), sort_keys=False).rstrip(), highlight=False)
+    # As text, unwrapped: YAML's flow lists (`[sleep, '3600']`) look like markup to rich, and
+    # a folded line would not paste back as the same YAML.
+    spec = yaml.safe_dump(_as_written(job["spec"]), sort_keys=False).rstrip()
+    out.print(spec, markup=False, highlight=False, soft_wrap=True)
     out.print("\n[bold]Instances[/]")
     print_table(out, instances_table(job["instances"], wide=True) if job["instances"] else "none")
     _print_events(job["events"])
@@ -211,7 +215,8 @@ def describe_instance(
         return print_data(output, instance)
     out.print(
         f"[bold]Instance[/] {name}  job {job}  node {instance['node'] or '-'}  "
-        f"version {instance['specVersion'] or '-'}  pod IP {instance['podIP'] or '-'}"
+        f"version {instance['specVersion'] or '-'}  pod IP {instance['podIP'] or '-'}",
+        soft_wrap=True,
     )
     out.print(
         f"state {styled_state(instance['state'])}  health {styled_state(instance['health'] or '-')}"
@@ -249,8 +254,11 @@ def describe_node(
         return print_data(output, node)
     labels = labels_text(node["labels"])
     status = "cordoned" if node["cordoned"] else "ready"
-    out.print(f"[bold]Node[/] {name}  {status}  address {node['address']}  API {node['apiUrl']}")
-    out.print(f"labels {labels}")
+    out.print(
+        f"[bold]Node[/] {name}  {status}  address {node['address']}  API {node['apiUrl']}",
+        soft_wrap=True,
+    )
+    out.print(f"labels {escape(labels)}", highlight=False, soft_wrap=True)
     out.print(
         f"memory {allocated_of(node, 'memory')}  disk {allocated_of(node, 'disk')}"
         "  (allocated / capacity)"
