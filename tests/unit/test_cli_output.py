@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ import yaml
 from rich.console import Console
 
 from ozymandias.agent.health_following import one_line
-from ozymandias.cli import app, get_commands
+from ozymandias.cli import app, cluster_commands, get_commands
 from ozymandias.cli.tables import events_table
+from ozymandias.local_cluster import one_node
 from ozymandias.plans.notation import spec_notation
 from ozymandias.spec.loader import dump_job, job_from_data
 
@@ -77,3 +79,13 @@ def test_describe_job_shows_the_spec_whole_even_on_a_narrow_terminal(
     shown = capsys.readouterr().out.split("Spec\n")[1].split("\n\nInstances")[0]
     # Brackets are YAML, not rich markup; no line is folded.
     assert yaml.safe_load(shown) == spec_notation(spec)
+
+
+def test_ozy_up_prints_the_export_on_one_line_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(one_node, "start_detached", lambda _config, progress: True)
+    monkeypatch.setattr(cluster_commands, "out", Console(width=80))
+    cluster_commands.up(detach=True, data_dir=tmp_path / "a-data-dir-of-some-length")
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith("(export OZY_API=http://127.0.0.1:7070)"), line
