@@ -342,3 +342,61 @@ def test_events_by_limit_and_age_and_a_recreated_job_describes_only_its_own(
     described = json.loads(ozy("describe", "job", "keeper", "-o", "json").stdout)
     kinds = [e["kind"] for e in described["events"]]
     assert "job-deleted" not in kinds and kinds.count("job-committed") == 1, kinds
+
+
+LABELLED = """
+name: {name}
+labels: {{tier: {tier}}}
+containers:
+  app:
+    image: localhost/ozy-example-tools:latest
+    command: ["sleep", "3600"]
+    memory: 16M
+"""
+
+
+def test_label_selectors_and_wide_tables(ozy: Ozy, tmp_path: Path) -> None:
+    def names(*arguments: str) -> list[str]:
+        return [item["name"] for item in json.loads(ozy(*arguments, "-o", "json").stdout)]
+
+    for name, tier in (("sel-web", "web"), ("sel-db", "db")):
+        (tmp_path / f"{name}.yaml").write_text(LABELLED.format(name=name, tier=tier))
+        ozy("apply", "-f", str(tmp_path / f"{name}.yaml"))
+
+    assert names("get", "jobs", "-l", "tier=web") == ["sel-web"]
+    assert names("get", "jobs", "-l", "tier") == ["sel-db", "sel-web"]
+    assert names("get", "jobs", "-l", "!tier") == []
+    assert names("get", "instances", "-l", "tier!=web") == ["sel-db-0"]
+    assert names("get", "instances", "-l", "tier==web,!legacy") == ["sel-web-0"]
+    table = ozy("get", "jobs", "-l", "tier=db", "-o", "wide").stdout
+    assert "sel-db" in table and "sel-web" not in table and "tier=db" in table
+    # `ozy up`'s node has no labels.
+    assert names("get", "nodes", "-l", "!zone") == [NODE]
+    assert "no nodes" in ozy("get", "nodes", "-l", "zone=a").stdout
+
+    bad = ozy("get", "jobs", "-l", "tier in (web,db)", check=False)
+    assert bad.returncode == 2 and "set-based selectors (in, notin) are not supported" in bad.stderr
+    bad = ozy("get", "instances", "-l", "tier=a=b", check=False)
+    assert bad.returncode == 2 and "--selector: requirement 'tier=a=b'" in bad.stderr
+
+    # New labels select the job at once, and restart no pod.
+    pods = {c["Id"] for c in containers_with_label("ozy.job=sel-web")}
+    (tmp_path / "sel-web.yaml").write_text(LABELLED.format(name="sel-web", tier="frontend"))
+    ozy("apply", "-f", str(tmp_path / "sel-web.yaml"))
+    assert names("get", "jobs", "-l", "tier=frontend") == ["sel-web"]
+    assert names("get", "instances", "-l", "tier=frontend") == ["sel-web-0"]
+    assert {c["Id"] for c in containers_with_label("ozy.job=sel-web")} == pods
+
+    # Piped at 80 columns: whole rows, nothing cut; REASON only with -o wide.
+    narrow = {**ozy.environment(), "COLUMNS": "80"}
+    listed = json.loads(ozy("get", "instances", "-o", "json").stdout)
+    for output, has_reason in (("table", False), ("wide", True)):
+        text = subprocess.run(
+            [sys.executable, "-m", "ozymandias.cli.main", "get", "instances", "-o", output],
+            capture_output=True, text=True, timeout=60, cwd=REPO, env=narrow, check=True,
+        ).stdout  # fmt: skip
+        lines = text.splitlines()
+        assert "…" not in text and ("REASON" in lines[0]) is has_reason, text
+        for instance in listed:
+            row = next(line for line in lines if line.startswith(instance["name"] + " "))
+            assert instance["podIP"] in row, text

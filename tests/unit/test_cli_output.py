@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,11 @@ import yaml
 from rich.console import Console
 
 from ozymandias.agent.health_following import one_line
-from ozymandias.cli import app
+from ozymandias.cli import app, cluster_commands, get_commands
 from ozymandias.cli.tables import events_table, nodes_table
+from ozymandias.local_cluster import one_node
+from ozymandias.plans.notation import spec_notation
+from ozymandias.spec.loader import dump_job, job_from_data
 
 
 def rendered(table: object, width: int = 200) -> str:
@@ -59,6 +63,32 @@ def test_machines_get_the_apis_data_as_json_or_yaml(
 def test_an_unknown_output_is_refused() -> None:
     with pytest.raises(typer.Exit):
         app.check_output("xml")
+
+
+def test_describe_job_shows_the_spec_whole_even_on_a_narrow_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = ["sh", "-c", "echo [warning] a long line that a narrow terminal cannot hold"]
+    data = {"name": "web", "containers": {"app": {"image": "x", "command": command}}}
+    spec = job_from_data(data)
+    job = {"name": "web", "version": 1, "numInstances": 1, "spec": dump_job(spec), "instances": []}
+    job["events"] = []
+    monkeypatch.setattr(get_commands, "call", lambda *_args, **_kwargs: job)
+    monkeypatch.setattr(get_commands, "out", Console(width=30))
+    get_commands.describe_job("web", api="http://ozy.invalid", output="table")
+    shown = capsys.readouterr().out.split("Spec\n")[1].split("\n\nInstances")[0]
+    # Brackets are YAML, not rich markup; no line is folded.
+    assert yaml.safe_load(shown) == spec_notation(spec)
+
+
+def test_ozy_up_prints_the_export_on_one_line_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(one_node, "start_detached", lambda _config, progress: True)
+    monkeypatch.setattr(cluster_commands, "out", Console(width=80))
+    cluster_commands.up(detach=True, data_dir=tmp_path / "a-data-dir-of-some-length")
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith("(export OZY_API=http://127.0.0.1:7070)"), line
 
 
 def test_get_nodes_shows_cpu_in_cores_beside_memory_and_disk() -> None:

@@ -62,13 +62,17 @@ def instances_of(job: str, mirrors: ClusterMirrors) -> list[dict[str, Any]]:
         {**instance_view(job, index, "", None), "reason": reason}
         for index, reason in sorted(schedule.pending.items())
     ]
-    return placed + unplaced
+    # An instance carries its job's labels, as a pod its template's: `-l` selects by them.
+    record = mirrors.job(job)
+    labels = dict(record.spec.labels) if record else {}
+    return [{**item, "labels": labels} for item in placed + unplaced]
 
 
 def job_summary(record: JobRecord, mirrors: ClusterMirrors) -> dict[str, Any]:
     states = Counter(item["state"] for item in instances_of(record.spec.name, mirrors))
     return {
         "name": record.spec.name,
+        "labels": dict(record.spec.labels),
         "numInstances": record.spec.num_instances,
         "version": record.version,
         "states": dict(sorted(states.items())),

@@ -12,10 +12,12 @@ from ozymandias.cli.app import (
     OutputOption,
     call,
     check_output,
+    for_machines,
     out,
     print_data,
     show_list,
 )
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import aliases_table
 
 
@@ -43,9 +45,9 @@ def alias_get(
     """
     check_output(output)
     alias = call(api, "GET", f"/v1/dns/aliases/{name}")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, alias)
-    out.print(aliases_table([alias]))
+    print_table(out, aliases_table([alias], output == "wide"))
 
 
 def alias_list(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
+from ozymandias.cli.table_output import print_table
 from ozymandias.client_config import (
     CACERT_ENV,
     CLIENT_CERT_ENV,
@@ -96,7 +97,12 @@ ApiOption = Annotated[
     typer.Option("--api", envvar="OZY_API", help="Base URL of any node's API."),
 ]
 OutputOption = Annotated[
-    str, typer.Option("--output", "-o", help="table, or json or yaml for machines.")
+    str,
+    typer.Option(
+        "--output",
+        "-o",
+        help="table, wide (a table with more columns), or json or yaml for machines.",
+    ),
 ]
 DEFAULT_WAIT_SECONDS = 120.0
 
@@ -213,7 +219,12 @@ def call(api: str, method: str, path: str, **kwargs: Any) -> Any:
         client.close()
 
 
-OUTPUTS = ("table", "json", "yaml")
+OUTPUTS = ("table", "wide", "json", "yaml")
+
+
+def for_machines(output: str) -> bool:
+    """Whether `output` asks for the API's data (json, yaml) rather than a table for people."""
+    return output in ("json", "yaml")
 
 
 def print_data(output: str, data: Any) -> None:
@@ -233,16 +244,21 @@ def show_list(
     api: str,
     path: str,
     output: str,
-    table: Callable[[list[dict[str, Any]]], Table],
+    table: Callable[[list[dict[str, Any]], bool], Table],
     empty: str,
     params: dict[str, str] | None = None,
+    keep: Callable[[dict[str, Any]], bool] = lambda _item: True,
 ) -> None:
-    """What every `ozy get` of a list does: fetch it, then print JSON, its table, or `empty`."""
+    """What every `ozy get` of a list does: fetch it, keep what `keep` selects (`-l`), then
+    print JSON, its table (more columns for `-o wide`), or `empty`."""
     check_output(output)
-    items = call(api, "GET", path, params=params or {})
-    if output != "table":
+    items = [item for item in call(api, "GET", path, params=params or {}) if keep(item)]
+    if for_machines(output):
         return print_data(output, items)
-    out.print(table(items) if items else empty)
+    if items:
+        print_table(out, table(items, output == "wide"))
+    else:
+        out.print(empty)
 
 
 def read_text(file: Path, *, code: int = 2) -> str:

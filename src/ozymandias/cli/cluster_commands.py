@@ -23,6 +23,7 @@ from ozymandias.cli.app import (
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS
 from ozymandias.cli.job_commands import apply
 from ozymandias.cli.node_commands import ClusterCidrOption, PodSubnetOption
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.loader import load_job
@@ -89,7 +90,12 @@ def up(
     except RuntimeError as error:
         raise fail(str(error)) from None
     state = "started" if started else "already running"
-    out.print(f"cluster {state}: API at {config.api_url} (export OZY_API={config.api_url})")
+    # One line, never folded: the user copies the export from it.
+    out.print(
+        f"cluster {state}: API at {config.api_url} (export OZY_API={config.api_url})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def down(
@@ -177,20 +183,33 @@ def _demo(file: Path, api_port: int, timeout: float) -> None:
     )
     spec = load_job(read_text(file))
     instances = call(config.api_url, "GET", "/v1/instances", params={"job": spec.name})
-    out.print(instances_table(instances))
+    print_table(out, instances_table(instances))
     first_port = next((p for c in spec.containers.values() for p in c.ports), None)
     if first_port is not None:
         out.print("\nReach it from this host:")
-        out.print(f"  curl http://{spec.name}.localhost:{config.ingress_port}/   (ingress)")
+        # Commands to copy: each on one line, never folded.
+        out.print(
+            f"  curl http://{spec.name}.localhost:{config.ingress_port}/   (ingress)",
+            highlight=False,
+            soft_wrap=True,
+        )
         for item in instances:
             if item["podIP"]:
                 out.print(
-                    f"  curl http://{item['podIP']}:{first_port.cluster_port}/   ({item['name']})"
+                    f"  curl http://{item['podIP']}:{first_port.cluster_port}/   ({item['name']})",
+                    highlight=False,
+                    soft_wrap=True,
                 )
-        out.print(f"  dig @127.0.0.1 -p 5353 {spec.name}.job.cluster.local   (healthy instances)")
+        out.print(
+            f"  dig @127.0.0.1 -p 5353 {spec.name}.job.cluster.local   (healthy instances)",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         f"\nTry: ozy get jobs · ozy describe job {spec.name} · ozy scale {spec.name} 5 · "
-        f"ozy logs {spec.name}-0 -c app · ozy delete {spec.name} · ozy down"
+        f"ozy logs {spec.name}-0 -c app · ozy delete {spec.name} · ozy down",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -201,4 +220,7 @@ def _demo_secret(api: str) -> None:
     password = token_urlsafe(18)
     data = {"password": password, "url": f"postgresql://webapp:{password}@localhost/webapp"}
     call(api, "PUT", "/v1/secrets/db", json={"data": data})
-    out.print("secret db made: a random database password (`ozy secret get db` shows its keys)")
+    out.print(
+        "secret db made: a random database password (`ozy secret get db` shows its keys)",
+        soft_wrap=True,
+    )

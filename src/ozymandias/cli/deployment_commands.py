@@ -15,11 +15,13 @@ from ozymandias.cli.app import (
     call,
     check_output,
     confirm,
+    for_machines,
     out,
     print_data,
     show_list,
 )
 from ozymandias.cli.deployment_view import summary_line
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import deployment_instances_table, deployments_table
 
 JobArgument = Annotated[str, typer.Argument(help="Job name.")]
@@ -35,13 +37,13 @@ def deployment_status(
     """
     check_output(output)
     deployment = call(api, "GET", f"/v1/jobs/{job}/deployment")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, deployment)
     _print_line(summary_line(deployment))
     if deployment["failedInstance"]:
         _print_line(f"failed instance: {deployment['failedInstance']}")
     if deployment["instances"]:
-        out.print(deployment_instances_table(deployment["instances"]))
+        print_table(out, deployment_instances_table(deployment["instances"], output == "wide"))
 
 
 def deployment_fail(
@@ -66,7 +68,7 @@ def deployment_fail(
         declined="the deployment goes on",
     )
     deployment = call(api, "POST", f"/v1/jobs/{job}/deployment/fail")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, deployment)
     _print_line(
         f"the deployment of {job} version {deployment['version']} is marked to fail; it fails"
@@ -81,7 +83,7 @@ def promote(job: JobArgument, api: ApiOption = DEFAULT_API, output: OutputOption
     """
     check_output(output)
     deployment = call(api, "POST", f"/v1/jobs/{job}/promote")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, deployment)
     _print_line(
         f"the canaries of {job} version {deployment['version']} are promoted: the rollout goes"

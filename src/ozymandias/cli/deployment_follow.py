@@ -148,9 +148,11 @@ def _print_changes(
 
 
 def _rendered(deployment: dict[str, Any], elapsed: float) -> RenderableType:
+    # With the NOTE (why an instance waits, what it replaces): what a rollout is watched for.
+    # Fitted to the screen by rich, unlike printed tables: a live view must not wrap.
     return Group(
         Text(summary_line(deployment)),
-        deployment_instances_table(deployment["instances"]),
+        deployment_instances_table(deployment["instances"], wide=True),
         Text(f"elapsed {elapsed_text(elapsed)}", style="dim"),
     )
 

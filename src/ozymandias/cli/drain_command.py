@@ -16,6 +16,7 @@ from ozymandias.cli.app import (
     call,
     check_output,
     fail,
+    for_machines,
     out,
     print_data,
 )
@@ -71,7 +72,7 @@ def drain(
     )
     if not detach:
         status = _follow(api, name, seconds)
-    if output != "table":
+    if for_machines(output):
         return print_data(output, status)
     if status["drained"]:
         out.print(f"node {name} drained: no instance left on it")

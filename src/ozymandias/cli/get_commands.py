@@ -4,6 +4,7 @@ read the cluster's state, as a table or -o json."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -19,10 +20,12 @@ from ozymandias.cli.app import (
     check_output,
     err,
     fail,
+    for_machines,
     out,
     print_data,
     show_list,
 )
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import (
     allocated_of,
     containers_table,
@@ -36,30 +39,62 @@ from ozymandias.cli.tables import (
     styled_state,
     volumes_table,
 )
+from ozymandias.labels.selector import matches, parse_selector
 from ozymandias.plans.notation import spec_notation
 from ozymandias.spec.durations import parse_duration
 from ozymandias.spec.models import JobSpec
 
+SelectorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--selector",
+        "-l",
+        help="Only those whose labels match: key=value, key!=value, key or !key, "
+        "joined by commas (all must hold).",
+        show_default=False,
+    ),
+]
 
-def get_jobs(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List jobs with their instance counts.
 
-    Example: ozy get jobs -o json
+def selected_by(selector: str | None) -> Callable[[dict[str, Any]], bool]:
+    """Whether an item's `labels` match `-l` (everything without one); exit 2 on a bad one."""
+    if selector is None:
+        return lambda _item: True
+    try:
+        requirements = parse_selector(selector)
+    except ValueError as error:
+        raise fail(f"--selector: {error}", code=2) from None
+    return lambda item: matches(requirements, item.get("labels", {}))
+
+
+def get_jobs(
+    selector: SelectorOption = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """List jobs with their instance counts (-o wide: and their labels).
+
+    Example: ozy get jobs -l team=payments -o wide
     """
-    show_list(api, "/v1/jobs", output, jobs_table, "no jobs")
+    keep = selected_by(selector)
+    show_list(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep)
 
 
 def get_instances(
     job: Annotated[str | None, typer.Argument(help="Only this job's instances.")] = None,
+    selector: SelectorOption = None,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """List instances: node, state, health, restarts and pod IP.
+    """List instances: node, state, health, restarts and pod IP (-o wide: and why).
 
-    Example: ozy get instances simple-webapp
+    An instance has its job's labels, for -l.
+
+    Example: ozy get instances simple-webapp -o wide
     """
+    keep = selected_by(selector)
     params = {"job": job} if job else None
-    show_list(api, "/v1/instances", output, instances_table, "no instances", params)
+    show_list(api, "/v1/instances", output, instances_table, "no instances", params, keep)
 
 
 def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -69,19 +104,25 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
     """
     check_output(output)
     ingress = call(api, "GET", "/v1/ingress")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, ingress)
-    out.print(ingress_table(ingress) if ingress["http"] or ingress["tcp"] else "no ingress routes")
+    routes = ingress["http"] or ingress["tcp"]
+    print_table(out, ingress_table(ingress, output == "wide") if routes else "no ingress routes")
     for conflict in ingress["conflicts"]:
-        err.print(f"[yellow]conflict:[/] {conflict}")
+        err.print(f"[yellow]conflict:[/] {escape(conflict)}", soft_wrap=True)
 
 
-def get_nodes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
-    """List nodes with labels, and memory, disk and CPU allocated against capacity.
+def get_nodes(
+    selector: SelectorOption = None,
+    api: ApiOption = DEFAULT_API,
+    output: OutputOption = "table",
+) -> None:
+    """List nodes: memory, disk and CPU allocated against capacity, and load (-o wide: labels).
 
-    Example: ozy get nodes
+    Example: ozy get nodes -l zone=a -o wide
     """
-    show_list(api, "/v1/nodes", output, nodes_table, "no nodes")
+    keep = selected_by(selector)
+    show_list(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep)
 
 
 def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -130,15 +171,19 @@ def describe_job(
     """
     check_output(output)
     job = call(api, "GET", f"/v1/jobs/{name}")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, job)
     out.print(
-        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
+        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}",
+        soft_wrap=True,
     )
     out.print("\n[bold]Spec[/]")
-    out.print(yaml.safe_dump(_as_written(job["spec"]), sort_keys=False).rstrip(), highlight=False)
+    # As text, unwrapped: YAML's flow lists (`[sleep, '3600']`) look like markup to rich, and
+    # a folded line would not paste back as the same YAML.
+    spec = yaml.safe_dump(_as_written(job["spec"]), sort_keys=False).rstrip()
+    out.print(spec, markup=False, highlight=False, soft_wrap=True)
     out.print("\n[bold]Instances[/]")
-    out.print(instances_table(job["instances"]) if job["instances"] else "none")
+    print_table(out, instances_table(job["instances"], wide=True) if job["instances"] else "none")
     _print_events(job["events"])
 
 
@@ -167,11 +212,12 @@ def describe_instance(
         raise fail(f"there is no instance {name!r}; instances are named <job>-<index>")
     events = call(api, "GET", "/v1/events", params={"job": job, "limit": "1000"})
     instance = {**found[0], "events": [e for e in events if e["instance"] == name][-20:]}
-    if output != "table":
+    if for_machines(output):
         return print_data(output, instance)
     out.print(
         f"[bold]Instance[/] {name}  job {job}  node {instance['node'] or '-'}  "
-        f"version {instance['specVersion'] or '-'}  pod IP {instance['podIP'] or '-'}"
+        f"version {instance['specVersion'] or '-'}  pod IP {instance['podIP'] or '-'}",
+        soft_wrap=True,
     )
     out.print(
         f"state {styled_state(instance['state'])}  health {styled_state(instance['health'] or '-')}"
@@ -180,7 +226,8 @@ def describe_instance(
     if instance["reason"]:
         out.print(f"reason: {escape(instance['reason'])}", soft_wrap=True)
     out.print("\n[bold]Containers[/]")
-    out.print(containers_table(instance["containers"]) if instance["containers"] else "none yet")
+    containers = instance["containers"]
+    print_table(out, containers_table(containers) if containers else "none yet")
     _print_events(instance["events"])
 
 
@@ -204,12 +251,15 @@ def describe_node(
         "instances": instances,
         "events": [e for e in events if e["node"] == name][-20:],
     }
-    if output != "table":
+    if for_machines(output):
         return print_data(output, node)
     labels = labels_text(node["labels"])
     status = "cordoned" if node["cordoned"] else "ready"
-    out.print(f"[bold]Node[/] {name}  {status}  address {node['address']}  API {node['apiUrl']}")
-    out.print(f"labels {labels}")
+    out.print(
+        f"[bold]Node[/] {name}  {status}  address {node['address']}  API {node['apiUrl']}",
+        soft_wrap=True,
+    )
+    out.print(f"labels {escape(labels)}", highlight=False, soft_wrap=True)
     out.print(
         f"memory {allocated_of(node, 'memory')}  disk {allocated_of(node, 'disk')}"
         f"  cpu {allocated_of(node, 'cpu')}  (allocated / capacity)"
@@ -219,10 +269,10 @@ def describe_node(
         f"{node['loadThreshold']})"
     )
     out.print("\n[bold]Instances[/]")
-    out.print(instances_table(instances) if instances else "none")
+    print_table(out, instances_table(instances, wide=True) if instances else "none")
     _print_events(node["events"])
 
 
 def _print_events(events: list[dict[str, Any]]) -> None:
     out.print("\n[bold]Events[/]")
-    out.print(events_table(events) if events else "none")
+    print_table(out, events_table(events) if events else "none")

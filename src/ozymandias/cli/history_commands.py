@@ -13,6 +13,7 @@ from ozymandias.cli.app import (
     call,
     check_output,
     confirm,
+    for_machines,
     out,
     print_data,
     warn,
@@ -25,6 +26,7 @@ from ozymandias.cli.job_commands import (
     SettleOption,
     follow_the_rollout,
 )
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import versions_table
 
 _NO_VERSIONS = "no versions of {job} are kept (those submitted before history was kept are not)"
@@ -45,9 +47,9 @@ def history(
     """
     check_output(output)
     versions = call(api, "GET", f"/v1/jobs/{job}/versions")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, versions)
-    out.print(versions_table(versions) if versions else _NO_VERSIONS.format(job=job))
+    print_table(out, versions_table(versions) if versions else _NO_VERSIONS.format(job=job))
 
 
 def rollback(
@@ -90,7 +92,7 @@ def rollback(
     target = preview["rolledBackTo"]
     if not preview["changed"]:
         # The same spec again would make no new version: there is nothing to roll back.
-        if output != "table":
+        if for_machines(output):
             return print_data(output, preview)
         out.print(f"job {job} already runs the spec of version {target}: nothing to do")
         return
@@ -104,7 +106,7 @@ def rollback(
     before = job_version(api, job)
     # The version confirmed, by number: a newer stable one may have come meanwhile.
     result = call(api, "POST", path, json={"version": target})
-    if output != "table":
+    if for_machines(output):
         return print_data(output, result)
     for warning in result["warnings"]:
         warn(warning)

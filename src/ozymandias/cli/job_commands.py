@@ -26,6 +26,7 @@ from ozymandias.cli.app import (
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
 from ozymandias.cli.deployment_follow import follow_deployment, job_version
 from ozymandias.cli.plan_command import YAML_HEADERS, show_plan
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
 from ozymandias.spec.sizes import format_size
@@ -216,7 +217,11 @@ def delete(
     for purged in result.get("purgedVolumes", []):
         out.print(f"removing shared volume {purged}")
     for kept in result.get("keptVolumes", []):
-        out.print(f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)")
+        out.print(
+            f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def delete_volume(api: str, full_name: str, *, forget: bool, yes: bool) -> None:
@@ -255,12 +260,12 @@ def wait_for_instances(api: str, job: str, version: int, timeout: float, settle:
             memory, verdict = judge(memory, job, instances, version, time.monotonic(), settle)
             status.update(verdict.line)
             if verdict.failure is not None:
-                err.print(instances_table(instances))
+                print_table(err, instances_table(instances, wide=True))
                 raise fail(f"version {version} of {job} failed: {verdict.failure}")
             if verdict.succeeded:
                 break
             if time.monotonic() > deadline:
-                err.print(instances_table(instances))
+                print_table(err, instances_table(instances, wide=True))
                 raise fail(
                     f"not every instance of {job} was healthy for {settle:.0f}s "
                     f"after {timeout:.0f}s: {verdict.line}"

@@ -19,11 +19,13 @@ from ozymandias.cli.app import (
     call,
     check_output,
     fail,
+    for_machines,
     out,
     print_data,
     read_text,
     warn,
 )
+from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import plan_instances_table
 from ozymandias.plans.spec_diff import diff_from_json, diff_lines
 from ozymandias.spec.loader import SpecError, load_job
@@ -61,7 +63,7 @@ def show_plan(file: Path, api: str, output: str = "table") -> NoReturn:
         # Whatever failed (an option, the file, the spec or the API) printed why; for a
         # script, any plan that could not be made is one code.
         raise typer.Exit(PLAN_FAILED) from None
-    if output != "table":
+    if for_machines(output):
         print_data(output, result)
     else:
         _print_plan(result, file)
@@ -100,7 +102,7 @@ def _print_plan(result: dict[str, Any], file: Path) -> None:
     elif result["instances"]:
         summary = ", ".join(f"{count} {action}" for action, count in result["counts"].items())
         out.print(f"\n[bold]Instances[/] ({summary})")
-        out.print(plan_instances_table(result["instances"]))
+        print_table(out, plan_instances_table(result["instances"]))
     index = result["modifyIndex"]
     out.print(f"\njob modify index: {index}", highlight=False)
     if result["changed"]:

@@ -8,7 +8,18 @@ import typer
 from rich.table import Table
 
 from ozymandias.cli.api_client import DEFAULT_API
-from ozymandias.cli.app import ApiOption, OutputOption, call, check_output, fail, out, print_data
+from ozymandias.cli.app import (
+    ApiOption,
+    OutputOption,
+    call,
+    check_output,
+    fail,
+    for_machines,
+    out,
+    print_data,
+)
+from ozymandias.cli.table_output import print_table
+from ozymandias.cli.tables import new_table
 from ozymandias.spec.sizes import format_size
 
 
@@ -46,20 +57,20 @@ def rebalance(
             code=2,
         )
     result = call(api, "GET", "/v1/rebalance", params={"threshold": str(threshold)})
-    if output != "table":
+    if for_machines(output):
         return print_data(output, result)
     if not result["moves"]:
         out.print(f"balanced: no move brings a node closer to the mean ({_percent(result)})")
         return
-    moves = Table("JOB", "INSTANCE", "FROM", "TO", box=None)
+    moves = new_table("JOB", "INSTANCE", "FROM", "TO")
     for move in result["moves"]:
         moves.add_row(move["job"], move["instance"], move["from"], move["to"])
-    out.print(moves)
+    print_table(out, moves)
     out.print(
         f"\n{len(result['moves'])} move(s); at least {result['lowerBound']} needed "
         f"({_percent(result)})\n"
     )
-    out.print(_nodes_table(result["nodes"]))
+    print_table(out, _nodes_table(result["nodes"]))
 
 
 def _percent(result: dict[str, Any]) -> str:
@@ -67,7 +78,7 @@ def _percent(result: dict[str, Any]) -> str:
 
 
 def _nodes_table(nodes: list[dict[str, Any]]) -> Table:
-    table = Table("NODE", "MEMORY BEFORE", "MEMORY AFTER", "CPU BEFORE", "CPU AFTER", box=None)
+    table = new_table("NODE", "MEMORY BEFORE", "MEMORY AFTER", "CPU BEFORE", "CPU AFTER")
     for node in nodes:
         capacity = node["capacity"]
         table.add_row(

@@ -23,10 +23,13 @@ from ozymandias.cli.app import (
     check_output,
     confirm_destroying,
     fail,
+    for_machines,
     out,
     print_data,
     show_list,
 )
+from ozymandias.cli.table_output import print_table
+from ozymandias.cli.tables import new_table
 from ozymandias.secrets.keyring import KeyFileError, read_key_file, write_new_key_file
 
 
@@ -71,7 +74,7 @@ def secret_set(
     if not data:
         raise fail("give at least one KEY=VALUE or --from-file KEY=PATH", code=2)
     secret = call(api, "PUT", f"/v1/secrets/{name}", json={"data": data})
-    if output != "table":
+    if for_machines(output):
         return print_data(output, secret)
     what = "set" if secret["changed"] else "unchanged"
     out.print(f"secret {secret['name']} {what} (version {secret['version']})")
@@ -98,9 +101,9 @@ def secret_get(
     """
     check_output(output)
     secret = call(api, "GET", f"/v1/secrets/{name}")
-    if output != "table":
+    if for_machines(output):
         return print_data(output, secret)
-    out.print(secrets_table([secret]))
+    print_table(out, secrets_table([secret], output == "wide"))
     out.print(f"used by: {', '.join(secret['usedBy']) or 'no job'}")
 
 
@@ -159,20 +162,20 @@ def secret_rotate_key(
     except KeyFileError as error:
         raise fail(str(error), code=2) from None
     result = call(api, "POST", "/v1/secrets/rotate-key", json={"keyId": key_id})
-    if output != "table":
+    if for_machines(output):
         return print_data(output, result)
     out.print(f"secrets are sealed with key {result['keyId']}: {len(result['resealed'])} re-sealed")
 
 
-def secrets_table(secrets: list[dict[str, Any]]) -> Table:
-    table = Table("NAME", "KEYS", "VERSION", "UPDATED", "KEY ID", box=None)
+def secrets_table(secrets: list[dict[str, Any]], wide: bool = False) -> Table:
+    """KEYS, a list, last (a long one harms no column); the sealing KEY ID only when `wide`."""
+    table = new_table("NAME", "VERSION", "UPDATED", "KEYS")
+    if wide:
+        table.add_column("KEY ID")
     for secret in secrets:
         updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secret["updateTime"]))
-        table.add_row(
-            secret["name"],
-            ", ".join(secret["keys"]),
-            str(secret["version"]),
-            updated,
-            secret["keyId"],
-        )
+        row = [secret["name"], str(secret["version"]), updated, ", ".join(secret["keys"])]
+        if wide:
+            row.append(secret["keyId"])
+        table.add_row(*row)
     return table

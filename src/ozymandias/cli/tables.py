@@ -1,29 +1,47 @@
-"""The rich tables the commands print: API answers in, `Table` out."""
+"""The rich tables the commands print: API answers in, `Table` out.
+
+Default columns are the short ones, so a row fits a terminal; `wide` (from
+`-o wide`) adds the long ones: free text (REASON, NOTE, DESCRIPTION),
+labels and lists. Print them with `table_output.print_table`, which never cuts
+a cell.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from ozymandias.cli.deployment_view import instance_row
 from ozymandias.spec.sizes import format_size
 
 
-def jobs_table(jobs: list[dict[str, Any]]) -> Table:
-    table = Table("NAME", "INSTANCES", "RUNNING", "STATES", "VERSION", box=None)
+def new_table(*headers: str) -> Table:
+    """A borderless table, as kubectl prints them: no blank edge before the first column."""
+    return Table(*headers, box=None, pad_edge=False)
+
+
+def jobs_table(jobs: list[dict[str, Any]], wide: bool = False) -> Table:
+    table = new_table("NAME", "INSTANCES", "RUNNING", "STATES", "VERSION")
+    if wide:
+        table.add_column("LABELS")
     for job in jobs:
         states = ", ".join(f"{state} {count}" for state, count in job["states"].items())
-        table.add_row(
-            job["name"], str(job["numInstances"]), str(job["running"]), states, str(job["version"])
-        )
+        row = [job["name"], str(job["numInstances"]), str(job["running"]), states]
+        row.append(str(job["version"]))
+        if wide:
+            row.append(labels_text(job.get("labels", {})))
+        table.add_row(*row)
     return table
 
 
-def versions_table(versions: list[dict[str, Any]]) -> Table:
-    """A job's history, newest first, as `ozy history` shows it."""
-    table = Table("VERSION", "SUBMITTED", "STATUS", "STABLE", "CHANGES", box=None)
+def versions_table(versions: list[dict[str, Any]], wide: bool = False) -> Table:
+    """A job's history, newest first, as `ozy history` shows it. CHANGES is what a history is
+    read for, so it is there without `wide` too (last, where a long one harms no column)."""
+    del wide
+    table = new_table("VERSION", "SUBMITTED", "STATUS", "STABLE", "CHANGES")
     for item in versions:
         table.add_row(
             f"{item['version']} (current)" if item["current"] else str(item["version"]),
@@ -35,14 +53,13 @@ def versions_table(versions: list[dict[str, Any]]) -> Table:
     return table
 
 
-def instances_table(instances: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "INSTANCE", "NODE", "STATE", "HEALTH", "VERSION", "RESTARTS", "POD IP", "REASON", box=None
-    )
-    # The name is what a user types next (`ozy logs NAME`): never cut it short.
-    table.columns[0].min_width = max((len(item["name"]) for item in instances), default=8)
+def instances_table(instances: list[dict[str, Any]], wide: bool = False) -> Table:
+    """REASON, free text, only when `wide` (`describe instance` has it too)."""
+    table = new_table("INSTANCE", "NODE", "STATE", "HEALTH", "VERSION", "RESTARTS", "POD IP")
+    if wide:
+        table.add_column("REASON")
     for item in instances:
-        table.add_row(
+        row = [
             item["name"],
             item["node"] or "-",
             styled_state(item["state"]),
@@ -50,47 +67,55 @@ def instances_table(instances: list[dict[str, Any]]) -> Table:
             str(item.get("specVersion") or "-"),
             str(item["restarts"]),
             item["podIP"] or "-",
-            item["reason"],
-        )
+        ]
+        if wide:
+            row.append(escape(item["reason"]) or "-")
+        table.add_row(*row)
     return table
 
 
-def deployment_instances_table(instances: list[dict[str, Any]]) -> Table:
-    """A deployment's instances: the version each runs and should run, its state and node."""
-    table = Table("INSTANCE", "VERSION", "STATE", "HEALTH", "NODE", "NOTE", box=None)
-    table.columns[0].min_width = max((len(item["name"]) for item in instances), default=8)
+def deployment_instances_table(instances: list[dict[str, Any]], wide: bool = False) -> Table:
+    """A deployment's instances: the version each runs and should run, its state and node;
+    the NOTE (canary, what it replaces, restarts, why it waits) only when `wide`."""
+    table = new_table("INSTANCE", "VERSION", "STATE", "HEALTH", "NODE")
+    if wide:
+        table.add_column("NOTE")
     for item in instances:
         name, versions, state, health, node, note = instance_row(item)
-        table.add_row(name, versions, styled_state(state), styled_state(health), node, note)
+        row = [name, versions, styled_state(state), styled_state(health), node]
+        if wide:
+            row.append(escape(note) or "-")
+        table.add_row(*row)
     return table
 
 
-def deployments_table(deployments: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "JOB", "VERSION", "STATUS", "HEALTHY", "PLACED", "CANARY", "DESCRIPTION", box=None
-    )
-    # The job is what a user types next (`ozy deployment status JOB`): never cut it short.
-    table.columns[0].min_width = max((len(item["job"]) for item in deployments), default=3)
+def deployments_table(deployments: list[dict[str, Any]], wide: bool = False) -> Table:
+    """DESCRIPTION, free text, only when `wide`."""
+    table = new_table("JOB", "VERSION", "STATUS", "HEALTHY", "PLACED", "CANARY")
+    if wide:
+        table.add_column("DESCRIPTION")
     for item in deployments:
         healthy = f"{item['healthy']}/{item['desired']}"
         if item["unhealthy"]:
             healthy += f" ({item['unhealthy']} unhealthy)"
         canary = str(item["canary"]) + (" promoted" if item["promoted"] else "")
-        table.add_row(
+        row = [
             item["job"],
             str(item["version"]),
             styled_state(item["status"]),
             healthy,
             str(item["placed"]),
             canary if item["canary"] else "-",
-            item["description"],
-        )
+        ]
+        if wide:
+            row.append(escape(item["description"]) or "-")
+        table.add_row(*row)
     return table
 
 
 def plan_instances_table(instances: list[dict[str, Any]]) -> Table:
     """What a plan does to each instance, as `ozy plan` shows it."""
-    table = Table("INSTANCE", "ACTION", "NODE", box=None)
+    table = new_table("INSTANCE", "ACTION", "NODE")
     for item in instances:
         node = item["node"] or "-"
         if item["previousNode"]:
@@ -114,9 +139,7 @@ def styled_action(action: str) -> str:
 
 def containers_table(containers: list[dict[str, Any]]) -> Table:
     """One instance's containers, as `describe instance` shows them."""
-    table = Table(
-        "CONTAINER", "STATE", "EXIT CODE", "RESTARTS", "CRASH STREAK", "RESTART AT", box=None
-    )
+    table = new_table("CONTAINER", "STATE", "EXIT CODE", "RESTARTS", "CRASH STREAK", "RESTART AT")
     for item in containers:
         restart_at = item.get("restartAt")
         table.add_row(
@@ -130,59 +153,56 @@ def containers_table(containers: list[dict[str, Any]]) -> Table:
     return table
 
 
-def ingress_table(ingress: dict[str, Any]) -> Table:
-    table = Table("ROUTE", "JOB", "TO PORT", "HEALTHY", "BACKENDS", box=None)
-    for route in ingress["http"]:
-        table.add_row(
-            "http " + ", ".join(route["hosts"]),
-            route["job"],
-            str(route["port"]),
-            str(route["healthy"]),
-            " ".join(backend["address"] for backend in route["backends"]) or "-",
-        )
-    for route in ingress["tcp"]:
-        table.add_row(
-            f"tcp :{route['port']}",
-            route["job"],
-            str(route["targetPort"]),
-            str(route["healthy"]),
-            " ".join(backend["address"] for backend in route["backends"]) or "-",
-        )
+def ingress_table(ingress: dict[str, Any], wide: bool = False) -> Table:
+    """The backends' addresses, a list as long as the job has instances, only when `wide`."""
+    table = new_table("ROUTE", "JOB", "TO PORT", "HEALTHY")
+    if wide:
+        table.add_column("BACKENDS")
+    routes = [
+        ("http " + ", ".join(route["hosts"]), route, route["port"]) for route in ingress["http"]
+    ] + [(f"tcp :{route['port']}", route, route["targetPort"]) for route in ingress["tcp"]]
+    for name, route, port in routes:
+        row = [name, route["job"], str(port), str(route["healthy"])]
+        if wide:
+            row.append(" ".join(backend["address"] for backend in route["backends"]) or "-")
+        table.add_row(*row)
     return table
 
 
-def nodes_table(nodes: list[dict[str, Any]]) -> Table:
-    table = Table(
+def nodes_table(nodes: list[dict[str, Any]], wide: bool = False) -> Table:
+    """LABELS only when `wide` (`describe node` has them too), as kubectl's --show-labels."""
+    table = new_table(
         "NAME",
         "STATUS",
         "ADDRESS",
-        "LABELS",
         "MEMORY (ALLOC/CAP)",
         "DISK (ALLOC/CAP)",
         "CPU (ALLOC/CAP)",
         "LOAD",
-        box=None,
     )
+    if wide:
+        table.add_column("LABELS")
     for item in nodes:
-        labels = labels_text(item["labels"])
-        table.add_row(
+        row = [
             item["name"],
             "cordoned" if item["cordoned"] else "ready",
             item["address"],
-            labels,
             allocated_of(item, "memory"),
             allocated_of(item, "disk"),
             allocated_of(item, "cpu"),
             load_of(item),
-        )
+        ]
+        if wide:
+            row.append(escape(labels_text(item["labels"])))
+        table.add_row(*row)
     return table
 
 
-def volumes_table(volumes: list[dict[str, Any]]) -> Table:
+def volumes_table(volumes: list[dict[str, Any]], wide: bool = False) -> Table:
+    """Every column is short: `wide` adds none."""
+    del wide
     # No JOB column: a volume's name starts with its job's (-o json has it apart).
-    table = Table("NAME", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE", box=None)
-    # A name cut short can't be passed to `ozy delete volume`.
-    table.columns[0].min_width = max((len(item["name"]) for item in volumes), default=4)
+    table = new_table("NAME", "KIND", "SIZE", "USED", "ZONE/NODE", "STATE")
     for item in volumes:
         where = f"zone {item['zone']}" if item["zone"] else f"node {item['node']}"
         used = format_size(item["used"]) if item["used"] is not None else "-"
@@ -197,21 +217,26 @@ def volumes_table(volumes: list[dict[str, Any]]) -> Table:
     return table
 
 
-def events_table(events: list[dict[str, Any]]) -> Table:
-    table = Table("TIME", "KIND", "INSTANCE", "NODE", "MESSAGE", box=None)
+def events_table(events: list[dict[str, Any]], wide: bool = False) -> Table:
+    """MESSAGE is what an event is read for, so it is there without `wide` too (last, where
+    a long one harms no column), as in `kubectl get events`."""
+    del wide
+    table = new_table("TIME", "KIND", "INSTANCE", "NODE", "MESSAGE")
     for event in events:
         table.add_row(
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event["time"])),
             event["kind"],
             event["instance"] or event["job"] or "-",
             event["node"] or "-",
-            event["message"],
+            escape(event["message"]),
         )
     return table
 
 
-def aliases_table(aliases: list[dict[str, Any]]) -> Table:
-    table = Table("ALIAS", "TARGETS", box=None)
+def aliases_table(aliases: list[dict[str, Any]], wide: bool = False) -> Table:
+    """Every column is short: `wide` adds none."""
+    del wide
+    table = new_table("ALIAS", "TARGETS")
     for alias in aliases:
         table.add_row(alias["name"], ", ".join(alias["targets"]))
     return table

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ozymandias.cli.app import OutputOption, check_output, fail, out, print_data
+from ozymandias.cli.app import OutputOption, check_output, fail, for_machines, out, print_data
 from ozymandias.tls.certificates import (
     CA_DAYS,
     CERT_DAYS,
@@ -108,7 +108,7 @@ def cert_create(
 
 def _show_written(paths: list[Path], output: str) -> None:
     cert, key = paths
-    if output != "table":
+    if for_machines(output):
         return print_data(output, {"cert": str(cert), "key": str(key)})
-    out.print(f"wrote {cert}")
-    out.print(f"wrote {key} (mode 0600: keep it secret)")
+    out.print(f"wrote {cert}", highlight=False, soft_wrap=True)
+    out.print(f"wrote {key} (mode 0600: keep it secret)", highlight=False, soft_wrap=True)

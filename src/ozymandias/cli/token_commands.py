@@ -19,10 +19,12 @@ from ozymandias.cli.app import (
     OutputOption,
     call,
     check_output,
+    for_machines,
     out,
     print_data,
     show_list,
 )
+from ozymandias.cli.tables import new_table
 from ozymandias.client_config import write_token_file
 
 
@@ -88,8 +90,10 @@ def token_revoke(
     out.print(f"token {accessor} revoked")
 
 
-def tokens_table(tokens: list[dict[str, Any]]) -> Table:
-    table = Table("NAME", "ROLE", "ACCESSOR", "CREATED", box=None)
+def tokens_table(tokens: list[dict[str, Any]], wide: bool = False) -> Table:
+    """Every column is short: `wide` adds none."""
+    del wide
+    table = new_table("NAME", "ROLE", "ACCESSOR", "CREATED")
     for token in tokens:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(token["createTime"]))
         table.add_row(token["name"], token["role"], token["accessor"], created)
@@ -97,8 +101,8 @@ def tokens_table(tokens: list[dict[str, Any]]) -> Table:
 
 
 def _show_made(token: dict[str, Any], output: str) -> None:
-    if output != "table":
+    if for_machines(output):
         return print_data(output, token)
     out.print(f"token {token['name']} ({token['role']}), accessor {token['accessor']}")
-    out.print(f"secret: {token['secret']}", highlight=False)
+    out.print(f"secret: {token['secret']}", highlight=False, soft_wrap=True)
     out.print("[dim]The secret is shown only now: keep it (e.g. export OZY_TOKEN=...).[/]")

@@ -18,6 +18,7 @@ from ozymandias.cli.app import (
     check_output,
     credentials,
     fail,
+    for_machines,
     open_client,
     out,
     print_data,
@@ -37,14 +38,14 @@ def version(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> Non
     try:
         server = client.request("GET", "/v1/version")
     except ApiError as error:
-        if output != "table":
+        if for_machines(output):
             print_data(output, {"client": __version__, "server": None})
         else:
             out.print(f"client: {__version__}")
         raise fail(str(error)) from None
     finally:
         client.close()
-    if output != "table":
+    if for_machines(output):
         return print_data(output, {"client": __version__, "server": server})
     out.print(f"client: {__version__}")
     out.print(f"server: {server['version']} (node {server['node']} at {api})")

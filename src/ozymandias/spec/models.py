@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from ozymandias.labels.syntax import MAX_JOB_LABELS, labels_problem
 from ozymandias.spec.base import Problem, SpecModel, limits_of, problems_error, shown
 from ozymandias.spec.durations import parse_duration
 from ozymandias.spec.limits import LimitExceeded
@@ -426,6 +427,8 @@ class JobSpec(SpecModel):
     """A job: a pod of containers, run as `num_instances` identical instances."""
 
     name: DnsLabel
+    # For people and `-l` selectors only: no pod sees them (see `pod_fingerprint`).
+    labels: dict[LabelText, LabelText] = Field(default_factory=dict, max_length=MAX_JOB_LABELS)
     num_instances: int = Field(1, ge=0, alias="numInstances")
     containers: dict[DnsLabel, ContainerSpec]
     scheduling_constraints: SchedulingConstraints | None = Field(
@@ -437,6 +440,14 @@ class JobSpec(SpecModel):
     affinity: list[MatchExpression] = Field(default_factory=list, max_length=MAX_MATCH_EXPRESSIONS)
     ingress: IngressSpec | None = None
     update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+
+    @field_validator("labels")
+    @classmethod
+    def _check_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        problem = labels_problem(labels)
+        if problem:
+            raise ValueError(problem)
+        return labels
 
     @field_validator("num_instances")
     @classmethod
@@ -641,8 +652,11 @@ class JobSpec(SpecModel):
 
         `num_instances` is left out: scaling adds or removes pods but leaves
         the existing ones as they are; so are `ingress`, which only the
-        nodes' proxies read, and `update`, which only says how pods are replaced.
+        nodes' proxies read, `update`, which only says how pods are replaced,
+        and `labels`, which only people and selectors read.
         """
-        shape = self.model_dump(mode="json", exclude={"num_instances", "ingress", "update"})
+        shape = self.model_dump(
+            mode="json", exclude={"num_instances", "ingress", "update", "labels"}
+        )
         canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

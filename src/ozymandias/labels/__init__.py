@@ -1,0 +1,1 @@
+"""Labels on jobs and nodes, and the `-l` selectors that pick objects by them."""
