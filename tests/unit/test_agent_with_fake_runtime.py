@@ -35,6 +35,8 @@ from ozymandias.dns.skydns_layout import HealthyInstance
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
+    ExecExit,
+    ExecOutput,
     PodInfo,
     PodmanError,
     PodPlan,
@@ -166,6 +168,14 @@ class FakeRuntime:
         timeout: float,  # noqa: ASYNC109
     ) -> tuple[int, str]:
         return 0, ""
+
+    async def exec_stream(
+        self,
+        container_id: str,
+        command: list[str],
+        timeout: float,  # noqa: ASYNC109
+    ) -> AsyncIterator[ExecOutput | ExecExit]:
+        yield ExecExit(0)
 
     async def logs(
         self, container_id: str, *, follow: bool, tail: int | None

@@ -49,7 +49,7 @@ from ozymandias.agent.volumes import PodVolumes
 from ozymandias.cluster.records import InstanceState, instance_name
 from ozymandias.network.firewall import PodFirewall
 from ozymandias.runtime.interface import ContainerRuntime
-from ozymandias.runtime.models import PodInfo, RuntimeUnavailable
+from ozymandias.runtime.models import ExecExit, ExecOutput, PodInfo, RuntimeUnavailable
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 # DNS and the ingress: ample for every node's proxy to hear of it (a watch
 # event, then a runtime API call), short enough not to slow a scale-down.
 DRAIN_SECONDS = 1.0
+
+
+class InstanceBusy(Exception):
+    """A change to the instance is in flight: it cannot be restarted now."""
 
 
 class NodeAgent:
@@ -162,6 +166,51 @@ class NodeAgent:
         container_id = track.containers[container].container_id
         async for chunk in self._runtime.logs(container_id, follow=follow, tail=tail):
             yield chunk
+
+    def exec_refusal(self, job: str, index: int, container: str) -> str | None:
+        """Why `exec` can't run in that container now (None if it can), for the API to say."""
+        track = self._state.pods.get((job, index))
+        if track is None or container not in track.containers:
+            return f"{instance_name(job, index)} has no {container} container on this node yet"
+        if not track.containers[container].running:
+            return f"container {container} of {instance_name(job, index)} is not running"
+        return None
+
+    def exec(
+        self, job: str, index: int, container: str, command: list[str], timeout: float
+    ) -> AsyncIterator[ExecOutput | ExecExit]:
+        """Run a command in one of this node's containers (check `exec_refusal` first):
+        its output as it comes, then its exit code; TimeoutError past `timeout` seconds."""
+        container_id = self._state.pods[(job, index)].containers[container].container_id
+        return self._runtime.exec_stream(container_id, command, timeout)
+
+    async def restart_instance(self, job: str, index: int) -> float:
+        """Replace the instance's pod by a new one of the same version (`ozy restart INSTANCE`).
+
+        Returns once its old pod is gone (withdrawn, drained, removed), with the
+        time then: whatever this node reports on the instance later is about the
+        new pod. An instance without a pod (its start failed) is started now,
+        without waiting out its back-off. InstanceBusy while a change to it is in
+        flight; LookupError if this node does not run it.
+        """
+        key = (job, index)
+        instance = self._desired_instance(key)
+        if instance is None:
+            raise LookupError(f"{instance_name(job, index)} is not placed on {self.node_name}")
+        if key in self._state.busy:
+            raise InstanceBusy(f"{instance_name(job, index)} is being started, stopped or replaced")
+        await self._reporter.record(
+            job, index, "instance-restarting", f"restart asked for; new pod on {self.node_name}"
+        )
+        track = self._state.pods.get(key)
+        if track is None:
+            self._start_back_offs.pop(key, None)
+            self._wake.set()
+            return time.time()
+        gone = asyncio.Event()
+        self._launch(key, self._replace(track.pod, instance, gone))
+        await gone.wait()
+        return time.time()
 
     # Reconciling
 
@@ -354,8 +403,15 @@ class NodeAgent:
             pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}"
         )
 
-    async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
-        await self._take_down(pod)
+    async def _replace(
+        self, pod: LocalPod, instance: DesiredInstance, gone: asyncio.Event | None = None
+    ) -> None:
+        """`gone`, if given, is set once the old pod is down (or failed to go)."""
+        try:
+            await self._take_down(pod)
+        finally:
+            if gone is not None:
+                gone.set()
         # The drain took a second: start what is wanted now, which may be
         # nothing (the instance was moved, scaled away or deleted meanwhile).
         current = self._desired_instance(pod.key)
