@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -35,6 +35,7 @@ from ozymandias.api.instance_proxy import (
     locate_instance,
 )
 from ozymandias.api.problems import Problem, read_json_body
+from ozymandias.api.request_limits import Follows
 from ozymandias.api.services import Services
 from ozymandias.runtime.models import ExecExit, ExecOutput
 
@@ -113,8 +114,11 @@ async def exec_in_instance(instance: str, request: Request, services: Services) 
         asked = body.model_copy(update={"container": container}).model_dump()
         path = f"/v1/instances/{instance}/exec"
         caller = caller_credential(request)
-        return await forward_to_owner(
-            services, place.node, instance, caller, "POST", path, json=asked
+        return await _counted_peer_answer(
+            services.follows,
+            lambda: forward_to_owner(
+                services, place.node, instance, caller, "POST", path, json=asked
+            ),
         )
     agent = services.agent
     if refusal := agent.exec_refusal(place.job, place.index, container):
@@ -125,8 +129,27 @@ async def exec_in_instance(instance: str, request: Request, services: Services) 
         raise Problem(
             409, "instance-not-running", "Not running", f"{refusal} (the instance is {state})"
         )
+    services.follows.begin()  # a long stream: counted, and refused past the node's bound
     frames = agent.exec(place.job, place.index, container, body.command, body.timeout)
-    return StreamingResponse(_lines(frames, body.timeout), media_type=NDJSON)
+    lines = services.follows.counted(_lines(frames, body.timeout))
+    return StreamingResponse(lines, media_type=NDJSON)
+
+
+async def _counted_peer_answer(
+    streams: Follows, answer: Callable[[], Awaitable[Response]]
+) -> Response:
+    """`answer()`, its stream counted among the node's long streams (a 429 past their bound)."""
+    streams.begin()
+    try:
+        response = await answer()
+    except BaseException:
+        streams.end()
+        raise
+    if not isinstance(response, StreamingResponse):  # a peer's refusal, passed on
+        streams.end()
+        return response
+    response.body_iterator = streams.counted(response.body_iterator)
+    return response
 
 
 async def _lines(
