@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.jobs import WEB_IMAGE, pinned_to, web_job
 from tests.support.machine import REPO
-from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.nodes import NodeFactory, NodeProcess, unused_pod_subnets
 from tests.support.podman import app_container
 from tests.support.waiting import wait_until
 
@@ -50,8 +50,10 @@ def ozy(node: NodeProcess, *arguments: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def two_nodes(make_node: NodeFactory) -> Iterator[tuple[NodeProcess, NodeProcess]]:
     """A node that runs two healthy instances of JOB, and one that runs nothing."""
-    runner = make_node(RUNNER)
-    asked = make_node(ASKED)
+    # Subnets of their own, away from the ones other tests' nodes race for.
+    subnets = unused_pod_subnets(2, first=170)
+    runner = make_node(RUNNER, pod_subnet=subnets[0])
+    asked = make_node(ASKED, pod_subnet=subnets[1])
     answer = runner.apply(web_job(JOB, 2, extra=pinned_to(RUNNER), healthcheck=True))
     assert answer.status_code < 300, answer.text
     runner.wait_running(JOB, 2)
@@ -136,6 +138,19 @@ def test_restart_of_one_instance_replaces_its_pod_only(
     kinds = [(event["kind"], event["instance"]) for event in events]
     assert ("instance-restarting", f"{JOB}-0") in kinds
     assert ("instance-restarting", f"{JOB}-1") not in kinds
+
+    # A job named like an instance is restarted as the job, unless --instance says otherwise.
+    twin = asked.apply(
+        f"name: {JOB}-1\nnumInstances: 0\ncontainers:\n  app: {{image: {WEB_IMAGE}}}\n"
+    )
+    assert twin.status_code < 300, twin.text
+    as_job = ozy(asked, "restart", f"{JOB}-1", "--no-wait")
+    assert as_job.returncode == 0 and f"job {JOB}-1 restarting (version 2)" in as_job.stdout
+    assert app_container(JOB, 1) == before[1]
+    as_instance = ozy(asked, "restart", "--instance", f"{JOB}-1", "--settle", "1")
+    assert as_instance.returncode == 0, as_instance.stderr
+    assert f"instance {JOB}-1 restarted" in as_instance.stdout
+    assert app_container(JOB, 1) != before[1]
 
     unknown = ozy(asked, "restart", "nosuchjob-0")
     assert unknown.returncode == 1 and "there is no instance 'nosuchjob-0'" in unknown.stderr
