@@ -120,8 +120,8 @@ async def exec_in_instance(instance: str, request: Request, services: Services) 
                 services, place.node, instance, caller, "POST", path, json=asked
             ),
         )
-    agent = services.agent
-    if refusal := agent.exec_refusal(place.job, place.index, container):
+    execs = services.agent.execs
+    if refusal := execs.refusal(place.job, place.index, container):
         status = next(
             (s for s in mirrors.instance_statuses(place.job) if s.index == place.index), None
         )
@@ -130,7 +130,7 @@ async def exec_in_instance(instance: str, request: Request, services: Services) 
             409, "instance-not-running", "Not running", f"{refusal} (the instance is {state})"
         )
     services.follows.begin()  # a long stream: counted, and refused past the node's bound
-    frames = agent.exec(place.job, place.index, container, body.command, body.timeout)
+    frames = execs.run(place.job, place.index, container, body.command, body.timeout)
     lines = services.follows.counted(_lines(frames, body.timeout))
     return StreamingResponse(lines, media_type=NDJSON)
 
