@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -85,6 +86,25 @@ def test_exec_runs_a_command_on_the_instances_node_from_any_node(
     assert slow.returncode == 124 and "timeout of 1 s" in slow.stderr, slow.stderr
     assert time.monotonic() - started < 30
     assert "sleep 60" not in ozy(runner, "exec", f"{JOB}-0", "--", "ps").stdout
+
+    # A client that leaves (Ctrl-C) ends the command, through the proxy too.
+    leaving = subprocess.Popen(
+        [sys.executable, "-m", "ozymandias.cli.main", "exec", f"{JOB}-1", "--", "sleep", "77"],
+        cwd=REPO,
+        env={**os.environ, "OZY_API": asked.api},
+    )
+    try:
+        wait_until(lambda: "sleep 77" in processes(runner, 1), timeout=30, what="sleep 77 to run")
+        leaving.send_signal(signal.SIGINT)
+        assert leaving.wait(30) == 130
+    finally:
+        leaving.kill()
+    wait_until(lambda: "sleep 77" not in processes(runner, 1), timeout=30, what="sleep 77 killed")
+
+
+def processes(node: NodeProcess, index: int) -> str:
+    """`ps` in the app container of instance `index` of JOB."""
+    return ozy(node, "exec", f"{JOB}-{index}", "--", "ps").stdout
 
 
 def test_exec_refuses_what_it_cannot_run_in(two_nodes: tuple[NodeProcess, NodeProcess]) -> None:

@@ -12,6 +12,8 @@ from ozymandias.cli.app import ApiOption, fail, open_client
 
 # As GNU `timeout`: the exit code of a command that ran over its time.
 TIMED_OUT_EXIT_CODE = 124
+# As a shell: 128 + SIGINT.
+INTERRUPTED_EXIT_CODE = 130
 
 
 def exec_command(
@@ -49,6 +51,9 @@ def exec_command(
                 raise fail(str(item["error"]), TIMED_OUT_EXIT_CODE if item.get("timedOut") else 1)
     except ApiError as error:
         raise fail(str(error)) from None
+    except KeyboardInterrupt:
+        # Leaving closes the stream, and the node kills the command.
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
     finally:
         client.close()
     raise fail(f"the answer about {instance} ended without the command's exit code")
