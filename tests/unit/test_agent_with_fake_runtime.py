@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ozymandias.agent import node_agent
-from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.agent.node_agent import InstanceBusy, NodeAgent
 from ozymandias.agent.pod_plan import LABEL_INDEX, LABEL_JOB, LABEL_NODE, LABEL_VERSION
 from ozymandias.cluster.records import (
     ContainerStatus,
@@ -35,6 +35,8 @@ from ozymandias.dns.skydns_layout import HealthyInstance
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
+    ExecExit,
+    ExecOutput,
     PodInfo,
     PodmanError,
     PodPlan,
@@ -168,6 +170,14 @@ class FakeRuntime:
         timeout: float,  # noqa: ASYNC109
     ) -> tuple[int, str]:
         return 0, ""
+
+    async def exec_stream(
+        self,
+        container_id: str,
+        command: list[str],
+        timeout: float,  # noqa: ASYNC109
+    ) -> AsyncIterator[ExecOutput | ExecExit]:
+        yield ExecExit(0)
 
     async def logs(
         self, container_id: str, *, follow: bool, tail: int | None
@@ -483,3 +493,47 @@ async def test_the_agent_waits_for_nothing_it_does_not_need(quick_back_off: None
         await eventually(state_is(cluster, "web", InstanceState.RUNNING), "web-0 running")
     assert cluster.status("elsewhere") is None
     assert all(p.labels[LABEL_JOB] == "web" for p in cluster.runtime.pods.values())
+
+
+def container_ids(cluster: Cluster) -> dict[str, str]:
+    return {pod.labels[LABEL_INDEX]: pod.containers[0].id for pod in cluster.runtime.pods.values()}
+
+
+async def test_restarting_one_instance_replaces_its_pod_and_leaves_the_others(
+    quick_back_off: None,
+) -> None:
+    cluster = Cluster()
+    await cluster.put_job("web", count=2)
+    async with running(cluster):
+        await eventually(lambda: len(cluster.dns.healthy) == 2, "both instances in DNS")
+        before = container_ids(cluster)
+        restarted_at = await cluster.agent.restart_instance("web", 0)
+        # When it answers, the old pod is gone: no report after then is about it.
+        assert before["0"] not in container_ids(cluster).values()
+        assert cluster.dns.withdrawn_while_running == [("web", 0)]
+        await eventually(lambda: len(container_ids(cluster)) == 2, "web-0 started anew")
+        await eventually(
+            lambda: (s := cluster.status("web")) is not None and s.updated_at >= restarted_at,
+            "a report on the new pod",
+        )
+        after = container_ids(cluster)
+        with pytest.raises(LookupError):
+            await cluster.agent.restart_instance("web", 5)
+    assert after["0"] != before["0"] and after["1"] == before["1"]
+    kinds = [(e.kind, e.instance) for e in cluster.store.events]
+    assert ("instance-restarting", "web-0") in kinds and (
+        "instance-restarting",
+        "web-1",
+    ) not in kinds
+
+
+async def test_an_instance_with_a_change_in_flight_is_not_restarted(quick_back_off: None) -> None:
+    cluster = Cluster()
+    await cluster.put_job("web")
+    async with running(cluster):
+        await eventually(state_is(cluster, "web", InstanceState.RUNNING), "web-0 running")
+        first = asyncio.create_task(cluster.agent.restart_instance("web", 0))
+        await eventually(lambda: ("web", 0) in cluster.agent._state.busy, "a replacement begun")
+        with pytest.raises(InstanceBusy):
+            await cluster.agent.restart_instance("web", 0)
+        await first

@@ -63,9 +63,9 @@ def test_a_job_body_is_described_by_the_job_spec_schema() -> None:
 def role_the_issue_specifies(method: str, path: str) -> str:
     """The roles as the API's users were promised them (README, "Tokens and roles").
 
-    read: every GET but logs; deploy: also logs, jobs (apply, scale, delete)
-    and DNS aliases; admin: the rest. The health check and the bootstrap are
-    open; the peers' route is for nodes only.
+    read: every GET but logs; deploy: also logs, exec and restart of instances,
+    jobs (apply, scale, delete) and DNS aliases; admin: the rest. The health
+    check and the bootstrap are open; the peers' route is for nodes only.
     """
     if (method, path) in {("get", "/v1/health"), ("post", "/v1/acl/bootstrap")}:
         return "none"
@@ -75,7 +75,7 @@ def role_the_issue_specifies(method: str, path: str) -> str:
         return "deploy"
     if method == "get":
         return "read"
-    if path.startswith(("/v1/jobs/", "/v1/dns/aliases/")):
+    if path.startswith(("/v1/jobs/", "/v1/dns/aliases/", "/v1/instances/")):
         return "deploy"
     return "admin"
 

@@ -242,3 +242,22 @@ def test_followed_logs_are_counted_up_to_their_limit() -> None:
     assert refused.value.status == 429 and refused.value.extra["limit"] == "api-max-follows"
     follows.end()
     follows.begin()  # a place came free
+
+
+def test_a_counted_stream_frees_its_place_when_it_ends_or_its_client_leaves() -> None:
+    follows = Follows(ApiLimits(max_follows=1))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"one"
+        yield b"two"
+
+    async def read(take: int) -> list[bytes]:
+        follows.begin()
+        stream = follows.counted(chunks())
+        got = [chunk async for chunk in stream][:take] if take == 2 else [await anext(stream)]
+        await stream.aclose()  # type: ignore[attr-defined]
+        return got
+
+    assert asyncio.run(read(2)) == [b"one", b"two"]
+    assert asyncio.run(read(1)) == [b"one"]  # left after one chunk
+    follows.begin()  # neither holds its place any more

@@ -8,6 +8,7 @@ per concern, like the hooks of Nomad's task runner:
     local_plan.py        which pods to start, stop or replace (pure)
     restarts.py          container exits and restart policies, with back-off
     health_following.py  healthchecks, and restarting an unhealthy container
+    container_execs.py   commands run in a container for `ozy exec`
     adoption.py          taking over the pods a previous daemon left
     reporting.py         statuses, DNS entries and events; `withdraw` before a pod goes
     tracks.py            what the parts share: the tracked pods and busy instances
@@ -26,6 +27,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from ozymandias.agent.adoption import Adoption
+from ozymandias.agent.container_execs import ContainerExecs
 from ozymandias.agent.health_following import HealthFollower
 from ozymandias.agent.local_plan import (
     DesiredInstance,
@@ -62,6 +64,10 @@ log = logging.getLogger(__name__)
 DRAIN_SECONDS = 1.0
 
 
+class InstanceBusy(Exception):
+    """A change to the instance is in flight: it cannot be restarted now."""
+
+
 class NodeAgent:
     def __init__(
         self,
@@ -93,6 +99,7 @@ class NodeAgent:
         self._restarts = Restarts(self._state, runtime, self._reporter)
         self._health = HealthFollower(self._state, runtime, self._reporter)
         self._adoption = Adoption(self._state, runtime, self._restarts, self._health, firewall)
+        self.execs = ContainerExecs(self._state, runtime)
         # Pods that failed to start, and when each may be tried again (monotonic).
         self._start_back_offs: dict[InstanceKey, StartBackOff] = {}
         self._wake = asyncio.Event()
@@ -162,6 +169,35 @@ class NodeAgent:
         container_id = track.containers[container].container_id
         async for chunk in self._runtime.logs(container_id, follow=follow, tail=tail):
             yield chunk
+
+    async def restart_instance(self, job: str, index: int) -> float:
+        """Replace the instance's pod by a new one of the same version (`ozy restart INSTANCE`).
+
+        Returns once its old pod is gone (withdrawn, drained, removed), with the
+        time then: whatever this node reports on the instance at or after it is
+        about the new pod. An instance without a pod (its start failed) is started now,
+        without waiting out its back-off. InstanceBusy while a change to it is in
+        flight; LookupError if this node does not run it.
+        """
+        key = (job, index)
+        instance = self._desired_instance(key)
+        if instance is None:
+            raise LookupError(f"{instance_name(job, index)} is not placed on {self.node_name}")
+        if key in self._state.busy:
+            raise InstanceBusy(f"{instance_name(job, index)} is being started, stopped or replaced")
+        # Launched before any await, so no other change to it can begin in between.
+        gone: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        track = self._state.pods.get(key)
+        if track is None:
+            self._start_back_offs.pop(key, None)
+            self._wake.set()
+            gone.set_result(time.time())
+        else:
+            self._launch(key, self._replace(track.pod, instance, gone))
+        await self._reporter.record(
+            job, index, "instance-restarting", f"restart asked for; new pod on {self.node_name}"
+        )
+        return await gone
 
     # Reconciling
 
@@ -354,8 +390,16 @@ class NodeAgent:
             pod.job, pod.index, "instance-stopped", f"stopped on {self.node_name}"
         )
 
-    async def _replace(self, pod: LocalPod, instance: DesiredInstance) -> None:
-        await self._take_down(pod)
+    async def _replace(
+        self, pod: LocalPod, instance: DesiredInstance, gone: asyncio.Future[float] | None = None
+    ) -> None:
+        """`gone`, if given, is told the time once the old pod is down (or failed to go),
+        before anything is reported about the new one."""
+        try:
+            await self._take_down(pod)
+        finally:
+            if gone is not None:
+                gone.set_result(time.time())
         # The drain took a second: start what is wanted now, which may be
         # nothing (the instance was moved, scaled away or deleted meanwhile).
         current = self._desired_instance(pod.key)

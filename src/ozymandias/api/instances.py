@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -13,10 +12,15 @@ from ozymandias.acl.roles import Role
 from ozymandias.api import views
 from ozymandias.api.auth import requires
 from ozymandias.api.errors import job_not_found
+from ozymandias.api.instance_proxy import (
+    caller_credential,
+    container_of,
+    forward_to_owner,
+    locate_instance,
+)
 from ozymandias.api.problems import Problem
 from ozymandias.api.request_limits import Follows
 from ozymandias.api.services import ApiServices, Services
-from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 router = APIRouter(tags=["instances"])
 
@@ -40,20 +44,11 @@ async def instance_logs(
     tail: int | None = None,
 ) -> Response:
     mirrors = services.mirrors
-    job_name, index, owner = _locate_instance(instance, mirrors)
-    record = mirrors.job(job_name)
-    assert record is not None
-    container = container or next(iter(record.spec.containers))
-    if container not in record.spec.containers:
-        raise Problem(
-            404,
-            "container-not-found",
-            "No such container",
-            f"job {job_name} has no container {container!r}; "
-            f"it has {', '.join(record.spec.containers)}",
-        )
+    place = locate_instance(instance, mirrors)
+    job_name, index, owner = place.job, place.index, place.node
+    container = container_of(place, container, mirrors)
     # A peer asked for the logs checks the caller's own token, as this node did.
-    caller = request.headers.get("authorization", "")
+    caller = caller_credential(request)
     where = (job_name, index, owner, instance, container, tail, caller)
     if not follow:
         return await _logs(services, *where, follow=False)
@@ -108,20 +103,6 @@ async def _logs(
     return StreamingResponse(stream, media_type="text/plain")
 
 
-def _locate_instance(instance: str, mirrors: ClusterMirrors) -> tuple[str, int, str]:
-    job_name, _, index_text = instance.rpartition("-")
-    schedule = mirrors.schedule(job_name) if index_text.isdigit() else None
-    node_name = schedule.placements.get(int(index_text)) if schedule else None
-    if schedule is None or node_name is None:
-        raise Problem(
-            404,
-            "instance-not-found",
-            "No such instance",
-            f"there is no instance {instance!r}; instances are named <job>-<index>, e.g. web-0",
-        )
-    return job_name, int(index_text), node_name
-
-
 async def _proxy_logs(
     services: ApiServices,
     owner: str,
@@ -131,43 +112,9 @@ async def _proxy_logs(
     tail: int | None,
     caller: str,
 ) -> Response:
-    """Logs of an instance on another node, from that node's API; its errors are passed on.
-
-    The request carries the caller's `Authorization`, not the peers' credential,
-    which opens no user route; it goes over https if the peer serves it (see peer_link.py).
-    """
-    peer = next((n for n in services.mirrors.node_list() if n.name == owner), None)
-    if peer is None:
-        raise Problem(
-            503, "node-unavailable", "Node unavailable", f"node {owner} runs {instance} but is gone"
-        )
+    """Logs of an instance on another node, from that node's API; its errors are passed on."""
     params: dict[str, Any] = {"container": container, "follow": follow}
     if tail is not None:
         params["tail"] = tail
-    client = services.peers.client(
-        base_url=peer.api_url, timeout=None, headers={"authorization": caller}
-    )
-    try:
-        request = client.build_request("GET", f"/v1/instances/{instance}/logs", params=params)
-        response = await client.send(request, stream=True)
-    except httpx.HTTPError as error:
-        await client.aclose()
-        raise Problem(
-            503, "node-unavailable", "Node unavailable", f"node {owner} did not answer: {error}"
-        ) from None
-    if response.is_error:
-        body = await response.aread()
-        await response.aclose()
-        await client.aclose()
-        kind = response.headers.get("content-type", "application/problem+json")
-        return Response(body, status_code=response.status_code, media_type=kind)
-
-    async def relay() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in response.aiter_bytes():
-                yield chunk
-        finally:
-            await response.aclose()
-            await client.aclose()
-
-    return StreamingResponse(relay(), media_type="text/plain")
+    path = f"/v1/instances/{instance}/logs"
+    return await forward_to_owner(services, owner, instance, caller, "GET", path, params=params)

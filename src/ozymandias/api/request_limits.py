@@ -23,7 +23,9 @@ be able to say it is alive, and peers ask the peer route while etcd is out.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,15 +49,16 @@ class ApiLimits:
     header_seconds: float = 10.0
     """Time a client has to send a request's line and headers (then the connection closes)."""
     max_follows: int = 64
-    """Logs followed at once through this node (429 past it)."""
+    """Logs followed and commands run (`ozy exec`) at once through this node (429 past it)."""
 
 
 class Follows:
-    """How many logs are being followed through this node, bounded by `max_follows`.
+    """How many logs are being followed, and commands run, through this node, bounded by
+    `max_follows`.
 
-    Each followed log holds a podman log stream (or a peer's) for as long as
-    its client reads, which may be hours, so they are counted apart from the
-    requests in flight, which they would otherwise fill.
+    Each holds a podman stream (or a peer's) for as long as its client reads,
+    which may be hours, so they are counted apart from the requests in flight,
+    which they would otherwise fill.
     """
 
     def __init__(self, limits: ApiLimits) -> None:
@@ -63,13 +66,13 @@ class Follows:
         self._following = 0
 
     def begin(self) -> None:
-        """Count one more followed log, or refuse it with a 429 if there are enough."""
+        """Count one more stream, or refuse it with a 429 if there are enough."""
         if self._following >= self._most:
             raise Problem(
                 429,
                 "too-many-requests",
-                "Too many followed logs",
-                f"this node already streams {self._most} followed logs "
+                "Too many streams",
+                f"this node already streams {self._most} followed logs and commands' output "
                 "(ozy node --api-max-follows); retry once one ends",
                 limit="api-max-follows",
             )
@@ -77,6 +80,14 @@ class Follows:
 
     def end(self) -> None:
         self._following -= 1
+
+    async def counted(self, stream: AsyncIterable[Any]) -> AsyncIterator[Any]:
+        """`stream`, counted (`begin` was called) until it ends or its client leaves."""
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            self.end()
 
 
 class _TooLarge(Exception):

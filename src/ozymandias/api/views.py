@@ -43,6 +43,7 @@ def instance_view(job: str, index: int, node: str, status: InstanceStatus | None
         "restarts": status.restarts if reported and status else 0,
         "specVersion": status.spec_version if reported and status else 0,
         "podIP": status.pod_ip if reported and status else "",
+        "updatedAt": status.updated_at if reported and status else 0.0,
         "containers": [c.model_dump(by_alias=True) for c in status.containers]
         if reported and status
         else [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,6 +78,23 @@ class ApiClient:
             raise ApiError(
                 self._tls_hint(error) or f"cannot reach the Ozymandias API at {self.base_url}"
             ) from None
+
+    def stream_json_lines(self, path: str, body: dict[str, Any]) -> Iterator[Any]:
+        """POST `body` and read the answer's JSON lines as they come (`ozy exec`)."""
+        try:
+            with self._http.stream("POST", path, json=body, timeout=None) as response:
+                if response.is_error:
+                    response.read()
+                    raise self._error_from(response)
+                for line in response.iter_lines():
+                    if line:
+                        yield json.loads(line)
+        except httpx.ConnectError as error:
+            raise ApiError(
+                self._tls_hint(error) or f"cannot reach the Ozymandias API at {self.base_url}"
+            ) from None
+        except httpx.HTTPError as error:
+            raise ApiError(f"the answer of {self.base_url}{path} broke off: {error}") from None
 
     def _tls_hint(self, error: httpx.HTTPError) -> str | None:
         """What to do about a failed TLS handshake, told apart by OpenSSL's reason; None if

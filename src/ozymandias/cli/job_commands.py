@@ -1,4 +1,4 @@
-"""`ozy apply`, `scale` and `delete` (jobs, and kept shared volumes), and the wait for a
+"""`ozy apply`, `scale`, `restart` and `delete` (jobs, and kept shared volumes), and the wait for a
 job's instances to run that `scale` ends with (and `apply`, when it made no new version to
 follow the deployment of: see deployment_follow.py)."""
 
@@ -25,6 +25,7 @@ from ozymandias.cli.app import (
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS, Memory, judge
 from ozymandias.cli.deployment_follow import follow_deployment, job_version
+from ozymandias.cli.instance_restart import job_exists, restart_instance
 from ozymandias.cli.plan_command import YAML_HEADERS, show_plan
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
@@ -154,23 +155,35 @@ def scale(
 
 
 def restart(
-    job: Annotated[str, typer.Argument(help="Job name.")],
+    name: Annotated[str, typer.Argument(help="A job, or one of its instances (JOB-INDEX).")],
+    instance: Annotated[
+        bool,
+        typer.Option(
+            "--instance", help="NAME is an instance, even if a job is named so too (e.g. web-3)."
+        ),
+    ] = False,
     api: ApiOption = DEFAULT_API,
     no_wait: NoWaitOption = False,
     timeout: TimeoutOption = DEFAULT_WAIT_SECONDS,
     settle: SettleOption = SETTLE_SECONDS,
 ) -> None:
-    """Restart a job's pods, one instance at a time, and wait until every one is healthy.
+    """Restart a job's pods one at a time, or one instance's pod; wait until healthy again.
 
-    A rolling restart: a new version of the same spec, so a node replaces an
-    instance only once the ones before it are healthy again (as an update does).
+    `ozy restart JOB` is a rolling restart: a new version of the same spec, so a
+    node replaces an instance only once the ones before it are healthy again (as
+    an update does). `ozy restart JOB-INDEX` replaces that instance's pod only,
+    at the version it runs, and leaves the job's other instances alone. A name
+    that is both a job and an instance is the job, unless --instance is given.
 
-    Example: ozy restart simple-webapp
+    Example: ozy restart simple-webapp-0
     """
-    result = call(api, "POST", f"/v1/jobs/{job}/restart")
-    out.print(f"job {job} restarting (version {result['version']})")
+    if instance or not job_exists(api, name):
+        restart_instance(api, name, wait=not no_wait, timeout=timeout, settle=settle)
+        return
+    result = call(api, "POST", f"/v1/jobs/{name}/restart")
+    out.print(f"job {name} restarting (version {result['version']})")
     if not no_wait:
-        wait_for_instances(api, job, result["version"], timeout, settle)
+        wait_for_instances(api, name, result["version"], timeout, settle)
 
 
 def delete(

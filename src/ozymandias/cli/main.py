@@ -14,6 +14,7 @@ from ozymandias.cli import (
     cluster_commands,
     deployment_commands,
     drain_command,
+    exec_command,
     get_commands,
     history_commands,
     job_commands,
@@ -55,6 +56,7 @@ app.command()(history_commands.rollback)
 app.command()(job_commands.delete)
 app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)
+app.command("exec")(exec_command.exec_command)
 app.command()(rebalance_command.rebalance)
 app.command()(cluster_commands.demo)
 app.command()(version_command.version)

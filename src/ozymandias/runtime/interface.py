@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from ozymandias.runtime.models import ContainerExit, PodInfo, PodPlan, StreamConnected
+from ozymandias.runtime.models import (
+    ContainerExit,
+    ExecExit,
+    ExecOutput,
+    PodInfo,
+    PodPlan,
+    StreamConnected,
+)
 
 
 class ContainerRuntime(Protocol):
@@ -43,6 +50,15 @@ class ContainerRuntime(Protocol):
         command: list[str],
         timeout: float,  # noqa: ASYNC109
     ) -> tuple[int, str]: ...
+
+    def exec_stream(
+        self,
+        container_id: str,
+        command: list[str],
+        timeout: float,
+    ) -> AsyncIterator[ExecOutput | ExecExit]:
+        """A command's output as it comes, then its exit code (for `ozy exec`)."""
+        ...
 
     def logs(self, container_id: str, *, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
         """A container's output."""

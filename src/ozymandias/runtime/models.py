@@ -139,6 +139,22 @@ class StreamConnected:
     """
 
 
+@dataclass(frozen=True)
+class ExecOutput:
+    """Output of a command run with `exec_stream`, as podman sent it."""
+
+    stream: str
+    """"stdout" or "stderr"."""
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ExecExit:
+    """The end of a command run with `exec_stream`."""
+
+    exit_code: int
+
+
 class PodmanError(RuntimeError):
     """Podman answered a request with an error."""
 

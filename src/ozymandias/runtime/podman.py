@@ -30,6 +30,8 @@ from ozymandias.runtime.models import (
     ContainerExit,
     ContainerNotFound,
     ContainerPlan,
+    ExecExit,
+    ExecOutput,
     ImageNotFound,
     PodInfo,
     PodmanError,
@@ -39,7 +41,7 @@ from ozymandias.runtime.models import (
 )
 from ozymandias.runtime.oom_kills import OomKills
 from ozymandias.runtime.podman_connection import COMPAT, LIBPOD, REQUEST_TIMEOUT, PodmanConnection
-from ozymandias.runtime.podman_exec import run_exec
+from ozymandias.runtime.podman_exec import run_exec, stream_exec
 from ozymandias.runtime.podman_json import (
     container_spec,
     label_filters,
@@ -241,6 +243,17 @@ class PodmanRuntime:
         longer, as podman then kills those conmons.
         """
         return await run_exec(self._podman, container_id, command, timeout)
+
+    def exec_stream(
+        self,
+        container_id: str,
+        command: list[str],
+        timeout: float,
+    ) -> AsyncGenerator[ExecOutput | ExecExit, None]:
+        """Runs a command in a running container: its output as it comes, stdout and stderr
+        apart, then its exit code. TimeoutError once it ran `timeout` seconds (it is killed
+        then, and also if the caller stops reading before its end)."""
+        return stream_exec(self._podman, container_id, command, timeout)
 
     def logs(
         self, container_id: str, *, follow: bool, tail: int | None
