@@ -35,6 +35,7 @@ from ozymandias.dns.skydns_layout import HealthyInstance
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
+    LogEntry,
     PodInfo,
     PodmanError,
     PodPlan,
@@ -94,6 +95,8 @@ class FakeRuntime:
         self.missing_images: set[str] = set()
         self.started: list[str] = []  # container ids, each time one is (re)started
         self.removed: list[str] = []
+        self.logged: dict[str, list[LogEntry]] = {}  # what each container id wrote
+        self.starts: dict[str, list[datetime]] = {}  # when each container id's runs began
         self._exits: asyncio.Queue[ContainerExit | StreamConnected] = asyncio.Queue()
         self._ids = itertools.count(1)
 
@@ -167,10 +170,19 @@ class FakeRuntime:
     ) -> tuple[int, str]:
         return 0, ""
 
-    async def logs(
-        self, container_id: str, *, follow: bool, tail: int | None
-    ) -> AsyncIterator[bytes]:
-        yield b""
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[LogEntry]:
+        return _entries(self.logged.get(container_id, []), tail, since, until)
+
+    async def container_starts(self, container_id: str) -> list[datetime]:
+        return self.starts.get(container_id, [])
 
     def _container(self, labels: dict[str, str], name: str) -> ContainerInfo:
         return ContainerInfo(
@@ -195,6 +207,17 @@ class FakeRuntime:
                         started_at=c.started_at if exited else now,
                         finished_at=now if exited else c.finished_at,
                     )
+
+
+async def _entries(
+    logged: list[LogEntry], tail: int | None, since: datetime | None, until: datetime | None
+) -> AsyncIterator[LogEntry]:
+    """Podman's choice of log entries: after `since`, before `until`, the last `tail`."""
+    chosen = [
+        e for e in logged if (since is None or e.time > since) and (until is None or e.time < until)
+    ]
+    for entry in chosen if tail is None else chosen[len(chosen) - tail :]:
+        yield entry
 
 
 class RecordingStore:

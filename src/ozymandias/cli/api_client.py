@@ -77,6 +77,8 @@ class ApiClient:
             raise ApiError(
                 self._tls_hint(error) or f"cannot reach the Ozymandias API at {self.base_url}"
             ) from None
+        except httpx.TransportError as error:  # once the stream had begun
+            raise ApiError(f"the stream from {self.base_url} broke off: {error!r}") from None
 
     def _tls_hint(self, error: httpx.HTTPError) -> str | None:
         """What to do about a failed TLS handshake, told apart by OpenSSL's reason; None if

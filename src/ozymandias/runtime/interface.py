@@ -8,9 +8,10 @@ unit tests against an in-memory fake.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Protocol
 
-from ozymandias.runtime.models import ContainerExit, PodInfo, PodPlan, StreamConnected
+from ozymandias.runtime.models import ContainerExit, LogEntry, PodInfo, PodPlan, StreamConnected
 
 
 class ContainerRuntime(Protocol):
@@ -41,6 +42,18 @@ class ContainerRuntime(Protocol):
         timeout: float,  # noqa: ASYNC109
     ) -> tuple[int, str]: ...
 
-    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
-        """A container's output."""
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[LogEntry]:
+        """A container's output, written after `since` and before `until`."""
+        ...
+
+    async def container_starts(self, container_id: str) -> list[datetime]:
+        """When each run of the container began, oldest first."""
         ...

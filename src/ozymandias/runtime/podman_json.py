@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ozymandias.runtime.models import (
@@ -20,6 +20,7 @@ from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
     ContainerPlan,
+    LogEntry,
     PodInfo,
     PodPlan,
 )
@@ -187,3 +188,22 @@ def container_exit(line: str, label_filter: dict[str, str]) -> ContainerExit | N
         labels=labels,
         oom_suspected=exit_code == _EXIT_CODE_SIGKILL,
     )
+
+
+def log_entry(payload: bytes, previous: datetime) -> LogEntry:
+    """One frame of a log read with `timestamps=true`: "<RFC3339 time> <output>".
+
+    A frame without a readable time (none is expected) keeps the previous frame's.
+    """
+    stamp, _, data = payload.partition(b" ")
+    try:
+        time = datetime.fromisoformat(stamp.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return LogEntry(previous, payload)
+    return LogEntry(time if time.tzinfo else time.replace(tzinfo=UTC), data)
+
+
+def event_time(line: str) -> datetime:
+    """When an event of the event stream happened (podman's `timeNano`)."""
+    seconds, nanoseconds = divmod(int(json.loads(line)["timeNano"]), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)

@@ -1,0 +1,132 @@
+"""A container's output for `ozy logs`: one read, the previous run, or followed across
+restarts.
+
+A restart policy restarts the same container (`restarts.py`), so its log goes on
+in the same file: a follow that podman ends when the container exits is read again,
+from where it stood (`log_cursor.py`), once the agent has started it again. A pod
+replaced on this node (a new version) has new containers, whose output is all new.
+The follow ends when the instance leaves this node, or when its container has
+exited and nothing will restart it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from ozymandias.agent.local_plan import InstanceKey
+from ozymandias.agent.log_cursor import LogCursor, TimestampPrefix
+from ozymandias.agent.tracks import AgentState, ContainerTrack
+from ozymandias.runtime.interface import ContainerRuntime
+from ozymandias.runtime.models import ContainerNotFound
+
+# How often a follow whose container has stopped looks at the agent's state for its
+# next run. The agent learns of exits and restarts from podman's events; a follow is
+# not worth a subscription of its own, and a quarter second is no visible delay.
+_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    follow: bool = False
+    tail: int | None = None
+    since: datetime | None = None
+    timestamps: bool = False
+    previous: bool = False
+
+
+class NoPreviousRun(Exception):
+    """The container has not been restarted since it was created."""
+
+
+async def container_logs(
+    state: AgentState, runtime: ContainerRuntime, key: InstanceKey, name: str, request: LogRequest
+) -> AsyncIterator[bytes]:
+    """The output asked for; raises NoPreviousRun here, before any output, for `previous`."""
+    track = _container(state, key, name)
+    if track is None:
+        return _nothing()
+    if not request.previous:
+        return _read(state, runtime, key, name, request)
+    starts = await runtime.container_starts(track.container_id)
+    if len(starts) < 2:
+        raise NoPreviousRun(f"container {name} has not been restarted since it was created")
+    since = max(starts[-2], request.since) if request.since else starts[-2]
+    return _previous(runtime, track.container_id, request, since, starts[-1])
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing
+
+
+async def _previous(
+    runtime: ContainerRuntime,
+    container_id: str,
+    request: LogRequest,
+    since: datetime,
+    until: datetime,
+) -> AsyncIterator[bytes]:
+    prefix = TimestampPrefix()
+    entries = runtime.logs(container_id, follow=False, tail=request.tail, since=since, until=until)
+    async for entry in entries:
+        yield prefix(entry.time, entry.data) if request.timestamps else entry.data
+
+
+async def _read(
+    state: AgentState,
+    runtime: ContainerRuntime,
+    key: InstanceKey,
+    name: str,
+    request: LogRequest,
+) -> AsyncIterator[bytes]:
+    cursor, prefix = LogCursor(), TimestampPrefix()
+    container_id, tail = "", request.tail
+    while (track := _container(state, key, name)) is not None:
+        if track.container_id != container_id:
+            if container_id:  # a new pod's container: all of its output is new
+                cursor, tail = LogCursor(), None
+            container_id = track.container_id
+        restarts = track.restarts
+        since = cursor.resume_since() or request.since
+        try:
+            async for entry in runtime.logs(
+                container_id, follow=request.follow, tail=tail, since=since
+            ):
+                if cursor.admit(entry.time):
+                    yield prefix(entry.time, entry.data) if request.timestamps else entry.data
+        except ContainerNotFound:
+            pass  # its pod was removed: the agent's state says whether another replaces it
+        if not request.follow or not await _runs_again(state, key, name, container_id, restarts):
+            return
+        tail = None  # `tail` cuts the first read only
+
+
+async def _runs_again(
+    state: AgentState, key: InstanceKey, name: str, container_id: str, restarts: int
+) -> bool:
+    """Wait until the container that stopped runs again or is replaced (True), or until
+    nothing will run it again (False): its pod has left this node, or it exited for good."""
+    while True:
+        track = _container(state, key, name)
+        if track is None and key not in state.busy:
+            return False
+        if track is not None:
+            if track.container_id != container_id or track.restarts != restarts:
+                return True
+            if track.running:
+                # Podman ended the follow, so the container stopped, but the agent has not
+                # heard yet (or podman's stream broke): read again after a pause; the
+                # cursor keeps it from showing anything twice.
+                await asyncio.sleep(_POLL_SECONDS)
+                return True
+            if track.restart_timer is None:
+                return False
+        await asyncio.sleep(_POLL_SECONDS)
+
+
+def _container(state: AgentState, key: InstanceKey, name: str) -> ContainerTrack | None:
+    track = state.pods.get(key)
+    return track.containers.get(name) if track is not None else None
