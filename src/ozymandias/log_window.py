@@ -31,7 +31,7 @@ def parse_since(text: str, now: datetime) -> datetime:
         raise ValueError(f"--since is {len(value)} characters long; give {_EXAMPLES}")
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
         raise ValueError(f"--since {shown(value)} has no unit; give {_EXAMPLES}")
-    if "T" in value.upper():
+    if re.match(r"\d{4}-", value):  # a date: no duration starts so
         return _rfc3339(value)
     try:
         seconds = parse_duration(value)

@@ -35,6 +35,7 @@ from ozymandias.dns.skydns_layout import HealthyInstance
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
+    ContainerRun,
     LogEntry,
     PodInfo,
     PodmanError,
@@ -96,7 +97,7 @@ class FakeRuntime:
         self.started: list[str] = []  # container ids, each time one is (re)started
         self.removed: list[str] = []
         self.logged: dict[str, list[LogEntry]] = {}  # what each container id wrote
-        self.starts: dict[str, list[datetime]] = {}  # when each container id's runs began
+        self.runs: dict[str, list[ContainerRun]] = {}  # each container id's runs
         self._exits: asyncio.Queue[ContainerExit | StreamConnected] = asyncio.Queue()
         self._ids = itertools.count(1)
 
@@ -181,8 +182,8 @@ class FakeRuntime:
     ) -> AsyncIterator[LogEntry]:
         return _entries(self.logged.get(container_id, []), tail, since, until)
 
-    async def container_starts(self, container_id: str) -> list[datetime]:
-        return self.starts.get(container_id, [])
+    async def container_runs(self, container_id: str) -> list[ContainerRun]:
+        return self.runs.get(container_id, [])
 
     def _container(self, labels: dict[str, str], name: str) -> ContainerInfo:
         return ContainerInfo(

@@ -50,11 +50,15 @@ async def container_logs(
         return _nothing()
     if not request.previous:
         return _read(state, runtime, key, name, request)
-    starts = await runtime.container_starts(track.container_id)
-    if len(starts) < 2:
+    runs = await runtime.container_runs(track.container_id)
+    if len(runs) < 2:
         raise NoPreviousRun(f"container {name} has not been restarted since it was created")
-    since = max(starts[-2], request.since) if request.since else starts[-2]
-    return _previous(runtime, track.container_id, request, since, starts[-1])
+    # Between the ends of the two runs before the last: a run's first lines may be
+    # written before podman logs its start, never before the run before it died.
+    since = runs[-3].ended if len(runs) > 2 else None
+    if request.since is not None:
+        since = max(since, request.since) if since is not None else request.since
+    return _previous(runtime, track.container_id, request, since, runs[-2].ended)
 
 
 async def _nothing() -> AsyncIterator[bytes]:
@@ -66,8 +70,8 @@ async def _previous(
     runtime: ContainerRuntime,
     container_id: str,
     request: LogRequest,
-    since: datetime,
-    until: datetime,
+    since: datetime | None,
+    until: datetime | None,
 ) -> AsyncIterator[bytes]:
     prefix = TimestampPrefix()
     entries = runtime.logs(container_id, follow=False, tail=request.tail, since=since, until=until)

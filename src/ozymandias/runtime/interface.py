@@ -11,7 +11,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Protocol
 
-from ozymandias.runtime.models import ContainerExit, LogEntry, PodInfo, PodPlan, StreamConnected
+from ozymandias.runtime.models import (
+    ContainerExit,
+    ContainerRun,
+    LogEntry,
+    PodInfo,
+    PodPlan,
+    StreamConnected,
+)
 
 
 class ContainerRuntime(Protocol):
@@ -54,6 +61,6 @@ class ContainerRuntime(Protocol):
         """A container's output, written after `since` and before `until`."""
         ...
 
-    async def container_starts(self, container_id: str) -> list[datetime]:
-        """When each run of the container began, oldest first."""
+    async def container_runs(self, container_id: str) -> list[ContainerRun]:
+        """The container's runs, oldest first (a restart starts a run)."""
         ...

@@ -139,6 +139,15 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class ContainerRun:
+    """One run of a container, from podman's events: each restart starts one."""
+
+    started: datetime
+    ended: datetime | None
+    """When it died; None while it runs."""
+
+
+@dataclass(frozen=True)
 class StreamConnected:
     """Yielded by `container_exits` each time the event stream is (re)connected.
 

@@ -31,6 +31,7 @@ from ozymandias.runtime.models import (
     ContainerExit,
     ContainerNotFound,
     ContainerPlan,
+    ContainerRun,
     ImageNotFound,
     LogEntry,
     PodInfo,
@@ -255,9 +256,9 @@ class PodmanRuntime:
             self._podman, container_id, follow=follow, tail=tail, since=since, until=until
         )
 
-    async def container_starts(self, container_id: str) -> list[datetime]:
-        """When each run of the container began, oldest first (a restart starts a run)."""
-        return await podman_streams.container_starts(self._podman, container_id)
+    async def container_runs(self, container_id: str) -> list[ContainerRun]:
+        """The container's runs, oldest first (a restart starts a run)."""
+        return await podman_streams.container_runs(self._podman, container_id)
 
     # --- pods and containers ------------------------------------------------------
 

@@ -20,6 +20,7 @@ from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
     ContainerPlan,
+    ContainerRun,
     LogEntry,
     PodInfo,
     PodPlan,
@@ -203,7 +204,21 @@ def log_entry(payload: bytes, previous: datetime) -> LogEntry:
     return LogEntry(time if time.tzinfo else time.replace(tzinfo=UTC), data)
 
 
-def event_time(line: str) -> datetime:
-    """When an event of the event stream happened (podman's `timeNano`)."""
-    seconds, nanoseconds = divmod(int(json.loads(line)["timeNano"]), 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)
+def container_runs(event_lines: list[str]) -> list[ContainerRun]:
+    """A container's runs, oldest first, from its "start" and "died" events in any order."""
+    events = sorted(_event(line) for line in event_lines if line.strip())
+    runs: list[ContainerRun] = []
+    for time, status in events:
+        if status == "start":
+            runs.append(ContainerRun(time, None))
+        elif status == "died" and runs and runs[-1].ended is None:
+            runs[-1] = ContainerRun(runs[-1].started, time)
+    return runs
+
+
+def _event(line: str) -> tuple[datetime, str]:
+    """When an event of podman's event log happened (its `timeNano`), and what it was."""
+    event = json.loads(line)
+    seconds, nanoseconds = divmod(int(event["timeNano"]), 1_000_000_000)
+    time = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)
+    return time, str(event["status"])

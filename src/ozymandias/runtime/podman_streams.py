@@ -4,7 +4,7 @@ Both are async generators over one streamed response. The exit stream also
 reconnects, with a backoff, restarting the podman service if it died, and
 announces each (re)connection with `StreamConnected`; the parsing of its
 lines is `podman_json.container_exit`. `PodmanRuntime.logs` and
-`PodmanRuntime.container_exits` are the entry points. `container_starts` reads
+`PodmanRuntime.container_exits` are the entry points. `container_runs` reads
 the same event log, once, for the runs of one container (what `--previous` shows).
 """
 
@@ -22,6 +22,7 @@ from ozymandias.runtime.framing import StreamDemuxer
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerNotFound,
+    ContainerRun,
     LogEntry,
     PodmanError,
     StreamConnected,
@@ -32,7 +33,8 @@ from ozymandias.runtime.podman_connection import (
     PodmanConnection,
     raise_for_status,
 )
-from ozymandias.runtime.podman_json import container_exit, event_time, label_filters, log_entry
+from ozymandias.runtime.podman_json import container_exit, label_filters, log_entry
+from ozymandias.runtime.podman_json import container_runs as parse_container_runs
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,8 @@ async def logs(
         yield log_entry(rest, last)
 
 
-async def container_starts(podman: PodmanConnection, container_id: str) -> list[datetime]:
-    """`PodmanRuntime.container_starts`: when each run of the container began, oldest first.
+async def container_runs(podman: PodmanConnection, container_id: str) -> list[ContainerRun]:
+    """`PodmanRuntime.container_runs`: the container's runs, oldest first.
 
     From podman's event log, which keeps them whoever started the container and
     across restarts of this daemon; read from the container's creation on.
@@ -138,11 +140,11 @@ async def container_starts(podman: PodmanConnection, container_id: str) -> list[
     inspected = await podman.call(
         "GET", f"{LIBPOD}/containers/{container_id}/json", not_found=ContainerNotFound
     )
-    filters = {"type": ["container"], "event": ["start"], "container": [container_id]}
+    filters = {"type": ["container"], "event": ["start", "died"], "container": [container_id]}
     params = {
         "stream": "false",
         "since": str(inspected.json()["Created"]),
         "filters": json.dumps(filters),
     }
     events = await podman.call("GET", f"{LIBPOD}/events", params=params)
-    return sorted(event_time(line) for line in events.text.splitlines() if line.strip())
+    return parse_container_runs(events.text.splitlines())
