@@ -57,6 +57,16 @@ def test_two_resumes_in_a_row_skip_the_same_entries_each_time() -> None:
     assert shown(cursor, [at(1), at(1), at(1)]) == [2]
 
 
+def test_after_a_read_cut_by_tail_inside_a_second_it_resumes_from_the_next_second() -> None:
+    cursor = LogCursor()
+    cursor.cut_by_tail()
+    assert shown(cursor, [at(1), at(1)]) == [0, 1]  # of at(1)'s three entries, say
+    assert cursor.resume_since() == at(2) - timedelta(microseconds=1)
+    assert shown(cursor, [at(2), at(3)]) == [0, 1]
+    cursor.resume_since()  # at(3) was read whole: counted again
+    assert shown(cursor, [at(3), at(3)]) == [1]
+
+
 @pytest.mark.parametrize(
     ("frames", "expected"),
     [

@@ -4,7 +4,8 @@
 A container restarted by its policy is the same container, and its log holds every
 run (podman's k8s-file log is appended to). Podman times entries to the second only,
 so resuming "after the last entry shown" means: from the start of that second,
-skipping as many entries of that second as were shown already (the log's order is stable).
+skipping as many entries of that second as were shown already (the log's order is
+stable), unless `tail` hid some of them.
 """
 
 from __future__ import annotations
@@ -22,12 +23,26 @@ class LogCursor:
         self._second: datetime | None = None
         self._shown_in_second = 0
         self._to_skip = 0
+        self._cut_ahead = False
+        self._second_cut = False
+
+    def cut_by_tail(self) -> None:
+        """The next read is cut by `tail`: its first second may have entries not shown."""
+        self._cut_ahead = True
 
     def resume_since(self) -> datetime | None:
         """Where the next read starts (None: from the start); its first entries of the
         last second shown are then skipped by `admit`."""
+        if self._second is None:
+            return None
+        if self._second_cut:
+            # How many of its entries came before those shown is unknown: go on from the
+            # next second. A read ends when the container stops, having read the log to
+            # its end, so a restarted run's output, a second or more later, is all there.
+            self._to_skip = 0
+            return self._second + timedelta(seconds=1) - _JUST_BEFORE
         self._to_skip = self._shown_in_second
-        return None if self._second is None else self._second - _JUST_BEFORE
+        return self._second - _JUST_BEFORE
 
     def admit(self, time: datetime) -> bool:
         """Whether to show an entry of this time (False for one shown before)."""
@@ -40,6 +55,7 @@ class LogCursor:
             self._shown_in_second += 1
             return True
         self._second, self._shown_in_second, self._to_skip = time, 1, 0
+        self._second_cut, self._cut_ahead = self._cut_ahead, False
         return True
 
 

@@ -95,6 +95,8 @@ async def _read(
             container_id = track.container_id
         restarts = track.restarts
         since = cursor.resume_since() or request.since
+        if tail is not None:
+            cursor.cut_by_tail()
         try:
             async for entry in runtime.logs(
                 container_id, follow=request.follow, tail=tail, since=since
