@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime
 
 from tests.support.nodes import NodeFactory, NodeProcess
@@ -65,9 +66,9 @@ def restarts_of_count(node: NodeProcess, job: str) -> int:
 class Follower:
     """`ozy logs -f` in a subprocess; its stdout lines collected by a thread."""
 
-    def __init__(self, node: NodeProcess, instance: str) -> None:
+    def __init__(self, node: NodeProcess, instance: str, container: str = "count") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ozymandias.cli.main", "logs", "-f", instance, "-c", "count"],
+            [sys.executable, "-m", "ozymandias.cli.main", "logs", "-f", instance, "-c", container],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -82,10 +83,13 @@ class Follower:
         for line in self.process.stdout:
             self._lines.put(line)
 
-    def seen(self) -> list[tuple[int, int]]:
+    def text(self) -> str:
         while not self._lines.empty():
             self.lines.append(self._lines.get())
-        return runs_and_lines("".join(self.lines))
+        return "".join(self.lines)
+
+    def seen(self) -> list[tuple[int, int]]:
+        return runs_and_lines(self.text())
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -118,6 +122,29 @@ def test_logs_follow_goes_on_across_restarts_and_ends_when_the_instance_is_gone(
         assert follower.process.stderr is not None
         said = follower.process.stderr.read()
         assert (follower.process.returncode, "follow-0 is gone" in said) == (0, True), said
+    finally:
+        follower.stop()
+
+
+def test_logs_follow_ends_when_its_node_stops(make_node: NodeFactory) -> None:
+    node = make_node("logs-s")
+    assert node.apply(COUNTER.format(name="stops")).status_code == 201
+    node.wait_running("stops", 1)
+    follower = Follower(node, "stops-0", "steady")
+    try:
+        wait_until(lambda: "steady\n" in follower.text(), timeout=60, what="steady's line")
+        stopping = time.monotonic()
+        node.stop()
+        # The node stops its pods, then its API: it does not wait for the follow.
+        assert node.process is not None and node.process.returncode == 0
+        assert time.monotonic() - stopping < 30
+        follower.process.wait(timeout=30)
+        assert follower.process.stderr is not None
+        said = follower.process.stderr.read()
+        # Its pods stop first, which ends the stream (a note, exit 0), unless the API was
+        # gone by then (exit 1).
+        ended = {0: "or the node that ran it stopped", 1: "stream"}
+        assert ended[follower.process.returncode] in said, said
     finally:
         follower.stop()
 

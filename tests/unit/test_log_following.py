@@ -16,7 +16,7 @@ from ozymandias.agent.local_plan import LocalPod
 from ozymandias.agent.log_following import LogRequest, NoPreviousRun, container_logs
 from ozymandias.agent.tracks import AgentState, ContainerTrack, PodTrack
 from ozymandias.runtime.interface import ContainerRuntime
-from ozymandias.runtime.models import ContainerRun, LogEntry
+from ozymandias.runtime.models import ContainerNotFound, ContainerRun, LogEntry
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from tests.support.waiting import within
 
@@ -54,6 +54,8 @@ class ListRuntime:
         until: datetime | None = None,
     ) -> AsyncIterator[LogEntry]:
         self.reads.append(Read(container_id, tail, since, until))
+        if container_id not in self.logged:
+            raise ContainerNotFound(404, f"no container with ID {container_id} found")
         chosen = [
             entry
             for entry in self.logged.get(container_id, [])
@@ -117,6 +119,27 @@ async def test_a_follow_waits_out_a_back_off_and_ends_when_nothing_restarts_it()
     app.restart_timer = None  # its restart was cancelled: it will not run again
     with pytest.raises(StopAsyncIteration):
         await within(waiting, "the end of the follow")
+
+
+async def test_a_follow_waits_for_a_pod_being_replaced_and_ends_when_its_node_removes_it() -> None:
+    state, runtime, app = agent_with("c1")
+    runtime.logged["c1"] = [LogEntry(at(1), b"old\n")]
+    stream = await logs_of(state, runtime, LogRequest(follow=True))
+    assert await next_chunks(stream, 1) == [b"old\n"]
+    # Being replaced: the old container is gone before the new one is tracked.
+    state.busy.add(KEY)
+    del runtime.logged["c1"]
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.6)  # over two looks at the agent's state: still waiting
+    assert not waiting.done()
+    runtime.logged["c2"] = [LogEntry(at(5), b"new\n")]
+    app.container_id = "c2"
+    state.busy.discard(KEY)
+    assert await within(waiting, "the new container's output") == b"new\n"
+    # A stopping node removes its pods and leaves the agent's state as it was.
+    del runtime.logged["c2"]
+    with pytest.raises(StopAsyncIteration):
+        await within(anext(stream), "the end of the follow")
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,7 @@ async def _read(
         since = cursor.resume_since() or request.since
         if tail is not None:
             cursor.cut_by_tail()
+        removed = False
         try:
             async for entry in runtime.logs(
                 container_id, follow=request.follow, tail=tail, since=since
@@ -104,17 +105,26 @@ async def _read(
                 if cursor.admit(entry.time):
                     yield prefix(entry.time, entry.data) if request.timestamps else entry.data
         except ContainerNotFound:
-            pass  # its pod was removed: the agent's state says whether another replaces it
-        if not request.follow or not await _runs_again(state, key, name, container_id, restarts):
+            removed = True  # the agent's state says whether another container replaces it
+        if not request.follow:
+            return
+        if not await _runs_again(state, key, name, container_id, restarts, removed=removed):
             return
         tail = None  # `tail` cuts the first read only
 
 
 async def _runs_again(
-    state: AgentState, key: InstanceKey, name: str, container_id: str, restarts: int
+    state: AgentState,
+    key: InstanceKey,
+    name: str,
+    container_id: str,
+    restarts: int,
+    *,
+    removed: bool,
 ) -> bool:
     """Wait until the container that stopped runs again or is replaced (True), or until
-    nothing will run it again (False): its pod has left this node, or it exited for good."""
+    nothing will run it again (False): its pod has left this node, or it exited for good,
+    or it was `removed` and no change is under way (the node is stopping its pods)."""
     while True:
         track = _container(state, key, name)
         if track is None and key not in state.busy:
@@ -122,6 +132,8 @@ async def _runs_again(
         if track is not None:
             if track.container_id != container_id or track.restarts != restarts:
                 return True
+            if removed and key not in state.busy:
+                return False
             if track.running:
                 # Podman ended the follow, so the container stopped, but the agent has not
                 # heard yet (or podman's stream broke): read again after a pause; the

@@ -73,17 +73,22 @@ def logs(
     params.update({key: value for key, value in optional.items() if value is not None})
     client = open_client(api)
     try:
-        for chunk in client.stream_text(f"/v1/instances/{instance}/logs", params):
-            sys.stdout.write(chunk)
-            sys.stdout.flush()
+        _stream(client, instance, params)
         if follow:
             _say_why_it_ended(client, instance)
-    except ApiError as error:
-        raise fail(str(error)) from None
     except KeyboardInterrupt:
         pass
     finally:
         client.close()
+
+
+def _stream(client: ApiClient, instance: str, params: dict[str, Any]) -> None:
+    try:
+        for chunk in client.stream_text(f"/v1/instances/{instance}/logs", params):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    except ApiError as error:
+        raise fail(str(error)) from None
 
 
 def _say_why_it_ended(client: ApiClient, instance: str) -> None:
@@ -94,7 +99,8 @@ def _say_why_it_ended(client: ApiClient, instance: str) -> None:
         listed = client.request("GET", "/v1/instances", params={"job": job})
     except ApiError as error:
         if not str(error.problem.get("type", "")).endswith("#job-not-found"):
-            raise
+            # Most likely the node the command talks to stopped, which ended the stream.
+            raise fail(f"the log stream ended, and then: {error}") from None
         listed = []
     found = next((item for item in listed if item["name"] == instance), None)
     if found is None:
