@@ -65,7 +65,9 @@ class ListRuntime:
             yield entry
 
     async def container_runs(self, container_id: str) -> list[ContainerRun]:
-        return self.runs.get(container_id, [])
+        if container_id not in self.runs:
+            raise ContainerNotFound(404, f"no container with ID {container_id} found")
+        return self.runs[container_id]
 
 
 def agent_with(container_id: str) -> tuple[AgentState, ListRuntime, ContainerTrack]:
@@ -180,3 +182,9 @@ async def test_previous_of_a_container_never_restarted_is_an_error_before_any_ou
     with pytest.raises(NoPreviousRun, match="container app has not been restarted"):
         await logs_of(state, runtime, LogRequest(previous=True))
     assert runtime.reads == []
+
+
+async def test_previous_of_a_container_just_removed_is_an_error_too() -> None:
+    state, runtime, _ = agent_with("c1")
+    with pytest.raises(NoPreviousRun, match="container app has just been removed"):
+        await logs_of(state, runtime, LogRequest(previous=True))

@@ -50,7 +50,10 @@ async def container_logs(
         return _nothing()
     if not request.previous:
         return _read(state, runtime, key, name, request)
-    runs = await runtime.container_runs(track.container_id)
+    try:
+        runs = await runtime.container_runs(track.container_id)
+    except ContainerNotFound:
+        raise NoPreviousRun(f"container {name} has just been removed") from None
     if len(runs) < 2:
         raise NoPreviousRun(f"container {name} has not been restarted since it was created")
     # Between the ends of the two runs before the last: a run's first lines may be
