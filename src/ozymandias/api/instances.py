@@ -77,7 +77,7 @@ async def instance_logs(
     where = (job_name, index, owner, instance, container, caller)
     # The query as received (`since` unparsed) is what a peer is asked: a duration
     # counts back from when the request came, as near on either node.
-    query = {key: value for key, value in request.query_params.items()}
+    query = dict(request.query_params)
     if not follow:
         return await _logs(services, *where, wanted, query)
     services.follows.begin()
