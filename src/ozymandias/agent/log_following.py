@@ -45,15 +45,16 @@ async def container_logs(
     state: AgentState, runtime: ContainerRuntime, key: InstanceKey, name: str, request: LogRequest
 ) -> AsyncIterator[bytes]:
     """The output asked for; raises NoPreviousRun here, before any output, for `previous`."""
-    track = _container(state, key, name)
-    if track is None:
-        return _nothing()
     if not request.previous:
         return _read(state, runtime, key, name, request)
+    removed = NoPreviousRun(f"container {name} has just been removed")
+    track = _container(state, key, name)
+    if track is None:
+        raise removed
     try:
         runs = await runtime.container_runs(track.container_id)
     except ContainerNotFound:
-        raise NoPreviousRun(f"container {name} has just been removed") from None
+        raise removed from None
     if len(runs) < 2:
         raise NoPreviousRun(f"container {name} has not been restarted since it was created")
     # Between the ends of the two runs before the last: a run's first lines may be
@@ -62,11 +63,6 @@ async def container_logs(
     if request.since is not None:
         since = max(since, request.since) if since is not None else request.since
     return _previous(runtime, track.container_id, request, since, runs[-2].ended)
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield  # an async generator that yields nothing
 
 
 async def _previous(
