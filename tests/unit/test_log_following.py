@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import pytest
@@ -62,7 +62,8 @@ class ListRuntime:
             if (since is None or entry.time > since) and (until is None or entry.time <= until)
         ]
         for entry in chosen if tail is None else chosen[len(chosen) - tail :]:
-            yield entry
+            # Podman filters by the log's own nanosecond times, but shows whole seconds.
+            yield LogEntry(entry.time.replace(microsecond=0), entry.data)
 
     async def container_runs(self, container_id: str) -> list[ContainerRun]:
         if container_id not in self.runs:
@@ -188,3 +189,18 @@ async def test_previous_of_a_container_just_removed_is_an_error_too() -> None:
     state, runtime, _ = agent_with("c1")
     with pytest.raises(NoPreviousRun, match="container app has just been removed"):
         await logs_of(state, runtime, LogRequest(previous=True))
+
+
+async def test_a_resumed_follow_keeps_to_since_within_its_second() -> None:
+    state, runtime, app = agent_with("c1")
+    half_past = at(1) + timedelta(milliseconds=500)
+    runtime.logged["c1"] = [
+        LogEntry(at(1), b"before since\n"),
+        LogEntry(half_past + timedelta(milliseconds=100), b"after since\n"),
+    ]
+    stream = await logs_of(state, runtime, LogRequest(follow=True, since=half_past))
+    assert await next_chunks(stream, 1) == [b"after since\n"]
+    runtime.logged["c1"].append(LogEntry(at(3), b"run 2\n"))
+    app.restarts = 1
+    assert await next_chunks(stream, 1) == [b"run 2\n"]
+    assert runtime.reads[1].since == half_past

@@ -59,9 +59,7 @@ async def container_logs(
         raise NoPreviousRun(f"container {name} has not been restarted since it was created")
     # Between the ends of the two runs before the last: a run's first lines may be
     # written before podman logs its start, never before the run before it died.
-    since = runs[-3].ended if len(runs) > 2 else None
-    if request.since is not None:
-        since = max(since, request.since) if since is not None else request.since
+    since = _later(runs[-3].ended if len(runs) > 2 else None, request.since)
     return _previous(runtime, track.container_id, request, since, runs[-2].ended)
 
 
@@ -93,7 +91,7 @@ async def _read(
                 cursor, tail = LogCursor(), None
             container_id = track.container_id
         restarts = track.restarts
-        since = cursor.resume_since() or request.since
+        since = _later(cursor.resume_since(), request.since)
         if tail is not None:
             cursor.cut_by_tail()
         removed = False
@@ -142,6 +140,13 @@ async def _runs_again(
             if track.restart_timer is None:
                 return False
         await asyncio.sleep(_POLL_SECONDS)
+
+
+def _later(one: datetime | None, other: datetime | None) -> datetime | None:
+    """The later of two starts of a read, either of which may be none (from the start)."""
+    if one is None or other is None:
+        return one or other
+    return max(one, other)
 
 
 def _container(state: AgentState, key: InstanceKey, name: str) -> ContainerTrack | None:
