@@ -2,9 +2,10 @@
 
 Request bodies are built from plans (`pod_spec`, `container_spec`, the label
 filters) and models are read from podman's answers (`container_info`,
-`pod_infos`, `ip_address`) and from lines of its event stream
-(`container_exit`). Nothing here does I/O, so each can be tested from a
-table of JSON.
+`pod_infos`, `ip_address`), from lines of its event stream and log
+(`container_exit`, `container_runs`) and from its timestamped log frames
+(`log_entry`). Nothing here does I/O, so each can be tested from a table
+of JSON.
 """
 
 from __future__ import annotations
