@@ -380,12 +380,12 @@ async def test_logs_are_demultiplexed(runtime: PodmanRuntime, pods: list[str], j
     talker_id = by_name(pod)["talker"]
 
     async def everything_once_written() -> bytes:
-        logged = b"".join([c async for c in runtime.logs(talker_id, follow=False, tail=None)])
+        logged = b"".join([e.data async for e in runtime.logs(talker_id, follow=False)])
         return logged if logged.endswith(b"last\n") else b""
 
     logged = await eventually(everything_once_written)
     assert sorted(logged.splitlines()) == [b"err", b"last", b"out"]
-    tail = [c async for c in runtime.logs(talker_id, follow=False, tail=1)]
+    tail = [e.data async for e in runtime.logs(talker_id, follow=False, tail=1)]
     assert tail == [b"last\n"]
 
 

@@ -8,6 +8,7 @@ no pods and no allocations, so each test starts from an empty cluster.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Iterator
 from functools import partial
@@ -167,6 +168,15 @@ def test_a_three_instance_job_spreads_one_instance_per_node(cluster: Cluster) ->
         logs = read_from.request("GET", f"/v1/instances/spread-{index}/logs")
         assert logs.status_code == 200, logs.text
         assert logs.headers["content-type"].startswith("text/plain")
+        # The node that runs it is asked the same query: its times, its missing previous run.
+        params = {"timestamps": "true", "since": "1h"}
+        stamped = read_from.request("GET", f"/v1/instances/spread-{index}/logs", params=params)
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ozy-example-web: listening", stamped.text)
+        previous = read_from.request(
+            "GET", f"/v1/instances/spread-{index}/logs", params={"previous": "true"}
+        )
+        assert previous.status_code == 404, previous.text
+        assert previous.json()["type"].endswith("#previous-run-not-found")
 
 
 @pytest.mark.parametrize(

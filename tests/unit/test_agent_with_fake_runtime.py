@@ -35,8 +35,10 @@ from ozymandias.dns.skydns_layout import HealthyInstance
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
+    ContainerRun,
     ExecExit,
     ExecOutput,
+    LogEntry,
     PodInfo,
     PodmanError,
     PodPlan,
@@ -96,6 +98,8 @@ class FakeRuntime:
         self.missing_images: set[str] = set()
         self.started: list[str] = []  # container ids, each time one is (re)started
         self.removed: list[str] = []
+        self.logged: dict[str, list[LogEntry]] = {}  # what each container id wrote
+        self.runs: dict[str, list[ContainerRun]] = {}  # each container id's runs
         self._exits: asyncio.Queue[ContainerExit | StreamConnected] = asyncio.Queue()
         self._ids = itertools.count(1)
 
@@ -179,10 +183,19 @@ class FakeRuntime:
     ) -> AsyncIterator[ExecOutput | ExecExit]:
         yield ExecExit(0)
 
-    async def logs(
-        self, container_id: str, *, follow: bool, tail: int | None
-    ) -> AsyncIterator[bytes]:
-        yield b""
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[LogEntry]:
+        return _entries(self.logged.get(container_id, []), tail, since, until)
+
+    async def container_runs(self, container_id: str) -> list[ContainerRun]:
+        return self.runs.get(container_id, [])
 
     def _container(self, labels: dict[str, str], name: str) -> ContainerInfo:
         return ContainerInfo(
@@ -207,6 +220,17 @@ class FakeRuntime:
                         started_at=c.started_at if exited else now,
                         finished_at=now if exited else c.finished_at,
                     )
+
+
+async def _entries(
+    logged: list[LogEntry], tail: int | None, since: datetime | None, until: datetime | None
+) -> AsyncIterator[LogEntry]:
+    """Podman's choice of log entries: after `since`, before `until`, the last `tail`."""
+    chosen = [
+        e for e in logged if (since is None or e.time > since) and (until is None or e.time < until)
+    ]
+    for entry in chosen if tail is None else chosen[len(chosen) - tail :]:
+        yield entry
 
 
 class RecordingStore:

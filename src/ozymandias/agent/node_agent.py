@@ -40,6 +40,7 @@ from ozymandias.agent.local_plan import (
     plan_local_changes,
     waiting_out_back_off,
 )
+from ozymandias.agent.log_following import LogRequest, container_logs
 from ozymandias.agent.pod_inputs import PodInputs
 from ozymandias.agent.pod_plan import pod_name, pod_plan, pod_ports
 from ozymandias.agent.reporting import DnsPublishing, Reporter, StatusStore
@@ -160,15 +161,11 @@ class NodeAgent:
         return track is not None and container in track.containers
 
     async def logs(
-        self, job: str, index: int, container: str, *, follow: bool, tail: int | None
+        self, job: str, index: int, container: str, request: LogRequest
     ) -> AsyncIterator[bytes]:
-        """A container's output, for the API's logs endpoint (check `has_container` first)."""
-        track = self._state.pods.get((job, index))
-        if track is None or container not in track.containers:
-            return  # its pod went away since the check: nothing more to show
-        container_id = track.containers[container].container_id
-        async for chunk in self._runtime.logs(container_id, follow=follow, tail=tail):
-            yield chunk
+        """A container's output, for the API's logs endpoint (check `has_container` first);
+        raises NoPreviousRun for a `previous` run there is not."""
+        return await container_logs(self._state, self._runtime, (job, index), container, request)
 
     async def restart_instance(self, job: str, index: int) -> float:
         """Replace the instance's pod by a new one of the same version (`ozy restart INSTANCE`).

@@ -78,6 +78,8 @@ class ApiClient:
             raise ApiError(
                 self._tls_hint(error) or f"cannot reach the Ozymandias API at {self.base_url}"
             ) from None
+        except httpx.TransportError as error:  # once the stream had begun
+            raise ApiError(f"the stream from {self.base_url} broke off: {error!r}") from None
 
     def stream_json_lines(self, path: str, body: dict[str, Any]) -> Iterator[Any]:
         """POST `body` and read the answer's JSON lines as they come (`ozy exec`)."""

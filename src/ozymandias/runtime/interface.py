@@ -8,12 +8,15 @@ unit tests against an in-memory fake.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Protocol
 
 from ozymandias.runtime.models import (
     ContainerExit,
+    ContainerRun,
     ExecExit,
     ExecOutput,
+    LogEntry,
     PodInfo,
     PodPlan,
     StreamConnected,
@@ -60,6 +63,18 @@ class ContainerRuntime(Protocol):
         """A command's output as it comes, then its exit code (for `ozy exec`)."""
         ...
 
-    def logs(self, container_id: str, *, follow: bool, tail: int | None) -> AsyncIterator[bytes]:
-        """A container's output."""
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncIterator[LogEntry]:
+        """A container's output, written after `since` and before `until`."""
+        ...
+
+    async def container_runs(self, container_id: str) -> list[ContainerRun]:
+        """The container's runs, oldest first (a restart starts a run)."""
         ...

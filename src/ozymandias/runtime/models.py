@@ -130,6 +130,24 @@ class ContainerExit:
 
 
 @dataclass(frozen=True)
+class LogEntry:
+    """One frame of a container's output: a line, or a part of a long one."""
+
+    time: datetime
+    """When conmon wrote it, to the second: podman's API gives no finer time."""
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    """One run of a container, from podman's events: each restart starts one."""
+
+    started: datetime
+    ended: datetime | None
+    """When it died; None while it runs."""
+
+
+@dataclass(frozen=True)
 class StreamConnected:
     """Yielded by `container_exits` each time the event stream is (re)connected.
 

@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Iterable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar, cast
@@ -30,9 +31,11 @@ from ozymandias.runtime.models import (
     ContainerExit,
     ContainerNotFound,
     ContainerPlan,
+    ContainerRun,
     ExecExit,
     ExecOutput,
     ImageNotFound,
+    LogEntry,
     PodInfo,
     PodmanError,
     PodPlan,
@@ -256,11 +259,24 @@ class PodmanRuntime:
         return stream_exec(self._podman, container_id, command, timeout)
 
     def logs(
-        self, container_id: str, *, follow: bool, tail: int | None
-    ) -> AsyncGenerator[bytes, None]:
-        """The container's output, stdout and stderr merged; `tail` lines of the past only
-        (all if None); with `follow`, then new output until the container stops."""
-        return podman_streams.logs(self._podman, container_id, follow=follow, tail=tail)
+        self,
+        container_id: str,
+        *,
+        follow: bool,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AsyncGenerator[LogEntry, None]:
+        """The container's output, stdout and stderr merged, each frame with its time;
+        `tail` lines of the past only (all if None), written after `since` and before
+        `until`; with `follow`, then new output until the container stops."""
+        return podman_streams.logs(
+            self._podman, container_id, follow=follow, tail=tail, since=since, until=until
+        )
+
+    async def container_runs(self, container_id: str) -> list[ContainerRun]:
+        """The container's runs, oldest first (a restart starts a run)."""
+        return await podman_streams.container_runs(self._podman, container_id)
 
     # --- pods and containers ------------------------------------------------------
 

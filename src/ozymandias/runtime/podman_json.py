@@ -2,16 +2,17 @@
 
 Request bodies are built from plans (`pod_spec`, `container_spec`, the label
 filters) and models are read from podman's answers (`container_info`,
-`pod_infos`, `ip_address`) and from lines of its event stream
-(`container_exit`). Nothing here does I/O, so each can be tested from a
-table of JSON.
+`pod_infos`, `ip_address`), from lines of its event stream and log
+(`container_exit`, `container_runs`) and from its timestamped log frames
+(`log_entry`). Nothing here does I/O, so each can be tested from a table
+of JSON.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ozymandias.runtime.models import (
@@ -20,6 +21,8 @@ from ozymandias.runtime.models import (
     ContainerExit,
     ContainerInfo,
     ContainerPlan,
+    ContainerRun,
+    LogEntry,
     PodInfo,
     PodPlan,
 )
@@ -186,3 +189,36 @@ def container_exit(line: str, label_filter: dict[str, str]) -> ContainerExit | N
         labels=labels,
         oom_killed=False,  # the event does not say: the runtime asks the kernel's log
     )
+
+
+def log_entry(payload: bytes, previous: datetime) -> LogEntry:
+    """One frame of a log read with `timestamps=true`: "<RFC3339 time> <output>".
+
+    A frame without a readable time (none is expected) keeps the previous frame's.
+    """
+    stamp, _, data = payload.partition(b" ")
+    try:
+        time = datetime.fromisoformat(stamp.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return LogEntry(previous, payload)
+    return LogEntry(time if time.tzinfo else time.replace(tzinfo=UTC), data)
+
+
+def container_runs(event_lines: list[str]) -> list[ContainerRun]:
+    """A container's runs, oldest first, from its "start" and "died" events in any order."""
+    events = sorted(_event(line) for line in event_lines if line.strip())
+    runs: list[ContainerRun] = []
+    for time, status in events:
+        if status == "start":
+            runs.append(ContainerRun(time, None))
+        elif status == "died" and runs and runs[-1].ended is None:
+            runs[-1] = ContainerRun(runs[-1].started, time)
+    return runs
+
+
+def _event(line: str) -> tuple[datetime, str]:
+    """When an event of podman's event log happened (its `timeNano`), and what it was."""
+    event = json.loads(line)
+    seconds, nanoseconds = divmod(int(event["timeNano"]), 1_000_000_000)
+    time = datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanoseconds // 1000)
+    return time, str(event["status"])

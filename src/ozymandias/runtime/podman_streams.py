@@ -4,7 +4,8 @@ Both are async generators over one streamed response. The exit stream also
 reconnects, with a backoff, restarting the podman service if it died, and
 announces each (re)connection with `StreamConnected`; the parsing of its
 lines is `podman_json.container_exit`. `PodmanRuntime.logs` and
-`PodmanRuntime.container_exits` are the entry points.
+`PodmanRuntime.container_exits` are the entry points. `container_runs` reads
+the same event log, once, for the runs of one container (what `--previous` shows).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ozymandias.runtime.framing import StreamDemuxer
 from ozymandias.runtime.models import (
     ContainerExit,
     ContainerNotFound,
+    ContainerRun,
+    LogEntry,
     PodmanError,
     StreamConnected,
 )
@@ -32,7 +35,8 @@ from ozymandias.runtime.podman_connection import (
     PodmanConnection,
     raise_for_status,
 )
-from ozymandias.runtime.podman_json import container_exit, label_filters
+from ozymandias.runtime.podman_json import container_exit, label_filters, log_entry
+from ozymandias.runtime.podman_json import container_runs as parse_container_runs
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +92,30 @@ async def container_exits(
 
 
 async def logs(
-    podman: PodmanConnection, container_id: str, *, follow: bool, tail: int | None
-) -> AsyncGenerator[bytes, None]:
+    podman: PodmanConnection,
+    container_id: str,
+    *,
+    follow: bool,
+    tail: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> AsyncGenerator[LogEntry, None]:
     """`PodmanRuntime.logs`: the container's output, stdout and stderr merged."""
-    params = {"stdout": "true", "stderr": "true", "follow": "true" if follow else "false"}
+    params = {
+        "stdout": "true",
+        "stderr": "true",
+        "follow": "true" if follow else "false",
+        "timestamps": "true",
+    }
     if tail is not None:
         params["tail"] = str(tail)
+    # Podman compares these with the log's nanosecond times; an entry at `since` itself is left out.
+    if since is not None:
+        params["since"] = since.isoformat()
+    if until is not None:
+        params["until"] = until.isoformat()
     demuxer = StreamDemuxer()
+    last = datetime.fromtimestamp(0, UTC)
     try:
         async with podman.client.stream(
             "GET",
@@ -105,9 +126,30 @@ async def logs(
             await raise_for_status(response, not_found=ContainerNotFound)
             async for chunk in response.aiter_raw():
                 for payload in demuxer.feed(chunk):
-                    yield payload
+                    entry = log_entry(payload, last)
+                    last = entry.time
+                    yield entry
     except httpx.TransportError as error:
         raise podman.unavailable(error) from error
     rest = demuxer.flush()
     if rest:
-        yield rest
+        yield log_entry(rest, last)
+
+
+async def container_runs(podman: PodmanConnection, container_id: str) -> list[ContainerRun]:
+    """`PodmanRuntime.container_runs`: the container's runs, oldest first.
+
+    From podman's event log, which keeps them whoever started the container and
+    across restarts of this daemon; read from the container's creation on.
+    """
+    inspected = await podman.call(
+        "GET", f"{LIBPOD}/containers/{container_id}/json", not_found=ContainerNotFound
+    )
+    filters = {"type": ["container"], "event": ["start", "died"], "container": [container_id]}
+    params = {
+        "stream": "false",
+        "since": str(inspected.json()["Created"]),
+        "filters": json.dumps(filters),
+    }
+    events = await podman.call("GET", f"{LIBPOD}/events", params=params)
+    return parse_container_runs(events.text.splitlines())
