@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
+from ozymandias.cli.job_by_default import JobByDefaultGroup
 from ozymandias.client_config import (
     CACERT_ENV,
     CLIENT_CERT_ENV,
@@ -39,6 +40,14 @@ get_app = typer.Typer(
     no_args_is_help=True,
 )
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
+delete_app = typer.Typer(
+    cls=JobByDefaultGroup,
+    help="Delete a job (`ozy delete JOB`, or `ozy delete job JOB`), or a shared volume a "
+    "deleted job kept (`ozy delete volume JOB/NAME`)."
+    "\n\nExample: ozy delete simple-webapp"
+    "\n\nExample: ozy delete volume simple-webapp/data-shared --yes",
+    no_args_is_help=True,
+)
 alias_app = typer.Typer(
     help="DNS aliases: a name in the cluster domain over jobs, pods, nodes or other aliases.",
     no_args_is_help=True,
@@ -80,6 +89,7 @@ acl_app = typer.Typer(
 # `ozy --help` lists the sub-apps in this order, after the commands.
 app.add_typer(get_app, name="get")
 app.add_typer(describe_app, name="describe")
+app.add_typer(delete_app, name="delete")
 app.add_typer(deployment_app, name="deployment")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")

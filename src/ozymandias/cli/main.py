@@ -12,6 +12,7 @@ import typer
 from ozymandias.cli import (
     alias_commands,
     cluster_commands,
+    delete_commands,
     deployment_commands,
     drain_command,
     get_commands,
@@ -29,6 +30,7 @@ from ozymandias.cli.app import (
     acl_app,
     alias_app,
     app,
+    delete_app,
     deployment_app,
     describe_app,
     get_app,
@@ -51,7 +53,6 @@ app.command()(job_commands.scale)
 app.command()(job_commands.restart)
 app.command()(history_commands.history)
 app.command()(history_commands.rollback)
-app.command()(job_commands.delete)
 app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)
 app.command()(cluster_commands.demo)
@@ -67,6 +68,8 @@ get_app.command("deployments")(deployment_commands.get_deployments)
 describe_app.command("job")(get_commands.describe_job)
 describe_app.command("instance")(get_commands.describe_instance)
 describe_app.command("node")(get_commands.describe_node)
+delete_app.command("job")(delete_commands.delete_job)
+delete_app.command("volume")(delete_commands.delete_volume)
 
 deployment_app.command("status")(deployment_commands.deployment_status)
 deployment_app.command("fail")(deployment_commands.deployment_fail)
