@@ -41,7 +41,7 @@ def help_of(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_every_command_is_listed() -> None:
     assert len(ALL) >= 30
-    assert ("secret", "set") in ALL and ("tls", "cert", "create") in ALL and ("node",) in ALL
+    assert ("secret", "set") in ALL and ("tls", "cert", "create") in ALL and ("node", "run") in ALL
 
 
 @pytest.mark.parametrize("path", ALL, ids=" ".join)

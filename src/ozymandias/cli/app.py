@@ -53,10 +53,10 @@ alias_app = typer.Typer(
     no_args_is_help=True,
 )
 node_app = typer.Typer(
-    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon, drain and uncordon nodes."
-    "\n\nExample: ozy node --name n1 --etcd https://10.0.0.1:2379 --api-host 0.0.0.0 "
-    "--tls-cert n1.pem --tls-key n1-key.pem --tls-client-ca ca.pem",
-    invoke_without_command=True,
+    help="Run a node daemon (`ozy node run`), or cordon, drain and uncordon nodes."
+    "\n\nExample: ozy node run --name n1 --etcd http://10.0.0.1:2379"
+    "\n\nExample: ozy node drain n2 --deadline 10m",
+    no_args_is_help=True,
 )
 token_app = typer.Typer(
     help="API tokens: create one per person or system, with a role; list and revoke them.",

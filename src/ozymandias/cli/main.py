@@ -79,7 +79,7 @@ alias_app.command("get")(alias_commands.alias_get)
 alias_app.command("list")(alias_commands.alias_list)
 alias_app.command("delete")(alias_commands.alias_delete)
 
-node_app.callback()(node_commands.node)
+node_app.command("run")(node_commands.run)
 node_app.command("cordon")(node_commands.cordon)
 node_app.command("uncordon")(node_commands.uncordon)
 node_app.command("drain")(drain_command.drain)

@@ -1,7 +1,8 @@
-"""`ozy node`'s security flags: TLS for the API and for etcd, etcd's credentials, the secrets key.
+"""`ozy node run`'s security flags: TLS for the API and for etcd, etcd's credentials, the
+secrets key.
 
-Declared apart from the rest of `ozy node`'s options, like the limits, so
-that `ozy node --help` shows them in a panel of their own.
+Declared apart from the rest of `ozy node run`'s options, like the limits, so
+that `ozy node run --help` shows them in a panel of their own.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def acl_bootstrap(
 ) -> None:
     """Make the cluster's first admin token and print its secret (once per cluster).
 
-    `ozy up` does this by itself. A cluster started from `ozy node` daemons
+    `ozy up` does this by itself. A cluster started from `ozy node run` daemons
     is bootstrapped once, from any node; after that this answers 409.
 
     Example: ozy acl bootstrap --api https://10.0.0.11:7070 --save
