@@ -7,11 +7,14 @@ the order `app.py` adds them), so a new command goes where it should be listed.
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from ozymandias.cli import (
     alias_commands,
     cluster_commands,
+    completion_command,
     delete_commands,
     deployment_commands,
     drain_command,
@@ -57,6 +60,7 @@ app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)
 app.command()(cluster_commands.demo)
 app.command()(version_command.version)
+app.command()(completion_command.completion)
 
 get_app.command("jobs")(get_commands.get_jobs)
 get_app.command("instances")(get_commands.get_instances)
@@ -100,10 +104,21 @@ tls_cert_app.command("create")(tls_commands.cert_create)
 
 
 def main() -> None:
-    """The `ozy` command: the typer app, with its help naming values (see help_format.py)."""
+    """The `ozy` command: the typer app, with its help naming values (see help_format.py),
+    answering shell completion (see completion_command.py).
+
+    Named `ozy` however it is started (`python -m ozymandias.cli.main` too): in
+    its usage lines, and in the variable its completion scripts set.
+    """
     command = typer.main.get_command(app)
     name_the_values(command)
-    command()
+    completion_command.enable_completion()
+    instruction = os.environ.get(completion_command.COMPLETE_VAR)
+    if instruction:
+        os.environ[completion_command.COMPLETE_VAR] = completion_command.typer_instruction(
+            instruction
+        )
+    command(prog_name=completion_command.PROG_NAME, complete_var=completion_command.COMPLETE_VAR)
 
 
 if __name__ == "__main__":
