@@ -3,6 +3,7 @@ and an example for every command."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -45,6 +46,13 @@ ALL = sorted(commands(ozy()))
 GROUPS = sorted(groups(ozy()))
 
 
+def command_at(path: tuple[str, ...]) -> Any:
+    command = ozy()
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
 def help_of(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit) as exited:
         ozy().main(args=[*path, "--help"], prog_name="ozy")
@@ -82,6 +90,15 @@ def test_a_groups_help_has_no_tags(
     assert not TYPE_TAG.search(text), TYPE_TAG.search(text)
     assert not BRACED_ARGUMENT.search(text), BRACED_ARGUMENT.search(text)
     assert not RANGE_TAG.search(text), RANGE_TAG.search(text)
+
+
+@pytest.mark.parametrize("path", ALL + GROUPS, ids=lambda path: " ".join(path) or "ozy")
+def test_a_summary_is_one_line_and_a_flag_has_no_negated_twin(path: tuple[str, ...]) -> None:
+    command = command_at(path)
+    summary = inspect.cleandoc(command.help or "").split("\n\n")[0]
+    assert summary and "\n" not in summary and len(summary) <= 100, summary
+    # typer's `--purge-volumes / --no-purge-volumes [default: no-purge-volumes]`: noise.
+    assert [p.name for p in command.params if getattr(p, "secondary_opts", [])] == []
 
 
 @pytest.mark.parametrize(

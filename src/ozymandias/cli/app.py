@@ -42,8 +42,9 @@ get_app = typer.Typer(
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
 delete_app = typer.Typer(
     cls=JobByDefaultGroup,
-    help="Delete a job (`ozy delete JOB`, or `ozy delete job JOB`), or a shared volume a "
-    "deleted job kept (`ozy delete volume JOB/NAME`)."
+    help="Delete a job, or a shared volume a deleted job kept."
+    "\n\n`ozy delete JOB` is `ozy delete job JOB`; a job named like a command (`volume`) is "
+    "deleted with `ozy delete job NAME`."
     "\n\nExample: ozy delete simple-webapp"
     "\n\nExample: ozy delete volume simple-webapp/data-shared --yes",
     no_args_is_help=True,
@@ -63,8 +64,8 @@ token_app = typer.Typer(
     no_args_is_help=True,
 )
 tls_app = typer.Typer(
-    help="Certificates for the API, its peers and clients: a cluster CA and the certificates "
-    "it signs. Example: ozy tls ca create ./tls && "
+    help="Certificates for the API, its peers and clients: a CA and the certificates it signs."
+    "\n\nExample: ozy tls ca create ./tls && "
     "ozy tls cert create --ca ./tls --name n1 --ip 10.0.0.11",
     no_args_is_help=True,
 )

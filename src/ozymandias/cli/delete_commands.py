@@ -15,7 +15,10 @@ from ozymandias.spec.sizes import format_size
 def delete_job(
     job: Annotated[str, typer.Argument(help="Job name.")],
     purge_volumes: Annotated[
-        bool, typer.Option(help="Also remove the job's shared volumes (kept by default).")
+        bool,
+        typer.Option(
+            "--purge-volumes", help="Also remove the job's shared volumes (kept by default)."
+        ),
     ] = False,
     yes: YesOption = False,
     api: ApiOption = DEFAULT_API,
@@ -50,8 +53,9 @@ def delete_volume(
     forget: Annotated[
         bool,
         typer.Option(
+            "--forget",
             help="Drop the volume's record now and free its space, leaving its data on its"
-            " zone's storage (for a zone no live node reaches any more)."
+            " zone's storage (for a zone no live node reaches any more).",
         ),
     ] = False,
     yes: YesOption = False,

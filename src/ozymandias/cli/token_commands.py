@@ -29,7 +29,9 @@ from ozymandias.client_config import write_token_file
 def acl_bootstrap(
     save: Annotated[
         bool,
-        typer.Option(help="Also save the secret as this client's token file (mode 0600)."),
+        typer.Option(
+            "--save", help="Also save the secret as this client's token file (mode 0600)."
+        ),
     ] = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
