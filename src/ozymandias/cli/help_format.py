@@ -16,7 +16,8 @@ from typing import Any
 
 
 def name_the_values(command: Any) -> None:
-    """Set a metavar on every parameter of `command` and its subcommands that has none."""
+    """Name the values of every parameter of `command` and its subcommands that has no
+    metavar, write their arguments in usage lines as click does, and their ranges in words."""
     for param in command.params:
         _say_the_range(param)
         if param.param_type_name == "argument":
