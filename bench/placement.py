@@ -18,7 +18,7 @@ instead of re-reading every node's allocation total for every job.
 Prints placements/s, the total time, the compute (planning) share against the
 etcd commit share, this process's peak RSS and etcd's db size. `--compare-tls`
 runs the scenario on a fresh plain etcd and on a fresh TLS one (client
-certificates required, etcd's auth on, as `ozy node --etcd-cert ... --etcd-user`
+certificates required, etcd's auth on, as `ozy node run --etcd-cert ... --etcd-user`
 reaches it) in turn, and prints each run's placements/s and the ratio of the
 medians: TLS must stay within 15% of plain text. For scale:
 Nomad's C1M run (2016) placed 1,000,000 containers on 5,000 hosts in under 5

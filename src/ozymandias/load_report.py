@@ -3,7 +3,7 @@
 The design post planned to use "node busyness (probably in the form of load
 averages) as a metric when scheduling". Each node publishes its own load in
 its `Node` record, beside the threshold above which it asks to be passed over
-(`ozy node --load-threshold`), so any peer planning a job can rank it
+(`ozy node run --load-threshold`), so any peer planning a job can rank it
 (`scheduling/rankers.py:LoadPenalty`) without asking it anything.
 
 Every node's mirror sees every rewrite of a node record, so the load is

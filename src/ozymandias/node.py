@@ -1,4 +1,4 @@
-"""`ozy node`: one node daemon, composed of the services in this package.
+"""`ozy node run`: one node daemon, composed of the services in this package.
 
 A node registers itself in etcd under a lease, follows the cluster state,
 runs its share of the pods, and serves the HTTP API through which any node

@@ -1,7 +1,7 @@
 """What one node daemon is told (`NodeConfig`), and the defaults it works out for itself.
 
 Kept apart from `node.py`, which composes the daemon's parts: this is the
-part `ozy node`'s flags and `ozy up` fill in, and what a reader looks up
+part `ozy node run`'s flags and `ozy up` fill in, and what a reader looks up
 to learn what a node offers unless told (capacity, address, data dir).
 """
 

@@ -71,7 +71,7 @@ def etcd(tmp_path_factory: pytest.TempPathFactory, pod_range: str) -> Iterator[E
 
 @pytest.fixture
 def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterator[NodeFactory]:
-    """Start `ozy node` daemons for one test; stop them and remove their leftovers after.
+    """Start `ozy node run` daemons for one test; stop them and remove their leftovers after.
 
     The cluster state is wiped first, so a test sees only its own nodes and jobs.
     """

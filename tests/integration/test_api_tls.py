@@ -1,4 +1,5 @@
-"""The API over HTTPS: real `ozy node` daemons with certificates from `ozy tls`, and the real CLI.
+"""The API over HTTPS: real `ozy node run` daemons with certificates from `ozy tls`, and the
+real CLI.
 
 - the CLI reaches an https:// API given the cluster CA (--ca, OZY_CACERT), and says what is
   wrong without it;
@@ -132,7 +133,7 @@ def test_a_plain_http_api_off_loopback_is_refused_touching_nothing(
     etcd.wipe()
     data_dir = tmp_path / "refused"
     started = ozy(
-        "node", "--name", "tls-refused", "--etcd", etcd.url, "--api-host", "0.0.0.0",
+        "node", "run", "--name", "tls-refused", "--etcd", etcd.url, "--api-host", "0.0.0.0",
         "--api-port", str(free_port()), "--data-dir", str(data_dir),
     )  # fmt: skip
     assert started.returncode == 2, started.stderr

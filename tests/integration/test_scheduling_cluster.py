@@ -49,7 +49,7 @@ def sees_nodes(node: NodeProcess, count: int) -> bool:
 def cluster(
     etcd: EtcdServer, example_images: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    """Three `ozy node` daemons, one per zone of one region, with equal memory."""
+    """Three `ozy node run` daemons, one per zone of one region, with equal memory."""
     etcd.wipe()
     work_dir: Path = tmp_path_factory.mktemp("scheduling-cluster")
     subnets = unused_pod_subnets(len(ZONES))

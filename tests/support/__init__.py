@@ -8,7 +8,7 @@
 - `auth`: the admin token every test's API calls carry (granted in each test etcd).
 - `etcd`: reads and wipes through etcdctl, throwaway etcd servers (plain, and TLS with auth),
   and `running(mirror)`.
-- `nodes`: `ozy node` daemons as subprocesses (`NodeProcess`, `NodeFactory`) and the
+- `nodes`: `ozy node run` daemons as subprocesses (`NodeProcess`, `NodeFactory`) and the
   cleanup of what a killed node leaves behind.
 - `cluster`: the cluster state as etcd holds it, read at one revision, and the
   scheduler's invariants over it.

@@ -152,7 +152,7 @@ class EtcdCluster(EtcdctlReads):
 
     @property
     def endpoints(self) -> str:
-        """Every member's client URL, joined by "," as `ozy node --etcd` takes them."""
+        """Every member's client URL, joined by "," as `ozy node run --etcd` takes them."""
         return ",".join(member.client_url for member in self.members)
 
     def start(self) -> None:
@@ -235,7 +235,7 @@ _DROP_RULES = (
 
 @dataclass
 class Host:
-    """One sandboxed machine running one `ozy node` daemon."""
+    """One sandboxed machine running one `ozy node run` daemon."""
 
     name: str
     index: int  # 1..200: picks the host's address, MAC, veth and pod subnet
@@ -249,7 +249,7 @@ class Host:
     # False: the fixed subnet `pod_subnet` (--pod-subnet); True: leased from etcd.
     lease_subnet: bool = False
     network_backend: str = "host-gw"
-    extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
+    extra_args: tuple[str, ...] = ()  # further `ozy node run` options, e.g. --shared-storage DIR
     # The cluster CA: the API over HTTPS, client certificates required. None: plain HTTP
     # on the hosts' bridge (--insecure-http), which only this machine can reach.
     pki: TestPki | None = None
@@ -390,6 +390,7 @@ class Host:
             "-m",
             "ozymandias.cli.main",
             "node",
+            "run",
             "--name",
             self.name,
             "--etcd",

@@ -35,7 +35,7 @@ def free_port_pair() -> int:
     raise RuntimeError("no two free ports in a row")
 
 
-# The default TCP ingress port range (ozy node --ingress-tcp-ports), like a NodePort range.
+# The default TCP ingress port range (ozy node run --ingress-tcp-ports), like a NodePort range.
 TCP_INGRESS_PORTS = (30000, 32767)
 
 

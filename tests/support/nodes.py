@@ -1,4 +1,4 @@
-"""`ozy node` daemons as real subprocesses, and the cleanup of what a killed node leaves behind.
+"""`ozy node run` daemons as real subprocesses, and the cleanup of what a killed node leaves behind.
 
 Everything here starts real binaries and cleans them up; nothing is faked.
 """
@@ -37,7 +37,7 @@ def idle_load(work_dir: Path, name: str) -> tuple[str, str]:
 
 @dataclass
 class NodeProcess:
-    """One `ozy node` daemon, run as a real subprocess so it can be killed for real."""
+    """One `ozy node run` daemon, run as a real subprocess so it can be killed for real."""
 
     name: str
     etcd_url: str
@@ -47,7 +47,7 @@ class NodeProcess:
     disk: str = "10G"
     lease_ttl: int = 15
     labels: str = ""
-    extra_args: tuple[str, ...] = ()  # further `ozy node` options, e.g. --shared-storage DIR
+    extra_args: tuple[str, ...] = ()  # further `ozy node run` options, e.g. --shared-storage DIR
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. a test hook's variable
     # DEBUG tells a failing test's story; benchmarks run the node as users do (INFO).
     log_level: str = "DEBUG"
@@ -83,6 +83,7 @@ class NodeProcess:
                 "-m",
                 "ozymandias.cli.main",
                 "node",
+                "run",
                 "--name",
                 self.name,
                 "--etcd",

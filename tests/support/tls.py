@@ -45,8 +45,8 @@ class TestPki:
     def node_flags(
         self, certificate: NodeCertificate, *, require_clients: bool = True
     ) -> tuple[str, ...]:
-        """`ozy node`'s flags to serve HTTPS with `certificate` (and call peers, trusting the CA);
-        with `require_clients`, only to clients showing a certificate of this CA."""
+        """`ozy node run`'s flags to serve HTTPS with `certificate` (and call peers, trusting the
+        CA); with `require_clients`, only to clients showing a certificate of this CA."""
         flags = ("--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key))
         if require_clients:
             return (*flags, "--tls-client-ca", str(self.ca))

@@ -18,7 +18,7 @@ from ozymandias.spec.models import JobSpec
 from tests.support.placement import rejected
 
 G = 1024**3
-SHARED_STORAGE = "shared storage (ozy node --shared-storage)"
+SHARED_STORAGE = "shared storage (ozy node run --shared-storage)"
 
 
 def node(

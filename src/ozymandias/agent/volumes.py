@@ -65,7 +65,7 @@ class PodVolumes:
             shared = self.shared
             if shared is None:
                 raise VolumeError(
-                    "this node has no shared storage (ozy node --shared-storage) for the"
+                    "this node has no shared storage (ozy node run --shared-storage) for the"
                     f" shared volumes {', '.join(sorted(spec.shared_volumes))}"
                 )
             for name in sorted(spec.shared_volumes):

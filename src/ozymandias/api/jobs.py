@@ -49,7 +49,7 @@ _JOB_BODY_DOC: dict[str, Any] = {
 
 
 class ScaleRequest(BaseModel):
-    # The node's own limit (ozy node --max-instances) is checked after.
+    # The node's own limit (ozy node run --max-instances) is checked after.
     num_instances: int = Field(alias="numInstances", ge=0)
 
 
@@ -154,7 +154,7 @@ def _limit_exceeded(error: SpecError, name: str) -> Problem:
         422,
         "limit-exceeded",
         "Limit exceeded",
-        "; ".join(problems) + f" (this node's limit: ozy node {flags})",
+        "; ".join(problems) + f" (this node's limit: ozy node run {flags})",
         errors=problems,
         limits=error.limits,
         job=name,
@@ -211,7 +211,7 @@ def _parse_job(body: bytes, name: str, services: ApiServices) -> JobSpec:
             "ingress-port-out-of-range",
             "TCP ingress port out of range",
             "; ".join(problems)
-            + f" (ozy node --ingress-tcp-ports {port_range[0]}-{port_range[1]})",
+            + f" (ozy node run --ingress-tcp-ports {port_range[0]}-{port_range[1]})",
             errors=problems,
             job=name,
         )

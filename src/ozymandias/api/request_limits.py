@@ -38,7 +38,7 @@ _ALWAYS_ANSWERED = frozenset({HEALTH_PATH, ETCD_CONTACT_PATH})
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """The API's limits; each is an `ozy node` flag."""
+    """The API's limits; each is an `ozy node run` flag."""
 
     max_body_bytes: int = 1024 * 1024
     """Largest request body accepted (413 past it)."""
@@ -73,7 +73,7 @@ class Follows:
                 "too-many-requests",
                 "Too many streams",
                 f"this node already streams {self._most} followed logs and commands' output "
-                "(ozy node --api-max-follows); retry once one ends",
+                "(ozy node run --api-max-follows); retry once one ends",
                 limit="api-max-follows",
             )
         self._following += 1
@@ -125,7 +125,7 @@ class RequestLimits:
                 "request-timeout",
                 "Request body too slow",
                 f"the request body did not arrive within {limits.body_seconds:g}s "
-                "(ozy node --api-body-timeout)",
+                "(ozy node run --api-body-timeout)",
                 limit="api-body-timeout",
             )
             await self._refuse(scope, receive, send, problem)
@@ -136,7 +136,7 @@ class RequestLimits:
                 "too-many-requests",
                 "Too many requests",
                 f"this node is already handling {limits.max_in_flight} requests "
-                "(ozy node --api-max-in-flight); retry in a second",
+                "(ozy node run --api-max-in-flight); retry in a second",
                 limit="api-max-in-flight",
             )
             await self._refuse(scope, receive, send, problem, retry_after=1)
@@ -179,7 +179,7 @@ def _too_large(limits: ApiLimits, declared: int | None) -> Problem:
         "body-too-large",
         "Request body too large",
         f"the request body{size} is larger than the limit of {limits.max_body_bytes} bytes "
-        "(ozy node --api-max-body)",
+        "(ozy node run --api-max-body)",
         limit="api-max-body",
     )
 

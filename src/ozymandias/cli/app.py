@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ozymandias.cli.api_client import ApiClient, ApiError
+from ozymandias.cli.job_by_default import JobByDefaultGroup
 from ozymandias.cli.table_output import print_table
 from ozymandias.client_config import (
     CACERT_ENV,
@@ -40,23 +41,32 @@ get_app = typer.Typer(
     no_args_is_help=True,
 )
 describe_app = typer.Typer(help="Show one object in detail.", no_args_is_help=True)
+delete_app = typer.Typer(
+    cls=JobByDefaultGroup,
+    help="Delete a job, or a shared volume a deleted job kept."
+    "\n\n`ozy delete JOB` is `ozy delete job JOB`; a job named like a command (`volume`) is "
+    "deleted with `ozy delete job NAME`."
+    "\n\nExample: ozy delete simple-webapp"
+    "\n\nExample: ozy delete volume simple-webapp/data-shared --yes",
+    no_args_is_help=True,
+)
 alias_app = typer.Typer(
     help="DNS aliases: a name in the cluster domain over jobs, pods, nodes or other aliases.",
     no_args_is_help=True,
 )
 node_app = typer.Typer(
-    help="Run a node daemon (`ozy node --name N --etcd URL`), or cordon, drain and uncordon nodes."
-    "\n\nExample: ozy node --name n1 --etcd https://10.0.0.1:2379 --api-host 0.0.0.0 "
-    "--tls-cert n1.pem --tls-key n1-key.pem --tls-client-ca ca.pem",
-    invoke_without_command=True,
+    help="Run a node daemon (`ozy node run`), or cordon, drain and uncordon nodes."
+    "\n\nExample: ozy node run --name n1 --etcd http://10.0.0.1:2379"
+    "\n\nExample: ozy node drain n2 --deadline 10m",
+    no_args_is_help=True,
 )
 token_app = typer.Typer(
     help="API tokens: create one per person or system, with a role; list and revoke them.",
     no_args_is_help=True,
 )
 tls_app = typer.Typer(
-    help="Certificates for the API, its peers and clients: a cluster CA and the certificates "
-    "it signs. Example: ozy tls ca create ./tls && "
+    help="Certificates for the API, its peers and clients: a CA and the certificates it signs."
+    "\n\nExample: ozy tls ca create ./tls && "
     "ozy tls cert create --ca ./tls --name n1 --ip 10.0.0.11",
     no_args_is_help=True,
 )
@@ -81,6 +91,7 @@ acl_app = typer.Typer(
 # `ozy --help` lists the sub-apps in this order, after the commands.
 app.add_typer(get_app, name="get")
 app.add_typer(describe_app, name="describe")
+app.add_typer(delete_app, name="delete")
 app.add_typer(deployment_app, name="deployment")
 app.add_typer(alias_app, name="alias")
 app.add_typer(node_app, name="node")

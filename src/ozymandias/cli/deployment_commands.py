@@ -30,8 +30,9 @@ JobArgument = Annotated[str, typer.Argument(help="Job name.")]
 def deployment_status(
     job: JobArgument, api: ApiOption = DEFAULT_API, output: OutputOption = "table"
 ) -> None:
-    """Show a job's newest deployment: its status, counts and what it waits for, and each
-    instance's version (old → new), state, health and node.
+    """Show a job's newest deployment: its status, counts and what it waits for.
+
+    And each instance's version (old → new), state, health and node.
 
     Example: ozy deployment status simple-webapp
     """
@@ -52,8 +53,9 @@ def deployment_fail(
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """Fail a job's active deployment: with auto_revert, the job goes back to its last stable
-    version, and the new version's instances (canaries too) are stopped. Asks first on a
+    """Fail a job's active deployment, going back to the last stable version with auto_revert.
+
+    The new version's instances (canaries too) are stopped. Asks first on a
     terminal (or pass --yes).
 
     Example: ozy deployment fail simple-webapp --yes

@@ -136,7 +136,7 @@ def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 def get_events(
     job: Annotated[str | None, typer.Option(help="Only this job's events.")] = None,
     limit: Annotated[
-        int, typer.Option(help="Show at most this many, the newest (up to 1000).", min=1)
+        int, typer.Option(help="Show at most this many, the newest.", min=1, max=1000)
     ] = 100,
     since: Annotated[
         str | None,

@@ -1,6 +1,6 @@
-"""`ozy apply`, `scale`, `restart` and `delete` (jobs, and kept shared volumes), and the wait for a
-job's instances to run that `scale` ends with (and `apply`, when it made no new version to
-follow the deployment of: see deployment_follow.py)."""
+"""`ozy apply`, `scale` and `restart`, and the wait for a job's instances to run that
+`scale` ends with (and `apply`, when it made no new version to follow the deployment of:
+see deployment_follow.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import (
     DEFAULT_WAIT_SECONDS,
     ApiOption,
-    YesOption,
     call,
-    confirm_destroying,
     err,
     fail,
     out,
@@ -30,7 +28,6 @@ from ozymandias.cli.plan_command import YAML_HEADERS, show_plan
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
 from ozymandias.spec.loader import SpecError, load_job
-from ozymandias.spec.sizes import format_size
 
 # What apply, scale and restart share: how long to wait, and whether to.
 TimeoutOption = Annotated[
@@ -184,82 +181,6 @@ def restart(
     out.print(f"job {name} restarting (version {result['version']})")
     if not no_wait:
         wait_for_instances(api, name, result["version"], timeout, settle)
-
-
-def delete(
-    job: Annotated[str, typer.Argument(help="Job name; or `volume` to delete a volume.")],
-    volume: Annotated[
-        str | None, typer.Argument(help="With `volume`: the shared volume, as JOB/NAME.")
-    ] = None,
-    purge_volumes: Annotated[
-        bool, typer.Option(help="Also remove the job's shared volumes (kept by default).")
-    ] = False,
-    forget: Annotated[
-        bool,
-        typer.Option(
-            help="With `volume`: drop the volume's record now and free its space, leaving its"
-            " data on its zone's storage (for a zone no live node reaches any more)."
-        ),
-    ] = False,
-    yes: YesOption = False,
-    api: ApiOption = DEFAULT_API,
-) -> None:
-    """Delete a job (`ozy delete JOB`), or a kept shared volume (`ozy delete volume JOB/NAME`).
-
-    A job's nodes stop and remove its pods and local volumes. Its shared
-    volumes stay, so a job re-created with the same name gets its data back;
-    `--purge-volumes` removes them too. A shared volume is removed by a node
-    of its zone; if none is left, `--forget` lets it go without its data.
-    Removing a volume's data asks first on a terminal (or pass --yes).
-
-    Example: ozy delete simple-webapp --purge-volumes
-    """
-    if volume is not None:
-        if job != "volume":
-            raise fail("use `ozy delete JOB` or `ozy delete volume JOB/NAME`", code=2)
-        delete_volume(api, volume, forget=forget, yes=yes)
-        return
-    if forget:
-        raise fail("--forget is for `ozy delete volume JOB/NAME`", code=2)
-    if purge_volumes:
-        confirm_destroying(f"deleting job {job} with its shared volumes", yes=yes)
-    result = call(
-        api, "DELETE", f"/v1/jobs/{job}", params={"purgeVolumes": "true"} if purge_volumes else {}
-    )
-    out.print(f"job {job} deleted")
-    for purged in result.get("purgedVolumes", []):
-        out.print(f"removing shared volume {purged}")
-    for kept in result.get("keptVolumes", []):
-        out.print(
-            f"kept shared volume {kept} (remove it with `ozy delete volume {kept}`)",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-
-def delete_volume(api: str, full_name: str, *, forget: bool, yes: bool) -> None:
-    """`ozy delete volume JOB/NAME [--forget]`."""
-    job, slash, name = full_name.partition("/")
-    if not slash or not job or not name or "/" in name:
-        raise fail(f"a shared volume is named JOB/NAME, not {full_name!r}", code=2)
-    if not forget:  # forgetting leaves the data where it is
-        confirm_destroying(f"deleting shared volume {full_name}", yes=yes)
-    params = {"forget": "true"} if forget else {}
-    result = call(api, "DELETE", f"/v1/volumes/{job}/{name}", params=params)
-    if forget:
-        out.print(
-            f"shared volume {full_name} forgotten: its {format_size(result['size'])} in"
-            f" {result['where']} are free again; its data stays on that storage"
-        )
-        return
-    where = str(result["where"])  # "zone a", or "node n1" for a node's own storage
-    by = where if where.startswith("node ") else f"a node of {where}"
-    out.print(f"shared volume {full_name} is being removed by {by}")
-    if not result["reachable"]:
-        err.print(
-            f"[yellow]warning:[/] no live node reaches {result['where']}'s shared storage;"
-            " the volume is removed once one does (or `--forget` it, leaving its data there)"
-        )
 
 
 def wait_for_instances(api: str, job: str, version: int, timeout: float, settle: float) -> None:

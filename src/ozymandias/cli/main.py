@@ -7,11 +7,15 @@ the order `app.py` adds them), so a new command goes where it should be listed.
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from ozymandias.cli import (
     alias_commands,
     cluster_commands,
+    completion_command,
+    delete_commands,
     deployment_commands,
     drain_command,
     exec_command,
@@ -31,6 +35,7 @@ from ozymandias.cli.app import (
     acl_app,
     alias_app,
     app,
+    delete_app,
     deployment_app,
     describe_app,
     get_app,
@@ -53,13 +58,13 @@ app.command()(job_commands.scale)
 app.command()(job_commands.restart)
 app.command()(history_commands.history)
 app.command()(history_commands.rollback)
-app.command()(job_commands.delete)
 app.command()(deployment_commands.promote)
 app.command()(logs_command.logs)
 app.command("exec")(exec_command.exec_command)
 app.command()(rebalance_command.rebalance)
 app.command()(cluster_commands.demo)
 app.command()(version_command.version)
+app.command()(completion_command.completion)
 
 get_app.command("jobs")(get_commands.get_jobs)
 get_app.command("instances")(get_commands.get_instances)
@@ -71,6 +76,8 @@ get_app.command("deployments")(deployment_commands.get_deployments)
 describe_app.command("job")(get_commands.describe_job)
 describe_app.command("instance")(get_commands.describe_instance)
 describe_app.command("node")(get_commands.describe_node)
+delete_app.command("job")(delete_commands.delete_job)
+delete_app.command("volume")(delete_commands.delete_volume)
 
 deployment_app.command("status")(deployment_commands.deployment_status)
 deployment_app.command("fail")(deployment_commands.deployment_fail)
@@ -80,7 +87,7 @@ alias_app.command("get")(alias_commands.alias_get)
 alias_app.command("list")(alias_commands.alias_list)
 alias_app.command("delete")(alias_commands.alias_delete)
 
-node_app.callback()(node_commands.node)
+node_app.command("run")(node_commands.run)
 node_app.command("cordon")(node_commands.cordon)
 node_app.command("uncordon")(node_commands.uncordon)
 node_app.command("drain")(drain_command.drain)
@@ -101,10 +108,21 @@ tls_cert_app.command("create")(tls_commands.cert_create)
 
 
 def main() -> None:
-    """The `ozy` command: the typer app, with its help naming values (see help_format.py)."""
+    """The `ozy` command: the typer app, with its help naming values (see help_format.py),
+    answering shell completion (see completion_command.py).
+
+    Named `ozy` however it is started (`python -m ozymandias.cli.main` too): in
+    its usage lines, and in the variable its completion scripts set.
+    """
     command = typer.main.get_command(app)
     name_the_values(command)
-    command()
+    completion_command.enable_completion()
+    instruction = os.environ.get(completion_command.COMPLETE_VAR)
+    if instruction:
+        os.environ[completion_command.COMPLETE_VAR] = completion_command.typer_instruction(
+            instruction
+        )
+    command(prog_name=completion_command.PROG_NAME, complete_var=completion_command.COMPLETE_VAR)
 
 
 if __name__ == "__main__":

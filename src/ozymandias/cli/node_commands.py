@@ -1,4 +1,4 @@
-"""`ozy node`: run a node daemon; `ozy node cordon` and `uncordon`."""
+"""`ozy node run`: run a node daemon; `ozy node cordon` and `uncordon`."""
 
 from __future__ import annotations
 
@@ -31,11 +31,10 @@ ClusterCidrOption = Annotated[
 ]
 
 
-def node(
-    context: typer.Context,
+def run(
     name: Annotated[
-        str | None, typer.Option(help="This node's unique name (a DNS label). Required to run one.")
-    ] = None,
+        str, typer.Option(help="This node's unique name (a DNS label).", show_default=False)
+    ],
     etcd: Annotated[
         str,
         typer.Option(
@@ -167,17 +166,20 @@ def node(
     etcd_password_file: security.EtcdPasswordFile = None,
     secrets_key_file: security.SecretsKeyFile = None,
 ) -> None:
-    """Run a node daemon that joins an existing etcd."""
+    """Run a node daemon that joins an existing etcd, until stopped.
+
+    Every node runs the same daemon. Its API listens on 127.0.0.1 unless
+    --api-host says otherwise; off loopback it needs TLS (--tls-cert and
+    --tls-key) or --insecure-http.
+
+    Example: ozy node run --name n1 --etcd http://10.0.0.1:2379 --labels zone=a
+    """
     # Long only for its options: typer declares each as a parameter.
     import uvloop
 
     from ozymandias.node import NodeDaemon
     from ozymandias.node_config import NodeConfig
 
-    if context.invoked_subcommand is not None:
-        return
-    if name is None:
-        raise fail("--name is required to run a node daemon (see ozy node --help)", code=2)
     try:
         config = NodeConfig(
             name=name,

@@ -1,7 +1,7 @@
-"""`ozy node`'s limits: how much any one request may ask of the node (see docs/errors.md).
+"""`ozy node run`'s limits: how much any one request may ask of the node (see docs/errors.md).
 
-Declared here, apart from the rest of `ozy node`'s options, so that each
-limit's flag, default and help sit in one short list; `ozy node --help`
+Declared here, apart from the rest of `ozy node run`'s options, so that each
+limit's flag, default and help sit in one short list; `ozy node run --help`
 shows them in a panel of their own.
 """
 

@@ -1,7 +1,8 @@
-"""`ozy node`'s security flags: TLS for the API and for etcd, etcd's credentials, the secrets key.
+"""`ozy node run`'s security flags: TLS for the API and for etcd, etcd's credentials, the
+secrets key.
 
-Declared apart from the rest of `ozy node`'s options, like the limits, so
-that `ozy node --help` shows them in a panel of their own.
+Declared apart from the rest of `ozy node run`'s options, like the limits, so
+that `ozy node run --help` shows them in a panel of their own.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from ozymandias.tls.settings import EtcdSecurity, ServerTls
 _PANEL = "Security (TLS, etcd credentials, secrets)"
 
 
-def _option(help_text: str) -> typer.models.OptionInfo:
-    option: typer.models.OptionInfo = typer.Option(help=help_text, rich_help_panel=_PANEL)
+def _option(help_text: str, *names: str) -> typer.models.OptionInfo:
+    option: typer.models.OptionInfo = typer.Option(*names, help=help_text, rich_help_panel=_PANEL)
     return option
 
 
@@ -41,7 +42,8 @@ InsecureHttp = Annotated[
     bool,
     _option(
         "Serve plain HTTP on a non-loopback --api-host. Anyone on the path can read tokens "
-        "and secrets; a warning is logged at every start."
+        "and secrets; a warning is logged at every start.",
+        "--insecure-http",  # a flag, without typer's --no-insecure-http twin
     ),
 ]
 EtcdCacert = Annotated[Path | None, _option("CA (PEM) that signed etcd's server certificate.")]

@@ -44,9 +44,11 @@ def plan(
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """Show what `ozy apply` would do, writing nothing: the changes to the spec, field by
-    field, what happens to each instance and on which node, whether it fits, and the job's
-    modify index for `ozy apply --check-index`.
+    """Show what `ozy apply` would do, writing nothing.
+
+    The changes to the spec, field by field, what happens to each instance and
+    on which node, whether it fits, and the job's modify index for `ozy apply
+    --check-index`.
 
     Exits 0 when nothing would change, 1 when something would, 255 on an error.
 

@@ -126,7 +126,7 @@ def secret_keygen(
 ) -> None:
     """Make a secrets key file (mode 0600) and print the key's id.
 
-    Give the file to every node (`ozy node --secrets-key-file FILE`); to rotate,
+    Give the file to every node (`ozy node run --secrets-key-file FILE`); to rotate,
     add a new key's line to every node's file, then `ozy secret rotate-key`.
 
     Example: ozy secret keygen /etc/ozymandias/secrets.key

@@ -81,7 +81,7 @@ def cert_create(
 ) -> None:
     """Make a node certificate signed by the cluster CA: NAME.pem and NAME-key.pem (0600).
 
-    It serves the node's API (`ozy node --tls-cert NAME.pem --tls-key
+    It serves the node's API (`ozy node run --tls-cert NAME.pem --tls-key
     NAME-key.pem`) and proves the node to its peers and to etcd: it is good
     for servers and clients alike. It names NAME, every --dns and --ip, and
     localhost and 127.0.0.1 (for clients on the node itself).

@@ -31,14 +31,16 @@ from ozymandias.client_config import write_token_file
 def acl_bootstrap(
     save: Annotated[
         bool,
-        typer.Option(help="Also save the secret as this client's token file (mode 0600)."),
+        typer.Option(
+            "--save", help="Also save the secret as this client's token file (mode 0600)."
+        ),
     ] = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
     """Make the cluster's first admin token and print its secret (once per cluster).
 
-    `ozy up` does this by itself. A cluster started from `ozy node` daemons
+    `ozy up` does this by itself. A cluster started from `ozy node run` daemons
     is bootstrapped once, from any node; after that this answers 409.
 
     Example: ozy acl bootstrap --api https://10.0.0.11:7070 --save

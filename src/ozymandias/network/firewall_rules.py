@@ -51,7 +51,7 @@ _MULTIPORT_SLOTS = 15
 # A port, or a range of them as (first, last).
 PortOrRange = int | tuple[int, int]
 
-# The HTTP ingress port and the TCP ingress range (see ozy node's flags).
+# The HTTP ingress port and the TCP ingress range (see ozy node run's flags).
 DEFAULT_HOST_PORTS_OPEN_TO_PODS: tuple[PortOrRange, ...] = (80, (30000, 32767))
 # The API's port and etcd's client and peer ports.
 DEFAULT_CONTROL_PORTS: tuple[int, ...] = (7070, 2379, 2380)

@@ -186,7 +186,7 @@ class ReachesSharedStorage:
     @property
     def requirement(self) -> str:
         if self.domain is None:
-            return "shared storage (ozy node --shared-storage)"
+            return "shared storage (ozy node run --shared-storage)"
         return f"shared storage in {describe_storage_domain(self.domain)}"
 
     def passes(self, node: NodeView) -> bool:

@@ -79,7 +79,7 @@ class SecretService:
     def keyring(self) -> Keyring:
         if self._key_file is None:
             raise NoSecretsKey(
-                f"node {self._node_name} has no secrets key (ozy node --secrets-key-file)"
+                f"node {self._node_name} has no secrets key (ozy node run --secrets-key-file)"
             )
         try:
             return self._key_file.keyring()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 class LimitExceeded(ValueError):
     """A validator's refusal of a spec that goes past one of `SpecLimits`.
 
-    `limit` names it as its `ozy node` flag does (without the dashes), so the
+    `limit` names it as its `ozy node run` flag does (without the dashes), so the
     API can answer "limit exceeded" rather than "invalid", and say which
     flag raises it.
     """

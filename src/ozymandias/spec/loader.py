@@ -20,7 +20,7 @@ DEFAULT_LIMITS = SpecLimits()
 class FieldProblem:
     """One thing wrong with a spec: where (dotted, like "containers.app.memory") and what.
 
-    `limit` names the node's limit it goes past (as its `ozy node` flag, without
+    `limit` names the node's limit it goes past (as its `ozy node run` flag, without
     the dashes), if that is what is wrong.
     """
 

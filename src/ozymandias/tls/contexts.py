@@ -2,7 +2,7 @@
 
 Built from PEM files by the standard library's `ssl`; a file that is
 missing or does not parse is a ValueError naming the flag it came from, so
-`ozy node` and the CLI can refuse it at once (exit 2) instead of failing at
+`ozy node run` and the CLI can refuse it at once (exit 2) instead of failing at
 the first handshake.
 """
 

@@ -1,6 +1,6 @@
 """What a node is told about TLS and credentials: for its API, and for reaching etcd.
 
-Plain data, filled in by `ozy node`'s "Security" flags; the API server and
+Plain data, filled in by `ozy node run`'s "Security" flags; the API server and
 the etcd client read the files when they start.
 """
 
