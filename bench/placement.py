@@ -12,6 +12,7 @@ instead of re-reading every node's allocation total for every job.
     .venv/bin/python bench/placement.py            # small: 500 nodes, 100 jobs x 100 instances
     .venv/bin/python bench/placement.py --c1m      # 5,000 nodes, 1,000 jobs x 1,000 instances
     .venv/bin/python bench/placement.py --check    # also check the invariants on etcd's data
+    .venv/bin/python bench/placement.py --mixed    # CPU in every fit, busy nodes in ranking
     .venv/bin/python bench/placement.py --tls      # etcd over TLS, client certificates, auth on
     .venv/bin/python bench/placement.py --compare-tls 3   # plain and TLS alternately, 3 each
 
@@ -79,6 +80,12 @@ NODE_DISK = "500G"
 POD_MEMORY = ("128M", "192M", "256M")  # 1M pods of 192M on average use 59% of C1M's memory
 POD_DISK = ("100M", "250M", "500M")
 PINNED_EVERY = 5  # one job in five must run in one zone (affinity zone In [...])
+# --mixed: cores per node, and cpus per container for one job in two (1M pods of 0.04 cores
+# on average, half of them asking, use 39% of C1M's 160,000 cores); one node in ten busy.
+NODE_CORES = 32
+POD_CPUS = (0.05, 0.1, 0.1)
+BUSY_EVERY = 10
+BUSY_LOAD = 1.5
 
 REGISTER_BATCH = 1000  # node records per registration transaction
 COMPACT_EVERY = 100  # jobs between compactions of etcd's history
@@ -96,6 +103,7 @@ class Scenario:
     nodes: int
     jobs: int
     instances: int
+    mixed: bool = False  # CPU and load too (--mixed)
 
 
 SMALL = Scenario("small", nodes=500, jobs=100, instances=100)
@@ -262,8 +270,10 @@ class EtcdProcess:
             self._process.wait()
 
 
-def build_nodes(count: int) -> list[Node]:
-    capacity = Resources(memory=64 * GIB, disk=500 * GIB)
+def build_nodes(count: int, *, mixed: bool = False) -> list[Node]:
+    """`mixed`: each node offers 32 cores too, and one in ten reports a load past its
+    threshold, so CPU counts in every fit and the load penalty in every ranking."""
+    capacity = Resources(memory=64 * GIB, disk=500 * GIB, cpu=NODE_CORES * 1000 if mixed else 0)
     now = time.time()
     return [
         Node(
@@ -273,12 +283,14 @@ def build_nodes(count: int) -> list[Node]:
             labels={"zone": ZONES[i % len(ZONES)]},
             capacity=capacity,
             started_at=now,
+            load=BUSY_LOAD if mixed and i % BUSY_EVERY == 0 else 0.0,
         )
         for i in range(count)
     ]
 
 
-def build_jobs(scenario: Scenario, rng: random.Random) -> list[JobSpec]:
+def build_jobs(scenario: Scenario, rng: random.Random, *, mixed: bool = False) -> list[JobSpec]:
+    """`mixed`: every other job's container asks for CPU (`cpus`) as well."""
     jobs = []
     for i in range(scenario.jobs):
         affinity = []
@@ -286,11 +298,13 @@ def build_jobs(scenario: Scenario, rng: random.Random) -> list[JobSpec]:
             zone = ZONES[i // PINNED_EVERY % len(ZONES)]
             affinity.append({"key": "zone", "operator": "In", "values": [zone]})
         volume = {"type": "local", "path": "/data", "space": rng.choice(POD_DISK)}
-        container = {
+        container: dict[str, Any] = {
             "image": "localhost/ozy-example-web:latest",
             "memory": rng.choice(POD_MEMORY),
             "volumes": [volume],
         }
+        if mixed and i % 2 == 0:
+            container["cpus"] = rng.choice(POD_CPUS)
         jobs.append(
             JobSpec.model_validate(
                 {
@@ -432,9 +446,9 @@ async def run(scenario: Scenario, server: EtcdProcess, *, verify: bool, reread: 
     store = ClusterStore(etcd)
     try:
         registering = time.perf_counter()
-        await register_nodes(store, build_nodes(scenario.nodes))
+        await register_nodes(store, build_nodes(scenario.nodes, mixed=scenario.mixed))
         figures.register_seconds = time.perf_counter() - registering
-        jobs = build_jobs(scenario, random.Random(42))
+        jobs = build_jobs(scenario, random.Random(42), mixed=scenario.mixed)
 
         await place_all(store, server, jobs, figures, reread=reread)
         figures.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -568,6 +582,11 @@ def main() -> int:
     size.add_argument("--c1m", action="store_true", help="5,000 nodes, 1,000 jobs x 1,000")
     parser.add_argument("--check", action="store_true", help="check the invariants at the end")
     parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="nodes offer CPU and one in ten is busy; half the jobs ask for CPU",
+    )
+    parser.add_argument(
         "--reread",
         action="store_true",
         help="re-read nodes and allocations from etcd for every job instead of keeping them",
@@ -590,6 +609,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     scenario = C1M if args.c1m else SMALL
+    if args.mixed:
+        scenario = replace(scenario, name=f"{scenario.name} + CPU and load", mixed=True)
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
