@@ -92,7 +92,7 @@ def test_apply_scale_and_delete_a_two_container_job(make_node: NodeFactory) -> N
     wait_until(lambda: not containers_with_label("ozy.job=web"), what="no containers left")
     assert node.request("GET", "/v1/jobs/web").status_code == 404
     allocated = node.request("GET", "/v1/nodes").json()[0]["allocated"]
-    assert allocated == {"memory": 0, "disk": 0}
+    assert allocated == {"memory": 0, "disk": 0, "cpu": 0}
 
 
 def test_the_node_keeps_conntrack_from_resetting_mapped_connections(
