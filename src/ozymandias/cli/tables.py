@@ -129,6 +129,7 @@ _ACTION_STYLES = {
     "stopped": "red",
     "replaced": "yellow",
     "updated in place": "cyan",
+    "preempted": "magenta",
 }
 
 

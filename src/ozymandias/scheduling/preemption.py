@@ -24,7 +24,9 @@ from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing
 from ozymandias.scheduling.request import PlacementRequest
 from ozymandias.scheduling.view import ClusterView, NodeView
 
-DEFAULT_PRIORITY = 50
+# The job types that may preempt unless a node says otherwise: as in Nomad, service jobs may not.
+DEFAULT_PREEMPTION = frozenset({"system"})
+JOB_TYPES = frozenset({"service", "system"})
 # A service job preempts only from this priority up (a system job always may).
 PREEMPTING_PRIORITY = 70
 # A victim's job is at least this much lower in priority than the preempting one.
@@ -51,6 +53,17 @@ class PreemptingPlan:
 
     plan: PlanResult
     victims: tuple[Preemptible, ...]
+
+
+def preemption_types(text: str) -> frozenset[str]:
+    """`--preemption service,system` as a set of job types ("" or "none": none may preempt)."""
+    types = frozenset(part.strip() for part in text.split(",") if part.strip()) - {"none"}
+    if unknown := sorted(types - JOB_TYPES):
+        raise ValueError(
+            f"--preemption takes job types out of {', '.join(sorted(JOB_TYPES))} "
+            f"(or none), not {', '.join(unknown)}"
+        )
+    return types
 
 
 def may_preempt(job_type: str, priority: int, allowed_types: frozenset[str]) -> bool:
