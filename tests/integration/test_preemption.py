@@ -14,10 +14,16 @@ REASON = "preempted by {job} (priority 80)"
 
 
 def fill_with_low_priority(node: NodeProcess, job: str) -> None:
-    """Four 32M instances of a priority-10 job fill the node's 128M."""
+    """Four 32M instances of a priority-10 job fill the node's 128M; its deployment is over (a
+    job mid-deployment is never a victim)."""
     response = node.apply(web_job(job, 4, memory="32M", extra="priority: 10"))
     assert response.status_code == 201, response.text
     node.wait_running(job, 4)
+    wait_until(
+        lambda: node.request("GET", f"/v1/jobs/{job}/deployment").json()["status"] == "successful",
+        timeout=120,
+        what=f"the deployment of {job} to succeed",
+    )
 
 
 def plan_of(node: NodeProcess, job: str, spec: str) -> dict[str, Any]:

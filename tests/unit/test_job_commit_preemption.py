@@ -30,7 +30,7 @@ def basis() -> PlanningInputs:
         schedule=None,
         schedule_revision=0,
         preempting_types=frozenset({"service"}),
-        others={"low": OtherJob(JobRecord(spec=LOW), 11, low_schedule, 12)},
+        others={"low": OtherJob(JobRecord(spec=LOW), 11, low_schedule, 12, False, 13)},
     )
 
 
@@ -47,6 +47,7 @@ def test_the_victims_schedules_are_written_and_guarded() -> None:
     )
     assert Unchanged(keys.job("low"), 11) in transaction.guards
     assert Unchanged(keys.schedule("low"), 12) in transaction.guards
+    assert Unchanged(keys.deployment("low"), 13) in transaction.guards
     assert Unchanged(keys.allocation("n1"), 40) in transaction.guards
     assert Put(keys.schedule("low"), preempted.to_json()) in transaction.operations
     # One write per key: the node's total takes the job's and the victims' changes together.

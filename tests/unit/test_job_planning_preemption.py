@@ -27,7 +27,9 @@ def job(name: str, priority: int, count: int, memory: str) -> str:
     )
 
 
-def inputs(types: frozenset[str], low_priority: int = 10) -> PlanningInputs:
+def inputs(
+    types: frozenset[str], low_priority: int = 10, low_deploying: bool = False
+) -> PlanningInputs:
     """n1 full with four 256M instances of `low`."""
     low = JobRecord(spec=load_job(job("low", low_priority, 4, "256M")))
     schedule = Schedule(job="low", placements={i: "n1" for i in range(4)})
@@ -39,7 +41,7 @@ def inputs(types: frozenset[str], low_priority: int = 10) -> PlanningInputs:
         schedule=None,
         schedule_revision=0,
         preempting_types=types,
-        others={"low": OtherJob(low, 5, schedule, 6)},
+        others={"low": OtherJob(low, 5, schedule, 6, deploying=low_deploying)},
     )
 
 
@@ -54,17 +56,22 @@ def test_a_priority_80_job_preempts_exactly_the_room_it_needs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("types", "priority", "low_priority"),
+    ("types", "priority", "low_priority", "low_deploying"),
     [
-        pytest.param(frozenset({"system"}), 80, 10, id="service preemption off (the default)"),
-        pytest.param(frozenset({"service"}), 69, 10, id="not important enough"),
-        pytest.param(frozenset({"service"}), 80, 61, id="victims less than 20 lower"),
+        pytest.param(
+            frozenset({"system"}), 80, 10, False, id="service preemption off (the default)"
+        ),
+        pytest.param(frozenset({"service"}), 69, 10, False, id="not important enough"),
+        pytest.param(frozenset({"service"}), 80, 61, False, id="victims less than 20 lower"),
+        pytest.param(frozenset({"service"}), 80, 10, True, id="victims mid-deployment"),
     ],
 )
-def test_refused_as_before(types: frozenset[str], priority: int, low_priority: int) -> None:
+def test_refused_as_before(
+    types: frozenset[str], priority: int, low_priority: int, low_deploying: bool
+) -> None:
     spec = load_job(job("big", priority, 1, "512M"))
     with pytest.raises(JobRejected) as refused:
-        place(spec, inputs(types, low_priority), None)
+        place(spec, inputs(types, low_priority, low_deploying), None)
     assert refused.value.kind == "insufficient-memory"
 
 

@@ -178,12 +178,11 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
 
 def preemptible(inputs: PlanningInputs) -> list[Preemptible]:
     """The placed instances of the other jobs, with their priorities and pod sizes. A job in
-    the middle of a deployment (surge instances out) is left alone: its rollout counts on
-    the instances it has."""
+    the middle of a deployment is left alone: its rollout counts on the instances it has."""
     return [
         Preemptible(name, index, node, other.job.spec.priority, pod_size(other.job.spec))
         for name, other in sorted(inputs.others.items())
-        if not other.schedule.surge
+        if not other.deploying and not other.schedule.surge
         for index, node in sorted(other.schedule.placements.items())
     ]
 

@@ -135,8 +135,14 @@ class ClusterMirrors:
             if name == job_name or schedule is None:
                 continue
             schedule_revision = self.schedules.mod_revisions.get(keys.schedule(name), 0)
+            deployment = self.deployment(name)
             others[name] = OtherJob(
-                record, self.jobs.mod_revisions.get(key, 0), schedule, schedule_revision
+                record,
+                self.jobs.mod_revisions.get(key, 0),
+                schedule,
+                schedule_revision,
+                deploying=deployment is not None and deployment.status.active,
+                deployment_revision=self.deployments.mod_revisions.get(keys.deployment(name), 0),
             )
         return others
 

@@ -142,7 +142,7 @@ class ClusterStore:
     ) -> PlanningInputs:
         """The planning inputs read from etcd at one revision (after a lost race); with
         `with_others`, every other job and its schedule too (for preemption)."""
-        others_ranges = [keys.JOBS, keys.SCHEDULES] if with_others else []
+        others_ranges = [keys.JOBS, keys.SCHEDULES, keys.DEPLOYMENTS] if with_others else []
         _, ranges = await self.etcd.read_ranges(
             [
                 keys.NODES,

@@ -148,15 +148,17 @@ def _allocation_writes(
 def _preempted_writes(
     basis: PlanningInputs, preempted: Mapping[str, Schedule]
 ) -> tuple[list[Guard], list[Operation]]:
-    """The schedules of the jobs whose instances the commit preempts, each guarded by its job's
-    and its own revision as read: a victim that changed meanwhile loses the commit its race
-    (its pod size, or which instances it has where, may no longer be what was freed)."""
+    """The schedules of the jobs whose instances the commit preempts, each guarded by its job's,
+    its deployment's and its own revision as read: a victim that changed meanwhile loses the
+    commit its race (its pod size, which instances it has where, or whether a rollout counts
+    on them, may no longer be what the plan saw)."""
     guards: list[Guard] = []
     operations: list[Operation] = []
     for name, schedule in sorted(preempted.items()):
         other = basis.others[name]
         guards.append(Unchanged(keys.job(name), other.job_revision))
         guards.append(Unchanged(keys.schedule(name), other.schedule_revision))
+        guards.append(Unchanged(keys.deployment(name), other.deployment_revision))
         operations.append(Put(keys.schedule(name), schedule.to_json()))
     return guards, operations
 

@@ -32,6 +32,10 @@ class OtherJob:
     job_revision: int
     schedule: Schedule
     schedule_revision: int
+    # Its deployment, guarded too: a rollout counts on the instances it has, so a job
+    # with one running is no victim, and one starting meanwhile loses the commit its race.
+    deploying: bool = False
+    deployment_revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,19 @@ class PlanningInputs:
 
 
 def other_jobs_read(
-    job_name: str, jobs: Sequence[KeyValue], schedules: Sequence[KeyValue]
+    job_name: str,
+    jobs: Sequence[KeyValue],
+    schedules: Sequence[KeyValue],
+    deployments: Sequence[KeyValue],
 ) -> dict[str, OtherJob]:
-    """Every job but `job_name` that has a schedule, from a read of both prefixes."""
+    """Every job but `job_name` that has a schedule, from a read of the three prefixes."""
+    rollouts = {
+        keys.name_after(keys.DEPLOYMENTS, pair.key): (
+            Deployment.from_json(pair.value).status.active,
+            pair.mod_revision,
+        )
+        for pair in deployments
+    }
     by_name = {
         keys.name_after(keys.SCHEDULES, pair.key): (
             Schedule.from_json(pair.value),
@@ -105,7 +119,13 @@ def other_jobs_read(
         name = keys.name_after(keys.JOBS, pair.key)
         if name != job_name and name in by_name:
             schedule, revision = by_name[name]
+            deploying, deployment_revision = rollouts.get(name, (False, 0))
             others[name] = OtherJob(
-                JobRecord.from_json(pair.value), pair.mod_revision, schedule, revision
+                JobRecord.from_json(pair.value),
+                pair.mod_revision,
+                schedule,
+                revision,
+                deploying,
+                deployment_revision,
             )
     return others
