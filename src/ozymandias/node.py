@@ -276,7 +276,9 @@ class NodeDaemon:
         )
         domain = node.storage_domain if node.shared_storage is not None else None
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
-        service = JobService(self.store, self.mirrors, node_name=node.name)
+        service = JobService(
+            self.store, self.mirrors, node_name=node.name, preemption=config.preemption
+        )
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
         deployer = Deployer(self.store, self.mirrors, service, node_name=node.name)
         # Several nodes may share a host (as in the tests): each has its own HAProxy files.

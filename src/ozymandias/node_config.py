@@ -21,6 +21,7 @@ from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.network.pod_network import NETWORK_BACKENDS
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
+from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.etcd import parse_endpoints
 from ozymandias.store.etcd_channel import connection_plan
@@ -49,6 +50,8 @@ class NodeConfig:
     cpus: float | None = None  # cores to offer; None: every core of the host
     # Load per core above which peers pass this node over for new instances.
     load_threshold: float = 0.8
+    # The job types whose jobs may stop lower-priority instances to fit (`--preemption`).
+    preemption: frozenset[str] = DEFAULT_PREEMPTION
     # Where the load average is read: another path for a host whose /proc is not its own
     # (e.g. LXCFS's /var/lib/lxcfs/proc/loadavg inside a container).
     loadavg_file: Path = Path("/proc/loadavg")

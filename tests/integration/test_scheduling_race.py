@@ -120,6 +120,7 @@ class ObservedStore(ClusterStore):
         shared_allocation_changes: Mapping[str, int] | None = None,
         deployment: Deployment | None = None,
         new_version: JobVersion | None = None,
+        preempted: Mapping[str, Schedule] | None = None,
     ) -> CommitOutcome:
         outcome = await super().commit(
             job_name,
@@ -132,6 +133,7 @@ class ObservedStore(ClusterStore):
             shared_allocation_changes=shared_allocation_changes,
             deployment=deployment,
             new_version=new_version,
+            preempted=preempted,
         )
         if outcome.won:
             self._tally.committed(

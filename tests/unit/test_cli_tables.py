@@ -44,6 +44,7 @@ JOB = {
     "states": {"running": 2, "pending": 1},
     "version": 4,
     "labels": {"team": "payments", "tier": "frontend"},
+    "priority": 85,
 }
 NODE = {
     "name": "node-with-a-long-name",
@@ -137,7 +138,7 @@ TABLES: dict[str, tuple[TableOf, list[str], list[str]]] = {
     "jobs": (
         lambda wide: jobs_table([JOB], wide),
         ["simple-webapp", "running 2, pending 1"],
-        ["LABELS", "team=payments,tier=frontend"],
+        ["PRIORITY", "85", "LABELS", "team=payments,tier=frontend"],
     ),
     "nodes": (
         lambda wide: nodes_table([NODE], wide),

@@ -3,6 +3,7 @@ prints, and its exit codes, as `nomad job plan`'s: 0 no change, 1 changes, 255 a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from rich.console import Console
 from ozymandias.api.views import job_plan
 from ozymandias.cli import app, plan_command
 from ozymandias.cli.api_client import DEFAULT_API
-from ozymandias.cluster.records import JobRecord, Schedule
+from ozymandias.cluster.records import JobRecord, Resources, Schedule
 from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.service import ApplyResult
+from ozymandias.scheduling.preemption import Preemptible
 from ozymandias.spec.loader import load_job
 
 CURRENT = "name: web\nnumInstances: 2\ncontainers: {app: {image: web:1, memory: 64M}}\n"
@@ -106,3 +108,42 @@ def test_a_plan_that_cannot_be_made_exits_255(
     monkeypatch.setattr(app, "err", Console(width=200, stderr=True))
     code, _ = run_plan(tmp_path, text, monkeypatch, output)
     assert code == 255
+
+
+def test_a_plan_names_the_instances_it_preempts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = CURRENT.replace("numInstances: 2", "numInstances: 3\npriority: 80")
+    spec = load_job(text)
+    schedule = Schedule(job="web", placements={0: "n1", 1: "n2", 2: "n2"})
+    result = ApplyResult(
+        job=JobRecord(spec=spec, version=1),
+        schedule=schedule,
+        placed={2: "n2"},
+        stopped=[],
+        created=False,
+        changed=True,
+        dry_run=True,
+        previous=RECORD,
+        previous_schedule=SCHEDULE,
+        modify_index=42,
+        victims=(Preemptible("batch", 4, "n2", 10, Resources(memory=64 * 1024**2)),),
+    )
+    planned = job_plan(spec, RECORD, 42, result)
+    assert planned["preempted"] == [
+        {"name": "batch-4", "job": "batch", "index": 4, "node": "n2", "priority": 10}
+    ]
+    console = Console(width=200, record=True)
+    monkeypatch.setattr(plan_command, "out", console)
+    monkeypatch.setattr(plan_command, "call", lambda *_, **__: planned)
+    file = tmp_path / "web.yaml"
+    file.write_text(text)
+    with pytest.raises(typer.Exit) as exited, console.capture() as captured:
+        plan_command.show_plan(file, DEFAULT_API, "table")
+    shown = captured.get()
+    assert exited.value.exit_code == 1
+    # The priority is no part of the pods: they are updated in place, not replaced.
+    assert "Instances (2 updated in place, 1 created, 1 preempted)" in shown
+    assert re.search(r"batch-4 +preempted +n2", shown)
+    # Nor of the version.
+    assert planned["newVersion"] == 1

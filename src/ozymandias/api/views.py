@@ -24,6 +24,7 @@ from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.service import ApplyResult
 from ozymandias.plans.instance_changes import InstanceChange, counts, instance_changes
 from ozymandias.plans.spec_diff import diff_specs, diff_to_json
+from ozymandias.scheduling.preemption import Preemptible
 from ozymandias.spec.loader import dump_job
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -74,6 +75,7 @@ def job_summary(record: JobRecord, mirrors: ClusterMirrors) -> dict[str, Any]:
     return {
         "name": record.spec.name,
         "labels": dict(record.spec.labels),
+        "priority": record.spec.priority,
         "numInstances": record.spec.num_instances,
         "version": record.version,
         "states": dict(sorted(states.items())),
@@ -112,6 +114,18 @@ def apply_result(result: ApplyResult, warnings: Sequence[str] = ()) -> dict[str,
         "placements": dict(sorted(result.schedule.placements.items())),
         "placed": dict(sorted(result.placed.items())),
         "stopped": sorted(result.stopped),
+        "preempted": [preempted_view(victim) for victim in result.victims],
+    }
+
+
+def preempted_view(victim: Preemptible) -> dict[str, Any]:
+    """An instance of another job that a plan stops to make room."""
+    return {
+        "name": instance_name(victim.job, victim.index),
+        "job": victim.job,
+        "index": victim.index,
+        "node": victim.node,
+        "priority": victim.priority,
     }
 
 
@@ -126,6 +140,7 @@ def job_plan(
     happens to each instance, or why it does not fit; and the modify index planned against."""
     diff = diff_specs(previous.spec if previous is not None else None, spec)
     changes: list[InstanceChange] = []
+    victims: Sequence[Preemptible] = ()
     rejection = None
     if isinstance(outcome, JobRejected):
         changed = diff.changed
@@ -139,6 +154,7 @@ def job_plan(
     else:
         changed = outcome.changed
         placements = outcome.schedule.placements
+        victims = outcome.victims
         changes = instance_changes(
             previous,
             outcome.previous_schedule,
@@ -167,8 +183,15 @@ def job_plan(
                 "previousNode": change.previous_node,
             }
             for change in changes
+        ]
+        # The other jobs' instances it stops, in the same list so `ozy plan` shows them with
+        # the rest (their `job` tells them apart).
+        + [
+            {**preempted_view(victim), "action": "preempted", "previousNode": ""}
+            for victim in victims
         ],
-        "counts": counts(changes),
+        "counts": {**counts(changes), **({"preempted": len(victims)} if victims else {})},
+        "preempted": [preempted_view(victim) for victim in victims],
         "placements": dict(sorted(placements.items())),
     }
 

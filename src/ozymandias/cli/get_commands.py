@@ -174,7 +174,8 @@ def describe_job(
     if for_machines(output):
         return print_data(output, job)
     out.print(
-        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}",
+        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
+        f"  priority {job.get('priority', 50)}",
         soft_wrap=True,
     )
     out.print("\n[bold]Spec[/]")

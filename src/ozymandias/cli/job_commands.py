@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -116,8 +116,19 @@ def apply(
         f"job {spec.name} {verb} "
         f"(version {result['version']}, {result['numInstances']} instance(s))"
     )
+    print_preempted(result)
     if not detach:
         follow_the_rollout(api, spec.name, before, result["version"], timeout, settle)
+
+
+def print_preempted(result: dict[str, Any]) -> None:
+    """The instances of other jobs a commit stopped to make room (they wait, pending, for it)."""
+    victims = result.get("preempted", [])
+    if victims:
+        listing = ", ".join(
+            f"{v['name']} on {v['node']} (priority {v['priority']})" for v in victims
+        )
+        out.print(f"preempted {listing}", highlight=False, soft_wrap=True)
 
 
 def follow_the_rollout(
@@ -147,6 +158,7 @@ def scale(
         f"job {job} scaled to {instances}: "
         f"{len(result['placed'])} placed, {len(result['stopped'])} stopped"
     )
+    print_preempted(result)
     if not no_wait:
         wait_for_instances(api, job, result["version"], timeout, settle)
 

@@ -67,6 +67,15 @@ def run(
             "elsewhere first, all else being equal (never refusing one that fits only here).",
         ),
     ] = 0.8,
+    preemption: Annotated[
+        str,
+        typer.Option(
+            metavar="TYPES",
+            help="Job types that may stop instances of jobs at least 20 priority lower when "
+            "they do not fit, e.g. service,system: system jobs, and service jobs of priority "
+            "70 or more (none: no preemption).",
+        ),
+    ] = "system",
     loadavg_file: Annotated[
         Path,
         typer.Option(
@@ -179,6 +188,7 @@ def run(
 
     from ozymandias.node import NodeDaemon
     from ozymandias.node_config import NodeConfig
+    from ozymandias.scheduling.preemption import preemption_types
 
     try:
         config = NodeConfig(
@@ -189,6 +199,7 @@ def run(
             disk=parse_size(disk) if disk else None,
             cpus=cpus,
             load_threshold=load_threshold,
+            preemption=preemption_types(preemption),
             loadavg_file=loadavg_file,
             shared_storage=shared_storage,
             shared_capacity=parse_size(shared_capacity) if shared_capacity else None,

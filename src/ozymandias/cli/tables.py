@@ -26,12 +26,15 @@ def new_table(*headers: str) -> Table:
 def jobs_table(jobs: list[dict[str, Any]], wide: bool = False) -> Table:
     table = new_table("NAME", "INSTANCES", "RUNNING", "STATES", "VERSION")
     if wide:
+        table.add_column("PRIORITY")
         table.add_column("LABELS")
     for job in jobs:
         states = ", ".join(f"{state} {count}" for state, count in job["states"].items())
         row = [job["name"], str(job["numInstances"]), str(job["running"]), states]
         row.append(str(job["version"]))
         if wide:
+            # An API from before priorities has none: every job there is at the default.
+            row.append(str(job.get("priority", 50)))
             row.append(labels_text(job.get("labels", {})))
         table.add_row(*row)
     return table
@@ -129,6 +132,7 @@ _ACTION_STYLES = {
     "stopped": "red",
     "replaced": "yellow",
     "updated in place": "cyan",
+    "preempted": "magenta",
 }
 
 

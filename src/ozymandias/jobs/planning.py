@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ozymandias.cluster.records import (
@@ -18,6 +18,7 @@ from ozymandias.cluster.records import (
     JobRecord,
     JobVersion,
     Resources,
+    Schedule,
     SharedVolume,
 )
 from ozymandias.deployments.begin import begin_version, version_entry
@@ -30,6 +31,14 @@ from ozymandias.deployments.schedules import (
 from ozymandias.jobs.errors import JobRejected
 from ozymandias.scheduling.explain import Rejection
 from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing
+from ozymandias.scheduling.preemption import (
+    Preemptible,
+    PreemptingPlan,
+    eligible,
+    may_preempt,
+    plan_with_preemption,
+    preempted_schedules,
+)
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.spec.models import JobSpec
@@ -45,6 +54,9 @@ class Placement:
     volumes: list[SharedVolume]
     deployment: Deployment | None = None
     new_version: JobVersion | None = None
+    # The instances of other jobs the plan stops to make room, and those jobs' new schedules.
+    victims: tuple[Preemptible, ...] = ()
+    preempted: dict[str, Schedule] = field(default_factory=dict)
 
 
 def ended_status(record: JobRecord, deployment: Deployment | None) -> DeploymentStatus | None:
@@ -126,19 +138,53 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
     view = ClusterView.from_records(
         inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
     )
-    result = plan_all_or_nothing(
-        request_from_spec(spec, existing),
-        without_surge(inputs.schedule),
-        view,
-        instance_states=inputs.instance_states,
-        previous_pod=previous_pod,
-    )
+    request = request_from_spec(spec, existing)
+    schedule = without_surge(inputs.schedule)
+    victims: tuple[Preemptible, ...] = ()
+    result: PlanResult | PreemptingPlan | Rejection
+    if may_preempt("service", spec.priority, inputs.preempting_types):
+        result = plan_with_preemption(
+            request,
+            schedule,
+            view,
+            eligible(preemptible(inputs), spec.priority),
+            instance_states=inputs.instance_states,
+            previous_pod=previous_pod,
+        )
+        if isinstance(result, PreemptingPlan):
+            victims = result.victims
+            result = result.plan
+    else:
+        result = plan_all_or_nothing(
+            request,
+            schedule,
+            view,
+            instance_states=inputs.instance_states,
+            previous_pod=previous_pod,
+        )
     if isinstance(result, Rejection):
         raise JobRejected(
             result.kind, result.title, result.detail, placement=result.metrics.to_json()
         )
     result = replace(result, schedule=with_rollout_state(inputs.schedule, result.schedule))
-    return Placement(result, volume_records(spec, existing, result.shared_volume_domain))
+    schedules = {name: other.schedule for name, other in inputs.others.items()}
+    return Placement(
+        result,
+        volume_records(spec, existing, result.shared_volume_domain),
+        victims=victims,
+        preempted=preempted_schedules(victims, schedules, spec.name, spec.priority),
+    )
+
+
+def preemptible(inputs: PlanningInputs) -> list[Preemptible]:
+    """The placed instances of the other jobs, with their priorities and pod sizes. A job in
+    the middle of a deployment is left alone: its rollout counts on the instances it has."""
+    return [
+        Preemptible(name, index, node, other.job.spec.priority, pod_size(other.job.spec))
+        for name, other in sorted(inputs.others.items())
+        if not other.deploying and not other.schedule.surge
+        for index, node in sorted(other.schedule.placements.items())
+    ]
 
 
 def volume_records(

@@ -34,6 +34,7 @@ from ozymandias.jobs.planning import (
     pod_size,
 )
 from ozymandias.scheduling.place import usage_by_node
+from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION, Preemptible
 from ozymandias.secrets.references import secrets_used, unknown_references
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -64,16 +65,28 @@ class ApplyResult:
     previous: JobRecord | None = None
     previous_schedule: Schedule | None = None
     modify_index: int = 0
+    # Instances of other jobs this one stops to make room (see scheduling/preemption.py).
+    victims: tuple[Preemptible, ...] = ()
 
 
 Planner = Callable[[PlanningInputs], tuple[JobRecord, Placement] | None]
 
 
 class JobService:
-    def __init__(self, store: ClusterStore, mirrors: ClusterMirrors, *, node_name: str) -> None:
+    def __init__(
+        self,
+        store: ClusterStore,
+        mirrors: ClusterMirrors,
+        *,
+        node_name: str,
+        preemption: frozenset[str] = DEFAULT_PREEMPTION,
+    ) -> None:
+        """`preemption`: the job types this node lets stop lower-priority instances
+        (`ozy node run --preemption`)."""
         self._store = store
         self._mirrors = mirrors
         self._node_name = node_name
+        self._preemption = preemption
 
     async def apply(
         self, spec: JobSpec, *, dry_run: bool = False, check_index: int | None = None
@@ -350,6 +363,7 @@ class JobService:
                 previous=inputs.job,
                 previous_schedule=inputs.schedule,
                 modify_index=inputs.job_revision,
+                victims=placement.victims,
             )
             if dry_run:
                 return applied
@@ -364,10 +378,18 @@ class JobService:
                 shared_allocation_changes=result.shared_allocation_delta,
                 deployment=placement.deployment,
                 new_version=placement.new_version,
+                preempted=placement.preempted,
             )
             if not outcome.won:
                 return LOST
             await self._event(name, "job-committed", _describe_commit(applied))
+            for victim in placement.victims:
+                await self._event(
+                    victim.job,
+                    "instance-preempted",
+                    f"{victim.job}-{victim.index} on {victim.node} preempted by {name} "
+                    f"(priority {record.spec.priority})",
+                )
             await self._wait_until_mirrored(outcome)
             return applied
 
@@ -384,9 +406,18 @@ class JobService:
     async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
         # The mirrors are right almost always and cost nothing; after a lost
         # race they are likely behind, so read etcd itself.
+        if "service" not in self._preemption:
+            # Every job is a service job so far: no other job can be a victim, so none is read.
+            if fresh:
+                return await self._store.read_planning_inputs(name)
+            return self._mirrors.planning_inputs(name)
         if fresh:
-            return await self._store.read_planning_inputs(name)
-        return self._mirrors.planning_inputs(name)
+            inputs = await self._store.read_planning_inputs(name, with_others=True)
+        else:
+            inputs = replace(
+                self._mirrors.planning_inputs(name), others=self._mirrors.other_jobs(name)
+            )
+        return replace(inputs, preempting_types=self._preemption)
 
     async def _wait_until_mirrored(self, outcome: CommitOutcome) -> None:
         if not outcome.revision:
@@ -427,4 +458,6 @@ def _describe_commit(result: ApplyResult) -> str:
         parts.append(f"placed {placed}")
     if result.stopped:
         parts.append(f"stopping {', '.join(str(i) for i in result.stopped)}")
+    if result.victims:
+        parts.append(f"preempting {', '.join(f'{v.job}-{v.index}' for v in result.victims)}")
     return "; ".join(parts)

@@ -430,6 +430,8 @@ class JobSpec(SpecModel):
     # For people and `-l` selectors only: no pod sees them (see `pod_fingerprint`).
     labels: dict[LabelText, LabelText] = Field(default_factory=dict, max_length=MAX_JOB_LABELS)
     num_instances: int = Field(1, ge=0, alias="numInstances")
+    # Who gives way when the cluster is full (scheduling/preemption.py); no pod sees it.
+    priority: int = Field(50, ge=0, le=100)
     containers: dict[DnsLabel, ContainerSpec]
     scheduling_constraints: SchedulingConstraints | None = Field(
         None, alias="schedulingConstraints"
@@ -653,10 +655,11 @@ class JobSpec(SpecModel):
         `num_instances` is left out: scaling adds or removes pods but leaves
         the existing ones as they are; so are `ingress`, which only the
         nodes' proxies read, `update`, which only says how pods are replaced,
-        and `labels`, which only people and selectors read.
+        `labels`, which only people and selectors read, and `priority`, which
+        only the scheduler reads.
         """
         shape = self.model_dump(
-            mode="json", exclude={"num_instances", "ingress", "update", "labels"}
+            mode="json", exclude={"num_instances", "ingress", "update", "labels", "priority"}
         )
         canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -26,7 +26,7 @@ from ozymandias.cluster.records import (
 from ozymandias.store import keys
 from ozymandias.store.etcd import Etcd
 from ozymandias.store.mirror import Mirror
-from ozymandias.store.planning_inputs import PlanningInputs
+from ozymandias.store.planning_inputs import OtherJob, PlanningInputs
 
 
 @dataclass
@@ -125,6 +125,26 @@ class ClusterMirrors:
     def job_revision(self, job_name: str) -> int:
         """The job's modify index: its record's etcd mod revision (0 when there is none)."""
         return self.jobs.mod_revisions.get(keys.job(job_name), 0)
+
+    def other_jobs(self, job_name: str) -> dict[str, OtherJob]:
+        """Every job but `job_name` that has a schedule, with their revisions (for preemption)."""
+        others = {}
+        for key, record in self.jobs.items.items():
+            name = record.spec.name
+            schedule = self.schedule(name)
+            if name == job_name or schedule is None:
+                continue
+            schedule_revision = self.schedules.mod_revisions.get(keys.schedule(name), 0)
+            deployment = self.deployment(name)
+            others[name] = OtherJob(
+                record,
+                self.jobs.mod_revisions.get(key, 0),
+                schedule,
+                schedule_revision,
+                deploying=deployment is not None and deployment.status.active,
+                deployment_revision=self.deployments.mod_revisions.get(keys.deployment(name), 0),
+            )
+        return others
 
     def planning_inputs(self, job_name: str) -> PlanningInputs:
         """The planning inputs as this node's mirrors have them (fast, maybe stale)."""

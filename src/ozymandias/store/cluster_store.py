@@ -41,7 +41,7 @@ from ozymandias.store.etcd import (
     Unchanged,
 )
 from ozymandias.store.job_commit import CommitOutcome, commit_job, job_transaction
-from ozymandias.store.planning_inputs import PlanningInputs
+from ozymandias.store.planning_inputs import PlanningInputs, other_jobs_read
 from ozymandias.store.retry import LOST, Lost, retry_on_conflict
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,12 @@ class ClusterStore:
 
     # Jobs and schedules
 
-    async def read_planning_inputs(self, job_name: str) -> PlanningInputs:
-        """The planning inputs read from etcd at one revision (after a lost race)."""
+    async def read_planning_inputs(
+        self, job_name: str, *, with_others: bool = False
+    ) -> PlanningInputs:
+        """The planning inputs read from etcd at one revision (after a lost race); with
+        `with_others`, every other job and its schedule too (for preemption)."""
+        others_ranges = [keys.JOBS, keys.SCHEDULES, keys.DEPLOYMENTS] if with_others else []
         _, ranges = await self.etcd.read_ranges(
             [
                 keys.NODES,
@@ -150,9 +154,11 @@ class ClusterStore:
                 keys.job_volumes(job_name),
                 keys.SHARED_ALLOCATIONS,
                 keys.deployment(job_name),
+                *others_ranges,
             ]
         )
-        nodes, allocations, cordons, jobs, schedules, instances, volumes, shared, rollout = ranges
+        own, others = ranges[:9], ranges[9:]
+        nodes, allocations, cordons, jobs, schedules, instances, volumes, shared, rollout = own
         statuses = [InstanceStatus.from_json(pair.value) for pair in instances]
         return PlanningInputs(
             nodes=[Node.from_json(pair.value) for pair in nodes],
@@ -185,6 +191,7 @@ class ClusterStore:
             },
             deployment=Deployment.from_json(rollout[0].value) if rollout else None,
             deployment_revision=rollout[0].mod_revision if rollout else 0,
+            others=other_jobs_read(job_name, *others) if with_others else {},
         )
 
     async def set_cordon(self, node_name: str, cordoned: bool) -> None:
@@ -222,6 +229,7 @@ class ClusterStore:
         shared_allocation_changes: Mapping[str, int] | None = None,
         deployment: Deployment | None = None,
         new_version: JobVersion | None = None,
+        preempted: Mapping[str, Schedule] | None = None,
     ) -> CommitOutcome:
         """Write a job, its schedule, shared volumes and allocation totals in one transaction.
 
@@ -237,6 +245,10 @@ class ClusterStore:
         guarded by every commit); `new_version` is kept in the job's history,
         whose oldest entries beyond the last `HISTORY_LENGTH` go. Deleting the
         job deletes both.
+
+        `preempted` holds the new schedules of the jobs whose instances this
+        one preempts (their freed room is in `allocation_changes`), each
+        guarded by the revisions of that job and schedule in `basis.others`.
         """
         transaction = job_transaction(
             job_name,
@@ -249,6 +261,7 @@ class ClusterStore:
             shared_allocation_changes=shared_allocation_changes,
             deployment=deployment,
             new_version=new_version,
+            preempted=preempted,
         )
         return await commit_job(self.etcd, job_name, transaction)
 

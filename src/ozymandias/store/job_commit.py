@@ -84,6 +84,7 @@ def job_transaction(
     shared_allocation_changes: Mapping[str, int] | None = None,
     deployment: Deployment | None = None,
     new_version: JobVersion | None = None,
+    preempted: Mapping[str, Schedule] | None = None,
 ) -> JobTransaction:
     """The transaction `ClusterStore.commit` sends (see there for what it guards)."""
     guards: list[Guard] = [
@@ -98,6 +99,7 @@ def job_transaction(
         _allocation_writes(basis, allocation_changes),
         _shared_allocation_writes(basis, shared_allocation_changes or {}),
         _volume_writes(job_name, basis, volumes),
+        _preempted_writes(basis, preempted or {}),
     ):
         guards += part_guards
         operations += part_operations
@@ -140,6 +142,24 @@ def _allocation_writes(
         allocated, revision = basis.allocations.get(node_name, (Resources(), 0))
         guards.append(Unchanged(keys.allocation(node_name), revision))
         operations.append(Put(keys.allocation(node_name), (allocated + change).to_json()))
+    return guards, operations
+
+
+def _preempted_writes(
+    basis: PlanningInputs, preempted: Mapping[str, Schedule]
+) -> tuple[list[Guard], list[Operation]]:
+    """The schedules of the jobs whose instances the commit preempts, each guarded by its job's,
+    its deployment's and its own revision as read: a victim that changed meanwhile loses the
+    commit its race (its pod size, which instances it has where, or whether a rollout counts
+    on them, may no longer be what the plan saw)."""
+    guards: list[Guard] = []
+    operations: list[Operation] = []
+    for name, schedule in sorted(preempted.items()):
+        other = basis.others[name]
+        guards.append(Unchanged(keys.job(name), other.job_revision))
+        guards.append(Unchanged(keys.schedule(name), other.schedule_revision))
+        guards.append(Unchanged(keys.deployment(name), other.deployment_revision))
+        operations.append(Put(keys.schedule(name), schedule.to_json()))
     return guards, operations
 
 

@@ -8,7 +8,7 @@ whose guards are these revisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ozymandias.cluster.records import (
@@ -19,6 +19,23 @@ from ozymandias.cluster.records import (
     Schedule,
     SharedVolume,
 )
+from ozymandias.store import keys
+from ozymandias.store.etcd import KeyValue
+
+
+@dataclass(frozen=True)
+class OtherJob:
+    """Another job, read for preemption: its record and schedule, with the revisions a commit
+    that preempts its instances is guarded by."""
+
+    job: JobRecord
+    job_revision: int
+    schedule: Schedule
+    schedule_revision: int
+    # Its deployment, guarded too: a rollout counts on the instances it has, so a job
+    # with one running is no victim, and one starting meanwhile loses the commit its race.
+    deploying: bool = False
+    deployment_revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,10 @@ class PlanningInputs:
     # and a submit or re-placement never act on different pictures of it.
     deployment: Deployment | None = None
     deployment_revision: int = 0
+    # The job types this node lets preempt (`ozy node run --preemption`), and, only when
+    # the job's type is one of them, every other job that has a schedule: its victims.
+    preempting_types: frozenset[str] = frozenset()
+    others: dict[str, OtherJob] = field(default_factory=dict)
 
     def allocated(self) -> dict[str, Resources]:
         return {name: resources for name, (resources, _) in self.allocations.items()}
@@ -70,3 +91,41 @@ class PlanningInputs:
         for name, change in allocation_changes.items():
             allocated, _ = self.allocations.get(name, (zero, 0))
             self.allocations[name] = (allocated + change, revision)
+
+
+def other_jobs_read(
+    job_name: str,
+    jobs: Sequence[KeyValue],
+    schedules: Sequence[KeyValue],
+    deployments: Sequence[KeyValue],
+) -> dict[str, OtherJob]:
+    """Every job but `job_name` that has a schedule, from a read of the three prefixes."""
+    rollouts = {
+        keys.name_after(keys.DEPLOYMENTS, pair.key): (
+            Deployment.from_json(pair.value).status.active,
+            pair.mod_revision,
+        )
+        for pair in deployments
+    }
+    by_name = {
+        keys.name_after(keys.SCHEDULES, pair.key): (
+            Schedule.from_json(pair.value),
+            pair.mod_revision,
+        )
+        for pair in schedules
+    }
+    others = {}
+    for pair in jobs:
+        name = keys.name_after(keys.JOBS, pair.key)
+        if name != job_name and name in by_name:
+            schedule, revision = by_name[name]
+            deploying, deployment_revision = rollouts.get(name, (False, 0))
+            others[name] = OtherJob(
+                JobRecord.from_json(pair.value),
+                pair.mod_revision,
+                schedule,
+                revision,
+                deploying,
+                deployment_revision,
+            )
+    return others
