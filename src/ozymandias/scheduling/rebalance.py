@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
@@ -79,8 +79,7 @@ class _Node:
     memory: int  # allocated
     cpu: int
     disk: int
-    instances: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    counts: Counter[str] = field(default_factory=Counter)
+    instances: dict[str, list[int]] = field(default_factory=dict)  # job -> indices here
 
     def share(self, memory: int = 0, cpu: int = 0) -> float:
         """The dominant share, with `memory` and `cpu` more allocated."""
@@ -125,11 +124,21 @@ class _Planner:
             for node in view
             if node.schedulable and node.capacity_memory > 0
         }
+        # A million instances pass through here: plain dicts and locals, no per-instance call.
+        held = {name: node.instances for name, node in self.nodes.items()}
+        self._movable_by_size: Counter[int] = Counter()  # pod memory -> instances that may move
         for job in jobs.values():
+            job_name, placed = job.name, 0
             for index, name in job.placements.items():
-                if name in self.nodes:
-                    self.nodes[name].instances[job.name].append(index)
-                    self.nodes[name].counts[job.name] += 1
+                here = held.get(name)
+                if here is not None:
+                    indices = here.get(job_name)
+                    if indices is None:
+                        here[job_name] = [index]
+                    else:
+                        indices.append(index)
+                    placed += 1
+            self._movable_by_size[job.pod.memory] += placed
         self.mean = _mean_share(self.nodes.values())
         # Each node's jobs, largest pod first: a target takes the biggest that fits.
         size = {name: (job.pod.memory, job.pod.cpu) for name, job in jobs.items()}
@@ -210,7 +219,8 @@ class _Planner:
                 continue  # past the mean, or past the source: the spread would not narrow
             # Spread never gets worse: the target ends with at most as many of the job's
             # instances as the source had.
-            if not source.instances[job_name] or target.counts[job_name] >= source.counts[job_name]:
+            here = len(source.instances[job_name])
+            if not here or len(target.instances.get(job_name, ())) >= here:
                 continue
             job = self.jobs[job_name]
             if target.room_for(pod) and self._may_hold(job, target):
@@ -227,37 +237,31 @@ class _Planner:
         """Moves any plan needs to bring every node to within the smallest movable pod of the
         mean by memory (the evenness the moves aim at): the fewest of the movable instances,
         largest first, whose memory adds up to the nodes' total shortfall."""
-        sizes = sorted(
-            (
-                self.jobs[job].pod.memory
-                for node in self.nodes.values()
-                for job, indices in node.instances.items()
-                for _ in indices
-            ),
-            reverse=True,
-        )
-        if not sizes or sizes[0] <= 0:
+        sizes = sorted((size for size, count in self._movable_by_size.items() if count > 0))
+        if not sizes or sizes[-1] <= 0:
             return 0
         short = sum(
-            max(0.0, self.mean * node.view.capacity_memory - node.memory - sizes[-1])
+            max(0.0, self.mean * node.view.capacity_memory - node.memory - sizes[0])
             for node in self.nodes.values()
         )
         carried = needed = 0
-        for size in sizes:
+        for size in reversed(sizes):
+            if size <= 0:
+                break
+            count = self._movable_by_size[size]
+            taken = min(count, max(0, math.ceil((short - carried) / size)))
+            carried += taken * size
+            needed += taken
             if carried >= short:
                 break
-            carried += size
-            needed += 1
         return needed
 
 
 def _shift(source: _Node, target: _Node, job: str, index: int, pod: Resources) -> None:
-    source.counts[job] -= 1
     source.memory -= pod.memory
     source.cpu -= pod.cpu
     source.disk -= pod.disk
-    target.instances[job].append(index)
-    target.counts[job] += 1
+    target.instances.setdefault(job, []).append(index)
     target.memory += pod.memory
     target.cpu += pod.cpu
     target.disk += pod.disk
