@@ -328,6 +328,12 @@ class Schedule(Record):
         "index it replaces once healthy (-1 for a canary not yet promoted)",
     )
 
+    nodes: dict[int, str] = Field(
+        default_factory=dict,
+        description="of a system job: index -> the node the instance belongs to, placed there "
+        "or pending for want of room; empty for a service job",
+    )
+
     def version_of(self, index: int, job_version: int) -> int:
         return self.versions.get(index, job_version)
 

@@ -31,6 +31,7 @@ from ozymandias.jobs.errors import JobRejected
 from ozymandias.scheduling.explain import Rejection
 from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing
 from ozymandias.scheduling.request import request_from_spec
+from ozymandias.scheduling.system import plan_system
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.planning_inputs import PlanningInputs
@@ -126,6 +127,17 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
     view = ClusterView.from_records(
         inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
     )
+    if spec.is_system:
+        # Never refused for room: a node without it shows a pending instance, as the
+        # issue asks, and gets it once room appears (see jobs/system_jobs.py).
+        planned = plan_system(
+            request_from_spec(spec),
+            without_surge(inputs.schedule),
+            view,
+            previous_pod=previous_pod,
+        )
+        planned = replace(planned, schedule=with_rollout_state(inputs.schedule, planned.schedule))
+        return Placement(planned, [])
     result = plan_all_or_nothing(
         request_from_spec(spec, existing),
         without_surge(inputs.schedule),
