@@ -240,6 +240,14 @@ def instance_name(job: str, index: int) -> str:
     return f"{job}-{index}"
 
 
+def system_instance_name(job: str, node: str) -> str:
+    """The name users see for a system job's instance: its node's, `log-shipper-node-a`.
+
+    The index stays the instance's name inside (the agents run it, as any other's).
+    """
+    return f"{job}-{node}"
+
+
 class JobRecord(Record):
     """A submitted job: its spec, and a version that changes when the pods must change.
 

@@ -35,6 +35,7 @@ from ozymandias.cluster.records import (
     Resources,
     Schedule,
     instance_name,
+    system_instance_name,
 )
 from ozymandias.deployments.schedules import merge_deltas
 from ozymandias.scheduling.place import plan_as_many_as_fit
@@ -96,7 +97,10 @@ class _Work:
         return self.state.request.pod
 
     def name(self, index: int) -> str:
-        return instance_name(self.state.record.spec.name, index)
+        job, node = self.state.record.spec, self.placements.get(index)
+        if job.is_system and node is not None:
+            return system_instance_name(job.name, node)
+        return instance_name(job.name, index)
 
     def free(self, node: str) -> None:
         self.delta = merge_deltas(self.delta, {node: Resources() - self.pod})
