@@ -14,6 +14,7 @@ from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.service import JobService
 from ozymandias.jobs.system_jobs import plan_system_job
 from ozymandias.plans.notation import spec_notation
+from ozymandias.plans.spec_diff import diff_specs
 from ozymandias.spec.loader import SpecError, job_from_data, load_job
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -169,3 +170,11 @@ def test_the_reconciler_plans_only_what_changes() -> None:
         schedule_revision=5,
     )
     assert plan_system_job(again) is None
+
+
+def test_the_plan_shows_the_type() -> None:
+    diff = diff_specs(None, load_job(AGENT))
+    assert [(c.op, c.field, c.new) for c in diff.fields if c.field == "type"] == [
+        ("+", "type", "system")
+    ]
+    assert not any(c.field == "numInstances" for c in diff.fields)

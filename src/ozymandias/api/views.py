@@ -177,7 +177,9 @@ def job_plan(
         "diff": diff_to_json(diff),
         "instances": [
             {
-                "name": instance_name(spec.name, change.index),
+                "name": system_instance_name(spec.name, change.node)
+                if spec.is_system
+                else instance_name(spec.name, change.index),
                 "index": change.index,
                 "action": change.action.value,
                 "node": change.node,
