@@ -1,0 +1,114 @@
+"""System jobs (`type: system`) on real node daemons sharing one etcd: one instance per
+eligible node, nodes joining and leaving, a label selector, and scaling refused."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.waiting import wait_until
+
+
+def system_job(name: str, selector: dict[str, str] | None = None) -> str:
+    lines = [
+        f"name: {name}",
+        "type: system",
+        "containers:",
+        "  shipper:",
+        "    image: localhost/ozy-example-tools:latest",
+        "    memory: 16M",
+        "    command: [sh, -c, 'echo shipping from $(hostname); exec /srv/entrypoint.sh']",
+    ]
+    if selector:
+        lines += ["nodeSelector:", *(f"  {key}: {value!r}" for key, value in selector.items())]
+    return "\n".join(lines) + "\n"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def by_name(node: NodeProcess, job: str) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in node.instances(job)}
+
+
+def placed_on(node: NodeProcess, job: str) -> set[str]:
+    """The nodes the job's instances are placed on; none may be pending for want of room
+    (a placed one its node has not reported on yet shows as pending, without a reason)."""
+    items = node.instances(job)
+    assert not [item for item in items if item["state"] == "pending" and item["reason"]], items
+    return {item["node"] for item in items}
+
+
+def running_on(node: NodeProcess, job: str, nodes: set[str]) -> bool:
+    items = by_name(node, job)
+    wanted = {f"{job}-{name}" for name in nodes}
+    return set(items) == wanted and all(items[n]["state"] == "running" for n in wanted)
+
+
+def test_one_instance_per_node_as_nodes_join_and_leave(make_node: NodeFactory) -> None:
+    first, second = make_node("sys-n1"), make_node("sys-n2")
+    job = unique("shipper")
+    applied = first.apply(system_job(job))
+    assert applied.status_code == 201, applied.text
+    wait_until(
+        lambda: running_on(first, job, {"sys-n1", "sys-n2"}),
+        timeout=90,
+        what=f"{job} running on both nodes",
+    )
+    summary = next(j for j in first.request("GET", "/v1/jobs").json() if j["name"] == job)
+    assert (summary["type"], summary["placed"], summary["numInstances"]) == ("system", 2, 2)
+
+    scaled = first.request("POST", f"/v1/jobs/{job}/scale", json={"numInstances": 5})
+    assert scaled.status_code == 422
+    assert scaled.headers["content-type"].startswith("application/problem+json")
+    assert scaled.json()["type"].endswith("#not-scalable")
+
+    # The name `<job>-<node>` reaches the instance: its logs, from either node.
+    logs = second.request("GET", f"/v1/instances/{job}-sys-n1/logs")
+    assert logs.status_code == 200, logs.text
+    assert "shipping from" in logs.text
+
+    third = make_node("sys-n3")  # returns once every node sees every other
+    joined = time.monotonic()
+    wait_until(
+        lambda: placed_on(second, job) == {"sys-n1", "sys-n2", "sys-n3"},
+        timeout=10,
+        what=f"{job} placed on the node that joined",
+    )
+    assert time.monotonic() - joined < 10
+    wait_until(
+        lambda: running_on(first, job, {"sys-n1", "sys-n2", "sys-n3"}),
+        timeout=90,
+        what=f"{job} running on the node that joined",
+    )
+
+    third.stop()  # gracefully: its lease is revoked, so it is gone at once
+    wait_until(
+        lambda: placed_on(first, job) == {"sys-n1", "sys-n2"},
+        timeout=30,
+        what=f"{job}'s instance gone with its node, nothing pending",
+    )
+    assert set(by_name(first, job)) == {f"{job}-sys-n1", f"{job}-sys-n2"}
+
+
+def test_a_node_selector_limits_it_and_a_label_change_follows(make_node: NodeFactory) -> None:
+    labelled = make_node("sys-a", labels="logs=on")
+    plain = make_node("sys-b")
+    job = unique("selected")
+    applied = labelled.apply(system_job(job, {"logs": "on"}))
+    assert applied.status_code == 201, applied.text
+    wait_until(
+        lambda: running_on(plain, job, {"sys-a"}),
+        timeout=90,
+        what=f"{job} running on the labelled node only",
+    )
+    # A node that joins with the label gets one; the unlabelled one still has none.
+    make_node("sys-c", labels="logs=on")
+    wait_until(
+        lambda: placed_on(plain, job) == {"sys-a", "sys-c"},
+        timeout=10,
+        what=f"{job} placed on the labelled node that joined",
+    )
