@@ -11,6 +11,7 @@ from ozymandias.cluster.records import Drain, JobRecord, Node, Resources, Schedu
 from ozymandias.deployments.drain import stop_system_on, system_ready_to_stop
 from ozymandias.deployments.rollout import next_step
 from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.replacement import plan_replacement
 from ozymandias.jobs.service import JobService
 from ozymandias.jobs.system_jobs import plan_system_job
 from ozymandias.plans.notation import spec_notation
@@ -178,3 +179,45 @@ def test_the_plan_shows_the_type() -> None:
         ("+", "type", "system")
     ]
     assert not any(c.field == "numInstances" for c in diff.fields)
+
+
+async def test_a_new_version_keeps_every_instance_on_its_node_to_roll_out_in_place() -> None:
+    current = JobRecord(spec=load_job(AGENT), version=1)
+    on_both = Schedule(job="agent", placements={0: "n1", 1: "n2"}, nodes={0: "n1", 1: "n2"})
+    truth = PlanningInputs(
+        nodes=[node("n1"), node("n2")],
+        allocations={name: (Resources(memory=64 * MB), 1) for name in ("n1", "n2")},
+        job=current,
+        job_revision=3,
+        schedule=on_both,
+        schedule_revision=4,
+    )
+    etcd = Etcd(truth)
+    jobs = JobService(
+        cast(ClusterStore, etcd), cast(ClusterMirrors, Mirrors(truth)), node_name="n1"
+    )
+    result = await jobs.apply(load_job(AGENT.replace("tools:1", "tools:2")))
+    assert result.job.version == 2
+    assert result.placed == {} and result.stopped == []
+    assert result.schedule.placements == on_both.placements
+    assert result.schedule.versions == {0: 1, 1: 1}  # the deployment replaces them in place
+
+
+def test_the_replacer_leaves_a_system_job_to_its_reconciler() -> None:
+    lost = Schedule(job="agent", placements={0: "gone"}, nodes={0: "gone"})
+    inputs = PlanningInputs(
+        nodes=[node("n1")],
+        allocations={"gone": (Resources(memory=64 * MB), 1)},
+        job=JobRecord(spec=load_job(AGENT), version=1),
+        job_revision=3,
+        schedule=lost,
+        schedule_revision=4,
+    )
+    assert plan_replacement(inputs) is None
+    plan = plan_system_job(inputs)  # the reconciler: gone with its node, placed on n1
+    assert plan is not None
+    assert plan.schedule.placements == {1: "n1"} and plan.schedule.pending == {}
+    assert plan.allocation_delta == {
+        "gone": Resources(memory=-64 * MB),
+        "n1": Resources(memory=64 * MB),
+    }
