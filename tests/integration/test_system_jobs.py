@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+from tests.support.jobs import web_job
 from tests.support.nodes import NodeFactory, NodeProcess
 from tests.support.waiting import wait_until
 
@@ -111,4 +112,51 @@ def test_a_node_selector_limits_it_and_a_label_change_follows(make_node: NodeFac
         lambda: placed_on(plain, job) == {"sys-a", "sys-c"},
         timeout=10,
         what=f"{job} placed on the labelled node that joined",
+    )
+
+
+def on_node(node: NodeProcess, job: str, name: str) -> bool:
+    return any(item["node"] == name for item in node.instances(job))
+
+
+def test_updates_in_place_then_a_drain_stops_it_last(make_node: NodeFactory) -> None:
+    first = make_node("sys-d1")
+    make_node("sys-d2")
+    job, service = unique("agent"), unique("web")
+    assert first.apply(system_job(job)).status_code == 201
+    assert first.apply(web_job(service, 2)).status_code == 201
+    wait_until(lambda: running_on(first, job, {"sys-d1", "sys-d2"}), timeout=90, what=job)
+    first.wait_running(service, 2)
+
+    # A new version replaces each instance on its own node.
+    updated = system_job(job).replace("shipping from", "shipping v2 from")
+    assert first.apply(updated).status_code == 200
+
+    def rolled_out() -> bool:
+        deployment = first.request("GET", f"/v1/jobs/{job}/deployment").json()
+        return bool(deployment["version"] == 2 and deployment["status"] == "successful")
+
+    wait_until(rolled_out, timeout=120, what=f"{job} version 2 rolled out")
+    items = by_name(first, job)
+    assert set(items) == {f"{job}-sys-d1", f"{job}-sys-d2"}
+    assert {item["specVersion"] for item in items.values()} == {2}
+
+    # A drain moves the service instance first; the system instance stops only after.
+    drained = first.request("POST", "/v1/nodes/sys-d2/drain", json={"deadline": "2m"})
+    assert drained.status_code == 200, drained.text
+
+    def drain_done() -> bool:
+        system_there = on_node(first, job, "sys-d2")
+        service_there = on_node(first, service, "sys-d2")
+        assert system_there or not service_there, "the system instance stopped before services"
+        return not system_there and not service_there
+
+    wait_until(drain_done, timeout=120, interval=0.1, what="sys-d2 drained")
+    assert placed_on(first, job) == {"sys-d1"}  # gone, not pending
+
+    assert first.request("POST", "/v1/nodes/sys-d2/uncordon").status_code == 200
+    wait_until(
+        lambda: placed_on(first, job) == {"sys-d1", "sys-d2"},
+        timeout=10,
+        what=f"{job} back on the uncordoned node",
     )
