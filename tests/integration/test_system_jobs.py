@@ -1,10 +1,12 @@
 """System jobs (`type: system`) on real node daemons sharing one etcd: one instance per
-eligible node, nodes joining and leaving, a label selector, and scaling refused."""
+eligible node, nodes joining and leaving, a label selector, scaling refused, an in-place
+update, a drain that stops it last, and the example exporter."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from tests.support.jobs import web_job
@@ -160,3 +162,20 @@ def test_updates_in_place_then_a_drain_stops_it_last(make_node: NodeFactory) -> 
         timeout=10,
         what=f"{job} back on the uncordoned node",
     )
+
+
+def test_the_example_exporter_serves_metrics_on_its_nodes(make_node: NodeFactory) -> None:
+    node = make_node("sys-m1", labels="metrics=on")
+    make_node("sys-m2")  # without the label: no exporter there
+    spec = (Path(__file__).parents[2] / "examples" / "node-exporter.yaml").read_text()
+    applied = node.apply(spec)
+    assert applied.status_code == 201, applied.text
+
+    def healthy() -> bool:
+        items = node.instances("node-exporter")
+        return [(i["name"], i["state"], i["health"]) for i in items] == [
+            ("node-exporter-sys-m1", "running", "healthy")
+        ]
+
+    # Healthy means its check got /metrics from busybox httpd on port 9100.
+    wait_until(healthy, timeout=90, what="the example exporter healthy on the labelled node")
