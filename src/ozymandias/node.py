@@ -35,6 +35,7 @@ from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
+from ozymandias.jobs.system_jobs import SystemJobs
 from ozymandias.load_report import LoadReporter, read_load
 from ozymandias.network.pod_network import PodNetwork
 from ozymandias.node_config import (
@@ -99,6 +100,7 @@ class _Term:
     agent: NodeAgent
     upkeep: VolumeUpkeep
     replacer: Replacer
+    system_jobs: SystemJobs
     deployer: Deployer
     ingress: IngressController
     load: LoadReporter
@@ -110,7 +112,7 @@ class _Tasks:
     """A term's running parts, in the groups they stop in."""
 
     agent: asyncio.Task[Any]
-    # replacer, deployer, upkeep, peer routes, ingress, load report, DNS
+    # replacer, system jobs, deployer, upkeep, peer routes, ingress, load report, DNS
     services: list[asyncio.Task[Any]]
     server: asyncio.Task[Any]
     last: list[asyncio.Task[Any]]  # the lease keeper, then the mirrors
@@ -124,8 +126,8 @@ class NodeDaemon:
     lease is lost: then the node fences and rejoins): the lease
     (`Membership`), the node's pod subnet, bridge and firewall
     (`PodNetwork`), the node record, then `_serve`'s parts: mirrors, lease
-    keeper, agent, peer routes, replacer, deployer, volume upkeep, ingress, DNS and
-    the API. Those stop pods first (when fencing, every second counts) and
+    keeper, agent, peer routes, replacer, system jobs, deployer, volume upkeep, ingress,
+    DNS and the API. Those stop pods first (when fencing, every second counts) and
     the API, lease keeper and mirrors last. `_leave` gives back the lease
     first, then the bridge, the podman service, firewall, routes, blackhole.
     """
@@ -280,6 +282,7 @@ class NodeDaemon:
             self.store, self.mirrors, node_name=node.name, preemption=config.preemption
         )
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
+        system_jobs = SystemJobs(self.store, self.mirrors, node_name=node.name)
         deployer = Deployer(self.store, self.mirrors, service, node_name=node.name)
         # Several nodes may share a host (as in the tests): each has its own HAProxy files.
         haproxy = Haproxy(
@@ -328,6 +331,7 @@ class NodeDaemon:
             agent,
             upkeep,
             replacer,
+            system_jobs,
             deployer,
             ingress,
             load,
@@ -343,6 +347,7 @@ class NodeDaemon:
         router = self.pod_network.peer_router(term.node, self.mirrors.nodes)
         routes_tasks = [group.create_task(router.run())] if router is not None else []
         replacer_task = group.create_task(term.replacer.run())
+        system_task = group.create_task(term.system_jobs.run())
         deployer_task = group.create_task(term.deployer.run())
         upkeep_task = group.create_task(term.upkeep.run())
         ingress_task = group.create_task(term.ingress.run())
@@ -358,6 +363,7 @@ class NodeDaemon:
             agent=agent_task,
             services=[
                 replacer_task,
+                system_task,
                 deployer_task,
                 upkeep_task,
                 *routes_tasks,

@@ -36,10 +36,7 @@ async def read_cluster(
 def invariant_violations(endpoints: str) -> list[str]:
     """The scheduler's invariants over etcd, read at one revision."""
     nodes, allocations, jobs, schedules = asyncio.run(read_cluster(endpoints))
-    pod_sizes = {
-        name: pod_size(job.spec)
-        for name, job in jobs.items()
-    }
+    pod_sizes = {name: pod_size(job.spec) for name, job in jobs.items()}
     capacities = {name: node.capacity for name, node in nodes.items()}
     violations = check_invariants(capacities, allocations, schedules.values(), pod_sizes)
     for name, job in jobs.items():
@@ -49,6 +46,12 @@ def invariant_violations(endpoints: str) -> list[str]:
         surge = schedule.surge if schedule else {}
         placed = sorted(i for i in schedule.placements if i not in surge) if schedule else []
         pending = sorted(schedule.pending) if schedule else []
-        if len(set(placed + pending)) != job.spec.num_instances or set(placed) & set(pending):
+        if job.spec.is_system:
+            # No count: one instance per node, each index the one of its node.
+            on = [schedule.placements[i] for i in placed] if schedule else []
+            owned = schedule.nodes if schedule else {}
+            if len(set(on)) != len(on) or any(i not in owned for i in placed + pending):
+                violations.append(f"{name}: placed {placed} on {on}, nodes {owned}")
+        elif len(set(placed + pending)) != job.spec.num_instances or set(placed) & set(pending):
             violations.append(f"{name}: placed {placed} and pending {pending}")
     return violations

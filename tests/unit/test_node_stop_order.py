@@ -78,7 +78,7 @@ async def stop(daemon: NodeDaemon, done: list[str], lost: bool) -> str | None:
 
     term = _Term(own, [], cast(Any, None), cast(Any, None), cast(Any, FakeAgent(done)),
                  cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None),
-                 cast(Any, None), cast(Any, server))  # fmt: skip
+                 cast(Any, None), cast(Any, None), cast(Any, server))  # fmt: skip
     tasks = _Tasks(
         agent=asyncio.create_task(forever("agent", done)),
         services=[asyncio.create_task(forever("replacer", done))],

@@ -59,3 +59,8 @@ def test_a_job_with_local_volumes_stays_with_its_data() -> None:
 def test_a_job_with_nothing_placed_has_nothing_to_move() -> None:
     assert movable_job(record(), None, None) is None
     assert movable_job(record(), Schedule(job="web", pending={0: "no room"}), None) is None
+
+
+def test_a_system_job_stays_on_its_nodes() -> None:
+    spec = job_from_data({"name": "web", "type": "system", "containers": {"app": {"image": "x"}}})
+    assert movable_job(JobRecord(spec=spec, version=1), PLACED, None) is None

@@ -33,7 +33,11 @@ class InstancePlace:
 
 
 def locate_instance(instance: str, mirrors: ClusterMirrors) -> InstancePlace:
-    """The instance `JOB-INDEX` as placed now; a 404 problem if there is none."""
+    """The instance `JOB-INDEX`, or a system job's `JOB-NODE`, as placed now; a 404 problem
+    if there is none."""
+    place = _system_instance(instance, mirrors)
+    if place is not None:
+        return place
     job_name, _, index_text = instance.rpartition("-")
     schedule = mirrors.schedule(job_name) if index_text.isdigit() else None
     node_name = schedule.placements.get(int(index_text)) if schedule else None
@@ -42,9 +46,29 @@ def locate_instance(instance: str, mirrors: ClusterMirrors) -> InstancePlace:
             404,
             "instance-not-found",
             "No such instance",
-            f"there is no instance {instance!r}; instances are named <job>-<index>, e.g. web-0",
+            f"there is no instance {instance!r}; instances are named <job>-<index>, e.g. web-0,"
+            " and a system job's <job>-<node>",
         )
     return InstancePlace(job_name, int(index_text), node_name)
+
+
+def _system_instance(instance: str, mirrors: ClusterMirrors) -> InstancePlace | None:
+    """A system job's instance named `JOB-NODE`, if one is placed under that name.
+
+    Job and node names may both hold '-', so every split is tried, the longest job name
+    first (`a-b-c` is job `a-b` on node `c` before job `a` on node `b-c`, should both exist).
+    """
+    dashes = [position for position, char in enumerate(instance) if char == "-"]
+    for position in reversed(dashes):
+        job_name, node_name = instance[:position], instance[position + 1 :]
+        record = mirrors.job(job_name)
+        schedule = mirrors.schedule(job_name)
+        if record is None or schedule is None or not record.spec.is_system:
+            continue
+        for index, node in schedule.placements.items():
+            if node == node_name:
+                return InstancePlace(job_name, index, node)
+    return None
 
 
 def container_of(place: InstancePlace, container: str | None, mirrors: ClusterMirrors) -> str:

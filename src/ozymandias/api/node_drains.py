@@ -12,7 +12,7 @@ from ozymandias.acl.roles import Role
 from ozymandias.api.auth import requires
 from ozymandias.api.problems import Problem, read_json_body
 from ozymandias.api.services import ApiServices, Services
-from ozymandias.cluster.records import Drain, instance_name
+from ozymandias.cluster.records import Drain, instance_name, system_instance_name
 from ozymandias.deployments.drain import on_nodes
 from ozymandias.spec.durations import parse_duration
 
@@ -89,7 +89,11 @@ def _status(services: ApiServices, name: str, drain: Drain | None) -> DrainStatu
     waiting: dict[str, str] = {}
     for schedule in mirrors.schedules.items.values():
         if indices := on_nodes(schedule, [name]):
-            remaining += [instance_name(schedule.job, index) for index in indices]
+            record = mirrors.job(schedule.job)
+            if record is not None and record.spec.is_system:
+                remaining.append(system_instance_name(schedule.job, name))
+            else:
+                remaining += [instance_name(schedule.job, index) for index in indices]
             deployment = mirrors.deployment(schedule.job)
             if deployment is not None and deployment.status.active:
                 waiting[schedule.job] = deployment.description

@@ -18,6 +18,7 @@ from ozymandias.cluster.records import (
     SharedVolume,
     describe_storage_domain,
     instance_name,
+    system_instance_name,
 )
 from ozymandias.ingress.routes import Backend, Routes
 from ozymandias.jobs.errors import JobRejected
@@ -30,11 +31,14 @@ from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 
-def instance_view(job: str, index: int, node: str, status: InstanceStatus | None) -> dict[str, Any]:
-    """One instance as users see it; `pending` until its node reports on it."""
+def instance_view(
+    job: str, index: int, node: str, status: InstanceStatus | None, *, system: bool = False
+) -> dict[str, Any]:
+    """One instance as users see it; `pending` until its node reports on it. A system job's
+    is named after its node (which a pending one waits for)."""
     reported = status is not None and status.node == node
     return {
-        "name": instance_name(job, index),
+        "name": system_instance_name(job, node) if system else instance_name(job, index),
         "job": job,
         "index": index,
         "node": node,
@@ -56,27 +60,37 @@ def instances_of(job: str, mirrors: ClusterMirrors) -> list[dict[str, Any]]:
     if schedule is None:
         return []
     statuses = {status.index: status for status in mirrors.instance_statuses(job)}
+    record = mirrors.job(job)
+    system = record is not None and record.spec.is_system
     placed = [
-        instance_view(job, index, node, statuses.get(index))
+        instance_view(job, index, node, statuses.get(index), system=system)
         for index, node in sorted(schedule.placements.items())
     ]
     unplaced = [
-        {**instance_view(job, index, "", None), "reason": reason}
+        {
+            **instance_view(job, index, schedule.nodes.get(index, ""), None, system=system),
+            "reason": reason,
+        }
         for index, reason in sorted(schedule.pending.items())
     ]
     # An instance carries its job's labels, as a pod its template's: `-l` selects by them.
-    record = mirrors.job(job)
     labels = dict(record.spec.labels) if record else {}
     return [{**item, "labels": labels} for item in placed + unplaced]
 
 
 def job_summary(record: JobRecord, mirrors: ClusterMirrors) -> dict[str, Any]:
-    states = Counter(item["state"] for item in instances_of(record.spec.name, mirrors))
+    instances = instances_of(record.spec.name, mirrors)
+    states = Counter(item["state"] for item in instances)
+    schedule = mirrors.schedule(record.spec.name)
+    placed = len(schedule.placements) if schedule is not None else 0
     return {
         "name": record.spec.name,
+        "type": record.spec.type,
         "labels": dict(record.spec.labels),
         "priority": record.spec.priority,
-        "numInstances": record.spec.num_instances,
+        # A system job's count is its eligible nodes', placed or pending for want of room.
+        "numInstances": len(instances) if record.spec.is_system else record.spec.num_instances,
+        "placed": placed,
         "version": record.version,
         "states": dict(sorted(states.items())),
         "running": states.get(InstanceState.RUNNING.value, 0),
@@ -110,7 +124,10 @@ def apply_result(result: ApplyResult, warnings: Sequence[str] = ()) -> dict[str,
         "created": result.created,
         "changed": result.changed,
         "version": result.job.version,
-        "numInstances": result.job.spec.num_instances,
+        "type": result.job.spec.type,
+        "numInstances": len(result.schedule.placements) + len(result.schedule.pending)
+        if result.job.spec.is_system
+        else result.job.spec.num_instances,
         "placements": dict(sorted(result.schedule.placements.items())),
         "placed": dict(sorted(result.placed.items())),
         "stopped": sorted(result.stopped),
@@ -176,7 +193,9 @@ def job_plan(
         "diff": diff_to_json(diff),
         "instances": [
             {
-                "name": instance_name(spec.name, change.index),
+                "name": system_instance_name(spec.name, change.node)
+                if spec.is_system
+                else instance_name(spec.name, change.index),
                 "index": change.index,
                 "action": change.action.value,
                 "node": change.node,

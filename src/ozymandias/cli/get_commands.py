@@ -32,6 +32,7 @@ from ozymandias.cli.tables import (
     events_table,
     ingress_table,
     instances_table,
+    instances_text,
     jobs_table,
     labels_text,
     load_of,
@@ -174,7 +175,7 @@ def describe_job(
     if for_machines(output):
         return print_data(output, job)
     out.print(
-        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {job['numInstances']}"
+        f"[bold]Job[/] {job['name']}  version {job['version']}  instances {instances_text(job)}"
         f"  priority {job.get('priority', 50)}",
         soft_wrap=True,
     )

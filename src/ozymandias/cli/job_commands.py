@@ -114,7 +114,8 @@ def apply(
     verb = "created" if result["created"] else ("updated" if result["changed"] else "unchanged")
     out.print(
         f"job {spec.name} {verb} "
-        f"(version {result['version']}, {result['numInstances']} instance(s))"
+        f"(version {result['version']}, {result['numInstances']} instance(s)"
+        f"{' on every eligible node' if result.get('type') == 'system' else ''})"
     )
     print_preempted(result)
     if not detach:

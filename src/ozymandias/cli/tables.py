@@ -30,7 +30,7 @@ def jobs_table(jobs: list[dict[str, Any]], wide: bool = False) -> Table:
         table.add_column("LABELS")
     for job in jobs:
         states = ", ".join(f"{state} {count}" for state, count in job["states"].items())
-        row = [job["name"], str(job["numInstances"]), str(job["running"]), states]
+        row = [job["name"], instances_text(job), str(job["running"]), states]
         row.append(str(job["version"]))
         if wide:
             # An API from before priorities has none: every job there is at the default.
@@ -38,6 +38,13 @@ def jobs_table(jobs: list[dict[str, Any]], wide: bool = False) -> Table:
             row.append(labels_text(job.get("labels", {})))
         table.add_row(*row)
     return table
+
+
+def instances_text(job: dict[str, Any]) -> str:
+    """A job's INSTANCES cell: its count, or for a system job `placed/eligible (system)`."""
+    if job.get("type") == "system":
+        return f"{job['placed']}/{job['numInstances']} (system)"
+    return str(job["numInstances"])
 
 
 def versions_table(versions: list[dict[str, Any]], wide: bool = False) -> Table:

@@ -240,6 +240,14 @@ def instance_name(job: str, index: int) -> str:
     return f"{job}-{index}"
 
 
+def system_instance_name(job: str, node: str) -> str:
+    """The name users see for a system job's instance: its node's, `log-shipper-node-a`.
+
+    The index stays the instance's name inside (the agents run it, as any other's).
+    """
+    return f"{job}-{node}"
+
+
 class JobRecord(Record):
     """A submitted job: its spec, and a version that changes when the pods must change.
 
@@ -326,6 +334,12 @@ class Schedule(Record):
         default_factory=dict,
         description="index of a new instance a deployment started beside the old ones -> the "
         "index it replaces once healthy (-1 for a canary not yet promoted)",
+    )
+
+    nodes: dict[int, str] = Field(
+        default_factory=dict,
+        description="of a system job: index -> the node the instance belongs to, placed there "
+        "or pending for want of room; empty for a service job",
     )
 
     def version_of(self, index: int, job_version: int) -> int:

@@ -62,7 +62,7 @@ def begin_version(
         revert_of=revert_of,
         satisfied_by=sorted(satisfied_by),
         placed=dict.fromkeys(sorted(placed), now),
-        desired=record.spec.num_instances,
+        desired=desired_count(record, after),
         description=f"rolling out version {record.version}",
         status=DeploymentStatus.RUNNING,
     )
@@ -71,6 +71,14 @@ def begin_version(
         after.model_copy(update={"versions": pinned, "surge": {}}),
         deployment,
     )
+
+
+def desired_count(record: JobRecord, schedule: Schedule) -> int:
+    """How many instances a deployment of `record` rolls out: a system job's are its
+    eligible nodes', placed or pending."""
+    if record.spec.is_system:
+        return len(schedule.placements) + len(schedule.pending)
+    return record.spec.num_instances
 
 
 def version_entry(record: JobRecord, status: DeploymentStatus | None = None) -> JobVersion:

@@ -24,7 +24,13 @@ from typing import Any
 
 from ozymandias.cluster.records import Deployment, DeploymentStatus, Event, Resources, Schedule
 from ozymandias.deployments.begin import version_entry
-from ozymandias.deployments.drain import drain_deployment, on_nodes, stop_drained
+from ozymandias.deployments.drain import (
+    drain_deployment,
+    on_nodes,
+    stop_drained,
+    stop_system_on,
+    system_ready_to_stop,
+)
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
 from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
@@ -118,6 +124,21 @@ class Deployer:
             return None
         now = time.time()
         drains = {d.node: d for d in mirrors.drain_list() if on_nodes(schedule, [d.node])}
+        waiting_on: list[float] = []  # deadlines of drains a system job's instances wait for
+        if record.spec.is_system:
+            # Its instances move nowhere: they stop last, and roll out on every other node.
+            services = [
+                other
+                for other in mirrors.schedules.items.values()
+                if (other_job := mirrors.job(other.job)) is not None
+                and not other_job.spec.is_system
+            ]
+            ready = system_ready_to_stop(drains, services, now)
+            stop = stop_system_on(schedule, ready, pod_size(record.spec))
+            if stop is not None:
+                return await self._stop_drained(job, inputs, *stop)
+            waiting_on = [drain.deadline for drain in drains.values()]
+            drains = {}
         if (stopped := stop_drained(schedule, drains, pod_size(record.spec), now)) is not None:
             return await self._stop_drained(job, inputs, *stopped)
         if drains and (deployment is None or not deployment.status.active):
@@ -125,7 +146,7 @@ class Deployer:
             await self._commit_drain_deployment(job, inputs, deployment)
             return time.time()
         if deployment is None:
-            return None
+            return min(waiting_on, default=None)
         state = RolloutState(
             record=record,
             schedule=schedule,
@@ -141,7 +162,7 @@ class Deployer:
         )
         step = next_step(state)
         if step is None:
-            due = [wake_at(state), *(drain.deadline for drain in drains.values())]
+            due = [wake_at(state), *waiting_on, *(drain.deadline for drain in drains.values())]
             return min((when for when in due if when is not None), default=None)
         reverting = self._will_revert(step)
         if reverting:

@@ -5,7 +5,8 @@ Never moved, as #17 asks:
 - a surge instance (a canary or a replacement mid-rollout), and the instance it replaces;
 - a job with local volumes: its data lives on its node, and a moved instance
   would start empty;
-- an instance not placed (pending): it has nowhere to move from.
+- an instance not placed (pending): it has nowhere to move from;
+- a system job's instance: it belongs to its node (and every eligible node has one).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def movable_job(
     record: JobRecord, schedule: Schedule | None, deployment: Deployment | None
 ) -> MovableJob | None:
     """The job's instances that may move, or None when none may (and why is above)."""
-    if schedule is None or record.spec.local_volumes:
+    if schedule is None or record.spec.local_volumes or record.spec.is_system:
         return None
     if deployment is not None and deployment.status.active:
         return None

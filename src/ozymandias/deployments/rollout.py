@@ -16,7 +16,8 @@ A step, in order:
    are healthy, until promoted;
 4. replaces up to `max_parallel` outdated instances at once: surge first (a
    new instance beside the old one, where the cluster has room, counted in
-   the allocations), else in place (stop, then start, on its node);
+   the allocations), else in place (stop, then start, on its node); a system
+   job's, whose instances belong to their nodes, always in place;
 5. succeeds once every instance runs the new version and counted healthy.
 """
 
@@ -34,6 +35,7 @@ from ozymandias.cluster.records import (
     Resources,
     Schedule,
     instance_name,
+    system_instance_name,
 )
 from ozymandias.deployments.schedules import merge_deltas
 from ozymandias.scheduling.place import plan_as_many_as_fit
@@ -95,7 +97,10 @@ class _Work:
         return self.state.request.pod
 
     def name(self, index: int) -> str:
-        return instance_name(self.state.record.spec.name, index)
+        job, node = self.state.record.spec, self.placements.get(index)
+        if job.is_system and node is not None:
+            return system_instance_name(job.name, node)
+        return instance_name(job.name, index)
 
     def free(self, node: str) -> None:
         self.delta = merge_deltas(self.delta, {node: Resources() - self.pod})
@@ -279,8 +284,10 @@ def _fail(work: _Work, reason: str) -> None:
 def _canaries(work: _Work) -> bool:
     """Start canaries and wait on them; True while the rollout must not go further."""
     deployment = work.deployment
-    # No more canaries than the job has instances to replace.
-    wanted = min(deployment.update.canary, work.state.record.spec.num_instances)
+    # No more canaries than the job has instances to replace; a system job has none, as a
+    # canary runs beside the old instances and a system job's node holds one.
+    spec = work.state.record.spec
+    wanted = 0 if spec.is_system else min(deployment.update.canary, spec.num_instances)
     if not wanted or deployment.revert_of or (not _outdated(work) and not _canary_indices(work)):
         return False
     canaries = _canary_indices(work)
@@ -359,8 +366,10 @@ def _replace_outdated(work: _Work) -> None:
     outdated = _outdated(work)[: max(0, slots)]
     if not outdated:
         return
-    # Local volumes belong to an instance on its node: those are replaced in place.
-    surged = [] if work.state.request.disk else _place_surge(work, len(outdated))
+    # Local volumes belong to an instance on its node, and a system job's instance to its
+    # node: those are replaced in place, `max_parallel` nodes at a time.
+    in_place = work.state.request.disk or work.state.record.spec.is_system
+    surged = [] if in_place else _place_surge(work, len(outdated))
     for old, new in zip(outdated, surged, strict=False):
         work.surge[new] = old
         work.events.append(f"started {work.name(new)} to replace {work.name(old)}")

@@ -40,6 +40,7 @@ from ozymandias.scheduling.preemption import (
     preempted_schedules,
 )
 from ozymandias.scheduling.request import request_from_spec
+from ozymandias.scheduling.system import plan_system
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.planning_inputs import PlanningInputs
@@ -138,6 +139,17 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
     view = ClusterView.from_records(
         inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
     )
+    if spec.is_system:
+        # Never refused for room: a node without it shows a pending instance, as the
+        # issue asks, and gets it once room appears (see jobs/system_jobs.py).
+        planned = plan_system(
+            request_from_spec(spec),
+            without_surge(inputs.schedule),
+            view,
+            previous_pod=previous_pod,
+        )
+        planned = replace(planned, schedule=with_rollout_state(inputs.schedule, planned.schedule))
+        return Placement(planned, [])
     request = request_from_spec(spec, existing)
     schedule = without_surge(inputs.schedule)
     victims: tuple[Preemptible, ...] = ()
@@ -178,11 +190,12 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
 
 def preemptible(inputs: PlanningInputs) -> list[Preemptible]:
     """The placed instances of the other jobs, with their priorities and pod sizes. A job in
-    the middle of a deployment is left alone: its rollout counts on the instances it has."""
+    the middle of a deployment is left alone: its rollout counts on the instances it has. So
+    is a system job: its instance belongs on that node, and would only come back pending."""
     return [
         Preemptible(name, index, node, other.job.spec.priority, pod_size(other.job.spec))
         for name, other in sorted(inputs.others.items())
-        if not other.deploying and not other.schedule.surge
+        if not other.deploying and not other.schedule.surge and not other.job.spec.is_system
         for index, node in sorted(other.schedule.placements.items())
     ]
 

@@ -8,6 +8,9 @@ scheduler's as-many-as-fit mode, and commits with the usual compare-and-swap.
 Survivors race: the first commit wins, the others lose on the schedule's
 revision and, re-reading etcd, find nothing left to do.
 
+A system job's instances are not its business: they belong to their nodes,
+and go with them (see system_jobs.py).
+
 Because it looks at the state rather than at events, nothing is missed when
 no survivor was running as a node died: whoever starts next re-places them.
 
@@ -26,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from ozymandias.cluster.records import Event, Schedule
+from ozymandias.cluster.records import Event, JobRecord, Schedule
 from ozymandias.deployments.schedules import with_rollout_state, without_surge
 from ozymandias.scheduling.place import PlanResult, plan_as_many_as_fit
 from ozymandias.scheduling.request import request_from_spec
@@ -105,7 +108,7 @@ class Replacer:
         return sorted(
             schedule.job
             for schedule in self._mirrors.schedules.items.values()
-            if needs_placement(schedule, live)
+            if needs_placement(schedule, live) and not _is_system(self._mirrors.job(schedule.job))
         )
 
     async def _note_lost(self, lost: set[str], live: set[str]) -> None:
@@ -191,10 +194,14 @@ class Replacer:
         )
 
 
+def _is_system(record: JobRecord | None) -> bool:
+    return record is not None and record.spec.is_system
+
+
 def plan_replacement(inputs: PlanningInputs) -> PlanResult | None:
     """The as-many-as-fit plan for a job that needs one, or None when it would change nothing."""
-    if inputs.job is None or inputs.schedule is None:
-        return None
+    if inputs.job is None or inputs.schedule is None or inputs.job.spec.is_system:
+        return None  # a system job's instances belong to their nodes: see system_jobs.py
     live = [node.name for node in inputs.nodes]
     if not needs_placement(inputs.schedule, live):
         return None

@@ -110,6 +110,8 @@ class JobService:
             current = inputs.job
             if current is not None and current.spec == spec:
                 return None  # nothing to do
+            if current is not None and current.spec.type != spec.type:
+                raise _type_changed(current.spec, spec)
             version = 1
             revision = secrets_revision
             if current is not None:
@@ -195,6 +197,14 @@ class JobService:
         def plan(inputs: PlanningInputs) -> tuple[JobRecord, Placement] | None:
             current = inputs.job
             assert current is not None
+            if current.spec.is_system:
+                raise JobRejected(
+                    "not-scalable",
+                    "Job is not scalable",
+                    f"job {name} is a system job: it runs one instance on every eligible node,"
+                    " so numInstances does not apply; change its constraints or node labels"
+                    " to change where it runs",
+                )
             if current.spec.num_instances == count:
                 return None
             spec = current.spec.model_copy(update={"num_instances": count})
@@ -449,11 +459,25 @@ def _job_modified(name: str, expected: int, current: int) -> JobRejected:
     )
 
 
+def _type_changed(current: JobSpec, spec: JobSpec) -> JobRejected:
+    return JobRejected(
+        "type-changed",
+        "Job type cannot change",
+        f"job {spec.name} is a {current.type} job, and the spec says type {spec.type}: the two"
+        f" are placed differently, so a job keeps its type; delete it (`ozy delete {spec.name}`)"
+        " and submit it again, or submit it under another name",
+        status=409,
+    )
+
+
 def _describe_commit(result: ApplyResult) -> str:
     placed = ", ".join(
         f"{result.job.spec.name}-{i}→{node}" for i, node in sorted(result.placed.items())
     )
-    parts = [f"version {result.job.version}, {result.job.spec.num_instances} instance(s)"]
+    spec = result.job.spec
+    count = len(result.schedule.placements) if spec.is_system else spec.num_instances
+    kind = " (system)" if spec.is_system else ""
+    parts = [f"version {result.job.version}, {count} instance(s){kind}"]
     if placed:
         parts.append(f"placed {placed}")
     if result.stopped:

@@ -56,6 +56,8 @@ def _fields(model: BaseModel) -> dict[str, Any]:
         given[name] = value
         if value is None:
             continue
+        if isinstance(model, JobSpec) and model.is_system and name == "num_instances":
+            continue  # a system job's count is its nodes', not part of what its user wrote
         if (type(model), name) not in _ALWAYS_SHOWN and value == _default(model, name, given):
             continue
         shown[field.alias or name] = _rendered(field, value)

@@ -423,10 +423,19 @@ def _dependency_waves(dependencies: Mapping[str, Iterable[str]]) -> list[list[st
     return waves
 
 
+JobType = Literal["service", "system"]
+
+_NO_INSTANCE_COUNT = (
+    "a system job runs one instance on every eligible node: numInstances does not apply"
+)
+
+
 class JobSpec(SpecModel):
-    """A job: a pod of containers, run as `num_instances` identical instances."""
+    """A job: a pod of containers, run as `num_instances` identical instances (a service
+    job), or as one instance on every node that may run it (a system job)."""
 
     name: DnsLabel
+    type: JobType = Field("service", description="system: one instance on every eligible node")
     # For people and `-l` selectors only: no pod sees them (see `pod_fingerprint`).
     labels: dict[LabelText, LabelText] = Field(default_factory=dict, max_length=MAX_JOB_LABELS)
     num_instances: int = Field(1, ge=0, alias="numInstances")
@@ -442,6 +451,18 @@ class JobSpec(SpecModel):
     affinity: list[MatchExpression] = Field(default_factory=list, max_length=MAX_MATCH_EXPRESSIONS)
     ingress: IngressSpec | None = None
     update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _system_has_no_count(cls, data: Any, info: ValidationInfo) -> Any:
+        # A system job's count is its eligible nodes': it is stored as 0, and a
+        # submitted one may not say any (a stored one, read without limits, says 0).
+        if not isinstance(data, dict) or data.get("type") != "system":
+            return data
+        given = [key for key in ("numInstances", "num_instances") if key in data]
+        if given and limits_of(info) is not None:
+            raise problems_error(cls.__name__, [((given[0],), _NO_INSTANCE_COUNT)])
+        return {**data, "numInstances": 0} if not given else data
 
     @field_validator("labels")
     @classmethod
@@ -486,6 +507,7 @@ class JobSpec(SpecModel):
             *self._port_clashes(),
             *self._ingress_problems(),
             *self._volume_disagreements(),
+            *self._system_problems(),
         ]
         if not problems:
             try:
@@ -571,6 +593,22 @@ class JobSpec(SpecModel):
                         f" {seen.type} with space {seen.space}: containers sharing a volume"
                         " must agree on its type and space",
                     )
+
+    def _system_problems(self) -> Iterator[Problem]:
+        if self.type != "system":
+            return
+        for name, container in self.containers.items():
+            for index, volume in enumerate(container.volumes):
+                if volume.type == "shared":
+                    yield (
+                        ("containers", name, "volumes", index),
+                        f"volume '{volume.name}' is shared: a system job runs on every node,"
+                        " across storage domains, so it can mount local volumes only",
+                    )
+
+    @property
+    def is_system(self) -> bool:
+        return self.type == "system"
 
     def _tcp_cluster_ports(self) -> list[int]:
         return [
