@@ -25,6 +25,7 @@ from typing import Any
 from ozymandias.cluster.records import Deployment, DeploymentStatus, Event, Resources, Schedule
 from ozymandias.deployments.begin import version_entry
 from ozymandias.deployments.drain import drain_deployment, on_nodes, stop_drained
+from ozymandias.deployments.rebalance_runner import REBALANCE_RANK_KEY, advance_rebalance
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
 from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
@@ -73,6 +74,8 @@ class Deployer:
                 mirrors.schedules,
                 mirrors.deployments,
                 mirrors.drains,
+                mirrors.rebalances,
+                mirrors.cordons,
             ]
             if active:
                 # Statuses change often, cluster-wide: followed only while there is a rollout.
@@ -87,6 +90,13 @@ class Deployer:
                     wake = time.time() + _RETRY_SECONDS
                 if wake is not None:
                     due.append(wake)
+            if self._steps_rebalance():
+                try:
+                    if await advance_rebalance(self._store, mirrors, self._node_name):
+                        due.append(time.time() + _RETRY_SECONDS)
+                except StoreUnavailable as error:
+                    log.warning("rebalance: %s; retrying", error)
+                    due.append(time.time() + _RETRY_SECONDS)
             timeout = max(0.0, min(due) - time.time()) + 0.01 if due else None
             try:
                 async with asyncio.timeout(timeout):
@@ -108,6 +118,14 @@ class Deployer:
                 if on_nodes(schedule, draining)
             }
         return sorted(job for job in jobs if responsible_node(job, live) == self._node_name)
+
+    def _steps_rebalance(self) -> bool:
+        """Whether a rebalance runs and this node is the one that steps it."""
+        rebalance = self._mirrors.rebalance()
+        if rebalance is None or not rebalance.active:
+            return False
+        live = [node.name for node in self._mirrors.node_list()]
+        return responsible_node(REBALANCE_RANK_KEY, live) == self._node_name
 
     async def _advance(self, job: str) -> float | None:
         """Take the deployment's next step, if any; return when to look again without a change."""

@@ -35,6 +35,7 @@ from ozymandias.cluster.records import (
     Schedule,
     instance_name,
 )
+from ozymandias.deployments.pinned import free_index, why_not_on
 from ozymandias.deployments.schedules import merge_deltas
 from ozymandias.scheduling.place import plan_as_many_as_fit
 from ozymandias.scheduling.request import PlacementRequest
@@ -335,7 +336,7 @@ def _promote(work: _Work, canaries: list[int]) -> None:
 
 def _outdated(work: _Work) -> list[int]:
     """Instances this deployment must replace, not yet being replaced: those running an older
-    version, and those on a draining node."""
+    version, those on a draining node, and those a rebalance moves."""
     record, deployment = work.state.record, work.deployment
     good = {record.version, *deployment.satisfied_by}
     replaced = set(work.surge.values())
@@ -345,7 +346,11 @@ def _outdated(work: _Work) -> list[int]:
         for index, node in work.placements.items()
         if index not in work.surge
         and index not in replaced
-        and (work.versions.get(index, record.version) not in good or node in draining)
+        and (
+            work.versions.get(index, record.version) not in good
+            or node in draining
+            or deployment.moves.get(index, node) != node
+        )
     )
 
 
@@ -359,6 +364,11 @@ def _replace_outdated(work: _Work) -> None:
     outdated = _outdated(work)[: max(0, slots)]
     if not outdated:
         return
+    moves = work.deployment.moves
+    for old in [index for index in outdated if index in moves]:
+        if not _move(work, old, moves[old]):
+            return
+    outdated = [index for index in outdated if index not in moves]
     # Local volumes belong to an instance on its node: those are replaced in place.
     surged = [] if work.state.request.disk else _place_surge(work, len(outdated))
     for old, new in zip(outdated, surged, strict=False):
@@ -376,7 +386,38 @@ def _replace_outdated(work: _Work) -> None:
         work.events.append(f"replacing {work.name(old)} in place (no room for a surge instance)")
 
 
+def _move(work: _Work, old: int, target: str) -> bool:
+    """Start the replacement of a rebalance's instance on its target; when the target cannot
+    take it, fail the deployment (the old instance stays) and return False."""
+    state = work.state
+    view = state.view
+    reason = why_not_on(state.request, view, target, work.delta)
+    if reason is None and target not in state.live_nodes:
+        reason = f"node {target} is gone"
+    if reason is not None:
+        _fail(work, f"cannot move {work.name(old)}: {reason}")
+        return False
+    taken = {
+        *work.placements,
+        *state.schedule.pending,
+        *state.schedule.surge,
+        *work.surge,
+        *work.retired,
+    }
+    new = free_index(taken)
+    work.placements[new] = target
+    work.placed[new] = state.now
+    work.surge[new] = old
+    work.delta = merge_deltas(work.delta, {target: work.pod})
+    work.events.append(
+        f"started {work.name(new)} on {target} to replace {work.name(old)} (rebalancing)"
+    )
+    return True
+
+
 def _progress_text(work: _Work) -> str:
+    if work.deployment.moves:
+        return work.deployment.description  # what the rebalance says it moves, and where
     total = work.deployment.desired
     healthy = sum(1 for i in work.healthy if i in work.placements)
     text = f"{healthy} of {total} instances healthy at version {work.deployment.version}"
@@ -416,6 +457,8 @@ def _place_surge(work: _Work, count: int) -> list[int]:
 
 
 def _maybe_succeed(work: _Work) -> None:
+    if not work.deployment.status.active:
+        return  # a move could not start: the deployment failed
     if _outdated(work) or _in_flight(work) or work.surge:
         work.deployment = work.deployment.model_copy(update={"description": _progress_text(work)})
         return

@@ -1,0 +1,92 @@
+"""The part of the deployer that carries out a rebalance (`ozy rebalance`).
+
+One live node steps the rebalance: the one that ranks first for it by the
+same rendezvous hashing as a job's deployment, so when it dies the next one
+goes on. A step (`rebalance_run.step_rebalance`, pure) starts the moves'
+deployments, each committed like any job change; the deployers responsible
+for those jobs then take them, surge first. The record is written back with
+a compare-and-swap on its revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ozymandias.cluster.records import Event, instance_name
+from ozymandias.deployments.rebalance_run import move_deployment, step_rebalance
+from ozymandias.store import keys
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.rebalance_store import write_rebalance
+
+log = logging.getLogger(__name__)
+
+# The name the rebalance is ranked under (no job can be named with a NUL).
+REBALANCE_RANK_KEY = "\0rebalance"
+# After a write that lost its race, or mirrors that lag: look again soon.
+_RETRY_SECONDS = 0.5
+
+
+async def advance_rebalance(store: ClusterStore, mirrors: ClusterMirrors, node_name: str) -> bool:
+    """Take the rebalance's next step; True when something was written (look again soon)."""
+    rebalance = mirrors.rebalance()
+    if rebalance is None or not rebalance.active:
+        return False
+    revision = mirrors.rebalances.mod_revisions.get(keys.REBALANCE_CURRENT, 0)
+    jobs = {record.spec.name: record for record in mirrors.jobs.items.values()}
+    schedules = {schedule.job: schedule for schedule in mirrors.schedules.items.values()}
+    deployments = {d.job: d for d in mirrors.deployments.items.values()}
+    cordoned = mirrors.cordoned()
+    eligible = {node.name for node in mirrors.node_list() if node.name not in cordoned}
+    now = time.time()
+    step = step_rebalance(rebalance, jobs, schedules, deployments, eligible, now)
+    started = False
+    for move in step.start:
+        record = jobs[move.job]
+        deployment = move_deployment(record, move, now)
+        inputs = mirrors.planning_inputs(move.job)
+        outcome = await store.commit(
+            move.job,
+            inputs,
+            job=inputs.job,
+            schedule=inputs.schedule,
+            allocation_changes={},
+            nodes_that_must_exist=[],
+            deployment=deployment,
+        )
+        if outcome.won:
+            started = True
+            await _event(store, move.job, node_name, deployment.description)
+            if outcome.revision:
+                await _wait_for(mirrors, outcome.revision)
+    if started:
+        return True  # the next step notes the started moves from the mirrors
+    if step.rebalance == rebalance:
+        return False
+    if not await write_rebalance(store.etcd, step.rebalance, revision):
+        return True
+    for move, before in zip(step.rebalance.moves, rebalance.moves, strict=True):
+        if move.state is not before.state and move.state.ended:
+            name = instance_name(move.job, move.index)
+            text = f"rebalance: {name} {move.source} -> {move.target}: {move.state}"
+            await _event(store, move.job, node_name, f"{text} {move.reason}".strip())
+    if not step.rebalance.active:
+        failed = len(step.rebalance.failed)
+        log.info("rebalance finished: %d move(s), %d failed", len(step.rebalance.moves), failed)
+    return True
+
+
+async def _wait_for(mirrors: ClusterMirrors, revision: int) -> None:
+    try:
+        async with asyncio.timeout(_RETRY_SECONDS * 4):
+            await mirrors.deployments.wait_for_revision(revision)
+    except TimeoutError:
+        log.warning("mirrors did not show revision %d in time", revision)
+
+
+async def _event(store: ClusterStore, job: str, node_name: str, message: str) -> None:
+    await store.record_event(
+        Event(time=time.time(), kind="deployment", message=message, job=job, node=node_name)
+    )
