@@ -17,9 +17,21 @@ from ozymandias.api.services import Services
 from ozymandias.cluster.records import Resources, instance_name
 from ozymandias.deployments.rebalance import movable_job
 from ozymandias.scheduling import ClusterView
-from ozymandias.scheduling.rebalance import plan_rebalance
+from ozymandias.scheduling.rebalance import RebalancePlan, plan_rebalance
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 router = APIRouter(tags=["nodes"])
+
+
+def current_plan(mirrors: ClusterMirrors, threshold: float) -> RebalancePlan:
+    """The rebalance plan over this node's mirrors (see `scheduling/rebalance.py`)."""
+    view = ClusterView.from_records(mirrors.node_list(), mirrors.allocated(), mirrors.cordoned())
+    jobs = [
+        movable
+        for name, record in sorted((r.spec.name, r) for r in mirrors.jobs.items.values())
+        if (movable := movable_job(record, mirrors.schedule(name), mirrors.deployment(name)))
+    ]
+    return plan_rebalance(view, jobs, tolerance=threshold)
 
 
 class PlannedMove(BaseModel):
@@ -67,13 +79,7 @@ async def rebalance_plan(
     """The moves that would even out allocated memory (and CPU) across the live, uncordoned
     nodes, and each node's allocation before and after. Nothing is moved."""
     mirrors = services.mirrors
-    view = ClusterView.from_records(mirrors.node_list(), mirrors.allocated(), mirrors.cordoned())
-    jobs = [
-        movable
-        for name, record in sorted((r.spec.name, r) for r in mirrors.jobs.items.values())
-        if (movable := movable_job(record, mirrors.schedule(name), mirrors.deployment(name)))
-    ]
-    plan = plan_rebalance(view, jobs, tolerance=threshold)
+    plan = current_plan(mirrors, threshold)
     capacities = {node.name: node.capacity for node in mirrors.node_list()}
     return RebalancePlanView(
         moves=[
