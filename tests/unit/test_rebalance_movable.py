@@ -59,3 +59,9 @@ def test_a_job_with_local_volumes_stays_with_its_data() -> None:
 def test_a_job_with_nothing_placed_has_nothing_to_move() -> None:
     assert movable_job(record(), None, None) is None
     assert movable_job(record(), Schedule(job="web", pending={0: "no room"}), None) is None
+
+
+def test_an_instance_pinned_to_an_older_version_waits_for_the_next_deployment() -> None:
+    schedule = PLACED.model_copy(update={"versions": {1: 0}})
+    movable = movable_job(record(), schedule, deployment(DeploymentStatus.FAILED))
+    assert movable is not None and movable.placements == {0: "a", 2: "b"}

@@ -183,3 +183,13 @@ def test_a_move_deployment_never_reverts_and_has_no_canaries() -> None:
 @pytest.mark.parametrize(("taken", "index"), [(set(), 0), ({0, 1}, 2), ({0, 2}, 1), ({1, 2, 3}, 0)])
 def test_free_index_is_the_lowest_not_taken(taken: set[int], index: int) -> None:
     assert free_index(taken) == index
+
+
+def test_a_move_leaves_instances_pinned_to_an_older_version_alone() -> None:
+    pinned = SCHEDULE.model_copy(update={"versions": {0: 0, 2: 0}})
+    record = job()
+    record = record.model_copy(update={"version": 2, "older": {0: record.spec}})
+    step = next_step(state(pinned, record=record))
+    assert step is not None
+    assert step.schedule.surge == {3: 1}
+    assert step.deployment.placed == {3: NOW}

@@ -177,7 +177,13 @@ class Deployer:
                 - set(schedule.placements.values())
             ),
             deployment=step.deployment,
-            new_version=version_entry(step.record, final) if step.finished else None,
+            # A rebalance's move runs the same version again: its end says nothing of the
+            # version's stability, which `ozy history` and `ozy rollback` go by.
+            new_version=(
+                version_entry(step.record, final)
+                if step.finished and not step.deployment.moves
+                else None
+            ),
         )
         if not outcome.won:
             return time.time() + _RETRY_SECONDS

@@ -338,19 +338,24 @@ def _outdated(work: _Work) -> list[int]:
     """Instances this deployment must replace, not yet being replaced: those running an older
     version, those on a draining node, and those a rebalance moves."""
     record, deployment = work.state.record, work.deployment
-    good = {record.version, *deployment.satisfied_by}
     replaced = set(work.surge.values())
+    if deployment.moves:
+        # A rebalance's move replaces its instance only: the job's others stay as they are.
+        return sorted(
+            index
+            for index, target in deployment.moves.items()
+            if index in work.placements
+            and work.placements[index] != target
+            and index not in replaced
+        )
+    good = {record.version, *deployment.satisfied_by}
     draining = work.state.draining
     return sorted(
         index
         for index, node in work.placements.items()
         if index not in work.surge
         and index not in replaced
-        and (
-            work.versions.get(index, record.version) not in good
-            or node in draining
-            or deployment.moves.get(index, node) != node
-        )
+        and (work.versions.get(index, record.version) not in good or node in draining)
     )
 
 
