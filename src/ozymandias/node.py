@@ -278,7 +278,13 @@ class NodeDaemon:
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
         service = JobService(self.store, self.mirrors, node_name=node.name)
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
-        deployer = Deployer(self.store, self.mirrors, service, node_name=node.name)
+        deployer = Deployer(
+            self.store,
+            self.mirrors,
+            service,
+            node_name=node.name,
+            auto_rebalance=config.auto_rebalance,
+        )
         # Several nodes may share a host (as in the tests): each has its own HAProxy files.
         haproxy = Haproxy(
             self.run_dir / "haproxy",

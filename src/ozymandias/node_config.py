@@ -49,6 +49,8 @@ class NodeConfig:
     cpus: float | None = None  # cores to offer; None: every core of the host
     # Load per core above which peers pass this node over for new instances.
     load_threshold: float = 0.8
+    # Rebalance by itself when a node joins or one passes the mean by this much; None: never.
+    auto_rebalance: float | None = None
     # Where the load average is read: another path for a host whose /proc is not its own
     # (e.g. LXCFS's /var/lib/lxcfs/proc/loadavg inside a container).
     loadavg_file: Path = Path("/proc/loadavg")

@@ -115,3 +115,40 @@ def test_rebalance_moves_instances_onto_a_new_node_with_no_failed_request(
     )
     assert balanced.returncode == 0, balanced.stderr
     assert '"moves": []' in balanced.stdout
+
+
+def test_with_auto_rebalance_a_new_node_takes_instances_without_a_command(
+    make_node: NodeFactory,
+) -> None:
+    auto = ("--auto-rebalance",)
+    first = make_node("rbauto-a", extra_args=auto)
+    make_node("rbauto-b", extra_args=auto)
+    jobs = ("rbauto-web", "rbauto-api")
+    for job in jobs:
+        assert first.apply(JOB.format(name=job)).status_code == 201
+
+    def all_deployed() -> bool:
+        statuses = [first.request("GET", f"/v1/jobs/{job}/deployment").json() for job in jobs]
+        return all(status.get("status") == "successful" for status in statuses)
+
+    wait_until(all_deployed, timeout=120, what="both jobs deployed")
+
+    def per_node() -> Counter[str]:
+        return Counter(instance["node"] for job in jobs for instance in first.instances(job))
+
+    assert per_node()["rbauto-a"] + per_node()["rbauto-b"] == 6
+    with ClientLoop(first, "rbauto-web.localhost", None) as loop:
+        make_node("rbauto-c", extra_args=auto)
+        wait_until(
+            lambda: (
+                per_node() == {"rbauto-a": 2, "rbauto-b": 2, "rbauto-c": 2}
+                and current(first).get("status") == "succeeded"
+            ),
+            timeout=240,
+            interval=0.5,
+            what="the cluster to rebalance by itself onto rbauto-c",
+        )
+    assert loop.failures == []
+    final = current(first)
+    assert final["trigger"] == "node rbauto-c joined", final
+    assert {move["to"] for move in final["moves"]} == {"rbauto-c"}

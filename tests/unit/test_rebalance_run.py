@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from ozymandias.cluster.rebalance_record import MoveState, Rebalance, RebalanceMove
-from ozymandias.cluster.records import Deployment, DeploymentStatus, JobRecord, Schedule
-from ozymandias.deployments.rebalance_run import move_deployment, step_rebalance
+from ozymandias.cluster.records import (
+    Deployment,
+    DeploymentStatus,
+    JobRecord,
+    Resources,
+    Schedule,
+)
+from ozymandias.deployments.rebalance_run import move_deployment, new_rebalance, step_rebalance
+from ozymandias.scheduling.rebalance import Move, RebalancePlan
 from ozymandias.spec.loader import job_from_data
 
 NOW = 1000.0
@@ -138,3 +145,20 @@ def test_an_ended_rebalance_takes_no_step() -> None:
 def test_a_rebalance_with_no_moves_is_finished_at_once() -> None:
     step = step_rebalance(rebalance(), JOBS, SCHEDULES, {}, NODES, NOW)
     assert step.rebalance.finished_at == NOW
+
+
+def test_a_new_rebalance_keeps_the_plans_moves_and_nodes() -> None:
+    plan = RebalancePlan(
+        moves=[Move("web", 1, "a", "c")],
+        before={"a": Resources(), "b": Resources(), "c": Resources()},
+        after={},
+        mean_share=0.5,
+        lower_bound=1,
+    )
+    record = new_rebalance(plan, NOW, max_moves=3, threshold=0.1, trigger="node c joined")
+    assert record.moves == [WEB_1.model_copy(update={"target": "c"})]
+    assert (record.nodes, record.max_moves, record.trigger) == (["a", "b", "c"], 3, "node c joined")
+    assert record.active
+    nothing = RebalancePlan([], plan.before, {}, 0.5, 0)
+    empty = new_rebalance(nothing, NOW, max_moves=2, threshold=0)
+    assert empty.finished_at == NOW and empty.moves == []

@@ -22,10 +22,11 @@ from ozymandias.acl.roles import Role
 from ozymandias.api.auth import requires
 from ozymandias.api.errors import store_call
 from ozymandias.api.problems import Problem, read_json_body
-from ozymandias.api.rebalance import current_plan
 from ozymandias.api.services import Services
-from ozymandias.cluster.rebalance_record import MoveState, Rebalance, RebalanceMove
+from ozymandias.cluster.rebalance_record import MoveState, Rebalance
 from ozymandias.cluster.records import instance_name
+from ozymandias.deployments.rebalance_run import new_rebalance
+from ozymandias.deployments.rebalance_runner import plan_from_mirrors
 from ozymandias.store.rebalance_store import read_rebalance, write_rebalance
 
 router = APIRouter(tags=["nodes"])
@@ -64,6 +65,9 @@ class RebalanceView(BaseModel):
     finished_at: float = Field(alias="finishedAt", description="0 while moves are left")
     max_moves: int = Field(alias="maxMoves")
     threshold: float
+    trigger: str = Field(
+        description="why the cluster started it (--auto-rebalance); empty: an operator did"
+    )
     counts: dict[str, int] = Field(description="moves per state")
     moves: list[MoveView]
 
@@ -93,18 +97,8 @@ async def start_rebalance(request: Request, services: Services) -> RebalanceView
     last, revision = await store_call(read_rebalance(etcd))
     if last is not None and last.active:
         raise _running(last)
-    plan = current_plan(services.mirrors, body.threshold)
-    now = time.time()
-    rebalance = Rebalance(
-        started_at=now,
-        finished_at=0.0 if plan.moves else now,
-        max_moves=body.max_moves,
-        threshold=body.threshold,
-        moves=[
-            RebalanceMove(job=move.job, index=move.index, source=move.source, target=move.target)
-            for move in plan.moves
-        ],
-    )
+    plan = plan_from_mirrors(services.mirrors, body.threshold)
+    rebalance = new_rebalance(plan, time.time(), max_moves=body.max_moves, threshold=body.threshold)
     if not await store_call(write_rebalance(etcd, rebalance, revision)):
         current, _ = await store_call(read_rebalance(etcd))
         raise _running(current or rebalance)
@@ -140,6 +134,7 @@ def rebalance_view(rebalance: Rebalance) -> RebalanceView:
         finished_at=rebalance.finished_at,
         max_moves=rebalance.max_moves,
         threshold=rebalance.threshold,
+        trigger=rebalance.trigger,
         counts=counts,
         moves=[
             MoveView(

@@ -44,6 +44,10 @@ class Rebalance(Record):
     finished_at: float = Field(0.0, description="0 while moves are left")
     max_moves: int = Field(description="moves in flight at once")
     threshold: float
+    trigger: str = Field("", description="why the cluster started it; empty: an operator did")
+    nodes: list[str] = Field(
+        default_factory=list, description="the eligible nodes when it was planned"
+    )
     moves: list[RebalanceMove] = Field(default_factory=list)
 
     @property

@@ -25,7 +25,11 @@ from typing import Any
 from ozymandias.cluster.records import Deployment, DeploymentStatus, Event, Resources, Schedule
 from ozymandias.deployments.begin import version_entry
 from ozymandias.deployments.drain import drain_deployment, on_nodes, stop_drained
-from ozymandias.deployments.rebalance_runner import REBALANCE_RANK_KEY, advance_rebalance
+from ozymandias.deployments.rebalance_runner import (
+    REBALANCE_RANK_KEY,
+    advance_rebalance,
+    maybe_auto_rebalance,
+)
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
 from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
@@ -41,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # After a step that lost its race or could not reach etcd: look again soon.
 _RETRY_SECONDS = 0.5
+# With --auto-rebalance, how often the node that decides looks at the cluster's balance.
+AUTO_REBALANCE_CHECK_SECONDS = 5.0
 
 
 def responsible_node(job: str, live_nodes: list[str]) -> str | None:
@@ -56,12 +62,21 @@ class Deployer:
     """Advances the running deployments this node is responsible for."""
 
     def __init__(
-        self, store: ClusterStore, mirrors: ClusterMirrors, jobs: JobService, *, node_name: str
+        self,
+        store: ClusterStore,
+        mirrors: ClusterMirrors,
+        jobs: JobService,
+        *,
+        node_name: str,
+        auto_rebalance: float | None = None,
     ) -> None:
+        """`auto_rebalance`: the threshold of `ozy node run --auto-rebalance`; None: off."""
         self._store = store
         self._mirrors = mirrors
         self._jobs = jobs
         self._node_name = node_name
+        self._auto_rebalance = auto_rebalance
+        self._next_balance_check = 0.0
 
     async def run(self) -> None:
         mirrors = self._mirrors
@@ -90,6 +105,8 @@ class Deployer:
                     wake = time.time() + _RETRY_SECONDS
                 if wake is not None:
                     due.append(wake)
+            if self._auto_rebalance is not None:
+                due.append(await self._check_balance(self._auto_rebalance))
             if self._steps_rebalance():
                 try:
                     if await advance_rebalance(self._store, mirrors, self._node_name):
@@ -118,6 +135,21 @@ class Deployer:
                 if on_nodes(schedule, draining)
             }
         return sorted(job for job in jobs if responsible_node(job, live) == self._node_name)
+
+    async def _check_balance(self, threshold: float) -> float:
+        """Start a rebalance if the cluster needs one and this node decides; return when to
+        look again."""
+        now = time.time()
+        if now < self._next_balance_check:
+            return self._next_balance_check
+        self._next_balance_check = now + AUTO_REBALANCE_CHECK_SECONDS
+        live = [node.name for node in self._mirrors.node_list()]
+        if responsible_node(REBALANCE_RANK_KEY, live) == self._node_name:
+            try:
+                await maybe_auto_rebalance(self._store, self._mirrors, self._node_name, threshold)
+            except StoreUnavailable as error:
+                log.warning("automatic rebalance: %s; retrying", error)
+        return self._next_balance_check
 
     def _steps_rebalance(self) -> bool:
         """Whether a rebalance runs and this node is the one that steps it."""

@@ -35,6 +35,7 @@ from ozymandias.cluster.records import (
     Schedule,
     instance_name,
 )
+from ozymandias.scheduling.rebalance import RebalancePlan
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,25 @@ def step_rebalance(
     finished = all(move.state.ended for move in moves)
     updated = rebalance.model_copy(update={"moves": moves, "finished_at": now if finished else 0.0})
     return RebalanceStep(updated, start)
+
+
+def new_rebalance(
+    plan: RebalancePlan, now: float, *, max_moves: int, threshold: float, trigger: str = ""
+) -> Rebalance:
+    """The record of a rebalance of the plan's moves; with none, it is over at once."""
+    moves = plan.moves
+    return Rebalance(
+        started_at=now,
+        nodes=sorted(plan.before),
+        finished_at=0.0 if moves else now,
+        max_moves=max_moves,
+        threshold=threshold,
+        trigger=trigger,
+        moves=[
+            RebalanceMove(job=move.job, index=move.index, source=move.source, target=move.target)
+            for move in moves
+        ],
+    )
 
 
 def move_deployment(record: JobRecord, move: RebalanceMove, now: float) -> Deployment:

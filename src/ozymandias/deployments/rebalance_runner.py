@@ -15,7 +15,11 @@ import logging
 import time
 
 from ozymandias.cluster.records import Event, instance_name
-from ozymandias.deployments.rebalance_run import move_deployment, step_rebalance
+from ozymandias.deployments.auto_rebalance import auto_trigger
+from ozymandias.deployments.rebalance import movable_job
+from ozymandias.deployments.rebalance_run import move_deployment, new_rebalance, step_rebalance
+from ozymandias.scheduling.rebalance import RebalancePlan, plan_rebalance
+from ozymandias.scheduling.view import ClusterView
 from ozymandias.store import keys
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
@@ -27,6 +31,20 @@ log = logging.getLogger(__name__)
 REBALANCE_RANK_KEY = "\0rebalance"
 # After a write that lost its race, or mirrors that lag: look again soon.
 _RETRY_SECONDS = 0.5
+# Moves in flight at once in a rebalance the cluster starts by itself (`ozy rebalance`'s
+# default).
+AUTO_MAX_MOVES = 2
+
+
+def plan_from_mirrors(mirrors: ClusterMirrors, threshold: float) -> RebalancePlan:
+    """The rebalance plan over this node's mirrors (see `scheduling/rebalance.py`)."""
+    view = ClusterView.from_records(mirrors.node_list(), mirrors.allocated(), mirrors.cordoned())
+    jobs = [
+        movable
+        for name, record in sorted((r.spec.name, r) for r in mirrors.jobs.items.values())
+        if (movable := movable_job(record, mirrors.schedule(name), mirrors.deployment(name)))
+    ]
+    return plan_rebalance(view, jobs, tolerance=threshold)
 
 
 async def advance_rebalance(store: ClusterStore, mirrors: ClusterMirrors, node_name: str) -> bool:
@@ -76,6 +94,38 @@ async def advance_rebalance(store: ClusterStore, mirrors: ClusterMirrors, node_n
         failed = len(step.rebalance.failed)
         log.info("rebalance finished: %d move(s), %d failed", len(step.rebalance.moves), failed)
     return True
+
+
+async def maybe_auto_rebalance(
+    store: ClusterStore, mirrors: ClusterMirrors, node_name: str, threshold: float
+) -> None:
+    """Start a rebalance if a node joined or one is far above the mean (`auto_rebalance.py`).
+
+    The write is a compare-and-swap on the record as this node's mirror has it, so it
+    lands only if no other rebalance started meanwhile. A join with nothing to move is
+    written too (a rebalance already over), so the next look knows the node.
+    """
+    view = ClusterView.from_records(mirrors.node_list(), mirrors.allocated(), mirrors.cordoned())
+    last = mirrors.rebalance()
+    now = time.time()
+    trigger = auto_trigger(view, threshold, last, now)
+    if trigger is None:
+        return
+    if trigger.joined and any(d.status.active for d in mirrors.deployments.items.values()):
+        return  # their instances may not move yet: the join is taken up once they end
+    plan = plan_from_mirrors(mirrors, 0.0)
+    if not plan.moves and not trigger.joined:
+        return
+    record = new_rebalance(
+        plan, now, max_moves=AUTO_MAX_MOVES, threshold=threshold, trigger=trigger.reason
+    )
+    revision = mirrors.rebalances.mod_revisions.get(keys.REBALANCE_CURRENT, 0)
+    if await write_rebalance(store.etcd, record, revision) and plan.moves:
+        message = f"rebalancing by itself ({trigger.reason}): {len(plan.moves)} move(s)"
+        log.info("%s", message)
+        await store.record_event(
+            Event(time=now, kind="rebalance", message=message, job="", node=node_name)
+        )
 
 
 async def _wait_for(mirrors: ClusterMirrors, revision: int) -> None:
