@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
+from ozymandias.cluster.rebalance_record import Rebalance
 from ozymandias.cluster.records import Event, instance_name
 from ozymandias.deployments.auto_rebalance import auto_trigger
 from ozymandias.deployments.rebalance import movable_job
@@ -23,6 +25,7 @@ from ozymandias.scheduling.view import ClusterView
 from ozymandias.store import keys
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.mirror import Mirror
 from ozymandias.store.rebalance_store import write_rebalance
 
 log = logging.getLogger(__name__)
@@ -60,10 +63,18 @@ async def advance_rebalance(store: ClusterStore, mirrors: ClusterMirrors, node_n
     eligible = {node.name for node in mirrors.node_list() if node.name not in cordoned}
     now = time.time()
     step = step_rebalance(rebalance, jobs, schedules, deployments, eligible, now)
+    written = step.rebalance != rebalance
+    if written:
+        # Noted before any move starts: a move's end is seen only while its deployment is
+        # the job's, and the job's next move replaces it.
+        landed = await write_rebalance(store.etcd, step.rebalance, revision)
+        if not landed:
+            return True
+        await _wait_for(mirrors.rebalances, landed)
+        await _said_ended(store, node_name, rebalance, step.rebalance)
     started = False
     for move in step.start:
-        record = jobs[move.job]
-        deployment = move_deployment(record, move, now)
+        deployment = move_deployment(jobs[move.job], move, now)
         inputs = mirrors.planning_inputs(move.job)
         outcome = await store.commit(
             move.job,
@@ -78,22 +89,23 @@ async def advance_rebalance(store: ClusterStore, mirrors: ClusterMirrors, node_n
             started = True
             await _event(store, move.job, node_name, deployment.description)
             if outcome.revision:
-                await _wait_for(mirrors, outcome.revision)
-    if started:
-        return True  # the next step notes the started moves from the mirrors
-    if step.rebalance == rebalance:
-        return False
-    if not await write_rebalance(store.etcd, step.rebalance, revision):
-        return True
-    for move, before in zip(step.rebalance.moves, rebalance.moves, strict=True):
-        if move.state is not before.state and move.state.ended:
+                # The next step notes the started move from the mirrors.
+                await _wait_for(mirrors.deployments, outcome.revision)
+    return written or started
+
+
+async def _said_ended(
+    store: ClusterStore, node_name: str, before: Rebalance, after: Rebalance
+) -> None:
+    """An event for each move that ended in this step, and a log line once all have."""
+    for move, earlier in zip(after.moves, before.moves, strict=True):
+        if move.state is not earlier.state and move.state.ended:
             name = instance_name(move.job, move.index)
             text = f"rebalance: {name} {move.source} -> {move.target}: {move.state}"
             await _event(store, move.job, node_name, f"{text} {move.reason}".strip())
-    if not step.rebalance.active:
-        failed = len(step.rebalance.failed)
-        log.info("rebalance finished: %d move(s), %d failed", len(step.rebalance.moves), failed)
-    return True
+    if not after.active:
+        failed = len(after.failed)
+        log.info("rebalance finished: %d move(s), %d failed", len(after.moves), failed)
 
 
 async def maybe_auto_rebalance(
@@ -128,10 +140,10 @@ async def maybe_auto_rebalance(
         )
 
 
-async def _wait_for(mirrors: ClusterMirrors, revision: int) -> None:
+async def _wait_for(mirror: Mirror[Any], revision: int) -> None:
     try:
         async with asyncio.timeout(_RETRY_SECONDS * 4):
-            await mirrors.deployments.wait_for_revision(revision)
+            await mirror.wait_for_revision(revision)
     except TimeoutError:
         log.warning("mirrors did not show revision %d in time", revision)
 

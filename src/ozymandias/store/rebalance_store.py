@@ -20,9 +20,9 @@ async def read_rebalance(etcd: Etcd) -> tuple[Rebalance | None, int]:
     return Rebalance.from_json(current.value), current.mod_revision
 
 
-async def write_rebalance(etcd: Etcd, rebalance: Rebalance, revision: int) -> bool:
-    """Write the rebalance if the record is still at `revision` (0: absent); False when it
-    changed meanwhile."""
+async def write_rebalance(etcd: Etcd, rebalance: Rebalance, revision: int) -> int:
+    """Write the rebalance if the record is still at `revision` (0: absent): the write's
+    revision, or 0 when the record changed meanwhile."""
     key = keys.REBALANCE_CURRENT
     outcome = await etcd.transaction([Unchanged(key, revision)], [Put(key, rebalance.to_json())])
-    return outcome.applied
+    return outcome.revision if outcome.applied else 0
