@@ -283,7 +283,13 @@ class NodeDaemon:
         )
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
         system_jobs = SystemJobs(self.store, self.mirrors, node_name=node.name)
-        deployer = Deployer(self.store, self.mirrors, service, node_name=node.name)
+        deployer = Deployer(
+            self.store,
+            self.mirrors,
+            service,
+            node_name=node.name,
+            auto_rebalance=config.auto_rebalance,
+        )
         # Several nodes may share a host (as in the tests): each has its own HAProxy files.
         haproxy = Haproxy(
             self.run_dir / "haproxy",

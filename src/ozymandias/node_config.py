@@ -52,6 +52,8 @@ class NodeConfig:
     load_threshold: float = 0.8
     # The job types whose jobs may stop lower-priority instances to fit (`--preemption`).
     preemption: frozenset[str] = DEFAULT_PREEMPTION
+    # Rebalance by itself when a node joins or one passes the mean by this much; None: never.
+    auto_rebalance: float | None = None
     # Where the load average is read: another path for a host whose /proc is not its own
     # (e.g. LXCFS's /var/lib/lxcfs/proc/loadavg inside a container).
     loadavg_file: Path = Path("/proc/loadavg")

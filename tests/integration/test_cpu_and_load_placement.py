@@ -114,13 +114,6 @@ def test_rebalance_plan_moves_instances_onto_a_new_node_up_to_the_mean(
     )
     assert cli.returncode == 0, cli.stderr
     assert "rebal-c" in cli.stdout and "at least" in cli.stdout
-    refused = subprocess.run(
-        [sys.executable, "-m", "ozymandias.cli.main", "rebalance", "--api", first.api],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 2 and "--plan" in refused.stderr
     # Nothing was written: every instance is where it was.
     for job, instances in placed_before.items():
         assert [i["node"] for i in first.instances(job)] == [i["node"] for i in instances]

@@ -64,3 +64,9 @@ def test_a_job_with_nothing_placed_has_nothing_to_move() -> None:
 def test_a_system_job_stays_on_its_nodes() -> None:
     spec = job_from_data({"name": "web", "type": "system", "containers": {"app": {"image": "x"}}})
     assert movable_job(JobRecord(spec=spec, version=1), PLACED, None) is None
+
+
+def test_an_instance_pinned_to_an_older_version_waits_for_the_next_deployment() -> None:
+    schedule = PLACED.model_copy(update={"versions": {1: 0}})
+    movable = movable_job(record(), schedule, deployment(DeploymentStatus.FAILED))
+    assert movable is not None and movable.placements == {0: "a", 2: "b"}

@@ -28,6 +28,7 @@ from ozymandias.api import (
     node_drains,
     nodes,
     rebalance,
+    rebalance_run,
     secrets,
     volumes,
 )
@@ -69,6 +70,7 @@ _ROUTERS = [
     nodes.router,
     node_drains.router,
     rebalance.router,
+    rebalance_run.router,
     instances.router,
     instance_exec.router,
     instance_restart.router,

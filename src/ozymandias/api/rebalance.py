@@ -1,7 +1,8 @@
 """/v1/rebalance: the moves that would even out allocation across the nodes (nothing is written).
 
-The plan is the pure `scheduling/rebalance.py` over this node's mirrors; which
-instances may move is `deployments/rebalance.py`'s rule.
+The plan is the pure `scheduling/rebalance.py` over this node's mirrors
+(`deployments/rebalance_runner.plan_from_mirrors`); which instances may move is
+`deployments/rebalance.py`'s rule.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from ozymandias.acl.roles import Role
 from ozymandias.api.auth import requires
 from ozymandias.api.services import Services
 from ozymandias.cluster.records import Resources, instance_name
-from ozymandias.deployments.rebalance import movable_job
-from ozymandias.scheduling import ClusterView
-from ozymandias.scheduling.rebalance import plan_rebalance
+from ozymandias.deployments.rebalance_runner import plan_from_mirrors
 
 router = APIRouter(tags=["nodes"])
 
@@ -67,13 +66,7 @@ async def rebalance_plan(
     """The moves that would even out allocated memory (and CPU) across the live, uncordoned
     nodes, and each node's allocation before and after. Nothing is moved."""
     mirrors = services.mirrors
-    view = ClusterView.from_records(mirrors.node_list(), mirrors.allocated(), mirrors.cordoned())
-    jobs = [
-        movable
-        for name, record in sorted((r.spec.name, r) for r in mirrors.jobs.items.values())
-        if (movable := movable_job(record, mirrors.schedule(name), mirrors.deployment(name)))
-    ]
-    plan = plan_rebalance(view, jobs, tolerance=threshold)
+    plan = plan_from_mirrors(mirrors, threshold)
     capacities = {node.name: node.capacity for node in mirrors.node_list()}
     return RebalancePlanView(
         moves=[

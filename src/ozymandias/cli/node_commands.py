@@ -76,6 +76,23 @@ def run(
             "70 or more (none: no preemption).",
         ),
     ] = "system",
+    auto_rebalance: Annotated[
+        bool,
+        typer.Option(
+            "--auto-rebalance",
+            help="Rebalance by itself (as `ozy rebalance`) when a node joins, or when one "
+            "passes the cluster's mean allocation by --rebalance-threshold; off by default.",
+        ),
+    ] = False,
+    rebalance_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            help="With --auto-rebalance: how far above the cluster's mean a node's allocation "
+            "may go (0.2: 20 percentage points).",
+        ),
+    ] = 0.2,
     loadavg_file: Annotated[
         Path,
         typer.Option(
@@ -200,6 +217,7 @@ def run(
             cpus=cpus,
             load_threshold=load_threshold,
             preemption=preemption_types(preemption),
+            auto_rebalance=rebalance_threshold if auto_rebalance else None,
             loadavg_file=loadavg_file,
             shared_storage=shared_storage,
             shared_capacity=parse_size(shared_capacity) if shared_capacity else None,

@@ -1,4 +1,4 @@
-"""`ozy rebalance --plan`: the moves that would even out allocation across the nodes."""
+"""`ozy rebalance`: move instances so allocation evens out across nodes (`--plan`: only show)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from ozymandias.cli.app import (
     OutputOption,
     call,
     check_output,
-    fail,
     for_machines,
     out,
     print_data,
 )
+from ozymandias.cli.rebalance_follow import follow_rebalance
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import new_table
 from ozymandias.spec.sizes import format_size
@@ -25,7 +25,8 @@ from ozymandias.spec.sizes import format_size
 
 def rebalance(
     plan: Annotated[
-        bool, typer.Option("--plan", help="Print the moves and each node's allocation.")
+        bool,
+        typer.Option("--plan", help="Only print the moves and each node's allocation."),
     ] = False,
     threshold: Annotated[
         float,
@@ -36,26 +37,59 @@ def rebalance(
             "(0.2: 20 percentage points).",
         ),
     ] = 0.0,
+    max_moves: Annotated[
+        int,
+        typer.Option("--max-moves", min=1, max=100, help="Moves in flight at once."),
+    ] = 2,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Start the moves and return at once.")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", help="Follow the running (or last) rebalance; start none."),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, help="Stop following after this many seconds (the moves go on)."),
+    ] = None,
     output: OutputOption = "table",
     api: ApiOption = DEFAULT_API,
 ) -> None:
-    """Show which instances would move to even out allocated memory (and CPU) across nodes.
+    """Move instances so allocated memory (and CPU) evens out across nodes.
 
     Each move takes an instance from the most-allocated node to the least-allocated
     one that may hold it (its job's constraints pass there and it has room), largest
     first, and a node takes instances only up to the cluster's mean. Never moved:
     jobs in a deployment, canaries, jobs with local volumes, pending instances.
-    Nothing is written: carrying the moves out is not built yet, so --plan is required.
+    Each move is a deployment of its job's current version: the new instance is
+    healthy on its target before the old one stops, at most --max-moves at once,
+    never two of one job. Exits 1 if a move failed (its old instance still runs).
+    With --plan nothing is written.
 
-    Example: ozy rebalance --plan
+    Example: ozy rebalance --plan && ozy rebalance --max-moves 3
     """
     check_output(output)
-    if not plan:
-        raise fail(
-            "only the plan is available: moves are not carried out yet; "
-            "run `ozy rebalance --plan` to see them",
-            code=2,
+    if plan:
+        return _show_plan(api, threshold, output)
+    if not follow:
+        started = call(
+            api, "POST", "/v1/rebalance", json={"maxMoves": max_moves, "threshold": threshold}
         )
+        if detach:
+            if for_machines(output):
+                return print_data(output, started)
+            count = len(started["moves"])
+            if not count:
+                out.print("balanced: no move brings a node closer to the mean")
+                return
+            out.print(
+                f"started a rebalance of {count} move(s); follow it with `ozy rebalance --follow`"
+            )
+            return
+    follow_rebalance(api, output, timeout)
+
+
+def _show_plan(api: str, threshold: float, output: str) -> None:
     result = call(api, "GET", "/v1/rebalance", params={"threshold": str(threshold)})
     if for_machines(output):
         return print_data(output, result)

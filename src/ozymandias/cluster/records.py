@@ -438,6 +438,10 @@ class Deployment(Record):
     desired: int = 0
     unhealthy: int = 0
     failed_instance: str = Field("", description="the instance that failed it, and why")
+    moves: dict[int, str] = Field(
+        default_factory=dict,
+        description="a rebalance's: index -> the node its replacement must run on",
+    )
 
     @property
     def stable(self) -> bool:

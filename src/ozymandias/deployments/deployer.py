@@ -31,6 +31,11 @@ from ozymandias.deployments.drain import (
     stop_system_on,
     system_ready_to_stop,
 )
+from ozymandias.deployments.rebalance_runner import (
+    REBALANCE_RANK_KEY,
+    advance_rebalance,
+    maybe_auto_rebalance,
+)
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
 from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # After a step that lost its race or could not reach etcd: look again soon.
 _RETRY_SECONDS = 0.5
+# With --auto-rebalance, how often the node that decides looks at the cluster's balance.
+AUTO_REBALANCE_CHECK_SECONDS = 5.0
 
 
 def responsible_node(job: str, live_nodes: list[str]) -> str | None:
@@ -61,12 +68,21 @@ class Deployer:
     """Advances the running deployments this node is responsible for."""
 
     def __init__(
-        self, store: ClusterStore, mirrors: ClusterMirrors, jobs: JobService, *, node_name: str
+        self,
+        store: ClusterStore,
+        mirrors: ClusterMirrors,
+        jobs: JobService,
+        *,
+        node_name: str,
+        auto_rebalance: float | None = None,
     ) -> None:
+        """`auto_rebalance`: the threshold of `ozy node run --auto-rebalance`; None: off."""
         self._store = store
         self._mirrors = mirrors
         self._jobs = jobs
         self._node_name = node_name
+        self._auto_rebalance = auto_rebalance
+        self._next_balance_check = 0.0
 
     async def run(self) -> None:
         mirrors = self._mirrors
@@ -79,6 +95,8 @@ class Deployer:
                 mirrors.schedules,
                 mirrors.deployments,
                 mirrors.drains,
+                mirrors.rebalances,
+                mirrors.cordons,
             ]
             if active:
                 # Statuses change often, cluster-wide: followed only while there is a rollout.
@@ -93,6 +111,15 @@ class Deployer:
                     wake = time.time() + _RETRY_SECONDS
                 if wake is not None:
                     due.append(wake)
+            if self._auto_rebalance is not None:
+                due.append(await self._check_balance(self._auto_rebalance))
+            if self._steps_rebalance():
+                try:
+                    if await advance_rebalance(self._store, mirrors, self._node_name):
+                        due.append(time.time() + _RETRY_SECONDS)
+                except StoreUnavailable as error:
+                    log.warning("rebalance: %s; retrying", error)
+                    due.append(time.time() + _RETRY_SECONDS)
             timeout = max(0.0, min(due) - time.time()) + 0.01 if due else None
             try:
                 async with asyncio.timeout(timeout):
@@ -114,6 +141,29 @@ class Deployer:
                 if on_nodes(schedule, draining)
             }
         return sorted(job for job in jobs if responsible_node(job, live) == self._node_name)
+
+    async def _check_balance(self, threshold: float) -> float:
+        """Start a rebalance if the cluster needs one and this node decides; return when to
+        look again."""
+        now = time.time()
+        if now < self._next_balance_check:
+            return self._next_balance_check
+        self._next_balance_check = now + AUTO_REBALANCE_CHECK_SECONDS
+        live = [node.name for node in self._mirrors.node_list()]
+        if responsible_node(REBALANCE_RANK_KEY, live) == self._node_name:
+            try:
+                await maybe_auto_rebalance(self._store, self._mirrors, self._node_name, threshold)
+            except StoreUnavailable as error:
+                log.warning("automatic rebalance: %s; retrying", error)
+        return self._next_balance_check
+
+    def _steps_rebalance(self) -> bool:
+        """Whether a rebalance runs and this node is the one that steps it."""
+        rebalance = self._mirrors.rebalance()
+        if rebalance is None or not rebalance.active:
+            return False
+        live = [node.name for node in self._mirrors.node_list()]
+        return responsible_node(REBALANCE_RANK_KEY, live) == self._node_name
 
     async def _advance(self, job: str) -> float | None:
         """Take the deployment's next step, if any; return when to look again without a change."""
@@ -180,7 +230,13 @@ class Deployer:
                 - set(schedule.placements.values())
             ),
             deployment=step.deployment,
-            new_version=version_entry(step.record, final) if step.finished else None,
+            # A rebalance's move runs the same version again: its end says nothing of the
+            # version's stability, which `ozy history` and `ozy rollback` go by.
+            new_version=(
+                version_entry(step.record, final)
+                if step.finished and not step.deployment.moves
+                else None
+            ),
         )
         if not outcome.won:
             return time.time() + _RETRY_SECONDS

@@ -3,6 +3,7 @@
 Never moved, as #17 asks:
 - a job in a running or paused deployment (its instances are already changing);
 - a surge instance (a canary or a replacement mid-rollout), and the instance it replaces;
+- an instance still pinned to an older version (a failed rollout left it);
 - a job with local volumes: its data lives on its node, and a moved instance
   would start empty;
 - an instance not placed (pending): it has nowhere to move from;
@@ -26,7 +27,9 @@ def movable_job(
         return None
     if deployment is not None and deployment.status.active:
         return None
-    changing = set(schedule.surge) | set(schedule.surge.values())
+    # A pinned instance runs an older version (a failed rollout left it): moved, it would
+    # start at the job's version, so it waits for the job's next deployment.
+    changing = set(schedule.surge) | set(schedule.surge.values()) | set(schedule.versions)
     placements = {
         index: node for index, node in schedule.placements.items() if index not in changing
     }

@@ -37,6 +37,7 @@ from ozymandias.cluster.records import (
     instance_name,
     system_instance_name,
 )
+from ozymandias.deployments.pinned import free_index, why_not_on
 from ozymandias.deployments.schedules import merge_deltas
 from ozymandias.scheduling.place import plan_as_many_as_fit
 from ozymandias.scheduling.request import PlacementRequest
@@ -342,10 +343,19 @@ def _promote(work: _Work, canaries: list[int]) -> None:
 
 def _outdated(work: _Work) -> list[int]:
     """Instances this deployment must replace, not yet being replaced: those running an older
-    version, and those on a draining node."""
+    version, those on a draining node, and those a rebalance moves."""
     record, deployment = work.state.record, work.deployment
-    good = {record.version, *deployment.satisfied_by}
     replaced = set(work.surge.values())
+    if deployment.moves:
+        # A rebalance's move replaces its instance only: the job's others stay as they are.
+        return sorted(
+            index
+            for index, target in deployment.moves.items()
+            if index in work.placements
+            and work.placements[index] != target
+            and index not in replaced
+        )
+    good = {record.version, *deployment.satisfied_by}
     draining = work.state.draining
     return sorted(
         index
@@ -366,6 +376,11 @@ def _replace_outdated(work: _Work) -> None:
     outdated = _outdated(work)[: max(0, slots)]
     if not outdated:
         return
+    moves = work.deployment.moves
+    for old in [index for index in outdated if index in moves]:
+        if not _move(work, old, moves[old]):
+            return
+    outdated = [index for index in outdated if index not in moves]
     # Local volumes belong to an instance on its node, and a system job's instance to its
     # node: those are replaced in place, `max_parallel` nodes at a time.
     in_place = work.state.request.disk or work.state.record.spec.is_system
@@ -385,7 +400,38 @@ def _replace_outdated(work: _Work) -> None:
         work.events.append(f"replacing {work.name(old)} in place (no room for a surge instance)")
 
 
+def _move(work: _Work, old: int, target: str) -> bool:
+    """Start the replacement of a rebalance's instance on its target; when the target cannot
+    take it, fail the deployment (the old instance stays) and return False."""
+    state = work.state
+    view = state.view
+    reason = why_not_on(state.request, view, target, work.delta)
+    if reason is None and target not in state.live_nodes:
+        reason = f"node {target} is gone"
+    if reason is not None:
+        _fail(work, f"cannot move {work.name(old)}: {reason}")
+        return False
+    taken = {
+        *work.placements,
+        *state.schedule.pending,
+        *state.schedule.surge,
+        *work.surge,
+        *work.retired,
+    }
+    new = free_index(taken)
+    work.placements[new] = target
+    work.placed[new] = state.now
+    work.surge[new] = old
+    work.delta = merge_deltas(work.delta, {target: work.pod})
+    work.events.append(
+        f"started {work.name(new)} on {target} to replace {work.name(old)} (rebalancing)"
+    )
+    return True
+
+
 def _progress_text(work: _Work) -> str:
+    if work.deployment.moves:
+        return work.deployment.description  # what the rebalance says it moves, and where
     total = work.deployment.desired
     healthy = sum(1 for i in work.healthy if i in work.placements)
     text = f"{healthy} of {total} instances healthy at version {work.deployment.version}"
@@ -425,6 +471,8 @@ def _place_surge(work: _Work, count: int) -> list[int]:
 
 
 def _maybe_succeed(work: _Work) -> None:
+    if not work.deployment.status.active:
+        return  # a move could not start: the deployment failed
     if _outdated(work) or _in_flight(work) or work.surge:
         work.deployment = work.deployment.model_copy(update={"description": _progress_text(work)})
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ozymandias.cluster.rebalance_record import Rebalance
 from ozymandias.cluster.records import (
     AclToken,
     Cordon,
@@ -45,6 +46,7 @@ class ClusterMirrors:
     secrets: Mirror[SealedSecret]
     deployments: Mirror[Deployment]
     drains: Mirror[Drain]
+    rebalances: Mirror[Rebalance]
 
     @classmethod
     def following(cls, etcd: Etcd) -> ClusterMirrors:
@@ -64,6 +66,7 @@ class ClusterMirrors:
             secrets=Mirror(etcd, keys.SECRETS, lambda _, raw: SealedSecret.from_json(raw)),
             deployments=Mirror(etcd, keys.DEPLOYMENTS, lambda _, raw: Deployment.from_json(raw)),
             drains=Mirror(etcd, keys.DRAINS, lambda _, raw: Drain.from_json(raw)),
+            rebalances=Mirror(etcd, keys.REBALANCE, lambda _, raw: Rebalance.from_json(raw)),
         )
 
     def all(self) -> list[Mirror[Any]]:
@@ -80,6 +83,7 @@ class ClusterMirrors:
             self.secrets,
             self.deployments,
             self.drains,
+            self.rebalances,
         ]
 
     def shared_volumes(self, job_name: str | None = None) -> list[SharedVolume]:
@@ -118,6 +122,10 @@ class ClusterMirrors:
 
     def drain_list(self) -> list[Drain]:
         return list(self.drains.items.values())
+
+    def rebalance(self) -> Rebalance | None:
+        """The last rebalance (`ozy rebalance`), finished or not."""
+        return self.rebalances.items.get(keys.REBALANCE_CURRENT)
 
     def deployment(self, job_name: str) -> Deployment | None:
         return self.deployments.items.get(keys.deployment(job_name))

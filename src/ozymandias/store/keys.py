@@ -22,6 +22,7 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/acl/peer                   PeerCredential  the secret nodes show each other (no user's)
     /ozy/secrets/<name>             SealedSecret    values sealed with AES-256-GCM, never plain
     /ozy/secrets-key                key id          the key new seals use (not the key itself)
+    /ozy/rebalance/current          Rebalance       the last `ozy rebalance`, and how far it got
 
 DNS records live outside that root, under /skydns/, where CoreDNS's etcd
 plugin looks for them: the name's labels reversed, so web-0.pod.cluster.local
@@ -56,6 +57,8 @@ ACL_TOKENS = ROOT + b"acl/tokens/"
 ACL_PEER = ROOT + b"acl/peer"
 SECRETS = ROOT + b"secrets/"
 SECRETS_KEY_ID = ROOT + b"secrets-key"
+REBALANCE = ROOT + b"rebalance/"
+REBALANCE_CURRENT = REBALANCE + b"current"
 SKYDNS = b"/skydns/"
 
 
