@@ -282,7 +282,9 @@ class NodeDaemon:
             self.store, self.mirrors, node_name=node.name, preemption=config.preemption
         )
         replacer = Replacer(self.store, self.mirrors, node_name=node.name)
-        system_jobs = SystemJobs(self.store, self.mirrors, node_name=node.name)
+        system_jobs = SystemJobs(
+            self.store, self.mirrors, node_name=node.name, preemption=config.preemption
+        )
         deployer = Deployer(
             self.store,
             self.mirrors,

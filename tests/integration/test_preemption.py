@@ -95,3 +95,39 @@ def test_without_service_preemption_the_job_is_refused_and_nothing_changes(
     assert node.request("GET", "/v1/jobs/prio-big2").status_code == 404
     assert placements(node, "prio-low2") == before
     assert all(i["state"] == "running" for i in node.instances("prio-low2"))
+
+
+def test_a_system_job_preempts_a_low_priority_instance_on_a_full_node(
+    make_node: NodeFactory,
+) -> None:
+    """The default `--preemption system`: a system job (priority 50) takes its place on a node
+    full of a priority-10 job by stopping one of its instances, in the same commit."""
+    node = make_node("prio-c", memory="128M")
+    fill_with_low_priority(node, "prio-low3")
+    shipper = "\n".join(
+        [
+            "name: prio-shipper",
+            "type: system",
+            "containers:",
+            "  shipper:",
+            "    image: localhost/ozy-example-tools:latest",
+            "    memory: 16M",
+            "    command: [sh, -c, 'exec /srv/entrypoint.sh']",
+        ]
+    )
+    plan = plan_of(node, "prio-shipper", shipper + "\n")
+    victims = [i["name"] for i in plan["instances"] if i["action"] == "preempted"]
+    assert len(victims) == 1 and victims[0].startswith("prio-low3-"), plan
+
+    response = node.apply(shipper + "\n")
+    assert response.status_code == 201, response.text
+    wait_until(
+        lambda: [i["state"] for i in node.instances("prio-shipper")] == ["running"],
+        timeout=90,
+        what="the system job's instance running on the full node",
+    )
+    pending = [i for i in node.instances("prio-low3") if i["state"] == "pending"]
+    assert [i["name"] for i in pending] == victims
+    assert pending[0]["reason"] == "preempted by prio-shipper (priority 50)"
+    events = node.request("GET", "/v1/events", params={"job": "prio-low3"}).json()
+    assert any(e["kind"] == "instance-preempted" for e in events)

@@ -4,7 +4,7 @@ past a mismatch."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -14,8 +14,8 @@ from ozymandias.jobs.service import JobService
 from ozymandias.spec.loader import load_job
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.job_commit import CommitOutcome, CommitResult
 from ozymandias.store.planning_inputs import PlanningInputs
+from tests.support.job_service_fakes import Etcd, Mirrors
 
 GiB = 1024**3
 SPEC = load_job("name: web\ncontainers: {app: {image: web:1, memory: 64M}}\n")
@@ -39,43 +39,6 @@ def inputs(job_revision: int) -> PlanningInputs:
         schedule=None,
         schedule_revision=0,
     )
-
-
-class Etcd:
-    """What etcd holds (`truth`), and a store whose commit is guarded by the job's revision, as
-    the real transaction is (store/job_commit.py)."""
-
-    def __init__(self, truth: PlanningInputs) -> None:
-        self.truth = truth
-        self.commits: list[int] = []  # the job revision each commit was planned from
-        self.fresh_reads = 0
-
-    async def read_planning_inputs(self, _: str) -> PlanningInputs:
-        self.fresh_reads += 1
-        return self.truth
-
-    async def commit(self, _: str, basis: PlanningInputs, **__: Any) -> CommitOutcome:
-        self.commits.append(basis.job_revision)
-        if basis.job_revision != self.truth.job_revision:
-            return CommitOutcome(CommitResult.LOST, 0)
-        return CommitOutcome(CommitResult.WON, 0)
-
-    async def record_event(self, _: object) -> None:
-        pass
-
-
-class Mirrors:
-    def __init__(self, seen: PlanningInputs) -> None:
-        self.seen = seen
-
-    def planning_inputs(self, _: str) -> PlanningInputs:
-        return self.seen
-
-    def secret_keys(self) -> dict[str, list[str]]:
-        return {}
-
-    def secret_revision(self, _: str) -> int:
-        return 0
 
 
 def service(etcd_at: int, mirrors_at: int | None = None) -> tuple[JobService, Etcd]:

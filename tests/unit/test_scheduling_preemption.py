@@ -9,6 +9,7 @@ from ozymandias.scheduling.preemption import (
     PreemptingPlan,
     eligible,
     may_preempt,
+    plan_system_with_preemption,
     plan_with_preemption,
     preempted_schedules,
 )
@@ -184,3 +185,34 @@ def test_preempted_instances_become_pending_with_the_reason() -> None:
         2: "preempted by big (priority 80)",
     }
     assert changed["low"].versions == {}
+
+
+def test_a_system_job_preempts_on_each_full_node_only_what_it_needs_there() -> None:
+    view = ClusterView([node("full", 512, 512), node("roomy", 512, 0), node("packed", 512, 512)])
+    instances = [
+        victim("low", 0, "full", 10, 128),
+        victim("low", 1, "full", 10, 128),
+        victim("low", 2, "full", 10, 256),
+        victim("low", 3, "packed", 10, 512),
+    ]
+    result = plan_system_with_preemption(request(1, 200), None, view, instances)
+    assert isinstance(result, PreemptingPlan)
+    # One 256M instance frees "full" (fewest first); "packed" gives its only one; "roomy" none.
+    assert sorted(f"{v.job}-{v.index}" for v in result.victims) == ["low-2", "low-3"]
+    plan = result.plan
+    assert set(plan.schedule.placements.values()) == {"full", "roomy", "packed"}
+    assert plan.schedule.pending == {}
+    assert plan.allocation_delta["full"] == Resources(memory=(200 - 256) * M)
+    assert plan.allocation_delta["packed"] == Resources(memory=(200 - 512) * M)
+
+
+def test_a_system_job_without_victims_enough_stays_pending_on_that_node() -> None:
+    view = ClusterView([node("full", 512, 512), node("roomy", 512, 0)])
+    # Only 100M could be freed on "full": not enough for 200M, so nothing is stopped there.
+    result = plan_system_with_preemption(
+        request(1, 200), None, view, [victim("low", 0, "full", 10, 100)]
+    )
+    assert isinstance(result, PlanResult)
+    assert list(result.schedule.placements.values()) == ["roomy"]
+    [reason] = result.schedule.pending.values()
+    assert reason.startswith("node full: ")

@@ -21,7 +21,7 @@ from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.planning_inputs import PlanningInputs
-from tests.unit.test_check_index import Etcd, Mirrors
+from tests.support.job_service_fakes import Etcd, Mirrors
 from tests.unit.test_deployments_rollout import MB, NOW, deployment, state
 
 GiB = 1024**3
@@ -159,9 +159,9 @@ def test_the_reconciler_plans_only_what_changes() -> None:
         schedule=placed,
         schedule_revision=4,
     )
-    plan = plan_system_job(inputs)
-    assert plan is not None and plan.placed == {1: "n2"}
-    settled = plan.schedule
+    placement = plan_system_job(inputs)
+    assert placement is not None and placement.result.placed == {1: "n2"}
+    settled = placement.result.schedule
     again = PlanningInputs(
         nodes=inputs.nodes,
         allocations={"n1": (Resources(memory=64 * MB), 1), "n2": (Resources(memory=64 * MB), 1)},
@@ -214,8 +214,9 @@ def test_the_replacer_leaves_a_system_job_to_its_reconciler() -> None:
         schedule_revision=4,
     )
     assert plan_replacement(inputs) is None
-    plan = plan_system_job(inputs)  # the reconciler: gone with its node, placed on n1
-    assert plan is not None
+    placement = plan_system_job(inputs)  # the reconciler: gone with its node, placed on n1
+    assert placement is not None
+    plan = placement.result
     assert plan.schedule.placements == {1: "n1"} and plan.schedule.pending == {}
     assert plan.allocation_delta == {
         "gone": Resources(memory=-64 * MB),

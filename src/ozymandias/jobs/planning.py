@@ -36,6 +36,7 @@ from ozymandias.scheduling.preemption import (
     PreemptingPlan,
     eligible,
     may_preempt,
+    plan_system_with_preemption,
     plan_with_preemption,
     preempted_schedules,
 )
@@ -140,16 +141,7 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
         inputs.nodes, inputs.allocated(), inputs.cordoned, inputs.shared_allocated()
     )
     if spec.is_system:
-        # Never refused for room: a node without it shows a pending instance, as the
-        # issue asks, and gets it once room appears (see jobs/system_jobs.py).
-        planned = plan_system(
-            request_from_spec(spec),
-            without_surge(inputs.schedule),
-            view,
-            previous_pod=previous_pod,
-        )
-        planned = replace(planned, schedule=with_rollout_state(inputs.schedule, planned.schedule))
-        return Placement(planned, [])
+        return _place_system(spec, inputs, view, previous_pod)
     request = request_from_spec(spec, existing)
     schedule = without_surge(inputs.schedule)
     victims: tuple[Preemptible, ...] = ()
@@ -183,6 +175,34 @@ def place(spec: JobSpec, inputs: PlanningInputs, previous_pod: Resources | None)
     return Placement(
         result,
         volume_records(spec, existing, result.shared_volume_domain),
+        victims=victims,
+        preempted=preempted_schedules(victims, schedules, spec.name, spec.priority),
+    )
+
+
+def _place_system(
+    spec: JobSpec, inputs: PlanningInputs, view: ClusterView, previous_pod: Resources | None
+) -> Placement:
+    """Never refused for room: a node without it shows a pending instance, as the issue asks,
+    and gets it once room appears (see jobs/system_jobs.py), or at once where lower-priority
+    instances may be preempted for it (`--preemption system`, the default)."""
+    request, schedule = request_from_spec(spec), without_surge(inputs.schedule)
+    victims: tuple[Preemptible, ...] = ()
+    planned: PlanResult | PreemptingPlan
+    if may_preempt("system", spec.priority, inputs.preempting_types):
+        candidates = eligible(preemptible(inputs), spec.priority)
+        planned = plan_system_with_preemption(
+            request, schedule, view, candidates, previous_pod=previous_pod
+        )
+        if isinstance(planned, PreemptingPlan):
+            victims, planned = planned.victims, planned.plan
+    else:
+        planned = plan_system(request, schedule, view, previous_pod=previous_pod)
+    planned = replace(planned, schedule=with_rollout_state(inputs.schedule, planned.schedule))
+    schedules = {name: other.schedule for name, other in inputs.others.items()}
+    return Placement(
+        planned,
+        [],
         victims=victims,
         preempted=preempted_schedules(victims, schedules, spec.name, spec.priority),
     )

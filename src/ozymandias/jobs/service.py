@@ -141,7 +141,12 @@ class JobService:
             return new_version(record, inputs, previous, satisfied_by=satisfied)
 
         return await self._plan_and_commit(
-            spec.name, plan, dry_run=dry_run, must_exist=False, check_index=check_index
+            spec.name,
+            plan,
+            dry_run=dry_run,
+            must_exist=False,
+            check_index=check_index,
+            job_type=spec.type,
         )
 
     async def renew(self, name: str, secrets_revision: int) -> ApplyResult:
@@ -331,12 +336,13 @@ class JobService:
         dry_run: bool,
         must_exist: bool,
         check_index: int | None = None,
+        job_type: str = "service",
     ) -> ApplyResult:
         async def attempt(number: int) -> ApplyResult | Lost:
-            inputs = await self._inputs(name, fresh=number > 0)
+            inputs = await self._inputs(name, fresh=number > 0, job_type=job_type)
             if check_index is not None and inputs.job_revision != check_index and number == 0:
                 # The client may have read the index from a node ahead of these mirrors.
-                inputs = await self._inputs(name, fresh=True)
+                inputs = await self._inputs(name, fresh=True, job_type=job_type)
             if check_index is not None and inputs.job_revision != check_index:
                 # The commit below is guarded by this same revision, so a change that lands
                 # after this check loses it the race, and the next attempt ends here.
@@ -413,11 +419,13 @@ class JobService:
             ),
         )
 
-    async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
+    async def _inputs(
+        self, name: str, *, fresh: bool, job_type: str = "service"
+    ) -> PlanningInputs:
         # The mirrors are right almost always and cost nothing; after a lost
         # race they are likely behind, so read etcd itself.
-        if "service" not in self._preemption:
-            # Every job is a service job so far: no other job can be a victim, so none is read.
+        if job_type not in self._preemption:
+            # This job may not preempt: no other job can be a victim, so none is read.
             if fresh:
                 return await self._store.read_planning_inputs(name)
             return self._mirrors.planning_inputs(name)

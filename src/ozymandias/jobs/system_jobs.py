@@ -8,7 +8,9 @@ and commits a plan that changes something with the usual compare-and-swap.
 Peers race; the first commit wins and the others, re-reading etcd, find
 nothing left to do. A node that joins gets its instance; one that leaves
 takes its instance with it; one without room shows a pending instance until
-room appears.
+room appears, or, where this node's `--preemption` lets system jobs preempt (the
+default), gets it at once by stopping instances of jobs at least 20 priority
+lower there (scheduling/preemption.py), in the same commit.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from ozymandias.cluster.records import Event, Schedule
-from ozymandias.jobs.planning import place, pod_size
-from ozymandias.scheduling.place import PlanResult
+from ozymandias.jobs.planning import Placement, place, pod_size
+from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION
 from ozymandias.scheduling.system import system_plan_changes
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
@@ -40,22 +43,30 @@ class _KeptLosing(Exception):
         super().__init__(f"lost {attempts} races")
 
 
-def plan_system_job(inputs: PlanningInputs) -> PlanResult | None:
+def plan_system_job(inputs: PlanningInputs) -> Placement | None:
     """A system job's plan against the cluster now, or None when it would change nothing."""
     record = inputs.job
     if record is None or not record.spec.is_system:
         return None
-    plan = place(record.spec, inputs, pod_size(record.spec)).result
-    return plan if system_plan_changes(inputs.schedule, plan.schedule) else None
+    placement = place(record.spec, inputs, pod_size(record.spec))
+    return placement if system_plan_changes(inputs.schedule, placement.result.schedule) else None
 
 
 class SystemJobs:
     """Re-plans system jobs on every change of the cluster, racing its peers through etcd."""
 
-    def __init__(self, store: ClusterStore, mirrors: ClusterMirrors, *, node_name: str) -> None:
+    def __init__(
+        self,
+        store: ClusterStore,
+        mirrors: ClusterMirrors,
+        *,
+        node_name: str,
+        preemption: frozenset[str] = DEFAULT_PREEMPTION,
+    ) -> None:
         self._store = store
         self._mirrors = mirrors
         self._node_name = node_name
+        self._preempts = "system" in preemption
 
     async def run(self) -> None:
         mirrors = self._mirrors
@@ -71,7 +82,7 @@ class SystemJobs:
             since = [(mirror, mirror.revision) for mirror in watched]
             try:
                 for name in self._system_jobs():
-                    if plan_system_job(mirrors.planning_inputs(name)) is not None:
+                    if plan_system_job(await self._inputs(name, fresh=False)) is not None:
                         await self._place_job(name)
             except StoreUnavailable as error:
                 log.warning("system job pass stopped: %s; retrying", error)
@@ -85,14 +96,11 @@ class SystemJobs:
 
     async def _place_job(self, name: str) -> None:
         async def attempt(number: int) -> Lost | None:
-            inputs = (
-                self._mirrors.planning_inputs(name)
-                if number == 0
-                else await self._store.read_planning_inputs(name)
-            )
-            plan = await asyncio.to_thread(plan_system_job, inputs)
-            if plan is None:
+            inputs = await self._inputs(name, fresh=number > 0)
+            placement = await asyncio.to_thread(plan_system_job, inputs)
+            if placement is None:
                 return None  # as it should be (perhaps a peer's commit did it)
+            plan = placement.result
             outcome = await self._store.commit(
                 name,
                 inputs,
@@ -100,10 +108,12 @@ class SystemJobs:
                 schedule=plan.schedule,
                 allocation_changes=plan.allocation_delta,
                 nodes_that_must_exist=sorted(set(plan.placed.values())),
+                preempted=placement.preempted,
             )
             if not outcome.won:
                 return LOST
-            await self._record_outcome(name, inputs.schedule, plan)
+            assert inputs.job is not None  # a plan was made, so the job exists
+            await self._record_outcome(name, inputs.schedule, placement, inputs.job.spec.priority)
             return None
 
         try:
@@ -117,7 +127,25 @@ class SystemJobs:
         except _KeptLosing:
             log.warning("system job %s kept losing races; the next change retries it", name)
 
-    async def _record_outcome(self, name: str, before: Schedule | None, plan: PlanResult) -> None:
+    async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
+        """The job's planning inputs: from the mirrors first, from etcd after a lost race; with
+        the other jobs, and leave to preempt them, where system jobs may preempt."""
+        if not self._preempts:
+            if fresh:
+                return await self._store.read_planning_inputs(name)
+            return self._mirrors.planning_inputs(name)
+        if fresh:
+            inputs = await self._store.read_planning_inputs(name, with_others=True)
+        else:
+            inputs = replace(
+                self._mirrors.planning_inputs(name), others=self._mirrors.other_jobs(name)
+            )
+        return replace(inputs, preempting_types=frozenset({"system"}))
+
+    async def _record_outcome(
+        self, name: str, before: Schedule | None, placement: Placement, priority: int
+    ) -> None:
+        plan = placement.result
         after = plan.schedule
         old_nodes = set(before.nodes.values()) if before is not None else set()
         parts = []
@@ -137,6 +165,17 @@ class SystemJobs:
                     kind="system-job-placed",
                     message=message,
                     job=name,
+                    node=self._node_name,
+                )
+            )
+        for victim in placement.victims:
+            await self._store.record_event(
+                Event(
+                    time=time.time(),
+                    kind="instance-preempted",
+                    message=f"{victim.job}-{victim.index} on {victim.node} preempted by {name} "
+                    f"(priority {priority})",
+                    job=victim.job,
                     node=self._node_name,
                 )
             )

@@ -22,6 +22,7 @@ from ozymandias.scheduling.explain import Rejection
 from ozymandias.scheduling.filters import NodeIsSchedulable, constraint_filters
 from ozymandias.scheduling.place import PlanResult, plan_all_or_nothing
 from ozymandias.scheduling.request import PlacementRequest
+from ozymandias.scheduling.system import plan_system
 from ozymandias.scheduling.view import ClusterView, NodeView
 
 # The job types that may preempt unless a node says otherwise: as in Nomad, service jobs may not.
@@ -122,6 +123,40 @@ def plan_with_preemption(
             return PreemptingPlan(replace(result, allocation_delta=delta), tuple(victims))
         if result.kind not in _SHORTFALLS:
             return first
+
+
+def plan_system_with_preemption(
+    request: PlacementRequest,
+    existing: Schedule | None,
+    view: ClusterView,
+    preemptible: Sequence[Preemptible],
+    *,
+    previous_pod: Resources | None = None,
+) -> PlanResult | PreemptingPlan:
+    """Plan a system job as `plan_system`; on each node where its instance would be pending
+    for want of room, stop the fewest of the `preemptible` instances there (already filtered
+    by `eligible`) that make room. A node where even that would not do keeps it pending."""
+    first = plan_system(request, existing, view, previous_pod=previous_pod)
+    waiting = [first.schedule.nodes[index] for index in sorted(first.schedule.pending)]
+    scratch = _copy(view)
+    victims: list[Preemptible] = []
+    freed: dict[str, Resources] = {}
+    for name in waiting:
+        node = scratch.get(name)
+        if node is None:
+            continue
+        here = [i for i in preemptible if i.node == name and i.job != request.job]
+        for instance in _room_on(node, request.pod, here):
+            victims.append(instance)
+            freed[name] = freed.get(name, Resources()) - instance.pod
+            scratch.apply({name: Resources() - instance.pod})
+    if not victims:
+        return first
+    result = plan_system(request, existing, scratch, previous_pod=previous_pod)
+    delta = dict(freed)
+    for node_name, change in result.allocation_delta.items():
+        delta[node_name] = delta.get(node_name, Resources()) + change
+    return PreemptingPlan(replace(result, allocation_delta=delta), tuple(victims))
 
 
 def preempted_schedules(
