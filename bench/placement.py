@@ -12,7 +12,8 @@ instead of re-reading every node's allocation total for every job.
     .venv/bin/python bench/placement.py            # small: 500 nodes, 100 jobs x 100 instances
     .venv/bin/python bench/placement.py --c1m      # 5,000 nodes, 1,000 jobs x 1,000 instances
     .venv/bin/python bench/placement.py --check    # also check the invariants on etcd's data
-    .venv/bin/python bench/placement.py --mixed    # CPU in every fit, busy nodes in ranking
+    .venv/bin/python bench/placement.py --mixed    # CPU in every fit, busy nodes in ranking,
+                                                   # and a system job on every node
     .venv/bin/python bench/placement.py --tls      # etcd over TLS, client certificates, auth on
     .venv/bin/python bench/placement.py --compare-tls 3   # plain and TLS alternately, 3 each
 
@@ -62,6 +63,7 @@ from ozymandias.scheduling import (  # noqa: E402
     plan_all_or_nothing,
     request_from_spec,
 )
+from ozymandias.scheduling.system import plan_system  # noqa: E402
 from ozymandias.spec.models import JobSpec  # noqa: E402
 from ozymandias.store import keys  # noqa: E402
 from ozymandias.store.cluster_store import ClusterStore  # noqa: E402
@@ -290,8 +292,16 @@ def build_nodes(count: int, *, mixed: bool = False) -> list[Node]:
 
 
 def build_jobs(scenario: Scenario, rng: random.Random, *, mixed: bool = False) -> list[JobSpec]:
-    """`mixed`: every other job's container asks for CPU (`cpus`) as well."""
+    """`mixed`: first a system job (a log shipper on every node), and every other job's
+    container asks for CPU (`cpus`) as well."""
     jobs = []
+    if mixed:
+        shipper = {"image": "localhost/ozy-example-tools:latest", "memory": "64M", "cpus": 0.05}
+        jobs.append(
+            JobSpec.model_validate(
+                {"name": "log-shipper", "type": "system", "containers": {"shipper": shipper}}
+            )
+        )
     for i in range(scenario.jobs):
         affinity = []
         if i % PINNED_EVERY == 0:
@@ -361,11 +371,15 @@ async def place_all(
         )
         for _ in range(MAX_ATTEMPTS):
             planning = clock()
-            result = plan_all_or_nothing(
-                request_from_spec(spec),
-                basis.schedule,
-                view,
-                instance_states=basis.instance_states,
+            result = (
+                plan_system(request_from_spec(spec), basis.schedule, view)
+                if spec.is_system
+                else plan_all_or_nothing(
+                    request_from_spec(spec),
+                    basis.schedule,
+                    view,
+                    instance_states=basis.instance_states,
+                )
             )
             record = JobRecord(spec=spec, version=1, submitted_at=time.time())
             committing = clock()
@@ -433,9 +447,10 @@ async def check(store: ClusterStore, instances: int) -> list[str]:
     read_back = [Schedule.from_json(pair.value) for pair in schedules]
     violations = check_invariants(capacities, allocated, read_back, pod_sizes)
     violations.extend(
-        f"{schedule.job} has {len(schedule.placements)} of {instances} instances placed"
+        f"{schedule.job} has {len(schedule.placements)} of {wanted} instances placed"
         for schedule in read_back
-        if len(schedule.placements) != instances
+        # A system job (its schedule names each instance's node) has one on every node.
+        if len(schedule.placements) != (wanted := len(capacities) if schedule.nodes else instances)
     )
     return violations
 
@@ -485,7 +500,8 @@ def report(
         ("nodes", f"{scenario.nodes:,} in {len(ZONES)} zones, {NODE_MEMORY} / {NODE_DISK} each"),
         (
             "jobs",
-            f"{scenario.jobs:,} x {scenario.instances:,} instances, {pinned} pinned to a zone",
+            f"{scenario.jobs:,} x {scenario.instances:,} instances, {pinned} pinned to a zone"
+            + (", plus a system job on every node, placed first" if scenario.mixed else ""),
         ),
         ("etcd data dir", f"{data_dir} (removed); one fsync'd commit per job"),
         ("etcd reached", "over TLS, client certificate, auth on" if tls else "in plain text"),
