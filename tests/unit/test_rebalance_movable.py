@@ -70,3 +70,12 @@ def test_an_instance_pinned_to_an_older_version_waits_for_the_next_deployment() 
     schedule = PLACED.model_copy(update={"versions": {1: 0}})
     movable = movable_job(record(), schedule, deployment(DeploymentStatus.FAILED))
     assert movable is not None and movable.placements == {0: "a", 2: "b"}
+
+
+def test_a_job_with_local_volumes_moves_when_it_says_rebalance_true() -> None:
+    volume = {"volumes": [{"name": "cache", "type": "local", "space": "1G", "path": "/cache"}]}
+    spec = record(**volume).spec.model_copy(update={"rebalance": True})
+    movable = movable_job(JobRecord(spec=spec, version=1), PLACED, None)
+    assert movable is not None and movable.placements == {0: "a", 1: "a", 2: "b"}
+    # Saying so restarts no pod.
+    assert spec.pod_fingerprint() == record(**volume).spec.pod_fingerprint()

@@ -5,7 +5,7 @@ Never moved, as #17 asks:
 - a surge instance (a canary or a replacement mid-rollout), and the instance it replaces;
 - an instance still pinned to an older version (a failed rollout left it);
 - a job with local volumes: its data lives on its node, and a moved instance
-  would start empty;
+  would start empty; unless the job says `rebalance: true` (a cache, say);
 - an instance not placed (pending): it has nowhere to move from;
 - a system job's instance: it belongs to its node (and every eligible node has one).
 """
@@ -23,7 +23,8 @@ def movable_job(
     record: JobRecord, schedule: Schedule | None, deployment: Deployment | None
 ) -> MovableJob | None:
     """The job's instances that may move, or None when none may (and why is above)."""
-    if schedule is None or record.spec.local_volumes or record.spec.is_system:
+    spec = record.spec
+    if schedule is None or spec.is_system or (spec.local_volumes and not spec.rebalance):
         return None
     if deployment is not None and deployment.status.active:
         return None
@@ -35,7 +36,6 @@ def movable_job(
     }
     if not placements:
         return None
-    spec = record.spec
     return MovableJob(
         spec.name, pod_size(spec), constraint_filters(request_from_spec(spec)), placements
     )

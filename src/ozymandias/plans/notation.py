@@ -18,7 +18,6 @@ from pydantic.fields import FieldInfo
 from ozymandias.spec.durations import format_duration, parse_duration
 from ozymandias.spec.models import (
     DEFAULT_CHECK_TIMEOUT,
-    ContainerSpec,
     HealthCheck,
     JobSpec,
     PortMapping,
@@ -30,7 +29,8 @@ from ozymandias.spec.sizes import format_size
 _SIZE_PARSER = get_args(Size)[1].func
 
 # Shown even at their defaults: what a reader of a job looks for first.
-_ALWAYS_SHOWN = frozenset({(JobSpec, "num_instances"), (ContainerSpec, "memory")})
+# (By class name: mypy joins the two model classes' types badly in a set display.)
+_ALWAYS_SHOWN = frozenset({("JobSpec", "num_instances"), ("ContainerSpec", "memory")})
 
 
 def spec_notation(spec: JobSpec) -> dict[str, Any]:
@@ -58,7 +58,8 @@ def _fields(model: BaseModel) -> dict[str, Any]:
             continue
         if isinstance(model, JobSpec) and model.is_system and name == "num_instances":
             continue  # a system job's count is its nodes', not part of what its user wrote
-        if (type(model), name) not in _ALWAYS_SHOWN and value == _default(model, name, given):
+        always = (type(model).__name__, name) in _ALWAYS_SHOWN
+        if not always and value == _default(model, name, given):
             continue
         shown[field.alias or name] = _rendered(field, value)
     return shown

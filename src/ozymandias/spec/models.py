@@ -441,6 +441,12 @@ class JobSpec(SpecModel):
     num_instances: int = Field(1, ge=0, alias="numInstances")
     # Who gives way when the cluster is full (scheduling/preemption.py); no pod sees it.
     priority: int = Field(50, ge=0, le=100)
+    # Whether `ozy rebalance` may move instances with local volumes, which start empty on
+    # their new node (deployments/rebalance.py); no pod sees it.
+    rebalance: bool = Field(
+        False,
+        description="let a rebalance move instances with local volumes (they start empty)",
+    )
     containers: dict[DnsLabel, ContainerSpec]
     scheduling_constraints: SchedulingConstraints | None = Field(
         None, alias="schedulingConstraints"
@@ -693,11 +699,12 @@ class JobSpec(SpecModel):
         `num_instances` is left out: scaling adds or removes pods but leaves
         the existing ones as they are; so are `ingress`, which only the
         nodes' proxies read, `update`, which only says how pods are replaced,
-        `labels`, which only people and selectors read, and `priority`, which
-        only the scheduler reads.
+        `labels`, which only people and selectors read, and `priority` and
+        `rebalance`, which only the scheduler reads.
         """
         shape = self.model_dump(
-            mode="json", exclude={"num_instances", "ingress", "update", "labels", "priority"}
+            mode="json",
+            exclude={"num_instances", "ingress", "update", "labels", "priority", "rebalance"},
         )
         canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
