@@ -25,6 +25,7 @@ from ozymandias.cluster.records import (
 )
 from ozymandias.deployments.begin import version_entry
 from ozymandias.jobs.errors import JobNotFound, JobRejected, VolumeNotFound
+from ozymandias.jobs.inputs import planning_inputs
 from ozymandias.jobs.planning import (
     Placement,
     ended_status,
@@ -422,20 +423,11 @@ class JobService:
     async def _inputs(
         self, name: str, *, fresh: bool, job_type: str = "service"
     ) -> PlanningInputs:
-        # The mirrors are right almost always and cost nothing; after a lost
-        # race they are likely behind, so read etcd itself.
-        if job_type not in self._preemption:
-            # This job may not preempt: no other job can be a victim, so none is read.
-            if fresh:
-                return await self._store.read_planning_inputs(name)
-            return self._mirrors.planning_inputs(name)
-        if fresh:
-            inputs = await self._store.read_planning_inputs(name, with_others=True)
-        else:
-            inputs = replace(
-                self._mirrors.planning_inputs(name), others=self._mirrors.other_jobs(name)
-            )
-        return replace(inputs, preempting_types=self._preemption)
+        # Others are read only where this job may preempt them.
+        preempting = self._preemption if job_type in self._preemption else frozenset()
+        return await planning_inputs(
+            self._store, self._mirrors, name, fresh=fresh, preempting_types=preempting
+        )
 
     async def _wait_until_mirrored(self, outcome: CommitOutcome) -> None:
         if not outcome.revision:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 from ozymandias.cluster.records import Event, Schedule
+from ozymandias.jobs.inputs import planning_inputs
 from ozymandias.jobs.planning import Placement, place, pod_size
 from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION
 from ozymandias.scheduling.system import system_plan_changes
@@ -66,7 +66,7 @@ class SystemJobs:
         self._store = store
         self._mirrors = mirrors
         self._node_name = node_name
-        self._preempts = "system" in preemption
+        self._preemption = preemption
 
     async def run(self) -> None:
         mirrors = self._mirrors
@@ -128,19 +128,11 @@ class SystemJobs:
             log.warning("system job %s kept losing races; the next change retries it", name)
 
     async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
-        """The job's planning inputs: from the mirrors first, from etcd after a lost race; with
-        the other jobs, and leave to preempt them, where system jobs may preempt."""
-        if not self._preempts:
-            if fresh:
-                return await self._store.read_planning_inputs(name)
-            return self._mirrors.planning_inputs(name)
-        if fresh:
-            inputs = await self._store.read_planning_inputs(name, with_others=True)
-        else:
-            inputs = replace(
-                self._mirrors.planning_inputs(name), others=self._mirrors.other_jobs(name)
-            )
-        return replace(inputs, preempting_types=frozenset({"system"}))
+        """The job's planning inputs, with the other jobs where system jobs may preempt."""
+        preempting = self._preemption if "system" in self._preemption else frozenset()
+        return await planning_inputs(
+            self._store, self._mirrors, name, fresh=fresh, preempting_types=preempting
+        )
 
     async def _record_outcome(
         self, name: str, before: Schedule | None, placement: Placement, priority: int
