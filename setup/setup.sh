@@ -34,6 +34,7 @@ PACKAGES=(
     haproxy                                              # ingress
     e2fsprogs mount                                      # local volumes: mkfs.ext4, loop mounts
     wrk nginx-light                                      # bench/ingress.py: the load, a fast backend
+    chromium chromium-driver fonts-dejavu-core           # the dashboard's browser tests (headless)
     python3 python3-venv make curl ca-certificates procps
 )
 
