@@ -20,6 +20,8 @@ from typing import Any
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
+from ozymandias.allocation_history.history import AllocationHistory
+from ozymandias.allocation_history.sampler import AllocationSampler
 from ozymandias.api.app import create_app
 from ozymandias.api.auth import Guard
 from ozymandias.api.peer import PeerContact
@@ -146,6 +148,8 @@ class NodeDaemon:
         self.peer_link = PeerLink(config.peer_tls)
         self.dns_store = DnsStore(etcd, config.dns_domain)
         self.mirrors = self.store.mirrors()
+        # The dashboard's chart of each node; kept across terms (it holds only numbers).
+        self.allocation_history = AllocationHistory()
         # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
         self.run_dir = Path("/run/ozymandias") / config.name
         self.runtime = PodmanRuntime(self.run_dir / "podman.sock", env=config.podman_env or None)
@@ -323,6 +327,7 @@ class NodeDaemon:
                 self.key_file,
                 node_name=node.name,
             ),
+            allocation_history=self.allocation_history,
         )
         server = api_server(
             app, config.api_host, config.api_port, config.api_limits, config.api_tls
@@ -360,6 +365,9 @@ class NodeDaemon:
         upkeep_task = group.create_task(term.upkeep.run())
         ingress_task = group.create_task(term.ingress.run())
         load_task = group.create_task(term.load.run())
+        sampler_task = group.create_task(
+            AllocationSampler(self.mirrors, self.allocation_history).run()
+        )
         dns_tasks = [
             group.create_task(term.publisher.run()),
             group.create_task(
@@ -377,6 +385,7 @@ class NodeDaemon:
                 *routes_tasks,
                 ingress_task,
                 load_task,
+                sampler_task,
                 *dns_tasks,
             ],
             server=server_task,

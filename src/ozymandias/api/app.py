@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ozymandias import __version__
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.allocation_history.history import AllocationHistory
 from ozymandias.api import (
     acl,
     deployments,
@@ -26,6 +27,7 @@ from ozymandias.api import (
     job_versions,
     jobs,
     node_drains,
+    node_history,
     nodes,
     rebalance,
     rebalance_run,
@@ -46,6 +48,7 @@ from ozymandias.api.problems import (
 )
 from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.services import ApiServices
+from ozymandias.api.ui import ui_routes
 from ozymandias.cluster.records import Node
 from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
@@ -69,6 +72,7 @@ _ROUTERS = [
     volumes.router,
     nodes.router,
     node_drains.router,
+    node_history.router,
     rebalance.router,
     rebalance_run.router,
     instances.router,
@@ -97,6 +101,7 @@ def create_app(
     etcd_contact: EtcdContact,
     peers: PeerLink,
     secret_service: SecretService,
+    allocation_history: AllocationHistory | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -126,11 +131,14 @@ def create_app(
         peers=peers,
         secrets=secret_service,
         deployments=OperatorActions(store),
+        allocation_history=allocation_history or AllocationHistory(),
     )
     for router in _ROUTERS:
         app.include_router(router)
     # Peers that lost etcd ask this to tell a partition from an outage of etcd.
     app.include_router(etcd_contact_router(node.name, etcd_contact))
+    # The dashboard's static files: no API operation, open to anyone (see api/ui.py).
+    app.router.routes.extend(ui_routes())
     check_every_route_declares_a_role(app)
     app.openapi = lambda: problem_openapi(app, jobs.JOB_SCHEMAS)  # type: ignore[method-assign]
     return app

@@ -4,10 +4,11 @@ Two parts, so that a refusal never says whether an object exists:
 
 - `Authentication`, an ASGI middleware in front of everything (before the
   request limits read a body): a request without a known token is answered
-  401 at once, whatever its path. Only the health check and the bootstrap
-  are open. The token is found in the node's mirror of tokens, by the hash
-  of its secret: no etcd read, and a revocation applies as soon as the
-  mirror sees it.
+  401 at once, whatever its path. Only the health check, the bootstrap and
+  the dashboard's static files (api/ui.py; the page asks for a token) are
+  open. The token is found in the node's mirror of tokens, by the hash of
+  its secret: no etcd read, and a revocation applies as soon as the mirror
+  sees it.
 - `requires(role)`, a dependency every route declares: a token whose role
   is too low is answered 403, before the handler looks anything up. The
   peers' route declares `requires_peer()` instead, which only the peers'
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ozymandias.acl.roles import Role, allows
 from ozymandias.acl.tokens import TokenIndex, same_secret
 from ozymandias.api.problems import Problem, problem_response
+from ozymandias.api.ui import is_ui_request
 from ozymandias.cluster.records import AclToken
 from ozymandias.store.mirror import Mirror
 
@@ -101,7 +103,11 @@ class Authentication:
         self._guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"], scope["path"]) in OPEN_ROUTES:
+        if (
+            scope["type"] != "http"
+            or (scope["method"], scope["path"]) in OPEN_ROUTES
+            or is_ui_request(scope["method"], scope["path"])
+        ):
             await self._app(scope, receive, send)
             return
         secret = bearer_secret(scope)

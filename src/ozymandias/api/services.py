@@ -6,12 +6,13 @@ a handler asks for it with a `services: Services` parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from ozymandias.agent.node_agent import NodeAgent
+from ozymandias.allocation_history.history import AllocationHistory
 from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.request_limits import Follows
 from ozymandias.cluster.records import Node
@@ -43,6 +44,7 @@ class ApiServices:
     peers: PeerLink
     secrets: SecretService
     deployments: OperatorActions
+    allocation_history: AllocationHistory = field(default_factory=AllocationHistory)
 
 
 async def api_services(request: Request) -> ApiServices:

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import yaml
+
 from ozymandias.api.problems import problem_type
 from ozymandias.cluster.records import (
     Event,
@@ -24,6 +26,7 @@ from ozymandias.ingress.routes import Backend, Routes
 from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.service import ApplyResult
 from ozymandias.plans.instance_changes import InstanceChange, counts, instance_changes
+from ozymandias.plans.notation import spec_notation
 from ozymandias.plans.spec_diff import diff_specs, diff_to_json
 from ozymandias.scheduling.preemption import Preemptible
 from ozymandias.spec.loader import dump_job
@@ -109,6 +112,9 @@ def job_detail(record: JobRecord, mirrors: ClusterMirrors, events: list[Event]) 
     return {
         **job_summary(record, mirrors),
         "spec": dump_job(record.spec),
+        # The spec as its user wrote it (64M, "80:3000", no defaults), as `ozy describe job`
+        # shows it: for the dashboard, which has no YAML library.
+        "specAsWritten": yaml.safe_dump(spec_notation(record.spec), sort_keys=False),
         "placements": dict(sorted(schedule.placements.items())) if schedule else {},
         "pending": dict(sorted(schedule.pending.items())) if schedule else {},
         "instances": instances_of(record.spec.name, mirrors),

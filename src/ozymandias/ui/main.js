@@ -1,0 +1,120 @@
+// The dashboard: sign-in, the watch streams that keep the store live, and the
+// hash routes (#/, #/jobs/NAME, #/nodes/NAME).
+
+import { getJson, token, whenUnauthorized } from "./api.js";
+import { jobPage } from "./job.js";
+import { nodePage } from "./node.js";
+import { overview } from "./overview.js";
+import { Store } from "./store.js";
+import { Watch } from "./stream.js";
+
+const STREAMS = { node: "/v1/nodes", job: "/v1/jobs", instance: "/v1/instances", event: "/v1/events" };
+
+const store = new Store();
+// Which cordoned nodes are being drained (the node list says cordoned, not why).
+const drains = new Map();
+let watches = [];
+let view = null;
+let unsubscribe = () => {};
+
+const $ = (id) => document.getElementById(id);
+
+function setLive(text) {
+  $("live").textContent = text;
+  $("live").dataset.state = text.startsWith("live") ? "live" : "down";
+}
+
+function startStreams() {
+  const status = new Map();
+  watches = Object.entries(STREAMS).map(([kind, path]) => new Watch(
+    path,
+    (message) => store.apply(kind, message),
+    (text) => {
+      status.set(kind, text);
+      const worst = [...status.values()].find((s) => !s.startsWith("live"));
+      setLive(worst || (status.size === watches.length ? [...status.values()][0] : "connecting"));
+    },
+  ));
+}
+
+let drainsAsked = "";
+async function refreshDrains() {
+  const cordoned = store.nodes().filter((n) => n.cordoned && !n.lost).map((n) => n.name);
+  drainsAsked = JSON.stringify(cordoned);
+  for (const name of [...drains.keys()]) if (!cordoned.includes(name)) drains.delete(name);
+  await Promise.all(cordoned.map(async (name) => {
+    try {
+      const drain = await getJson(`/v1/nodes/${encodeURIComponent(name)}/drain`);
+      drains.set(name, drain.draining);
+    } catch {
+      drains.delete(name);
+    }
+  }));
+  store.changed();
+}
+
+function route() {
+  if (view && view.stop) view.stop();
+  unsubscribe();
+  const main = $("main");
+  const [, kind, name] = location.hash.match(/^#\/(jobs|nodes)\/(.+)$/) || [];
+  if (kind === "jobs") view = jobPage(main, store, decodeURIComponent(name));
+  else if (kind === "nodes") {
+    view = nodePage(main, store, drains, decodeURIComponent(name), refreshDrains);
+  } else view = overview(main, store, drains);
+  unsubscribe = store.subscribe(() => {
+    const cordoned = JSON.stringify(store.nodes().filter((n) => n.cordoned && !n.lost)
+      .map((n) => n.name));
+    if (cordoned !== drainsAsked) refreshDrains();
+    view();
+  });
+  view();
+  const heading = main.querySelector("h1");
+  if (heading && document.activeElement !== document.body) heading.focus();
+}
+
+function signedIn() {
+  $("sign-in").hidden = true;
+  $("main").hidden = false;
+  $("sign-out").hidden = false;
+  startStreams();
+  route();
+}
+
+function signOut(reason = "") {
+  token.clear();
+  for (const watch of watches) watch.close();
+  watches = [];
+  store.clear();
+  drains.clear();
+  if (view && view.stop) view.stop();
+  unsubscribe();
+  $("main").hidden = true;
+  $("main").replaceChildren();
+  $("sign-out").hidden = true;
+  $("sign-in").hidden = false;
+  $("sign-in-error").textContent = reason;
+  setLive("signed out");
+  $("token").focus();
+}
+
+$("sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const secret = $("token").value.trim();
+  token.set(secret);
+  try {
+    await getJson("/v1/version");
+  } catch (error) {
+    token.clear();
+    $("sign-in-error").textContent = `Not signed in: ${error.detail}`;
+    return;
+  }
+  $("token").value = "";
+  signedIn();
+});
+$("sign-out").addEventListener("click", () => signOut());
+whenUnauthorized((detail) => signOut(`Signed out: ${detail}`));
+window.addEventListener("hashchange", () => token.get() && route());
+
+if (token.get()) signedIn();
+else signOut();
