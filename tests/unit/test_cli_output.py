@@ -87,8 +87,9 @@ def test_ozy_up_prints_the_export_on_one_line_at_80_columns(
     monkeypatch.setattr(one_node, "start_detached", lambda _config, progress: True)
     monkeypatch.setattr(cluster_commands, "out", Console(width=80))
     cluster_commands.up(detach=True, data_dir=tmp_path / "a-data-dir-of-some-length")
-    (line,) = capsys.readouterr().out.splitlines()
+    line, *_, last = capsys.readouterr().out.splitlines()
     assert line.endswith("(export OZY_API=http://127.0.0.1:7070)"), line
+    assert last == "http://127.0.0.1:7070/ui/"  # the dashboard, last
 
 
 def test_get_nodes_shows_cpu_in_cores_beside_memory_and_disk() -> None:

@@ -96,6 +96,7 @@ def up(
         highlight=False,
         soft_wrap=True,
     )
+    _print_dashboard(config.api_url)
 
 
 def down(
@@ -211,6 +212,20 @@ def _demo(file: Path, api_port: int, timeout: float) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    _print_dashboard(config.api_url)
+
+
+def _print_dashboard(api: str) -> None:
+    """How to get a token into the dashboard, then its address: the last line printed."""
+    from ozymandias.client_config import token_file
+
+    out.print(
+        f"\nThe dashboard asks for a token: paste the admin token (cat {token_file()}),"
+        " or a read-only one (ozy token create --name me --role read).",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(f"{api}/ui/", highlight=False, soft_wrap=True)
 
 
 def _demo_secret(api: str) -> None:

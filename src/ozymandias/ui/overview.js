@@ -19,7 +19,7 @@ export function overview(main, store, drains) {
     h("section", { "aria-labelledby": "nodes-title" },
       h("h2", { id: "nodes-title", text: "Nodes" }), nodes),
     h("section", { "aria-labelledby": "jobs-title" },
-      h("h2", { id: "jobs-title", text: "Jobs" }), jobs, emptyJobs),
+      h("h2", { id: "jobs-title", text: "Jobs" }), legend(), jobs, emptyJobs),
     h("section", { "aria-labelledby": "events-title" },
       h("h2", { id: "events-title", text: "Recent events" }), events),
   );
@@ -37,6 +37,14 @@ export function overview(main, store, drains) {
       performance.mark("ozy-first-job");
     }
   };
+}
+
+function legend() {
+  const states = [["healthy", "healthy"], ["starting", "starting"],
+    ["failed", "failed, exited or unhealthy"], ["pending", "pending"], ["stopping", "stopping"],
+    ["completed", "completed"]];
+  return h("p", { class: "legend dot-legend", "aria-hidden": "true" }, states.map(([state, text]) =>
+    h("span", {}, h("span", { class: `dot dot-${state}` }), ` ${text}`)));
 }
 
 function nodeCard(node) {

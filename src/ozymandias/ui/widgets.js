@@ -54,10 +54,11 @@ export function updateStateCell(el, instance) {
   setText(el.lastChild, condition(instance));
 }
 
+// Each resource, and how "used / capacity" reads for it.
 const RESOURCES = [
-  ["memory", "Memory", bytes],
-  ["disk", "Disk", bytes],
-  ["cpu", "CPU", (m) => `${cores(m)} cores`],
+  ["memory", "Memory", (used, capacity) => `${bytes(used)} / ${bytes(capacity)}`],
+  ["disk", "Disk", (used, capacity) => `${bytes(used)} / ${bytes(capacity)}`],
+  ["cpu", "CPU", (used, capacity) => `${cores(used)} / ${cores(capacity)} cores`],
 ];
 
 export function bars() {
@@ -86,10 +87,10 @@ export function updateBars(el, node) {
     const meter = row.children[1];
     meter.setAttribute("aria-valuemax", String(capacity));
     meter.setAttribute("aria-valuenow", String(used));
-    meter.setAttribute("aria-valuetext", `${format(used)} of ${format(capacity)}`);
+    meter.setAttribute("aria-valuetext", format(used, capacity).replace(" / ", " of "));
     meter.classList.toggle("high", share >= 0.9);
     meter.firstChild.style.width = `${(share * 100).toFixed(1)}%`;
-    setText(row.children[2], `${format(used)} / ${format(capacity)}`);
+    setText(row.children[2], format(used, capacity));
   });
 }
 
