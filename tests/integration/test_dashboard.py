@@ -131,7 +131,7 @@ def test_the_pages_list_the_instances_and_a_killed_one_turns_red_without_a_reloa
 
 
 def test_a_deploy_token_scales_from_the_page_and_a_read_token_is_told_no(
-    make_node: NodeFactory, dashboard: Chrome
+    make_node: NodeFactory, dashboard: Chrome, artifacts: Path
 ) -> None:
     node = make_node("n1")
     job = "dash-scale"
@@ -154,6 +154,7 @@ def test_a_deploy_token_scales_from_the_page_and_a_read_token_is_told_no(
     error = page.wait_for("#confirm-error")
     wait_until(lambda: "403" in error.text, timeout=15, what="the refusal in the dialog")
     assert "role deploy" in error.text
+    page.screenshot(artifacts, "refused", DESKTOP)
     page.find("#confirm-cancel").click()
     # The refusal's 403 is the one console error expected.
     assert console_errors(dashboard, allowed=lambda m: "403" in m and "/scale" in m) == []
@@ -172,3 +173,26 @@ def test_a_deploy_token_scales_from_the_page_and_a_read_token_is_told_no(
 
 def job_count(node: NodeProcess, job: str) -> Any:
     return node.request("GET", f"/v1/jobs/{job}").json()["numInstances"]
+
+
+def test_an_admin_cordons_and_uncordons_a_node_from_its_page(
+    make_node: NodeFactory, dashboard: Chrome
+) -> None:
+    node = make_node("n1")
+    page = Dashboard(dashboard, node.api)
+    page.sign_in(TEST_ADMIN_SECRET)
+    page.visit("#/nodes/n1")
+    status = page.wait_for("h1 + .badge")
+    wait_until(lambda: status.text.endswith("ready"), timeout=15, what="n1 ready")
+
+    page.find('[data-action="cordon"]').click()
+    page.confirm()
+    wait_until(lambda: status.text.endswith("cordoned"), timeout=15, what="n1 shown cordoned")
+    assert node.request("GET", "/v1/nodes").json()[0]["cordoned"] is True
+    assert not page.find('[data-action="cordon"]').is_displayed()
+
+    page.find('[data-action="uncordon"]').click()
+    page.confirm()
+    wait_until(lambda: status.text.endswith("ready"), timeout=15, what="n1 shown ready again")
+    assert node.request("GET", "/v1/nodes").json()[0]["cordoned"] is False
+    assert console_errors(dashboard) == []

@@ -14,6 +14,7 @@ export function confirmThen(title, text, action) {
   document.getElementById("confirm-text").textContent = text;
   error.textContent = "";
   ok.disabled = false;
+  ok.hidden = false;
   ok.textContent = "Confirm";
   form.onsubmit = async (submit) => {
     submit.preventDefault();
@@ -26,6 +27,8 @@ export function confirmThen(title, text, action) {
       error.textContent = failure.status
         ? `Refused (${failure.status}): ${failure.detail}`
         : `Failed: ${failure.message}`;
+      // A refusal (4xx) will not change by asking again; a failure on the way might.
+      ok.hidden = failure.status >= 400 && failure.status < 500;
       ok.textContent = "Retry";
       ok.disabled = false;
     }

@@ -40,6 +40,8 @@ export async function failure(response) {
 }
 
 async function send(method, path, body) {
+  // A call still on its way from a page left at sign-out has no token to send.
+  if (!token.get()) throw new ApiError(401, "signed out");
   const init = { method, headers: headers(), cache: "no-store" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

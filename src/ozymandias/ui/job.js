@@ -54,7 +54,9 @@ export function jobPage(main, store, name) {
   );
 
   let deploymentTimer = null;
+  let stopped = false;
   async function refreshDeployment() {
+    if (stopped) return;
     try {
       const d = await getJson(`/v1/jobs/${encodeURIComponent(name)}/deployment`);
       drawDeployment(deployment, d);
@@ -109,6 +111,10 @@ export function jobPage(main, store, name) {
       deploymentTimer = setTimeout(refreshDeployment, 500);
     }
   }
+  update.stop = () => {
+    stopped = true;
+    clearTimeout(deploymentTimer);
+  };
   return update;
 }
 

@@ -53,7 +53,7 @@ async function refreshDrains() {
   store.changed();
 }
 
-function route() {
+function route(navigated = false) {
   if (view && view.stop) view.stop();
   unsubscribe();
   const main = $("main");
@@ -69,8 +69,9 @@ function route() {
     view();
   });
   view();
+  // After following a link, focus goes to the new page's heading (screen readers read it).
   const heading = main.querySelector("h1");
-  if (heading && document.activeElement !== document.body) heading.focus();
+  if (navigated && heading) heading.focus();
 }
 
 function signedIn() {
@@ -114,7 +115,7 @@ $("sign-in").addEventListener("submit", async (event) => {
 });
 $("sign-out").addEventListener("click", () => signOut());
 whenUnauthorized((detail) => signOut(`Signed out: ${detail}`));
-window.addEventListener("hashchange", () => token.get() && route());
+window.addEventListener("hashchange", () => token.get() && route(true));
 
 if (token.get()) signedIn();
 else signOut();
