@@ -15,6 +15,7 @@ from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.allocation_history.history import AllocationHistory
 from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.request_limits import Follows
+from ozymandias.api.watch_stream import WatchStreams
 from ozymandias.cluster.records import Node
 from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
@@ -44,6 +45,7 @@ class ApiServices:
     peers: PeerLink
     secrets: SecretService
     deployments: OperatorActions
+    watches: WatchStreams
     allocation_history: AllocationHistory = field(default_factory=AllocationHistory)
 
 

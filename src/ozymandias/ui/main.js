@@ -11,8 +11,6 @@ import { Watch } from "./stream.js";
 const STREAMS = { node: "/v1/nodes", job: "/v1/jobs", instance: "/v1/instances", event: "/v1/events" };
 
 const store = new Store();
-// Which cordoned nodes are being drained (the node list says cordoned, not why).
-const drains = new Map();
 let watches = [];
 let view = null;
 let unsubscribe = () => {};
@@ -37,22 +35,6 @@ function startStreams() {
   ));
 }
 
-let drainsAsked = "";
-async function refreshDrains() {
-  const cordoned = store.nodes().filter((n) => n.cordoned && !n.lost).map((n) => n.name);
-  drainsAsked = JSON.stringify(cordoned);
-  for (const name of [...drains.keys()]) if (!cordoned.includes(name)) drains.delete(name);
-  await Promise.all(cordoned.map(async (name) => {
-    try {
-      const drain = await getJson(`/v1/nodes/${encodeURIComponent(name)}/drain`);
-      drains.set(name, drain.draining);
-    } catch {
-      drains.delete(name);
-    }
-  }));
-  store.changed();
-}
-
 function route(navigated = false) {
   if (view && view.stop) view.stop();
   unsubscribe();
@@ -60,14 +42,9 @@ function route(navigated = false) {
   const [, kind, name] = location.hash.match(/^#\/(jobs|nodes)\/(.+)$/) || [];
   if (kind === "jobs") view = jobPage(main, store, decodeURIComponent(name));
   else if (kind === "nodes") {
-    view = nodePage(main, store, drains, decodeURIComponent(name), refreshDrains);
-  } else view = overview(main, store, drains);
-  unsubscribe = store.subscribe(() => {
-    const cordoned = JSON.stringify(store.nodes().filter((n) => n.cordoned && !n.lost)
-      .map((n) => n.name));
-    if (cordoned !== drainsAsked) refreshDrains();
-    view();
-  });
+    view = nodePage(main, store, decodeURIComponent(name));
+  } else view = overview(main, store);
+  unsubscribe = store.subscribe(() => view());
   view();
   // After following a link, focus goes to the new page's heading (screen readers read it).
   const heading = main.querySelector("h1");
@@ -87,7 +64,6 @@ function signOut(reason = "") {
   for (const watch of watches) watch.close();
   watches = [];
   store.clear();
-  drains.clear();
   if (view && view.stop) view.stop();
   unsubscribe();
   $("main").hidden = true;

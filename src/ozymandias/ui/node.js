@@ -12,7 +12,7 @@ const CHART = { width: 600, height: 160, pad: 28 };
 const SERIES = [["memory", "Memory"], ["cpu", "CPU"], ["disk", "Disk"]];
 const HISTORY_MS = 15000;
 
-export function nodePage(main, store, drains, name, refreshDrains) {
+export function nodePage(main, store, name) {
   const title = h("h1", { tabindex: "-1", text: name });
   const status = badge("ready");
   const meta = h("p", { class: "muted" });
@@ -23,8 +23,7 @@ export function nodePage(main, store, drains, name, refreshDrains) {
   const rows = h("tbody", { id: "node-instances" });
   const button = (label, what, text, call) => {
     const el = h("button", { type: "button", "data-action": what, text: `${label}…` });
-    el.addEventListener("click", () => confirmThen(`${label} ${name}`, text,
-      () => call(name).then(refreshDrains)));
+    el.addEventListener("click", () => confirmThen(`${label} ${name}`, text, () => call(name)));
     return el;
   };
   const cordon = button("Cordon", "cordon", `Place no new instances on ${name}? Those it runs stay.`,
@@ -66,7 +65,7 @@ export function nodePage(main, store, drains, name, refreshDrains) {
       setText(meta, store.synced.node ? "No such node." : "Loading…");
       return;
     }
-    const state = nodeStatus(node, drains);
+    const state = nodeStatus(node);
     updateBadge(status, state);
     cordon.hidden = node.cordoned || node.lost;
     uncordon.hidden = !node.cordoned || node.lost;

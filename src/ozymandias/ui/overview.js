@@ -9,7 +9,7 @@ import {
 
 let firstJobMarked = false;
 
-export function overview(main, store, drains) {
+export function overview(main, store) {
   const nodes = h("div", { class: "cards", id: "nodes" });
   const jobs = h("ul", { class: "jobs", id: "jobs" });
   const events = h("ol", { class: "events", id: "events" });
@@ -26,7 +26,7 @@ export function overview(main, store, drains) {
 
   return function update() {
     keyed(nodes, store.nodes(), (n) => n.name, nodeCard, (el, node) =>
-      updateNodeCard(el, node, store, drains));
+      updateNodeCard(el, node, store));
     const allJobs = store.jobs();
     keyed(jobs, allJobs, (j) => j.name, jobRow, (el, job) => updateJobRow(el, job, store));
     emptyJobs.hidden = allJobs.length > 0 || !store.synced.job;
@@ -59,9 +59,9 @@ function nodeCard(node) {
   );
 }
 
-function updateNodeCard(el, node, store, drains) {
+function updateNodeCard(el, node, store) {
   const [head, address, meters, chips] = el.children;
-  const status = nodeStatus(node, drains);
+  const status = nodeStatus(node);
   updateBadge(head.lastChild, status);
   el.classList.toggle("lost", node.lost);
   const count = store.instances((i) => i.node === node.name && i.state !== "pending").length;

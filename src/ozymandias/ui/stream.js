@@ -1,13 +1,11 @@
 // Server-sent events read with fetch() and a ReadableStream: EventSource cannot
 // send the Authorization header. A stream resumes with Last-Event-ID after a
-// break; a node that answers a plain list instead (an older node, without
-// watch streams) is polled, each list read as a fresh relist.
+// break (the node answers what it missed, or RELIST and the whole state).
 
 import { failure, headers } from "./api.js";
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 10000;
-const POLL_MS = 1000;
 
 export function parseEvents(buffer, emit) {
   // Messages end with a blank line; what follows the last one waits for more.
@@ -59,8 +57,8 @@ export class Watch {
         this.status("reconnecting");
       }
       if (this.closed) return;
-      const wait = this.polling ? POLL_MS : this.retryMs;
-      if (!this.polling) this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      const wait = this.retryMs;
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
@@ -75,13 +73,7 @@ export class Watch {
       cache: "no-store",
     });
     if (!response.ok) throw await failure(response);
-    const type = response.headers.get("Content-Type") || "";
-    if (!type.startsWith("text/event-stream")) {
-      this.polling = true;
-      this.relist(await response.json());
-      return;
-    }
-    this.polling = false;
+    // A fresh start (no id to resume from) replaces whatever the store holds.
     if (this.lastId === null) this.sink({ type: "RELIST" });
     this.status("live");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -105,16 +97,4 @@ export class Watch {
     const type = data.type || message.event;
     this.sink({ type, name: data.name, object: data.object });
   }
-
-  relist(items) {
-    this.sink({ type: "RELIST" });
-    for (const object of items) this.sink({ type: "ADDED", name: nameOf(object), object });
-    this.sink({ type: "BOOKMARK" });
-    this.status("live (polling)");
-  }
-}
-
-function nameOf(object) {
-  // An event has no name in a plain list: its time, kind and subject tell it apart.
-  return object.name ?? `${object.time}-${object.kind}-${object.instance || object.node}`;
 }

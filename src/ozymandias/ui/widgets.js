@@ -94,11 +94,9 @@ export function updateBars(el, node) {
   });
 }
 
-export function nodeStatus(node, drains) {
-  if (node.lost) return "lost";
-  if (drains.get(node.name)) return "draining";
-  if (node.cordoned) return "cordoned";
-  return "ready";
+// ready, cordoned or draining as the node list says, or lost: gone while the page was open.
+export function nodeStatus(node) {
+  return node.lost ? "lost" : node.status;
 }
 
 export function badge(status) {
