@@ -9,7 +9,9 @@ export function condition(instance) {
     (c) => c.state === "exited" && c.exitCode !== 0,
   );
   if (instance.state === "failed") return "failed";
-  if (instance.state === "running" && exited) return "exited";
+  // A killed container makes its instance "starting" again until it is restarted: that
+  // is a death, and shown as one.
+  if (exited && instance.state !== "stopping") return "exited";
   if (instance.health === "unhealthy") return "unhealthy";
   if (instance.state === "running" && instance.health === "healthy") return "healthy";
   if (instance.state === "running" || instance.state === "starting") return "starting";
