@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver import Chrome
+from selenium.webdriver.support.select import Select
 
 from tests.support.auth import TEST_ADMIN_SECRET
 from tests.support.browser import (
@@ -108,6 +109,10 @@ def test_the_pages_list_the_instances_and_a_killed_one_turns_red_without_a_reloa
     rows = page.find_all("#instances tr")
     assert [row.get_attribute("data-instance") for row in rows] == [f"{job}-0", f"{job}-1"]
     wait_until(lambda: "numInstances: 2" in page.find("#spec").text, timeout=15, what="the spec")
+    show_logs(page, f"{job}-1")
+    wait_until(lambda: page.find("#log-output").text not in {"", "Loading…"}, timeout=15,
+               what="the log tail")  # fmt: skip
+    assert not page.find("#log-output").text.startswith("Could not")
     # A page that reloads loses this; one that follows the streams keeps it.
     dashboard.execute_script("window.keptAcrossUpdates = true")
 
@@ -160,6 +165,10 @@ def test_a_deploy_token_scales_from_the_page_and_a_read_token_is_told_no(
     assert console_errors(dashboard, allowed=lambda m: "403" in m and "/scale" in m) == []
     assert job_count(node, job) == 1
 
+    show_logs(page, f"{job}-0")
+    wait_until(lambda: "need a deploy" in page.find("#log-output").text, timeout=15,
+               what="the logs refused to a read token")  # fmt: skip
+    console_errors(dashboard)  # the logs' 403, expected
     page.find("#sign-out").click()
     page.wait_for("#token")
     assert dashboard.execute_script("return sessionStorage.length") == 0
@@ -169,6 +178,11 @@ def test_a_deploy_token_scales_from_the_page_and_a_read_token_is_told_no(
     assert job_count(node, job) == 3
     healthy_dots(page, job, 3)
     assert console_errors(dashboard) == []
+
+
+def show_logs(page: Dashboard, instance: str) -> None:
+    Select(page.find("#log-instance")).select_by_value(instance)
+    page.find(".log-form button[type=submit]").click()
 
 
 def job_count(node: NodeProcess, job: str) -> Any:
