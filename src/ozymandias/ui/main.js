@@ -90,6 +90,12 @@ $("sign-in").addEventListener("submit", async (event) => {
   signedIn();
 });
 $("sign-out").addEventListener("click", () => signOut());
+document.addEventListener("visibilitychange", () => {
+  for (const watch of watches) {
+    if (document.hidden) watch.pause();
+    else watch.resume();
+  }
+});
 whenUnauthorized((detail) => signOut(`Signed out: ${detail}`));
 window.addEventListener("hashchange", () => token.get() && route(true));
 

@@ -36,6 +36,8 @@ export class Watch {
     this.status = status;
     this.lastId = null;
     this.closed = false;
+    this.paused = false;
+    this.running = false;
     this.controller = null;
     this.retryMs = RETRY_FIRST_MS;
     this.run();
@@ -46,21 +48,37 @@ export class Watch {
     if (this.controller) this.controller.abort();
   }
 
+  // A hidden tab pauses: a browser opens at most 6 connections to one host and a
+  // dashboard holds 4, so another tab of the same browser could not load. Resuming
+  // sends Last-Event-ID: the node answers what was missed (or RELIST).
+  pause() {
+    this.paused = true;
+    if (this.controller) this.controller.abort();
+  }
+
+  resume() {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.running) this.run();
+  }
+
   async run() {
-    while (!this.closed) {
+    this.running = true;
+    while (!this.closed && !this.paused) {
       try {
         await this.once();
         this.retryMs = RETRY_FIRST_MS;
       } catch (error) {
-        if (this.closed) return;
-        if (error.status === 401 || error.status === 403) return;
+        if (this.closed || this.paused) break;
+        if (error.status === 401 || error.status === 403) break;
         this.status("reconnecting");
       }
-      if (this.closed) return;
+      if (this.closed || this.paused) break;
       const wait = this.retryMs;
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
+    this.running = false;
   }
 
   async once() {
