@@ -1,0 +1,130 @@
+"""What the scheduler, deployments and healthchecks count, where it happens (with fakes)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import cast
+
+import pytest
+from prometheus_client import REGISTRY
+
+from ozymandias.cluster.records import JobRecord, Node, Resources
+from ozymandias.health.checks import CheckResult
+from ozymandias.health.monitor import HealthMonitor
+from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.service import JobService
+from ozymandias.metrics.deployments import count_end
+from ozymandias.spec.loader import load_job
+from ozymandias.spec.models import HealthCheck
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.planning_inputs import PlanningInputs
+from tests.support.job_service_fakes import Etcd, Mirrors
+
+GiB = 1024**3
+NODE = Node(
+    name="n1",
+    address="10.0.0.1",
+    api_url="http://10.0.0.1:7070",
+    capacity=Resources(memory=GiB, disk=GiB),
+    started_at=0,
+)
+SMALL = load_job("name: web\ncontainers: {app: {image: web:1, memory: 64M}}\n")
+HUGE = load_job("name: web\ncontainers: {app: {image: web:1, memory: 4G}}\n")
+
+
+def inputs(job_revision: int) -> PlanningInputs:
+    job = JobRecord(spec=SMALL.model_copy(update={"num_instances": 2})) if job_revision else None
+    return PlanningInputs(
+        nodes=[NODE],
+        allocations={},
+        job=job,
+        job_revision=job_revision,
+        schedule=None,
+        schedule_revision=0,
+    )
+
+
+def service(etcd_at: int, mirrors_at: int) -> JobService:
+    store = cast(ClusterStore, Etcd(inputs(etcd_at)))
+    mirrors = cast(ClusterMirrors, Mirrors(inputs(mirrors_at)))
+    return JobService(store, mirrors, node_name="n1")
+
+
+@contextmanager
+def counting(name: str, **labels: str) -> Iterator[list[float]]:
+    """Yields a list that holds, after the block, how much the sample moved in it."""
+    before = REGISTRY.get_sample_value(name, labels) or 0.0
+    moved: list[float] = []
+    yield moved
+    moved.append((REGISTRY.get_sample_value(name, labels) or 0.0) - before)
+
+
+COMMITS = "ozy_scheduler_commits_total"
+
+
+async def test_a_lost_commit_race_counts_lost_then_won() -> None:
+    # The mirrors are behind etcd: the first commit loses, the re-planned one wins.
+    jobs = service(etcd_at=9, mirrors_at=7)
+    with (
+        counting(COMMITS, result="lost", reason="") as lost,
+        counting(COMMITS, result="won", reason="") as won,
+    ):
+        await jobs.apply(SMALL)
+    assert (lost, won) == ([1.0], [1.0])
+
+
+async def test_a_job_changed_since_its_index_counts_a_conflict() -> None:
+    jobs = service(etcd_at=9, mirrors_at=9)
+    with counting(COMMITS, result="conflict", reason="") as conflict, pytest.raises(JobRejected):
+        await jobs.apply(SMALL, check_index=7)
+    assert conflict == [1.0]
+
+
+@pytest.mark.parametrize(("dry_run", "counted"), [(False, 1.0), (True, 0.0)])
+async def test_a_job_that_does_not_fit_counts_rejected_with_its_problem_type(
+    dry_run: bool, counted: float
+) -> None:
+    jobs = service(etcd_at=0, mirrors_at=0)
+    with (
+        counting(COMMITS, result="rejected", reason="insufficient-memory") as rejected,
+        counting("ozy_scheduler_plan_duration_seconds_count", source="service") as plans,
+        pytest.raises(JobRejected),
+    ):
+        await jobs.apply(HUGE, dry_run=dry_run)
+    assert rejected == [counted]
+    assert plans == [1.0]  # planned either way
+
+
+@pytest.mark.parametrize(
+    ("status", "counted"),
+    [("successful", 1.0), ("failed", 1.0), ("reverted", 1.0), ("running", 0.0)],
+)
+def test_a_deployment_is_counted_by_how_it_ended(status: str, counted: float) -> None:
+    with counting("ozy_deployments_total", job="metrics-test", result=status) as ended:
+        count_end("metrics-test", status)
+    assert ended == [counted]
+
+
+async def test_every_healthcheck_is_counted_by_result_and_timed() -> None:
+    results = [CheckResult(False, "refused"), CheckResult(True, "ok")]
+    done = asyncio.Event()
+
+    async def probe() -> CheckResult:
+        if len(results) == 1:
+            done.set()
+        return results.pop(0) if results else CheckResult(True, "ok")
+
+    check = HealthCheck(type="tcp", port=80, interval=0.01, start_period=0)
+    monitor = HealthMonitor(check, probe, lambda state, result: None)
+    with (
+        counting("ozy_health_checks_total", type="tcp", result="fail") as failed,
+        counting("ozy_health_check_duration_seconds_count", type="tcp") as timed,
+    ):
+        monitor.start()
+        await asyncio.wait_for(done.wait(), timeout=10)
+        monitor.stop()
+    assert failed == [1.0]
+    assert timed[0] >= 1.0
