@@ -2,17 +2,28 @@
 
 A job's start shows in the instance gauges, a healthcheck that fails in the
 health counter (and, as the container is restarted for it, in the restarts
-counter), a commit in the scheduler's counter; and no token, no metrics.
+counter), a commit in the scheduler's counter; and no token, no metrics. A
+commit that loses a race on a real etcd is counted as lost, in process.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
 from pathlib import Path
 
 import httpx
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from ozymandias.cluster.records import Node, Resources
+from ozymandias.jobs.service import JobService
+from ozymandias.spec.loader import load_job
+from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.etcd import Etcd
+from tests.support.etcd import EtcdServer
 from tests.support.jobs import web_job
 from tests.support.nodes import NodeFactory, NodeProcess
 from tests.support.waiting import wait_until
@@ -112,3 +123,50 @@ def test_every_documented_metric_is_exposed_and_moves_with_the_node(
     assert value(after, "ozy_scheduler_plan_duration_seconds_count", source="service") >= 2
     assert value(after, "ozy_etcd_request_duration_seconds_count", operation="txn") >= 2
     assert value(after, "ozy_node_lease_refresh_age_seconds") < 15  # --lease-ttl 15
+
+
+async def test_a_commit_that_loses_a_race_on_etcd_is_counted_lost(etcd: EtcdServer) -> None:
+    """Two peers; one's mirrors stop before the other commits, so its first commit must lose."""
+    etcd.wipe()
+    connections = [Etcd(etcd.url) for _ in range(3)]
+    lease = await connections[0].grant_lease(60)
+    node = Node(
+        name="metrics-sim",
+        address="127.0.0.1",
+        api_url="http://127.0.0.1:9",
+        capacity=Resources(memory=1024**3, disk=1024**3),
+        started_at=time.time(),
+    )
+    assert await ClusterStore(connections[0]).register_node(node, lease)
+    stores = [ClusterStore(connection) for connection in connections[1:]]
+    mirrors = [store.mirrors() for store in stores]
+    tasks = [[asyncio.create_task(mirror.run()) for mirror in peer.all()] for peer in mirrors]
+    try:
+        for peer in mirrors:
+            await asyncio.wait_for(peer.wait_synced(), 15)
+        for task in tasks[1]:  # the second peer's view stops here: it has not seen the job
+            task.cancel()
+        first = JobService(stores[0], mirrors[0], node_name="p0")
+        second = JobService(stores[1], mirrors[1], node_name="p1")
+        lost_before = commits("lost")
+        won_before = commits("won")
+        await first.apply(load_job(web_job("mrace", 1)))
+        await second.apply(load_job(web_job("mrace", 2)))  # planned as a create: loses
+        assert commits("lost") - lost_before == 1
+        assert commits("won") - won_before == 2  # the first peer's, and the second's re-plan
+    finally:
+        for task in [task for peer in tasks for task in peer]:
+            task.cancel()
+        await asyncio.gather(*[task for peer in tasks for task in peer], return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await connections[0].revoke_lease(lease)
+        for connection in connections:
+            await connection.close()
+        etcd.wipe()
+
+
+def commits(result: str) -> float:
+    return (
+        REGISTRY.get_sample_value("ozy_scheduler_commits_total", {"result": result, "reason": ""})
+        or 0.0
+    )
