@@ -1,25 +1,29 @@
-"""What the scheduler, deployments and healthchecks count, where it happens (with fakes)."""
+"""What the scheduler, deployments, healthchecks and mirrors count, where it happens (fakes)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import cast
 
 import pytest
 from prometheus_client import REGISTRY
 
-from ozymandias.cluster.records import JobRecord, Node, Resources
+from ozymandias.cluster.records import JobRecord, Node, Resources, Schedule
 from ozymandias.health.checks import CheckResult
 from ozymandias.health.monitor import HealthMonitor
 from ozymandias.jobs.errors import JobRejected
+from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
 from ozymandias.metrics.deployments import count_end
 from ozymandias.spec.loader import load_job
 from ozymandias.spec.models import HealthCheck
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.etcd import Etcd as RealEtcd
+from ozymandias.store.etcd import KeyValue, StoreUnavailable, WatchEvent
+from ozymandias.store.mirror import Mirror
 from ozymandias.store.planning_inputs import PlanningInputs
 from tests.support.job_service_fakes import Etcd, Mirrors
 
@@ -128,3 +132,60 @@ async def test_every_healthcheck_is_counted_by_result_and_timed() -> None:
         monitor.stop()
     assert failed == [1.0]
     assert timed[0] >= 1.0
+
+
+class BreakingEtcd:
+    """Scans to nothing; its watch breaks `breaks` times, then blocks as a healthy one does."""
+
+    def __init__(self, breaks: int) -> None:
+        self.breaks = breaks
+        self.watches = 0
+        self.followed = asyncio.Event()
+
+    async def scan(self, prefix: bytes) -> tuple[int, list[KeyValue]]:
+        return 10, []
+
+    async def watch_prefix(self, prefix: bytes, start_revision: int) -> AsyncIterator[WatchEvent]:
+        self.watches += 1
+        if self.watches <= self.breaks:
+            raise StoreUnavailable("the watch broke")
+        self.followed.set()
+        await asyncio.Event().wait()
+        yield WatchEvent(prefix, None, start_revision)  # never reached: it blocks above
+
+
+async def test_each_broken_watch_of_a_mirror_is_counted_as_a_reconnect() -> None:
+    etcd = BreakingEtcd(breaks=2)
+    mirror: Mirror[bytes] = Mirror(cast(RealEtcd, etcd), b"/metrics-test/", lambda _, raw: raw)
+    with counting("ozy_etcd_watch_reconnects_total", prefix="/metrics-test/") as reconnects:
+        task = asyncio.create_task(mirror.run())
+        try:
+            await asyncio.wait_for(etcd.followed.wait(), timeout=10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert reconnects == [2.0]
+
+
+async def test_a_re_placement_counts_the_instances_it_moved() -> None:
+    live = Node(
+        name="n2",
+        address="10.0.0.2",
+        api_url="http://10.0.0.2:7070",
+        capacity=Resources(memory=GiB, disk=GiB),
+        started_at=0,
+    )
+    job = JobRecord(spec=SMALL.model_copy(update={"num_instances": 2}))
+    # Both instances were on n1, which is gone: n2 takes them.
+    lost = PlanningInputs(
+        nodes=[live],
+        allocations={"n1": (Resources(memory=128 * 1024**2), 3)},
+        job=job,
+        job_revision=5,
+        schedule=Schedule(job="web", placements={0: "n1", 1: "n1"}),
+        schedule_revision=6,
+    )
+    store, mirrors = cast(ClusterStore, Etcd(lost)), cast(ClusterMirrors, Mirrors(lost))
+    with counting("ozy_scheduler_replacements_total", job="web") as moved:
+        await Replacer(store, mirrors, node_name="n2")._place_job("web")
+    assert moved == [2.0]
