@@ -255,6 +255,7 @@ class JobService:
                 if purge_volumes
                 else [],
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
             names = [volume.full_name for volume in volumes]

@@ -13,6 +13,8 @@ CHECK_DURATION = Histogram(
     "ozy_health_check_duration_seconds",
     "How long one healthcheck took, by type (http, tcp, exec).",
     ["type"],
+    # From a local tcp connect (under a millisecond) to an exec's timeout (5 s by default).
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
 

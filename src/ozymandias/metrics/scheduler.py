@@ -1,7 +1,7 @@
 """The scheduler's metrics: how long plans take, how their commits end, what is left pending.
 
-Every node plans (submits, re-placements, system jobs) and races its peers
-to commit, so each node counts its own plans and commits.
+Every node plans (submits, re-placements, system jobs, deployment steps) and
+races its peers to commit, so each node counts its own plans and commits.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ PLAN_DURATION = Histogram(
     "ozy_scheduler_plan_duration_seconds",
     "How long one placement plan took to compute, by what asked for it.",
     ["source"],
+    # Most plans take well under a millisecond; a big job on a big cluster, seconds.
+    buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10),
 )
 COMMITS = Counter(
     "ozy_scheduler_commits_total",
