@@ -11,6 +11,7 @@ import typer
 
 from ozymandias.cli.app import (
     DEFAULT_WAIT_SECONDS,
+    LogFormatOption,
     YesOption,
     call,
     configure_logging,
@@ -55,6 +56,7 @@ def up(
     ] = 8080,
     pod_subnet: PodSubnetOption = None,
     cluster_cidr: ClusterCidrOption = DEFAULT_CLUSTER_CIDR,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
 
@@ -76,13 +78,14 @@ def up(
         ingress_port=ingress_port,
         pod_subnet=pod_subnet,
         cluster_cidr=cluster_cidr,
+        log_format=log_format,
     )
     if data_dir is not None:
         config.data_root = data_dir
     if name is not None:
         config.node_name = name
     if not detach:
-        configure_logging()
+        configure_logging(log_format, config.node_name)
         run_in_foreground(config)
         return
     try:

@@ -51,6 +51,7 @@ class LocalClusterConfig:
     node_name: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
     pod_subnet: str | None = None  # None: the node leases one, avoiding what the host uses
     cluster_cidr: str = DEFAULT_CLUSTER_CIDR
+    log_format: str = "text"  # the daemon's --log-format, passed on by --detach
 
     @property
     def pid_file(self) -> Path:
@@ -208,6 +209,8 @@ def start_detached(
         config.node_name,
         "--cluster-cidr",
         config.cluster_cidr,
+        "--log-format",
+        config.log_format,
     ]
     if config.etcd:
         command += ["--etcd", config.etcd]
