@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ozymandias.ingress.haproxy import stderr_level
 from ozymandias.logs.json_format import JsonFormatter, rfc3339_utc
 from ozymandias.logs.setup import (
     RequestLinesToDebug,
@@ -180,3 +181,17 @@ def test_bad_settings_say_what_is_accepted(parse: Any, text: str, message: str) 
 
 def test_formats() -> None:
     assert [parse_format(text) for text in ("text", "JSON")] == ["text", "json"]
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("[NOTICE]   (14988) : New worker (14990) forked", logging.DEBUG),
+        ("[NOTICE]   (14988) : Loading success.", logging.DEBUG),
+        ("[WARNING]  (14988) : Exiting Master process...", logging.WARNING),
+        ("[ALERT]    (14988) : config : parsing [x.cfg:3] : unknown keyword", logging.WARNING),
+        ("something HAProxy never says", logging.WARNING),
+    ],
+)
+def test_haproxy_notices_are_debug(line: str, level: int) -> None:
+    assert stderr_level(line) == level

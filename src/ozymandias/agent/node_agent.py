@@ -353,9 +353,14 @@ class NodeAgent:
                 instance.version, streak, time.monotonic() + delay
             )
             reason = f"{error}; retrying in {delay:.0f}s"
-            log.warning("%s failed to start: %s", instance_name(*key), reason)
             await self._reporter.publish_state(instance, InstanceState.FAILED, reason)
-            await self._reporter.record(instance.job, instance.index, "instance-failed", reason)
+            await self._reporter.record(
+                instance.job,
+                instance.index,
+                "instance-failed",
+                f"failed to start: {reason}",
+                level=logging.WARNING,
+            )
             return
         self._start_back_offs.pop(key, None)
         local = LocalPod(info.name, instance.job, instance.index, instance.version)

@@ -171,7 +171,12 @@ class Reporter:
     async def record_for(self, pod: LocalPod, kind: str, message: str) -> None:
         await self.record(pod.job, pod.index, kind, message)
 
-    async def record(self, job: str, index: int, kind: str, message: str) -> None:
+    async def record(
+        self, job: str, index: int, kind: str, message: str, level: int = logging.INFO
+    ) -> None:
+        """Log an instance's event (its starts, stops, failures, restarts, health) and
+        record it in etcd for `ozy get events`."""
+        log.log(level, "%s: %s", instance_name(job, index), message, extra=log_fields(job, index))
         await self._store.record_event(
             Event(
                 time=time.time(),
@@ -182,3 +187,8 @@ class Reporter:
                 node=self._state.node_name,
             )
         )
+
+
+def log_fields(job: str, index: int) -> dict[str, str]:
+    """The fields of a log line about one instance."""
+    return {"job": job, "instance": instance_name(job, index)}

@@ -403,7 +403,18 @@ class JobService:
             count_commit(outcome.won)
             if not outcome.won:
                 return LOST
-            await self._event(name, "job-committed", _describe_commit(applied))
+            committed = _describe_commit(applied)
+            log.info(
+                "committed %s: %s",
+                name,
+                committed,
+                extra={
+                    "job": name,
+                    "version": record.version,
+                    "nodes": sorted(set(result.placed.values())),
+                },
+            )
+            await self._event(name, "job-committed", committed)
             for victim in placement.victims:
                 await self._event(
                     victim.job,
@@ -420,7 +431,7 @@ class JobService:
                 give_up=lambda attempts: StoreUnavailable(
                     f"gave up on {name} after {attempts} conflicting commits"
                 ),
-                on_lost=lambda number: log.info(
+                on_lost=lambda number: log.debug(
                     "commit of %s lost a race (attempt %d); re-planning", name, number + 1
                 ),
             )

@@ -85,6 +85,8 @@ def log_handler(level: int, log_format: str, node: str | None) -> logging.Handle
 def configure_logging(level: int, log_format: str = "text", node: str | None = None) -> None:
     """Route every logger to one handler on stderr, replacing any handler set before."""
     logging.basicConfig(level=level, handlers=[log_handler(level, log_format, node)], force=True)
+    # Python's warnings too, else they reach stderr unformatted (a non-JSON line).
+    logging.captureWarnings(True)
     # Above DEBUG their request lines are dropped anyway: not even made.
     quiet = logging.NOTSET if level <= logging.DEBUG else logging.WARNING
     for name in REQUEST_LOGGERS:
