@@ -66,7 +66,7 @@ def test_a_json_log_is_one_object_per_line_with_the_event_fields(
             if line["level"] == "INFO" and line.get("job") == job and needle in line["msg"]
         ]
 
-    committed = about(name, "committed")
+    committed = about(name, "placed")
     assert committed and committed[0]["version"] == 1 and committed[0]["nodes"] == ["jn1"]
     started = about(name, "started on jn1")
     assert {line["instance"] for line in started} == {f"{name}-0", f"{name}-1"}

@@ -403,18 +403,13 @@ class JobService:
             count_commit(outcome.won)
             if not outcome.won:
                 return LOST
-            committed = _describe_commit(applied)
-            log.info(
-                "committed %s: %s",
+            await self._event(
                 name,
-                committed,
-                extra={
-                    "job": name,
-                    "version": record.version,
-                    "nodes": sorted(set(result.placed.values())),
-                },
+                "job-committed",
+                _describe_commit(applied),
+                version=record.version,
+                nodes=sorted(set(result.placed.values())),
             )
-            await self._event(name, "job-committed", committed)
             for victim in placement.victims:
                 await self._event(
                     victim.job,
@@ -459,7 +454,9 @@ class JobService:
         except TimeoutError:
             log.warning("mirrors did not show revision %d in time", outcome.revision)
 
-    async def _event(self, job: str, kind: str, message: str) -> None:
+    async def _event(self, job: str, kind: str, message: str, **fields: object) -> None:
+        """Log a job's news (with `fields`), and record it for `ozy get events`."""
+        log.info("%s: %s", job, message, extra={"job": job, **fields})
         await self._store.record_event(
             Event(time=time.time(), kind=kind, message=message, job=job, node=self._node_name)
         )
