@@ -14,6 +14,7 @@ from ozymandias.ingress.haproxy import stderr_level
 from ozymandias.logs.json_format import JsonFormatter, rfc3339_utc
 from ozymandias.logs.setup import (
     RequestLinesToDebug,
+    last_words_logged,
     log_handler,
     parse_format,
     parse_level,
@@ -195,3 +196,26 @@ def test_formats() -> None:
 )
 def test_haproxy_notices_are_debug(line: str, level: int) -> None:
     assert stderr_level(line) == level
+
+
+def test_with_json_a_daemon_says_why_it_stops_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(SystemExit) as stop, last_words_logged("json"):
+        raise SystemExit("etcd at http://10.0.0.1:2379 did not answer")
+    assert stop.value.code == 1
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("CRITICAL", "etcd at http://10.0.0.1:2379 did not answer")
+    ]
+    caplog.clear()
+    with pytest.raises(SystemExit) as stop, last_words_logged("json"):
+        raise RuntimeError("boom")
+    assert stop.value.code == 1
+    assert caplog.records[0].exc_info is not None
+
+
+@pytest.mark.parametrize(("log_format", "code"), [("text", "a reason"), ("json", 0)])
+def test_other_exits_pass_unchanged(log_format: str, code: str | int) -> None:
+    with pytest.raises(SystemExit) as stop, last_words_logged(log_format):
+        raise SystemExit(code)
+    assert stop.value.code == code

@@ -26,6 +26,7 @@ from ozymandias.cli.job_commands import apply
 from ozymandias.cli.node_commands import ClusterCidrOption, PodSubnetOption
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
+from ozymandias.logs.setup import last_words_logged
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.loader import load_job
 
@@ -86,7 +87,8 @@ def up(
         config.node_name = name
     if not detach:
         configure_logging(log_format, config.node_name)
-        run_in_foreground(config)
+        with last_words_logged(log_format):
+            run_in_foreground(config)
         return
     try:
         started = start_detached(config, progress=show_progress)

@@ -10,8 +10,10 @@ DEBUG, where `OZY_LOG_LEVEL=DEBUG` still shows them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Final
 
 from ozymandias.logs.json_format import JsonFormatter
@@ -23,6 +25,8 @@ LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REQUEST_LOGGERS: Final = ("httpx", "httpcore", "uvicorn.access", "uvicorn.error")
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DAEMON_TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(node)s %(name)s: %(message)s"
+
+log = logging.getLogger(__name__)
 
 
 def parse_level(text: str) -> int:
@@ -91,6 +95,28 @@ def configure_logging(level: int, log_format: str = "text", node: str | None = N
     quiet = logging.NOTSET if level <= logging.DEBUG else logging.WARNING
     for name in REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
+
+
+@contextlib.contextmanager
+def last_words_logged(log_format: str) -> Iterator[None]:
+    """Around a daemon's run: with JSON, why it stops is a JSON line too.
+
+    A SystemExit's message and an uncaught traceback would reach stderr as plain
+    text. In text they stay so: `ozy up` shows the last line of a failed start.
+    """
+    if log_format != "json":
+        yield
+        return
+    try:
+        yield
+    except SystemExit as stop:
+        if not isinstance(stop.code, str):
+            raise
+        log.critical("%s", stop.code)
+        raise SystemExit(1) from None
+    except Exception:
+        log.critical("the daemon failed", exc_info=True)
+        raise SystemExit(1) from None
 
 
 def _under(name: str, loggers: tuple[str, ...]) -> bool:
