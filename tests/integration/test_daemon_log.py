@@ -4,28 +4,35 @@ while nothing changes (issue #18: a node with a healthy job logs nothing at INFO
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+from ozymandias.client_config import TOKEN_ENV
 from tests.support.jobs import HTTP_HEALTHCHECK, WEB_IMAGE, web_job
-from tests.support.machine import run
-from tests.support.nodes import NodeFactory, NodeProcess
+from tests.support.machine import REPO, free_port, free_port_pair, run
+from tests.support.nodes import NodeFactory, remove_everything_of_node
 from tests.support.podman import app_container
 from tests.support.waiting import wait_until
 
 QUIET_SECONDS = 30
 
 
-def json_lines(node: NodeProcess) -> list[dict[str, Any]]:
-    """Every line of the node's log, parsed; fails on a line that is not a JSON object."""
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """Every line of a daemon's log, parsed; fails on a line that is not a JSON object with
+    the four keys and the node's name."""
     lines = []
-    for number, line in enumerate(node.log_path.read_text().splitlines(), 1):
+    for number, line in enumerate(log.read_text().splitlines(), 1):
         try:
             parsed = json.loads(line)
         except ValueError:
-            raise AssertionError(f"line {number} of {node.log_path} is no JSON: {line!r}") from None
+            raise AssertionError(f"line {number} of {log} is no JSON: {line!r}") from None
         assert isinstance(parsed, dict), f"line {number} is no object: {line!r}"
+        assert {"time", "level", "logger", "msg", "node"} <= parsed.keys(), line
         lines.append(parsed)
     return lines
 
@@ -50,9 +57,8 @@ def test_a_json_log_is_one_object_per_line_with_the_event_fields(
     )
     node.stop()  # its shutdown lines are read too
 
-    lines = json_lines(node)
+    lines = json_lines(node.log_path)
     for line in lines:
-        assert {"time", "level", "logger", "msg"} <= line.keys(), line
         assert line["node"] == "jn1", line
         assert line["time"].endswith("Z") and len(line["time"]) == len("2026-12-07T14:10:00.500Z")
     # The harness runs nodes at DEBUG: the podman client's request lines are there, as DEBUG.
@@ -127,3 +133,37 @@ def test_an_idle_node_with_a_healthy_job_logs_nothing_at_info(make_node: NodeFac
     assert checks_run(name) - checks_before >= QUIET_SECONDS // 2, "the checks did not run"
     assert {item["health"] for item in node.instances(name)} == {"healthy"}
     assert written == "", f"an idle node logged at INFO or above:\n{written}"
+
+
+def test_ozy_up_passes_the_log_format_to_its_detached_daemon(
+    tmp_path: Path, pod_range: str, example_images: None
+) -> None:
+    data_dir, name = tmp_path / "ozy", "log-up-node"
+    api = f"http://127.0.0.1:{free_port()}"
+    environment = {
+        **{key: value for key, value in os.environ.items() if key != TOKEN_ENV},
+        "OZY_API": api,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # its token goes there, not the user's
+    }
+
+    def ozy(*arguments: str, check: bool = True) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "ozymandias.cli.main", *arguments],
+            capture_output=True,
+            check=check,
+            timeout=180,
+            cwd=REPO,
+            env=environment,
+        )
+
+    try:
+        ozy(
+            "up", "--detach", "--data-dir", str(data_dir), "--api-port", api.rsplit(":", 1)[1],
+            "--etcd-port", str(free_port_pair()), "--name", name, "--log-format", "json",
+        )  # fmt: skip
+    finally:
+        ozy("down", "--data-dir", str(data_dir), check=False)
+        remove_everything_of_node(name)
+    lines = json_lines(data_dir / "up.log")
+    assert any(line["msg"].startswith(f"node {name} is up") for line in lines)
+    assert {line["node"] for line in lines} == {name}
