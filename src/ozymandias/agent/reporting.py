@@ -154,19 +154,34 @@ class Reporter:
         try:
             await self._store.put_instance_status(status, self._lease_id())
         except StoreUnavailable as error:
-            log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
+            log.warning(
+                "could not report %s: %s",
+                instance_name(status.job, status.index),
+                error,
+                extra=log_fields(status.job, status.index),
+            )
 
     async def _put_leaving_status(self, status: InstanceStatus) -> None:
         try:
             await self._store.put_leaving_instance_status(status, self._lease_id())
         except StoreUnavailable as error:
-            log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
+            log.warning(
+                "could not report %s: %s",
+                instance_name(status.job, status.index),
+                error,
+                extra=log_fields(status.job, status.index),
+            )
 
     async def delete_status(self, key: InstanceKey) -> None:
         try:
             await self._store.delete_instance_status(*key, self._state.node_name)
         except StoreUnavailable as error:
-            log.warning("could not clear the status of %s: %s", instance_name(*key), error)
+            log.warning(
+                "could not clear the status of %s: %s",
+                instance_name(*key),
+                error,
+                extra=log_fields(*key),
+            )
 
     async def record_for(self, pod: LocalPod, kind: str, message: str) -> None:
         await self.record(pod.job, pod.index, kind, message)
