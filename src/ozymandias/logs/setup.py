@@ -62,7 +62,8 @@ class RequestLinesToDebug(logging.Filter):
 
 
 class NodeName(logging.Filter):
-    """Puts the daemon's node name on every record, as `node`."""
+    """Puts the daemon's node name on every record, as `node`: a line about another node
+    names it under a key of its own (`lost_node`, `nodes`)."""
 
     def __init__(self, node: str) -> None:
         super().__init__()
