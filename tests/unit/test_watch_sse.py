@@ -35,3 +35,15 @@ def test_bookmark_relist_and_keepalive() -> None:
         "job",
     )
     assert sse.KEEPALIVE.startswith(b":")  # a comment: clients skip it
+
+
+def test_the_client_reader_takes_messages_split_anywhere() -> None:
+    change = Change(ChangeType.ADDED, "n1", {"name": "n1"})
+    wire = (
+        sse.change_message("node", 5, change) + sse.KEEPALIVE + sse.bookmark("node", 5)
+    ).decode()
+    for cut in range(1, len(wire)):
+        reader = sse.Reader()
+        messages = reader.feed(wire[:cut]) + reader.feed(wire[cut:])
+        assert [(m[0], m[1]) for m in messages] == [(5, "ADDED"), (5, "BOOKMARK")], cut
+        assert messages[0][2]["object"] == {"name": "n1"}
