@@ -64,6 +64,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
         operations.append(result.ok())
     assert len(operations) >= 20  # every router's operations are in the document
     calls: dict[str, int] = {}
+    streams: list[str] = []  # the watch streams checked as they start
 
     for operation in operations:
         cases = st.one_of(
@@ -83,6 +84,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
             label = case.operation.label
             calls[label] = calls.get(label, 0) + 1
             if _watches(case):
+                streams.append(label)
                 _check_watch(case, node.api)
                 return
             case.call_and_validate(base_url=node.api, checks=CHECKS, timeout=30, headers=bearer())
@@ -91,6 +93,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
 
     assert sum(calls.values()) >= 1000, calls
     assert set(calls) == {operation.label for operation in operations}
+    assert len(set(streams)) == 4, set(streams)  # instances, jobs, nodes, events
     assert node.answers(), node.log_tail()
     assert etcd.node_lease("fuzz1") == lease
     assert "FENCING" not in node.log_path.read_text()

@@ -8,8 +8,10 @@ open at once are bounded; a node stops promptly with streams open.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from tests.support.cli_process import RunningOzy
 from tests.support.jobs import web_job
 from tests.support.machine import run
 from tests.support.nodes import NodeFactory
@@ -179,3 +181,62 @@ def test_watch_streams_are_bounded_and_end_when_the_node_stops(make_node: NodeFa
     finally:
         for stream in streams:
             stream.close()
+
+
+def starts_with(lines: list[str], *words: str) -> bool:
+    return any(line.split()[: len(words)] == list(words) for line in lines if line.strip())
+
+
+def test_the_cli_prints_the_table_then_a_row_per_change_until_ctrl_c(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("watch-cli")
+    table = RunningOzy(node.api, "get", "instances", "-w")
+    events = RunningOzy(node.api, "get", "jobs", "-w", "-o", "json")
+    try:
+        table.wait_for(lambda lines: "no instances" in lines, "empty table")
+        events.wait_for(lambda lines: len(lines) >= 1, "the bookmark")
+        assert node.apply(web_job("cliw", 1)).status_code == 201
+        table.wait_for(lambda ls: starts_with(ls, "ADDED", "cliw-0"), "an ADDED row")
+        table.wait_for(
+            lambda ls: any(line.split()[:2] == ["MODIFIED", "cliw-0"] and "running" in line
+                           for line in ls),
+            "a row of the instance running",
+        )  # fmt: skip
+        assert node.request("DELETE", "/v1/jobs/cliw").is_success
+        table.wait_for(lambda ls: starts_with(ls, "DELETED", "cliw-0"), "a DELETED row")
+        assert table.interrupt() == 0
+
+        lines = events.wait_for(
+            lambda ls: any('"DELETED"' in line for line in ls), "the job's deletion as JSON"
+        )
+        parsed = [json.loads(line) for line in lines]  # one event per line
+        assert parsed[0]["type"] == "BOOKMARK"
+        assert [event["type"] for event in parsed][-1] == "DELETED"
+        assert {event["name"] for event in parsed[1:]} == {"cliw"}
+        assert events.interrupt() == 0
+    finally:
+        table.kill()
+        events.kill()
+
+
+def test_the_cli_reconnects_when_its_node_restarts_and_lists_again(
+    make_node: NodeFactory,
+) -> None:
+    node = make_node("watch-back")
+    watching = RunningOzy(node.api, "get", "nodes", "-w")
+    try:
+        watching.wait_for(lambda ls: starts_with(ls, "watch-back"), "the node's row")
+        node.stop()
+        node.start()
+        # The restarted node does not hold the old changes: RELIST, and the table again.
+        def second_table(lines: list[str]) -> bool:
+            headers = [i for i, line in enumerate(lines) if line.startswith("NAME")]
+            return len(headers) == 2 and starts_with(lines[headers[1] + 1 :], "watch-back")
+
+        watching.wait_for(second_table, "a second table, with the node")
+        assert any("reconnecting" in line for line in watching.stderr), watching.stderr
+        assert any("listing again" in line for line in watching.stderr), watching.stderr
+        assert watching.interrupt() == 0
+    finally:
+        watching.kill()
