@@ -92,7 +92,13 @@ class Mirror(Generic[T]):
         longer knows (a scan replaced everything, or the log has moved on)."""
         if revision < self._log_floor:
             return None
-        return {key for changed_at, key in self._log if changed_at > revision}
+        changed = set()
+        # Newest first, so a pass reads only what is new to it.
+        for changed_at, key in reversed(self._log):
+            if changed_at <= revision:
+                break
+            changed.add(key)
+        return changed
 
     async def _scan(self) -> None:
         revision, pairs = await self._etcd.scan(self.prefix)
