@@ -14,7 +14,7 @@ from typing import Any
 from tests.support.cli_process import RunningOzy
 from tests.support.jobs import web_job
 from tests.support.machine import run
-from tests.support.nodes import NodeFactory
+from tests.support.nodes import NodeFactory, NodeProcess
 from tests.support.podman import app_container
 from tests.support.sse import EventStream, Message, initial_objects
 
@@ -240,3 +240,39 @@ def test_the_cli_reconnects_when_its_node_restarts_and_lists_again(
         assert watching.interrupt() == 0
     finally:
         watching.kill()
+
+
+def test_an_id_from_one_node_resumes_on_another(make_node: NodeFactory) -> None:
+    first = make_node("watch-one")
+    second = make_node("watch-two")
+    # The second node follows instances from here on (its first watcher starts that).
+    warm = EventStream(second.api, "/v1/instances", verify=second.verify)
+    try:
+        warm.wait_for(bookmarked, "the second node's list")
+    finally:
+        warm.close()
+    stream = EventStream(first.api, "/v1/instances", verify=first.verify)
+    try:
+        held = stream.wait_for(bookmarked, "the first node's list")
+    finally:
+        stream.close()
+    assert node_count(first) == 2
+    assert first.apply(web_job("roams", 2)).status_code == 201
+    first.wait_running("roams", 2)
+    expected = {item["name"]: item for item in second.request("GET", "/v1/instances").json()}
+
+    resumed = EventStream(
+        second.api, "/v1/instances", last_event_id=held[-1].id, verify=second.verify
+    )
+    try:
+        messages = resumed.wait_for(
+            lambda ms: apply_changes(initial_objects(held), ms) == expected,
+            "the changes, from the other node",
+        )
+        assert not any(m.event == "RELIST" for m in messages)
+    finally:
+        resumed.close()
+
+
+def node_count(node: NodeProcess) -> int:
+    return len(node.request("GET", "/v1/nodes").json())

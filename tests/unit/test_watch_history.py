@@ -73,3 +73,9 @@ def test_a_forgotten_batch_that_shared_its_revision_makes_that_revision_too_old(
     with pytest.raises(TooOld):
         kept.since(15)
     assert revisions(kept.since(16)) == [20]
+
+
+def test_a_batch_at_the_start_revision_is_sent_again_from_it() -> None:
+    # A new watcher's list is labelled with the start; a lagging mirror's batch came after it.
+    kept = history(batch(10), batch(12), start=10)
+    assert revisions(kept.since(10)) == [10, 12]

@@ -78,6 +78,7 @@ class Things:
             lambda: {key[len(PREFIX) :].decode() for key in self.mirror.items},
             self.views,
             self.mirror.wait_synced,
+            lambda: self.mirror.revision,
         )
 
     def views(self, groups: set[str]) -> dict[str, dict[str, dict[str, Any]]]:
