@@ -229,6 +229,7 @@ def test_the_cli_reconnects_when_its_node_restarts_and_lists_again(
         watching.wait_for(lambda ls: starts_with(ls, "watch-back"), "the node's row")
         node.stop()
         node.start()
+
         # The restarted node does not hold the old changes: RELIST, and the table again.
         def second_table(lines: list[str]) -> bool:
             headers = [i for i, line in enumerate(lines) if line.startswith("NAME")]

@@ -47,9 +47,7 @@ def everything(_: dict[str, Any]) -> bool:
             everything,
             [
                 Listing([]),
-                Note(
-                    "the node no longer holds the changes since the last one seen: listing again"
-                ),
+                Note("the node no longer holds the changes since the last one seen: listing again"),
                 Listing([A2]),
             ],
         ),
