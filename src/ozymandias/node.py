@@ -59,8 +59,10 @@ from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
 from ozymandias.store.secret_store import SecretStore
+from ozymandias.store.watch_sources import events_mirror
 from ozymandias.volumes.local_disk import LocalDisks
 from ozymandias.volumes.shared_dirs import SharedDirs
+from ozymandias.watch.watches import Watches
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class _Term:
     ingress: IngressController
     load: LoadReporter
     server: ApiServer
+    watches: Watches
 
 
 @dataclass
@@ -310,6 +313,7 @@ class NodeDaemon:
             trusted_proxies=config.ingress_trusted_proxies,
         )
         ingress = IngressController(self.mirrors, haproxy, config.ingress_tcp_ports)
+        watches = Watches(self.mirrors, lambda: events_mirror(self.store.etcd))
         guard = Guard(self.mirrors.tokens)
         guard.set_peer_secret(self.peer_secret)
         app = create_app(
@@ -334,6 +338,7 @@ class NodeDaemon:
                 self.key_file,
                 node_name=node.name,
             ),
+            watches=watches,
         )
         server = api_server(
             app, config.api_host, config.api_port, config.api_limits, config.api_tls
@@ -355,6 +360,7 @@ class NodeDaemon:
             ingress,
             load,
             server,
+            watches,
         )
 
     async def _start(self, term: _Term, group: asyncio.TaskGroup) -> _Tasks:
@@ -437,6 +443,8 @@ class NodeDaemon:
             fenced = await self._fence(term.node)
         else:
             await term.agent.stop_all_pods(keep_local_volumes=self.config.keep_local_volumes)
+        # Open watch streams would hold the server's shutdown for as long as their clients read.
+        await term.watches.close()
         term.server.should_exit = True
         await tasks.server
         for task in tasks.last:

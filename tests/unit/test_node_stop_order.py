@@ -53,6 +53,14 @@ class FakeServer:
     should_exit = False
 
 
+class FakeWatches:
+    def __init__(self, done: list[str]) -> None:
+        self.done = done
+
+    async def close(self) -> None:
+        self.done.append("watches closed")
+
+
 async def forever(name: str, done: list[str]) -> None:
     try:
         await asyncio.Event().wait()
@@ -79,7 +87,8 @@ async def stop(daemon: NodeDaemon, done: list[str], lost: bool) -> str | None:
 
     term = _Term(own, [], cast(Any, None), cast(Any, None), cast(Any, FakeAgent(done)),
                  cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None),
-                 cast(Any, None), cast(Any, None), cast(Any, server))  # fmt: skip
+                 cast(Any, None), cast(Any, None), cast(Any, server),
+                 cast(Any, FakeWatches(done)))  # fmt: skip
     tasks = _Tasks(
         agent=asyncio.create_task(forever("agent", done)),
         services=[asyncio.create_task(forever("replacer", done))],
@@ -98,6 +107,8 @@ async def test_a_stopped_node_stops_its_pods_then_the_api(tmp_path: Path) -> Non
     assert await stop(daemon(tmp_path, done), done, lost=False) is None
     assert done[:2] == ["cancelled agent", "stop pods"]
     assert done.index("stop pods") < done.index("API stopped")
+    # Open watch streams end first, or the API's shutdown would wait on their clients.
+    assert done.index("watches closed") < done.index("API stopped")
     assert "cancelled replacer" in done
     assert done[-1] == "cancelled keeper"  # the lease is kept until the API has stopped
 

@@ -47,6 +47,7 @@ from ozymandias.api.problems import (
 )
 from ozymandias.api.request_limits import ApiLimits, Follows, RequestLimits
 from ozymandias.api.services import ApiServices
+from ozymandias.api.watch_stream import WatchStreams
 from ozymandias.cluster.records import Node
 from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
@@ -59,6 +60,8 @@ from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.dns_store import DnsStore
+from ozymandias.store.watch_sources import events_mirror
+from ozymandias.watch.watches import Watches
 
 # In the order their routes are matched (their paths do not overlap).
 _ROUTERS = [
@@ -99,6 +102,7 @@ def create_app(
     etcd_contact: EtcdContact,
     peers: PeerLink,
     secret_service: SecretService,
+    watches: Watches | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Ozymandias",
@@ -128,6 +132,10 @@ def create_app(
         peers=peers,
         secrets=secret_service,
         deployments=OperatorActions(store),
+        watches=WatchStreams(
+            watches if watches is not None else Watches(mirrors, lambda: events_mirror(store.etcd)),
+            limits,
+        ),
     )
     for router in _ROUTERS:
         app.include_router(router)

@@ -21,16 +21,33 @@ from ozymandias.api.instance_proxy import (
 )
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
+from ozymandias.api.watch_stream import WATCH_RESPONSES, LastEventId, Watch
 from ozymandias.log_window import MAX_SINCE_LENGTH, MAX_TAIL, parse_since
+from ozymandias.watch.feeds import INSTANCE
 
 router = APIRouter(tags=["instances"])
 
 
-@router.get("/v1/instances", dependencies=[requires(Role.READ)])
-async def list_instances(services: Services, job: str | None = None) -> list[dict[str, Any]]:
+@router.get(
+    "/v1/instances",
+    dependencies=[requires(Role.READ)],
+    response_model=list[dict[str, Any]],
+    responses=WATCH_RESPONSES,
+)
+async def list_instances(
+    request: Request,
+    services: Services,
+    job: Annotated[str | None, Query(max_length=253)] = None,
+    watch: Watch = False,
+    last_event_id: LastEventId = None,
+) -> Any:
     mirrors = services.mirrors
     if job is not None and mirrors.job(job) is None:
         raise job_not_found(job)
+    if watch:
+        return services.watches.open(
+            request, INSTANCE, last_event_id, lambda item: job is None or item["job"] == job
+        )
     names = [job] if job else [record.spec.name for record in views.sorted_jobs(mirrors)]
     return [item for name in names for item in views.instances_of(name, mirrors)]
 

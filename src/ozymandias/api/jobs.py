@@ -17,12 +17,14 @@ from ozymandias.api.auth import require_role, requires
 from ozymandias.api.errors import job_not_found, submit
 from ozymandias.api.problems import Problem, read_json_body
 from ozymandias.api.services import ApiServices, Services
+from ozymandias.api.watch_stream import WATCH_RESPONSES, LastEventId, Watch
 from ozymandias.ingress.port_range import ports_outside_range
 from ozymandias.ingress.routes import conflicts_added
 from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.service import ApplyResult
 from ozymandias.spec.loader import SpecError, check_instances, load_job
 from ozymandias.spec.models import JobSpec
+from ozymandias.watch.feeds import JOB
 
 router = APIRouter(tags=["jobs"])
 
@@ -101,8 +103,17 @@ def _warnings(spec: JobSpec, services: ApiServices) -> list[str]:
     return [f"ingress: {conflict}" for conflict in conflicts_added(spec, others)]
 
 
-@router.get("/v1/jobs", dependencies=[requires(Role.READ)])
-async def list_jobs(services: Services) -> list[dict[str, Any]]:
+@router.get(
+    "/v1/jobs",
+    dependencies=[requires(Role.READ)],
+    response_model=list[dict[str, Any]],
+    responses=WATCH_RESPONSES,
+)
+async def list_jobs(
+    request: Request, services: Services, watch: Watch = False, last_event_id: LastEventId = None
+) -> Any:
+    if watch:
+        return services.watches.open(request, JOB, last_event_id)
     mirrors = services.mirrors
     return [views.job_summary(record, mirrors) for record in views.sorted_jobs(mirrors)]
 

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ozymandias.acl.roles import Role
 from ozymandias.api import views
 from ozymandias.api.auth import requires
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
+from ozymandias.api.watch_stream import WATCH_RESPONSES, LastEventId, Watch
+from ozymandias.watch.feeds import NODE
 
 router = APIRouter(tags=["nodes"])
 
 
-@router.get("/v1/nodes", dependencies=[requires(Role.READ)])
-async def list_nodes(services: Services) -> list[dict[str, Any]]:
+@router.get(
+    "/v1/nodes",
+    dependencies=[requires(Role.READ)],
+    response_model=list[dict[str, Any]],
+    responses=WATCH_RESPONSES,
+)
+async def list_nodes(
+    request: Request, services: Services, watch: Watch = False, last_event_id: LastEventId = None
+) -> Any:
+    if watch:
+        return services.watches.open(request, NODE, last_event_id)
     mirrors = services.mirrors
-    allocated, cordoned = mirrors.allocated(), mirrors.cordoned()
+    allocated, cordoned, draining = mirrors.allocated(), mirrors.cordoned(), mirrors.draining()
     return [
-        views.node_view(n, allocated, cordoned)
+        views.node_view(n, allocated, cordoned, draining)
         for n in sorted(mirrors.node_list(), key=lambda n: n.name)
     ]
 

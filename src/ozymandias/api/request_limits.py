@@ -50,6 +50,8 @@ class ApiLimits:
     """Time a client has to send a request's line and headers (then the connection closes)."""
     max_follows: int = 64
     """Logs followed and commands run (`ozy exec`) at once through this node (429 past it)."""
+    max_watches: int = 256
+    """Watch streams (`?watch=true`) open at once on this node (429 past it)."""
 
 
 class Follows:

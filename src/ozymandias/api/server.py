@@ -10,6 +10,10 @@ the body has its own deadline (see request_limits.py).
 With TLS, asyncio completes the handshake before the protocol sees the
 connection (and gives up on a handshake after 60 seconds), so the header
 deadline counts from the first byte of HTTP, as without TLS.
+
+A request's scope also carries a way to cut its connection (`ABORT_EXTENSION`):
+a watch stream whose client stopped reading is waiting on a write that
+will never drain, and only aborting the connection frees it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ozymandias.api.request_limits import ApiLimits
 from ozymandias.tls.contexts import server_context
 from ozymandias.tls.settings import ServerTls
+
+ABORT_EXTENSION = "ozy.abort_connection"
+"""Key in a request scope's "extensions": a callable that drops the connection at once."""
 
 
 class _HeaderDeadline(H11Protocol):
@@ -48,6 +55,9 @@ class _HeaderDeadline(H11Protocol):
         if self.cycle is not None and self.cycle is not self._timed_cycle:
             self._timed_cycle = self.cycle
             self._disarm()
+            # Its app has not run yet (its task only starts on the loop's next turn).
+            extensions: dict[str, Any] = self.cycle.scope.setdefault("extensions", {})
+            extensions[ABORT_EXTENSION] = self.transport.abort
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.request_limits import Follows
+from ozymandias.api.watch_stream import WatchStreams
 from ozymandias.cluster.records import Node
 from ozymandias.deployments.operator_actions import OperatorActions
 from ozymandias.dns.alias_service import DnsAliasService
@@ -43,6 +44,7 @@ class ApiServices:
     peers: PeerLink
     secrets: SecretService
     deployments: OperatorActions
+    watches: WatchStreams
 
 
 async def api_services(request: Request) -> ApiServices:

@@ -216,7 +216,10 @@ def job_plan(
 
 
 def node_view(
-    node: Node, allocated: dict[str, Resources], cordoned: frozenset[str]
+    node: Node,
+    allocated: dict[str, Resources],
+    cordoned: frozenset[str],
+    draining: frozenset[str],
 ) -> dict[str, Any]:
     used = allocated.get(node.name, Resources())
     free = node.capacity - used
@@ -226,6 +229,7 @@ def node_view(
         "apiUrl": node.api_url,
         "labels": node.labels,
         "cordoned": node.name in cordoned,
+        "status": node_status(node.name, cordoned, draining),
         "capacity": node.capacity.model_dump(),
         "allocated": used.model_dump(),
         "free": free.model_dump(),
@@ -241,6 +245,13 @@ def node_view(
         "load": node.load,
         "loadThreshold": node.load_threshold,
     }
+
+
+def node_status(name: str, cordoned: frozenset[str], draining: frozenset[str]) -> str:
+    """ready, cordoned (no new instances), or draining (being emptied; cordoned too)."""
+    if name in draining:
+        return "draining"
+    return "cordoned" if name in cordoned else "ready"
 
 
 def volumes_view(

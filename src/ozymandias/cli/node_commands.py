@@ -172,6 +172,7 @@ def run(
     api_body_timeout: limits.ApiBodyTimeout = limits.DEFAULT_API_BODY_TIMEOUT,
     api_header_timeout: limits.ApiHeaderTimeout = limits.DEFAULT_API_HEADER_TIMEOUT,
     api_max_follows: limits.ApiMaxFollows = limits.DEFAULT_API_MAX_FOLLOWS,
+    api_max_watches: limits.ApiMaxWatches = limits.DEFAULT_API_MAX_WATCHES,
     max_instances: limits.MaxInstances = limits.DEFAULT_MAX_INSTANCES,
     max_containers: limits.MaxContainers = limits.DEFAULT_MAX_CONTAINERS,
     max_env_entries: limits.MaxEnvEntries = limits.DEFAULT_MAX_ENV_ENTRIES,
@@ -243,6 +244,7 @@ def run(
                 api_body_timeout,
                 api_header_timeout,
                 api_max_follows,
+                api_max_watches,
             ),
             spec_limits=limits.spec_limits(
                 max_instances=max_instances,

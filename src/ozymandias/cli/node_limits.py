@@ -31,6 +31,7 @@ ApiBodyTimeout = Annotated[
     float, _option("Seconds a client has to send a request body (408 past it).")
 ]
 ApiMaxFollows = Annotated[int, _option("Logs followed at once through this node (429 past it).")]
+ApiMaxWatches = Annotated[int, _option("Watch streams (?watch=true) open at once (429 past it).")]
 ApiHeaderTimeout = Annotated[
     float, _option("Seconds a client has to send a request's headers (then it is cut off).")
 ]
@@ -53,6 +54,7 @@ DEFAULT_API_MAX_IN_FLIGHT = _API.max_in_flight
 DEFAULT_API_BODY_TIMEOUT = _API.body_seconds
 DEFAULT_API_HEADER_TIMEOUT = _API.header_seconds
 DEFAULT_API_MAX_FOLLOWS = _API.max_follows
+DEFAULT_API_MAX_WATCHES = _API.max_watches
 DEFAULT_MAX_INSTANCES = _SPEC.max_instances
 DEFAULT_MAX_CONTAINERS = _SPEC.max_containers
 DEFAULT_MAX_ENV_ENTRIES = _SPEC.max_env_entries
@@ -65,7 +67,12 @@ DEFAULT_MAX_ERRORS = _SPEC.max_errors
 
 
 def api_limits(
-    max_body: str, max_in_flight: int, body_timeout: float, header_timeout: float, max_follows: int
+    max_body: str,
+    max_in_flight: int,
+    body_timeout: float,
+    header_timeout: float,
+    max_follows: int,
+    max_watches: int = _API.max_watches,
 ) -> ApiLimits:
     """The API's limits from their flags; ValueError names a bad one."""
     for flag, value in (
@@ -73,6 +80,7 @@ def api_limits(
         ("--api-body-timeout", body_timeout),
         ("--api-header-timeout", header_timeout),
         ("--api-max-follows", max_follows),
+        ("--api-max-watches", max_watches),
     ):
         if value <= 0:
             raise ValueError(f"{flag} must be more than 0, got {value}")
@@ -82,6 +90,7 @@ def api_limits(
         body_seconds=body_timeout,
         header_seconds=header_timeout,
         max_follows=max_follows,
+        max_watches=max_watches,
     )
 
 

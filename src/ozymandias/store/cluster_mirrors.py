@@ -107,6 +107,14 @@ class ClusterMirrors:
     def cordoned(self) -> frozenset[str]:
         return frozenset(cordon.node for cordon in self.cordons.items.values())
 
+    def draining(self) -> frozenset[str]:
+        """Nodes an operator asked to empty (until they are uncordoned)."""
+        return frozenset(drain.node for drain in self.drains.items.values())
+
+    def revision(self) -> int:
+        """The highest store revision any of these mirrors has seen."""
+        return max(mirror.revision for mirror in self.all())
+
     async def wait_synced(self) -> None:
         for mirror in self.all():
             await mirror.wait_synced()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -26,6 +27,10 @@ T = TypeVar("T")
 _RETRY_FIRST_SECONDS = 0.2
 _RETRY_MAX_SECONDS = 5.0
 
+# Changed keys a mirror remembers for followers that recompute only what changed (the
+# watch streams); one that falls further behind recomputes everything instead.
+CHANGE_LOG_LENGTH = 4096
+
 
 class Mirror(Generic[T]):
     """Keeps `items` equal to the decoded values under `prefix` in etcd."""
@@ -40,6 +45,9 @@ class Mirror(Generic[T]):
         self._decode = decode
         self._synced = asyncio.Event()
         self._changed = asyncio.Condition()
+        # (revision, key) of every change after `_log_floor`, oldest first.
+        self._log: deque[tuple[int, bytes]] = deque()
+        self._log_floor = 0
 
     async def run(self) -> None:
         """Follow the prefix until cancelled, through etcd outages and compactions."""
@@ -82,6 +90,19 @@ class Mirror(Generic[T]):
         async with self._changed:
             await self._changed.wait_for(lambda: self.revision >= revision)
 
+    def changed_since(self, revision: int) -> set[bytes] | None:
+        """The keys changed (set or deleted) after `revision`; None when this mirror no
+        longer knows (a scan replaced everything, or the log has moved on)."""
+        if revision < self._log_floor:
+            return None
+        changed = set()
+        # Newest first, so a pass reads only what is new to it.
+        for changed_at, key in reversed(self._log):
+            if changed_at <= revision:
+                break
+            changed.add(key)
+        return changed
+
     async def _scan(self) -> None:
         revision, pairs = await self._etcd.scan(self.prefix)
         items: dict[bytes, T] = {}
@@ -93,6 +114,9 @@ class Mirror(Generic[T]):
                 mod_revisions[pair.key] = pair.mod_revision
         self.items = items
         self.mod_revisions = mod_revisions
+        # A scan may change any key: followers must look at everything again.
+        self._log.clear()
+        self._log_floor = revision
         await self._advance(revision)
         self._synced.set()
 
@@ -107,8 +131,14 @@ class Mirror(Generic[T]):
             else:
                 self.items[event.key] = decoded
                 self.mod_revisions[event.key] = event.mod_revision
+            self._remember(event.mod_revision, event.key)
             await self._advance(event.mod_revision)
         raise StoreUnavailable(f"watch on {self.prefix.decode()} ended")
+
+    def _remember(self, revision: int, key: bytes) -> None:
+        if len(self._log) >= CHANGE_LOG_LENGTH:
+            self._log_floor = self._log.popleft()[0]
+        self._log.append((revision, key))
 
     async def _advance(self, revision: int) -> None:
         async with self._changed:
