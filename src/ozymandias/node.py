@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ozymandias.agent.image_pulls import ImagePulls
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
@@ -48,6 +49,7 @@ from ozymandias.node_config import (
     default_capacity,
     shared_storage_of,
 )
+from ozymandias.registries.access import RegistryLogins
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.secrets.keyring import KeyFile, KeyFileError
 from ozymandias.secrets.service import SecretService
@@ -151,7 +153,12 @@ class NodeDaemon:
         self.mirrors = self.store.mirrors()
         # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
         self.run_dir = Path("/run/ozymandias") / config.name
-        self.runtime = PodmanRuntime(self.run_dir / "podman.sock", env=config.podman_env or None)
+        self.runtime = PodmanRuntime(
+            self.run_dir / "podman.sock",
+            env=config.podman_env or None,
+            home=self.run_dir
+            / "podman-home",  # where registries' CAs go (runtime/podman_images.py)
+        )
         lease_file = config.node_dir / "lease.json"
         self.membership = Membership(
             self.store, config.name, config.lease_ttl, lease_file, fence_after=config.fence_after
@@ -286,6 +293,7 @@ class NodeDaemon:
             firewall=self.pod_network.firewall,
             volumes=self.volumes,
             secrets=SecretDelivery(node.name, self.mirrors, self.key_file, self.secrets_dir),
+            pulls=ImagePulls(self.runtime, RegistryLogins(node.name, self.mirrors, self.key_file)),
         )
         domain = node.storage_domain if node.shared_storage is not None else None
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
