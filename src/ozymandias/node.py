@@ -50,6 +50,7 @@ from ozymandias.node_config import (
     shared_storage_of,
 )
 from ozymandias.registries.access import RegistryLogins
+from ozymandias.registries.service import RegistryService
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.secrets.keyring import KeyFile, KeyFileError
 from ozymandias.secrets.service import SecretService
@@ -60,6 +61,7 @@ from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
+from ozymandias.store.registry_store import RegistryStore
 from ozymandias.store.secret_store import SecretStore
 from ozymandias.volumes.local_disk import LocalDisks
 from ozymandias.volumes.shared_dirs import SharedDirs
@@ -143,6 +145,7 @@ class NodeDaemon:
         self.store = ClusterStore(etcd)
         self.acl_store = AclStore(etcd)
         self.secret_store = SecretStore(etcd)
+        self.registry_store = RegistryStore(etcd)
         # Read again whenever it changes (see secrets/keyring.py); None: no secrets here.
         self.key_file = KeyFile(config.secrets_key_file) if config.secrets_key_file else None
         # Secret files live in memory only: /dev/shm is a tmpfs on every Linux host.
@@ -320,6 +323,9 @@ class NodeDaemon:
         ingress = IngressController(self.mirrors, haproxy, config.ingress_tcp_ports)
         guard = Guard(self.mirrors.tokens)
         guard.set_peer_secret(self.peer_secret)
+        secret_service = SecretService(
+            self.secret_store, self.store, self.mirrors, service, self.key_file, node_name=node.name
+        )
         app = create_app(
             service=service,
             mirrors=self.mirrors,
@@ -334,12 +340,12 @@ class NodeDaemon:
             guard=guard,
             etcd_contact=self.membership,
             peers=self.peer_link,
-            secret_service=SecretService(
+            secret_service=secret_service,
+            registry_service=RegistryService(
+                self.registry_store,
                 self.secret_store,
-                self.store,
                 self.mirrors,
-                service,
-                self.key_file,
+                secret_service.keyring,
                 node_name=node.name,
             ),
         )
