@@ -135,6 +135,15 @@ def test_pull_always_pulls_at_every_start_and_concurrent_starts_pull_once(
     node.wait_running("reg-twins", 2)
     assert registry.manifest_fetches("2") - before == 1
 
+    # A key rotation seals the login again; the pulls below use it so.
+    new_key = tmp_path / "new.key"
+    new_id = write_new_key_file(new_key)
+    with key_file.open("a") as keys:
+        keys.write(new_key.read_text())
+    rotated = node.request("POST", "/v1/secrets/rotate-key", json={"keyId": new_id})
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["resealedLogins"] == [registry.host]
+
     # `:latest` defaults to always: every new pod pulls, though the image is present.
     before = registry.manifest_fetches("latest")
     assert node.apply(job("reg-latest", registry.image("latest"))).status_code == 201

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ozymandias.agent.image_pulls import pull_retry_delay
-from ozymandias.registries.sealing import open_login, seal_login
+from ozymandias.registries.sealing import open_login, reseal_login, seal_login
 from ozymandias.runtime.pull_reasons import pull_reason
 from ozymandias.runtime.single_flight import SingleFlight
 from ozymandias.secrets.sealing import SecretUnreadable, key_id_of
@@ -184,3 +184,13 @@ def test_a_registry_login_opens_only_as_that_registry_and_holds_no_password_in_c
         open_login(keys, moved)
     with pytest.raises(SecretUnreadable):
         open_login({}, login)
+
+
+def test_a_resealed_login_opens_with_the_new_key_only_and_keeps_its_user_and_ca() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    login = seal_login(old, "reg.example", "ci", "pw", ca="PEM")
+    resealed = reseal_login(new, login, "pw")
+    assert (resealed.username, resealed.ca, resealed.key_id) == ("ci", "PEM", key_id_of(new))
+    assert open_login({key_id_of(new): new}, resealed) == "pw"
+    with pytest.raises(SecretUnreadable):
+        open_login({key_id_of(old): old}, resealed)

@@ -38,3 +38,15 @@ def open_login(keys: dict[str, bytes], login: RegistryLogin) -> str:
     """The login's password; `SecretUnreadable` if no key of `keys` opens it."""
     sealed = Sealed(login.key_id, decode(login.nonce), decode(login.ciphertext))
     return open_sealed(keys, sealed_name(login.registry), sealed, _KEYS)["password"]
+
+
+def reseal_login(key: bytes, login: RegistryLogin, password: str) -> RegistryLogin:
+    """The same login sealed with `key` (a key rotation): user, CA and time kept."""
+    sealed = seal(key, sealed_name(login.registry), {"password": password})
+    return login.model_copy(
+        update={
+            "key_id": sealed.key_id,
+            "nonce": encode(sealed.nonce),
+            "ciphertext": encode(sealed.ciphertext),
+        }
+    )

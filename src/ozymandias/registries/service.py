@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ozymandias.cluster.records import RegistryLogin
-from ozymandias.registries.sealing import seal_login
+from ozymandias.registries.sealing import open_login, reseal_login, seal_login
 from ozymandias.secrets.keyring import Keyring
+from ozymandias.secrets.sealing import SecretUnreadable
 from ozymandias.secrets.service import NoSecretsKey
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.registry_store import RegistryStore
@@ -54,6 +55,26 @@ class RegistryService:
         login = seal_login(keyring.keys[key_id], registry, username, password, ca)
         await self._store.write(login)
         return login
+
+    async def reseal(self, key_id: str) -> list[str]:
+        """Seal every login again with `key_id` (after `ozy secret rotate-key`); the registries
+        resealed. A login that changed meanwhile is left as it is: it was sealed anew."""
+        keyring = self._keyring()
+        if key_id not in keyring.keys:
+            raise NoSecretsKey(f"node {self._node_name} does not hold key {key_id}")
+        resealed = []
+        for login, revision in await self._store.read_all():
+            if login.key_id == key_id:
+                continue
+            try:
+                password = open_login(keyring.keys, login)
+            except SecretUnreadable as error:
+                raise NoSecretsKey(str(error)) from None
+            if await self._store.replace(
+                reseal_login(keyring.keys[key_id], login, password), revision
+            ):
+                resealed.append(login.registry)
+        return resealed
 
     async def logout(self, registry: str) -> None:
         if not await self._store.delete(registry):
