@@ -17,6 +17,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -45,9 +46,9 @@ class ImagePuller:
         """Pulls sent to podman since the start (a concurrent pull joins one: not counted)."""
 
     async def exists(self, image: str) -> bool:
-        response = await self._podman.call(
-            "GET", f"{LIBPOD}/images/{image}/exists", allow=(204, 404)
-        )
+        # Quoted, so a '?' or '#' in a name cannot turn into a query or a fragment.
+        path = f"{LIBPOD}/images/{quote(image, safe='/:@')}/exists"
+        response = await self._podman.call("GET", path, allow=(204, 404))
         return response.status_code == 204
 
     async def pull(
