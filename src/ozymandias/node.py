@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ozymandias.agent.image_pulls import ImagePulls
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
@@ -48,6 +49,8 @@ from ozymandias.node_config import (
     default_capacity,
     shared_storage_of,
 )
+from ozymandias.registries.access import RegistryLogins
+from ozymandias.registries.service import RegistryService
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.secrets.keyring import KeyFile, KeyFileError
 from ozymandias.secrets.service import SecretService
@@ -58,6 +61,7 @@ from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
+from ozymandias.store.registry_store import RegistryStore
 from ozymandias.store.secret_store import SecretStore
 from ozymandias.store.watch_sources import events_mirror
 from ozymandias.volumes.local_disk import LocalDisks
@@ -144,6 +148,7 @@ class NodeDaemon:
         self.store = ClusterStore(etcd)
         self.acl_store = AclStore(etcd)
         self.secret_store = SecretStore(etcd)
+        self.registry_store = RegistryStore(etcd)
         # Read again whenever it changes (see secrets/keyring.py); None: no secrets here.
         self.key_file = KeyFile(config.secrets_key_file) if config.secrets_key_file else None
         # Secret files live in memory only: /dev/shm is a tmpfs on every Linux host.
@@ -154,7 +159,12 @@ class NodeDaemon:
         self.mirrors = self.store.mirrors()
         # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
         self.run_dir = Path("/run/ozymandias") / config.name
-        self.runtime = PodmanRuntime(self.run_dir / "podman.sock", env=config.podman_env or None)
+        self.runtime = PodmanRuntime(
+            self.run_dir / "podman.sock",
+            env=config.podman_env or None,
+            home=self.run_dir
+            / "podman-home",  # where registries' CAs go (runtime/podman_images.py)
+        )
         lease_file = config.node_dir / "lease.json"
         self.membership = Membership(
             self.store, config.name, config.lease_ttl, lease_file, fence_after=config.fence_after
@@ -289,6 +299,7 @@ class NodeDaemon:
             firewall=self.pod_network.firewall,
             volumes=self.volumes,
             secrets=SecretDelivery(node.name, self.mirrors, self.key_file, self.secrets_dir),
+            pulls=ImagePulls(self.runtime, RegistryLogins(node.name, self.mirrors, self.key_file)),
         )
         domain = node.storage_domain if node.shared_storage is not None else None
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
@@ -316,6 +327,9 @@ class NodeDaemon:
         watches = Watches(self.mirrors, lambda: events_mirror(self.store.etcd))
         guard = Guard(self.mirrors.tokens)
         guard.set_peer_secret(self.peer_secret)
+        secret_service = SecretService(
+            self.secret_store, self.store, self.mirrors, service, self.key_file, node_name=node.name
+        )
         app = create_app(
             service=service,
             mirrors=self.mirrors,
@@ -330,12 +344,12 @@ class NodeDaemon:
             guard=guard,
             etcd_contact=self.membership,
             peers=self.peer_link,
-            secret_service=SecretService(
+            secret_service=secret_service,
+            registry_service=RegistryService(
+                self.registry_store,
                 self.secret_store,
-                self.store,
                 self.mirrors,
-                service,
-                self.key_file,
+                secret_service.keyring,
                 node_name=node.name,
             ),
             watches=watches,

@@ -30,6 +30,7 @@ from ozymandias.api import (
     nodes,
     rebalance,
     rebalance_run,
+    registries,
     secrets,
     volumes,
 )
@@ -54,6 +55,7 @@ from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
+from ozymandias.registries.service import RegistryService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
@@ -82,6 +84,7 @@ _ROUTERS = [
     events.router,
     dns_api.router,
     secrets.router,
+    registries.router,
     metrics.router,
 ]
 
@@ -102,6 +105,7 @@ def create_app(
     etcd_contact: EtcdContact,
     peers: PeerLink,
     secret_service: SecretService,
+    registry_service: RegistryService,
     watches: Watches | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -131,6 +135,7 @@ def create_app(
         acl=acl_store,
         peers=peers,
         secrets=secret_service,
+        registries=registry_service,
         deployments=OperatorActions(store),
         watches=WatchStreams(
             watches if watches is not None else Watches(mirrors, lambda: events_mirror(store.etcd)),

@@ -21,6 +21,7 @@ from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
+from ozymandias.registries.service import RegistryService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
@@ -43,6 +44,7 @@ class ApiServices:
     acl: AclStore
     peers: PeerLink
     secrets: SecretService
+    registries: RegistryService
     deployments: OperatorActions
     watches: WatchStreams
 

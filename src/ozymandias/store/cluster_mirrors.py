@@ -19,6 +19,7 @@ from ozymandias.cluster.records import (
     InstanceStatus,
     JobRecord,
     Node,
+    RegistryLogin,
     Resources,
     Schedule,
     SealedSecret,
@@ -44,6 +45,7 @@ class ClusterMirrors:
     shared_allocations: Mirror[Resources]
     tokens: Mirror[AclToken]
     secrets: Mirror[SealedSecret]
+    registries: Mirror[RegistryLogin]
     deployments: Mirror[Deployment]
     drains: Mirror[Drain]
     rebalances: Mirror[Rebalance]
@@ -64,6 +66,7 @@ class ClusterMirrors:
             ),
             tokens=Mirror(etcd, keys.ACL_TOKENS, lambda _, raw: AclToken.from_json(raw)),
             secrets=Mirror(etcd, keys.SECRETS, lambda _, raw: SealedSecret.from_json(raw)),
+            registries=Mirror(etcd, keys.REGISTRIES, lambda _, raw: RegistryLogin.from_json(raw)),
             deployments=Mirror(etcd, keys.DEPLOYMENTS, lambda _, raw: Deployment.from_json(raw)),
             drains=Mirror(etcd, keys.DRAINS, lambda _, raw: Drain.from_json(raw)),
             rebalances=Mirror(etcd, keys.REBALANCE, lambda _, raw: Rebalance.from_json(raw)),
@@ -81,6 +84,7 @@ class ClusterMirrors:
             self.shared_allocations,
             self.tokens,
             self.secrets,
+            self.registries,
             self.deployments,
             self.drains,
             self.rebalances,
@@ -103,6 +107,9 @@ class ClusterMirrors:
 
     def secret_revision(self, name: str) -> int:
         return self.secrets.mod_revisions.get(keys.secret(name), 0)
+
+    def registry_login(self, registry: str) -> RegistryLogin | None:
+        return self.registries.items.get(keys.registry(registry))
 
     def cordoned(self) -> frozenset[str]:
         return frozenset(cordon.node for cordon in self.cordons.items.values())
