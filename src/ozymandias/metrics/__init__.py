@@ -1,0 +1,1 @@
+"""Prometheus metrics: every metric object of the node, one module per area."""
