@@ -37,6 +37,9 @@ from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
 from ozymandias.jobs.system_jobs import SystemJobs
 from ozymandias.load_report import LoadReporter, read_load
+from ozymandias.metrics.families import registered
+from ozymandias.metrics.node import FENCINGS
+from ozymandias.metrics.node_state import NodeCollector
 from ozymandias.network.pod_network import PodNetwork
 from ozymandias.node_config import (
     NodeConfig,
@@ -244,11 +247,19 @@ class NodeDaemon:
         for the event it records once it can reach etcd again.
         """
         term = self._compose(node)
-        async with asyncio.TaskGroup() as group:
-            tasks = await self._start(term, group)
-            await self._announce(term, tasks, ready)
-            lost = await self._until_stopped_or_lost(tasks)
-            fenced = await self._stop(term, tasks, lost)
+        mirrors, membership = self.mirrors, self.membership
+        collector = NodeCollector(
+            record=lambda: mirrors.node(node.name),
+            allocation=lambda: mirrors.allocation(node.name),
+            instances=term.agent.pod_states,
+            lease_age=lambda: membership.silent_for,
+        )
+        with registered(collector):
+            async with asyncio.TaskGroup() as group:
+                tasks = await self._start(term, group)
+                await self._announce(term, tasks, ready)
+                lost = await self._until_stopped_or_lost(tasks)
+                fenced = await self._stop(term, tasks, lost)
         return fenced
 
     def _compose(self, node: Node) -> _Term:
@@ -435,6 +446,7 @@ class NodeDaemon:
     async def _fence(self, node: Node) -> str:
         """Stop every pod here, for peers may run its instances already; says what it did."""
         silent_for = self.membership.silent_for
+        FENCINGS.inc()
         log.error(
             "FENCING: no lease refresh for %.1fs; stopping every pod here so no instance "
             "runs twice, then rejoining as a new node once etcd answers",

@@ -110,6 +110,10 @@ class NodeAgent:
     def pod_labels(self) -> dict[str, str]:
         return self._state.pod_labels
 
+    def pod_states(self) -> list[tuple[str, str]]:
+        """The job and state of each pod this node runs (for `ozy_node_instances`)."""
+        return [(track.pod.job, track.state().value) for track in self._state.pods.values()]
+
     async def run(self) -> None:
         """Adopt what already runs here, then keep reconciling until cancelled."""
         await self._mirrors.wait_synced()

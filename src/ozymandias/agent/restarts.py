@@ -17,6 +17,7 @@ from ozymandias.agent.pod_plan import key_from_labels, local_pod_from_labels
 from ozymandias.agent.reporting import Reporter
 from ozymandias.agent.restart_policy import next_crash_streak, restart_delay, should_restart
 from ozymandias.agent.tracks import UNHEALTHY_EXIT_CODE, AgentState, ContainerTrack, PodTrack
+from ozymandias.metrics.node import CONTAINER_RESTARTS
 from ozymandias.runtime.interface import ContainerRuntime
 from ozymandias.runtime.models import ContainerExit, ContainerInfo, StreamConnected
 
@@ -121,6 +122,7 @@ class Restarts:
             container.running = True
             container.exit_code = None
             container.restarts += 1
+            CONTAINER_RESTARTS.labels(track.pod.job).inc()
             container.started_at = time.monotonic()
             track.reason = ""
             if container.monitor is not None:

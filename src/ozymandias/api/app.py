@@ -25,6 +25,7 @@ from ozymandias.api import (
     instances,
     job_versions,
     jobs,
+    metrics,
     node_drains,
     nodes,
     rebalance,
@@ -78,6 +79,7 @@ _ROUTERS = [
     events.router,
     dns_api.router,
     secrets.router,
+    metrics.router,
 ]
 
 

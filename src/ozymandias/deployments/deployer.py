@@ -39,6 +39,8 @@ from ozymandias.deployments.rebalance_runner import (
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
 from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
+from ozymandias.metrics.deployments import count_end
+from ozymandias.metrics.scheduler import count_commit
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -238,8 +240,11 @@ class Deployer:
                 else None
             ),
         )
+        count_commit(outcome.won)
         if not outcome.won:
             return time.time() + _RETRY_SECONDS
+        if step.finished:
+            count_end(job, final)
         if outcome.revision:
             # The next step is computed from the mirrors: let them show this one first.
             try:

@@ -34,6 +34,7 @@ from ozymandias.jobs.planning import (
     place,
     pod_size,
 )
+from ozymandias.metrics.scheduler import PLAN_DURATION, count_commit, count_refusal
 from ozymandias.scheduling.place import usage_by_node
 from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION, Preemptible
 from ozymandias.secrets.references import secrets_used, unknown_references
@@ -254,6 +255,7 @@ class JobService:
                 if purge_volumes
                 else [],
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
             names = [volume.full_name for volume in volumes]
@@ -352,7 +354,8 @@ class JobService:
                 raise JobNotFound(name)
             # Planning is pure and may take a while for a big job on a big
             # cluster: on a worker thread, it holds no request, check or watch.
-            planned = await asyncio.to_thread(plan, inputs)
+            with PLAN_DURATION.labels("service").time():
+                planned = await asyncio.to_thread(plan, inputs)
             if planned is None:
                 assert inputs.job is not None
                 return ApplyResult(
@@ -397,6 +400,7 @@ class JobService:
                 new_version=placement.new_version,
                 preempted=placement.preempted,
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
             await self._event(name, "job-committed", _describe_commit(applied))
@@ -410,15 +414,20 @@ class JobService:
             await self._wait_until_mirrored(outcome)
             return applied
 
-        return await retry_on_conflict(
-            attempt,
-            give_up=lambda attempts: StoreUnavailable(
-                f"gave up on {name} after {attempts} conflicting commits"
-            ),
-            on_lost=lambda number: log.info(
-                "commit of %s lost a race (attempt %d); re-planning", name, number + 1
-            ),
-        )
+        try:
+            return await retry_on_conflict(
+                attempt,
+                give_up=lambda attempts: StoreUnavailable(
+                    f"gave up on {name} after {attempts} conflicting commits"
+                ),
+                on_lost=lambda number: log.info(
+                    "commit of %s lost a race (attempt %d); re-planning", name, number + 1
+                ),
+            )
+        except JobRejected as refused:
+            if not dry_run:  # `ozy plan` commits nothing, so refuses no commit either
+                count_refusal(refused.kind)
+            raise
 
     async def _inputs(
         self, name: str, *, fresh: bool, job_type: str = "service"

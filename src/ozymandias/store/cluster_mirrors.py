@@ -114,6 +114,13 @@ class ClusterMirrors:
     def node_list(self) -> list[Node]:
         return list(self.nodes.items.values())
 
+    def node(self, name: str) -> Node | None:
+        return self.nodes.items.get(keys.node(name))
+
+    def allocation(self, node_name: str) -> Resources | None:
+        """What the instances placed on the node ask for (None: nothing placed there yet)."""
+        return self.allocations.items.get(keys.allocation(node_name))
+
     def job(self, name: str) -> JobRecord | None:
         return self.jobs.items.get(keys.job(name))
 

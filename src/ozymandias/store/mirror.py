@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from ozymandias.metrics.etcd import WATCH_RECONNECTS
 from ozymandias.store.etcd import Etcd, RevisionCompacted, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,10 @@ class Mirror(Generic[T]):
                 await self._follow()
             except RevisionCompacted as error:
                 log.warning("mirror %s: %s; scanning again", self.prefix.decode(), error)
+                WATCH_RECONNECTS.labels(self.prefix.decode()).inc()
                 needs_scan = True
             except StoreUnavailable as error:
+                WATCH_RECONNECTS.labels(self.prefix.decode()).inc()
                 if self.revision > revision_before:
                     # It got through before breaking: a new outage, so start quick again.
                     delay = _RETRY_FIRST_SECONDS
