@@ -10,7 +10,7 @@ from pathlib import Path
 from prometheus_client.metrics import MetricWrapperBase
 
 import ozymandias.metrics
-from ozymandias.metrics.families import GaugeFamily
+from ozymandias.metrics.families import Family
 
 DOCS = Path(__file__).parents[2] / "docs" / "metrics.md"
 _ROW = re.compile(r"^\| `(ozy_[a-z0-9_]+)` \| (\w+) \|([^|]*)\|[^|]+\|$")
@@ -42,8 +42,8 @@ def defined() -> Described:
                 name = family.name + ("_total" if family.type == "counter" else "")
                 # prometheus_client keeps a metric's label names only privately.
                 found[name] = (family.type, tuple(value._labelnames))
-            elif isinstance(value, GaugeFamily):
-                found[value.name] = ("gauge", value.labels)
+            elif isinstance(value, Family):
+                found[value.name] = (value.type, value.labels)
     return {name: described for name, described in found.items() if name.startswith("ozy_")}
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from ozymandias.cluster.records import Node, Resources
-from ozymandias.metrics.families import registered
+from ozymandias.metrics.families import Family, registered
 from ozymandias.metrics.node_state import NodeCollector
 
 GiB = 1024**3
@@ -91,3 +92,24 @@ def test_each_term_registers_its_collector_and_unregisters_it_after() -> None:
         with registered(collector(age=age)):
             assert REGISTRY.get_sample_value("ozy_node_lease_refresh_age_seconds") == age
         assert REGISTRY.get_sample_value("ozy_node_lease_refresh_age_seconds") is None
+
+
+class _Counted:
+    """A collector of one counter kept elsewhere (as the ingress reads HAProxy's)."""
+
+    FAMILY = Family("ozy_test_requests_total", "Requests.", ("job",), type="counter")
+
+    def collect(self) -> list[Metric]:
+        family = self.FAMILY.empty()
+        family.add_metric(["web"], 7)
+        return [family]
+
+
+def test_a_counter_family_is_exposed_under_its_total_name() -> None:
+    registry = CollectorRegistry()
+    registry.register(_Counted())
+    (family,) = text_string_to_metric_families(generate_latest(registry).decode())
+    assert family.type == "counter"
+    assert [(s.name, s.labels, s.value) for s in family.samples] == [
+        ("ozy_test_requests_total", {"job": "web"}, 7.0)
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from ozymandias.metrics.families import GaugeFamily
+from ozymandias.metrics.families import Family
 
 CONTAINER_RESTARTS = Counter(
     "ozy_node_container_restarts_total",
@@ -27,28 +27,26 @@ FENCINGS = Counter(
 )
 
 # Read at scrape time by `node_state.NodeCollector`.
-CAPACITY_MEMORY = GaugeFamily(
-    "ozy_node_capacity_memory_bytes", "Memory this node offers to instances."
-)
-CAPACITY_DISK = GaugeFamily("ozy_node_capacity_disk_bytes", "Disk this node offers to instances.")
-CAPACITY_CPU = GaugeFamily(
+CAPACITY_MEMORY = Family("ozy_node_capacity_memory_bytes", "Memory this node offers to instances.")
+CAPACITY_DISK = Family("ozy_node_capacity_disk_bytes", "Disk this node offers to instances.")
+CAPACITY_CPU = Family(
     "ozy_node_capacity_cpu_cores", "CPU this node offers to instances (ozy node run --cpus)."
 )
-ALLOCATED_MEMORY = GaugeFamily(
+ALLOCATED_MEMORY = Family(
     "ozy_node_allocated_memory_bytes", "Memory the instances placed on this node ask for."
 )
-ALLOCATED_DISK = GaugeFamily(
+ALLOCATED_DISK = Family(
     "ozy_node_allocated_disk_bytes", "Disk the instances placed on this node ask for."
 )
-ALLOCATED_CPU = GaugeFamily(
+ALLOCATED_CPU = Family(
     "ozy_node_allocated_cpu_cores", "CPU the instances placed on this node ask for."
 )
-INSTANCES = GaugeFamily(
+INSTANCES = Family(
     "ozy_node_instances",
     "Instances whose pods this node runs, by job and state.",
     ("job", "state"),
 )
-LEASE_AGE = GaugeFamily(
+LEASE_AGE = Family(
     "ozy_node_lease_refresh_age_seconds",
     "Seconds since the last lease refresh etcd answered was sent.",
 )

@@ -14,7 +14,7 @@ from prometheus_client.metrics_core import Metric
 
 from ozymandias.cluster.records import Node, Resources
 from ozymandias.metrics import node
-from ozymandias.metrics.families import GaugeFamily, described
+from ozymandias.metrics.families import Family, described
 
 _FAMILIES = (
     node.CAPACITY_MEMORY,
@@ -79,9 +79,9 @@ def instance_counts(counts: Mapping[tuple[str, str], int]) -> Metric:
 
 def _resources(
     resources: Resources | None,
-    memory: GaugeFamily,
-    disk: GaugeFamily,
-    cpu: GaugeFamily,
+    memory: Family,
+    disk: Family,
+    cpu: Family,
 ) -> list[Metric]:
     values = (
         (resources.memory, resources.disk, resources.cpu / _MILLICORES_PER_CORE)
