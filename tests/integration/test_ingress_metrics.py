@@ -83,8 +83,7 @@ def requests(samples: Samples, code: str) -> float | None:
 
 async def test_requests_through_haproxy_move_the_counters(tmp_path: Path, app_port: int) -> None:
     haproxy = Haproxy(tmp_path / "haproxy", free_port(), user=None)
-    collector = IngressCollector()
-    collector.attach(haproxy)
+    collector = IngressCollector(haproxy)
     assert scrape(collector) == {("ozy_ingress_up", frozenset()): 0}  # not started yet
     await haproxy.start()
     try:
@@ -136,8 +135,7 @@ async def test_a_stalled_haproxy_gives_no_samples_within_the_read_deadline(
     tmp_path: Path, app_port: int
 ) -> None:
     haproxy = Haproxy(tmp_path / "haproxy", free_port(), user=None)
-    collector = IngressCollector()
-    collector.attach(haproxy)
+    collector = IngressCollector(haproxy)
     await haproxy.start()
     assert haproxy.pid is not None
     workers = children(haproxy.pid)

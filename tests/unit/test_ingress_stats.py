@@ -14,7 +14,7 @@ from ozymandias.ingress.haproxy_stats import (
     summarize,
 )
 from ozymandias.ingress.routes import Backend, HttpRoute, Routes, TcpRoute
-from ozymandias.metrics.ingress import IngressCollector
+from ozymandias.metrics.ingress import READ_TIMEOUT_SECONDS, IngressCollector
 
 # HAProxy 2.6's header, up to the columns read here (the rest are left out of the rows).
 HEADER = (
@@ -164,11 +164,9 @@ def scrape(collector: IngressCollector) -> dict[tuple[str, tuple[tuple[str, str]
 
 
 def test_a_scrape_serves_the_figures_by_job() -> None:
-    collector = IngressCollector()
     source = Source(STATS)
-    collector.attach(source)
-    samples = scrape(collector)
-    assert source.timeouts and all(0 < timeout <= 1 for timeout in source.timeouts)
+    samples = scrape(IngressCollector(source))
+    assert source.timeouts == [READ_TIMEOUT_SECONDS]
     assert samples[("ozy_ingress_up", ())] == 1
     assert samples[("ozy_ingress_http_requests_total", (("code", "2xx"), ("job", "shop")))] == 16
     assert samples[("ozy_ingress_http_requests_total", (("code", "5xx"), ("job", "idle")))] == 4
@@ -187,28 +185,12 @@ def test_a_scrape_serves_the_figures_by_job() -> None:
     "failure", [TimeoutError("slow"), ConnectionRefusedError("down"), "Unknown command.\n"]
 )
 def test_an_unreadable_haproxy_gives_no_ingress_samples_but_up_0(failure: str | Exception) -> None:
-    collector = IngressCollector()
-    collector.attach(Source(failure))
-    assert scrape(collector) == {("ozy_ingress_up", ()): 0}
-
-
-def test_a_detached_source_is_no_longer_read_but_a_newer_one_stays() -> None:
-    collector = IngressCollector()
-    old, new = Source(STATS), Source(STATS)
-    collector.attach(old)
-    collector.attach(new)
-    collector.detach(old)  # the previous term's part stopping after the next one started
-    assert scrape(collector)[("ozy_ingress_up", ())] == 1
-    assert not old.timeouts
-    collector.detach(new)
-    assert scrape(collector) == {("ozy_ingress_up", ()): 0}
+    assert scrape(IngressCollector(Source(failure))) == {("ozy_ingress_up", ()): 0}
 
 
 def test_every_family_is_described_without_reading_haproxy() -> None:
-    collector = IngressCollector()
     source = Source(STATS)
-    collector.attach(source)
-    names = {family.name for family in collector.describe()}
+    names = {family.name for family in IngressCollector(source).describe()}
     assert names == {
         "ozy_ingress_up",
         "ozy_ingress_http_requests",

@@ -4,13 +4,11 @@ HAProxy counts requests, responses and errors itself; a scrape asks it for
 `show stat` (`ingress/haproxy.py`) and maps its proxies back to jobs
 (`ingress/haproxy_stats.py`), so the request path counts nothing in Python.
 The read has a deadline; when it fails (HAProxy down, reloading, or slow),
-the scrape carries no ingress samples but `ozy_ingress_up 0`, rather than
-failing or waiting.
+the scrape carries `ozy_ingress_up 0` and no other ingress sample, rather
+than failing or waiting.
 
-`INGRESS` is registered in the default registry once, at import, and always
-describes its families; the node's ingress part attaches its HAProxy when it
-starts and detaches it when it stops (once per term of membership), so a
-rejoining node never registers twice.
+The ingress part registers an `IngressCollector` over its HAProxy while it
+runs, once per term of membership (`metrics/families.py`).
 
 HAProxy's counters live in its process: each reload (a new generation,
 when a job, host or TCP port comes or goes) starts them at zero again.
@@ -21,12 +19,9 @@ for; requests the old process finishes after the reload are not counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Protocol
 
-from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.metrics_core import Metric
 
 from ozymandias.ingress.haproxy_config import Layout
 from ozymandias.ingress.haproxy_stats import (
@@ -37,11 +32,48 @@ from ozymandias.ingress.haproxy_stats import (
     parse_stat_csv,
     summarize,
 )
+from ozymandias.metrics.families import Family, described
 
 log = logging.getLogger(__name__)
 
-# A scrape waits at most this long for HAProxy (Prometheus's own default timeout is 10 s).
-READ_TIMEOUT_SECONDS = 0.5
+# `GET /metrics` collects on the node's event loop, which this read holds up:
+# a few milliseconds for hundreds of servers, and never more than this.
+READ_TIMEOUT_SECONDS = 0.2
+
+UP = Family(
+    "ozy_ingress_up",
+    "Whether this scrape read HAProxy's statistics (0: no other ingress samples).",
+)
+HTTP_REQUESTS = Family(
+    "ozy_ingress_http_requests_total",
+    "HTTP requests through the ingress, by job and their response's status class.",
+    ("job", "code"),
+    "counter",
+)
+TCP_CONNECTIONS = Family(
+    "ozy_ingress_tcp_connections_total",
+    "Connections through a job's TCP ingress ports.",
+    ("job",),
+    "counter",
+)
+ERRORS = Family(
+    "ozy_ingress_errors_total",
+    "Ingress errors by job and kind: request (rejected), connect (no connection to an "
+    "instance), response (an instance's response failed).",
+    ("job", "kind"),
+    "counter",
+)
+HTTP_REQUEST_ERRORS = Family(
+    "ozy_ingress_http_request_errors_total",
+    "HTTP requests rejected before any job was chosen (malformed, too large or too slow).",
+    type="counter",
+)
+SERVERS = Family(
+    "ozy_ingress_servers",
+    "HAProxy servers holding an instance of the job, by state (up or down).",
+    ("job", "state"),
+)
+_FAMILIES = (UP, HTTP_REQUESTS, TCP_CONNECTIONS, ERRORS, HTTP_REQUEST_ERRORS, SERVERS)
 
 
 class StatsSource(Protocol):
@@ -50,67 +82,29 @@ class StatsSource(Protocol):
     def read_stats(self, timeout: float) -> tuple[Layout, str]: ...
 
 
-class IngressCollector(Collector):
-    def __init__(self) -> None:
-        self._source: StatsSource | None = None
+class IngressCollector:
+    """Reports the ingress figures of one HAProxy when scraped."""
 
-    def attach(self, source: StatsSource) -> None:
-        """Read `source` at every scrape from now on."""
+    def __init__(self, source: StatsSource) -> None:
         self._source = source
 
-    def detach(self, source: StatsSource) -> None:
-        """Stop reading `source` (a later part's source stays attached)."""
-        if self._source is source:
-            self._source = None
+    def describe(self) -> list[Metric]:
+        return described(_FAMILIES)
 
-    def describe(self) -> Iterator[Metric]:
-        return iter(_families(None).values())
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(_families(self._read()).values())
+    def collect(self) -> list[Metric]:
+        return _metrics(self._read())
 
     def _read(self) -> IngressStats | None:
-        source = self._source
-        if source is None:
-            return None
         try:
-            layout, text = source.read_stats(READ_TIMEOUT_SECONDS)
+            layout, text = self._source.read_stats(READ_TIMEOUT_SECONDS)
             return summarize(parse_stat_csv(text), layout)
         except (OSError, StatFormatError) as error:
             log.debug("ingress metrics: HAProxy's stats unreadable: %s", error)
             return None
 
 
-def _families(stats: IngressStats | None) -> dict[str, Metric]:
-    up = GaugeMetricFamily(
-        "ozy_ingress_up",
-        "Whether this scrape read HAProxy's statistics (0: no other ingress samples).",
-    )
-    requests = CounterMetricFamily(
-        "ozy_ingress_http_requests",
-        "HTTP requests through the ingress, by job and their response's status class.",
-        labels=["job", "code"],
-    )
-    connections = CounterMetricFamily(
-        "ozy_ingress_tcp_connections",
-        "Connections through a job's TCP ingress ports.",
-        labels=["job"],
-    )
-    errors = CounterMetricFamily(
-        "ozy_ingress_errors",
-        "Ingress errors by job and kind: request (rejected), connect (no connection to an "
-        "instance), response (an instance's response failed).",
-        labels=["job", "kind"],
-    )
-    rejected = CounterMetricFamily(
-        "ozy_ingress_http_request_errors",
-        "HTTP requests rejected before any job was chosen (malformed, too large or too slow).",
-    )
-    servers = GaugeMetricFamily(
-        "ozy_ingress_servers",
-        "HAProxy servers holding an instance of the job, by state (up or down).",
-        labels=["job", "state"],
-    )
+def _metrics(stats: IngressStats | None) -> list[Metric]:
+    up, requests, connections, errors, rejected, servers = (f.empty() for f in _FAMILIES)
     up.add_metric([], 1 if stats is not None else 0)
     if stats is not None:
         rejected.add_metric([], stats.http_request_errors)
@@ -124,9 +118,4 @@ def _families(stats: IngressStats | None) -> dict[str, Metric]:
                 errors.add_metric([job, kind], figures.errors[kind])
             servers.add_metric([job, "up"], figures.servers_up)
             servers.add_metric([job, "down"], figures.servers_down)
-    families: list[Metric] = [up, requests, connections, errors, rejected, servers]
-    return {family.name: family for family in families}
-
-
-INGRESS = IngressCollector()
-REGISTRY.register(INGRESS)
+    return [up, requests, connections, errors, rejected, servers]
