@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import dns.message
 import dns.rcode
 import dns.rdatatype
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 from ozymandias.cluster.dns_record import DnsRecord
-from ozymandias.dns.server import TCP_LIMIT, UDP_PLAIN_LIMIT, DnsServer
-from ozymandias.metrics.dns import qtype_label, rcode_label
+from ozymandias.dns.server import TCP_LIMIT, UDP_PLAIN_LIMIT, DnsServer, serve_records
+from ozymandias.metrics.dns import DnsCollector, DnsTally, qtype_label, rcode_label
+from tests.support.waiting import eventually
 
 
 @pytest.mark.parametrize(
@@ -46,15 +50,6 @@ def test_the_response_code_is_read_from_the_header(rcode: int, label: str) -> No
     assert rcode_label(response.to_wire()) == label
 
 
-def queries(qtype: str, rcode: str) -> float:
-    value = REGISTRY.get_sample_value("ozy_dns_queries_total", {"qtype": qtype, "rcode": rcode})
-    return value or 0.0
-
-
-def cache(outcome: str) -> float:
-    return REGISTRY.get_sample_value(f"ozy_dns_cache_{outcome}_total") or 0.0
-
-
 def wire(name: str, rdtype: str) -> bytes:
     return dns.message.make_query(name, rdtype).to_wire()
 
@@ -62,14 +57,6 @@ def wire(name: str, rdtype: str) -> bytes:
 async def test_every_query_is_counted_once_with_its_type_code_and_cache_outcome() -> None:
     server = DnsServer("cluster.local", upstreams=[])
     server.update([DnsRecord("web-0.web.job.cluster.local", "10.0.0.2")], serial=1)
-    before = {
-        "a": queries("A", "NOERROR"),
-        "srv": queries("SRV", "NXDOMAIN"),
-        "out": queries("A", "SERVFAIL"),
-        "junk": queries("none", "FORMERR"),
-        "hits": cache("hits"),
-        "misses": cache("misses"),
-    }
     known = wire("web-0.web.job.cluster.local", "A")
     await server.respond(known, UDP_PLAIN_LIMIT)  # a miss: answered from the zone, then cached
     await server.respond(known, UDP_PLAIN_LIMIT)  # a hit
@@ -80,10 +67,62 @@ async def test_every_query_is_counted_once_with_its_type_code_and_cache_outcome(
     await server.respond(b"\x12\x34" + bytes(10) + b"\xff", UDP_PLAIN_LIMIT)  # not a message
     assert await server.respond(b"\x00", UDP_PLAIN_LIMIT) is None  # not even a header: dropped
 
-    assert queries("A", "NOERROR") - before["a"] == 4
-    assert queries("SRV", "NXDOMAIN") - before["srv"] == 1
-    assert queries("A", "SERVFAIL") - before["out"] == 1
-    assert queries("none", "FORMERR") - before["junk"] == 1
-    assert cache("hits") - before["hits"] == 2
+    assert server.tally.queries() == {
+        ("A", "NOERROR"): 4,
+        ("SRV", "NXDOMAIN"): 1,
+        ("A", "SERVFAIL"): 1,
+        ("none", "FORMERR"): 1,
+    }
+    assert server.tally.hits == 2
     # The dropped one was looked for too: hits and misses count every query received.
-    assert cache("misses") - before["misses"] == 6
+    assert server.tally.misses == 6
+
+
+def test_a_scrape_reads_the_tally_as_counters() -> None:
+    tally = DnsTally()
+    answer = dns.message.make_response(dns.message.make_query("a.example.", "A")).to_wire()
+    for _ in range(3):
+        tally.count(dns.rdatatype.AAAA, answer)
+    tally.hits, tally.misses = 5, 7
+    registry = CollectorRegistry()
+    registry.register(DnsCollector(tally))
+    labels = {"qtype": "AAAA", "rcode": "NOERROR"}
+    assert registry.get_sample_value("ozy_dns_queries_total", labels) == 3
+    assert registry.get_sample_value("ozy_dns_cache_hits_total") == 5
+    assert registry.get_sample_value("ozy_dns_cache_misses_total") == 7
+    exposition = generate_latest(registry).decode()
+    assert "# TYPE ozy_dns_queries_total counter" in exposition
+
+
+async def test_the_tally_is_registered_while_the_server_serves() -> None:
+    server = DnsServer("cluster.local", upstreams=[])
+    records = FakeRecords()
+    task = asyncio.create_task(serve_records(server, records, []))  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: hits() is not None, "the tally registered")
+        server.tally.hits = 11
+        assert hits() == 11
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert hits() is None
+
+
+def hits() -> float | None:
+    return REGISTRY.get_sample_value("ozy_dns_cache_hits_total")
+
+
+class FakeRecords:
+    """What `serve_records` reads of a mirror: synced at once, and never changing."""
+
+    def __init__(self) -> None:
+        self.revision = 1
+        self.items: dict[str, DnsRecord] = {}
+
+    async def wait_synced(self) -> None:
+        pass
+
+    async def wait_for_change(self, revision: int) -> int:
+        await asyncio.Event().wait()
+        return revision
