@@ -456,6 +456,7 @@ class NodeDaemon:
         stopped = await self._remove_local_pods()
         # Peers re-place the instances, afresh: their local volumes go too.
         await self.volumes.remove_all()
+        log.warning("fenced: stopped %d pod(s)", stopped)
         return (
             f"node {node.name} fenced: no lease refresh for {silent_for:.1f}s, so it stopped "
             f"its {stopped} pod(s) and rejoined as a new node"
@@ -482,6 +483,7 @@ class NodeDaemon:
 
     async def _wait_for_etcd(self) -> None:
         deadline = time.monotonic() + ETCD_WAIT_SECONDS
+        waited = False
         while True:
             try:
                 await self.store.ping()
@@ -493,7 +495,10 @@ class NodeDaemon:
                     raise SystemExit(
                         f"etcd at {self.config.etcd} did not answer: {error}"
                     ) from error
-                log.info("waiting for etcd at %s ...", self.config.etcd)
+                # Said once; each further second of waiting is no news.
+                level = logging.DEBUG if waited else logging.INFO
+                log.log(level, "waiting for etcd at %s ...", self.config.etcd)
+                waited = True
                 await asyncio.sleep(1)
 
     async def _leave(self) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -561,3 +562,28 @@ async def test_an_instance_with_a_change_in_flight_is_not_restarted(quick_back_o
         with pytest.raises(InstanceBusy):
             await cluster.agent.restart_instance("web", 0)
         await first
+
+
+async def test_starts_and_failed_starts_are_logged_with_the_instance(
+    quick_back_off: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ozymandias.agent")
+    cluster = Cluster()
+    cluster.runtime.missing_images.add("broken")
+    await cluster.put_job("web")
+    await cluster.put_job("fixme", image="broken")
+    async with running(cluster):
+        await eventually(state_is(cluster, "web", InstanceState.RUNNING), "web-0 running")
+        await eventually(state_is(cluster, "fixme", InstanceState.FAILED), "fixme-0 failed")
+
+    def lines(job: str) -> list[tuple[str, str, str]]:
+        return [
+            (r.levelname, r.getMessage(), getattr(r, "instance", ""))
+            for r in caplog.records
+            if getattr(r, "job", None) == job
+        ]
+
+    assert ("INFO", "web-0: started on n1", "web-0") in lines("web")
+    failed = lines("fixme")[0]
+    assert failed[0] == "WARNING" and failed[2] == "fixme-0"
+    assert failed[1].startswith("fixme-0: failed to start: ")

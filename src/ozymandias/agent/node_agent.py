@@ -43,7 +43,7 @@ from ozymandias.agent.local_plan import (
 from ozymandias.agent.log_following import LogRequest, container_logs
 from ozymandias.agent.pod_inputs import PodInputs
 from ozymandias.agent.pod_plan import pod_name, pod_plan, pod_ports
-from ozymandias.agent.reporting import DnsPublishing, Reporter, StatusStore
+from ozymandias.agent.reporting import DnsPublishing, Reporter, StatusStore, log_fields
 from ozymandias.agent.restart_policy import restart_delay
 from ozymandias.agent.restarts import Restarts
 from ozymandias.agent.secret_delivery import SecretDelivery
@@ -265,7 +265,7 @@ class NodeAgent:
             try:
                 await work
             except Exception:
-                log.exception("change to %s failed", instance_name(*key))
+                log.exception("change to %s failed", instance_name(*key), extra=log_fields(*key))
             finally:
                 self._state.busy.discard(key)
                 self._state.early_exits.pop(key, None)
@@ -290,7 +290,11 @@ class NodeAgent:
                 or key in self._unreleasable
             ):
                 continue
-            log.info("releasing the local volumes of %s: no instance here", instance_name(*key))
+            log.info(
+                "releasing the local volumes of %s: no instance here",
+                instance_name(*key),
+                extra=log_fields(*key),
+            )
             self._state.busy.add(key)
             self._state.spawn(self._release_unowned(volumes, key))
 
@@ -300,13 +304,19 @@ class NodeAgent:
         try:
             await volumes.release(*key)
         except Exception as error:
-            log.error("could not release the local volumes of %s: %s", instance_name(*key), error)
+            log.error(
+                "could not release the local volumes of %s: %s",
+                instance_name(*key),
+                error,
+                extra=log_fields(*key),
+            )
         finally:
             self._state.busy.discard(key)
         if key in volumes.instances_with_volumes():
             log.error(
                 "the local volumes of %s are still there; leaving them until the node restarts",
                 instance_name(*key),
+                extra=log_fields(*key),
             )
             self._unreleasable.add(key)
 
@@ -353,9 +363,14 @@ class NodeAgent:
                 instance.version, streak, time.monotonic() + delay
             )
             reason = f"{error}; retrying in {delay:.0f}s"
-            log.warning("%s failed to start: %s", instance_name(*key), reason)
             await self._reporter.publish_state(instance, InstanceState.FAILED, reason)
-            await self._reporter.record(instance.job, instance.index, "instance-failed", reason)
+            await self._reporter.record(
+                instance.job,
+                instance.index,
+                "instance-failed",
+                f"failed to start: {reason}",
+                level=logging.WARNING,
+            )
             return
         self._start_back_offs.pop(key, None)
         local = LocalPod(info.name, instance.job, instance.index, instance.version)

@@ -253,9 +253,14 @@ class Deployer:
                     await mirrors.schedules.wait_for_revision(outcome.revision)
             except TimeoutError:
                 log.warning("mirrors did not show revision %d in time", outcome.revision)
+        failed = step.deployment.status is DeploymentStatus.FAILED
         for message in step.events:
-            log.info("%s: %s", job, message)
-            await self._event(job, message)
+            await self._event(
+                job,
+                message,
+                step.deployment.version,
+                level=logging.WARNING if failed else logging.INFO,
+            )
         if reverting:
             await self._revert(job, step)
         return time.time()  # look again at once: the next step may be ready
@@ -296,7 +301,7 @@ class Deployer:
             deployment=deployment,
         )
         if outcome.won:
-            await self._event(job, deployment.description)
+            await self._event(job, deployment.description, deployment.version)
 
     @staticmethod
     def _will_revert(step: Step) -> bool:
@@ -315,9 +320,18 @@ class Deployer:
             return
         failed: Deployment = step.deployment
         if await self._jobs.revert(job, failed, entry.spec, stable):
-            await self._event(job, f"reverting to version {stable}, the last stable one")
+            await self._event(
+                job, f"reverting to version {stable}, the last stable one", failed.version
+            )
 
-    async def _event(self, job: str, message: str) -> None:
+    async def _event(
+        self, job: str, message: str, version: int | None = None, level: int = logging.INFO
+    ) -> None:
+        """Log a deployment's news, and record it for `ozy get events`."""
+        fields: dict[str, object] = {"job": job}
+        if version is not None:
+            fields["version"] = version
+        log.log(level, "%s: %s", job, message, extra=fields)
         await self._store.record_event(
             Event(
                 time=time.time(), kind="deployment", message=message, job=job, node=self._node_name

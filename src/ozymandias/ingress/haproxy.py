@@ -364,7 +364,7 @@ class Haproxy:
         async for raw in process.stderr:
             line = raw.decode(errors="replace").rstrip()
             self._stderr_tail.append(line)
-            log.warning("haproxy[%d]: %s", process.pid, line)
+            log.log(stderr_level(line), "haproxy[%d]: %s", process.pid, line)
 
     def _keep(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -388,3 +388,9 @@ async def _send(socket_path: Path, command: str) -> str:
 def _reports(line: str) -> bool:
     """Whether a runtime API reply line reports success: `set server … addr` says what changed."""
     return "changed from" in line or line.startswith("no need to change")
+
+
+def stderr_level(line: str) -> int:
+    """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
+    forked, loading success, on every reload) are routine; anything else may matter."""
+    return logging.DEBUG if line.startswith("[NOTICE]") else logging.WARNING

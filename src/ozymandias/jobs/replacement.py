@@ -127,7 +127,11 @@ class Replacer:
         if not lost or min(live, default=self._node_name) != self._node_name:
             return
         for name in sorted(lost):
-            log.warning("node %s is gone (its lease expired or was revoked)", name)
+            log.warning(
+                "node %s is gone (its lease expired or was revoked)",
+                name,
+                extra={"lost_node": name},
+            )
             await self._store.record_event(
                 Event(
                     time=time.time(),
@@ -170,13 +174,15 @@ class Replacer:
             await retry_on_conflict(
                 attempt,
                 give_up=_KeptLosing,
-                on_lost=lambda number: log.info(
+                on_lost=lambda number: log.debug(
                     "re-placement of %s lost a race (attempt %d)", job_name, number + 1
                 ),
             )
         except _KeptLosing:
             log.warning(
-                "re-placement of %s kept losing races; the next change retries it", job_name
+                "re-placement of %s kept losing races; the next change retries it",
+                job_name,
+                extra={"job": job_name},
             )
 
     async def _record_outcome(
@@ -190,7 +196,16 @@ class Replacer:
             moves = ", ".join(f"{job_name}-{i}→{node}" for i, node in sorted(plan.placed.items()))
             origin = f" from lost node {', '.join(lost_nodes)}" if lost_nodes else ""
             message = f"re-placed {moves}{origin} (by peer {self._node_name})"
-            log.info("%s", message)
+            log.info(
+                "%s",
+                message,
+                extra={
+                    "job": job_name,
+                    "version": inputs.job.version if inputs.job is not None else None,
+                    "nodes": sorted(set(plan.placed.values())),
+                    "lost_nodes": lost_nodes,
+                },
+            )
             await self._event(job_name, "instances-replaced", message)
         newly_pending = sorted(
             set(plan.schedule.pending) - set(inputs.schedule.pending if inputs.schedule else {})
@@ -199,7 +214,7 @@ class Replacer:
             names = ", ".join(f"{job_name}-{i}" for i in newly_pending)
             reason = plan.schedule.pending[newly_pending[0]]
             message = f"{names} left pending: {reason} (by peer {self._node_name})"
-            log.warning("%s", message)
+            log.warning("%s", message, extra={"job": job_name})
             await self._event(job_name, "instances-pending", message)
 
     async def _event(self, job_name: str, kind: str, message: str) -> None:

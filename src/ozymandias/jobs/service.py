@@ -403,7 +403,13 @@ class JobService:
             count_commit(outcome.won)
             if not outcome.won:
                 return LOST
-            await self._event(name, "job-committed", _describe_commit(applied))
+            await self._event(
+                name,
+                "job-committed",
+                _describe_commit(applied),
+                version=record.version,
+                nodes=sorted(set(result.placed.values())),
+            )
             for victim in placement.victims:
                 await self._event(
                     victim.job,
@@ -420,7 +426,7 @@ class JobService:
                 give_up=lambda attempts: StoreUnavailable(
                     f"gave up on {name} after {attempts} conflicting commits"
                 ),
-                on_lost=lambda number: log.info(
+                on_lost=lambda number: log.debug(
                     "commit of %s lost a race (attempt %d); re-planning", name, number + 1
                 ),
             )
@@ -448,7 +454,9 @@ class JobService:
         except TimeoutError:
             log.warning("mirrors did not show revision %d in time", outcome.revision)
 
-    async def _event(self, job: str, kind: str, message: str) -> None:
+    async def _event(self, job: str, kind: str, message: str, **fields: object) -> None:
+        """Log a job's news (with `fields`), and record it for `ozy get events`."""
+        log.info("%s: %s", job, message, extra={"job": job, **fields})
         await self._store.record_event(
             Event(time=time.time(), kind=kind, message=message, job=job, node=self._node_name)
         )

@@ -123,12 +123,16 @@ class SystemJobs:
             await retry_on_conflict(
                 attempt,
                 give_up=_KeptLosing,
-                on_lost=lambda number: log.info(
+                on_lost=lambda number: log.debug(
                     "system job %s lost a race (attempt %d)", name, number + 1
                 ),
             )
         except _KeptLosing:
-            log.warning("system job %s kept losing races; the next change retries it", name)
+            log.warning(
+                "system job %s kept losing races; the next change retries it",
+                name,
+                extra={"job": name},
+            )
 
     async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
         """The job's planning inputs, with the other jobs where system jobs may preempt."""
@@ -153,7 +157,12 @@ class SystemJobs:
         parts.extend(after.pending[index] for index in newly_pending)
         if parts:
             message = f"{'; '.join(parts)} (by peer {self._node_name})"
-            log.info("system job %s: %s", name, message)
+            log.info(
+                "system job %s: %s",
+                name,
+                message,
+                extra={"job": name, "nodes": sorted(set(plan.placed.values()))},
+            )
             await self._store.record_event(
                 Event(
                     time=time.time(),
