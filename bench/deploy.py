@@ -9,11 +9,18 @@ Measures, on this host, for a job of 3 instances × 2 containers (web + db):
   every container runs.
 
 Run as root on a set-up machine (`make setup`):  .venv/bin/python bench/deploy.py [--rounds 5]
+
+`--pull` measures the pull case instead: the first pull of an image from a loopback
+registry (tests/support/registry.py: TLS, a login), by the node's runtime adapter
+(`PodmanRuntime.pull_image`, as the agent pulls) against `podman pull` by hand, in the
+same run, the image removed between pulls.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -30,7 +37,11 @@ from tests.support.etcd import EtcdServer  # noqa: E402
 from tests.support.machine import CLUSTER_CIDR, blackholed, run  # noqa: E402
 from tests.support.nodes import NodeProcess, remove_everything_of_node  # noqa: E402
 from tests.support.podman import containers_with_label  # noqa: E402
+from tests.support.registry import RegistryServer  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
+
+from ozymandias.runtime.models import RegistryAccess  # noqa: E402
+from ozymandias.runtime.podman import PodmanRuntime  # noqa: E402
 
 WEB = "localhost/ozy-example-web:latest"
 DB = "localhost/ozy-example-db:latest"
@@ -153,6 +164,64 @@ def compose_round(directory: Path) -> float | None:
         subprocess.run([*command, "down", "-t", "0"], check=False, capture_output=True, timeout=120)
 
 
+# The pull case: an image of one 32 MiB layer of random bytes, which nothing else on the
+# machine shares, so each first pull really moves it (through TLS, with a login).
+PULL_LAYER_BYTES = 32 * 1024 * 1024
+
+
+def pull_case(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        (directory / "registry").mkdir()
+        registry = RegistryServer(directory / "registry")
+        local = "localhost/ozy-bench-pull:latest"
+        try:
+            registry.start()
+            image = f"{registry.host}/ozy-bench-pull:1"
+            build = directory / "build"
+            build.mkdir()
+            (build / "blob").write_bytes(os.urandom(PULL_LAYER_BYTES))
+            (build / "Containerfile").write_text("FROM scratch\nCOPY blob /blob\n")
+            run("podman", "build", "--quiet", "-t", local, str(build), timeout=300)
+            creds = f"{registry.username}:{registry.password}"
+            cert_dir = str(registry.cert_dir)
+            run("podman", "push", "--quiet", "--creds", creds, "--cert-dir", cert_dir, local, image)
+            run("podman", "rmi", local)
+            access = RegistryAccess(
+                registry.username, registry.password, registry.ca_pem.read_text()
+            )
+            samples = asyncio.run(_pull_rounds(rounds, directory, image, access, creds, cert_dir))
+        finally:
+            registry.stop()
+            run("podman", "rmi", "--ignore", local, check=False)
+    print(f"First pull of a {PULL_LAYER_BYTES // 2**20} MiB image from a loopback registry:")
+    for method, values in samples.items():
+        print(f"  {method:<26} {summary(values)}")
+    ours = statistics.median(samples["ozymandias runtime pull"])
+    theirs = statistics.median(samples["podman pull"])
+    print(f"  ozymandias / podman pull = {ours / theirs:.2f} (goal: at most 1.10)")
+
+
+async def _pull_rounds(
+    rounds: int, directory: Path, image: str, access: RegistryAccess, creds: str, cert_dir: str
+) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"ozymandias runtime pull": [], "podman pull": []}
+    by_hand = ["podman", "pull", "--quiet", "--creds", creds, "--cert-dir", cert_dir, image]
+    runtime = PodmanRuntime(directory / "podman.sock", home=directory / "podman-home")
+    async with runtime:
+        for round_number in range(rounds):
+            start = time.perf_counter()
+            await runtime.pull_image(image, access)
+            samples["ozymandias runtime pull"].append(time.perf_counter() - start)
+            run("podman", "rmi", image)
+            start = time.perf_counter()
+            run(*by_hand, timeout=300)
+            samples["podman pull"].append(time.perf_counter() - start)
+            run("podman", "rmi", image)
+            print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
+    return samples
+
+
 def summary(samples: list[float]) -> str:
     return (
         f"median {statistics.median(samples):.3f}s  "
@@ -163,7 +232,10 @@ def summary(samples: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--pull", action="store_true", help="the pull case only (see above)")
     args = parser.parse_args()
+    if args.pull:
+        return pull_case(args.rounds)
 
     results: dict[str, list[float]] = {
         "ozymandias": [],

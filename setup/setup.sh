@@ -35,6 +35,7 @@ PACKAGES=(
     e2fsprogs mount                                      # local volumes: mkfs.ext4, loop mounts
     wrk nginx-light                                      # bench/ingress.py: the load, a fast backend
     chromium chromium-driver fonts-dejavu-core           # the dashboard's browser tests (headless)
+    docker-registry apache2-utils                        # registry tests: the registry, htpasswd -B
     python3 python3-venv make curl ca-certificates procps
 )
 

@@ -36,12 +36,16 @@ def load_per_core(loadavg: str, cores: int) -> float:
     return round(float(fields[0]) / max(1, cores), 2)
 
 
-def read_load(loadavg_file: Path, cores: int) -> float | None:
-    """The host's load per core now, or None (logged) when the file can't be read."""
+def read_load(loadavg_file: Path, cores: int, *, again: bool = False) -> float | None:
+    """The host's load per core now, or None (logged) when the file can't be read.
+
+    `again`: the last reading failed too, so this failure is no news (DEBUG).
+    """
     try:
         return load_per_core(loadavg_file.read_text(), cores)
     except (OSError, ValueError) as error:
-        log.warning("cannot read the load average from %s: %s", loadavg_file, error)
+        level = logging.DEBUG if again else logging.WARNING
+        log.log(level, "cannot read the load average from %s: %s", loadavg_file, error)
         return None
 
 
@@ -64,6 +68,7 @@ class LoadReporter:
     loadavg_file: Path
     cores: int
     reported: float
+    unreadable: bool = False  # the last reading failed
 
     async def run(self) -> None:
         while True:
@@ -71,7 +76,8 @@ class LoadReporter:
             await self.report_once()
 
     async def report_once(self) -> None:
-        current = read_load(self.loadavg_file, self.cores)
+        current = read_load(self.loadavg_file, self.cores, again=self.unreadable)
+        self.unreadable = current is None
         if current is None or not worth_reporting(self.reported, current):
             return
         try:

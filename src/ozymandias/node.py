@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ozymandias.agent.image_pulls import ImagePulls
 from ozymandias.agent.node_agent import NodeAgent
 from ozymandias.agent.secret_delivery import SecretDelivery
 from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
@@ -39,6 +40,9 @@ from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
 from ozymandias.jobs.system_jobs import SystemJobs
 from ozymandias.load_report import LoadReporter, read_load
+from ozymandias.metrics.families import registered
+from ozymandias.metrics.node import FENCINGS
+from ozymandias.metrics.node_state import NodeCollector
 from ozymandias.network.pod_network import PodNetwork
 from ozymandias.node_config import (
     NodeConfig,
@@ -47,6 +51,8 @@ from ozymandias.node_config import (
     default_capacity,
     shared_storage_of,
 )
+from ozymandias.registries.access import RegistryLogins
+from ozymandias.registries.service import RegistryService
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.secrets.keyring import KeyFile, KeyFileError
 from ozymandias.secrets.service import SecretService
@@ -57,6 +63,7 @@ from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
+from ozymandias.store.registry_store import RegistryStore
 from ozymandias.store.secret_store import SecretStore
 from ozymandias.store.watch_sources import events_mirror
 from ozymandias.volumes.local_disk import LocalDisks
@@ -143,6 +150,7 @@ class NodeDaemon:
         self.store = ClusterStore(etcd)
         self.acl_store = AclStore(etcd)
         self.secret_store = SecretStore(etcd)
+        self.registry_store = RegistryStore(etcd)
         # Read again whenever it changes (see secrets/keyring.py); None: no secrets here.
         self.key_file = KeyFile(config.secrets_key_file) if config.secrets_key_file else None
         # Secret files live in memory only: /dev/shm is a tmpfs on every Linux host.
@@ -155,7 +163,12 @@ class NodeDaemon:
         self.allocation_history = AllocationHistory()
         # Sockets and files that live as long as the daemon (podman's API, HAProxy's).
         self.run_dir = Path("/run/ozymandias") / config.name
-        self.runtime = PodmanRuntime(self.run_dir / "podman.sock", env=config.podman_env or None)
+        self.runtime = PodmanRuntime(
+            self.run_dir / "podman.sock",
+            env=config.podman_env or None,
+            home=self.run_dir
+            / "podman-home",  # where registries' CAs go (runtime/podman_images.py)
+        )
         lease_file = config.node_dir / "lease.json"
         self.membership = Membership(
             self.store, config.name, config.lease_ttl, lease_file, fence_after=config.fence_after
@@ -251,11 +264,19 @@ class NodeDaemon:
         for the event it records once it can reach etcd again.
         """
         term = self._compose(node)
-        async with asyncio.TaskGroup() as group:
-            tasks = await self._start(term, group)
-            await self._announce(term, tasks, ready)
-            lost = await self._until_stopped_or_lost(tasks)
-            fenced = await self._stop(term, tasks, lost)
+        mirrors, membership = self.mirrors, self.membership
+        collector = NodeCollector(
+            record=lambda: mirrors.node(node.name),
+            allocation=lambda: mirrors.allocation(node.name),
+            instances=term.agent.pod_states,
+            lease_age=lambda: membership.silent_for,
+        )
+        with registered(collector):
+            async with asyncio.TaskGroup() as group:
+                tasks = await self._start(term, group)
+                await self._announce(term, tasks, ready)
+                lost = await self._until_stopped_or_lost(tasks)
+                fenced = await self._stop(term, tasks, lost)
         return fenced
 
     def _compose(self, node: Node) -> _Term:
@@ -282,6 +303,7 @@ class NodeDaemon:
             firewall=self.pod_network.firewall,
             volumes=self.volumes,
             secrets=SecretDelivery(node.name, self.mirrors, self.key_file, self.secrets_dir),
+            pulls=ImagePulls(self.runtime, RegistryLogins(node.name, self.mirrors, self.key_file)),
         )
         domain = node.storage_domain if node.shared_storage is not None else None
         upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
@@ -309,6 +331,9 @@ class NodeDaemon:
         watches = Watches(self.mirrors, lambda: events_mirror(self.store.etcd))
         guard = Guard(self.mirrors.tokens)
         guard.set_peer_secret(self.peer_secret)
+        secret_service = SecretService(
+            self.secret_store, self.store, self.mirrors, service, self.key_file, node_name=node.name
+        )
         app = create_app(
             service=service,
             mirrors=self.mirrors,
@@ -323,12 +348,12 @@ class NodeDaemon:
             guard=guard,
             etcd_contact=self.membership,
             peers=self.peer_link,
-            secret_service=SecretService(
+            secret_service=secret_service,
+            registry_service=RegistryService(
+                self.registry_store,
                 self.secret_store,
-                self.store,
                 self.mirrors,
-                service,
-                self.key_file,
+                secret_service.keyring,
                 node_name=node.name,
             ),
             watches=watches,
@@ -452,6 +477,7 @@ class NodeDaemon:
     async def _fence(self, node: Node) -> str:
         """Stop every pod here, for peers may run its instances already; says what it did."""
         silent_for = self.membership.silent_for
+        FENCINGS.inc()
         log.error(
             "FENCING: no lease refresh for %.1fs; stopping every pod here so no instance "
             "runs twice, then rejoining as a new node once etcd answers",
@@ -461,6 +487,7 @@ class NodeDaemon:
         stopped = await self._remove_local_pods()
         # Peers re-place the instances, afresh: their local volumes go too.
         await self.volumes.remove_all()
+        log.warning("fenced: stopped %d pod(s)", stopped)
         return (
             f"node {node.name} fenced: no lease refresh for {silent_for:.1f}s, so it stopped "
             f"its {stopped} pod(s) and rejoined as a new node"
@@ -487,6 +514,7 @@ class NodeDaemon:
 
     async def _wait_for_etcd(self) -> None:
         deadline = time.monotonic() + ETCD_WAIT_SECONDS
+        waited = False
         while True:
             try:
                 await self.store.ping()
@@ -498,7 +526,10 @@ class NodeDaemon:
                     raise SystemExit(
                         f"etcd at {self.config.etcd} did not answer: {error}"
                     ) from error
-                log.info("waiting for etcd at %s ...", self.config.etcd)
+                # Said once; each further second of waiting is no news.
+                level = logging.DEBUG if waited else logging.INFO
+                log.log(level, "waiting for etcd at %s ...", self.config.etcd)
+                waited = True
                 await asyncio.sleep(1)
 
     async def _leave(self) -> None:

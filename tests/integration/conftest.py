@@ -22,6 +22,7 @@ from tests.support.nodes import (
     remove_everything_of_node,
     unused_pod_subnets,
 )
+from tests.support.registry import RegistryServer
 from tests.support.waiting import wait_until
 
 REQUIRED_IMAGES = (
@@ -111,3 +112,18 @@ def make_node(etcd: EtcdServer, example_images: None, tmp_path: Path) -> Iterato
             remove_everything_of_node(node.name)
         unmount_everything_under(tmp_path)
         etcd.wipe()
+
+
+@pytest.fixture(scope="session")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory, example_images: None
+) -> Iterator[RegistryServer]:
+    """One loopback registry (htpasswd, TLS from a test CA) for the session, holding the
+    example web image as `web:1`, `web:2` and `web:latest`."""
+    server = RegistryServer(tmp_path_factory.mktemp("registry"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        server.remove_pulled_images()

@@ -8,6 +8,9 @@ Afterwards the node must still hold the lease it started with.
 
 The node is cordoned first, so no generated job is ever placed: the fuzz
 exercises parsing, validation, planning and refusals, never podman.
+
+A watch stream (`?watch=true`) never ends by itself: its answer is checked
+as it starts (status, content type), then the stream is closed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,6 +37,8 @@ from tests.support.etcd import EtcdServer
 from tests.support.nodes import NodeFactory
 
 EXAMPLES_PER_OPERATION = 80
+# What FastAPI reads as true in a query parameter.
+_TRUE = {"1", "on", "t", "true", "y", "yes"}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -58,6 +64,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
         operations.append(result.ok())
     assert len(operations) >= 20  # every router's operations are in the document
     calls: dict[str, int] = {}
+    streams: list[str] = []  # the watch streams checked as they start
 
     for operation in operations:
         cases = st.one_of(
@@ -76,12 +83,32 @@ def test_fuzzing_every_operation_finds_no_5xx_and_answers_as_documented(
         def fuzz(case: schemathesis.Case[Any]) -> None:
             label = case.operation.label
             calls[label] = calls.get(label, 0) + 1
+            if _watches(case):
+                streams.append(label)
+                _check_watch(case, node.api)
+                return
             case.call_and_validate(base_url=node.api, checks=CHECKS, timeout=30, headers=bearer())
 
         fuzz()
 
     assert sum(calls.values()) >= 1000, calls
     assert set(calls) == {operation.label for operation in operations}
+    assert len(set(streams)) == 4, set(streams)  # instances, jobs, nodes, events
     assert node.answers(), node.log_tail()
     assert etcd.node_lease("fuzz1") == lease
     assert "FENCING" not in node.log_path.read_text()
+
+
+def _watches(case: schemathesis.Case[Any]) -> bool:
+    return case.method == "GET" and str((case.query or {}).get("watch", "")).lower() in _TRUE
+
+
+def _check_watch(case: schemathesis.Case[Any], api: str) -> None:
+    """A stream's start as documented; any refusal validated as every other answer is."""
+    kwargs = case.as_transport_kwargs(base_url=api, headers=bearer())
+    with requests.request(**kwargs, stream=True, timeout=30) as response:
+        if response.status_code == 200:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            return
+        response.content  # noqa: B018 (a refusal is short: read it whole to validate it)
+    case.validate_response(response, checks=CHECKS)

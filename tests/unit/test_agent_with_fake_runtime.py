@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -38,12 +39,15 @@ from ozymandias.runtime.models import (
     ContainerRun,
     ExecExit,
     ExecOutput,
+    ImagePullFailed,
     LogEntry,
     PodInfo,
     PodmanError,
     PodPlan,
+    RegistryAccess,
     StreamConnected,
 )
+from ozymandias.runtime.pull_reasons import pull_reason
 from ozymandias.spec.loader import job_from_data
 from ozymandias.store import keys
 from ozymandias.store.cluster_store import ClusterStore
@@ -95,7 +99,12 @@ class FakeRuntime:
 
     def __init__(self) -> None:
         self.pods: dict[str, PodInfo] = {}
-        self.missing_images: set[str] = set()
+        self.missing_images: set[str] = set()  # pulled fine, yet the pod does not start
+        self.local_images: set[str] = {"img", "broken"}  # present before any pull
+        self.unpullable: dict[str, str] = {}  # image -> podman's error for its pull
+        self.pulls: list[str] = []  # images pulled, one entry per pull
+        self.pull_gate: asyncio.Event | None = None  # if given, pulls wait for it
+        self._pulls_in_flight: dict[str, asyncio.Task[None]] = {}
         self.started: list[str] = []  # container ids, each time one is (re)started
         self.removed: list[str] = []
         self.logged: dict[str, list[LogEntry]] = {}  # what each container id wrote
@@ -145,6 +154,31 @@ class FakeRuntime:
         self._exits.put_nowait(
             ContainerExit(container.id, pod_name, container_name, code, pod.labels, oom_killed)
         )
+
+    async def image_present(self, image: str) -> bool:
+        return image in self.local_images
+
+    async def pull_image(
+        self,
+        image: str,
+        access: RegistryAccess,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        # One pull for concurrent callers, as PodmanRuntime's single flight.
+        flight = self._pulls_in_flight.get(image)
+        if flight is None:
+            flight = asyncio.create_task(self._pull(image))
+            self._pulls_in_flight[image] = flight
+            flight.add_done_callback(lambda _: self._pulls_in_flight.pop(image, None))
+        await asyncio.shield(flight)
+
+    async def _pull(self, image: str) -> None:
+        self.pulls.append(image)
+        if self.pull_gate is not None:
+            await self.pull_gate.wait()
+        if image in self.unpullable:
+            raise ImagePullFailed(pull_reason(image, self.unpullable[image]))
+        self.local_images.add(image)
 
     async def start_container(self, container_id: str) -> None:
         self._update(container_id, "running", None)
@@ -290,10 +324,12 @@ class Cluster:
         version: int = 1,
         restart: str = "never",
         count: int = 1,
+        pull: str | None = None,
     ) -> None:
-        spec = job_from_data(
-            {"name": name, "containers": {"app": {"image": image, "restart": restart}}}
-        )
+        container: dict[str, Any] = {"image": image, "restart": restart}
+        if pull is not None:
+            container["pull"] = pull
+        spec = job_from_data({"name": name, "containers": {"app": container}})
         await self.etcd.put(keys.job(name), JobRecord(spec=spec, version=version).to_json())
         placements = dict.fromkeys(range(count), NODE)
         await self.etcd.put(
@@ -561,3 +597,128 @@ async def test_an_instance_with_a_change_in_flight_is_not_restarted(quick_back_o
         with pytest.raises(InstanceBusy):
             await cluster.agent.restart_instance("web", 0)
         await first
+
+
+async def test_starts_and_failed_starts_are_logged_with_the_instance(
+    quick_back_off: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ozymandias.agent")
+    cluster = Cluster()
+    cluster.runtime.missing_images.add("broken")
+    await cluster.put_job("web")
+    await cluster.put_job("fixme", image="broken")
+    async with running(cluster):
+        await eventually(state_is(cluster, "web", InstanceState.RUNNING), "web-0 running")
+        await eventually(state_is(cluster, "fixme", InstanceState.FAILED), "fixme-0 failed")
+
+    def lines(job: str) -> list[tuple[str, str, str]]:
+        return [
+            (r.levelname, r.getMessage(), getattr(r, "instance", ""))
+            for r in caplog.records
+            if getattr(r, "job", None) == job
+        ]
+
+    assert ("INFO", "web-0: started on n1", "web-0") in lines("web")
+    failed = lines("fixme")[0]
+    assert failed[0] == "WARNING" and failed[2] == "fixme-0"
+    assert failed[1].startswith("fixme-0: failed to start: ")
+
+
+# Image pulls: the agent pulls before a start, as each container's policy says.
+
+REMOTE = "reg.example:5000/web:1"
+
+
+async def test_a_failed_pull_fails_the_instance_with_the_reason_and_holds_up_no_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(node_agent, "pull_retry_delay", lambda _: 300.0)
+    cluster = Cluster()
+    cluster.runtime.unpullable[REMOTE] = "reading manifest 1: unauthorized: authentication required"
+    await cluster.put_job("private", image=REMOTE)
+    await cluster.put_job("web")
+    async with running(cluster):
+        await eventually(state_is(cluster, "private", InstanceState.FAILED), "private-0 failed")
+        await eventually(state_is(cluster, "web", InstanceState.RUNNING), "web-0 runs meanwhile")
+    status = cluster.status("private")
+    assert status is not None
+    assert status.reason == f"image pull: unauthorized for {REMOTE}; retrying in 300s"
+    failures = [e.message for e in cluster.store.events if e.kind == "instance-failed"]
+    assert failures == [f"failed to start: {status.reason}"]
+
+
+async def test_a_failed_pull_is_retried_with_its_own_back_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    delays: list[int] = []
+
+    def delay(streak: int) -> float:
+        delays.append(streak)
+        return 0.05
+
+    monkeypatch.setattr(node_agent, "pull_retry_delay", delay)
+    cluster = Cluster()
+    cluster.runtime.unpullable[REMOTE] = "manifest unknown"
+    await cluster.put_job("private", image=REMOTE)
+    async with running(cluster):
+        await eventually(lambda: len(cluster.runtime.pulls) >= 3, "three pulls")
+        del cluster.runtime.unpullable[REMOTE]
+        await eventually(state_is(cluster, "private", InstanceState.RUNNING), "runs once pulled")
+    assert delays[:3] == [1, 2, 3]
+
+
+async def test_concurrent_starts_of_one_image_pull_it_once_and_show_pulling() -> None:
+    cluster = Cluster()
+    gate = asyncio.Event()
+    cluster.runtime.pull_gate = gate
+    await cluster.put_job("twins", image=REMOTE, count=2)
+    async with running(cluster):
+
+        def both_pulling() -> bool:
+            statuses = [cluster.status("twins", index) for index in (0, 1)]
+            return all(s is not None and s.state is InstanceState.PULLING for s in statuses)
+
+        await eventually(both_pulling, "both instances pulling")
+        status = cluster.status("twins")
+        assert status is not None and status.reason == f"pulling {REMOTE}"
+        gate.set()
+        await eventually(
+            lambda: all(
+                (s := cluster.status("twins", i)) is not None and s.state is InstanceState.RUNNING
+                for i in (0, 1)
+            ),
+            "both run",
+        )
+    assert cluster.runtime.pulls == [REMOTE]
+
+
+@pytest.mark.parametrize(
+    ("pull", "present", "pulled"),
+    [
+        ("missing", True, []),
+        ("missing", False, [REMOTE]),
+        ("always", True, [REMOTE]),
+        (None, True, []),  # a tagged image defaults to missing
+    ],
+)
+async def test_the_pull_policy_decides_whether_a_start_pulls(
+    pull: str | None, present: bool, pulled: list[str]
+) -> None:
+    cluster = Cluster()
+    if present:
+        cluster.runtime.local_images.add(REMOTE)
+    await cluster.put_job("web", image=REMOTE, pull=pull)
+    async with running(cluster):
+        await eventually(state_is(cluster, "web", InstanceState.RUNNING), "web-0 runs")
+    assert cluster.runtime.pulls == pulled
+
+
+async def test_pull_never_with_the_image_missing_fails_without_pulling() -> None:
+    cluster = Cluster()
+    await cluster.put_job("web", image=REMOTE, pull="never")
+    async with running(cluster):
+        await eventually(state_is(cluster, "web", InstanceState.FAILED), "web-0 failed")
+    status = cluster.status("web")
+    assert status is not None
+    assert status.reason.startswith(f"image {REMOTE} is not present, and its pull policy is never")
+    assert cluster.runtime.pulls == []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ozymandias.cluster.records import JobRecord
 from ozymandias.ingress import controller as controller_module
@@ -58,6 +59,10 @@ class FakeProxy:
         if self._listens(layout) & self.taken:
             raise HaproxyError("cannot bind socket")
         self.layout = layout
+
+    def read_stats(self, timeout: float) -> tuple[Layout, str]:
+        # Only a header: HAProxy has served nothing yet.
+        return self.layout, "# pxname,svname,status\n"
 
     def tcp_ports(self) -> set[int]:
         return self._listens(self.layout)
@@ -158,3 +163,18 @@ async def test_a_port_taken_between_probe_and_bind_is_left_out_on_the_retry(
     async with serving(proxy):
         # The reload fails on 31001; the retry probes again and leaves it out.
         await eventually(lambda: proxy.tcp_ports() == {31000}, "31000 served despite 31001")
+
+
+def ingress_up() -> float | None:
+    return REGISTRY.get_sample_value("ozy_ingress_up")
+
+
+async def test_scrapes_read_the_proxy_while_the_controller_runs() -> None:
+    proxy = FakeProxy()
+    assert ingress_up() is None
+    async with serving(proxy):
+        await eventually(lambda: proxy.tcp_ports() == {31000, 31001}, "db's ports served")
+        assert ingress_up() == 1
+        servers = {"job": "db", "state": "up"}
+        assert REGISTRY.get_sample_value("ozy_ingress_servers", servers) == 0  # no instance yet
+    assert ingress_up() is None  # unregistered: the next term registers its own

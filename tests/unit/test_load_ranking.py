@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, cast
 
@@ -146,3 +147,22 @@ async def test_the_reporter_writes_only_changes_and_retries_a_refused_write(
     loadavg.unlink()
     await reporter.report_once()  # an unreadable file is logged, not fatal
     assert len(store.written) == 2
+
+
+async def test_an_unreadable_load_file_is_warned_of_once_until_it_reads_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    loadavg = tmp_path / "loadavg"
+    reporter = LoadReporter(cast(Any, FakeStore()), "n1", lambda: 7, loadavg, cores=1, reported=0)
+    caplog.set_level(logging.DEBUG, logger="ozymandias.load_report")
+
+    await reporter.report_once()
+    await reporter.report_once()
+    await reporter.report_once()
+    assert [record.levelname for record in caplog.records] == ["WARNING", "DEBUG", "DEBUG"]
+    caplog.clear()
+    loadavg.write_text("0.1 0 0 1/1 1\n")
+    await reporter.report_once()
+    loadavg.unlink()
+    await reporter.report_once()
+    assert [record.levelname for record in caplog.records] == ["WARNING"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ozymandias import node as node_module
 from ozymandias.cluster.records import Node, Resources
@@ -119,8 +120,10 @@ async def test_a_node_that_lost_its_lease_fences(
     node = daemon(tmp_path, done)
     node.membership.begin_term()
     monkeypatch.setattr(type(node.membership), "silent_for", property(lambda _: 6.0))
+    fencings = REGISTRY.get_sample_value("ozy_node_fencings_total") or 0.0
     with caplog.at_level(logging.ERROR, logger=node_module.__name__):
         fenced = await stop(node, done, lost=True)
+    assert REGISTRY.get_sample_value("ozy_node_fencings_total") == fencings + 1
     assert fenced == (
         "node n1 fenced: no lease refresh for 6.0s, so it stopped its 2 pod(s) "
         "and rejoined as a new node"

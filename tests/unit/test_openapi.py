@@ -33,6 +33,7 @@ def document() -> dict[str, Any]:
         etcd_contact=none,
         peers=none,
         secret_service=none,
+        registry_service=none,
     )
     return app.openapi()
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from ozymandias.agent.health_following import HealthFollower
 from ozymandias.agent.local_plan import LocalPod
 from ozymandias.agent.pod_plan import local_pod_from_labels, pod_ports
+from ozymandias.agent.reporting import log_fields
 from ozymandias.agent.restarts import Restarts, ran_for
 from ozymandias.agent.tracks import AgentState, ContainerTrack, PodTrack
 from ozymandias.cluster.records import InstanceStatus
@@ -61,7 +62,7 @@ class Adoption:
                 await self._runtime.remove_pod(info.name)
                 continue
             self._adopt(local, info, reported.get(local.key))
-            log.info("adopted pod %s", info.name)
+            log.info("adopted pod %s", info.name, extra=log_fields(*local.key))
         if self._firewall is not None:
             # Also clears the rules a crashed previous run left for pods now gone.
             await self._firewall.reset(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 
-from ozymandias.agent.reporting import Reporter
+from ozymandias.agent.reporting import Reporter, log_fields
 from ozymandias.agent.restart_policy import should_restart
 from ozymandias.agent.tracks import UNHEALTHY_EXIT_CODE, AgentState, ContainerTrack, PodTrack
-from ozymandias.cluster.records import Health
+from ozymandias.cluster.records import Health, instance_name
 from ozymandias.health.checks import CheckResult, run_check
 from ozymandias.health.monitor import HealthMonitor
 from ozymandias.health.state import CheckState
@@ -59,6 +59,13 @@ class HealthFollower:
         key = track.pod.key
         if self._state.pods.get(key) is not track:
             return  # the pod was stopped or replaced meanwhile
+        if state.health is Health.HEALTHY:
+            log.info(
+                "%s: container %s is healthy",
+                instance_name(track.pod.job, track.pod.index),
+                container.name,
+                extra=log_fields(track.pod.job, track.pod.index),
+            )
         if track.health() is Health.HEALTHY:
             track.reason = ""  # whatever went wrong before is over
         # The monitor that found the container unhealthy, if that is the news.
@@ -78,9 +85,12 @@ class HealthFollower:
         await self._reporter.publish(key)
         if monitor is None:
             return
-        log.warning("%s: %s", track.pod.pod_name, track.reason)
         await self._reporter.record(
-            track.pod.job, track.pod.index, "container-unhealthy", track.reason
+            track.pod.job,
+            track.pod.index,
+            "container-unhealthy",
+            track.reason,
+            level=logging.WARNING,
         )
         if should_restart(policy, UNHEALTHY_EXIT_CODE):
             monitor.stop()

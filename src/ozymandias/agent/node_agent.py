@@ -29,6 +29,7 @@ from typing import Any
 from ozymandias.agent.adoption import Adoption
 from ozymandias.agent.container_execs import ContainerExecs
 from ozymandias.agent.health_following import HealthFollower
+from ozymandias.agent.image_pulls import ImagePulls, pull_retry_delay
 from ozymandias.agent.local_plan import (
     DesiredInstance,
     InstanceKey,
@@ -43,7 +44,7 @@ from ozymandias.agent.local_plan import (
 from ozymandias.agent.log_following import LogRequest, container_logs
 from ozymandias.agent.pod_inputs import PodInputs
 from ozymandias.agent.pod_plan import pod_name, pod_plan, pod_ports
-from ozymandias.agent.reporting import DnsPublishing, Reporter, StatusStore
+from ozymandias.agent.reporting import DnsPublishing, Reporter, StatusStore, log_fields
 from ozymandias.agent.restart_policy import restart_delay
 from ozymandias.agent.restarts import Restarts
 from ozymandias.agent.secret_delivery import SecretDelivery
@@ -51,8 +52,9 @@ from ozymandias.agent.tracks import AgentState, ContainerTrack, PodTrack
 from ozymandias.agent.volumes import PodVolumes
 from ozymandias.cluster.records import InstanceState, instance_name
 from ozymandias.network.firewall import PodFirewall
+from ozymandias.registries.access import RegistryAccessUnavailable
 from ozymandias.runtime.interface import ContainerRuntime
-from ozymandias.runtime.models import PodInfo, RuntimeUnavailable
+from ozymandias.runtime.models import ImagePullFailed, PodInfo, RuntimeUnavailable
 from ozymandias.spec.models import JobSpec
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
@@ -83,10 +85,12 @@ class NodeAgent:
         firewall: PodFirewall | None = None,
         volumes: PodVolumes | None = None,
         secrets: SecretDelivery | None = None,
+        pulls: ImagePulls | None = None,
     ) -> None:
         """`firewall`, if given, maps and filters each pod's ports while the pod runs;
         `volumes` and `secrets`, if given, provide the pods' volumes and secrets (a job
-        with volumes or secrets fails without)."""
+        with volumes or secrets fails without); `pulls` pulls images before a start
+        (anonymously if not given)."""
         self.node_name = node_name
         self._runtime = runtime
         self._mirrors = mirrors
@@ -95,6 +99,7 @@ class NodeAgent:
         self._firewall = firewall
         self._volumes = volumes
         self._inputs = PodInputs(node_name, volumes, secrets)
+        self._pulls = pulls or ImagePulls(runtime, None)
         self._state = AgentState(node_name, mirrors)
         self._reporter = Reporter(self._state, store, lease_id, publisher)
         self._restarts = Restarts(self._state, runtime, self._reporter)
@@ -109,6 +114,10 @@ class NodeAgent:
     @property
     def pod_labels(self) -> dict[str, str]:
         return self._state.pod_labels
+
+    def pod_states(self) -> list[tuple[str, str]]:
+        """The job and state of each pod this node runs (for `ozy_node_instances`)."""
+        return [(track.pod.job, track.state().value) for track in self._state.pods.values()]
 
     async def run(self) -> None:
         """Adopt what already runs here, then keep reconciling until cancelled."""
@@ -261,7 +270,7 @@ class NodeAgent:
             try:
                 await work
             except Exception:
-                log.exception("change to %s failed", instance_name(*key))
+                log.exception("change to %s failed", instance_name(*key), extra=log_fields(*key))
             finally:
                 self._state.busy.discard(key)
                 self._state.early_exits.pop(key, None)
@@ -286,7 +295,11 @@ class NodeAgent:
                 or key in self._unreleasable
             ):
                 continue
-            log.info("releasing the local volumes of %s: no instance here", instance_name(*key))
+            log.info(
+                "releasing the local volumes of %s: no instance here",
+                instance_name(*key),
+                extra=log_fields(*key),
+            )
             self._state.busy.add(key)
             self._state.spawn(self._release_unowned(volumes, key))
 
@@ -296,13 +309,19 @@ class NodeAgent:
         try:
             await volumes.release(*key)
         except Exception as error:
-            log.error("could not release the local volumes of %s: %s", instance_name(*key), error)
+            log.error(
+                "could not release the local volumes of %s: %s",
+                instance_name(*key),
+                error,
+                extra=log_fields(*key),
+            )
         finally:
             self._state.busy.discard(key)
         if key in volumes.instances_with_volumes():
             log.error(
                 "the local volumes of %s are still there; leaving them until the node restarts",
                 instance_name(*key),
+                extra=log_fields(*key),
             )
             self._unreleasable.add(key)
 
@@ -325,6 +344,11 @@ class NodeAgent:
         await self._reporter.publish_state(instance, InstanceState.STARTING)
         name = pod_name(self.node_name, instance.job, instance.index)
         try:
+
+            async def pulling(reason: str) -> None:
+                await self._reporter.publish_state(instance, InstanceState.PULLING, reason)
+
+            await self._pulls.ready(instance, pulling)
             inputs = await self._inputs.prepare(instance, name)
             info = await self._runtime.run_pod(
                 pod_plan(
@@ -342,16 +366,22 @@ class NodeAgent:
             previous = self._start_back_offs.get(key)
             same_version = previous is not None and previous.version == instance.version
             streak = previous.streak + 1 if previous is not None and same_version else 1
-            delay = restart_delay(streak)
+            pull_failed = isinstance(error, ImagePullFailed | RegistryAccessUnavailable)
+            delay = pull_retry_delay(streak) if pull_failed else restart_delay(streak)
             # Not a sleep: the instance is free meanwhile, so a new version of
             # the spec (the fix) starts at once instead of after this back-off.
             self._start_back_offs[key] = StartBackOff(
                 instance.version, streak, time.monotonic() + delay
             )
             reason = f"{error}; retrying in {delay:.0f}s"
-            log.warning("%s failed to start: %s", instance_name(*key), reason)
             await self._reporter.publish_state(instance, InstanceState.FAILED, reason)
-            await self._reporter.record(instance.job, instance.index, "instance-failed", reason)
+            await self._reporter.record(
+                instance.job,
+                instance.index,
+                "instance-failed",
+                f"failed to start: {reason}",
+                level=logging.WARNING,
+            )
             return
         self._start_back_offs.pop(key, None)
         local = LocalPod(info.name, instance.job, instance.index, instance.version)

@@ -154,24 +154,44 @@ class Reporter:
         try:
             await self._store.put_instance_status(status, self._lease_id())
         except StoreUnavailable as error:
-            log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
+            log.warning(
+                "could not report %s: %s",
+                instance_name(status.job, status.index),
+                error,
+                extra=log_fields(status.job, status.index),
+            )
 
     async def _put_leaving_status(self, status: InstanceStatus) -> None:
         try:
             await self._store.put_leaving_instance_status(status, self._lease_id())
         except StoreUnavailable as error:
-            log.warning("could not report %s: %s", instance_name(status.job, status.index), error)
+            log.warning(
+                "could not report %s: %s",
+                instance_name(status.job, status.index),
+                error,
+                extra=log_fields(status.job, status.index),
+            )
 
     async def delete_status(self, key: InstanceKey) -> None:
         try:
             await self._store.delete_instance_status(*key, self._state.node_name)
         except StoreUnavailable as error:
-            log.warning("could not clear the status of %s: %s", instance_name(*key), error)
+            log.warning(
+                "could not clear the status of %s: %s",
+                instance_name(*key),
+                error,
+                extra=log_fields(*key),
+            )
 
     async def record_for(self, pod: LocalPod, kind: str, message: str) -> None:
         await self.record(pod.job, pod.index, kind, message)
 
-    async def record(self, job: str, index: int, kind: str, message: str) -> None:
+    async def record(
+        self, job: str, index: int, kind: str, message: str, level: int = logging.INFO
+    ) -> None:
+        """Log an instance's event (its starts, stops, failures, restarts, health) and
+        record it in etcd for `ozy get events`."""
+        log.log(level, "%s: %s", instance_name(job, index), message, extra=log_fields(job, index))
         await self._store.record_event(
             Event(
                 time=time.time(),
@@ -182,3 +202,8 @@ class Reporter:
                 node=self._state.node_name,
             )
         )
+
+
+def log_fields(job: str, index: int) -> dict[str, str]:
+    """The fields of a log line about one instance."""
+    return {"job": job, "instance": instance_name(job, index)}

@@ -14,9 +14,11 @@ import time
 
 from ozymandias.agent.exit_reasons import exit_reason
 from ozymandias.agent.pod_plan import key_from_labels, local_pod_from_labels
-from ozymandias.agent.reporting import Reporter
+from ozymandias.agent.reporting import Reporter, log_fields
 from ozymandias.agent.restart_policy import next_crash_streak, restart_delay, should_restart
 from ozymandias.agent.tracks import UNHEALTHY_EXIT_CODE, AgentState, ContainerTrack, PodTrack
+from ozymandias.cluster.records import instance_name
+from ozymandias.metrics.node import CONTAINER_RESTARTS
 from ozymandias.runtime.interface import ContainerRuntime
 from ozymandias.runtime.models import ContainerExit, ContainerInfo, StreamConnected
 
@@ -97,7 +99,11 @@ class Restarts:
         track.reason = f"{reason}; restarting in {delay:.0f}s"
         self._state.spawn(
             self._reporter.record(
-                track.pod.job, track.pod.index, "container-restarting", track.reason
+                track.pod.job,
+                track.pod.index,
+                "container-restarting",
+                track.reason,
+                level=logging.WARNING,
             )
         )
         self.schedule(track, container, delay)
@@ -116,11 +122,17 @@ class Restarts:
             await self._runtime.start_container(container.container_id)
         except Exception as error:
             track.reason = f"could not restart container {container.name}: {error}"
-            log.warning("%s: %s", track.pod.pod_name, track.reason)
+            log.warning(
+                "%s: %s",
+                instance_name(track.pod.job, track.pod.index),
+                track.reason,
+                extra=log_fields(track.pod.job, track.pod.index),
+            )
         else:
             container.running = True
             container.exit_code = None
             container.restarts += 1
+            CONTAINER_RESTARTS.labels(track.pod.job).inc()
             container.started_at = time.monotonic()
             track.reason = ""
             if container.monitor is not None:

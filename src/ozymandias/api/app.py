@@ -26,11 +26,13 @@ from ozymandias.api import (
     instances,
     job_versions,
     jobs,
+    metrics,
     node_drains,
     node_history,
     nodes,
     rebalance,
     rebalance_run,
+    registries,
     secrets,
     volumes,
 )
@@ -56,6 +58,7 @@ from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
+from ozymandias.registries.service import RegistryService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
@@ -85,6 +88,8 @@ _ROUTERS = [
     events.router,
     dns_api.router,
     secrets.router,
+    registries.router,
+    metrics.router,
 ]
 
 
@@ -104,6 +109,7 @@ def create_app(
     etcd_contact: EtcdContact,
     peers: PeerLink,
     secret_service: SecretService,
+    registry_service: RegistryService,
     watches: Watches | None = None,
     allocation_history: AllocationHistory | None = None,
 ) -> FastAPI:
@@ -134,6 +140,7 @@ def create_app(
         acl=acl_store,
         peers=peers,
         secrets=secret_service,
+        registries=registry_service,
         deployments=OperatorActions(store),
         watches=WatchStreams(
             watches if watches is not None else Watches(mirrors, lambda: events_mirror(store.etcd)),

@@ -155,13 +155,15 @@ async def delete_secret(name: SecretNamePath, services: Services) -> dict[str, A
 
 @router.post("/v1/secrets/rotate-key", dependencies=[requires(Role.ADMIN)])
 async def rotate_key(body: Annotated[RotateBody, Body()], services: Services) -> dict[str, Any]:
-    """Seal every secret again with the key `keyId`, which new secrets are sealed with from now.
+    """Seal every secret (and registry login) again with the key `keyId`, which new secrets
+    are sealed with from now.
 
     The key itself never crosses the API: the node answering must hold it in
     its key file, as every node that opens secrets must.
     """
     try:
         result = await store_call(services.secrets.rotate(body.key_id))
+        logins = await store_call(services.registries.reseal(body.key_id))
     except NoSecretsKey as error:
         raise _no_key(error) from None
-    return {"keyId": result.key_id, "resealed": result.resealed}
+    return {"keyId": result.key_id, "resealed": result.resealed, "resealedLogins": logins}

@@ -108,7 +108,9 @@ def api_server(
             host=host,
             port=port,
             http=protocol,
-            log_level="warning",
+            # Its records go to the daemon's handler (logs/setup.py), which shows its
+            # request and start-up lines at DEBUG only.
+            log_config=None,
             lifespan="off",
             ssl_context_factory=_given(context) if context is not None else None,
         )

@@ -22,6 +22,7 @@ from ozymandias.dns.alias_service import DnsAliasService
 from ozymandias.ingress.controller import IngressController
 from ozymandias.jobs.history import JobHistory
 from ozymandias.jobs.service import JobService
+from ozymandias.registries.service import RegistryService
 from ozymandias.secrets.service import SecretService
 from ozymandias.spec.limits import SpecLimits
 from ozymandias.store.acl_store import AclStore
@@ -44,6 +45,7 @@ class ApiServices:
     acl: AclStore
     peers: PeerLink
     secrets: SecretService
+    registries: RegistryService
     deployments: OperatorActions
     watches: WatchStreams
     allocation_history: AllocationHistory = field(default_factory=AllocationHistory)

@@ -96,6 +96,10 @@ class WatchStreams:
         self._open += 1
         return _CountedStream(_stream(hub, kind, since, wanted, initial_limit, abort), self._closed)
 
+    @property
+    def open_streams(self) -> int:
+        return self._open
+
     def _closed(self) -> None:
         self._open -= 1
 

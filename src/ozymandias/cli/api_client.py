@@ -67,9 +67,20 @@ class ApiClient:
             raise self._error_from(response)
         return response.json()
 
-    def stream_text(self, path: str, params: dict[str, Any]) -> Iterator[str]:
+    def stream_text(
+        self,
+        path: str,
+        params: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        read_timeout: float | None = None,
+    ) -> Iterator[str]:
+        """The answer's text as it comes; `read_timeout`: the longest silence taken for a
+        live connection (None: any)."""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=read_timeout)
         try:
-            with self._http.stream("GET", path, params=params, timeout=None) as response:
+            with self._http.stream(
+                "GET", path, params=params, headers=headers, timeout=timeout
+            ) as response:
                 if response.is_error:
                     response.read()
                     raise self._error_from(response)

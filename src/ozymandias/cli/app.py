@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -29,6 +28,8 @@ from ozymandias.client_config import (
     find_token,
     token_file,
 )
+from ozymandias.logs.setup import LEVEL_ENV, parse_format, parse_level
+from ozymandias.logs.setup import configure_logging as setup_logging
 from ozymandias.tls.contexts import ClientTls
 
 app = typer.Typer(
@@ -133,6 +134,15 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+LogFormatOption = Annotated[
+    str,
+    typer.Option(
+        "--log-format",
+        envvar="OZY_LOG_FORMAT",
+        help="The daemon's log: text, or json (one object per line). "
+        "OZY_LOG_LEVEL=DEBUG adds the detail.",
+    ),
+]
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before destroying data.")
 ]
@@ -287,10 +297,11 @@ def show_progress(line: str) -> None:
     err.print(f"[dim]…[/] {line}")
 
 
-def configure_logging() -> None:
-    level = os.environ.get("OZY_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(log_format: str, node: str) -> None:
+    """A daemon's logging: `--log-format`, the level from OZY_LOG_LEVEL, `node` on each line."""
+    try:
+        level = parse_level(os.environ.get(LEVEL_ENV, "INFO"))
+        chosen = parse_format(log_format)
+    except ValueError as error:
+        raise fail(f"{error}", code=2) from None
+    setup_logging(level, chosen, node)

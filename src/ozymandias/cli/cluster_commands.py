@@ -11,6 +11,7 @@ import typer
 
 from ozymandias.cli.app import (
     DEFAULT_WAIT_SECONDS,
+    LogFormatOption,
     YesOption,
     call,
     configure_logging,
@@ -25,6 +26,7 @@ from ozymandias.cli.job_commands import apply
 from ozymandias.cli.node_commands import ClusterCidrOption, PodSubnetOption
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
+from ozymandias.logs.setup import last_words_logged
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.loader import load_job
 
@@ -55,6 +57,7 @@ def up(
     ] = 8080,
     pod_subnet: PodSubnetOption = None,
     cluster_cidr: ClusterCidrOption = DEFAULT_CLUSTER_CIDR,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Start a one-node cluster: an embedded etcd on loopback plus a node daemon.
 
@@ -76,14 +79,16 @@ def up(
         ingress_port=ingress_port,
         pod_subnet=pod_subnet,
         cluster_cidr=cluster_cidr,
+        log_format=log_format,
     )
     if data_dir is not None:
         config.data_root = data_dir
     if name is not None:
         config.node_name = name
     if not detach:
-        configure_logging()
-        run_in_foreground(config)
+        configure_logging(log_format, config.node_name)
+        with last_words_logged(log_format):
+            run_in_foreground(config)
         return
     try:
         started = start_detached(config, progress=show_progress)

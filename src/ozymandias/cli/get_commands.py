@@ -40,6 +40,7 @@ from ozymandias.cli.tables import (
     styled_state,
     volumes_table,
 )
+from ozymandias.cli.watch_follow import follow
 from ozymandias.labels.selector import matches, parse_selector
 from ozymandias.plans.notation import spec_notation
 from ozymandias.spec.durations import parse_duration
@@ -57,6 +58,17 @@ SelectorOption = Annotated[
 ]
 
 
+WatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        "-w",
+        help="Then print a row per change (ADDED, MODIFIED, DELETED) until Ctrl-C; "
+        "-o json: one event per line.",
+    ),
+]
+
+
 def selected_by(selector: str | None) -> Callable[[dict[str, Any]], bool]:
     """Whether an item's `labels` match `-l` (everything without one); exit 2 on a bad one."""
     if selector is None:
@@ -70,20 +82,25 @@ def selected_by(selector: str | None) -> Callable[[dict[str, Any]], bool]:
 
 def get_jobs(
     selector: SelectorOption = None,
+    watch: WatchOption = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
     """List jobs with their instance counts (-o wide: and their labels).
 
     Example: ozy get jobs -l team=payments -o wide
+    Example: ozy get jobs -w
     """
     keep = selected_by(selector)
+    if watch:
+        return _watch(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep)
     show_list(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep)
 
 
 def get_instances(
     job: Annotated[str | None, typer.Argument(help="Only this job's instances.")] = None,
     selector: SelectorOption = None,
+    watch: WatchOption = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
@@ -92,9 +109,12 @@ def get_instances(
     An instance has its job's labels, for -l.
 
     Example: ozy get instances simple-webapp -o wide
+    Example: ozy get instances simple-webapp -w
     """
     keep = selected_by(selector)
     params = {"job": job} if job else None
+    if watch:
+        return _watch(api, "/v1/instances", output, instances_table, "no instances", params, keep)
     show_list(api, "/v1/instances", output, instances_table, "no instances", params, keep)
 
 
@@ -115,14 +135,18 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 
 def get_nodes(
     selector: SelectorOption = None,
+    watch: WatchOption = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
-    """List nodes: memory, disk and CPU allocated against capacity, and load (-o wide: labels).
+    """List nodes: status, memory, disk and CPU allocated / capacity, load (-o wide: labels).
 
     Example: ozy get nodes -l zone=a -o wide
+    Example: ozy get nodes -w
     """
     keep = selected_by(selector)
+    if watch:
+        return _watch(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep)
     show_list(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep)
 
 
@@ -143,12 +167,14 @@ def get_events(
         str | None,
         typer.Option(help="Only events this recent: 30s, 10m, 1h.", show_default=False),
     ] = None,
+    watch: WatchOption = False,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
     """Recent events, oldest first (events are kept for about an hour).
 
     Example: ozy get events --job web --since 10m
+    Example: ozy get events -w
     """
     params: dict[str, str] = {"limit": str(limit)}
     if job:
@@ -158,7 +184,27 @@ def get_events(
             params["since"] = str(time.time() - parse_duration(since))
         except ValueError as error:
             raise fail(f"--since: {error}", code=2) from None
+    if watch:
+        # An event leaving after its hour is no news: only -o json shows it.
+        return _watch(
+            api, "/v1/events", output, events_table, "no events", params, show_deleted=False
+        )
     show_list(api, "/v1/events", output, events_table, "no events", params)
+
+
+def _watch(
+    api: str,
+    path: str,
+    output: str,
+    table: Callable[[list[dict[str, Any]], bool], Any],
+    empty: str,
+    params: dict[str, str] | None = None,
+    keep: Callable[[dict[str, Any]], bool] = lambda _item: True,
+    *,
+    show_deleted: bool = True,
+) -> None:
+    check_output(output)
+    follow(api, path, output, table, empty, params, keep, show_deleted=show_deleted)
 
 
 def describe_job(

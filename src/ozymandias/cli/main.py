@@ -26,6 +26,7 @@ from ozymandias.cli import (
     node_commands,
     plan_command,
     rebalance_command,
+    registry_commands,
     secret_commands,
     tls_commands,
     token_commands,
@@ -95,6 +96,7 @@ node_app.command("drain")(drain_command.drain)
 token_app.command("create")(token_commands.token_create)
 token_app.command("list")(token_commands.token_list)
 token_app.command("revoke")(token_commands.token_revoke)
+app.add_typer(registry_commands.registry_app, name="registry")
 secret_app.command("set")(secret_commands.secret_set)
 secret_app.command("list")(secret_commands.secret_list)
 secret_app.command("get")(secret_commands.secret_get)

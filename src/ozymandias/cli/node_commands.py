@@ -11,8 +11,9 @@ import typer
 from ozymandias.cli import node_limits as limits
 from ozymandias.cli import node_security as security
 from ozymandias.cli.api_client import DEFAULT_API
-from ozymandias.cli.app import ApiOption, call, configure_logging, fail, out
+from ozymandias.cli.app import ApiOption, LogFormatOption, call, configure_logging, fail, out
 from ozymandias.ingress.port_range import parse_port_range
+from ozymandias.logs.setup import last_words_logged
 from ozymandias.network.subnets import DEFAULT_CLUSTER_CIDR
 from ozymandias.spec.sizes import parse_size
 from ozymandias.tls.contexts import client_context
@@ -192,6 +193,7 @@ def run(
     etcd_user: security.EtcdUser = None,
     etcd_password_file: security.EtcdPasswordFile = None,
     secrets_key_file: security.SecretsKeyFile = None,
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Run a node daemon that joins an existing etcd, until stopped.
 
@@ -266,9 +268,10 @@ def run(
         client_context(config.peer_tls)  # the files peers are called with, checked now
     except ValueError as error:
         raise fail(str(error), code=2) from None
-    configure_logging()
+    configure_logging(log_format, config.name)
     # uvloop: the DNS server answers about four times as many queries per second on it.
-    uvloop.run(NodeDaemon(config).run())
+    with last_words_logged(log_format):
+        uvloop.run(NodeDaemon(config).run())
 
 
 def parse_networks(text: str) -> list[IPv4Network | IPv6Network]:

@@ -196,7 +196,8 @@ def nodes_table(nodes: list[dict[str, Any]], wide: bool = False) -> Table:
     for item in nodes:
         row = [
             item["name"],
-            "cordoned" if item["cordoned"] else "ready",
+            # An API from before drains were shown says only whether it is cordoned.
+            item.get("status") or ("cordoned" if item["cordoned"] else "ready"),
             item["address"],
             allocated_of(item, "memory"),
             allocated_of(item, "disk"),

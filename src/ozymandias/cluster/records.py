@@ -155,6 +155,7 @@ class InstanceState(enum.StrEnum):
     """Where an instance is in its life, as its node reports it."""
 
     PENDING = "pending"  # placed, but its node has not started it yet
+    PULLING = "pulling"  # its images are being pulled, before its pod is created
     STARTING = "starting"  # the pod is being created and its containers started
     RUNNING = "running"  # every container is running
     COMPLETED = "completed"  # its containers exited 0, and their policy does not restart them
@@ -380,6 +381,19 @@ class SealedSecret(Record):
     key_id: str
     nonce: str = Field(description="base64")
     ciphertext: str = Field(description="base64, with GCM's tag")
+
+
+class RegistryLogin(Record):
+    """A registry's credential for every node's pulls: the password sealed as a secret's
+    values are (secrets/sealing.py, under the name `registry <registry>`)."""
+
+    registry: str
+    username: str
+    update_time: float
+    key_id: str
+    nonce: str = Field(description="base64")
+    ciphertext: str = Field(description="base64, with GCM's tag")
+    ca: str | None = Field(None, description="PEM: the CA the registry's certificate is from")
 
 
 class PeerCredential(Record):

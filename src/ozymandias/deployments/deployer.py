@@ -39,6 +39,8 @@ from ozymandias.deployments.rebalance_runner import (
 from ozymandias.deployments.rollout import RolloutState, Step, next_step, wake_at
 from ozymandias.jobs.planning import pod_size
 from ozymandias.jobs.service import JobService
+from ozymandias.metrics.deployments import count_end
+from ozymandias.metrics.scheduler import count_commit
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -238,8 +240,11 @@ class Deployer:
                 else None
             ),
         )
+        count_commit(outcome.won)
         if not outcome.won:
             return time.time() + _RETRY_SECONDS
+        if step.finished:
+            count_end(job, final)
         if outcome.revision:
             # The next step is computed from the mirrors: let them show this one first.
             try:
@@ -248,9 +253,14 @@ class Deployer:
                     await mirrors.schedules.wait_for_revision(outcome.revision)
             except TimeoutError:
                 log.warning("mirrors did not show revision %d in time", outcome.revision)
+        failed = step.deployment.status is DeploymentStatus.FAILED
         for message in step.events:
-            log.info("%s: %s", job, message)
-            await self._event(job, message)
+            await self._event(
+                job,
+                message,
+                step.deployment.version,
+                level=logging.WARNING if failed else logging.INFO,
+            )
         if reverting:
             await self._revert(job, step)
         return time.time()  # look again at once: the next step may be ready
@@ -291,7 +301,7 @@ class Deployer:
             deployment=deployment,
         )
         if outcome.won:
-            await self._event(job, deployment.description)
+            await self._event(job, deployment.description, deployment.version)
 
     @staticmethod
     def _will_revert(step: Step) -> bool:
@@ -310,9 +320,18 @@ class Deployer:
             return
         failed: Deployment = step.deployment
         if await self._jobs.revert(job, failed, entry.spec, stable):
-            await self._event(job, f"reverting to version {stable}, the last stable one")
+            await self._event(
+                job, f"reverting to version {stable}, the last stable one", failed.version
+            )
 
-    async def _event(self, job: str, message: str) -> None:
+    async def _event(
+        self, job: str, message: str, version: int | None = None, level: int = logging.INFO
+    ) -> None:
+        """Log a deployment's news, and record it for `ozy get events`."""
+        fields: dict[str, object] = {"job": job}
+        if version is not None:
+            fields["version"] = version
+        log.log(level, "%s: %s", job, message, extra=fields)
         await self._store.record_event(
             Event(
                 time=time.time(), kind="deployment", message=message, job=job, node=self._node_name

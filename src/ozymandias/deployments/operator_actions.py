@@ -12,12 +12,15 @@ the shell that reads, decides and writes.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from ozymandias.cluster.records import Deployment
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.retry import LOST, Lost, retry_on_conflict
+
+log = logging.getLogger(__name__)
 
 # A deployer steps the record at most every few hundred milliseconds, so a
 # few lost races in a row mean something else is wrong: say so, do not spin.
@@ -86,10 +89,27 @@ class OperatorActions:
         self._clock = clock
 
     async def promote(self, job: str) -> Deployment:
-        return await self._change(job, lambda current, now: promote(job, current, now))
+        promoted = await self._change(job, lambda current, now: promote(job, current, now))
+        log.info(
+            "%s: deployment of version %d promoted",
+            job,
+            promoted.version,
+            extra={"job": job, "version": promoted.version},
+        )
+        return promoted
 
     async def fail(self, job: str, by: str) -> Deployment:
-        return await self._change(job, lambda current, now: request_failure(job, current, by, now))
+        failed = await self._change(
+            job, lambda current, now: request_failure(job, current, by, now)
+        )
+        log.info(
+            "%s: failing the deployment of version %d, as %s asked",
+            job,
+            failed.version,
+            by,
+            extra={"job": job, "version": failed.version},
+        )
+        return failed
 
     async def _change(self, job: str, decide: Decision) -> Deployment:
         """Read the deployment, decide, and write it if nobody wrote it since."""

@@ -4,7 +4,8 @@ Answers come from an in-memory `Zone` that the node replaces whenever its
 mirror of /skydns/ changes; no query ever reads etcd. Encoded answers are
 cached by the query's bytes after its ID, so a repeated question costs a
 dictionary lookup and a two-byte patch; dnspython parses and renders only on
-a miss, and the cache is emptied with every new zone. (Parsing every query
+a miss, and the cache is emptied with every new zone. Each query is counted in
+the server's `DnsTally` (`metrics/dns.py`), which a scrape reads. (Parsing every query
 with dnspython reaches about a twentieth of dnsmasq's rate; the cache on
 uvloop reaches about as much as dnsmasq.)
 
@@ -34,6 +35,8 @@ import dns.rcode
 
 from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.dns.zone import Zone
+from ozymandias.metrics.dns import Cell, DnsCollector, DnsTally
+from ozymandias.metrics.families import registered
 from ozymandias.store.mirror import Mirror
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,9 @@ class DnsServer:
         self.domain = domain
         self.upstreams = upstreams
         self._zone = Zone(domain, [])
-        self._cache: dict[bytes, bytes] = {}
+        self.tally = DnsTally()
+        # The answer after its ID, and the tally of the queries it answers.
+        self._cache: dict[bytes, tuple[bytes, Cell]] = {}
 
     def update(self, records: Iterable[DnsRecord], serial: int) -> None:
         """Serve this record set from now on."""
@@ -106,31 +111,47 @@ class DnsServer:
                 server.close()
 
     def cached(self, query: bytes, limit: int) -> bytes | None:
-        """The cached answer to `query` with its ID, if there is one."""
-        body = self._cache.get(limit.to_bytes(2) + query[2:])
-        return query[:2] + body if body is not None else None
+        """The cached answer to `query` with its ID, if there is one (then counted)."""
+        entry = self._cache.get(limit.to_bytes(2) + query[2:])
+        if entry is None:
+            return None
+        body, count = entry
+        count[0] += 1
+        self.tally.hits += 1
+        return query[:2] + body
 
     async def respond(self, query: bytes, limit: int) -> bytes | None:
         """The answer to one query of at most `limit` bytes; None for garbage to drop."""
         cached = self.cached(query, limit)
         if cached is not None:
             return cached
+        self.tally.misses += 1
         try:
             message = dns.message.from_wire(query)
         except dns.exception.DNSException:
-            return _format_error(query)
+            answer = _format_error(query)
+            if answer is not None:
+                self.tally.count(None, answer)
+            return answer
+        rdtype = message.question[0].rdtype if message.question else None
         if len(message.question) != 1 or message.opcode() != 0:
             response = dns.message.make_response(message)
             response.set_rcode(dns.rcode.NOTIMP)
-            return response.to_wire()
+            wire = response.to_wire()
+            self.tally.count(rdtype, wire)
+            return wire
         # Over UDP, EDNS lets the client accept more than 512 bytes.
         size = max(limit, message.payload) if limit == UDP_PLAIN_LIMIT else limit
         if not self._zone.covers(message.question[0].name):
-            return await self._forward(message, size)
+            wire = await self._forward(message, size)
+            self.tally.count(rdtype, wire)
+            return wire
         wire = _render(self._zone.answer(message), size)
+        count = self.tally.cell(rdtype, wire)
+        count[0] += 1
         if len(self._cache) >= CACHE_ENTRIES:
             self._cache = {}
-        self._cache[limit.to_bytes(2) + query[2:]] = wire[2:]
+        self._cache[limit.to_bytes(2) + query[2:]] = (wire[2:], count)
         return wire
 
     async def _forward(self, message: dns.message.Message, limit: int) -> bytes:
@@ -236,12 +257,17 @@ def _bound_socket(listener: Listener, kind: socket.SocketKind) -> socket.socket:
 async def serve_records(
     server: DnsServer, records: Mirror[DnsRecord], listeners: Iterable[Listener]
 ) -> None:
-    """Serve the mirrored records, replacing the zone on every change, until cancelled."""
+    """Serve the mirrored records, replacing the zone on every change, until cancelled.
+
+    Meanwhile, scrapes read the server's tally (registered for this run: one
+    term of membership).
+    """
     await records.wait_synced()
     revision = records.revision
     server.update(records.items.values(), revision)
-    async with asyncio.TaskGroup() as group:
-        group.create_task(server.serve(listeners))
-        while True:
-            revision = await records.wait_for_change(revision)
-            server.update(records.items.values(), revision)
+    with registered(DnsCollector(server.tally)):
+        async with asyncio.TaskGroup() as group:
+            group.create_task(server.serve(listeners))
+            while True:
+                revision = await records.wait_for_change(revision)
+                server.update(records.items.values(), revision)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from ozymandias.health.checks import CheckResult
 from ozymandias.health.state import CheckState, next_check_delay, observe
+from ozymandias.metrics.health import observe_check
 from ozymandias.spec.models import HealthCheck
 
 OnChange = Callable[[CheckState, CheckResult], None]
@@ -47,8 +48,10 @@ class HealthMonitor:
         due = loop.time()
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
+            started = loop.time()
             result = await self._probe()
             now = loop.time()
+            observe_check(self.check.type, result.passed, now - started)
             before = self.state.health
             self.state = observe(self.state, result.passed, now, self.check)
             self.last_result = result

@@ -28,6 +28,8 @@ from ozymandias.ingress.haproxy import HaproxyError
 from ozymandias.ingress.haproxy_config import Layout, plan_layout
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.ingress.routes import Routes, compute_routes, leave_out_taken, ports_to_probe
+from ozymandias.metrics.families import registered
+from ozymandias.metrics.ingress import IngressCollector
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
 
@@ -59,6 +61,8 @@ class Proxy(Protocol):
     async def stop(self) -> None: ...
 
     async def apply(self, layout: Layout) -> None: ...
+
+    def read_stats(self, timeout: float) -> tuple[Layout, str]: ...
 
 
 def current_routes(
@@ -99,13 +103,18 @@ class IngressController:
         return current_routes(self._mirrors, self._haproxy.http_port, self._tcp_port_range)
 
     async def run(self) -> None:
-        """Start HAProxy, keep it serving the current routes, and stop it when cancelled."""
+        """Start HAProxy, keep it serving the current routes, and stop it when cancelled.
+
+        Meanwhile, scrapes read its statistics (`metrics/ingress.py`): registered
+        for as long as this part runs, which is one term of membership.
+        """
         await self._mirrors.jobs.wait_synced()
         await self._mirrors.instances.wait_synced()
         await self._start_haproxy()
         supervisor = asyncio.create_task(self._haproxy.run())
         try:
-            await self._follow()
+            with registered(IngressCollector(self._haproxy)):
+                await self._follow()
         finally:
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

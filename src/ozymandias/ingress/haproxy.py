@@ -33,6 +33,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Coroutine, Iterable, Sequence
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -55,6 +56,8 @@ _RESTART_DELAY_SECONDS = 1.0
 # The child watcher sets a dead process's return code at once; looking costs nothing.
 _WATCH_SECONDS = 0.2
 _STDERR_LINES_KEPT = 20
+# `show stat` for a few hundred pools is a few hundred kB; more is not HAProxy's answer.
+_STATS_MAX_BYTES = 16 * 1024 * 1024
 
 
 class HaproxyError(Exception):
@@ -142,6 +145,33 @@ class Haproxy:
                 except OSError:
                     taken.add(port)
         return frozenset(taken)
+
+    def read_stats(self, timeout: float) -> tuple[Layout, str]:
+        """The layout served now and `show stat`'s CSV from the running generation.
+
+        Blocking, within `timeout` seconds in all: prometheus_client calls its
+        collectors synchronously, at scrape time. The layout is read first, so
+        a slot it shows filled was filled before the counters were read.
+        Raises OSError (TimeoutError too) when HAProxy is down, reloading, or slow.
+        """
+        layout, generation = self._layout, self._generation
+        if self.pid is None:
+            raise ConnectionRefusedError("HAProxy is not running")
+        deadline = time.monotonic() + timeout
+        reply = bytearray()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stats:
+            stats.settimeout(timeout)
+            stats.connect(str(self._settings(generation).stats_socket))
+            stats.sendall(b"show stat\n")
+            while chunk := stats.recv(65536):
+                reply += chunk
+                if len(reply) > _STATS_MAX_BYTES:
+                    raise OSError(f"HAProxy's stats exceed {_STATS_MAX_BYTES} bytes")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"HAProxy's stats took over {timeout}s")
+                stats.settimeout(remaining)
+        return layout, reply.decode(errors="replace")
 
     async def start(self) -> None:
         """Start HAProxy with no routes: the HTTP port answers 404 until routes arrive."""
@@ -334,7 +364,7 @@ class Haproxy:
         async for raw in process.stderr:
             line = raw.decode(errors="replace").rstrip()
             self._stderr_tail.append(line)
-            log.warning("haproxy[%d]: %s", process.pid, line)
+            log.log(stderr_level(line), "haproxy[%d]: %s", process.pid, line)
 
     def _keep(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -358,3 +388,9 @@ async def _send(socket_path: Path, command: str) -> str:
 def _reports(line: str) -> bool:
     """Whether a runtime API reply line reports success: `set server … addr` says what changed."""
     return "changed from" in line or line.startswith("no need to change")
+
+
+def stderr_level(line: str) -> int:
+    """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
+    forked, loading success, on every reload) are routine; anything else may matter."""
+    return logging.DEBUG if line.startswith("[NOTICE]") else logging.WARNING

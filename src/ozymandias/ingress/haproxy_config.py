@@ -83,12 +83,20 @@ class Settings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
+# Every HTTP request enters here, whatever its host; TCP ports each have their own.
+HTTP_FRONTEND = "http-in"
+
+
 def http_pool_name(job: str) -> str:
     return f"http-{job}"
 
 
 def tcp_pool_name(port: int) -> str:
     return f"tcp-{port}"
+
+
+def tcp_frontend_name(pool_name: str) -> str:
+    return f"{pool_name}-in"
 
 
 def plan_layout(routes: Routes, previous: Layout | None = None) -> Layout:
@@ -210,7 +218,7 @@ defaults
 
 def _http_frontend(settings: Settings) -> str:
     return f"""\
-frontend http-in
+frontend {HTTP_FRONTEND}
     mode http
     bind {settings.bind_address}:{settings.http_port}
     {_drop_untrusted_forwarded_for(settings)}
@@ -235,7 +243,7 @@ def _drop_untrusted_forwarded_for(settings: Settings) -> str:
 
 def _tcp_frontend(pool: Pool, settings: Settings) -> str:
     return f"""\
-frontend {pool.name}-in
+frontend {tcp_frontend_name(pool.name)}
     mode tcp
     bind {settings.bind_address}:{pool.listen_port}
     # Raw TCP is often a database connection that idles for long.

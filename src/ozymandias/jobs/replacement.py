@@ -31,6 +31,12 @@ from typing import Any
 
 from ozymandias.cluster.records import Event, JobRecord, Schedule
 from ozymandias.deployments.schedules import with_rollout_state, without_surge
+from ozymandias.metrics.scheduler import (
+    PENDING_INSTANCES,
+    PLAN_DURATION,
+    REPLACEMENTS,
+    count_commit,
+)
 from ozymandias.scheduling.place import PlanResult, plan_as_many_as_fit
 from ozymandias.scheduling.request import request_from_spec
 from ozymandias.scheduling.view import ClusterView
@@ -90,6 +96,7 @@ class Replacer:
         while True:
             since = [(mirror, mirror.revision) for mirror in watched]
             live = self._live_nodes()
+            PENDING_INSTANCES.set(self._pending_count())
             await self._note_lost(known_nodes - live, live)
             known_nodes = live
             try:
@@ -104,6 +111,10 @@ class Replacer:
     def _live_nodes(self) -> set[str]:
         return {node.name for node in self._mirrors.node_list()}
 
+    def _pending_count(self) -> int:
+        # Walked on each pass, which already looks at every schedule: never per scrape.
+        return sum(len(schedule.pending) for schedule in self._mirrors.schedules.items.values())
+
     def _jobs_needing_placement(self, live: set[str]) -> list[str]:
         return sorted(
             schedule.job
@@ -116,7 +127,11 @@ class Replacer:
         if not lost or min(live, default=self._node_name) != self._node_name:
             return
         for name in sorted(lost):
-            log.warning("node %s is gone (its lease expired or was revoked)", name)
+            log.warning(
+                "node %s is gone (its lease expired or was revoked)",
+                name,
+                extra={"lost_node": name},
+            )
             await self._store.record_event(
                 Event(
                     time=time.time(),
@@ -137,7 +152,8 @@ class Replacer:
                 else await self._store.read_planning_inputs(job_name)
             )
             # Off the event loop, as every plan is (see jobs/service.py).
-            plan = await asyncio.to_thread(plan_replacement, inputs)
+            with PLAN_DURATION.labels("replacement").time():
+                plan = await asyncio.to_thread(plan_replacement, inputs)
             if plan is None:
                 return None  # placed as fully as it can be (perhaps by a peer that won)
             outcome = await self._store.commit(
@@ -148,6 +164,7 @@ class Replacer:
                 allocation_changes=plan.allocation_delta,
                 nodes_that_must_exist=sorted(set(plan.placed.values())),
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
             await self._record_outcome(job_name, inputs, plan)
@@ -157,13 +174,15 @@ class Replacer:
             await retry_on_conflict(
                 attempt,
                 give_up=_KeptLosing,
-                on_lost=lambda number: log.info(
+                on_lost=lambda number: log.debug(
                     "re-placement of %s lost a race (attempt %d)", job_name, number + 1
                 ),
             )
         except _KeptLosing:
             log.warning(
-                "re-placement of %s kept losing races; the next change retries it", job_name
+                "re-placement of %s kept losing races; the next change retries it",
+                job_name,
+                extra={"job": job_name},
             )
 
     async def _record_outcome(
@@ -173,10 +192,20 @@ class Replacer:
         live = {node.name for node in inputs.nodes}
         lost_nodes = sorted({before[i] for i in plan.placed if before.get(i) not in (None, *live)})
         if plan.placed:
+            REPLACEMENTS.labels(job_name).inc(len(plan.placed))
             moves = ", ".join(f"{job_name}-{i}→{node}" for i, node in sorted(plan.placed.items()))
             origin = f" from lost node {', '.join(lost_nodes)}" if lost_nodes else ""
             message = f"re-placed {moves}{origin} (by peer {self._node_name})"
-            log.info("%s", message)
+            log.info(
+                "%s",
+                message,
+                extra={
+                    "job": job_name,
+                    "version": inputs.job.version if inputs.job is not None else None,
+                    "nodes": sorted(set(plan.placed.values())),
+                    "lost_nodes": lost_nodes,
+                },
+            )
             await self._event(job_name, "instances-replaced", message)
         newly_pending = sorted(
             set(plan.schedule.pending) - set(inputs.schedule.pending if inputs.schedule else {})
@@ -185,7 +214,7 @@ class Replacer:
             names = ", ".join(f"{job_name}-{i}" for i in newly_pending)
             reason = plan.schedule.pending[newly_pending[0]]
             message = f"{names} left pending: {reason} (by peer {self._node_name})"
-            log.warning("%s", message)
+            log.warning("%s", message, extra={"job": job_name})
             await self._event(job_name, "instances-pending", message)
 
     async def _event(self, job_name: str, kind: str, message: str) -> None:

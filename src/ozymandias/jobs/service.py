@@ -34,6 +34,7 @@ from ozymandias.jobs.planning import (
     place,
     pod_size,
 )
+from ozymandias.metrics.scheduler import PLAN_DURATION, count_commit, count_refusal
 from ozymandias.scheduling.place import usage_by_node
 from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION, Preemptible
 from ozymandias.secrets.references import secrets_used, unknown_references
@@ -254,6 +255,7 @@ class JobService:
                 if purge_volumes
                 else [],
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
             names = [volume.full_name for volume in volumes]
@@ -352,7 +354,8 @@ class JobService:
                 raise JobNotFound(name)
             # Planning is pure and may take a while for a big job on a big
             # cluster: on a worker thread, it holds no request, check or watch.
-            planned = await asyncio.to_thread(plan, inputs)
+            with PLAN_DURATION.labels("service").time():
+                planned = await asyncio.to_thread(plan, inputs)
             if planned is None:
                 assert inputs.job is not None
                 return ApplyResult(
@@ -397,9 +400,16 @@ class JobService:
                 new_version=placement.new_version,
                 preempted=placement.preempted,
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
-            await self._event(name, "job-committed", _describe_commit(applied))
+            await self._event(
+                name,
+                "job-committed",
+                _describe_commit(applied),
+                version=record.version,
+                nodes=sorted(set(result.placed.values())),
+            )
             for victim in placement.victims:
                 await self._event(
                     victim.job,
@@ -410,15 +420,20 @@ class JobService:
             await self._wait_until_mirrored(outcome)
             return applied
 
-        return await retry_on_conflict(
-            attempt,
-            give_up=lambda attempts: StoreUnavailable(
-                f"gave up on {name} after {attempts} conflicting commits"
-            ),
-            on_lost=lambda number: log.info(
-                "commit of %s lost a race (attempt %d); re-planning", name, number + 1
-            ),
-        )
+        try:
+            return await retry_on_conflict(
+                attempt,
+                give_up=lambda attempts: StoreUnavailable(
+                    f"gave up on {name} after {attempts} conflicting commits"
+                ),
+                on_lost=lambda number: log.debug(
+                    "commit of %s lost a race (attempt %d); re-planning", name, number + 1
+                ),
+            )
+        except JobRejected as refused:
+            if not dry_run:  # `ozy plan` commits nothing, so refuses no commit either
+                count_refusal(refused.kind)
+            raise
 
     async def _inputs(
         self, name: str, *, fresh: bool, job_type: str = "service"
@@ -439,7 +454,9 @@ class JobService:
         except TimeoutError:
             log.warning("mirrors did not show revision %d in time", outcome.revision)
 
-    async def _event(self, job: str, kind: str, message: str) -> None:
+    async def _event(self, job: str, kind: str, message: str, **fields: object) -> None:
+        """Log a job's news (with `fields`), and record it for `ozy get events`."""
+        log.info("%s: %s", job, message, extra={"job": job, **fields})
         await self._store.record_event(
             Event(time=time.time(), kind=kind, message=message, job=job, node=self._node_name)
         )

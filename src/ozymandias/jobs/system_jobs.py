@@ -23,6 +23,7 @@ from typing import Any
 from ozymandias.cluster.records import Event, Schedule
 from ozymandias.jobs.inputs import planning_inputs
 from ozymandias.jobs.planning import Placement, place, pod_size
+from ozymandias.metrics.scheduler import PLAN_DURATION, count_commit
 from ozymandias.scheduling.preemption import DEFAULT_PREEMPTION
 from ozymandias.scheduling.system import system_plan_changes
 from ozymandias.store.cluster_mirrors import ClusterMirrors
@@ -97,7 +98,8 @@ class SystemJobs:
     async def _place_job(self, name: str) -> None:
         async def attempt(number: int) -> Lost | None:
             inputs = await self._inputs(name, fresh=number > 0)
-            placement = await asyncio.to_thread(plan_system_job, inputs)
+            with PLAN_DURATION.labels("system").time():
+                placement = await asyncio.to_thread(plan_system_job, inputs)
             if placement is None:
                 return None  # as it should be (perhaps a peer's commit did it)
             plan = placement.result
@@ -110,6 +112,7 @@ class SystemJobs:
                 nodes_that_must_exist=sorted(set(plan.placed.values())),
                 preempted=placement.preempted,
             )
+            count_commit(outcome.won)
             if not outcome.won:
                 return LOST
             assert inputs.job is not None  # a plan was made, so the job exists
@@ -120,12 +123,16 @@ class SystemJobs:
             await retry_on_conflict(
                 attempt,
                 give_up=_KeptLosing,
-                on_lost=lambda number: log.info(
+                on_lost=lambda number: log.debug(
                     "system job %s lost a race (attempt %d)", name, number + 1
                 ),
             )
         except _KeptLosing:
-            log.warning("system job %s kept losing races; the next change retries it", name)
+            log.warning(
+                "system job %s kept losing races; the next change retries it",
+                name,
+                extra={"job": name},
+            )
 
     async def _inputs(self, name: str, *, fresh: bool) -> PlanningInputs:
         """The job's planning inputs, with the other jobs where system jobs may preempt."""
@@ -150,7 +157,12 @@ class SystemJobs:
         parts.extend(after.pending[index] for index in newly_pending)
         if parts:
             message = f"{'; '.join(parts)} (by peer {self._node_name})"
-            log.info("system job %s: %s", name, message)
+            log.info(
+                "system job %s: %s",
+                name,
+                message,
+                extra={"job": name, "nodes": sorted(set(plan.placed.values()))},
+            )
             await self._store.record_event(
                 Event(
                     time=time.time(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -51,6 +52,7 @@ class LocalClusterConfig:
     node_name: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
     pod_subnet: str | None = None  # None: the node leases one, avoiding what the host uses
     cluster_cidr: str = DEFAULT_CLUSTER_CIDR
+    log_format: str = "text"  # the daemon's --log-format, passed on by --detach
 
     @property
     def pid_file(self) -> Path:
@@ -208,6 +210,8 @@ def start_detached(
         config.node_name,
         "--cluster-cidr",
         config.cluster_cidr,
+        "--log-format",
+        config.log_format,
     ]
     if config.etcd:
         command += ["--etcd", config.etcd]
@@ -249,7 +253,17 @@ def last_line(log_file: Path, start: int, limit: int = 300) -> str:
     except OSError:
         return ""
     line = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    line = _message_of(line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _message_of(line: str) -> str:
+    """A log line's message: with --log-format json, the `msg` of its object."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return line
+    return str(parsed["msg"]) if isinstance(parsed, dict) and "msg" in parsed else line
 
 
 def stop_detached(

@@ -7,7 +7,7 @@ unit tests against an in-memory fake.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -19,6 +19,7 @@ from ozymandias.runtime.models import (
     LogEntry,
     PodInfo,
     PodPlan,
+    RegistryAccess,
     StreamConnected,
 )
 
@@ -30,6 +31,17 @@ class ContainerRuntime(Protocol):
 
     async def run_pod(self, plan: PodPlan) -> PodInfo:
         """Create and start the pod's containers, wave by wave; nothing is left on failure."""
+        ...
+
+    async def image_present(self, image: str) -> bool: ...
+
+    async def pull_image(
+        self,
+        image: str,
+        access: RegistryAccess,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Pull `image`, one pull for concurrent callers; `ImagePullFailed` with the reason."""
         ...
 
     async def start_container(self, container_id: str) -> None: ...

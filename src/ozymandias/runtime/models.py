@@ -193,3 +193,24 @@ class ImageNotFound(RuntimeError):
 
 class RuntimeUnavailable(RuntimeError):
     """The podman service can't be started or reached."""
+
+
+class ImagePullFailed(ImageNotFound):
+    """A pull of an image failed; `reason` says so in a few words (runtime/pull_reasons.py)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """What a pull from one registry is given: a login, and the CA its certificate is from.
+
+    `repr` leaves the password out, so a logged access never shows it.
+    """
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_pem: str | None = None
+    """The registry's CA (PEM), for a registry whose certificate no system CA signed."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -39,24 +39,23 @@ from ozymandias.runtime.models import (
     PodInfo,
     PodmanError,
     PodPlan,
+    RegistryAccess,
     RuntimeUnavailable,
     StreamConnected,
 )
 from ozymandias.runtime.oom_kills import OomKills
 from ozymandias.runtime.podman_connection import COMPAT, LIBPOD, REQUEST_TIMEOUT, PodmanConnection
 from ozymandias.runtime.podman_exec import run_exec, stream_exec
+from ozymandias.runtime.podman_images import ImagePuller
 from ozymandias.runtime.podman_json import (
     container_spec,
     label_filters,
     pod_infos,
     pod_spec,
-    pull_failure,
     running_containers,
 )
 
 log = logging.getLogger(__name__)
-
-_PULL_TIMEOUT = 30.0
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -77,10 +76,18 @@ class PodmanRuntime:
         *,
         podman_binary: str = "podman",
         env: dict[str, str] | None = None,
+        home: Path | None = None,
     ) -> None:
-        """`env` is added to the daemon's environment for podman (e.g. CONTAINERS_CONF)."""
-        self._podman = PodmanConnection(socket_path, podman_binary, env)
+        """`env` is added to the daemon's environment for podman (e.g. CONTAINERS_CONF);
+        `home`, a directory of the node's own, becomes the podman service's HOME, where
+        registries' CAs are put (see podman_images.py)."""
+        service_env = dict(env or {})
+        if home is not None:
+            home.mkdir(parents=True, exist_ok=True)
+            service_env.setdefault("HOME", str(home))
+        self._podman = PodmanConnection(socket_path, podman_binary, service_env or None)
         self._oom_kills = OomKills()
+        self._images = ImagePuller(self._podman, home)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -93,6 +100,23 @@ class PodmanRuntime:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
+
+    @property
+    def pulls_started(self) -> int:
+        """Pulls sent to podman since the start; concurrent pulls of one image count once."""
+        return self._images.pulls_started
+
+    async def image_present(self, image: str) -> bool:
+        return await self._images.exists(image)
+
+    async def pull_image(
+        self,
+        image: str,
+        access: RegistryAccess,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Pull `image` (joining a pull of it in flight); `ImagePullFailed` with the reason."""
+        await self._images.pull(image, access, progress)
 
     async def start(self) -> None:
         """Starts our podman service and waits until it answers."""
@@ -307,37 +331,12 @@ class PodmanRuntime:
         try:
             response = await self._podman.call("POST", path, json=spec)
         except PodmanError as error:
-            # The API, unlike `podman run`, never pulls.
+            # The API, unlike `podman run`, never pulls: `pull_image` comes first.
             if error.cause != "image not known":
                 raise
-            await self._pull(container.image, error)
-            response = await self._podman.call("POST", path, json=spec)
+            raise ImageNotFound(f"image {container.image} is not present") from error
         container_id: str = response.json()["Id"]
         return container_id
-
-    async def _pull(self, image: str, missing: PodmanError) -> None:
-        if image.startswith("localhost/"):
-            raise ImageNotFound(
-                f"image {image} is not present (localhost/ images are never pulled)"
-            ) from missing
-        failure: str | None
-        try:
-            async with asyncio.timeout(_PULL_TIMEOUT):
-                response = await self._podman.call(
-                    "POST",
-                    f"{LIBPOD}/images/pull",
-                    params={"reference": image, "quiet": "true"},
-                    time_limit=2 * _PULL_TIMEOUT,  # the bound is the asyncio timeout
-                )
-            failure = pull_failure(response.text)
-        except TimeoutError:
-            failure = f"no result within {_PULL_TIMEOUT:.0f} s"
-        except PodmanError as error:
-            failure = str(error)
-        if failure is not None:
-            raise ImageNotFound(
-                f"image {image} is not present and pulling it failed: {failure}"
-            ) from missing
 
     async def _start(self, container_id: str) -> None:
         await self._podman.call(

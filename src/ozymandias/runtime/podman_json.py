@@ -146,15 +146,6 @@ def running_containers(pod: Json) -> list[str]:
     ]
 
 
-def pull_failure(body: str) -> str | None:
-    """The error in an image pull's answer, None if it succeeded.
-
-    A failed pull still answers 200: the error is in the body's stream of JSON objects.
-    """
-    reports = [json.loads(line) for line in body.splitlines()]
-    return next((report["error"] for report in reports if report.get("error")), None)
-
-
 def _timestamp(unix_seconds: int) -> datetime | None:
     # Podman reports "never" as 0 or as Go's zero time (year 1).
     return datetime.fromtimestamp(unix_seconds, UTC) if unix_seconds > 0 else None

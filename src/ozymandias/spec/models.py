@@ -286,6 +286,12 @@ class ContainerSpec(SpecModel):
         description="most processes and threads the container may run; "
         "bounds a fork bomb to its own container",
     )
+    pull: Literal["always", "missing", "never"] | None = Field(
+        None,
+        description="when the node pulls the image: always (before every start), missing "
+        "(only when not present) or never; defaults to always for an untagged or :latest "
+        "image and missing otherwise, as Kubernetes' imagePullPolicy",
+    )
     healthcheck: HealthCheck | None = None
     volumes: list[VolumeSpec] = Field(default_factory=list, max_length=MAX_VOLUMES)
     secrets: list[SecretRef] = Field(

@@ -19,6 +19,7 @@ from ozymandias.cluster.records import (
     InstanceStatus,
     JobRecord,
     Node,
+    RegistryLogin,
     Resources,
     Schedule,
     SealedSecret,
@@ -44,6 +45,7 @@ class ClusterMirrors:
     shared_allocations: Mirror[Resources]
     tokens: Mirror[AclToken]
     secrets: Mirror[SealedSecret]
+    registries: Mirror[RegistryLogin]
     deployments: Mirror[Deployment]
     drains: Mirror[Drain]
     rebalances: Mirror[Rebalance]
@@ -64,6 +66,7 @@ class ClusterMirrors:
             ),
             tokens=Mirror(etcd, keys.ACL_TOKENS, lambda _, raw: AclToken.from_json(raw)),
             secrets=Mirror(etcd, keys.SECRETS, lambda _, raw: SealedSecret.from_json(raw)),
+            registries=Mirror(etcd, keys.REGISTRIES, lambda _, raw: RegistryLogin.from_json(raw)),
             deployments=Mirror(etcd, keys.DEPLOYMENTS, lambda _, raw: Deployment.from_json(raw)),
             drains=Mirror(etcd, keys.DRAINS, lambda _, raw: Drain.from_json(raw)),
             rebalances=Mirror(etcd, keys.REBALANCE, lambda _, raw: Rebalance.from_json(raw)),
@@ -81,6 +84,7 @@ class ClusterMirrors:
             self.shared_allocations,
             self.tokens,
             self.secrets,
+            self.registries,
             self.deployments,
             self.drains,
             self.rebalances,
@@ -104,6 +108,9 @@ class ClusterMirrors:
     def secret_revision(self, name: str) -> int:
         return self.secrets.mod_revisions.get(keys.secret(name), 0)
 
+    def registry_login(self, registry: str) -> RegistryLogin | None:
+        return self.registries.items.get(keys.registry(registry))
+
     def cordoned(self) -> frozenset[str]:
         return frozenset(cordon.node for cordon in self.cordons.items.values())
 
@@ -111,12 +118,23 @@ class ClusterMirrors:
         """Nodes an operator asked to empty (until they are uncordoned)."""
         return frozenset(drain.node for drain in self.drains.items.values())
 
+    def revision(self) -> int:
+        """The highest store revision any of these mirrors has seen."""
+        return max(mirror.revision for mirror in self.all())
+
     async def wait_synced(self) -> None:
         for mirror in self.all():
             await mirror.wait_synced()
 
     def node_list(self) -> list[Node]:
         return list(self.nodes.items.values())
+
+    def node(self, name: str) -> Node | None:
+        return self.nodes.items.get(keys.node(name))
+
+    def allocation(self, node_name: str) -> Resources | None:
+        """What the instances placed on the node ask for (None: nothing placed there yet)."""
+        return self.allocations.items.get(keys.allocation(node_name))
 
     def job(self, name: str) -> JobRecord | None:
         return self.jobs.items.get(keys.job(name))

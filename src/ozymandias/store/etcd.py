@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from aetcd import rpc
 
+from ozymandias.metrics.etcd import REQUEST_DURATION
 from ozymandias.store.etcd_channel import (
     Credentials,
     Members,
@@ -161,11 +162,16 @@ class Etcd:
         if members is not None:
             await members.close()
 
-    async def _call(self, send: Send) -> Any:
+    async def _call(self, send: Send, operation: str) -> Any:
         """Send one request; if etcd says our token is stale, authenticate again and resend.
 
         Raises grpc.aio.AioRpcError (callers translate it) or StoreUnavailable.
+        `operation` names the request in `ozy_etcd_request_duration_seconds`.
         """
+        with REQUEST_DURATION.labels(operation).time():
+            return await self._send(send)
+
+    async def _send(self, send: Send) -> Any:
         members = self._connection()
         metadata = await self._auth.ready(members)
         try:
@@ -176,9 +182,9 @@ class Etcd:
         metadata = await self._auth.renew(members, stale=metadata)
         return await send(await members.pick(), metadata)
 
-    async def _ask(self, send: Send, doing: str) -> Any:
+    async def _ask(self, send: Send, operation: str, doing: str) -> Any:
         try:
-            return await self._call(send)
+            return await self._call(send, operation)
         except grpc.aio.AioRpcError as error:
             raise store_error(error, doing) from error
 
@@ -191,7 +197,7 @@ class Etcd:
 
     async def get(self, key: bytes) -> KeyValue | None:
         request = rpc.RangeRequest(key=key)
-        reply = await self._ask(self._unary(_range, request), f"read {key.decode()}")
+        reply = await self._ask(self._unary(_range, request), "get", f"read {key.decode()}")
         if not reply.kvs:
             return None
         kv = reply.kvs[0]
@@ -200,7 +206,7 @@ class Etcd:
     async def scan(self, prefix: bytes) -> tuple[int, list[KeyValue]]:
         """Every key under `prefix`, read at one revision, and that revision."""
         request = rpc.RangeRequest(key=prefix, range_end=prefix_end(prefix))
-        reply = await self._ask(self._unary(_range, request), f"read {prefix.decode()}")
+        reply = await self._ask(self._unary(_range, request), "scan", f"read {prefix.decode()}")
         pairs = [KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease) for kv in reply.kvs]
         return int(reply.header.revision), pairs
 
@@ -208,17 +214,19 @@ class Etcd:
         """Write one key; returns the revision of the write."""
         request = rpc.PutRequest(key=key, value=value, lease=lease or 0)
         reply = await self._ask(
-            self._unary(lambda stubs: stubs.kv.Put, request), f"write {key.decode()}"
+            self._unary(lambda stubs: stubs.kv.Put, request), "put", f"write {key.decode()}"
         )
         return int(reply.header.revision)
 
     async def delete(self, key: bytes) -> None:
         request = rpc.DeleteRangeRequest(key=key)
-        await self._ask(self._unary(_delete_range, request), f"delete {key.decode()}")
+        await self._ask(self._unary(_delete_range, request), "delete", f"delete {key.decode()}")
 
     async def delete_prefix(self, prefix: bytes) -> None:
         request = rpc.DeleteRangeRequest(key=prefix, range_end=prefix_end(prefix))
-        await self._ask(self._unary(_delete_range, request), f"delete {prefix.decode()}")
+        await self._ask(
+            self._unary(_delete_range, request), "delete_prefix", f"delete {prefix.decode()}"
+        )
 
     async def transaction(
         self, guards: Sequence[Guard], operations: Sequence[Operation]
@@ -235,7 +243,7 @@ class Etcd:
             success=[_operation_message(operation) for operation in operations],
         )
         try:
-            response = await self._call(self._unary(_txn, request))
+            response = await self._call(self._unary(_txn, request), "txn")
         except grpc.aio.AioRpcError as error:
             if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise CommitOutcomeUnknown(
@@ -256,7 +264,7 @@ class Etcd:
                 for key in ranges
             ]
         )
-        response = await self._ask(self._unary(_txn, request), "read")
+        response = await self._ask(self._unary(_txn, request), "read_ranges", "read")
         results = [
             [
                 KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease)
@@ -269,7 +277,9 @@ class Etcd:
     async def grant_lease(self, ttl: int) -> int:
         request = rpc.LeaseGrantRequest(TTL=ttl)
         reply = await self._ask(
-            self._unary(lambda stubs: stubs.lease.LeaseGrant, request), "grant a lease"
+            self._unary(lambda stubs: stubs.lease.LeaseGrant, request),
+            "lease_grant",
+            "grant a lease",
         )
         return int(reply.ID)
 
@@ -278,6 +288,7 @@ class Etcd:
         request = rpc.LeaseTimeToLiveRequest(ID=lease_id, keys=False)
         reply = await self._ask(
             self._unary(lambda stubs: stubs.lease.LeaseTimeToLive, request),
+            "lease_time_to_live",
             f"read lease {lease_id:x}",
         )
         return int(reply.TTL)
@@ -294,13 +305,14 @@ class Etcd:
             finally:
                 call.cancel()
 
-        reply = await self._ask(send, f"refresh lease {lease_id:x}")
+        reply = await self._ask(send, "lease_keepalive", f"refresh lease {lease_id:x}")
         return int(reply.TTL) if reply is not grpc.aio.EOF else 0
 
     async def revoke_lease(self, lease_id: int) -> None:
         request = rpc.LeaseRevokeRequest(ID=lease_id)
         await self._ask(
             self._unary(lambda stubs: stubs.lease.LeaseRevoke, request),
+            "lease_revoke",
             f"revoke lease {lease_id:x}",
         )
 

@@ -22,6 +22,7 @@ Layout (all under one root so a cluster can share an etcd with other users):
     /ozy/acl/peer                   PeerCredential  the secret nodes show each other (no user's)
     /ozy/secrets/<name>             SealedSecret    values sealed with AES-256-GCM, never plain
     /ozy/secrets-key                key id          the key new seals use (not the key itself)
+    /ozy/registries/<registry>      RegistryLogin   a registry's user; its password sealed
     /ozy/rebalance/current          Rebalance       the last `ozy rebalance`, and how far it got
 
 DNS records live outside that root, under /skydns/, where CoreDNS's etcd
@@ -57,6 +58,7 @@ ACL_TOKENS = ROOT + b"acl/tokens/"
 ACL_PEER = ROOT + b"acl/peer"
 SECRETS = ROOT + b"secrets/"
 SECRETS_KEY_ID = ROOT + b"secrets-key"
+REGISTRIES = ROOT + b"registries/"
 REBALANCE = ROOT + b"rebalance/"
 REBALANCE_CURRENT = REBALANCE + b"current"
 SKYDNS = b"/skydns/"
@@ -132,6 +134,10 @@ def acl_token(accessor: str) -> bytes:
 
 def secret(name: str) -> bytes:
     return SECRETS + name.encode()
+
+
+def registry(name: str) -> bytes:
+    return REGISTRIES + name.encode()
 
 
 def event(time_ns: int, node_name: str, sequence: int) -> bytes:

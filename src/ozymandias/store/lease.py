@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from ozymandias.metrics.node import LEASE_REFRESH
 from ozymandias.store.etcd import Etcd, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class LeaseKeeper:
                 log.error("lease %x: etcd says it has expired", self.lease_id)
                 self.lost.set()
                 return
+            LEASE_REFRESH.observe(time.monotonic() - sent)
             if self._holding:
                 log.warning("lease %x: etcd answers again; the lease was kept", self.lease_id)
             # bench/isolation.py reads these to measure how late refreshes are.

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from ozymandias.metrics.etcd import WATCH_RECONNECTS
 from ozymandias.store.etcd import Etcd, RevisionCompacted, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class Mirror(Generic[T]):
                 await self._follow()
             except RevisionCompacted as error:
                 log.warning("mirror %s: %s; scanning again", self.prefix.decode(), error)
+                WATCH_RECONNECTS.labels(self.prefix.decode()).inc()
                 needs_scan = True
             except StoreUnavailable as error:
+                WATCH_RECONNECTS.labels(self.prefix.decode()).inc()
                 if self.revision > revision_before:
                     # It got through before breaking: a new outage, so start quick again.
                     delay = _RETRY_FIRST_SECONDS
@@ -92,7 +95,13 @@ class Mirror(Generic[T]):
         longer knows (a scan replaced everything, or the log has moved on)."""
         if revision < self._log_floor:
             return None
-        return {key for changed_at, key in self._log if changed_at > revision}
+        changed = set()
+        # Newest first, so a pass reads only what is new to it.
+        for changed_at, key in reversed(self._log):
+            if changed_at <= revision:
+                break
+            changed.add(key)
+        return changed
 
     async def _scan(self) -> None:
         revision, pairs = await self._etcd.scan(self.prefix)

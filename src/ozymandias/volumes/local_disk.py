@@ -149,7 +149,7 @@ class LocalDisks:
             os.makedirs(mountpoint, exist_ok=True)
             if not _is_mounted(mountpoint):
                 await _run("mount", "-o", "loop,nodev,nosuid", str(image), str(mountpoint))
-                log.info("mounted local volume %s on %s", image, mountpoint)
+                log.debug("mounted local volume %s on %s", image, mountpoint)
         return mountpoint
 
     async def _create(self, image: Path, partial: Path, size: int) -> None:
@@ -269,7 +269,7 @@ async def _unmount(mountpoint: Path) -> None:
             # device is freed once the last user lets go.
             log.warning("%s is busy: unmounting it lazily", mountpoint)
             await _run("umount", "--lazy", str(mountpoint))
-        log.info("unmounted %s", mountpoint)
+        log.debug("unmounted %s", mountpoint)
     if _is_mounted(mountpoint):
         raise VolumeError(f"{mountpoint} is still mounted after {_MAX_UNMOUNTS} unmounts")
 

@@ -62,7 +62,8 @@ class SharedDirs:
             pass
         else:
             shutil.rmtree(doomed, onerror=_ignore_missing)
-            log.info("removed shared volume %s", directory)
+            # The agent logs the removal, by the volume's name (agent/volumes.py).
+            log.debug("removed shared volume %s", directory)
         try:
             directory.parent.rmdir()
         except FileNotFoundError:

@@ -38,7 +38,12 @@ def instance_feed(mirrors: ClusterMirrors) -> Feed:
         }
 
     return Feed(
-        INSTANCE, job_sources(mirrors), lambda: _job_names(mirrors), instances, mirrors.wait_synced
+        INSTANCE,
+        job_sources(mirrors),
+        lambda: _job_names(mirrors),
+        instances,
+        mirrors.wait_synced,
+        mirrors.revision,
     )
 
 
@@ -51,7 +56,14 @@ def job_feed(mirrors: ClusterMirrors) -> Feed:
             if record is not None
         }
 
-    return Feed(JOB, job_sources(mirrors), lambda: _job_names(mirrors), jobs, mirrors.wait_synced)
+    return Feed(
+        JOB,
+        job_sources(mirrors),
+        lambda: _job_names(mirrors),
+        jobs,
+        mirrors.wait_synced,
+        mirrors.revision,
+    )
 
 
 def node_feed(mirrors: ClusterMirrors) -> Feed:
@@ -70,10 +82,13 @@ def node_feed(mirrors: ClusterMirrors) -> Feed:
         lambda: {node.name for node in mirrors.node_list()},
         nodes,
         mirrors.wait_synced,
+        mirrors.revision,
     )
 
 
-def event_feed(events: Mirror[Event], start: Callable[[], Awaitable[None]]) -> Feed:
+def event_feed(
+    events: Mirror[Event], start: Callable[[], Awaitable[None]], mirrors: ClusterMirrors
+) -> Feed:
     """Events, from a mirror of their own that `start` starts (and waits to be synced)."""
 
     def shown(ids: set[str]) -> dict[str, Objects]:
@@ -84,7 +99,14 @@ def event_feed(events: Mirror[Event], start: Callable[[], Awaitable[None]]) -> F
             if event is not None
         }
 
-    return Feed(EVENT, event_sources(events), lambda: set(event_ids(events)), shown, start)
+    return Feed(
+        EVENT,
+        event_sources(events),
+        lambda: set(event_ids(events)),
+        shown,
+        start,
+        lambda: max(events.revision, mirrors.revision()),
+    )
 
 
 def _job_names(mirrors: ClusterMirrors) -> set[str]:

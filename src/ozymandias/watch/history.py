@@ -7,9 +7,10 @@ told to list again (RELIST) when R is older than the history reaches.
 
 The mirrors follow their prefixes on separate etcd streams, so a change on
 a lagging one can be found after a batch was already sent at the same
-revision: two batches then share an id. A client resuming from such an id
-is sent both again, since it cannot be told which one it had: a repeat of a
-change is harmless to a client keeping state, a gap is not.
+revision: two batches then share an id (or a batch shares the start's, a
+new watcher's list's). A client resuming from such an id is sent both
+again, since it cannot be told which one it had: a repeat of a change is
+harmless to a client keeping state, a gap is not.
 """
 
 from __future__ import annotations
@@ -38,33 +39,37 @@ class History:
         self._batches: deque[Batch] = deque()
         self._size = 0
         self._most = most
-        # Every batch after `_floor` is held; when a batch at `_floor` itself was forgotten
-        # with another at that revision, a client at `_floor` may lack either.
+        # Revisions a client cannot tell apart: a batch came at the revision of the one
+        # before it (or of the start, which a new watcher's list is labelled with).
+        self._ambiguous: set[int] = set()
+        # Every batch after `_floor` is held; at `_floor` too, unless it is ambiguous and a
+        # batch at it was forgotten.
         self._floor = start_revision
-        self._floor_shared = False
+        self._floor_ambiguous = False
         self.revision = start_revision
 
     def add(self, batch: Batch) -> None:
         """Remember `batch` (its revision at least the last one's), forgetting the oldest."""
+        if batch.revision == self.revision:
+            self._ambiguous.add(batch.revision)
         self._batches.append(batch)
         self._size += len(batch.changes)
         self.revision = max(self.revision, batch.revision)
         while self._size > self._most and len(self._batches) > 1:
             dropped = self._batches.popleft()
             self._size -= len(dropped.changes)
-            self._floor_shared = dropped.revision == self._floor or (
-                self._batches[0].revision == dropped.revision
-            )
             self._floor = dropped.revision
+            self._floor_ambiguous = dropped.revision in self._ambiguous
+            self._ambiguous = {r for r in self._ambiguous if r >= self._floor}
 
     def since(self, revision: int) -> Sequence[Batch]:
-        """The batches after `revision` (and those at it, when it has several); TooOld if
+        """The batches after `revision` (and those at it, when it is ambiguous); TooOld if
         the history no longer reaches back to `revision`."""
-        if revision < self._floor or (revision == self._floor and self._floor_shared):
+        if revision < self._floor or (revision == self._floor and self._floor_ambiguous):
             raise TooOld(f"revision {revision} is older than {self._floor}")
-        several = sum(1 for batch in self._batches if batch.revision == revision) > 1
+        again = revision in self._ambiguous
         return [
             batch
             for batch in self._batches
-            if batch.revision > revision or (several and batch.revision == revision)
+            if batch.revision > revision or (again and batch.revision == revision)
         ]

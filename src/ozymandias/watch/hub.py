@@ -4,8 +4,14 @@ A hub keeps the kind's current objects, grouped (by job, by node, by
 event), as the list endpoint shows them. When a mirror it follows moves,
 it waits a moment for the rest of a burst, asks the mirrors which groups
 changed since its last pass (all of them when a mirror cannot tell),
-recomputes only those, and hands the differences, as one batch at the
-mirrors' revision, to the history and to every subscriber.
+recomputes only those, and hands the differences, as one batch, to the
+history and to every subscriber.
+
+A batch's id, and the start's, is the highest revision any of the node's
+mirrors has seen (the store's revision as this node knows it), not only the
+followed ones': a kind idle for an hour would otherwise start its watchers
+at an hour-old id, which another node, following that kind for less long,
+could not resume from.
 
 Each subscriber has a bounded queue. One that falls behind by a full
 queue (a client that stopped reading) is dropped: its connection is
@@ -41,6 +47,8 @@ class Feed:
     """Each group's objects by name, in the list endpoint's order; a group absent is empty."""
     ready: Callable[[], Awaitable[None]]
     """Return once the mirrors hold the whole state."""
+    revision: Callable[[], int]
+    """The highest revision the node's mirrors have seen."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class Hub:
         self._groups: dict[str, Objects] = {}
         self._subscribers: list[Subscription] = []
         self._history = History(0, self.settings.history_changes)
+        # The followed mirrors' revisions at the last pass.
+        self._seen: list[int] = []
         self._ready = asyncio.Event()
         self._ended = False
 
@@ -148,19 +158,20 @@ class Hub:
     async def _follow(self) -> None:
         feed = self.feed
         await feed.ready()
-        revisions = [source.mirror.revision for source in feed.sources]
+        self._seen = [source.mirror.revision for source in feed.sources]
         self._groups = _non_empty(feed.views(feed.all_groups()))
-        self._history = History(max(revisions), self.settings.history_changes)
+        start = max([feed.revision(), *self._seen])
+        self._history = History(start, self.settings.history_changes)
         self._ready.set()
         while True:
-            await any_changed([(s.mirror, r) for s, r in zip(feed.sources, revisions, strict=True)])
+            await any_changed(list(zip([s.mirror for s in feed.sources], self._seen, strict=True)))
             await asyncio.sleep(self.settings.coalesce_seconds)
             # No await from here on: the mirrors hold still while a pass reads them.
-            changed = _changed_groups(feed.sources, revisions)
-            revisions = [source.mirror.revision for source in feed.sources]
+            changed = _changed_groups(feed.sources, self._seen)
+            self._seen = [source.mirror.revision for source in feed.sources]
             if changed is None:
                 changed = feed.all_groups() | set(self._groups)
-            self._apply(changed, max(revisions))
+            self._apply(changed, max([feed.revision(), *self._seen]))
 
     def _apply(self, changed: set[str], revision: int) -> None:
         fresh = self.feed.views(changed)

@@ -38,3 +38,25 @@ def bookmark(kind: str, revision: int) -> bytes:
 def relist(kind: str, revision: int) -> bytes:
     """The revision asked for is too old: drop what you hold, the full state follows."""
     return message(kind, revision, RELIST, "", None)
+
+
+class Reader:
+    """A client's side: text as it arrives in, whole messages out (comments skipped)."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> list[tuple[int, str, dict[str, Any]]]:
+        """The messages `text` completes, each as (id, event, data)."""
+        self._pending += text.replace("\r\n", "\n")
+        complete, _, self._pending = self._pending.rpartition("\n\n")
+        messages = []
+        for block in complete.split("\n\n"):
+            fields = dict(
+                line.split(": ", 1) for line in block.split("\n") if ": " in line and line[0] != ":"
+            )
+            if "data" in fields and "id" in fields:
+                messages.append(
+                    (int(fields["id"]), fields.get("event", ""), json.loads(fields["data"]))
+                )
+        return messages

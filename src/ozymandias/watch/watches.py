@@ -82,4 +82,4 @@ class Watches:
         if self._events is None:
             self._events = self._new_events_mirror()
             self._tasks.append(asyncio.create_task(self._events.run(), name="events-mirror"))
-        return event_feed(self._events, self._events.wait_synced)
+        return event_feed(self._events, self._events.wait_synced, mirrors)
