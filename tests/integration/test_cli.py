@@ -239,8 +239,9 @@ def test_applying_a_fix_is_judged_on_its_own_version_and_skips_the_old_back_off(
         listed = json.loads(ozy("get", "instances", "fixme", "-o", "json").stdout)
         return str(listed[0]["reason"]) if listed else ""
 
-    # Let the failed start back off to 16 s, so waiting it out would show.
-    wait_until(lambda: "retrying in 16s" in reason(), timeout=120, what="a 16 s back-off")
+    # Let the image's pull back off to 20 s (5 s doubling, as Kubernetes' ImagePullBackOff),
+    # so waiting it out would show.
+    wait_until(lambda: "retrying in 20s" in reason(), timeout=120, what="a 20 s back-off")
 
     spec.write_text(KEEPER.replace("keeper", "fixme"))
     fixed = ozy("apply", "-f", str(spec))
@@ -248,10 +249,10 @@ def test_applying_a_fix_is_judged_on_its_own_version_and_skips_the_old_back_off(
 
     events = json.loads(ozy("get", "events", "--job", "fixme", "-o", "json").stdout)
     backed_off = max(
-        e["time"] for e in events if e["kind"] == "instance-failed" and "16s" in e["message"]
+        e["time"] for e in events if e["kind"] == "instance-failed" and "20s" in e["message"]
     )
     started = [e["time"] for e in events if e["kind"] == "instance-started"]
-    assert started and started[-1] < backed_off + 16, events  # before the old retry was due
+    assert started and started[-1] < backed_off + 20, events  # before the old retry was due
 
 
 NOTES = """

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +89,7 @@ class PodmanRuntime:
         self._podman = PodmanConnection(socket_path, podman_binary, service_env or None)
         self._oom_kills = OomKills()
         self._images = ImagePuller(self._podman, home)
+        self._home = home
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -124,9 +126,12 @@ class PodmanRuntime:
         await self._podman.start()
 
     async def close(self) -> None:
-        """Stops the service; containers keep running under their conmon."""
+        """Stops the service; containers keep running under their conmon. The service's
+        HOME goes with it: it holds only registries' CAs, written again before each pull."""
         await self._podman.close()
         self._oom_kills.close()
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
 
     async def ensure_network(self, name: str, subnet: str, mtu: int | None = None) -> None:
         """Make sure a bridge network `name` with exactly `subnet` (and `mtu`) exists.

@@ -51,7 +51,14 @@ async function send(method, path, body) {
   try {
     response = await fetch(path, init);
   } catch (error) {
-    throw new ApiError(0, `the node did not answer (${error.message})`);
+    // A read is tried once more: Chromium drops requests in flight when the host's
+    // interfaces change (ERR_NETWORK_CHANGED), as they do on a node starting pods.
+    if (method !== "GET") throw new ApiError(0, `the node did not answer (${error.message})`);
+    try {
+      response = await fetch(path, init);
+    } catch (again) {
+      throw new ApiError(0, `the node did not answer (${again.message})`);
+    }
   }
   if (!response.ok) throw await failure(response);
   return response;
