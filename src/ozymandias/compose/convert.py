@@ -94,7 +94,7 @@ def convert(
     conversion = Conversion(project=project)
     for key, why in TOP_LEVEL_IGNORED.items():
         if key in document:
-            findings.unsupported_key("top level", key, why)
+            findings.note(f"top level: key '{key}' is {why}")
     for key in ("configs", "include", "models"):
         if key in document:
             findings.unsupported_key("top level", key)
