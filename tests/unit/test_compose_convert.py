@@ -298,6 +298,8 @@ UNSUPPORTED = {
     "links": ["db"],
     "cap_add": ["NET_ADMIN"],
     "user": "1000",
+    "stop_grace_period": "1m",
+    "pull_policy": "always",
 }
 
 

@@ -14,7 +14,6 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from ozymandias.compose import deploy, process
-from ozymandias.compose.durations import seconds
 from ozymandias.compose.findings import ComposeError, Findings
 from ozymandias.compose.healthcheck import convert_healthcheck
 from ozymandias.compose.names import dns_name, job_name
@@ -43,7 +42,6 @@ SUPPORTED_KEYS = frozenset(
         "secrets",
         "labels",
         "working_dir",
-        "stop_grace_period",
         "stop_signal",
         "init",
         "tmpfs",
@@ -201,10 +199,6 @@ def _job(
         "init": config.get("init"),
         "tmpfs": convert_tmpfs(service, config),
     }
-    if "stop_grace_period" in config:
-        optional["stop_grace_period"] = seconds(
-            config["stop_grace_period"], f"{where}, key stop_grace_period"
-        )
     container.update({key: value for key, value in optional.items() if value not in (None, [])})
     job: dict[str, Any] = {
         "name": job_name(project, service),
