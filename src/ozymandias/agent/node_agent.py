@@ -255,7 +255,7 @@ class NodeAgent:
             due = min(self._start_back_offs[key].retry_at for key in waiting)
             asyncio.get_running_loop().call_later(due - now + 0.01, self._wake.set)
         changes = plan_local_changes(desired, running, self._state.busy | waiting)
-        for instance in self._hold_for_dependencies(changes.start):
+        for instance in self._hold_for_dependencies(changes.start, desired):
             self._launch(instance.key, self._start(instance))
         for pod in changes.stop:
             self._launch(pod.key, self._stop(pod))
@@ -264,29 +264,32 @@ class NodeAgent:
         self._sweep_volumes(desired)
         self._forget_stale_statuses(desired)
 
-    def _hold_for_dependencies(self, starts: list[DesiredInstance]) -> list[DesiredInstance]:
-        """The starts whose jobs' dependencies hold; the others are reported `waiting`.
+    def _hold_for_dependencies(
+        self, starts: list[DesiredInstance], desired: dict[InstanceKey, DesiredInstance]
+    ) -> list[DesiredInstance]:
+        """The starts whose jobs' dependencies hold; the others are reported `waiting`, once
+        per reason (a held instance stays in `_held` while its report is written).
 
         Statuses do not wake the agent (see _wake_on_change), so while any start
         is held it looks again in a second, in its own mirrors: no etcd read.
         """
         ready: list[DesiredInstance] = []
-        held: dict[InstanceKey, str] = {}
         for instance in starts:
             reason = unmet_dependency(
                 instance.spec, self._mirrors.job, self._mirrors.instance_statuses
             )
             if reason is None:
+                self._held.pop(instance.key, None)
                 ready.append(instance)
-                continue
-            held[instance.key] = reason
-            if self._held.get(instance.key) != reason:
+            elif self._held.get(instance.key) != reason:
+                self._held[instance.key] = reason
                 self._launch(
                     instance.key,
                     self._reporter.publish_state(instance, InstanceState.WAITING, reason),
                 )
-        self._held = held
-        if held:
+        for key in self._held.keys() - desired.keys():
+            del self._held[key]
+        if self._held:
             asyncio.get_running_loop().call_later(DEPENDENCY_RECHECK_SECONDS, self._wake.set)
         return ready
 
