@@ -85,11 +85,17 @@ def test_a_three_service_project_runs_unchanged_and_goes_away(make_node: NodeFac
         assert project_jobs(node, project) == [f"{project}-{s}" for s in ("api", "db", "web")]
         # web -> http://api:8080/ -> db:5432: each hop names itself in the answer.
         expected = f"web {project}-web-0 -> api {project}-api-0 -> db {project}-db-0 rows=42"
-        answer = wait_until(
-            lambda: (text := through_ingress(node, f"{project}-web")).startswith("200 ") and text,
-            timeout=60,
-            what="the web app to answer through the ingress",
-        )
+        answers = [""]
+
+        def answered() -> str | None:
+            answers.append(through_ingress(node, f"{project}-web"))
+            return answers[-1] if answers[-1].startswith("200 ") else None
+
+        try:
+            answer = wait_until(answered, timeout=60, what="web to answer through the ingress")
+        except AssertionError:
+            states = {s: node.instances(f"{project}-{s}") for s in ("web", "api", "db")}
+            raise AssertionError(f"last answer {answers[-1]!r}; instances {states}") from None
         assert answer == f"200 {expected}"
         instances = json.loads(ok(ozy(node, "compose", "ps", "-p", project, "-o", "json")))
         assert sorted(i["name"] for i in instances) == [
