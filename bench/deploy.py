@@ -132,7 +132,7 @@ def raw_parallel_round() -> float:
 
 
 def compose_round(directory: Path) -> float | None:
-    compose = REPO / ".venv" / "bin" / "podman-compose"
+    compose = Path(sys.executable).parent / "podman-compose"  # the venv running this
     if not compose.exists():
         return None
     (directory / "compose.yaml").write_text(COMPOSE)
@@ -233,7 +233,7 @@ def apply_round(node: NodeProcess, directory: Path) -> float:
 
 
 def podman_compose_round() -> float | None:
-    compose = REPO / ".venv" / "bin" / "podman-compose"
+    compose = Path(sys.executable).parent / "podman-compose"  # the venv running this
     if not compose.exists():
         return None
     command = [str(compose), "-p", "benchpc", "-f", str(SHOP)]
