@@ -6,7 +6,11 @@ Measures, on this host, for a job of 3 instances × 2 containers (web + db):
 - raw podman, the physical limit: the same 3 pods made by hand with the CLI,
   one after another and all at once;
 - podman-compose: `podman-compose up -d` of an equivalent compose file, until
-  every container runs.
+  every container runs;
+- the compose case: examples/compose/shop (3 services; the api waits for a healthy
+  db) with `ozy compose up --detach` (one CLI process), beside `ozy apply --detach`
+  of the equivalent jobs (`ozy compose convert`; one CLI process per job) and
+  `podman-compose up -d` of the same file, each until every service runs.
 
 Run as root on a set-up machine (`make setup`):  .venv/bin/python bench/deploy.py [--rounds 5]
 
@@ -30,9 +34,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.support.auth import token_in_environment  # noqa: E402
 from tests.support.etcd import EtcdServer  # noqa: E402
 from tests.support.machine import CLUSTER_CIDR, blackholed, run  # noqa: E402
 from tests.support.nodes import NodeProcess, remove_everything_of_node  # noqa: E402
@@ -135,7 +142,7 @@ def raw_parallel_round() -> float:
 
 
 def compose_round(directory: Path) -> float | None:
-    compose = REPO / ".venv" / "bin" / "podman-compose"
+    compose = Path(sys.executable).parent / "podman-compose"  # the venv running this
     if not compose.exists():
         return None
     (directory / "compose.yaml").write_text(COMPOSE)
@@ -222,6 +229,118 @@ async def _pull_rounds(
     return samples
 
 
+# The compose case.
+
+SHOP = REPO / "examples" / "compose" / "shop" / "compose.yaml"
+SERVICES = ("web", "api", "db")
+
+
+def ozy(node: NodeProcess, *arguments: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "ozymandias.cli.main", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OZY_API": node.api, "PYTHONPATH": str(REPO / "src")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def all_running(node: NodeProcess, project: str) -> bool:
+    for service in SERVICES:
+        items = node.instances(f"{project}-{service}")
+        if not items or any(item["state"] != "running" for item in items):
+            return False
+    return True
+
+
+def timed_until_running(node: NodeProcess, project: str, submit: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    submit()
+    wait_until(
+        lambda: all_running(node, project), interval=0.005, timeout=120, what=f"{project} running"
+    )
+    return time.perf_counter() - start
+
+
+def compose_up_round(node: NodeProcess) -> float:
+    project = "benchup"
+    try:
+        return timed_until_running(
+            node,
+            project,
+            lambda: ozy(node, "compose", "up", "--detach", "-f", str(SHOP), "-p", project),
+        )
+    finally:
+        ozy(node, "compose", "down", "-p", project, "--yes")
+        wait_until(lambda: not containers_with_label(f"ozy.job={project}-db"), what="gone")
+
+
+def apply_round(node: NodeProcess, directory: Path) -> float:
+    project = "benchapply"
+    jobs = list(yaml.safe_load_all(ozy(node, "compose", "convert", "-f", str(SHOP), "-p", project)))
+    paths = []
+    for job in jobs:
+        path = directory / f"{job['name']}.yaml"
+        path.write_text(yaml.safe_dump(job))
+        paths.append(path)
+    # The DNS names compose up makes, made beforehand: not part of applying jobs.
+    for service in SERVICES:
+        ozy(node, "alias", "set", f"{service}.{project}", f"{project}-{service}.job")
+
+    def apply_each() -> None:
+        for path in paths:
+            ozy(node, "apply", "--detach", "-f", str(path))
+
+    try:
+        return timed_until_running(node, project, apply_each)
+    finally:
+        ozy(node, "compose", "down", "-p", project, "--yes")
+        wait_until(lambda: not containers_with_label(f"ozy.job={project}-db"), what="gone")
+
+
+def podman_compose_round() -> float | None:
+    compose = Path(sys.executable).parent / "podman-compose"  # the venv running this
+    if not compose.exists():
+        return None
+    command = [str(compose), "-p", "benchpc", "-f", str(SHOP)]
+
+    def up() -> None:
+        subprocess.run([*command, "up", "-d"], check=True, capture_output=True, timeout=300)
+        wait_until(
+            lambda: (
+                len(
+                    [
+                        c
+                        for c in containers_with_label("io.podman.compose.project=benchpc")
+                        if c["State"] == "running"
+                    ]
+                )
+                == len(SERVICES)
+            ),
+            interval=0.005,
+            what="podman-compose containers running",
+        )
+
+    start = time.perf_counter()
+    try:
+        up()
+        return time.perf_counter() - start
+    finally:
+        subprocess.run([*command, "down", "-t", "0"], check=False, capture_output=True, timeout=120)
+
+
+def compose_rounds(node: NodeProcess, directory: Path, results: dict[str, list[float]]) -> None:
+    """One round of each compose case, appended to `results`."""
+    with token_in_environment():
+        results.setdefault("compose: ozy compose up", []).append(compose_up_round(node))
+        results.setdefault("compose: ozy apply x3", []).append(apply_round(node, directory))
+    podman = podman_compose_round()
+    if podman is not None:
+        results.setdefault("compose: podman-compose", []).append(podman)
+
+
 def summary(samples: list[float]) -> str:
     return (
         f"median {statistics.median(samples):.3f}s  "
@@ -262,6 +381,7 @@ def main() -> None:
                 compose = compose_round(directory)
                 if compose is not None:
                     results["podman-compose"].append(compose)
+                compose_rounds(node, directory, results)
                 print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
         finally:
             remove_raw_pods()
@@ -270,7 +390,7 @@ def main() -> None:
             run("podman", "network", "rm", "-f", RAW_NETWORK, check=False)
             etcd.stop()
 
-    print(f"Deploy {INSTANCES} instances × 2 containers, until all run:")
+    print(f"Deploy {INSTANCES} instances × 2 containers (compose: 3 services), until all run:")
     for method, samples in results.items():
         if samples:
             print(f"  {method:<24} {summary(samples)}")
@@ -280,6 +400,12 @@ def main() -> None:
     if results["podman-compose"]:
         compose = statistics.median(results["podman-compose"])
         print(f"  ozymandias / podman-compose = {ozy / compose:.2f}")
+    up = statistics.median(results["compose: ozy compose up"])
+    applied = statistics.median(results["compose: ozy apply x3"])
+    print(f"  compose up / ozy apply = {up / applied:.2f} (goal: at most 1.10)")
+    if results.get("compose: podman-compose"):
+        podman = statistics.median(results["compose: podman-compose"])
+        print(f"  compose up / podman-compose = {up / podman:.2f} (goal: under 1)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ALL_IMAGES=(web db tools)
+ALL_IMAGES=(web db tools compose-web compose-api compose-db)
 BUSYBOX=/bin/busybox
 LABEL=io.ozymandias.inputs
 

@@ -300,6 +300,7 @@ class NodeDaemon:
             publisher=publisher,
             network=config.network_name,
             dns_servers=[self.pod_network.gateway],
+            dns_domain=config.dns_domain,
             firewall=self.pod_network.firewall,
             volumes=self.volumes,
             secrets=SecretDelivery(node.name, self.mirrors, self.key_file, self.secrets_dir),

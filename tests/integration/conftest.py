@@ -29,6 +29,9 @@ REQUIRED_IMAGES = (
     "localhost/ozy-example-web",
     "localhost/ozy-example-db",
     "localhost/ozy-example-tools",
+    "localhost/ozy-example-compose-web",
+    "localhost/ozy-example-compose-api",
+    "localhost/ozy-example-compose-db",
 )
 
 

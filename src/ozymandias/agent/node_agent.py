@@ -30,6 +30,7 @@ from ozymandias.agent.adoption import Adoption
 from ozymandias.agent.container_execs import ContainerExecs
 from ozymandias.agent.health_following import HealthFollower
 from ozymandias.agent.image_pulls import ImagePulls, pull_retry_delay
+from ozymandias.agent.job_dependencies import unmet_dependency
 from ozymandias.agent.local_plan import (
     DesiredInstance,
     InstanceKey,
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 # DNS and the ingress: ample for every node's proxy to hear of it (a watch
 # event, then a runtime API call), short enough not to slow a scale-down.
 DRAIN_SECONDS = 1.0
+# How often held starts look again at their dependencies' statuses (in the mirrors).
+DEPENDENCY_RECHECK_SECONDS = 1.0
 
 
 class InstanceBusy(Exception):
@@ -86,6 +89,7 @@ class NodeAgent:
         volumes: PodVolumes | None = None,
         secrets: SecretDelivery | None = None,
         pulls: ImagePulls | None = None,
+        dns_domain: str = "cluster.local",
     ) -> None:
         """`firewall`, if given, maps and filters each pod's ports while the pod runs;
         `volumes` and `secrets`, if given, provide the pods' volumes and secrets (a job
@@ -96,6 +100,9 @@ class NodeAgent:
         self._mirrors = mirrors
         self._network = network
         self._dns_servers = dns_servers
+        self._dns_domain = dns_domain
+        # Starts held back by dependsOn, with the reason last reported for each.
+        self._held: dict[InstanceKey, str] = {}
         self._firewall = firewall
         self._volumes = volumes
         self._inputs = PodInputs(node_name, volumes, secrets)
@@ -253,7 +260,7 @@ class NodeAgent:
             due = min(self._start_back_offs[key].retry_at for key in waiting)
             asyncio.get_running_loop().call_later(due - now + 0.01, self._wake.set)
         changes = plan_local_changes(desired, running, self._state.busy | waiting)
-        for instance in changes.start:
+        for instance in self._hold_for_dependencies(changes.start, desired):
             self._launch(instance.key, self._start(instance))
         for pod in changes.stop:
             self._launch(pod.key, self._stop(pod))
@@ -261,6 +268,35 @@ class NodeAgent:
             self._launch(pod.key, self._replace(pod, instance))
         self._sweep_volumes(desired)
         self._forget_stale_statuses(desired)
+
+    def _hold_for_dependencies(
+        self, starts: list[DesiredInstance], desired: dict[InstanceKey, DesiredInstance]
+    ) -> list[DesiredInstance]:
+        """The starts whose jobs' dependencies hold; the others are reported `waiting`, once
+        per reason (a held instance stays in `_held` while its report is written).
+
+        Statuses do not wake the agent (see _wake_on_change), so while any start
+        is held it looks again in a second, in its own mirrors: no etcd read.
+        """
+        ready: list[DesiredInstance] = []
+        for instance in starts:
+            reason = unmet_dependency(
+                instance.spec, self._mirrors.job, self._mirrors.instance_statuses
+            )
+            if reason is None:
+                self._held.pop(instance.key, None)
+                ready.append(instance)
+            elif self._held.get(instance.key) != reason:
+                self._held[instance.key] = reason
+                self._launch(
+                    instance.key,
+                    self._reporter.publish_state(instance, InstanceState.WAITING, reason),
+                )
+        for key in self._held.keys() - desired.keys():
+            del self._held[key]
+        if self._held:
+            asyncio.get_running_loop().call_later(DEPENDENCY_RECHECK_SECONDS, self._wake.set)
+        return ready
 
     def _launch(self, key: InstanceKey, work: Coroutine[Any, Any, None]) -> None:
         """Run one change to an instance in the background, one change at a time."""
@@ -358,6 +394,7 @@ class NodeAgent:
                     self._dns_servers,
                     inputs.mounts,
                     inputs.environment,
+                    self._dns_domain,
                 )
             )
             await self._open_ports(info, instance.spec)

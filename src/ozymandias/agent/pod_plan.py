@@ -33,9 +33,11 @@ def pod_plan(
     dns_servers: list[str] | None = None,
     mounts: Mapping[str, list[Mount]] | None = None,
     secret_environment: Mapping[str, dict[str, str]] | None = None,
+    dns_domain: str = "cluster.local",
 ) -> PodPlan:
     """The runtime's plan for one instance; `mounts` are its volumes and secret files, and
-    `secret_environment` its secrets' variables, by container name."""
+    `secret_environment` its secrets' variables, by container name. The job's `dns_search`
+    names are subdomains of `dns_domain`."""
     spec = desired.spec
     labels = {
         LABEL_NODE: node_name,
@@ -62,6 +64,7 @@ def pod_plan(
         hostname=instance,
         start_waves=waves,
         dns_servers=dns_servers,
+        dns_search=[f"{name}.{dns_domain}" for name in spec.dns_search],
     )
 
 
@@ -84,6 +87,11 @@ def _container_plan(
         mounts=mounts,
         cpus=container.cpus,
         pids=container.pids,
+        entrypoint=list(container.entrypoint) if container.entrypoint else None,
+        working_dir=container.working_dir,
+        stop_signal=container.stop_signal,
+        init=container.init,
+        tmpfs=tuple(container.tmpfs),
         # capabilities, no_new_privileges and log_size keep the plan's hardened
         # defaults: the spec has no way to loosen them.
     )

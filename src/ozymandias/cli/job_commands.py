@@ -27,7 +27,8 @@ from ozymandias.cli.instance_restart import job_exists, restart_instance
 from ozymandias.cli.plan_command import YAML_HEADERS, show_plan
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
-from ozymandias.spec.loader import SpecError, load_job
+from ozymandias.compose.loader import is_compose
+from ozymandias.spec.loader import SpecError, load_job, load_yaml
 
 # What apply, scale and restart share: how long to wait, and whether to.
 TimeoutOption = Annotated[
@@ -85,6 +86,8 @@ def apply(
 ) -> None:
     """Submit a job, or update it, and follow its deployment to its end.
 
+    A compose file (top-level `services:`) is run as `ozy compose up -f FILE` runs it.
+
     A new version rolls out as its deployment (the job's `update` block) decides:
     apply shows each instance (old version → new, state, health, node), the
     deployment's counts and what it waits for, live on a terminal and as plain
@@ -100,6 +103,13 @@ def apply(
     if dry_run:
         show_plan(file, api)
     text = read_text(file)
+    if str(file) != "-" and _is_compose_text(text):
+        # Imported here: compose_commands builds on this module's follow_the_rollout.
+        from ozymandias.cli.compose_commands import conversion_of, submit
+
+        conversion = conversion_of(file, None, strict=False)
+        submit(conversion, api, detach=detach, timeout=timeout, settle=settle)
+        return
     try:
         spec = load_job(text)
     except SpecError as error:
@@ -120,6 +130,14 @@ def apply(
     print_preempted(result)
     if not detach:
         follow_the_rollout(api, spec.name, before, result["version"], timeout, settle)
+
+
+def _is_compose_text(text: str) -> bool:
+    """A compose file (top-level `services:`) rather than a job; a bad YAML is apply's error."""
+    try:
+        return is_compose(load_yaml(text))
+    except SpecError:
+        return False
 
 
 def print_preempted(result: dict[str, Any]) -> None:

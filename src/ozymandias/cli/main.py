@@ -46,6 +46,7 @@ from ozymandias.cli.app import (
     tls_cert_app,
     token_app,
 )
+from ozymandias.cli.compose_commands import compose_app
 from ozymandias.cli.help_format import name_the_values
 
 __all__ = ["app", "main"]
@@ -106,6 +107,7 @@ secret_app.command("rotate-key")(secret_commands.secret_rotate_key)
 acl_app.command("bootstrap")(token_commands.acl_bootstrap)
 
 tls_ca_app.command("create")(tls_commands.ca_create)
+app.add_typer(compose_app, name="compose")
 tls_cert_app.command("create")(tls_commands.cert_create)
 
 

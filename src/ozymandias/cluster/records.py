@@ -156,6 +156,7 @@ class InstanceState(enum.StrEnum):
 
     PENDING = "pending"  # placed, but its node has not started it yet
     PULLING = "pulling"  # its images are being pulled, before its pod is created
+    WAITING = "waiting"  # held by its node until the jobs it depends on are ready (dependsOn)
     STARTING = "starting"  # the pod is being created and its containers started
     RUNNING = "running"  # every container is running
     COMPLETED = "completed"  # its containers exited 0, and their policy does not restart them

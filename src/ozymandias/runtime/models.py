@@ -68,6 +68,15 @@ class ContainerPlan:
     """CPU limit in cores, enforced as a CFS quota of `cpus` periods; None means no quota."""
     pids: int = 2048
     """Most processes and threads at once (the pids cgroup), so a fork bomb stays inside."""
+    entrypoint: list[str] | None = None
+    """Replaces the image's entrypoint; None keeps it."""
+    working_dir: str | None = None
+    stop_signal: str | None = None
+    """A signal's name (SIGQUIT) or number; None keeps the image's, or SIGTERM."""
+    init: bool = False
+    """Run podman's init (catatonit) as PID 1, which reaps zombies and forwards signals."""
+    tmpfs: tuple[str, ...] = ()
+    """Paths mounted as a fresh tmpfs each start."""
     # The hardening below is the same for every container; it is part of the
     # plan so that what a container may do is stated in one place.
     capabilities: tuple[str, ...] = CAPABILITIES
@@ -91,6 +100,8 @@ class PodPlan:
     start_waves: list[list[ContainerPlan]]
     """Wave k starts once every container of wave k-1 has started; a wave starts concurrently."""
     dns_servers: list[str] | None = None
+    dns_search: list[str] = field(default_factory=list)
+    """Domains the pod's resolver appends to a short name (`api` → api.shop.cluster.local)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ of JSON.
 from __future__ import annotations
 
 import json
+import signal
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +52,8 @@ def pod_spec(plan: PodPlan) -> Json:
         spec["Networks"] = {plan.network: {}}  # this field is capitalised in podman 4.3
     if plan.dns_servers is not None:
         spec["dns_server"] = plan.dns_servers
+    if plan.dns_search:
+        spec["dns_search"] = plan.dns_search
     return spec
 
 
@@ -72,17 +75,47 @@ def container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
     }
     if container.command is not None:
         spec["command"] = container.command
-    if container.mounts:
-        spec["mounts"] = [
-            {
-                "destination": mount.destination,
-                "source": mount.source,
-                "type": "bind",
-                "options": ["rbind", "ro" if mount.read_only else "rw"],
-            }
-            for mount in container.mounts
-        ]
+    spec.update(_process_options(container))
+    mounts = [
+        {
+            "destination": mount.destination,
+            "source": mount.source,
+            "type": "bind",
+            "options": ["rbind", "ro" if mount.read_only else "rw"],
+        }
+        for mount in container.mounts
+    ] + _tmpfs_mounts(container)
+    if mounts:
+        spec["mounts"] = mounts
     return spec
+
+
+def _process_options(container: ContainerPlan) -> Json:
+    """The entrypoint, working dir, stop signal, init and tmpfs mounts, where set."""
+    options: Json = {}
+    if container.entrypoint is not None:
+        options["entrypoint"] = container.entrypoint
+    if container.working_dir is not None:
+        options["work_dir"] = container.working_dir
+    if container.stop_signal is not None:
+        # podman's spec takes the signal's number.
+        name = container.stop_signal
+        options["stop_signal"] = int(name) if name.isdigit() else signal.Signals[name].value
+    if container.init:
+        options["init"] = True
+    return options
+
+
+def _tmpfs_mounts(container: ContainerPlan) -> list[Json]:
+    return [
+        {
+            "destination": path,
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["rw", "nosuid", "nodev"],
+        }
+        for path in container.tmpfs
+    ]
 
 
 def _resource_limits(container: ContainerPlan) -> Json:

@@ -215,6 +215,12 @@ _SpecYamlLoader.add_implicit_resolver(
 
 def load_job(text: str | bytes, limits: SpecLimits = DEFAULT_LIMITS) -> JobSpec:
     """Parse and validate a job spec written in YAML (or JSON, which is YAML), within `limits`."""
+    return job_from_data(load_yaml(text, limits), limits)
+
+
+def load_yaml(text: str | bytes, limits: SpecLimits = DEFAULT_LIMITS) -> Any:
+    """One YAML document, bounded and read as job specs are (`8080:80` stays a string);
+    also what compose files are read with (compose/loader.py)."""
     loader: _SpecYamlLoader | None = None
     try:
         # Reading starts in the constructor: a body that is not text fails there.
@@ -228,7 +234,7 @@ def load_job(text: str | bytes, limits: SpecLimits = DEFAULT_LIMITS) -> JobSpec:
     finally:
         if loader is not None:
             loader.dispose()
-    return job_from_data(data, limits)
+    return data
 
 
 def job_from_data(data: object, limits: SpecLimits = DEFAULT_LIMITS) -> JobSpec:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import re
+import signal as signal_module
 from collections.abc import Iterable, Iterator, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import PurePosixPath
@@ -131,6 +132,21 @@ NodeName = Annotated[str, Field(max_length=DNS_LABEL_LENGTH)]
 def _restart_policy(value: Any) -> Any:
     # Compose spells "never" as "no", and unquoted `no` is YAML 1.1's false.
     return "never" if value is False or value == "no" else value
+
+
+def _signal_name(value: Any) -> Any:
+    # The names podman knows (SIGTERM, TERM, SIGRTMIN+3) and plain numbers, as compose takes.
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
+        return str(value)
+    if isinstance(value, str):
+        name = value.strip().upper()
+        name = name if name.startswith("SIG") or name.isdigit() else f"SIG{name}"
+        if name in _SIGNALS or (name.isdigit() and 1 <= int(name) <= 64):
+            return name
+    raise ValueError(f"{shown(repr(value))} is not a signal like SIGTERM, SIGQUIT or 15")
+
+
+_SIGNALS = frozenset(signal.name for signal in signal_module.Signals)
 
 
 def _dependency_names(value: Any) -> Any:
@@ -294,6 +310,15 @@ class ContainerSpec(SpecModel):
     )
     healthcheck: HealthCheck | None = None
     volumes: list[VolumeSpec] = Field(default_factory=list, max_length=MAX_VOLUMES)
+    entrypoint: Command = Field(None, description="replaces the image's entrypoint")
+    working_dir: MountPath | None = Field(None, description="replaces the image's working dir")
+    stop_signal: Annotated[str, BeforeValidator(_signal_name)] | None = Field(
+        None, description="the signal that stops the container (default: the image's, or TERM)"
+    )
+    init: bool = Field(False, description="run a tiny init (catatonit) as PID 1 to reap zombies")
+    tmpfs: list[MountPath] = Field(
+        default_factory=list, max_length=MAX_VOLUMES, description="paths mounted as a tmpfs"
+    )
     secrets: list[SecretRef] = Field(
         default_factory=list,
         max_length=MAX_SECRET_REFS,
@@ -436,6 +461,19 @@ _NO_INSTANCE_COUNT = (
 )
 
 
+MAX_DNS_SEARCH = 6  # glibc's resolver reads at most six search domains
+MAX_JOB_DEPENDENCIES = 100
+
+
+class JobDependency(SpecModel):
+    """Another job whose instances must reach `condition` before this job's start."""
+
+    job: DnsLabel
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
+        Field("service_started", description="as compose's depends_on conditions")
+    )
+
+
 class JobSpec(SpecModel):
     """A job: a pod of containers, run as `num_instances` identical instances (a service
     job), or as one instance on every node that may run it (a system job)."""
@@ -463,6 +501,20 @@ class JobSpec(SpecModel):
     affinity: list[MatchExpression] = Field(default_factory=list, max_length=MAX_MATCH_EXPRESSIONS)
     ingress: IngressSpec | None = None
     update: UpdatePolicy = Field(default_factory=UpdatePolicy)
+    dns_search: list[DnsLabel] = Field(
+        default_factory=list,
+        alias="dnsSearch",
+        max_length=MAX_DNS_SEARCH,
+        description="subdomains of the cluster domain the pods' resolver searches: with"
+        " [shop], `api` is looked up as api.shop.cluster.local (`ozy compose up` uses it)",
+    )
+    depends_on: list[JobDependency] = Field(
+        default_factory=list,
+        alias="dependsOn",
+        max_length=MAX_JOB_DEPENDENCIES,
+        description="jobs whose instances must be started, healthy or completed first;"
+        " until then this job's instances wait",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -705,12 +757,21 @@ class JobSpec(SpecModel):
         `num_instances` is left out: scaling adds or removes pods but leaves
         the existing ones as they are; so are `ingress`, which only the
         nodes' proxies read, `update`, which only says how pods are replaced,
-        `labels`, which only people and selectors read, and `priority` and
-        `rebalance`, which only the scheduler reads.
+        `labels`, which only people and selectors read, `priority` and
+        `rebalance`, which only the scheduler reads, and `depends_on`, which
+        only holds back a start.
         """
         shape = self.model_dump(
             mode="json",
-            exclude={"num_instances", "ingress", "update", "labels", "priority", "rebalance"},
+            exclude={
+                "num_instances",
+                "ingress",
+                "update",
+                "labels",
+                "priority",
+                "rebalance",
+                "depends_on",
+            },
         )
         canonical = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -14,7 +14,8 @@ export function condition(instance) {
   if (exited && instance.state !== "stopping") return "exited";
   if (instance.health === "unhealthy") return "unhealthy";
   if (instance.state === "running" && instance.health === "healthy") return "healthy";
-  if (instance.state === "running" || instance.state === "starting") return "starting";
+  // Pulling its images and waiting for the jobs it depends on are both on the way up.
+  if (["running", "starting", "pulling", "waiting"].includes(instance.state)) return "starting";
   return instance.state || "pending"; // pending, stopping, completed
 }
 
