@@ -84,7 +84,6 @@ class PodmanRuntime:
         registries' CAs are put (see podman_images.py)."""
         service_env = dict(env or {})
         if home is not None:
-            home.mkdir(parents=True, exist_ok=True)
             service_env.setdefault("HOME", str(home))
         self._podman = PodmanConnection(socket_path, podman_binary, service_env or None)
         self._oom_kills = OomKills()
@@ -122,6 +121,8 @@ class PodmanRuntime:
 
     async def start(self) -> None:
         """Starts our podman service and waits until it answers."""
+        if self._home is not None:
+            self._home.mkdir(parents=True, exist_ok=True)
         self._oom_kills.open()
         await self._podman.start()
 
