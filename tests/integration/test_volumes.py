@@ -133,8 +133,9 @@ def test_local_volumes_go_with_scale_down_and_delete(make_node: NodeFactory) -> 
 
 def test_volume_of_a_pod_that_never_started_is_released(make_node: NodeFactory) -> None:
     node = make_node("vol-nostart")
+    # A program the image lacks: the pod is made (volumes first), and its start fails.
     broken = LOCAL_JOB.format(name="broken", count=1, node=node.name).replace(
-        "localhost/ozy-example-web:latest", "localhost/ozy-no-such-image:latest"
+        "    memory: 32M\n", "    command: [/no/such/program]\n    memory: 32M\n"
     )
     assert node.apply(broken).status_code == 201
     volume = local_volume_dir(node, "broken", 0)

@@ -108,18 +108,19 @@ class IngressController:
         Meanwhile, scrapes read its statistics (`metrics/ingress.py`): registered
         for as long as this part runs, which is one term of membership.
         """
-        await self._mirrors.jobs.wait_synced()
-        await self._mirrors.instances.wait_synced()
-        await self._start_haproxy()
-        supervisor = asyncio.create_task(self._haproxy.run())
-        try:
-            with registered(IngressCollector(self._haproxy)):
+        with registered(IngressCollector(self._haproxy)):
+            # From the start, so a scrape while HAProxy starts says `ozy_ingress_up 0`.
+            await self._mirrors.jobs.wait_synced()
+            await self._mirrors.instances.wait_synced()
+            await self._start_haproxy()
+            supervisor = asyncio.create_task(self._haproxy.run())
+            try:
                 await self._follow()
-        finally:
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
-            await self._haproxy.stop()
+            finally:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
+                await self._haproxy.stop()
 
     async def _start_haproxy(self) -> None:
         """Start HAProxy, retrying with back-off: ingress trouble must not take the node down."""
