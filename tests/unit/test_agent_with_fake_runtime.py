@@ -184,13 +184,13 @@ class FakeRuntime:
         self._update(container_id, "running", None)
         self.started.append(container_id)
 
-    async def stop_container(self, container_id: str, *, stop_timeout: int = 5) -> None:
+    async def stop_container(self, container_id: str, *, stop_timeout: int | None = None) -> None:
         for pod in self.pods.values():
             for container in pod.containers:
                 if container.id == container_id:
                     self.exit(pod.name, container.name, 143)
 
-    async def remove_pod(self, pod_name: str, *, stop_timeout: int = 5) -> None:
+    async def remove_pod(self, pod_name: str, *, stop_timeout: int | None = None) -> None:
         self.pods.pop(pod_name, None)
         self.removed.append(pod_name)
 
@@ -456,6 +456,27 @@ async def test_an_exit_restarts_with_the_policy_and_a_growing_back_off(
     messages = [e.message for e in cluster.store.events if e.kind == "container-restarting"]
     assert [m.rsplit("restarting in ", 1)[1] for m in messages] == ["0s", "0s"]
     assert cluster.status("crashy").restarts == 2  # type: ignore[union-attr]
+
+
+async def test_on_failure_gives_up_after_its_max_retries(quick_back_off: None) -> None:
+    cluster = Cluster()
+    await cluster.put_job("crashy", restart="on-failure:2")
+    async with running(cluster):
+        await eventually(state_is(cluster, "crashy", InstanceState.RUNNING), "running")
+        pod = next(iter(cluster.runtime.pods))
+        for restarts in (1, 2):
+            cluster.runtime.exit(pod, "app", 1)
+            await eventually(functools.partial(restarted, cluster, restarts), f"restart {restarts}")
+        cluster.runtime.exit(pod, "app", 1)
+        await eventually(state_is(cluster, "crashy", InstanceState.FAILED), "stays exited")
+        status = cluster.status("crashy")
+        assert status is not None and status.restarts == 2
+        assert status.reason == (
+            "container app exited with code 1; not restarted: it was restarted 2 times"
+            " (max_retries)"
+        )
+    exits = [e.message for e in cluster.store.events if e.kind == "container-exited"]
+    assert exits == [status.reason]
 
 
 async def test_an_oom_kill_is_said_only_when_the_runtime_saw_it(quick_back_off: None) -> None:

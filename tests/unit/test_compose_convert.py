@@ -11,7 +11,7 @@ import yaml
 from ozymandias.compose.convert import convert
 from ozymandias.compose.findings import ComposeError
 from ozymandias.compose.loader import choose_project, is_compose, load_compose
-from ozymandias.spec.loader import job_from_data
+from ozymandias.spec.loader import SpecError, job_from_data
 
 
 def job_of(service: dict[str, Any], top: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -91,6 +91,11 @@ CASES: list[tuple[str, dict[str, Any], str, Any]] = [
     ("restart always", {"restart": "always"}, C + "restart", "always"),
     ("restart on-failure", {"restart": "on-failure"}, C + "restart", "on-failure"),
     ("restart on-failure:N", {"restart": "on-failure:3"}, C + "restart", "on-failure"),
+    ("restart on-failure:N retries", {"restart": "on-failure:3"}, C + "max_retries", 3),
+    ("stop_grace_period", {"stop_grace_period": "1m30s"}, C + "stop_grace_period", 90.0),
+    ("stop_grace_period number", {"stop_grace_period": 20}, C + "stop_grace_period", 20.0),
+    ("user uid", {"user": 1000}, C + "user", "1000"),
+    ("user name and group", {"user": "app:app"}, C + "user", "app:app"),
     ("restart unless-stopped", {"restart": "unless-stopped"}, C + "restart", "unless-stopped"),
     (
         "healthcheck CMD",
@@ -274,6 +279,7 @@ def test_depends_on_both_forms_and_dependency_order() -> None:
         ({"depends_on": ["ghost"]}, "service app, key depends_on: 'ghost' is not a service"),
         ({"healthcheck": {"test": ["WHAT", "x"]}}, "key healthcheck.test"),
         ({"restart": "sometimes"}, "service app, key restart"),
+        ({"stop_grace_period": "soon"}, "service app, key stop_grace_period: 'soon'"),
         (
             {"deploy": {"placement": {"constraints": ["node.role == manager"]}}},
             r"key deploy.placement.constraints\[0\]",
@@ -284,6 +290,16 @@ def test_depends_on_both_forms_and_dependency_order() -> None:
 def test_errors_name_the_service_and_key(service: dict[str, Any], message: str) -> None:
     with pytest.raises(ComposeError, match=message):
         job_of(service)
+
+
+@pytest.mark.parametrize("user", ["root", 0, "0:0", "1000:root"])
+def test_a_root_user_converts_but_the_job_spec_refuses_it(user: Any) -> None:
+    (job,) = convert({"services": {"app": {"image": "x", "user": user}}}, "p").jobs
+    with pytest.raises(SpecError) as raised:
+        job_from_data(job)
+    [problem] = raised.value.problems
+    assert problem.path == "containers.app.user"
+    assert "may not be root" in problem.message
 
 
 def test_a_service_without_an_image_is_refused() -> None:
@@ -297,8 +313,6 @@ UNSUPPORTED = {
     "devices": ["/dev/fuse"],
     "links": ["db"],
     "cap_add": ["NET_ADMIN"],
-    "user": "1000",
-    "stop_grace_period": "1m",
     "pull_policy": "always",
 }
 

@@ -1,8 +1,9 @@
 """The job spec has no way to loosen a container's confinement (issue #14).
 
-No privileged mode, host namespace, host path, device, capability or user
-option exists: each is refused as an unknown field (the spec forbids extra
-fields), and the limits can't be lifted. The hardening itself is the runtime's
+No privileged mode, host namespace, host path, device or capability option
+exists: each is refused as an unknown field (the spec forbids extra fields),
+and the limits can't be lifted. The one user option, `user`, only narrows: it
+refuses root. The hardening itself is the runtime's
 (see test_runtime_hardening.py).
 """
 
@@ -38,7 +39,7 @@ def problems(text: str) -> list[tuple[str, str]]:
         ("pid: host", "pid"),
         ("ipc: host", "ipc"),
         ("userns_mode: host", "userns_mode"),
-        ("user: root", "user"),
+        ("user_ns: host", "user_ns"),
         ("sysctls: {kernel.shmmax: '1'}", "sysctls"),
         ("volumes_from: [other]", "volumes_from"),
     ],
@@ -90,6 +91,22 @@ def test_no_host_path_and_no_unbounded_limit(fields: str, path: str, message: st
     assert message in found_message
 
 
+@pytest.mark.parametrize("user", ["root", "0", "0:0", "1000:0", "app:root"])
+def test_the_user_may_not_be_root(user: str) -> None:
+    [(path, message)] = problems(job(f"user: '{user}'"))
+    assert path == "containers.app.user"
+    assert "may not be root" in message
+
+
+def test_a_non_root_user_is_accepted() -> None:
+    assert load_job(job("user: '1000:1000'")).containers["app"].user == "1000:1000"
+
+
+# Fields that match `_LOOSENING` but are safe, each with why.
+_SAFE = {
+    "user": "refuses root (test_the_user_may_not_be_root), so it can only narrow the image's",
+}
+
 # Words that would name a way out of the container's confinement.
 _LOOSENING = re.compile(
     r"privileged|device|^cap_|capabilit|security|seccomp|apparmor|sysctl|^user|userns"
@@ -120,4 +137,9 @@ def test_no_spec_model_has_a_loosening_field() -> None:
     # A tripwire for new fields: one that matches must come with a reason it is safe.
     names = _field_names(JobSpec, set())
     assert {"containers", "volumes", "pids", "hosts"} <= names  # the walk reached them
-    assert sorted(name for name in names if _LOOSENING.search(name)) == []
+    assert sorted(name for name in names if _LOOSENING.search(name) and name not in _SAFE) == []
+
+
+@pytest.mark.parametrize("name", ["user_namespace", "username", "userns", "users"])
+def test_the_tripwire_still_catches_other_user_fields(name: str) -> None:
+    assert _LOOSENING.search(name) and name not in _SAFE

@@ -6,6 +6,7 @@ restarted daemon recognises its pods and peers' pods stay apart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from ozymandias.agent.local_plan import DesiredInstance, InstanceKey, LocalPod
@@ -90,6 +91,8 @@ def _container_plan(
         entrypoint=list(container.entrypoint) if container.entrypoint else None,
         working_dir=container.working_dir,
         stop_signal=container.stop_signal,
+        stop_timeout=math.ceil(container.stop_grace_period),
+        user=container.user,
         init=container.init,
         tmpfs=tuple(container.tmpfs),
         # capabilities, no_new_privileges and log_size keep the plan's hardened

@@ -32,6 +32,12 @@ def should_restart(policy: RestartPolicy, exit_code: int) -> bool:
     return False
 
 
+def retries_exhausted(max_retries: int | None, restarts: int) -> bool:
+    """Whether a container restarted `restarts` times already has used up its `max_retries`
+    (compose's `on-failure:N`); None is no limit."""
+    return max_retries is not None and restarts >= max_retries
+
+
 def restart_delay(crash_streak: int) -> float:
     """The wait before restart number `crash_streak` (1-based) of a crash streak.
 

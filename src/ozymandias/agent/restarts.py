@@ -15,7 +15,12 @@ import time
 from ozymandias.agent.exit_reasons import exit_reason
 from ozymandias.agent.pod_plan import key_from_labels, local_pod_from_labels
 from ozymandias.agent.reporting import Reporter, log_fields
-from ozymandias.agent.restart_policy import next_crash_streak, restart_delay, should_restart
+from ozymandias.agent.restart_policy import (
+    next_crash_streak,
+    restart_delay,
+    retries_exhausted,
+    should_restart,
+)
 from ozymandias.agent.tracks import UNHEALTHY_EXIT_CODE, AgentState, ContainerTrack, PodTrack
 from ozymandias.cluster.records import instance_name
 from ozymandias.metrics.node import CONTAINER_RESTARTS
@@ -86,7 +91,12 @@ class Restarts:
         # A container stopped for failing its healthcheck failed, whatever its exit code.
         failure = UNHEALTHY_EXIT_CODE if container.stopped_as_unhealthy else code
         container.stopped_as_unhealthy = False
-        if not should_restart(policy, failure):
+        restarting = should_restart(policy, failure)
+        max_retries = self._state.max_retries(track.pod.job, container.name)
+        if restarting and retries_exhausted(max_retries, container.restarts):
+            restarting = False
+            reason = f"{reason}; not restarted: it was restarted {max_retries} times (max_retries)"
+        if not restarting:
             track.reason = reason
             self._state.spawn(
                 self._reporter.record(

@@ -131,6 +131,12 @@ class AgentState:
         container = spec.containers.get(container_name) if spec else None
         return container.restart if container else "never"
 
+    def max_retries(self, job_name: str, container_name: str) -> int | None:
+        """The container's most restarts on failure, None for no limit (or an unknown job)."""
+        spec = self.spec_of(job_name)
+        container = spec.containers.get(container_name) if spec else None
+        return container.max_retries if container else None
+
     def memory_limit(self, job_name: str, container_name: str) -> int | None:
         """The container's memory limit in bytes, None if its job's spec is not known."""
         spec = self.spec_of(job_name)

@@ -14,6 +14,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from ozymandias.compose import deploy, process
+from ozymandias.compose.durations import seconds
 from ozymandias.compose.findings import ComposeError, Findings
 from ozymandias.compose.healthcheck import convert_healthcheck
 from ozymandias.compose.names import dns_name, job_name
@@ -43,6 +44,8 @@ SUPPORTED_KEYS = frozenset(
         "labels",
         "working_dir",
         "stop_signal",
+        "stop_grace_period",
+        "user",
         "init",
         "tmpfs",
     }
@@ -183,7 +186,7 @@ def _job(
     ports = convert_ports(service, config, findings, tcp_range)
     container: dict[str, Any] = {
         "image": str(config["image"]),
-        "restart": deploy.restart_policy(service, config, findings),
+        **deploy.restart(service, config),
         "environment": process.environment(service, config, env, env_files),
         "ports": ports.declared,
         **deploy.limits(config),
@@ -196,6 +199,9 @@ def _job(
         "secrets": _secret_refs(service, config, secrets),
         "working_dir": config.get("working_dir"),
         "stop_signal": config.get("stop_signal"),
+        "stop_grace_period": _grace(service, config.get("stop_grace_period")),
+        # Compose's `user: root` is refused by the job spec, where it names the field.
+        "user": None if config.get("user") is None else str(config["user"]),
         "init": config.get("init"),
         "tmpfs": convert_tmpfs(service, config),
     }
@@ -218,6 +224,10 @@ def _job(
     if dependencies := _dependencies(service, config, services, project):
         job["dependsOn"] = dependencies
     return job
+
+
+def _grace(service: str, value: Any) -> float | None:
+    return None if value is None else seconds(value, f"service {service}, key stop_grace_period")
 
 
 def _unsupported_keys(service: str, config: dict[str, Any], findings: Findings) -> None:

@@ -11,20 +11,15 @@ from ozymandias.compose.findings import ComposeError, Findings
 _CONSTRAINT = re.compile(r"\s*(node\.labels\.([\w.-]+)|node\.hostname)\s*(==|!=)\s*(\S+)\s*")
 
 
-def restart_policy(service: str, config: dict[str, Any], findings: Findings) -> str:
+def restart(service: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The container's `restart`, and its `max_retries` from compose's `on-failure:N`."""
     # Compose's default is "no": a container that exits stays down.
     value = str(config.get("restart", "no"))
-    if value.startswith("on-failure"):
-        if ":" in value:
-            findings.unsupported_key(
-                f"service {service}",
-                "restart",
-                f"'{value}': the retry count is not supported,"
-                " on-failure restarts with back-off without a limit",
-            )
-        return "on-failure"
+    if match := re.fullmatch(r"on-failure(?::(\d{1,9}))?", value):
+        retries = match.group(1)
+        return {"restart": "on-failure", **({"max_retries": int(retries)} if retries else {})}
     if value in ("no", "always", "unless-stopped"):
-        return "never" if value == "no" else value
+        return {"restart": "never" if value == "no" else value}
     raise ComposeError(
         f"service {service}, key restart: '{value}' is not no, always,"
         " on-failure[:N] or unless-stopped"

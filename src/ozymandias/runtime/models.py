@@ -73,6 +73,11 @@ class ContainerPlan:
     working_dir: str | None = None
     stop_signal: str | None = None
     """A signal's name (SIGQUIT) or number; None keeps the image's, or SIGTERM."""
+    stop_timeout: int = 5
+    """Seconds between the stop signal and SIGKILL when the container is stopped."""
+    user: str | None = None
+    """The user[:group] the process runs as (never root: the spec refuses it); None keeps
+    the image's."""
     init: bool = False
     """Run podman's init (catatonit) as PID 1, which reaps zombies and forwards signals."""
     tmpfs: tuple[str, ...] = ()

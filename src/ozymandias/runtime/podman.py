@@ -55,6 +55,7 @@ from ozymandias.runtime.podman_json import (
     pod_spec,
     running_containers,
 )
+from ozymandias.spec.models import MAX_STOP_GRACE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -220,14 +221,16 @@ class PodmanRuntime:
         self._oom_kills.forget(container_id)
         await self._start(container_id)
 
-    async def stop_container(self, container_id: str, *, stop_timeout: int = 5) -> None:
-        """Stops a container (SIGTERM, then SIGKILL after `stop_timeout` s); its exit is
-        reported by `container_exits` like any other. A stopped or missing one is fine."""
+    async def stop_container(self, container_id: str, *, stop_timeout: int | None = None) -> None:
+        """Stops a container (its stop signal, then SIGKILL after `stop_timeout` s, by default
+        its plan's `stop_timeout`); its exit is reported by `container_exits` like any other.
+        A stopped or missing one is fine."""
         await self._stop(container_id, stop_timeout)
 
-    async def remove_pod(self, pod_name: str, *, stop_timeout: int = 5) -> None:
-        """Stops (SIGTERM, then SIGKILL after `stop_timeout` s) and removes a pod and
-        its containers. A missing pod is fine."""
+    async def remove_pod(self, pod_name: str, *, stop_timeout: int | None = None) -> None:
+        """Stops (each container's stop signal, then SIGKILL after `stop_timeout` s, by
+        default each container's own `stop_timeout`) and removes a pod and its
+        containers. A missing pod is fine."""
         try:
             pod = (await self._podman.call("GET", f"{LIBPOD}/pods/{pod_name}/json")).json()
         except PodmanError as error:
@@ -242,8 +245,8 @@ class PodmanRuntime:
         await self._podman.call(
             "DELETE",
             f"{LIBPOD}/pods/{pod_name}",
-            params={"force": "true", "timeout": str(stop_timeout)},
-            time_limit=stop_timeout + REQUEST_TIMEOUT,
+            params={"force": "true", **_timeout_param(stop_timeout)},
+            time_limit=_grace_limit(stop_timeout) + REQUEST_TIMEOUT,
             allow=(404,),
         )
 
@@ -352,12 +355,12 @@ class PodmanRuntime:
             not_found=ContainerNotFound,
         )
 
-    async def _stop(self, container_id: str, grace_seconds: int) -> None:
+    async def _stop(self, container_id: str, grace_seconds: int | None) -> None:
         await self._podman.call(
             "POST",
             f"{LIBPOD}/containers/{container_id}/stop",
-            params={"timeout": str(grace_seconds)},
-            time_limit=grace_seconds + REQUEST_TIMEOUT,
+            params=_timeout_param(grace_seconds),
+            time_limit=_grace_limit(grace_seconds) + REQUEST_TIMEOUT,
             allow=(304, 404),  # already stopped, or gone
         )
 
@@ -372,6 +375,17 @@ class PodmanRuntime:
             )
         except (PodmanError, RuntimeUnavailable) as error:
             log.warning("could not remove pod %s after a failed start: %s", pod_name, error)
+
+
+def _timeout_param(grace_seconds: int | None) -> dict[str, str]:
+    # Without one, podman uses the container's own stop timeout, set at its creation.
+    return {} if grace_seconds is None else {"timeout": str(grace_seconds)}
+
+
+def _grace_limit(grace_seconds: int | None) -> int:
+    """The longest a stop may wait for a container: the given grace, else the longest a spec
+    may set."""
+    return MAX_STOP_GRACE_SECONDS if grace_seconds is None else grace_seconds
 
 
 async def _all(awaitables: Iterable[Awaitable[T]]) -> list[T]:

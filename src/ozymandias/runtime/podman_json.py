@@ -91,8 +91,9 @@ def container_spec(plan: PodPlan, container: ContainerPlan) -> Json:
 
 
 def _process_options(container: ContainerPlan) -> Json:
-    """The entrypoint, working dir, stop signal, init and tmpfs mounts, where set."""
-    options: Json = {}
+    """The entrypoint, working dir, stop signal and timeout, user and init, where set."""
+    # Podman stops the container with this grace whenever a stop names none.
+    options: Json = {"stop_timeout": container.stop_timeout}
     if container.entrypoint is not None:
         options["entrypoint"] = container.entrypoint
     if container.working_dir is not None:
@@ -101,6 +102,8 @@ def _process_options(container: ContainerPlan) -> Json:
         # podman's spec takes the signal's number.
         name = container.stop_signal
         options["stop_signal"] = int(name) if name.isdigit() else signal.Signals[name].value
+    if container.user is not None:
+        options["user"] = container.user
     if container.init:
         options["init"] = True
     return options

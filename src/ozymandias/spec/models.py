@@ -56,6 +56,13 @@ MAX_NODE_NAMES = 1_000  # in each of mayBeScheduledOn and cannotBeScheduledOn
 MAX_NODE_SELECTOR = 100
 MAX_MATCH_EXPRESSIONS = 100
 MAX_MATCH_VALUES = 100
+# A stop grace as long as Kubernetes' default termination grace (30s) tenfold:
+# a node that stops waits this long at most for a container to exit.
+MAX_STOP_GRACE_SECONDS = 300
+DEFAULT_STOP_GRACE_SECONDS = 5
+MAX_RESTART_RETRIES = 1_000
+# Linux's user and group names (useradd's limit), or a numeric id.
+USER_LENGTH = 32 * 2 + 1
 
 
 def _check_dns_label(text: str) -> str:
@@ -147,6 +154,32 @@ def _signal_name(value: Any) -> Any:
 
 
 _SIGNALS = frozenset(signal.name for signal in signal_module.Signals)
+
+
+_USER_PART = r"(?:[0-9]+|[a-z_][a-z0-9_.-]{0,31})"
+
+
+def _user_id(value: Any) -> Any:
+    # YAML reads `user: 1000` as a number; a uid is written the same either way.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _check_user(text: str) -> str:
+    # The user (and group) the container's process runs as. Root is refused,
+    # by name or id, for the user and the group alike: a spec may only narrow
+    # what a container may do (issue #14), never choose root over an image's user.
+    if not re.fullmatch(f"{_USER_PART}(?::{_USER_PART})?", text):
+        raise ValueError(
+            f"'{shown(text)}' is not a user: write a name or uid, optionally with"
+            " ':' and a group name or gid, like 1000, 1000:1000 or app:app"
+        )
+    for part in text.split(":"):
+        if part == "root" or (part.isdigit() and int(part) == 0):
+            raise ValueError(
+                f"'{shown(text)}' runs as root: a container's user may not be root"
+                " (name or id 0), for the user nor the group"
+            )
+    return text
 
 
 def _dependency_names(value: Any) -> Any:
@@ -275,7 +308,14 @@ class ContainerSpec(SpecModel):
     restart: Annotated[
         Literal["always", "on-failure", "never", "unless-stopped"],
         BeforeValidator(_restart_policy),
-    ] = "always"
+    ] = Field("always", description="as compose's; on-failure:N sets max_retries to N")
+    max_retries: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_RESTART_RETRIES,
+        description="with restart on-failure: the container is restarted at most this many"
+        " times, then stays exited; unset means no limit",
+    )
     command: Command = None
     environment: Environment = Field(default_factory=dict)
     ports: list[PortMapping] = Field(default_factory=list, max_length=MAX_PORTS)
@@ -315,6 +355,22 @@ class ContainerSpec(SpecModel):
     stop_signal: Annotated[str, BeforeValidator(_signal_name)] | None = Field(
         None, description="the signal that stops the container (default: the image's, or TERM)"
     )
+    stop_grace_period: Seconds = Field(
+        float(DEFAULT_STOP_GRACE_SECONDS),
+        ge=0,
+        le=MAX_STOP_GRACE_SECONDS,
+        description="how long the container has to exit after its stop signal before it is"
+        " killed, like 30s; at most 5m, rounded up to whole seconds; defaults to 5s",
+    )
+    user: Annotated[
+        str, Field(max_length=USER_LENGTH), BeforeValidator(_user_id), AfterValidator(_check_user)
+    ] | None = (
+        Field(
+            None,
+            description="the user, and optionally group, to run as: 1000, 1000:1000, app or"
+            " app:app (default: the image's); never root",
+        )
+    )
     init: bool = Field(False, description="run a tiny init (catatonit) as PID 1 to reap zombies")
     tmpfs: list[MountPath] = Field(
         default_factory=list, max_length=MAX_VOLUMES, description="paths mounted as a tmpfs"
@@ -324,6 +380,23 @@ class ContainerSpec(SpecModel):
         max_length=MAX_SECRET_REFS,
         description="values of secrets (`ozy secret set`), as variables or files",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _restart_retries_shorthand(cls, data: Any) -> Any:
+        # Compose's `restart: on-failure:3` is the policy and its retries in one.
+        restart = data.get("restart") if isinstance(data, dict) else None
+        match = re.fullmatch(r"on-failure:(\d{1,9})", restart) if isinstance(restart, str) else None
+        if match is None or "max_retries" in data:
+            return data
+        return {**data, "restart": "on-failure", "max_retries": int(match.group(1))}
+
+    @model_validator(mode="after")
+    def _retries_need_on_failure(self) -> Self:
+        if self.max_retries is not None and self.restart != "on-failure":
+            message = f"max_retries applies to restart on-failure only, not to {self.restart}"
+            raise problems_error(type(self).__name__, [(("max_retries",), message)])
+        return self
 
     @field_validator("environment", mode="before")
     @classmethod
