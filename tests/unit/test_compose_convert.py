@@ -176,6 +176,9 @@ CASES: list[tuple[str, dict[str, Any], str, Any]] = [
     ("working_dir", {"working_dir": "/srv"}, C + "working_dir", "/srv"),
     ("stop_signal", {"stop_signal": "SIGQUIT"}, C + "stop_signal", "SIGQUIT"),
     ("init", {"init": True}, C + "init", True),
+    ("pull_policy", {"pull_policy": "always"}, C + "pull", "always"),
+    ("pull_policy old name", {"pull_policy": "if_not_present"}, C + "pull", "missing"),
+    ("pull_policy never", {"pull_policy": "never"}, C + "pull", "never"),
     ("tmpfs", {"tmpfs": ["/run", "/tmp:size=64m"]}, C + "tmpfs", ["/run", "/tmp"]),
     ("tmpfs volume", {"volumes": [{"type": "tmpfs", "target": "/cache"}]}, C + "tmpfs", ["/cache"]),
     (
@@ -313,7 +316,6 @@ UNSUPPORTED = {
     "devices": ["/dev/fuse"],
     "links": ["db"],
     "cap_add": ["NET_ADMIN"],
-    "pull_policy": "always",
 }
 
 
@@ -328,6 +330,17 @@ def test_unsupported_keys_warn_once_each_and_fail_under_strict() -> None:
     assert str(raised.value).splitlines() == [
         f"service app: key '{key}' is not supported, ignored" for key in UNSUPPORTED
     ]
+
+
+def test_a_pull_policy_without_a_match_warns_and_fails_under_strict() -> None:
+    document = {"services": {"app": {"image": "x", "pull_policy": "build"}}}
+    converted = convert(document, "p")
+    assert "pull" not in converted.jobs[0]["containers"]["app"]
+    assert converted.warnings == [
+        "service app: key 'pull_policy' is 'build', which is not supported, ignored"
+    ]
+    with pytest.raises(ComposeError, match="pull_policy"):
+        convert(document, "p", strict=True)
 
 
 def test_harmless_keys_only_note_and_pass_strict() -> None:

@@ -46,6 +46,7 @@ SUPPORTED_KEYS = frozenset(
         "stop_signal",
         "stop_grace_period",
         "user",
+        "pull_policy",
         "init",
         "tmpfs",
     }
@@ -204,6 +205,7 @@ def _job(
         "user": None if config.get("user") is None else str(config["user"]),
         "init": config.get("init"),
         "tmpfs": convert_tmpfs(service, config),
+        "pull": _pull(service, config.get("pull_policy"), findings),
     }
     container.update({key: value for key, value in optional.items() if value not in (None, [])})
     job: dict[str, Any] = {
@@ -228,6 +230,27 @@ def _job(
 
 def _grace(service: str, value: Any) -> float | None:
     return None if value is None else seconds(value, f"service {service}, key stop_grace_period")
+
+
+# Compose's pull policies that the container's `pull:` has (`if_not_present` is the older
+# name of `missing`); `build` and the periodic ones (`daily`, `every_2h`) have no match.
+PULL_POLICIES = {
+    "always": "always",
+    "missing": "missing",
+    "if_not_present": "missing",
+    "never": "never",
+}
+
+
+def _pull(service: str, value: Any, findings: Findings) -> str | None:
+    if value is None:
+        return None
+    if str(value) in PULL_POLICIES:
+        return PULL_POLICIES[str(value)]
+    findings.unsupported_key(
+        f"service {service}", "pull_policy", f"{value!r}, which is not supported, ignored"
+    )
+    return None
 
 
 def _unsupported_keys(service: str, config: dict[str, Any], findings: Findings) -> None:
