@@ -213,8 +213,9 @@ def status_through(node: NodeProcess, host: str) -> int:
 
 
 def haproxy_pids(node: NodeProcess) -> set[int]:
-    found = run("pgrep", "-f", f"/run/ozymandias/{node.name}/haproxy/", check=False).stdout
-    return {int(pid) for pid in found.split()}
+    """The node's HAProxy master and workers, not a passing `haproxy -c` config check."""
+    found = run("pgrep", "-a", "-f", f"/run/ozymandias/{node.name}/haproxy/", check=False).stdout
+    return {int(line.split()[0]) for line in found.splitlines() if " -c " not in line}
 
 
 def test_forwarded_headers_and_a_restarted_haproxy(make_node: NodeFactory) -> None:
@@ -228,9 +229,13 @@ def test_forwarded_headers_and_a_restarted_haproxy(make_node: NodeFactory) -> No
     assert "x-forwarded-host: headers.localhost:8080" in echoed
 
     # HAProxy (its master and worker) dies: the node starts it again, with the routes it had.
-    old = haproxy_pids(node)
-    assert len(old) == 2
-    run("kill", "-9", *map(str, old))
+    old: set[int] = wait_until(
+        lambda: len(pids := haproxy_pids(node)) == 2 and pids,
+        what="HAProxy's master and one worker",
+    )
+    # Not checked: a reload may retire a worker between pgrep and kill; the wait
+    # below wants every old process gone either way.
+    run("kill", "-9", *map(str, old), check=False)
     wait_until(
         lambda: (
             haproxy_pids(node)

@@ -24,11 +24,20 @@ class ClientLoop:
         self._host = host
         self._requests = requests
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
+        # A daemon thread, and stopped when the block fails to start: a loop left
+        # running once kept pytest from exiting after the last test.
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> ClientLoop:
         self._thread.start()
-        wait_until(lambda: self.done >= 50, what="the client loop to get going")
+        try:
+            wait_until(lambda: self.done >= 50, what="the client loop to get going")
+        except AssertionError as error:
+            self._stop.set()
+            self._thread.join(30)
+            raise AssertionError(
+                f"{error}: {self.done} requests done, the last failures: {self.failures[-3:]}"
+            ) from None
         return self
 
     def __exit__(self, *_: object) -> None:
