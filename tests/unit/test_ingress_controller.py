@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from ozymandias.cluster.records import JobRecord
+from ozymandias.cluster.records import Health, InstanceState, InstanceStatus, JobRecord
 from ozymandias.ingress import controller as controller_module
 from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import HaproxyError
@@ -88,10 +88,13 @@ def quick_reprobe(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(
-    proxy: FakeProxy, tcp_port_range: PortRange = DEFAULT_TCP_PORT_RANGE
+    proxy: FakeProxy,
+    tcp_port_range: PortRange = DEFAULT_TCP_PORT_RANGE,
+    etcd: MemoryEtcd | None = None,
 ) -> AsyncIterator[IngressController]:
-    """A controller following mirrors of an etcd that holds `JOBS`, running for the block."""
-    etcd = MemoryEtcd()
+    """A controller following mirrors of `etcd` (new if None), which gets `JOBS`, running
+    for the block."""
+    etcd = etcd or MemoryEtcd()
     for name, body in JOBS.items():
         record = JobRecord(spec=load_job(f"name: {name}\n{body}"), version=1)
         await etcd.put(keys.job(name), record.to_json())
@@ -178,3 +181,51 @@ async def test_scrapes_read_the_proxy_while_the_controller_runs() -> None:
         servers = {"job": "db", "state": "up"}
         assert REGISTRY.get_sample_value("ozy_ingress_servers", servers) == 0  # no instance yet
     assert ingress_up() is None  # unregistered: the next term registers its own
+
+
+@dataclass
+class CountingProxy(FakeProxy):
+    """Counts the layouts it is given that change shape (each a reload of a real HAProxy)."""
+
+    reloads: int = 0
+
+    async def apply(self, layout: Layout) -> None:
+        if layout.shape() != self.layout.shape():
+            self.reloads += 1
+        await super().apply(layout)
+
+
+async def test_a_burst_of_new_jobs_is_one_reload_and_health_changes_none() -> None:
+    proxy = CountingProxy()
+    etcd = MemoryEtcd()
+    async with serving(proxy, etcd=etcd):
+        await eventually(lambda: proxy.tcp_ports() == {31000, 31001}, "the first jobs served")
+        reloads = proxy.reloads
+        for index in range(20):
+            name = f"burst-{index}"
+            record = JobRecord(spec=load_job(f"name: {name}\n{JOBS['web']}"), version=1)
+            await etcd.put(keys.job(name), record.to_json())
+            await asyncio.sleep(0.01)  # submits a little apart, as from a script
+        pools = {f"http-burst-{index}" for index in range(20)}
+        await eventually(
+            lambda: pools <= {pool.name for pool in proxy.layout.pools}, "every new job served"
+        )
+        assert proxy.reloads - reloads == 1
+
+        reloads = proxy.reloads
+        status = InstanceStatus(
+            job="burst-3",
+            index=0,
+            node="n1",
+            state=InstanceState.RUNNING,
+            health=Health.HEALTHY,
+            pod_ip="10.213.1.10",
+        )
+        await etcd.put(keys.instance("burst-3", 0), status.to_json())
+        await eventually(lambda: backends_of(proxy, "http-burst-3") == ["10.213.1.10"], "served")
+        assert proxy.reloads == reloads
+
+
+def backends_of(proxy: FakeProxy, pool_name: str) -> list[str]:
+    pool = next(pool for pool in proxy.layout.pools if pool.name == pool_name)
+    return [slot.address for slot in pool.slots if slot is not None]

@@ -1,11 +1,14 @@
 """The ingress controller: follows the cluster state and keeps the node's HAProxy in step.
 
-It recomputes the routes (pure, `routes.py`) whenever a job or an instance
-status changes, which is how health changes arrive, and hands HAProxy the new
+When a job or an instance status changes, which is how health changes
+arrive, it recomputes the routes of the jobs whose keys changed (the mirrors'
+change log says which; `route_table.py`, pure), and hands HAProxy the new
 layout at once: a health change reaches the proxy within one etcd watch event
-and one runtime API call, well under a second. Routes are the same on every
-node, computed from the same mirrors, so no node needs to know where an
-instance runs.
+and one runtime API call, well under a second, at any number of jobs. A
+change of shape (a job, host or TCP port added or removed) reloads HAProxy,
+so it first waits for the jobs to hold still a moment: a burst of new jobs
+is one reload, not one per job. Routes are the same on every node, computed
+from the same mirrors, so no node needs to know where an instance runs.
 
 Two things are the node's own, and left out of what it serves (and reported
 as conflicts): TCP ports outside the node's TCP ingress port range (the API
@@ -27,11 +30,13 @@ from typing import Protocol
 from ozymandias.ingress.haproxy import HaproxyError
 from ozymandias.ingress.haproxy_config import Layout, plan_layout
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
-from ozymandias.ingress.routes import Routes, compute_routes, leave_out_taken, ports_to_probe
+from ozymandias.ingress.route_table import RouteTable
+from ozymandias.ingress.routes import Routes, leave_out_taken, ports_to_probe
 from ozymandias.metrics.families import registered
 from ozymandias.metrics.ingress import IngressCollector
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.mirror import any_changed
+from ozymandias.store.watch_sources import changed_groups, route_sources
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,10 @@ _RETRY_SECONDS = 1.0
 _START_RETRY_MAX_SECONDS = 30.0
 # How soon a TCP port another process holds is looked at again.
 REPROBE_SECONDS = 5.0
+# Before a reload, how long the jobs must stay unchanged (a burst of submits is
+# one reload), and the longest a reload waits for that.
+SHAPE_QUIET_SECONDS = 0.2
+SHAPE_WAIT_MAX_SECONDS = 2.0
 
 
 class Proxy(Protocol):
@@ -65,18 +74,6 @@ class Proxy(Protocol):
     def read_stats(self, timeout: float) -> tuple[Layout, str]: ...
 
 
-def current_routes(
-    mirrors: ClusterMirrors, http_port: int, tcp_port_range: PortRange | None = None
-) -> Routes:
-    """The routes as this node's mirrors have them."""
-    return compute_routes(
-        (record.spec for record in mirrors.jobs.items.values()),
-        mirrors.instance_statuses(),
-        reserved_ports={http_port},
-        tcp_port_range=tcp_port_range,
-    )
-
-
 class IngressController:
     def __init__(
         self,
@@ -89,6 +86,10 @@ class IngressController:
         self._tcp_port_range = tcp_port_range
         # TCP ports another process held at the last look, left out of what HAProxy serves.
         self._taken: frozenset[int] = frozenset()
+        self._table = RouteTable({haproxy.http_port}, tcp_port_range)
+        self._sources = route_sources(mirrors)
+        # The followed mirrors' revisions the table reflects (None: not filled yet).
+        self._seen: list[int] | None = None
 
     @property
     def tcp_port_range(self) -> PortRange:
@@ -100,7 +101,21 @@ class IngressController:
         return leave_out_taken(self._wanted_routes(), self._taken)
 
     def _wanted_routes(self) -> Routes:
-        return current_routes(self._mirrors, self._haproxy.http_port, self._tcp_port_range)
+        """The routes as the mirrors have them now: the table brought up to date first."""
+        revisions = [source.mirror.revision for source in self._sources]
+        if revisions != self._seen:
+            changed = None if self._seen is None else changed_groups(self._sources, self._seen)
+            if changed is None:
+                # First pass, or a mirror scanned again: it may have changed anything.
+                changed = self._table.jobs() | {
+                    record.spec.name for record in self._mirrors.jobs.items.values()
+                }
+            for job in changed:
+                record = self._mirrors.job(job)
+                spec = None if record is None else record.spec
+                self._table.update(job, spec, self._mirrors.instance_statuses(job))
+            self._seen = revisions
+        return self._table.routes()
 
     async def run(self) -> None:
         """Start HAProxy, keep it serving the current routes, and stop it when cancelled.
@@ -136,6 +151,7 @@ class IngressController:
 
     async def _follow(self) -> None:
         applied: Routes | None = None
+        settled = False
         while True:
             jobs_revision = self._mirrors.jobs.revision
             instances_revision = self._mirrors.instances.revision
@@ -144,16 +160,24 @@ class IngressController:
             self._taken = self._haproxy.taken_ports(ports_to_probe(wanted, held))
             routes = leave_out_taken(wanted, self._taken)
             if routes != applied:
+                layout = plan_layout(routes, self._haproxy.layout)
+                if not settled and layout.shape() != self._haproxy.layout.shape():
+                    # A reload: take the rest of a burst of job changes with it.
+                    await self._jobs_quiet()
+                    settled = True
+                    continue
+                settled = False
                 if applied is None or routes.conflicts != applied.conflicts:
                     for conflict in routes.conflicts:
                         log.warning("ingress: %s", conflict)
                 try:
-                    await self._haproxy.apply(plan_layout(routes, self._haproxy.layout))
+                    await self._haproxy.apply(layout)
                     applied = routes
                 except HaproxyError as error:
                     log.error("ingress: could not apply the routes (retrying): %s", error)
                     await asyncio.sleep(_RETRY_SECONDS)
                     continue
+            settled = False
             await any_changed(
                 [
                     (self._mirrors.jobs, jobs_revision),
@@ -161,3 +185,16 @@ class IngressController:
                 ],
                 at_most=REPROBE_SECONDS if self._taken else None,
             )
+
+    async def _jobs_quiet(self) -> None:
+        """Return once no job changed for `SHAPE_QUIET_SECONDS`, or after at most
+        `SHAPE_WAIT_MAX_SECONDS`: health changes wait that long during a burst."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHAPE_WAIT_MAX_SECONDS
+        while (left := deadline - loop.time()) > 0:
+            revision = self._mirrors.jobs.revision
+            await any_changed(
+                [(self._mirrors.jobs, revision)], at_most=min(SHAPE_QUIET_SECONDS, left)
+            )
+            if self._mirrors.jobs.revision == revision:
+                return

@@ -185,14 +185,15 @@ class Haproxy:
     async def apply(self, layout: Layout) -> None:
         """Make HAProxy serve `layout`: by runtime commands if the shape is unchanged, else reload.
 
-        The config file is rewritten either way, so a reload or a restart
-        starts from exactly what runs.
+        Runtime commands leave the config file as the last reload wrote it:
+        rendering every pool anew on each health change would cost a node with
+        thousands of jobs more than the change itself, and a reload or a
+        restart renders the file from the current layout anyway.
         """
         async with self._lock:
             if layout == self._layout:
                 return
             if layout.shape() == self._layout.shape() and self.pid is not None:
-                self._write_files(layout, self._settings(self._generation), self.config_path)
                 commands = runtime_commands(self._layout, layout)
                 try:
                     await self._command(commands)

@@ -6,8 +6,8 @@ maintenance. Health changes move instances in and out of slots, which the
 runtime API does without a reload (`set server … addr`, `state ready`,
 `state maint`). Only a change of *shape* (a job, host or TCP port added or
 removed, or a pool outgrowing its slots) needs a new process, and that
-reload is seamless. The config file always reflects the current slots too,
-because a reload (or a restart after a crash) starts from the file alone.
+reload is seamless. Each reload (or restart after a crash) renders the file
+from the current layout, slots included, since HAProxy starts from it alone.
 
 HAProxy runs master-worker: the master stays root and dies with the daemon,
 the worker drops to an unprivileged user once its ports are bound. A
@@ -22,12 +22,13 @@ the host; a pool without a usable server answers 503 itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from ozymandias.ingress.routes import Backend, Routes
+from ozymandias.ingress.routes import Backend, HttpRoute, Routes, TcpRoute
 
 # New pools get this many slots; a pool that outgrows them doubles. Room to
 # scale a little without a reload, and empty slots cost HAProxy next to nothing.
@@ -48,6 +49,9 @@ class Pool:
     job: str
     listen_port: int | None  # tcp: the port every node listens on; http: None (Host routes)
     slots: Slots
+    # The route's backends the slots were filled from: the same tuple again means the
+    # same slots, so an unchanged route costs a planning pass no work.
+    source: tuple[Backend, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ class Layout:
     hosts: tuple[tuple[str, str], ...] = ()  # (host, pool name), sorted
     pools: tuple[Pool, ...] = ()
 
-    def shape(self) -> object:
-        """Everything but which backend sits in which slot: if it changes, HAProxy reloads."""
+    @cached_property
+    def _shape(self) -> object:
+        # Computed once per layout: the controller and the proxy both ask, per change.
         return (
             self.hosts,
             tuple(
@@ -66,6 +71,10 @@ class Layout:
                 for pool in self.pools
             ),
         )
+
+    def shape(self) -> object:
+        """Everything but which backend sits in which slot: if it changes, HAProxy reloads."""
+        return self._shape
 
 
 @dataclass(frozen=True)
@@ -106,27 +115,25 @@ def plan_layout(routes: Routes, previous: Layout | None = None) -> Layout:
     ones take free slots; a pool grows only when its backends outnumber its
     slots.
     """
-    old = {pool.name: pool.slots for pool in previous.pools} if previous is not None else {}
-    pools = [
-        Pool(
-            http_pool_name(route.job),
-            "http",
+    old = {pool.name: pool for pool in previous.pools} if previous is not None else {}
+
+    def pool(name: str, mode: Literal["http", "tcp"], route: HttpRoute | TcpRoute) -> Pool:
+        listen_port = route.port if isinstance(route, TcpRoute) else None
+        before = old.get(name)
+        if before is None:
+            return Pool(
+                name, mode, route.job, listen_port, _fill((), route.backends), route.backends
+            )
+        if before.source is route.backends and (before.job, before.listen_port) == (
             route.job,
-            None,
-            _fill(old.get(http_pool_name(route.job), ()), route.backends),
-        )
-        for route in routes.http
-    ]
-    pools += [
-        Pool(
-            tcp_pool_name(route.port),
-            "tcp",
-            route.job,
-            route.port,
-            _fill(old.get(tcp_pool_name(route.port), ()), route.backends),
-        )
-        for route in routes.tcp
-    ]
+            listen_port,
+        ):
+            return before
+        slots = _fill(before.slots, route.backends)
+        return Pool(name, mode, route.job, listen_port, slots, route.backends)
+
+    pools = [pool(http_pool_name(route.job), "http", route) for route in routes.http]
+    pools += [pool(tcp_pool_name(route.port), "tcp", route) for route in routes.tcp]
     hosts = sorted(
         (host, http_pool_name(route.job)) for route in routes.http for host in route.hosts
     )
@@ -158,6 +165,8 @@ def runtime_commands(old: Layout, new: Layout) -> list[str]:
         raise ValueError("layouts of different shapes need a reload, not runtime commands")
     commands: list[str] = []
     for before, after in zip(old.pools, new.pools, strict=True):
+        if before is after:
+            continue
         for index, (was, now) in enumerate(zip(before.slots, after.slots, strict=True)):
             if was == now:
                 continue

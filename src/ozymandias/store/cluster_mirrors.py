@@ -59,7 +59,12 @@ class ClusterMirrors:
             jobs=Mirror(etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
             schedules=Mirror(etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
             cordons=Mirror(etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
-            instances=Mirror(etcd, keys.INSTANCES, lambda _, raw: InstanceStatus.from_json(raw)),
+            instances=Mirror(
+                etcd,
+                keys.INSTANCES,
+                lambda _, raw: InstanceStatus.from_json(raw),
+                group_of=lambda status: status.job,
+            ),
             volumes=Mirror(etcd, keys.VOLUMES, lambda _, raw: SharedVolume.from_json(raw)),
             shared_allocations=Mirror(
                 etcd, keys.SHARED_ALLOCATIONS, lambda _, raw: Resources.from_json(raw)
@@ -217,7 +222,7 @@ class ClusterMirrors:
         }
 
     def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
-        statuses = self.instances.items.values()
         if job_name is None:
-            return list(statuses)
-        return [status for status in statuses if status.job == job_name]
+            return list(self.instances.items.values())
+        # From the by-job index: one job's statuses cost its size, not the cluster's.
+        return list(self.instances.group(job_name).values())

@@ -33,11 +33,23 @@ CHANGE_LOG_LENGTH = 4096
 
 
 class Mirror(Generic[T]):
-    """Keeps `items` equal to the decoded values under `prefix` in etcd."""
+    """Keeps `items` equal to the decoded values under `prefix` in etcd.
 
-    def __init__(self, etcd: Etcd, prefix: bytes, decode: Callable[[bytes, bytes], T]) -> None:
+    With `group_of`, it also keeps `items` grouped (instance statuses by job),
+    so reading one group costs its size, not the whole prefix's.
+    """
+
+    def __init__(
+        self,
+        etcd: Etcd,
+        prefix: bytes,
+        decode: Callable[[bytes, bytes], T],
+        group_of: Callable[[T], str] | None = None,
+    ) -> None:
         self.prefix = prefix
         self.items: dict[bytes, T] = {}
+        self._group_of = group_of
+        self._groups: dict[str, dict[bytes, T]] = {}
         self.mod_revisions: dict[bytes, int] = {}
         # The store revision `items` reflects: every change up to it has been applied.
         self.revision = 0
@@ -90,6 +102,12 @@ class Mirror(Generic[T]):
         async with self._changed:
             await self._changed.wait_for(lambda: self.revision >= revision)
 
+    def group(self, name: str) -> dict[bytes, T]:
+        """The items of one group (empty when there is none); needs `group_of`."""
+        if self._group_of is None:
+            raise TypeError(f"mirror {self.prefix.decode()} keeps no groups")
+        return self._groups.get(name, {})
+
     def changed_since(self, revision: int) -> set[bytes] | None:
         """The keys changed (set or deleted) after `revision`; None when this mirror no
         longer knows (a scan replaced everything, or the log has moved on)."""
@@ -114,6 +132,9 @@ class Mirror(Generic[T]):
                 mod_revisions[pair.key] = pair.mod_revision
         self.items = items
         self.mod_revisions = mod_revisions
+        self._groups = {}
+        for key, value in items.items():
+            self._index(key, value)
         # A scan may change any key: followers must look at everything again.
         self._log.clear()
         self._log_floor = revision
@@ -126,14 +147,30 @@ class Mirror(Generic[T]):
             if decoded is None:
                 # A delete, or a value a scan would leave out too: either way the
                 # value it replaced is gone, so the mirror must not keep it.
-                self.items.pop(event.key, None)
+                self._unindex(event.key, self.items.pop(event.key, None))
                 self.mod_revisions.pop(event.key, None)
             else:
+                self._unindex(event.key, self.items.get(event.key))
                 self.items[event.key] = decoded
                 self.mod_revisions[event.key] = event.mod_revision
+                self._index(event.key, decoded)
             self._remember(event.mod_revision, event.key)
             await self._advance(event.mod_revision)
         raise StoreUnavailable(f"watch on {self.prefix.decode()} ended")
+
+    def _index(self, key: bytes, value: T) -> None:
+        if self._group_of is not None:
+            self._groups.setdefault(self._group_of(value), {})[key] = value
+
+    def _unindex(self, key: bytes, old: T | None) -> None:
+        if self._group_of is None or old is None:
+            return
+        name = self._group_of(old)
+        group = self._groups.get(name)
+        if group is not None:
+            group.pop(key, None)
+            if not group:
+                del self._groups[name]
 
     def _remember(self, revision: int, key: bytes) -> None:
         if len(self._log) >= CHANGE_LOG_LENGTH:

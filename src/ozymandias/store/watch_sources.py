@@ -7,7 +7,7 @@ keys, and the watch package (watch/) never sees a key's bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,25 @@ def job_sources(mirrors: ClusterMirrors) -> list[Followed]:
         Followed(mirrors.schedules, _after(keys.SCHEDULES)),
         Followed(mirrors.instances, lambda key: keys.instance_address(key)[0]),
     ]
+
+
+def route_sources(mirrors: ClusterMirrors) -> list[Followed]:
+    """A job's ingress routes change with its job and its statuses (not its schedule)."""
+    return [
+        Followed(mirrors.jobs, _after(keys.JOBS)),
+        Followed(mirrors.instances, lambda key: keys.instance_address(key)[0]),
+    ]
+
+
+def changed_groups(sources: Sequence[Followed], revisions: Sequence[int]) -> set[str] | None:
+    """The groups changed in any source after its paired revision; None if one cannot tell."""
+    changed: set[str] = set()
+    for source, revision in zip(sources, revisions, strict=True):
+        groups = source.changed_groups(revision)
+        if groups is None:
+            return None
+        changed |= groups
+    return changed
 
 
 def node_sources(mirrors: ClusterMirrors) -> list[Followed]:

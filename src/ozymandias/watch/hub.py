@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ozymandias.store.mirror import any_changed
-from ozymandias.store.watch_sources import Followed
+from ozymandias.store.watch_sources import Followed, changed_groups
 from ozymandias.watch.changes import Change, added, changes_between
 from ozymandias.watch.history import Batch, History, TooOld
 
@@ -167,7 +167,7 @@ class Hub:
             await any_changed(list(zip([s.mirror for s in feed.sources], self._seen, strict=True)))
             await asyncio.sleep(self.settings.coalesce_seconds)
             # No await from here on: the mirrors hold still while a pass reads them.
-            changed = _changed_groups(feed.sources, self._seen)
+            changed = changed_groups(feed.sources, self._seen)
             self._seen = [source.mirror.revision for source in feed.sources]
             if changed is None:
                 changed = feed.all_groups() | set(self._groups)
@@ -195,16 +195,6 @@ class Hub:
                     self.settings.queue_batches,
                 )
                 self._subscribers.remove(subscription)
-
-
-def _changed_groups(sources: Sequence[Followed], revisions: list[int]) -> set[str] | None:
-    changed: set[str] = set()
-    for source, revision in zip(sources, revisions, strict=True):
-        groups = source.changed_groups(revision)
-        if groups is None:
-            return None
-        changed |= groups
-    return changed
 
 
 def _non_empty(groups: dict[str, Objects]) -> dict[str, Objects]:
