@@ -10,7 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from ozymandias.acl.roles import Role
 from ozymandias.agent.log_following import LogRequest, NoPreviousRun
-from ozymandias.api import views
+from ozymandias.api import list_pages, views
 from ozymandias.api.auth import requires
 from ozymandias.api.errors import job_not_found
 from ozymandias.api.instance_proxy import (
@@ -21,7 +21,7 @@ from ozymandias.api.instance_proxy import (
 )
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
-from ozymandias.api.watch_stream import WATCH_RESPONSES, LastEventId, Watch
+from ozymandias.api.watch_stream import LastEventId, Watch
 from ozymandias.log_window import MAX_SINCE_LENGTH, MAX_TAIL, parse_since
 from ozymandias.watch.feeds import INSTANCE
 
@@ -32,14 +32,17 @@ router = APIRouter(tags=["instances"])
     "/v1/instances",
     dependencies=[requires(Role.READ)],
     response_model=list[dict[str, Any]],
-    responses=WATCH_RESPONSES,
+    responses=list_pages.LIST_RESPONSES,
 )
 async def list_instances(
     request: Request,
+    response: Response,
     services: Services,
     job: Annotated[str | None, Query(max_length=253)] = None,
     watch: Watch = False,
     last_event_id: LastEventId = None,
+    limit: list_pages.Limit = None,
+    continue_: list_pages.Continue = None,
 ) -> Any:
     mirrors = services.mirrors
     if job is not None and mirrors.job(job) is None:
@@ -48,6 +51,10 @@ async def list_instances(
         return services.watches.open(
             request, INSTANCE, last_event_id, lambda item: job is None or item["job"] == job
         )
+    if list_pages.paged(limit, continue_):
+        start = await list_pages.cursor(mirrors.instances, continue_, list_pages.INSTANCE_KEY)
+        entries = list_pages.instance_entries(mirrors, job, start.after if start else None)
+        return list_pages.page(response, entries, limit, mirrors.instances, start)
     names = [job] if job else [record.spec.name for record in views.sorted_jobs(mirrors)]
     return [item for name in names for item in views.instances_of(name, mirrors)]
 

@@ -7,17 +7,17 @@ from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ozymandias.acl.roles import Role
-from ozymandias.api import views
+from ozymandias.api import list_pages, views
 from ozymandias.api.auth import require_role, requires
 from ozymandias.api.errors import job_not_found, submit
 from ozymandias.api.problems import Problem, read_json_body
 from ozymandias.api.services import ApiServices, Services
-from ozymandias.api.watch_stream import WATCH_RESPONSES, LastEventId, Watch
+from ozymandias.api.watch_stream import LastEventId, Watch
 from ozymandias.ingress.port_range import ports_outside_range
 from ozymandias.ingress.routes import conflicts_added
 from ozymandias.jobs.errors import JobRejected
@@ -107,14 +107,24 @@ def _warnings(spec: JobSpec, services: ApiServices) -> list[str]:
     "/v1/jobs",
     dependencies=[requires(Role.READ)],
     response_model=list[dict[str, Any]],
-    responses=WATCH_RESPONSES,
+    responses=list_pages.LIST_RESPONSES,
 )
 async def list_jobs(
-    request: Request, services: Services, watch: Watch = False, last_event_id: LastEventId = None
+    request: Request,
+    response: Response,
+    services: Services,
+    watch: Watch = False,
+    last_event_id: LastEventId = None,
+    limit: list_pages.Limit = None,
+    continue_: list_pages.Continue = None,
 ) -> Any:
     if watch:
         return services.watches.open(request, JOB, last_event_id)
     mirrors = services.mirrors
+    if list_pages.paged(limit, continue_):
+        start = await list_pages.cursor(mirrors.jobs, continue_, list_pages.JOB_KEY)
+        entries = list_pages.job_entries(mirrors, start.after if start else None)
+        return list_pages.page(response, entries, limit, mirrors.jobs, start)
     return [views.job_summary(record, mirrors) for record in views.sorted_jobs(mirrors)]
 
 

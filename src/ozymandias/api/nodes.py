@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from ozymandias.acl.roles import Role
-from ozymandias.api import views
+from ozymandias.api import list_pages, views
 from ozymandias.api.auth import requires
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
-from ozymandias.api.watch_stream import WATCH_RESPONSES, LastEventId, Watch
+from ozymandias.api.watch_stream import LastEventId, Watch
 from ozymandias.watch.feeds import NODE
 
 router = APIRouter(tags=["nodes"])
@@ -21,14 +21,24 @@ router = APIRouter(tags=["nodes"])
     "/v1/nodes",
     dependencies=[requires(Role.READ)],
     response_model=list[dict[str, Any]],
-    responses=WATCH_RESPONSES,
+    responses=list_pages.LIST_RESPONSES,
 )
 async def list_nodes(
-    request: Request, services: Services, watch: Watch = False, last_event_id: LastEventId = None
+    request: Request,
+    response: Response,
+    services: Services,
+    watch: Watch = False,
+    last_event_id: LastEventId = None,
+    limit: list_pages.Limit = None,
+    continue_: list_pages.Continue = None,
 ) -> Any:
     if watch:
         return services.watches.open(request, NODE, last_event_id)
     mirrors = services.mirrors
+    if list_pages.paged(limit, continue_):
+        start = await list_pages.cursor(mirrors.nodes, continue_, list_pages.NODE_KEY)
+        entries = list_pages.node_entries(mirrors, start.after if start else None)
+        return list_pages.page(response, entries, limit, mirrors.nodes, start)
     allocated, cordoned, draining = mirrors.allocated(), mirrors.cordoned(), mirrors.draining()
     return [
         views.node_view(n, allocated, cordoned, draining)

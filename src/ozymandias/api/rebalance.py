@@ -81,9 +81,7 @@ async def rebalance_plan(
             for move in plan.moves
         ],
         nodes=[
-            NodeBalance(
-                name=name, capacity=capacities[name], before=before, after=plan.after[name]
-            )
+            NodeBalance(name=name, capacity=capacities[name], before=before, after=plan.after[name])
             for name, before in sorted(plan.before.items())
         ],
         meanShare=plan.mean_share,

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from ozymandias.api.paging import CONTINUE_HEADER
 from ozymandias.client_config import CACERT_ENV, CLIENT_CERT_ENV, CLIENT_KEY_ENV, token_file
 from ozymandias.tls.contexts import ClientTls, client_context
 
@@ -51,6 +52,23 @@ class ApiClient:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    def list_pages(self, path: str, params: dict[str, str], chunk_size: int) -> Iterator[Any]:
+        """Each page of a list of `chunk_size` items at most (the API's `limit`), following
+        its `X-Continue` header until the last, as kubectl's --chunk-size does."""
+        token: str | None = None
+        while True:
+            paged = {**params, "limit": str(chunk_size)}
+            response = self._send(
+                "GET", path, params={**paged, "continue": token} if token else paged
+            )
+            yield response.json()
+            token = response.headers.get(CONTINUE_HEADER)
+            if not token:
+                return
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.ConnectError as error:
@@ -65,7 +83,7 @@ class ApiClient:
             ) from None
         if response.is_error:
             raise self._error_from(response)
-        return response.json()
+        return response
 
     def stream_text(
         self,

@@ -240,6 +240,17 @@ def call(api: str, method: str, path: str, **kwargs: Any) -> Any:
         client.close()
 
 
+def list_pages(api: str, path: str, params: dict[str, str], chunk_size: int) -> list[Any]:
+    """Every page of a list, fetched `chunk_size` items at a time; exit 1 on an API error."""
+    client = open_client(api)
+    try:
+        return list(client.list_pages(path, params, chunk_size))
+    except ApiError as error:
+        raise fail(str(error)) from None
+    finally:
+        client.close()
+
+
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
@@ -269,11 +280,19 @@ def show_list(
     empty: str,
     params: dict[str, str] | None = None,
     keep: Callable[[dict[str, Any]], bool] = lambda _item: True,
+    chunk_size: int = 0,
 ) -> None:
-    """What every `ozy get` of a list does: fetch it, keep what `keep` selects (`-l`), then
-    print JSON, its table (more columns for `-o wide`), or `empty`."""
+    """What every `ozy get` of a list does: fetch it (in pages of `chunk_size`; 0: at once),
+    keep what `keep` selects (`-l`), then print JSON, its table (more columns for `-o
+    wide`), or `empty`."""
     check_output(output)
-    items = [item for item in call(api, "GET", path, params=params or {}) if keep(item)]
+    if chunk_size > 0:
+        fetched = [
+            item for page in list_pages(api, path, params or {}, chunk_size) for item in page
+        ]
+    else:
+        fetched = call(api, "GET", path, params=params or {})
+    items = [item for item in fetched if keep(item)]
     if for_machines(output):
         return print_data(output, items)
     if items:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 from rich.markup import escape
 
+from ozymandias.api.paging import MAX_LIMIT
 from ozymandias.cli.api_client import DEFAULT_API
 from ozymandias.cli.app import (
     ApiOption,
@@ -58,6 +59,18 @@ SelectorOption = Annotated[
 ]
 
 
+ChunkSizeOption = Annotated[
+    int,
+    typer.Option(
+        "--chunk-size",
+        min=0,
+        max=MAX_LIMIT,
+        help="Fetch the list this many items at a time (pages of the API's ?limit=); "
+        "0: in one request.",
+    ),
+]
+DEFAULT_CHUNK_SIZE = 500
+
 WatchOption = Annotated[
     bool,
     typer.Option(
@@ -83,6 +96,7 @@ def selected_by(selector: str | None) -> Callable[[dict[str, Any]], bool]:
 def get_jobs(
     selector: SelectorOption = None,
     watch: WatchOption = False,
+    chunk_size: ChunkSizeOption = DEFAULT_CHUNK_SIZE,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
@@ -90,17 +104,19 @@ def get_jobs(
 
     Example: ozy get jobs -l team=payments -o wide
     Example: ozy get jobs -w
+    Example: ozy get jobs --chunk-size 100
     """
     keep = selected_by(selector)
     if watch:
         return _watch(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep)
-    show_list(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep)
+    show_list(api, "/v1/jobs", output, jobs_table, "no jobs", keep=keep, chunk_size=chunk_size)
 
 
 def get_instances(
     job: Annotated[str | None, typer.Argument(help="Only this job's instances.")] = None,
     selector: SelectorOption = None,
     watch: WatchOption = False,
+    chunk_size: ChunkSizeOption = DEFAULT_CHUNK_SIZE,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
@@ -110,12 +126,15 @@ def get_instances(
 
     Example: ozy get instances simple-webapp -o wide
     Example: ozy get instances simple-webapp -w
+    Example: ozy get instances --chunk-size 1000
     """
     keep = selected_by(selector)
     params = {"job": job} if job else None
     if watch:
         return _watch(api, "/v1/instances", output, instances_table, "no instances", params, keep)
-    show_list(api, "/v1/instances", output, instances_table, "no instances", params, keep)
+    show_list(
+        api, "/v1/instances", output, instances_table, "no instances", params, keep, chunk_size
+    )
 
 
 def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
@@ -136,6 +155,7 @@ def get_ingress(api: ApiOption = DEFAULT_API, output: OutputOption = "table") ->
 def get_nodes(
     selector: SelectorOption = None,
     watch: WatchOption = False,
+    chunk_size: ChunkSizeOption = DEFAULT_CHUNK_SIZE,
     api: ApiOption = DEFAULT_API,
     output: OutputOption = "table",
 ) -> None:
@@ -143,11 +163,12 @@ def get_nodes(
 
     Example: ozy get nodes -l zone=a -o wide
     Example: ozy get nodes -w
+    Example: ozy get nodes --chunk-size 100
     """
     keep = selected_by(selector)
     if watch:
         return _watch(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep)
-    show_list(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep)
+    show_list(api, "/v1/nodes", output, nodes_table, "no nodes", keep=keep, chunk_size=chunk_size)
 
 
 def get_volumes(api: ApiOption = DEFAULT_API, output: OutputOption = "table") -> None:
