@@ -8,9 +8,11 @@ controller does before it talks to HAProxy:
   every job and status (`compute_routes`), the layout planned anew, the
   runtime commands found, and the whole config rendered (the proxy rewrote its
   file on each runtime update);
-- after (incremental): the changed job's part recomputed (`RouteTable`), the
-  layout planned reusing every unchanged pool, the runtime commands found
-  (the proxy no longer renders the file on a runtime update).
+- after (incremental, as the controller now does): the changed job's part
+  recomputed (`RouteTable`); for a health change, its backends moved in their
+  pool's slots (`with_backends`), else the layout planned reusing every
+  unchanged pool; the runtime commands found (the proxy no longer renders
+  the file on a runtime update).
 
 Kinds: a health flip (an instance turns unhealthy, or healthy again), and a
 new job (a shape change, which reloads HAProxy in either case: only the
@@ -25,19 +27,22 @@ import argparse
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ozymandias.cluster.records import Health, InstanceState, InstanceStatus
 from ozymandias.ingress.haproxy_config import (
     Layout,
     Settings,
+    http_pool_name,
     plan_layout,
     render_config,
     runtime_commands,
+    tcp_pool_name,
+    with_backends,
 )
 from ozymandias.ingress.route_table import RouteTable
-from ozymandias.ingress.routes import compute_routes
+from ozymandias.ingress.routes import Backend, compute_routes
 from ozymandias.spec.loader import load_job
 from ozymandias.spec.models import JobSpec
 
@@ -132,7 +137,12 @@ def run(jobs: int, per_job: int, changes: int) -> None:
         nonlocal table_layout
         name = touched[-1]
         table.update(name, cluster.specs.get(name), cluster.statuses[name].values())
-        new = plan_layout(table.routes(), table_layout)
+        # As the controller does: backends moved in their pools, else every route planned.
+        changes = table.take_changes()
+        moved = None
+        if changes.backends_only:
+            moved = with_backends(table_layout, pool_backends(table, changes.jobs))
+        new = moved if moved is not None else plan_layout(table.routes(), table_layout)
         if new.shape() == table_layout.shape():
             commands["after"] += len(runtime_commands(table_layout, new))
         else:
@@ -147,6 +157,7 @@ def run(jobs: int, per_job: int, changes: int) -> None:
         # Untimed: the table takes the changes the other side saw.
         for name in set(touched):
             table.update(name, cluster.specs.get(name), cluster.statuses[name].values())
+        table.take_changes()
         table_layout = plan_layout(table.routes(), table_layout)
         after = timed(changes, change, incremental)
         results[kind] = (before, after)
@@ -165,6 +176,16 @@ def run(jobs: int, per_job: int, changes: int) -> None:
         f"runtime commands per health flip: before {commands['before'] / changes:.1f},"
         f" after {commands['after'] / changes:.1f}"
     )
+
+
+def pool_backends(table: RouteTable, jobs: Iterable[str]) -> dict[str, tuple[Backend, ...]]:
+    backends = {}
+    for job in jobs:
+        http, tcp = table.job_routes(job)
+        if http is not None:
+            backends[http_pool_name(job)] = http.backends
+        backends |= {tcp_pool_name(route.port): route.backends for route in tcp}
+    return backends
 
 
 def _same_backends(first: Layout, second: Layout) -> bool:

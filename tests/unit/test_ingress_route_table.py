@@ -7,12 +7,22 @@ port, and a change moves the winner of another job's claim.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ozymandias.cluster.records import Health, InstanceState, InstanceStatus
+from ozymandias.ingress.haproxy_config import (
+    MIN_SLOTS,
+    Layout,
+    http_pool_name,
+    plan_layout,
+    tcp_pool_name,
+    with_backends,
+)
 from ozymandias.ingress.route_table import RouteTable
-from ozymandias.ingress.routes import compute_routes
+from ozymandias.ingress.routes import Backend, HttpRoute, Routes, compute_routes
 from ozymandias.spec.loader import load_job
 from ozymandias.spec.models import JobSpec
 
@@ -83,6 +93,7 @@ def test_routes_after_any_changes_equal_routes_from_scratch(
     table = RouteTable(RESERVED, RANGE)
     jobs: dict[str, JobSpec] = {}
     instances: dict[str, list[InstanceStatus]] = {}
+    layout = plan_layout(table.routes())
     for name, spec, job_statuses in steps:
         if spec is None:
             jobs.pop(name, None)
@@ -91,7 +102,42 @@ def test_routes_after_any_changes_equal_routes_from_scratch(
         instances[name] = job_statuses
         table.update(name, spec, job_statuses)
         every_status = [status for group in instances.values() for status in group]
-        assert table.routes() == compute_routes(jobs.values(), every_status, RESERVED, RANGE)
+        scratch = compute_routes(jobs.values(), every_status, RESERVED, RANGE)
+        assert table.routes() == scratch
+        # What the controller does with the changes: a health change moves backends only.
+        changes = table.take_changes()
+        moved = with_backends(layout, pool_backends(table, changes.jobs))
+        if changes.backends_only and moved is not None:
+            assert moved.shape() == layout.shape()
+            assert servers(moved) == servers(plan_layout(scratch))
+            layout = moved
+        else:
+            layout = plan_layout(table.routes(), layout)
+
+
+def pool_backends(table: RouteTable, jobs: Iterable[str]) -> dict[str, tuple[Backend, ...]]:
+    backends = {}
+    for job in jobs:
+        http, tcp = table.job_routes(job)
+        if http is not None:
+            backends[http_pool_name(job)] = http.backends
+        backends |= {tcp_pool_name(route.port): route.backends for route in tcp}
+    return backends
+
+
+def servers(layout: Layout) -> dict[str, set[Backend]]:
+    return {pool.name: {slot for slot in pool.slots if slot} for pool in layout.pools}
+
+
+def test_backends_move_in_their_slots_until_a_pool_outgrows_them() -> None:
+    web = [Backend(f"web-{i}", f"10.0.0.{i}", 80) for i in range(MIN_SLOTS + 1)]
+    layout = plan_layout(Routes(http=(HttpRoute("web", ("web.localhost",), 80, tuple(web[:2])),)))
+    moved = with_backends(layout, {"http-web": (web[1], web[2])})
+    assert moved is not None and moved.shape() == layout.shape()
+    # web-1 stays put; web-2 takes the first free slot, web-0's.
+    assert moved.pools[0].slots[:3] == (web[2], web[1], None)
+    assert with_backends(layout, {"http-web": tuple(web)}) is None  # outgrown: a reload
+    assert with_backends(layout, {"http-db": ()}) is None  # no such pool: a reload
 
 
 def test_a_deleted_job_frees_its_host_for_the_next_claimant() -> None:

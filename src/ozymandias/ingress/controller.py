@@ -28,7 +28,13 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from ozymandias.ingress.haproxy import HaproxyError
-from ozymandias.ingress.haproxy_config import Layout, plan_layout
+from ozymandias.ingress.haproxy_config import (
+    Layout,
+    http_pool_name,
+    plan_layout,
+    tcp_pool_name,
+    with_backends,
+)
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
 from ozymandias.ingress.route_table import RouteTable
 from ozymandias.ingress.routes import Routes, leave_out_taken, ports_to_probe
@@ -98,24 +104,25 @@ class IngressController:
 
     def routes(self) -> Routes:
         """The routes this node serves, as its mirrors have them now (for the API)."""
-        return leave_out_taken(self._wanted_routes(), self._taken)
+        self._catch_up()
+        return leave_out_taken(self._table.routes(), self._taken)
 
-    def _wanted_routes(self) -> Routes:
-        """The routes as the mirrors have them now: the table brought up to date first."""
+    def _catch_up(self) -> None:
+        """Bring the table up to date with the mirrors: the jobs whose keys changed."""
         revisions = [source.mirror.revision for source in self._sources]
-        if revisions != self._seen:
-            changed = None if self._seen is None else changed_groups(self._sources, self._seen)
-            if changed is None:
-                # First pass, or a mirror scanned again: it may have changed anything.
-                changed = self._table.jobs() | {
-                    record.spec.name for record in self._mirrors.jobs.items.values()
-                }
-            for job in changed:
-                record = self._mirrors.job(job)
-                spec = None if record is None else record.spec
-                self._table.update(job, spec, self._mirrors.instance_statuses(job))
-            self._seen = revisions
-        return self._table.routes()
+        if revisions == self._seen:
+            return
+        changed = None if self._seen is None else changed_groups(self._sources, self._seen)
+        if changed is None:
+            # First pass, or a mirror scanned again: it may have changed anything.
+            changed = self._table.jobs() | {
+                record.spec.name for record in self._mirrors.jobs.items.values()
+            }
+        for job in changed:
+            record = self._mirrors.job(job)
+            spec = None if record is None else record.spec
+            self._table.update(job, spec, self._mirrors.instance_statuses(job))
+        self._seen = revisions
 
     async def run(self) -> None:
         """Start HAProxy, keep it serving the current routes, and stop it when cancelled.
@@ -152,10 +159,21 @@ class IngressController:
     async def _follow(self) -> None:
         applied: Routes | None = None
         settled = False
+        # Whether the next pass must plan every route (a shape change, or the first pass)
+        # rather than move the changed jobs' backends only.
+        full_pass_due = True
         while True:
             jobs_revision = self._mirrors.jobs.revision
             instances_revision = self._mirrors.instances.revision
-            wanted = self._wanted_routes()
+            self._catch_up()
+            changes = self._table.take_changes()
+            full_pass_due = full_pass_due or not changes.backends_only or bool(self._taken)
+            if not full_pass_due:
+                if await self._apply_backends(changes.jobs):
+                    await self._wait(jobs_revision, instances_revision)
+                    continue
+                full_pass_due = True
+            wanted = self._table.routes()
             held = self._haproxy.held_tcp_ports()
             self._taken = self._haproxy.taken_ports(ports_to_probe(wanted, held))
             routes = leave_out_taken(wanted, self._taken)
@@ -178,13 +196,38 @@ class IngressController:
                     await asyncio.sleep(_RETRY_SECONDS)
                     continue
             settled = False
-            await any_changed(
-                [
-                    (self._mirrors.jobs, jobs_revision),
-                    (self._mirrors.instances, instances_revision),
-                ],
-                at_most=REPROBE_SECONDS if self._taken else None,
-            )
+            full_pass_due = False
+            await self._wait(jobs_revision, instances_revision)
+
+    async def _apply_backends(self, jobs: Iterable[str]) -> bool:
+        """Move the backends of `jobs` in HAProxy's layout, by runtime commands: what a
+        health change needs, at a cost that does not grow with the other jobs. False if
+        that is not enough (a pool outgrew its slots) or HAProxy refused."""
+        backends = {}
+        for job in jobs:
+            http, tcp = self._table.job_routes(job)
+            if http is not None:
+                backends[http_pool_name(job)] = http.backends
+            for route in tcp:
+                backends[tcp_pool_name(route.port)] = route.backends
+        layout = with_backends(self._haproxy.layout, backends)
+        if layout is None:
+            return False
+        try:
+            await self._haproxy.apply(layout)
+        except HaproxyError as error:
+            log.error("ingress: could not apply a health change (retrying): %s", error)
+            return False
+        return True
+
+    async def _wait(self, jobs_revision: int, instances_revision: int) -> None:
+        await any_changed(
+            [
+                (self._mirrors.jobs, jobs_revision),
+                (self._mirrors.instances, instances_revision),
+            ],
+            at_most=REPROBE_SECONDS if self._taken else None,
+        )
 
     async def _jobs_quiet(self) -> None:
         """Return once no job changed for `SHAPE_QUIET_SECONDS`, or after at most

@@ -21,8 +21,8 @@ the host; a pool without a usable server answers 503 itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -75,6 +75,23 @@ class Layout:
     def shape(self) -> object:
         """Everything but which backend sits in which slot: if it changes, HAProxy reloads."""
         return self._shape
+
+    def positions(self) -> dict[str, int]:
+        """Each pool's place in `pools`, by name."""
+        return self._positions
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {pool.name: position for position, pool in enumerate(self.pools)}
+
+    def reslotted(self, pools: tuple[Pool, ...]) -> Layout:
+        """This layout with `pools`, which must be its own with other backends in the same
+        slots: the shape and positions carry over rather than being computed again."""
+        layout = Layout(self.hosts, pools)
+        # cached_property keeps its value in the instance's __dict__, frozen or not.
+        layout.__dict__["_shape"] = self._shape
+        layout.__dict__["_positions"] = self._positions
+        return layout
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,26 @@ def plan_layout(routes: Routes, previous: Layout | None = None) -> Layout:
         (host, http_pool_name(route.job)) for route in routes.http for host in route.hosts
     )
     return Layout(hosts=tuple(hosts), pools=tuple(pools))
+
+
+def with_backends(layout: Layout, backends: Mapping[str, tuple[Backend, ...]]) -> Layout | None:
+    """`layout` with the named pools' backends changed, each kept in its slot: the same
+    shape, so runtime commands apply it. None when it is not: a pool it lacks, or one
+    its backends outgrow (plan the layout anew then, a reload)."""
+    positions = layout.positions()
+    pools = list(layout.pools)
+    for name, wanted in backends.items():
+        position = positions.get(name)
+        if position is None:
+            return None
+        before = pools[position]
+        if before.source is wanted:
+            continue
+        slots = _fill(before.slots, wanted)
+        if len(slots) != len(before.slots):
+            return None
+        pools[position] = replace(before, slots=slots, source=wanted)
+    return layout.reslotted(tuple(pools))
 
 
 def _fill(previous: Slots, backends: Iterable[Backend]) -> Slots:

@@ -42,6 +42,20 @@ class _Part:
     host_conflicts: tuple[str, ...]
     tcp_conflicts: tuple[str, ...]
 
+    def shape(self) -> object:
+        """All but the backends: what, when it changes, changes more than which servers."""
+        http = None if self.http is None else (self.http.hosts, self.http.port)
+        tcp = tuple((route.port, route.target_port) for route in self.tcp)
+        return http, tcp, self.host_conflicts, self.tcp_conflicts
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the table since the last `take_changes`."""
+
+    jobs: frozenset[str]  # whose routes changed
+    backends_only: bool  # True: only their backends did (no route, host, port or conflict)
+
 
 @dataclass(frozen=True)
 class _Claims:
@@ -77,6 +91,8 @@ class RouteTable:
         self._parts: dict[str, _Part] = {}
         self._names: list[str] = []  # jobs with a part, sorted
         self._routes: Routes | None = Routes()
+        self._changed: set[str] = set()
+        self._reshaped = False
 
     def update(self, job: str, spec: JobSpec | None, statuses: Iterable[InstanceStatus]) -> None:
         """Take `job`'s current spec (None: deleted) and its instances' statuses."""
@@ -98,6 +114,18 @@ class RouteTable:
             affected |= self._claimants(before) | self._claimants(after)
         for name in affected:
             self._refresh(name)
+
+    def take_changes(self) -> Changes:
+        """The jobs whose routes changed since the last call, and whether only backends did."""
+        changes = Changes(frozenset(self._changed), not self._reshaped)
+        self._changed.clear()
+        self._reshaped = False
+        return changes
+
+    def job_routes(self, job: str) -> tuple[HttpRoute | None, tuple[TcpRoute, ...]]:
+        """One job's routes: HTTP (None without one) and TCP."""
+        part = self._parts.get(job)
+        return (None, ()) if part is None else (part.http, part.tcp)
 
     def jobs(self) -> set[str]:
         """Every job the table knows of: with a spec, or with healthy instances."""
@@ -169,9 +197,13 @@ class RouteTable:
     def _refresh(self, job: str) -> None:
         spec = self._specs.get(job)
         part = None if spec is None else self._part(spec)
-        if part == self._parts.get(job):
+        before = self._parts.get(job)
+        if part == before:
             return
         self._routes = None
+        self._changed.add(job)
+        if part is None or before is None or part.shape() != before.shape():
+            self._reshaped = True
         if part is None:
             del self._parts[job]
             self._names.pop(bisect.bisect_left(self._names, job))
