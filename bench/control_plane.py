@@ -1,0 +1,393 @@
+"""The read side at scale: one real node following a cluster of simulated ones (issue #21).
+
+One throwaway etcd gets a whole cluster written in directly, through the
+store, in the records the nodes write:
+
+- `--nodes` simulated nodes, registered under one lease;
+- `--jobs` jobs of `--per-job` instances, each placed by the real scheduler
+  (`plan_all_or_nothing`, committed by `ClusterStore.commit`, as bench/placement.py);
+- an instance status for each, under the simulated nodes' lease, 95% healthy;
+- the DNS records of the healthy ones (`node_records`, as each node publishes).
+
+Then one real `ozy node run` starts against it, and the bench measures:
+
+1. time to ready: from the start to its API answering, its mirrors holding
+   every instance (`GET /v1/instances?limit=1` of the last job), its DNS
+   answering the last job's name with its healthy instances, and its ingress
+   listing every job's route;
+2. its RSS, settled (10 s after ready), and the bytes per instance it implies
+   (against the same node started on an empty cluster first);
+3. `GET /v1/instances?job=J` p50/p99 (300 requests, kept-alive), and its bytes;
+4. the full lists: `GET /v1/jobs` and `GET /v1/instances` whole, and paged
+   (`?limit=500&continue=`): each page's time, p50/p99/max.
+
+    .venv/bin/python bench/control_plane.py            # small: 100 nodes, 1,000 x 10
+    .venv/bin/python bench/control_plane.py --large    # 1,000 nodes, 10,000 x 10
+
+Needs root (the node sets up its pod network) and etcd, HAProxy, podman.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.auth import bearer
+from tests.support.etcd import EtcdServer
+from tests.support.machine import CLUSTER_CIDR, blackholed
+from tests.support.nodes import NodeProcess, remove_everything_of_node
+from tests.support.waiting import wait_until
+
+from ozymandias.cluster.records import (
+    Health,
+    InstanceState,
+    InstanceStatus,
+    JobRecord,
+    Node,
+    Resources,
+)
+from ozymandias.dns.skydns_layout import (
+    DEFAULT_DOMAIN,
+    HealthyInstance,
+    job_name,
+    node_records,
+)
+from ozymandias.scheduling import (
+    ClusterView,
+    Rejection,
+    plan_all_or_nothing,
+    request_from_spec,
+)
+from ozymandias.spec.loader import load_job
+from ozymandias.store import keys
+from ozymandias.store.cluster_store import ClusterStore
+from ozymandias.store.etcd import Etcd, Put
+
+GIB = 1024**3
+LEASE_TTL = 24 * 3600  # the simulated nodes never refresh it
+BATCH = 500  # puts per transaction
+HEALTHY_SHARE = 0.95
+SETTLE_SECONDS = 10.0
+SAMPLES = 300
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class Scenario:
+    nodes: int
+    jobs: int
+    per_job: int
+
+    @property
+    def instances(self) -> int:
+        return self.jobs * self.per_job
+
+
+@dataclass
+class Figures:
+    write_seconds: float = 0.0
+    healthy: int = 0
+    ready_api: float = 0.0
+    ready_mirrors: float = 0.0
+    ready_dns: float = 0.0
+    ready_ingress: float = 0.0
+    empty_rss: int = 0
+    rss: int = 0
+    one_job_ms: tuple[float, float] = (0.0, 0.0)
+    one_job_bytes: int = 0
+    whole: dict[str, tuple[float, int]] | None = None  # path -> (ms, bytes)
+    pages: dict[str, tuple[int, float, float, float]] | None = None  # path -> n, p50, p99, max
+
+
+def sim_node(i: int) -> Node:
+    address = f"192.0.{2 + i // 250}.{i % 250 + 1}"
+    return Node(
+        name=f"sim-{i:04d}",
+        address=address,
+        api_url=f"http://{address}:7070",
+        capacity=Resources(memory=256 * GIB, disk=2048 * GIB),
+        started_at=time.time(),
+    )
+
+
+def job_spec(j: int, per_job: int) -> Any:
+    return load_job(
+        f"name: cp-{j:05d}\nnumInstances: {per_job}\n"
+        "containers: {app: {image: x, memory: 64M, ports: ['80:3000']}}\n"
+    )
+
+
+async def transact(etcd: Etcd, puts: list[Put]) -> None:
+    for start in range(0, len(puts), BATCH):
+        outcome = await etcd.transaction([], puts[start : start + BATCH])
+        assert outcome.applied
+
+
+async def write_cluster(url: str, scenario: Scenario, rng: random.Random) -> int:
+    """The cluster as its nodes would have written it; the number of healthy instances."""
+    etcd = Etcd(url, timeout=60)
+    store = ClusterStore(etcd)
+    try:
+        lease = await etcd.grant_lease(LEASE_TTL)
+        nodes = [sim_node(i) for i in range(scenario.nodes)]
+        await transact(etcd, [Put(keys.node(n.name), n.to_json(), lease=lease) for n in nodes])
+        by_name = {node.name: node for node in nodes}
+        inputs = await store.read_planning_inputs("cp-00000")
+        view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
+        statuses: list[Put] = []
+        healthy: dict[str, list[HealthyInstance]] = {}
+        for j in range(scenario.jobs):
+            spec = job_spec(j, scenario.per_job)
+            basis = replace(inputs, job=None, job_revision=0, schedule=None, schedule_revision=0)
+            result = plan_all_or_nothing(request_from_spec(spec), None, view, instance_states={})
+            if isinstance(result, Rejection):
+                raise RuntimeError(f"{spec.name}: {result.detail}")
+            outcome = await store.commit(
+                spec.name,
+                basis,
+                job=JobRecord(spec=spec, version=1, submitted_at=time.time()),
+                schedule=result.schedule,
+                allocation_changes=result.allocation_delta,
+                nodes_that_must_exist=sorted(set(result.placed.values())),
+            )
+            assert outcome.won and outcome.revision, spec.name
+            view.apply(result.allocation_delta)
+            inputs.record_commit(result.allocation_delta, outcome.revision)
+            for index, node in result.placed.items():
+                ok = rng.random() < HEALTHY_SHARE
+                ip = f"10.{100 + j // 250}.{j % 250}.{index + 2}"
+                status = InstanceStatus(
+                    job=spec.name,
+                    index=index,
+                    node=node,
+                    state=InstanceState.RUNNING,
+                    health=Health.HEALTHY if ok else Health.UNHEALTHY,
+                    pod_ip=ip,
+                    spec_version=1,
+                    updated_at=time.time(),
+                )
+                statuses.append(Put(keys.instance(spec.name, index), status.to_json(), lease=lease))
+                if ok:
+                    ports = tuple(port for c in spec.containers.values() for port in c.ports)
+                    instance = HealthyInstance(spec.name, index, ip, ports)
+                    healthy.setdefault(node, []).append(instance)
+        await transact(etcd, statuses)
+        records = [
+            Put(keys.skydns(record.name), record.to_json(), lease=lease)
+            for node, instances in healthy.items()
+            for record in node_records(
+                DEFAULT_DOMAIN, node, by_name[node].address, instances, {}
+            ).values()
+        ]
+        await transact(etcd, records)
+        return sum(len(instances) for instances in healthy.values())
+    finally:
+        await etcd.close()
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def dns_answers(node: NodeProcess, name: str) -> int:
+    query = dns.message.make_query(name, "A")
+    try:
+        response = dns.query.udp(query, "127.0.0.1", port=node.dns_port, timeout=1)
+    except (OSError, dns.exception.Timeout):
+        return -1
+    return sum(len(rrset) for rrset in response.answer)
+
+
+def timed_get(
+    client: httpx.Client, path: str, params: dict[str, str] | None = None
+) -> tuple[float, httpx.Response]:
+    """One GET: its time in ms, and its response."""
+    started = time.perf_counter()
+    response = client.get(path, params=params)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed, response
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure_api(node: NodeProcess, scenario: Scenario, figures: Figures) -> None:
+    with httpx.Client(base_url=node.api, headers=bearer(), timeout=60) as client:
+        rng = random.Random(7)
+        times = []
+        for _ in range(SAMPLES):
+            job = f"cp-{rng.randrange(scenario.jobs):05d}"
+            elapsed, response = timed_get(client, "/v1/instances", {"job": job})
+            times.append(elapsed)
+        figures.one_job_ms = (statistics.median(times), percentile(times, 0.99))
+        figures.one_job_bytes = len(response.content)
+        figures.whole, figures.pages = {}, {}
+        for path in ("/v1/jobs", "/v1/instances", "/v1/nodes"):
+            elapsed, response = timed_get(client, path)
+            figures.whole[path] = (elapsed, len(response.content))
+            page_times, token, items = [], None, 0
+            while True:
+                params = {"limit": str(PAGE)} | ({"continue": token} if token else {})
+                elapsed, response = timed_get(client, path, params)
+                page_times.append(elapsed)
+                items += len(response.json())
+                token = response.headers.get("x-continue")
+                if token is None:
+                    break
+            figures.pages[path] = (
+                len(page_times),
+                statistics.median(page_times),
+                percentile(page_times, 0.99),
+                max(page_times),
+            )
+
+
+def run(scenario: Scenario, directory: Path) -> Figures:
+    figures = Figures()
+    (directory / "etcd").mkdir()
+    etcd = EtcdServer(directory / "etcd" / "data")
+    node = NodeProcess("cp-real", "", directory / "nodes", "10.213.245.0/24", log_level="INFO")
+    try:
+        etcd.start()
+        node.etcd_url = etcd.url
+        # The same node on an empty cluster first: what the cluster's records add to it.
+        node.start()
+        time.sleep(SETTLE_SECONDS)
+        assert node.process is not None
+        figures.empty_rss = rss(node.process.pid)
+        node.stop()
+
+        started = time.perf_counter()
+        figures.healthy = asyncio.run(write_cluster(etcd.url, scenario, random.Random(21)))
+        figures.write_seconds = time.perf_counter() - started
+        print(f"  cluster written in {figures.write_seconds:.1f} s", flush=True)
+
+        last = f"cp-{scenario.jobs - 1:05d}"
+        started = time.perf_counter()
+        node.start(wait=False)
+        wait_until(node.answers, timeout=300, what="the API")
+        figures.ready_api = time.perf_counter() - started
+
+        def mirrored() -> bool:
+            response = node.request("GET", "/v1/instances", params={"job": last})
+            return response.status_code == 200 and len(response.json()) == scenario.per_job
+
+        wait_until(mirrored, timeout=300, what="every instance mirrored")
+        figures.ready_mirrors = time.perf_counter() - started
+        last_healthy = sum(
+            1
+            for item in node.request("GET", "/v1/instances", params={"job": last}).json()
+            if item["health"] == "healthy"
+        )
+        wait_until(
+            lambda: dns_answers(node, job_name(last, DEFAULT_DOMAIN)) == last_healthy,
+            timeout=300,
+            what="DNS serving the last job",
+        )
+        figures.ready_dns = time.perf_counter() - started
+
+        def routed() -> bool:
+            http = node.request("GET", "/v1/ingress").json()["http"]
+            return len(http) == scenario.jobs
+
+        wait_until(routed, timeout=300, what="every job's ingress route")
+        figures.ready_ingress = time.perf_counter() - started
+        time.sleep(SETTLE_SECONDS)
+        assert node.process is not None
+        figures.rss = rss(node.process.pid)
+        measure_api(node, scenario, figures)
+    finally:
+        node.stop()
+        remove_everything_of_node(node.name)
+        etcd.stop()
+    return figures
+
+
+def rows(scenario: Scenario, figures: Figures) -> list[tuple[str, float, str]]:
+    """(label, value, format) of every figure of one scenario, in the order printed."""
+    mib = 1024 * 1024
+    found = [
+        ("cluster written (s)", figures.write_seconds, "{:.1f}"),
+        ("ready: API answers (s)", figures.ready_api, "{:.1f}"),
+        ("ready: every instance mirrored (s)", figures.ready_mirrors, "{:.1f}"),
+        ("ready: DNS serves the last job (s)", figures.ready_dns, "{:.1f}"),
+        ("ready: every ingress route (s)", figures.ready_ingress, "{:.1f}"),
+        ("RSS, empty cluster (MiB)", figures.empty_rss / mib, "{:.0f}"),
+        ("RSS, settled (MiB)", figures.rss / mib, "{:.0f}"),
+        ("bytes per instance", (figures.rss - figures.empty_rss) / scenario.instances, "{:.0f}"),
+        ("GET /v1/instances?job=J p50 (ms)", figures.one_job_ms[0], "{:.1f}"),
+        ("GET /v1/instances?job=J p99 (ms)", figures.one_job_ms[1], "{:.1f}"),
+        ("GET /v1/instances?job=J (bytes)", figures.one_job_bytes, "{:.0f}"),
+    ]
+    for path in ("/v1/jobs", "/v1/instances", "/v1/nodes"):
+        assert figures.whole is not None and figures.pages is not None
+        elapsed, size = figures.whole[path]
+        pages, p50, p99, longest = figures.pages[path]
+        found += [
+            (f"GET {path} whole (ms)", elapsed, "{:.0f}"),
+            (f"GET {path} whole (KiB)", size / 1024, "{:.0f}"),
+            (f"  pages of {PAGE}", pages, "{:.0f}"),
+            ("  page p50 (ms)", p50, "{:.1f}"),
+            ("  page p99 (ms)", p99, "{:.1f}"),
+            ("  page max (ms)", longest, "{:.1f}"),
+        ]
+    return found
+
+
+def report(results: list[tuple[Scenario, Figures]]) -> None:
+    """Each scenario's figures side by side, with the ratio of the second to the first."""
+    names = [f"{s.nodes}n/{s.jobs}j/{s.instances}i" for s, _ in results]
+    ratio = len(results) == 2
+    print(f"{'':<38}" + "".join(f"{name:>20}" for name in names) + (" ratio" if ratio else ""))
+    columns = [rows(scenario, figures) for scenario, figures in results]
+    for line in zip(*columns, strict=True):
+        label, _, fmt = line[0]
+        values = [value for _, value, _ in line]
+        text = f"{label:<38}" + "".join(f"{fmt.format(v):>20}" for v in values)
+        if ratio and values[0]:
+            text += f" {values[1] / values[0]:.1f}x"
+        print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--large", action="store_true", help="also the 10x scenario")
+    parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--per-job", type=int, default=10)
+    args = parser.parse_args()
+    small = Scenario(args.nodes, args.jobs, args.per_job)
+    scenarios = [small] + (
+        [Scenario(small.nodes * 10, small.jobs * 10, small.per_job)] if args.large else []
+    )
+    results = []
+    with blackholed(CLUSTER_CIDR):
+        for scenario in scenarios:
+            print(f"scenario: {scenario}", flush=True)
+            with tempfile.TemporaryDirectory() as scratch:
+                results.append((scenario, run(scenario, Path(scratch))))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
