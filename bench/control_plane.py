@@ -13,8 +13,8 @@ Then one real `ozy node run` starts against it, and the bench measures:
 
 1. time to ready: from the start to its API answering, its mirrors holding
    every instance (`GET /v1/instances?limit=1` of the last job), its DNS
-   answering the last job's name with its healthy instances, and its ingress
-   listing every job's route;
+   answering the last job's name with its healthy instances, and HAProxy
+   routing the last job's host;
 2. its RSS, settled (10 s after ready), and the bytes per instance it implies
    (against the same node started on an empty cluster first);
 3. `GET /v1/instances?job=J` p50/p99 (300 requests, kept-alive), and its bytes;
@@ -40,12 +40,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file's directory comes first on sys.path, where bench/dns.py
+# would stand in for dnspython.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dns.exception
 import dns.message
 import dns.query
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from tests.support.auth import bearer
 from tests.support.etcd import EtcdServer
 from tests.support.machine import CLUSTER_CIDR, blackholed
@@ -215,6 +219,22 @@ def dns_answers(node: NodeProcess, name: str) -> int:
     return sum(len(rrset) for rrset in response.answer)
 
 
+def routed(node: NodeProcess, job: str) -> bool:
+    """Whether HAProxy routes the job's host: anything but its 404 for an unknown host (the
+    simulated pods do not answer, so a routed request waits on its backend)."""
+    try:
+        response = httpx.get(
+            f"http://127.0.0.1:{node.ingress_port}/",
+            headers={"host": f"{job}.localhost"},
+            timeout=0.5,
+        )
+    except httpx.TimeoutException:
+        return True
+    except httpx.TransportError:
+        return False  # HAProxy not listening yet
+    return response.status_code != 404
+
+
 def timed_get(
     client: httpx.Client, path: str, params: dict[str, str] | None = None
 ) -> tuple[float, httpx.Response]:
@@ -306,11 +326,7 @@ def run(scenario: Scenario, directory: Path) -> Figures:
         )
         figures.ready_dns = time.perf_counter() - started
 
-        def routed() -> bool:
-            http = node.request("GET", "/v1/ingress").json()["http"]
-            return len(http) == scenario.jobs
-
-        wait_until(routed, timeout=300, what="every job's ingress route")
+        wait_until(lambda: routed(node, last), timeout=300, what="HAProxy routing the last job")
         figures.ready_ingress = time.perf_counter() - started
         time.sleep(SETTLE_SECONDS)
         assert node.process is not None
@@ -331,7 +347,7 @@ def rows(scenario: Scenario, figures: Figures) -> list[tuple[str, float, str]]:
         ("ready: API answers (s)", figures.ready_api, "{:.1f}"),
         ("ready: every instance mirrored (s)", figures.ready_mirrors, "{:.1f}"),
         ("ready: DNS serves the last job (s)", figures.ready_dns, "{:.1f}"),
-        ("ready: every ingress route (s)", figures.ready_ingress, "{:.1f}"),
+        ("ready: HAProxy routes the last job (s)", figures.ready_ingress, "{:.1f}"),
         ("RSS, empty cluster (MiB)", figures.empty_rss / mib, "{:.0f}"),
         ("RSS, settled (MiB)", figures.rss / mib, "{:.0f}"),
         ("bytes per instance", (figures.rss - figures.empty_rss) / scenario.instances, "{:.0f}"),
