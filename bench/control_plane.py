@@ -374,12 +374,12 @@ def report(results: list[tuple[Scenario, Figures]]) -> None:
     """Each scenario's figures side by side, with the ratio of the second to the first."""
     names = [f"{s.nodes}n/{s.jobs}j/{s.instances}i" for s, _ in results]
     ratio = len(results) == 2
-    print(f"{'':<38}" + "".join(f"{name:>20}" for name in names) + (" ratio" if ratio else ""))
+    print(f"{'':<38}" + "".join(f"{name:>22}" for name in names) + (" ratio" if ratio else ""))
     columns = [rows(scenario, figures) for scenario, figures in results]
     for line in zip(*columns, strict=True):
         label, _, fmt = line[0]
         values = [value for _, value, _ in line]
-        text = f"{label:<38}" + "".join(f"{fmt.format(v):>20}" for v in values)
+        text = f"{label:<38}" + "".join(f"{fmt.format(v):>22}" for v in values)
         if ratio and values[0]:
             text += f" {values[1] / values[0]:.1f}x"
         print(text)
