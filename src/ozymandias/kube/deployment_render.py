@@ -17,9 +17,9 @@ ProgressDeadlineExceeded, which kubectl reports as an error.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -54,8 +54,13 @@ _UID_NAMESPACE = uuid.UUID("6f7a7d4e-2f55-4c1b-9d67-0c1b5f0e1a19")
 
 def timestamp(seconds_since_epoch: float) -> str:
     """RFC 3339 in UTC to the second, as Kubernetes writes metav1.Time."""
-    moment = datetime.fromtimestamp(seconds_since_epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second(int(seconds_since_epoch // 1))
+
+
+@lru_cache(maxsize=4096)
+def _second(second: int) -> str:
+    # A list of many pods repeats the same few seconds: each is formatted once.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def object_uid(kind: str, name: str, created: float) -> str:
