@@ -74,11 +74,14 @@ def deployment_from_job(
     instances: Sequence[InstanceStatus],
     *,
     resource_version: int,
-    created: float,
+    created: float | None = None,
 ) -> dict[str, Any]:
     """The Deployment of job `record`; `deployment` is its newest deployment record,
-    `instances` the statuses of its instances, `created` when the job was first made."""
+    `instances` the statuses of its instances, `created` when the job was first made
+    (default: as its record says; its uid and age follow it, so it must not change with
+    each version, as `submitted_at` does)."""
     spec = record.spec
+    created = record.created_since(record.submitted_at) if created is None else created
     metadata: dict[str, Any] = {
         "name": spec.name,
         "namespace": NAMESPACE,

@@ -194,3 +194,14 @@ def test_the_uid_is_stable_for_a_jobs_life() -> None:
     assert show(rollout(DeploymentStatus.RUNNING), [])["metadata"]["uid"] == first
     again = deployment_from_job(RECORD, None, [], resource_version=7, created=901.0)
     assert again["metadata"]["uid"] != first
+
+
+def test_by_default_a_deployment_is_as_old_as_its_job_not_its_version() -> None:
+    record = RECORD.model_copy(update={"created_at": 100.0, "version": 5})
+    shown = deployment_from_job(record, None, [], resource_version=7)
+    assert shown["metadata"]["creationTimestamp"] == "1970-01-01T00:01:40Z"
+    newer = record.model_copy(update={"submitted_at": 5_000.0, "version": 6})
+    assert (
+        deployment_from_job(newer, None, [], resource_version=8)["metadata"]["uid"]
+        == (shown["metadata"]["uid"])
+    )
