@@ -370,6 +370,12 @@ def test_unmapped_fields_are_refused_by_path(
     assert field in str(raised.value)
 
 
+def test_a_refusal_names_ozys_way_where_there_is_one() -> None:
+    with pytest.raises(Unsupported) as raised:
+        job_spec_from_deployment(with_pod({"imagePullSecrets": [{"name": "regcred"}]}))
+    assert "ozy registry login" in raised.value.causes[0]["message"]
+
+
 def test_every_unmapped_field_is_listed_at_once() -> None:
     deployment = with_pod({"hostNetwork": True, "hostPID": True})
     deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {
