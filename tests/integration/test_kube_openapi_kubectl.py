@@ -14,53 +14,13 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from tests.support import kube_openapi_stub
 from tests.support.kube_openapi_stub import Stub
-
-NGINX: dict[str, Any] = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "nginx-deployment", "labels": {"app": "nginx"}},
-    "spec": {
-        "replicas": 3,
-        "selector": {"matchLabels": {"app": "nginx"}},
-        "strategy": {"type": "RollingUpdate",
-                     "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}},
-        "template": {
-            "metadata": {"labels": {"app": "nginx"}},
-            "spec": {
-                "nodeSelector": {"disk": "ssd"},
-                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [{"matchExpressions": [
-                        {"key": "zone", "operator": "In", "values": ["a", "b"]}]}],
-                }}},
-                "volumes": [{"name": "cache", "emptyDir": {"sizeLimit": "64Mi"}}],
-                "containers": [
-                    {
-                        "name": "nginx",
-                        "image": "nginx:1.14.2",
-                        "args": ["-g", "daemon off;"],
-                        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                        "ports": [{"containerPort": 80, "name": "http"}],
-                        "resources": {"limits": {"memory": "128Mi", "cpu": "500m"}},
-                        "volumeMounts": [{"name": "cache", "mountPath": "/cache"}],
-                        "livenessProbe": {"httpGet": {"path": "/", "port": 80},
-                                          "periodSeconds": 5, "failureThreshold": 3},
-                        "readinessProbe": {"tcpSocket": {"port": "http"},
-                                           "initialDelaySeconds": 1},
-                    },
-                    {"name": "sidecar", "image": "busybox",
-                     "livenessProbe": {"exec": {"command": ["true"]}}},
-                ],
-            },
-        },
-    },
-}
+from tests.support.nginx_deployment import NGINX
 
 
 def kubectl_path() -> str:
@@ -84,7 +44,7 @@ def kubectl(stub: Stub, tmp_path: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
-def write(tmp_path: Path, obj: dict[str, Any], name: str = "deploy.yaml") -> str:
+def write(tmp_path: Path, obj: dict[str, object], name: str = "deploy.yaml") -> str:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(obj))
     return str(path)
