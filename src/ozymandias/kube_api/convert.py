@@ -72,9 +72,7 @@ def deployment(
     revision: int,
 ) -> dict[str, Any]:
     """The Deployment of job `record`, its status following `rollout`."""
-    return deployment_from_job(
-        record, rollout, statuses, resource_version=revision, created=record.submitted_at
-    )
+    return deployment_from_job(record, rollout, statuses, resource_version=revision)
 
 
 def event(record: Event, revision: int) -> dict[str, Any]:
