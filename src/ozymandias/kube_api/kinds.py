@@ -1,0 +1,104 @@
+"""The kinds the Kubernetes API serves, each built from the mirrors by kube/'s converters.
+
+Every kind follows one of the node's watch hubs (watch/feeds.py): pods the
+instances', deployments the jobs', nodes and events their own. A hub's
+change names the object that changed; `build` makes its Kubernetes object
+from the mirrors as they are. A list is the hub's snapshot, built the same
+way, so a list and the watch after it agree on names and revisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ozymandias.api import views
+from ozymandias.api.instance_proxy import locate_instance
+from ozymandias.api.problems import Problem
+from ozymandias.api.services import ApiServices
+from ozymandias.cluster.records import Event
+from ozymandias.kube_api import convert
+from ozymandias.kube_api.watch import snapshot
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.watch.changes import Change, ChangeType
+from ozymandias.watch.feeds import EVENT, INSTANCE, JOB, NODE
+
+Build = Callable[[ClusterMirrors, Change], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Served:
+    kind: str
+    api_version: str
+    hub: str
+    build: Build
+    one: Callable[[ApiServices, str], Awaitable[dict[str, Any] | None]]
+
+
+def _pod(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    record = mirrors.job(change.object["job"])
+    return convert.pod(mirrors, change.object, record) if record is not None else None
+
+
+async def _one_pod(services: ApiServices, name: str) -> dict[str, Any] | None:
+    mirrors = services.mirrors
+    try:
+        place = locate_instance(name, mirrors)
+    except Problem:
+        return None
+    view = next((v for v in views.instances_of(place.job, mirrors) if v["name"] == name), None)
+    return _pod(mirrors, Change(ChangeType.ADDED, name, view)) if view is not None else None
+
+
+def _node(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    record = mirrors.node(change.name)
+    return convert.node(mirrors, record) if record is not None else None
+
+
+async def _one_node(services: ApiServices, name: str) -> dict[str, Any] | None:
+    return _node(services.mirrors, Change(ChangeType.ADDED, name, {}))
+
+
+def deployment_of(mirrors: ClusterMirrors, name: str) -> dict[str, Any] | None:
+    """The Deployment of job `name` (None: no such job, or a system job, which is not one)."""
+    record = mirrors.job(name)
+    if record is None or record.spec.is_system:
+        return None
+    statuses = [
+        status
+        for view in views.instances_of(name, mirrors)
+        if (status := mirrors.instance_status(view["job"], view["index"])) is not None
+        and status.node == view["node"]
+    ]
+    return convert.deployment(
+        record, mirrors.deployment(name), statuses, mirrors.job_revision(name)
+    )
+
+
+def _deployment(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    return deployment_of(mirrors, change.name)
+
+
+async def _one_deployment(services: ApiServices, name: str) -> dict[str, Any] | None:
+    return deployment_of(services.mirrors, name)
+
+
+def _event(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    return convert.event(Event.model_validate(change.object), mirrors.revision())
+
+
+async def _one_event(services: ApiServices, name: str) -> dict[str, Any] | None:
+    # Events are not in the node's mirrors: their hub holds them (started by this).
+    _, changes = await snapshot(services, EVENT)
+    for change in changes:
+        found = _event(services.mirrors, change)
+        if found is not None and found["metadata"]["name"] == name:
+            return found
+    return None
+
+
+PODS = Served("Pod", "v1", INSTANCE, _pod, _one_pod)
+NODES = Served("Node", "v1", NODE, _node, _one_node)
+DEPLOYMENTS = Served("Deployment", "apps/v1", JOB, _deployment, _one_deployment)
+EVENTS = Served("Event", "v1", EVENT, _event, _one_event)
