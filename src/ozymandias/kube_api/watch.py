@@ -127,7 +127,7 @@ def event_line(kind: str, obj: dict[str, Any]) -> bytes:
     return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
-class _Sender:
+class EventLines:
     """Turns a hub's changes into event lines, remembering what each name last was."""
 
     def __init__(self, build: Build, wanted: WatchRequest) -> None:
@@ -179,7 +179,7 @@ async def _events(
     hub: Hub, since: int | None, build: Build, wanted: WatchRequest, abort: Callable[[], None]
 ) -> AsyncIterator[bytes]:
     subscription, start = await hub.subscribe(since, abort)
-    sender = _Sender(build, wanted)
+    sender = EventLines(build, wanted)
     try:
         if start.relist:
             message = f"too old resource version: {since} ({start.revision})"
@@ -199,7 +199,7 @@ async def _events(
 
 
 async def _followed(
-    subscription: Subscription, sender: _Sender, seen: int, seconds: float
+    subscription: Subscription, sender: EventLines, seen: int, seconds: float
 ) -> AsyncIterator[bytes]:
     """The subscription's batches as event lines, until it ends, is dropped, or `seconds`
     (the request's timeoutSeconds) pass: then the watch ends cleanly, as the apiserver's."""
