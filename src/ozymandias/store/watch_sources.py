@@ -65,6 +65,11 @@ def changed_groups(sources: Sequence[Followed], revisions: Sequence[int]) -> set
     return changed
 
 
+def rollout_sources(mirrors: ClusterMirrors) -> list[Followed]:
+    """A job shown with its rollout (a Kubernetes Deployment) changes with its deployment too."""
+    return [*job_sources(mirrors), Followed(mirrors.deployments, _after(keys.DEPLOYMENTS))]
+
+
 def node_sources(mirrors: ClusterMirrors) -> list[Followed]:
     """A node's view changes with its record, its allocation, a cordon and a drain."""
     return [
