@@ -152,4 +152,5 @@ class Reader:
         """Refuse every key nothing took: it has no mapping here."""
         for key, value in self._data.items():
             if key not in self._taken:
-                self.causes.append(cause("FieldValueNotSupported", self.at(key), value, NOT_MAPPED))
+                detail = NOT_MAPPED + (f": {HINTS[key]}" if key in HINTS else "")
+                self.causes.append(cause("FieldValueNotSupported", self.at(key), value, detail))
