@@ -1,0 +1,1 @@
+"""The Kubernetes API's objects and semantics, as pure functions over JSON dicts."""
