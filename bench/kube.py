@@ -31,13 +31,14 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ozymandias.kube.deployment_spec import job_spec_from_deployment  # noqa: E402
 from tests.support.auth import bearer, token_in_environment  # noqa: E402
 from tests.support.etcd import EtcdServer  # noqa: E402
 from tests.support.kubectl import kubectl_binary  # noqa: E402
 from tests.support.machine import CLUSTER_CIDR, blackholed  # noqa: E402
 from tests.support.nodes import NodeProcess, remove_everything_of_node  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
+
+from ozymandias.kube.deployment_spec import job_spec_from_deployment  # noqa: E402
 
 WEB = "localhost/ozy-example-web:latest"
 

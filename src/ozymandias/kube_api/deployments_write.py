@@ -34,6 +34,7 @@ from ozymandias.kube.status import (
     invalid,
     unsupported,
 )
+from ozymandias.kube_api.context import check_namespace
 from ozymandias.kube_api.deployment_store import (
     KIND,
     read_deployment,
@@ -41,7 +42,7 @@ from ozymandias.kube_api.deployment_store import (
 )
 from ozymandias.kube_api.job_calls import MODIFIED, job_call
 from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object
-from ozymandias.kube_api.write_params import DryRun, FieldManager, check_dry_run, check_namespace
+from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, Namespace, check_dry_run
 
 router = APIRouter(tags=["kubernetes"])
 
@@ -68,7 +69,7 @@ _PATCH_BODY: dict[str, Any] = {
 
 @router.post(COLLECTION, openapi_extra=_OBJECT_BODY, dependencies=[requires(Role.DEPLOY)])
 async def create_deployment(
-    namespace: str,
+    namespace: Namespace,
     request: Request,
     services: Services,
     dry_run: DryRun = None,
@@ -94,8 +95,8 @@ async def create_deployment(
 
 @router.put(ITEM, openapi_extra=_OBJECT_BODY, dependencies=[requires(Role.DEPLOY)])
 async def replace_deployment(
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     request: Request,
     services: Services,
     dry_run: DryRun = None,
@@ -117,8 +118,8 @@ async def replace_deployment(
 
 @router.patch(ITEM, openapi_extra=_PATCH_BODY, dependencies=[requires(Role.DEPLOY)])
 async def patch_deployment(
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     request: Request,
     services: Services,
     dry_run: DryRun = None,
@@ -149,8 +150,8 @@ async def patch_deployment(
 
 @router.delete(ITEM, dependencies=[requires(Role.DEPLOY)])
 async def delete_deployment(
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     services: Services,
     dry_run: DryRun = None,
     propagation_policy: Annotated[

@@ -21,7 +21,7 @@ from ozymandias.kube.object_diff import changed_paths, value_at
 from ozymandias.kube.status import KubeError, bad_request, cause, invalid, not_found, status
 from ozymandias.kube_api.kinds import NODES
 from ozymandias.kube_api.request_body import PATCH_TYPES, patched
-from ozymandias.kube_api.write_params import DryRun, FieldManager, check_dry_run
+from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, check_dry_run
 
 router = APIRouter(tags=["kubernetes"])
 
@@ -41,7 +41,7 @@ _PATCH_BODY: dict[str, Any] = {
     "/api/v1/nodes/{name}", openapi_extra=_PATCH_BODY, dependencies=[requires(Role.ADMIN)]
 )
 async def patch_node(
-    name: str,
+    name: Name,
     request: Request,
     services: Services,
     dry_run: DryRun = None,

@@ -27,8 +27,9 @@ from ozymandias.api.instance_proxy import caller_credential, forward_to_owner, l
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.kube.status import KubeError, conflict, not_found, status
+from ozymandias.kube_api.context import check_namespace
 from ozymandias.kube_api.kinds import PODS
-from ozymandias.kube_api.write_params import DryRun, check_dry_run, check_namespace
+from ozymandias.kube_api.write_params import DryRun, Name, Namespace, check_dry_run
 
 router = APIRouter(tags=["kubernetes"])
 
@@ -38,8 +39,8 @@ _NEW_POD_SECONDS = 30.0
 
 @router.delete("/api/v1/namespaces/{namespace}/pods/{name}", dependencies=[requires(Role.DEPLOY)])
 async def delete_pod(
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     request: Request,
     services: Services,
     dry_run: DryRun = None,

@@ -18,11 +18,12 @@ from ozymandias.api.services import ApiServices, Services
 from ozymandias.kube.object_diff import changed_paths
 from ozymandias.kube.scales import scale_of, wanted_replicas
 from ozymandias.kube.status import cause, conflict, invalid
+from ozymandias.kube_api.context import check_namespace
 from ozymandias.kube_api.deployment_store import KIND, read_deployment
 from ozymandias.kube_api.deployments_write import ITEM
 from ozymandias.kube_api.job_calls import MODIFIED, job_call
 from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object
-from ozymandias.kube_api.write_params import DryRun, FieldManager, check_dry_run, check_namespace
+from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, Namespace, check_dry_run
 from ozymandias.spec.loader import check_instances
 
 router = APIRouter(tags=["kubernetes"])
@@ -40,15 +41,15 @@ _SCALE_BODY: dict[str, Any] = {
 
 
 @router.get(SCALE, dependencies=[requires(Role.READ)])
-async def get_scale(namespace: str, name: str, services: Services) -> dict[str, Any]:
+async def get_scale(namespace: Namespace, name: Name, services: Services) -> dict[str, Any]:
     check_namespace(namespace)
     return scale_of(await read_deployment(services, name))
 
 
 @router.put(SCALE, openapi_extra=_SCALE_BODY, dependencies=[requires(Role.DEPLOY)])
 async def replace_scale(
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     request: Request,
     services: Services,
     dry_run: DryRun = None,
@@ -67,8 +68,8 @@ async def replace_scale(
 
 @router.patch(SCALE, openapi_extra=_SCALE_BODY, dependencies=[requires(Role.DEPLOY)])
 async def patch_scale(
-    namespace: str,
-    name: str,
+    namespace: Namespace,
+    name: Name,
     request: Request,
     services: Services,
     dry_run: DryRun = None,
@@ -86,7 +87,7 @@ async def patch_scale(
 
 
 @router.get(STATUS, dependencies=[requires(Role.READ)])
-async def get_status(namespace: str, name: str, services: Services) -> dict[str, Any]:
+async def get_status(namespace: Namespace, name: Name, services: Services) -> dict[str, Any]:
     """The Deployment with its status, as `kubectl rollout status` may read it."""
     check_namespace(namespace)
     return await read_deployment(services, name)

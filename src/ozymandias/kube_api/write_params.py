@@ -1,15 +1,16 @@
-"""The query parameters every write takes, as kubectl sends them."""
+"""The path and query parameters the writes take, as kubectl sends them, bounded."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 
-from ozymandias.kube.status import KubeError, bad_request, status
+from ozymandias.kube.status import bad_request
 
-NAMESPACE = "default"
-
+# A name is a DNS subdomain at most; a namespace a DNS label (and only `default` exists).
+Name = Annotated[str, Path(max_length=253)]
+Namespace = Annotated[str, Path(max_length=63)]
 # `dryRun=All` (the only value the apiserver knows): validate and plan, write nothing.
 DryRun = Annotated[str | None, Query(alias="dryRun", max_length=8)]
 # kubectl names itself (`kubectl-client-side-apply`, `kubectl-edit`): read and not kept, as
@@ -24,11 +25,3 @@ def check_dry_run(value: str | None) -> bool:
     if value != "All":
         raise bad_request(f'unsupported dryRun value "{value}": only "All" is supported')
     return True
-
-
-def check_namespace(namespace: str) -> None:
-    """Only `default` exists: any other is a 404, as a namespace nobody made."""
-    if namespace != NAMESPACE:
-        message = f'namespaces "{namespace}" not found'
-        details = {"name": namespace, "kind": "namespaces"}
-        raise KubeError(status(404, "NotFound", message, details))
