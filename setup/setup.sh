@@ -38,6 +38,9 @@ PACKAGES=(
     docker-registry apache2-utils                        # registry tests: the registry, htpasswd -B
     python3 python3-venv make curl ca-certificates procps
 )
+# kubectl, for the Kubernetes API's tests (tests/support/kubectl.py): Debian's, unless
+# one is on PATH already (a newer one, e.g. the Google Cloud SDK's, is kept).
+command -v kubectl >/dev/null 2>&1 || PACKAGES+=(kubernetes-client)
 
 # Prints the packages from PACKAGES that are not fully installed.
 missing_packages() {

@@ -39,6 +39,8 @@ from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
 from ozymandias.jobs.service import JobService
 from ozymandias.jobs.system_jobs import SystemJobs
+from ozymandias.kube_api.app import create_kube_app
+from ozymandias.kube_api.server import kube_listen, kube_server, loopback_note
 from ozymandias.load_report import LoadReporter, read_load
 from ozymandias.metrics.families import registered
 from ozymandias.metrics.node import FENCINGS
@@ -117,6 +119,7 @@ class _Term:
     load: LoadReporter
     server: ApiServer
     watches: Watches
+    kube_server: ApiServer | None  # the Kubernetes API (--kube-port; None: 0)
 
 
 @dataclass
@@ -127,6 +130,7 @@ class _Tasks:
     # replacer, system jobs, deployer, upkeep, peer routes, ingress, load report, DNS
     services: list[asyncio.Task[Any]]
     server: asyncio.Task[Any]
+    kube_server: asyncio.Task[Any] | None
     last: list[asyncio.Task[Any]]  # the lease keeper, then the mirrors
 
 
@@ -363,6 +367,16 @@ class NodeDaemon:
         server = api_server(
             app, config.api_host, config.api_port, config.api_limits, config.api_tls
         )
+        kube = kube_listen(config.api_host, config.kube_port, config.api_tls)
+        kube_api = (
+            kube_server(
+                create_kube_app(app.state.services, guard, config.api_limits),
+                kube,
+                config.api_limits,
+            )
+            if kube is not None
+            else None
+        )
         mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
         load = LoadReporter(
             self.store, node.name, lease_id, config.loadavg_file, _CORES, reported=node.load
@@ -381,6 +395,7 @@ class NodeDaemon:
             load,
             server,
             watches,
+            kube_api,
         )
 
     async def _start(self, term: _Term, group: asyncio.TaskGroup) -> _Tasks:
@@ -407,6 +422,9 @@ class NodeDaemon:
             ),
         ]
         server_task = group.create_task(term.server.serve())
+        kube_task = (
+            group.create_task(term.kube_server.serve()) if term.kube_server is not None else None
+        )
         return _Tasks(
             agent=agent_task,
             services=[
@@ -421,6 +439,7 @@ class NodeDaemon:
                 *dns_tasks,
             ],
             server=server_task,
+            kube_server=kube_task,
             last=[keeper_task, *mirror_tasks],
         )
 
@@ -431,6 +450,7 @@ class NodeDaemon:
             if tasks.server.done():
                 raise SystemExit(f"the API could not listen on {node.api_url}")
             await asyncio.sleep(0.05)
+        await self._announce_kube(term, tasks)
         await self.store.record_event(
             Event(
                 time=time.time(),
@@ -442,6 +462,24 @@ class NodeDaemon:
         log.info("node %s is up: API on %s, etcd %s", node.name, node.api_url, self.config.etcd)
         if ready is not None:
             ready.set()
+
+    async def _announce_kube(self, term: _Term, tasks: _Tasks) -> None:
+        """Wait for the Kubernetes API to listen (exit if it cannot), and say where it does."""
+        config = self.config
+        kube = kube_listen(config.api_host, config.kube_port, config.api_tls)
+        if term.kube_server is None or tasks.kube_server is None or kube is None:
+            return
+        while not term.kube_server.started:
+            if tasks.kube_server.done():
+                raise SystemExit(
+                    f"the Kubernetes API could not listen on {kube.url} "
+                    "(--kube-port N picks another port, --kube-port 0 serves none)"
+                )
+            await asyncio.sleep(0.05)
+        note = loopback_note(config.api_host, kube)
+        if note is not None:
+            log.warning("%s", note)
+        log.info("Kubernetes API on %s (`ozy kubeconfig` writes kubectl's config)", kube.url)
 
     async def _until_stopped_or_lost(self, tasks: _Tasks) -> bool:
         """Wait until told to stop, the lease is lost or the agent ends; True if it is lost."""
@@ -469,6 +507,9 @@ class NodeDaemon:
             await term.agent.stop_all_pods(keep_local_volumes=self.config.keep_local_volumes)
         # Open watch streams would hold the server's shutdown for as long as their clients read.
         await term.watches.close()
+        if term.kube_server is not None and tasks.kube_server is not None:
+            term.kube_server.should_exit = True
+            await tasks.kube_server
         term.server.should_exit = True
         await tasks.server
         for task in tasks.last:

@@ -64,6 +64,7 @@ class NodeConfig:
     address: str | None = None  # None: the address this host uses to reach etcd
     api_host: str = "127.0.0.1"
     api_port: int = DEFAULT_API_PORT
+    kube_port: int = 6443  # the Kubernetes API (kube_api/); 0: not served
     data_dir: Path | None = None  # None: <data root>/nodes/<name>
     lease_ttl: int = DEFAULT_LEASE_TTL
     # Seconds without a lease refresh before the node stops its pods (fences);
@@ -150,13 +151,14 @@ class NodeConfig:
 
     @property
     def control_ports(self) -> list[int]:
-        """The TCP ports pods must never reach on any host: the API's and etcd's.
+        """The TCP ports pods must never reach on any host: the APIs' and etcd's.
 
         etcd's are its client ports, and its peer ports: the next port up (as
         `ozy up` lays them out) and etcd's default, 2380.
         """
         clients = {port for _, port in parse_endpoints(self.etcd)}
-        return sorted({self.api_port, 2380, *clients, *(port + 1 for port in clients)})
+        apis = {self.api_port, self.kube_port} - {0}
+        return sorted({*apis, 2380, *clients, *(port + 1 for port in clients)})
 
 
 def is_loopback(host: str) -> bool:

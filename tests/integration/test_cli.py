@@ -36,7 +36,7 @@ class Ozy:
         port = self.api.rsplit(":", 1)[1]
         return [
             "up", "--detach", "--data-dir", str(self.data_dir), "--api-port", port,
-            "--etcd-port", str(self.etcd_port), "--name", NODE,
+            "--etcd-port", str(self.etcd_port), "--name", NODE, "--kube-port", str(free_port()),
         ]  # fmt: skip
 
     @property

@@ -160,6 +160,7 @@ def test_ozy_up_passes_the_log_format_to_its_detached_daemon(
         ozy(
             "up", "--detach", "--data-dir", str(data_dir), "--api-port", api.rsplit(":", 1)[1],
             "--etcd-port", str(free_port_pair()), "--name", name, "--log-format", "json",
+            "--kube-port", str(free_port()),
         )  # fmt: skip
     finally:
         ozy("down", "--data-dir", str(data_dir), check=False)

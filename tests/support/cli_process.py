@@ -1,4 +1,5 @@
-"""An `ozy` command that runs on (a watch, a follow), read line by line while it runs."""
+"""A command that runs on (a watch, a follow: `ozy`'s, kubectl's), read line by line while it
+runs."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ import time
 from collections.abc import Callable
 
 
-class RunningOzy:
-    """`ozy ARGUMENTS` against `api`, its stdout and stderr collected as lines on threads."""
+class RunningCommand:
+    """`command`, its stdout and stderr collected as lines on threads."""
 
-    def __init__(self, api: str, *arguments: str) -> None:
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ozymandias.cli.main", *arguments],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "OZY_API": api, "COLUMNS": "200"},
+            env=env,
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
@@ -46,7 +47,8 @@ class RunningOzy:
                 break
             time.sleep(0.05)
         raise AssertionError(
-            f"no {what} from ozy (exit {self.process.poll()}): {self.stdout[-10:]} {self.stderr}"
+            f"no {what} from {self.process.args!r} (exit {self.process.poll()}): "
+            f"{self.stdout[-10:]} {self.stderr}"
         )
 
     def interrupt(self, timeout: float = 10) -> int:
@@ -58,6 +60,16 @@ class RunningOzy:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+class RunningOzy(RunningCommand):
+    """`ozy ARGUMENTS` against `api`."""
+
+    def __init__(self, api: str, *arguments: str) -> None:
+        super().__init__(
+            [sys.executable, "-m", "ozymandias.cli.main", *arguments],
+            {**os.environ, "OZY_API": api, "COLUMNS": "200"},
+        )
 
 
 def _collect(stream: object, lines: list[str]) -> None:

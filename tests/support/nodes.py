@@ -54,6 +54,7 @@ class NodeProcess:
     api_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
     ingress_port: int = field(default_factory=free_port)
+    kube_port: int = field(default_factory=free_port)  # the Kubernetes API's
     # Set when the node serves HTTPS (its --tls-* flags go in `extra_args`): what the
     # harness's own calls verify the node with and show it (see tests/support/tls.py).
     https: ssl.SSLContext | None = None
@@ -108,6 +109,8 @@ class NodeProcess:
                 str(self.dns_port),
                 "--ingress-port",
                 str(self.ingress_port),
+                "--kube-port",
+                str(self.kube_port),
                 *load,
                 *self.extra_args,
             ],

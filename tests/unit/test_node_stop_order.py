@@ -1,4 +1,4 @@
-"""How a node's term stops (node.py): pods first, then the API, lease keeper and mirrors last."""
+"""How a node's term stops (node.py): pods first, then the APIs, lease keeper and mirrors last."""
 
 from __future__ import annotations
 
@@ -78,21 +78,22 @@ def daemon(tmp_path: Path, done: list[str]) -> NodeDaemon:
 
 async def stop(daemon: NodeDaemon, done: list[str], lost: bool) -> str | None:
     own = Node(name="n1", address="10.0.0.1", api_url="", capacity=Resources(), started_at=0)
-    server = FakeServer()
+    server, kube_server = FakeServer(), FakeServer()
 
-    async def serve() -> None:
+    async def serve(server: FakeServer, name: str) -> None:
         while not server.should_exit:  # noqa: ASYNC110 (uvicorn polls it the same way)
             await asyncio.sleep(0)
-        done.append("API stopped")
+        done.append(f"{name} stopped")
 
     term = _Term(own, [], cast(Any, None), cast(Any, None), cast(Any, FakeAgent(done)),
                  cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None),
                  cast(Any, None), cast(Any, None), cast(Any, server),
-                 cast(Any, FakeWatches(done)))  # fmt: skip
+                 cast(Any, FakeWatches(done)), cast(Any, kube_server))  # fmt: skip
     tasks = _Tasks(
         agent=asyncio.create_task(forever("agent", done)),
         services=[asyncio.create_task(forever("replacer", done))],
-        server=asyncio.create_task(serve()),
+        server=asyncio.create_task(serve(server, "API")),
+        kube_server=asyncio.create_task(serve(kube_server, "Kubernetes API")),
         last=[asyncio.create_task(forever("keeper", done))],
     )
     await asyncio.sleep(0)
@@ -109,6 +110,8 @@ async def test_a_stopped_node_stops_its_pods_then_the_api(tmp_path: Path) -> Non
     assert done.index("stop pods") < done.index("API stopped")
     # Open watch streams end first, or the API's shutdown would wait on their clients.
     assert done.index("watches closed") < done.index("API stopped")
+    # Started after the API, stopped before it.
+    assert done.index("Kubernetes API stopped") < done.index("API stopped")
     assert "cancelled replacer" in done
     assert done[-1] == "cancelled keeper"  # the lease is kept until the API has stopped
 

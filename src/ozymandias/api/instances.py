@@ -89,10 +89,10 @@ async def instance_logs(
     # counts back from when the request came, as near on either node.
     query = dict(request.query_params)
     if not follow:
-        return await _logs(services, *where, wanted, query)
+        return await log_response(services, *where, wanted, query)
     services.follows.begin()
     try:
-        response = await _logs(services, *where, wanted, query)
+        response = await log_response(services, *where, wanted, query)
     except BaseException:
         services.follows.end()
         raise
@@ -122,7 +122,7 @@ def _log_request(
     )
 
 
-async def _logs(
+async def log_response(
     services: ApiServices,
     job_name: str,
     index: int,

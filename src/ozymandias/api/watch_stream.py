@@ -69,6 +69,13 @@ class WatchStreams:
         self._most = limits.max_watches
         self._open = 0
 
+    def reserve(self) -> Callable[[], None]:
+        """Count one more stream (another API's: the Kubernetes API's watches share the bound);
+        returns what gives its place back. 429 past the limit."""
+        self._check()
+        self._open += 1
+        return self._closed
+
     def open(
         self,
         request: Request,
@@ -78,6 +85,17 @@ class WatchStreams:
         initial_limit: int | None = None,
     ) -> StreamingResponse:
         """The stream of `kind`'s changes that `wanted` keeps; 429 past the limit."""
+        self._check()
+        try:
+            hub = self.watches.hub(kind)
+        except WatchesClosed as error:
+            raise Problem(503, "node-stopping", "Node stopping", str(error)) from None
+        since = int(last_event_id) if last_event_id is not None else None
+        abort = request.scope.get("extensions", {}).get(ABORT_EXTENSION, _nothing)
+        self._open += 1
+        return _CountedStream(_stream(hub, kind, since, wanted, initial_limit, abort), self._closed)
+
+    def _check(self) -> None:
         if self._open >= self._most:
             raise Problem(
                 429,
@@ -87,14 +105,6 @@ class WatchStreams:
                 "(ozy node run --api-max-watches); retry once one ends",
                 limit="api-max-watches",
             )
-        try:
-            hub = self.watches.hub(kind)
-        except WatchesClosed as error:
-            raise Problem(503, "node-stopping", "Node stopping", str(error)) from None
-        since = int(last_event_id) if last_event_id is not None else None
-        abort = request.scope.get("extensions", {}).get(ABORT_EXTENSION, _nothing)
-        self._open += 1
-        return _CountedStream(_stream(hub, kind, since, wanted, initial_limit, abort), self._closed)
 
     @property
     def open_streams(self) -> int:

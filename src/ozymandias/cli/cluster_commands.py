@@ -48,6 +48,12 @@ def up(
         ),
     ] = None,
     api_port: Annotated[int, typer.Option(help="Port of the node's HTTP API on 127.0.0.1.")] = 7070,
+    kube_port: Annotated[
+        int,
+        typer.Option(
+            min=0, max=65535, help="Port of the Kubernetes API on 127.0.0.1 (kubectl); 0: none."
+        ),
+    ] = 6443,
     etcd_port: Annotated[
         int, typer.Option(help="Client port of the embedded etcd (its peer port is the next one).")
     ] = 2379,
@@ -75,6 +81,7 @@ def up(
     config = LocalClusterConfig(
         etcd=etcd,
         api_port=api_port,
+        kube_port=kube_port,
         etcd_port=etcd_port,
         ingress_port=ingress_port,
         pod_subnet=pod_subnet,

@@ -22,6 +22,7 @@ from ozymandias.cli import (
     get_commands,
     history_commands,
     job_commands,
+    kubeconfig_command,
     logs_command,
     node_commands,
     plan_command,
@@ -66,6 +67,7 @@ app.command("exec")(exec_command.exec_command)
 app.command()(rebalance_command.rebalance)
 app.command()(cluster_commands.demo)
 app.command()(version_command.version)
+app.command("kubeconfig")(kubeconfig_command.kubeconfig_command)
 app.command()(completion_command.completion)
 
 get_app.command("jobs")(get_commands.get_jobs)

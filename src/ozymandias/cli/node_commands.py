@@ -121,6 +121,15 @@ def run(
     ] = None,
     api_host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
     api_port: Annotated[int, typer.Option(help="Port the API listens on.")] = 7070,
+    kube_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port of the Kubernetes API (kubectl; see `ozy kubeconfig`): on --api-host "
+            "over HTTPS with --tls-cert, else plain HTTP on 127.0.0.1 only; 0: none.",
+        ),
+    ] = 6443,
     data_dir: Annotated[
         Path | None,
         typer.Option(help="Node state (lease id); default ~/.local/share/ozymandias/nodes/NAME."),
@@ -227,6 +236,7 @@ def run(
             address=address,
             api_host=api_host,
             api_port=api_port,
+            kube_port=kube_port,
             data_dir=data_dir,
             lease_ttl=lease_ttl,
             fence_after=fence_after,

@@ -47,6 +47,7 @@ class LocalClusterConfig:
     etcd: str | None = None  # an existing etcd to use instead of the embedded one
     etcd_port: int = 2379
     api_port: int = 7070
+    kube_port: int = 6443  # the Kubernetes API, on 127.0.0.1; 0: none
     # Not 80: a laptop's port 80 is often taken, and http://<job>.localhost:8080/ reads fine.
     ingress_port: int = 8080
     node_name: str = field(default_factory=lambda: socket.gethostname().split(".")[0].lower())
@@ -118,6 +119,7 @@ async def _run_etcd_and_node(config: LocalClusterConfig) -> None:
                 name=config.node_name,
                 etcd=etcd_url,
                 api_port=config.api_port,
+                kube_port=config.kube_port,
                 data_dir=config.data_root / "nodes" / config.node_name,
                 ingress_port=config.ingress_port,
                 shared_storage=shared_storage,
@@ -202,6 +204,8 @@ def start_detached(
         str(config.data_root),
         "--api-port",
         str(config.api_port),
+        "--kube-port",
+        str(config.kube_port),
         "--etcd-port",
         str(config.etcd_port),
         "--ingress-port",

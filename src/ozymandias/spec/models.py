@@ -28,6 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from ozymandias.labels.annotations import (
+    MAX_ANNOTATION_KEY_LENGTH,
+    MAX_ANNOTATIONS,
+    MAX_ANNOTATIONS_BYTES,
+    annotations_problem,
+)
 from ozymandias.labels.syntax import MAX_JOB_LABELS, labels_problem
 from ozymandias.spec.base import Problem, SpecModel, limits_of, problems_error, shown
 from ozymandias.spec.durations import parse_duration
@@ -555,6 +561,17 @@ class JobSpec(SpecModel):
     type: JobType = Field("service", description="system: one instance on every eligible node")
     # For people and `-l` selectors only: no pod sees them (see `pod_fingerprint`).
     labels: dict[LabelText, LabelText] = Field(default_factory=dict, max_length=MAX_JOB_LABELS)
+    # Notes for tools (kubectl's last-applied configuration), not selectors; no pod sees them.
+    annotations: dict[
+        Annotated[str, Field(max_length=MAX_ANNOTATION_KEY_LENGTH)],
+        Annotated[str, Field(max_length=MAX_ANNOTATIONS_BYTES)],
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_ANNOTATIONS,
+        description="notes for tools, as a Kubernetes object's annotations (kubectl apply keeps"
+        " its last-applied configuration here); keys as label keys, at most 64 entries and"
+        " 256 KiB in all; changing them never restarts a pod",
+    )
     num_instances: int = Field(1, ge=0, alias="numInstances")
     # Who gives way when the cluster is full (scheduling/preemption.py); no pod sees it.
     priority: int = Field(50, ge=0, le=100)
@@ -608,6 +625,14 @@ class JobSpec(SpecModel):
         if problem:
             raise ValueError(problem)
         return labels
+
+    @field_validator("annotations")
+    @classmethod
+    def _check_annotations(cls, annotations: dict[str, str]) -> dict[str, str]:
+        problem = annotations_problem(annotations)
+        if problem:
+            raise ValueError(problem)
+        return annotations
 
     @field_validator("num_instances")
     @classmethod
@@ -830,9 +855,9 @@ class JobSpec(SpecModel):
         `num_instances` is left out: scaling adds or removes pods but leaves
         the existing ones as they are; so are `ingress`, which only the
         nodes' proxies read, `update`, which only says how pods are replaced,
-        `labels`, which only people and selectors read, `priority` and
-        `rebalance`, which only the scheduler reads, and `depends_on`, which
-        only holds back a start.
+        `labels` and `annotations`, which only people, selectors and tools
+        read, `priority` and `rebalance`, which only the scheduler reads, and
+        `depends_on`, which only holds back a start.
         """
         shape = self.model_dump(
             mode="json",
@@ -841,6 +866,7 @@ class JobSpec(SpecModel):
                 "ingress",
                 "update",
                 "labels",
+                "annotations",
                 "priority",
                 "rebalance",
                 "depends_on",

@@ -216,6 +216,10 @@ class ClusterMirrors:
             for key, value in self.allocations.items.items()
         }
 
+    def instance_status(self, job_name: str, index: int) -> InstanceStatus | None:
+        """One instance's status, as its node last reported it (None: not yet, or gone)."""
+        return self.instances.items.get(keys.instance(job_name, index))
+
     def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
         statuses = self.instances.items.values()
         if job_name is None:
