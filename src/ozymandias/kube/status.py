@@ -76,8 +76,16 @@ def go_value(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+        return json.dumps(_cut(value), ensure_ascii=False)
+    return _cut(json.dumps(value, separators=(",", ":"), sort_keys=True, default=str))
+
+
+_SHOWN_LENGTH = 200
+
+
+def _cut(text: str) -> str:
+    # A refused field may hold a whole pod template: the message names it, not repeats it.
+    return text if len(text) <= _SHOWN_LENGTH else f"{text[:_SHOWN_LENGTH]}..."
 
 
 def cause(reason: CauseReason, field: str, value: Any = None, detail: str = "") -> Cause:
