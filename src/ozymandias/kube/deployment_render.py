@@ -40,6 +40,7 @@ from ozymandias.kube.deployment_spec import (
     job_spec_from_deployment,
 )
 from ozymandias.kube.job_extras import EXTRAS_ANNOTATION, extras_of
+from ozymandias.kube.per_spec import per_spec
 from ozymandias.kube.quantities import format_bytes
 from ozymandias.kube.status import KubeError
 from ozymandias.spec.models import JobSpec
@@ -96,7 +97,7 @@ def shown_annotations(spec: JobSpec, version: int) -> dict[str, str]:
     """The job's annotations, its revision, and its extras when the spec shown needs them."""
     annotations = {k: v for k, v in spec.annotations.items() if k != KUBE_SPEC_ANNOTATION}
     annotations[REVISION_ANNOTATION] = str(version)
-    if _kept_spec(spec) is None and (extras := extras_of(spec, _grace(spec))):
+    if _kept_text(spec) is None and (extras := extras_of(spec, _grace(spec))):
         annotations[EXTRAS_ANNOTATION] = json.dumps(extras, separators=(",", ":"), sort_keys=True)
     return annotations
 
@@ -109,8 +110,10 @@ def deployment_spec(spec: JobSpec) -> dict[str, Any]:
     return generic_spec(spec)
 
 
+@per_spec
 def template_labels(spec: JobSpec) -> dict[str, str]:
-    """The labels of the job's pods, which its Deployment's selector selects."""
+    """The labels of the job's pods, which its Deployment's selector selects (shared: not
+    to be changed)."""
     kept = _kept_spec(spec)
     if kept is not None:
         labels = kept.get("template", {}).get("metadata", {}).get("labels", {})
@@ -119,12 +122,18 @@ def template_labels(spec: JobSpec) -> dict[str, str]:
 
 
 def _kept_spec(spec: JobSpec) -> dict[str, Any] | None:
+    """The Deployment spec kubectl sent, if it still describes the job (a fresh copy)."""
+    text = _kept_text(spec)
+    return json.loads(text) if text is not None else None
+
+
+@per_spec
+def _kept_text(spec: JobSpec) -> str | None:
     text = spec.annotations.get(KUBE_SPEC_ANNOTATION)
     if text is None:
         return None
     comparable = _comparable(spec).model_dump_json()
-    kept = _still_describes(text, spec.name, spec.num_instances, comparable)
-    return json.loads(text) if kept else None
+    return text if _still_describes(text, spec.name, spec.num_instances, comparable) else None
 
 
 @lru_cache(maxsize=4096)

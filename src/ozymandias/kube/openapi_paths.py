@@ -185,6 +185,14 @@ def resource_paths(resource: Resource) -> dict[str, dict[str, Any]]:
             for verb in verbs
         }
         paths[path] = {**item_ops, "parameters": _path_parameters(resource, item)}
+    if resource.namespaced and "list" in resource.collection_verbs:
+        # Every namespace (kubectl get -A); there is only default, but kubectl asks.
+        cluster_wide = resource._replace(namespaced=False)
+        listing = _operation(cluster_wide, "list", resource.gvk, resource.definition)
+        listing["operationId"] += "ForAllNamespaces"
+        paths[_collection_path(cluster_wide)] = {
+            "get": listing, "parameters": _path_parameters(cluster_wide, False)
+        }
     return paths
 
 
@@ -206,7 +214,9 @@ DEPLOYMENTS = Resource(Gvk("apps", "v1", "Deployment"), "Deployment", "deploymen
                        ("list", "post"), ("get", "put", "patch", "delete"))
 PODS = Resource(Gvk("", "v1", "Pod"), "Pod", "pods", True, ("list",), ("get", "delete"))
 NODES = Resource(Gvk("", "v1", "Node"), "Node", "nodes", False, ("list",), ("get", "patch"))
-EVENTS = Resource(Gvk("", "v1", "Event"), "Event", "events", True, ("list",), ())
+EVENTS = Resource(Gvk("", "v1", "Event"), "Event", "events", True, ("list",), ("get",))
+NAMESPACES = Resource(Gvk("", "v1", "Namespace"), "Namespace", "namespaces", False, ("list",),
+                      ("get",))
 
 SUBRESOURCES = (
     Subresource(DEPLOYMENTS, "scale", Gvk("autoscaling", "v1", "Scale"), "Scale",
@@ -219,7 +229,7 @@ SUBRESOURCES = (
 def paths() -> dict[str, dict[str, Any]]:
     """Every served path, sorted as the apiserver sorts them."""
     found: dict[str, dict[str, Any]] = {}
-    for resource in (NODES, PODS, EVENTS, DEPLOYMENTS):
+    for resource in (NAMESPACES, NODES, PODS, EVENTS, DEPLOYMENTS):
         found.update(resource_paths(resource))
     for sub in SUBRESOURCES:
         found.update(subresource_paths(sub))

@@ -277,6 +277,12 @@ PODS: dict[str, Def] = {
 }
 
 NODES_EVENTS: dict[str, Def] = {
+    "Namespace": _object(
+        "core", "Namespace", "NamespaceSpec", "NamespaceStatus", "Only default exists."
+    ),
+    "NamespaceList": _list("core", "Namespace", "Namespace"),
+    "NamespaceSpec": Def("core", {"finalizers": "[string]"}),
+    "NamespaceStatus": Def("core", {"phase": "string"}),
     "Node": _object("core", "Node", "NodeSpec", "NodeStatus", "A node of the cluster."),
     "NodeList": _list("core", "Node", "Node"),
     "NodeSpec": Def("core", {
