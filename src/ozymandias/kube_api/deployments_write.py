@@ -133,8 +133,6 @@ async def patch_deployment(
         live = await read_deployment(services, name)
         version = int(live["metadata"]["resourceVersion"])
         result = patched(KIND, live, content_type, body)
-        if not isinstance(result, dict):
-            raise bad_request("the patched Deployment is not a JSON object")
         deployment = _checked_object(result, name)
         try:
             _, written = await write_deployment(

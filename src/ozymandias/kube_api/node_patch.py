@@ -18,7 +18,7 @@ from ozymandias.api.errors import store_call
 from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.kube.object_diff import changed_paths, value_at
-from ozymandias.kube.status import KubeError, bad_request, cause, invalid, not_found, status
+from ozymandias.kube.status import KubeError, cause, invalid, not_found, status
 from ozymandias.kube_api.kinds import NODES
 from ozymandias.kube_api.request_body import PATCH_TYPES, patched
 from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, check_dry_run
@@ -50,8 +50,6 @@ async def patch_node(
     """Cordon or uncordon a node by patching `spec.unschedulable`."""
     live = await _read_node(services, name)
     result = patched(KIND, live, request.headers.get("content-type"), await request.body())
-    if not isinstance(result, dict):
-        raise bad_request("the patched Node is not a JSON object")
     changed = changed_paths(live, result)
     if others := [path for path in changed if path != UNSCHEDULABLE]:
         raise invalid(KIND, name, [cause("FieldValueForbidden", path) for path in others])
