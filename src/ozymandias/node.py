@@ -367,7 +367,7 @@ class NodeDaemon:
         server = api_server(
             app, config.api_host, config.api_port, config.api_limits, config.api_tls
         )
-        kube = kube_listen(config.api_host, config.kube_port, config.api_tls)
+        kube = kube_listen(config)
         kube_api = (
             kube_server(
                 create_kube_app(app.state.services, guard, config.api_limits),
@@ -466,7 +466,7 @@ class NodeDaemon:
     async def _announce_kube(self, term: _Term, tasks: _Tasks) -> None:
         """Wait for the Kubernetes API to listen (exit if it cannot), and say where it does."""
         config = self.config
-        kube = kube_listen(config.api_host, config.kube_port, config.api_tls)
+        kube = kube_listen(config)
         if term.kube_server is None or tasks.kube_server is None or kube is None:
             return
         while not term.kube_server.started:

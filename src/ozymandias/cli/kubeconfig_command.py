@@ -1,16 +1,21 @@
 """`ozy kubeconfig`: a kubeconfig for kubectl, reaching any node's Kubernetes API with a token.
 
-The server is the node the CLI talks to (`--api`), on the Kubernetes port:
-https with the cluster's CA when the API is https (a node with a
-certificate serves both over TLS), else http on 127.0.0.1, where a node
-without one serves it. The user is the CLI's own token (--token, OZY_TOKEN,
-or ~/.config/ozymandias/token), and its client certificate if it has one.
+The server is the node the CLI talks to (`--api`), on the Kubernetes port,
+always https (kubectl sends a token over TLS only): with the cluster's CA
+(`--ca`) when the API is https, the node's certificate serving both. A node
+without one serves it on 127.0.0.1 with a self-signed certificate of its
+own (kube_api/server.py), which this trusts as that port shows it: over
+loopback, on this machine. The user is the CLI's own token (--token,
+OZY_TOKEN, or ~/.config/ozymandias/token), and its client certificate if it
+has one.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import ssl
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -33,7 +38,30 @@ def kube_server_url(api: str, kube_port: int) -> str:
         host = parts.hostname or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
         return f"https://{shown}:{kube_port}"
-    return f"http://127.0.0.1:{kube_port}"
+    return f"https://127.0.0.1:{kube_port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def shown_certificate(server: str) -> str:
+    """The certificate a loopback server shows, PEM, base64 (a kubeconfig's CA data)."""
+    parts = urlsplit(server)
+    address = (parts.hostname or "127.0.0.1", parts.port or 443)
+    try:
+        pem = ssl.get_server_certificate(address, timeout=10)
+    except (OSError, ssl.SSLError) as error:
+        raise fail(
+            f"the Kubernetes API at {server} did not answer ({error}): is the node running, "
+            "with this --kube-port?"
+        ) from None
+    return base64.b64encode(pem.encode()).decode()
 
 
 def _pem_data(path: Path, flag: str) -> str:
@@ -76,8 +104,9 @@ def kubeconfig_command(
     server: Annotated[
         str | None,
         typer.Option(
-            help="The Kubernetes API's URL (default: --api's node on --kube-port: https with "
-            "the CA of --ca when --api is https, else http://127.0.0.1).",
+            help="The Kubernetes API's URL (default: --api's node on --kube-port, over https: "
+            "with the CA of --ca when --api is https, else on 127.0.0.1 with the certificate "
+            "that port shows).",
             show_default=False,
         ),
     ] = None,
@@ -113,6 +142,8 @@ def kubeconfig_command(
     url = server or kube_server_url(api, kube_port)
     https = url.startswith("https://")
     ca = _pem_data(credentials.ca, "--ca") if https and credentials.ca is not None else None
+    if https and ca is None and is_loopback(urlsplit(url).hostname or ""):
+        ca = shown_certificate(url)
     cert = key = None
     if https and credentials.client_cert is not None and credentials.client_key is not None:
         cert = _pem_data(credentials.client_cert, "--client-cert")

@@ -122,6 +122,62 @@ def new_node_certificate(
     return Issued(_cert_pem(cert), _key_pem(key))
 
 
+def new_loopback_certificate(
+    name: str, *, days: int = CA_DAYS, now: datetime.datetime | None = None
+) -> Issued:
+    """A self-signed certificate for localhost and 127.0.0.1 only, its own root: a client
+    trusts it by holding it (as a kubeconfig's certificate-authority-data)."""
+    check_name(name)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = (now or _utc_now()) - _BACKDATE
+    sans = [
+        *(x509.DNSName(dns) for dns in LOCAL_DNS_NAMES),
+        *(x509.IPAddress(ip) for ip in LOCAL_IPS),
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + _BACKDATE + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return Issued(_cert_pem(cert), _key_pem(key))
+
+
+def write_loopback_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """`<directory>/<name>.pem` and its key (0600), made by `new_loopback_certificate` unless
+    both are there already; returns them."""
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}-key.pem"
+    if not (cert_path.is_file() and key_path.is_file()):
+        issued = new_loopback_certificate(name)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write(key_path, issued.key_pem, 0o600)
+        _write(cert_path, issued.cert_pem, 0o644)
+    return cert_path, key_path
+
+
 def names_host(cert_pem: bytes, host: str) -> bool:
     """Whether the certificate's subject alternative names include `host` (an address or a
     DNS name; wildcards are not matched), as a client checking it would require."""
