@@ -18,7 +18,7 @@ from ozymandias.api.problems import Problem
 from ozymandias.api.services import ApiServices
 from ozymandias.cluster.records import JobRecord
 from ozymandias.jobs.service import ApplyResult
-from ozymandias.kube.deployment_spec import job_spec_from_deployment
+from ozymandias.kube.deployment_spec import REVISION_ANNOTATION, job_spec_from_deployment
 from ozymandias.kube.status import not_found
 from ozymandias.kube_api import convert
 from ozymandias.kube_api.job_calls import job_call, kube_error
@@ -69,6 +69,24 @@ async def write_deployment(
         services.jobs.apply(spec, dry_run=dry_run, check_index=check_index), KIND, name
     )
     if dry_run:
-        return result, as_deployment(services, result.job)
+        return result, _as_dry_run(services, result.job)
     # apply returns once this node's mirrors show the commit.
     return result, await read_deployment(services, name)
+
+
+def _as_dry_run(services: ApiServices, planned: JobRecord) -> dict[str, Any]:
+    """The Deployment a write would leave, as the apiserver answers a dry run: what the
+    request changes (metadata, spec, and the generation a spec change bumps), over the live
+    object's times, status and revision, which only the rollout would change. So the answer
+    differs from the live object exactly where the write does (`kubectl diff` shows that)."""
+    live = services.mirrors.job(planned.spec.name)
+    if live is None:
+        return as_deployment(services, planned)
+    shown = as_deployment(services, planned.model_copy(update={"submitted_at": live.submitted_at}))
+    current = as_deployment(services, live)
+    annotations = shown["metadata"].setdefault("annotations", {})
+    kept = current["metadata"].get("annotations", {}).get(REVISION_ANNOTATION)
+    if kept is not None:
+        annotations[REVISION_ANNOTATION] = kept
+    shown["status"] = current["status"]
+    return shown
