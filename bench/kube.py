@@ -31,9 +31,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.auth import bearer, token_in_environment  # noqa: E402
+from tests.support.auth import token_in_environment  # noqa: E402
 from tests.support.etcd import EtcdServer  # noqa: E402
-from tests.support.kubectl import kubectl_binary  # noqa: E402
+from tests.support.kubectl import KUBECTL_ENV, Kubectl, kubectl_for  # noqa: E402
 from tests.support.machine import CLUSTER_CIDR, blackholed  # noqa: E402
 from tests.support.nodes import NodeProcess, remove_everything_of_node  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
@@ -66,22 +66,18 @@ def deployment(name: str, replicas: int) -> dict[str, object]:
     }
 
 
-def timed(*command: str, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, env=env, capture_output=True, timeout=300)
-    return time.perf_counter() - started
-
-
 def kubectl_round(
-    kubectl: str, node: NodeProcess, directory: Path, name: str, replicas: int
+    kubectl: Kubectl, node: NodeProcess, directory: Path, name: str, replicas: int
 ) -> float:
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(deployment(name, replicas)))
-    env = {**os.environ, "KUBECONFIG": str(directory / "kubeconfig")}
     started = time.perf_counter()
-    timed(kubectl, "apply", "-f", str(path), env=env)
-    timed(kubectl, "rollout", "status", f"deployment/{name}", "--timeout=5m", env=env)
+    kubectl("apply", "-f", str(path))
+    kubectl("rollout", "status", f"deployment/{name}", "--timeout=2m", timeout=150)
     elapsed = time.perf_counter() - started
+    # Done means done: every instance healthy when kubectl says so, as when ozy apply returns.
+    healthy = [i for i in node.instances(name) if i["health"] == "healthy"]
+    assert len(healthy) == replicas, f"rollout status returned with {len(healthy)} healthy"
     delete(node, name)
     return elapsed
 
@@ -89,27 +85,24 @@ def kubectl_round(
 def ozy_round(node: NodeProcess, directory: Path, name: str, replicas: int) -> float:
     path = directory / f"{name}.job.yaml"
     path.write_text(yaml.safe_dump(job_spec_from_deployment(deployment(name, replicas))))
-    env = {**os.environ, "OZY_API": node.api}
-    elapsed = timed(sys.executable, "-m", "ozymandias.cli.main", "apply", "-f", str(path), env=env)
+    command = [sys.executable, "-m", "ozymandias.cli.main", "apply", "-f", str(path)]
+    started = time.perf_counter()
+    subprocess.run([*command, "--api", node.api], check=True, capture_output=True, timeout=330)
+    elapsed = time.perf_counter() - started
+    healthy = [i for i in node.instances(name) if i["health"] == "healthy"]
+    assert len(healthy) == replicas, f"ozy apply returned with {len(healthy)} healthy"
     delete(node, name)
     return elapsed
 
 
 def delete(node: NodeProcess, name: str) -> None:
     node.request("DELETE", f"/v1/jobs/{name}").raise_for_status()
-    wait_until(lambda: not node.instances(name), timeout=120, what=f"{name}'s instances gone")
 
+    def gone() -> bool:
+        listed = node.request("GET", "/v1/instances").json()
+        return not [instance for instance in listed if instance["job"] == name]
 
-def write_kubeconfig(node: NodeProcess, directory: Path) -> None:
-    env = {**os.environ, "OZY_API": node.api}
-    printed = subprocess.run(
-        [sys.executable, "-m", "ozymandias.cli.main", "kubeconfig"],
-        check=True,
-        env=env,
-        capture_output=True,
-        text=True,
-    ).stdout
-    (directory / "kubeconfig").write_text(printed)
+    wait_until(gone, timeout=120, what=f"{name}'s instances gone")
 
 
 def summary(samples: list[float]) -> str:
@@ -123,9 +116,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--kubectl", default=None, help="default: OZY_TEST_KUBECTL, else PATH")
+    parser.add_argument("--kubectl", default=None, help=f"default: {KUBECTL_ENV}, else PATH")
     args = parser.parse_args()
-    kubectl = args.kubectl or kubectl_binary()
+    if args.kubectl:
+        os.environ[KUBECTL_ENV] = args.kubectl
     results: dict[str, list[float]] = {"kubectl apply + rollout status": [], "ozy apply": []}
     with tempfile.TemporaryDirectory() as scratch, blackholed(CLUSTER_CIDR), token_in_environment():
         directory = Path(scratch)
@@ -138,8 +132,7 @@ def main() -> None:
             etcd.start()
             node.etcd_url = etcd.url
             node.start()
-            assert bearer()
-            write_kubeconfig(node, directory)
+            kubectl = kubectl_for(node, directory)
             for number in range(args.rounds):
                 # Alternating, and which goes first alternates too, so neither gets a warmer host.
                 order = ["kubectl", "ozy"] if number % 2 == 0 else ["ozy", "kubectl"]
@@ -151,12 +144,17 @@ def main() -> None:
                     else:
                         results["ozy apply"].append(ozy_round(node, directory, name, args.replicas))
                 print(f"round {number + 1}/{args.rounds} done", file=sys.stderr)
+        except Exception:
+            print(node.log_tail(80), file=sys.stderr)
+            raise
         finally:
             node.stop()
             remove_everything_of_node("bench")
             etcd.stop()
 
-    print(f"Deploy a Deployment of {args.replicas} replicas until its rollout is done ({kubectl}):")
+    print(
+        f"A Deployment of {args.replicas} replicas, until its rollout is done ({kubectl.binary}):"
+    )
     for method, samples in results.items():
         print(f"  {method:<32} {summary(samples)}")
     kube = statistics.median(results["kubectl apply + rollout status"])
