@@ -265,6 +265,11 @@ class JobRecord(Record):
     spec: JobSpec
     version: int = 1
     submitted_at: float = 0.0
+    created_at: float = Field(
+        0.0,
+        description="when the job was first submitted (its Deployment's age and uid); 0 in a "
+        "record written before it was kept",
+    )
     secrets_revision: int = Field(
         0,
         description="the etcd revision of the newest secret this version's pods use: a node "
@@ -277,6 +282,10 @@ class JobRecord(Record):
         default_factory=dict,
         description="the specs of older versions some instance still runs (see Schedule.versions)",
     )
+
+    def created_since(self, fallback: float) -> float:
+        """When the job was first submitted, or `fallback` if its record does not say."""
+        return self.created_at or self.submitted_at or fallback
 
     def spec_of_version(self, version: int) -> JobSpec | None:
         """The spec instances pinned to `version` run, if it is still known."""

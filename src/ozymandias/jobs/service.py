@@ -120,10 +120,12 @@ class JobService:
                 same_pods = current.spec.pod_fingerprint() == spec.pod_fingerprint()
                 version = current.version if same_pods else current.version + 1
                 revision = current.secrets_revision if same_pods else secrets_revision
+            now = time.time()
             record = JobRecord(
                 spec=spec,
                 version=version,
-                submitted_at=time.time(),
+                submitted_at=now,
+                created_at=current.created_since(now) if current is not None else now,
                 secrets_revision=revision,
                 stable_version=current.stable_version if current is not None else 0,
                 older=current.older if current is not None else {},

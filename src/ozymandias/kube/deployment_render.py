@@ -17,9 +17,9 @@ ProgressDeadlineExceeded, which kubectl reports as an error.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -38,6 +38,7 @@ from ozymandias.kube.deployment_spec import (
     KUBE_SPEC_ANNOTATION,
     REVISION_ANNOTATION,
     job_spec_from_deployment,
+    with_replicas,
 )
 from ozymandias.kube.job_extras import EXTRAS_ANNOTATION, extras_of
 from ozymandias.kube.per_spec import per_spec
@@ -53,8 +54,13 @@ _UID_NAMESPACE = uuid.UUID("6f7a7d4e-2f55-4c1b-9d67-0c1b5f0e1a19")
 
 def timestamp(seconds_since_epoch: float) -> str:
     """RFC 3339 in UTC to the second, as Kubernetes writes metav1.Time."""
-    moment = datetime.fromtimestamp(seconds_since_epoch, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second(int(seconds_since_epoch // 1))
+
+
+@lru_cache(maxsize=4096)
+def _second(second: int) -> str:
+    # A list of many pods repeats the same few seconds: each is formatted once.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def object_uid(kind: str, name: str, created: float) -> str:
@@ -68,11 +74,14 @@ def deployment_from_job(
     instances: Sequence[InstanceStatus],
     *,
     resource_version: int,
-    created: float,
+    created: float | None = None,
 ) -> dict[str, Any]:
     """The Deployment of job `record`; `deployment` is its newest deployment record,
-    `instances` the statuses of its instances, `created` when the job was first made."""
+    `instances` the statuses of its instances, `created` when the job was first made
+    (default: as its record says; its uid and age follow it, so it must not change with
+    each version, as `submitted_at` does)."""
     spec = record.spec
+    created = record.created_since(record.submitted_at) if created is None else created
     metadata: dict[str, Any] = {
         "name": spec.name,
         "namespace": NAMESPACE,
@@ -98,7 +107,7 @@ def shown_annotations(spec: JobSpec, version: int) -> dict[str, str]:
     annotations = {k: v for k, v in spec.annotations.items() if k != KUBE_SPEC_ANNOTATION}
     annotations[REVISION_ANNOTATION] = str(version)
     if _kept_text(spec) is None and (extras := extras_of(spec, _grace(spec))):
-        annotations[EXTRAS_ANNOTATION] = json.dumps(extras, separators=(",", ":"), sort_keys=True)
+        annotations[EXTRAS_ANNOTATION] = json.dumps(extras, separators=(",", ":"))
     return annotations
 
 
@@ -106,7 +115,7 @@ def deployment_spec(spec: JobSpec) -> dict[str, Any]:
     """The Deployment's `spec` for job `spec`: as kubectl sent it, or in general terms."""
     kept = _kept_spec(spec)
     if kept is not None:
-        return {"replicas": spec.num_instances, **kept}
+        return with_replicas(kept, spec.num_instances)
     return generic_spec(spec)
 
 
@@ -133,16 +142,15 @@ def _kept_text(spec: JobSpec) -> str | None:
     if text is None:
         return None
     comparable = _comparable(spec).model_dump_json()
-    return text if _still_describes(text, spec.name, spec.num_instances, comparable) else None
+    return text if _still_describes(text, spec.name, comparable) else None
 
 
 @lru_cache(maxsize=4096)
-def _still_describes(text: str, name: str, replicas: int, comparable: str) -> bool:
-    """Whether the Deployment spec `text` stands for the job (`comparable`, as JSON); the
-    count matters, as a strategy's percentages are of it."""
+def _still_describes(text: str, name: str, comparable: str) -> bool:
+    """Whether the Deployment spec `text` stands for the job (`comparable`, as JSON). It is
+    read with the count it was sent with, which a strategy's percentages are of."""
     try:
-        kept = json.loads(text)
-        obj = {"metadata": {"name": name}, "spec": {**kept, "replicas": replicas}}
+        obj = {"metadata": {"name": name}, "spec": json.loads(text)}
         described = JobSpec.model_validate(job_spec_from_deployment(obj))
     except (KubeError, ValidationError, ValueError, TypeError):
         return False
@@ -150,8 +158,7 @@ def _still_describes(text: str, name: str, replicas: int, comparable: str) -> bo
 
 
 def _comparable(spec: JobSpec) -> JobSpec:
-    # What the Deployment's spec says: not the count, labels or annotations, nor the
-    # fields only the extras annotation carries.
+    # What the Deployment's spec says, but for the count (scaling keeps the rest as sent).
     return spec.model_copy(update={"num_instances": 1, "labels": {}, "annotations": {}})
 
 

@@ -87,14 +87,14 @@ def job_spec_from_deployment(obj: dict[str, Any]) -> dict[str, Any]:
     job: dict[str, Any] = {"name": name}
     if labels:
         job["labels"] = labels
-    given = obj.get("spec")
+    given = obj.get("spec") if isinstance(obj, dict) else None
     raw_spec: dict[str, Any] = given if isinstance(given, dict) else {}
     job.update(_deployment_spec(spec))
     top.done()
     extras = annotations.pop(EXTRAS_ANNOTATION, None)
-    annotations[KUBE_SPEC_ANNOTATION] = json.dumps(
-        _without_replicas(raw_spec), separators=(",", ":"), sort_keys=True
-    )
+    # Kept with the count it was read with, which a strategy's percentages are of.
+    kept = with_replicas(raw_spec, job.get("numInstances", 1))
+    annotations[KUBE_SPEC_ANNOTATION] = json.dumps(kept, separators=(",", ":"))
     job["annotations"] = annotations
     if extras is not None:
         merge_extras(job, extras, causes)
@@ -103,9 +103,9 @@ def job_spec_from_deployment(obj: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def _without_replicas(spec: dict[str, Any]) -> dict[str, Any]:
-    # The count changes by scaling, which must not make the kept spec stale.
-    return {key: value for key, value in spec.items() if key != "replicas"}
+def with_replicas(spec: dict[str, Any], replicas: int) -> dict[str, Any]:
+    """`spec` with its count set, first: one order, so one spec is always one text."""
+    return {"replicas": replicas, **{k: v for k, v in spec.items() if k != "replicas"}}
 
 
 def _deployment_spec(r: Reader) -> dict[str, Any]:
@@ -157,19 +157,22 @@ def _check_selector(r: Reader, template_labels: dict[str, str], labels_path: str
 def _strategy(r: Reader, replicas: int) -> dict[str, Any]:
     r.default_only("type", "RollingUpdate")
     rolling = r.reader("rollingUpdate")
-    surge = _scaled(rolling, "maxSurge", DEFAULT_MAX_SURGE, replicas, math.ceil)
-    unavailable = _scaled(rolling, "maxUnavailable", DEFAULT_MAX_UNAVAILABLE, replicas, math.floor)
+    surge_given = rolling.take("maxSurge")
+    unavailable_given = rolling.take("maxUnavailable")
+    surge = _scaled(rolling, "maxSurge", surge_given, DEFAULT_MAX_SURGE, replicas, math.ceil)
+    unavailable = _scaled(
+        rolling, "maxUnavailable", unavailable_given, DEFAULT_MAX_UNAVAILABLE, replicas, math.floor
+    )
     rolling.done()
     r.done()
-    if surge == 0 and unavailable == 0:
+    if surge_given in (0, "0%") and unavailable_given in (0, "0%"):
         rolling.invalid("maxUnavailable", 0, "may not be 0 when `maxSurge` is 0")
     # ozy replaces up to max_parallel instances at once, each beside its old one where
     # there is room: Kubernetes' surge and unavailability, whichever allows more.
     return {"max_parallel": max(surge, unavailable, 1)}
 
 
-def _scaled(r: Reader, key: str, default: str, replicas: int, rounding: Any) -> int:
-    value = r.take(key)
+def _scaled(r: Reader, key: str, value: Any, default: str, replicas: int, rounding: Any) -> int:
     value = default if value is None else value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value

@@ -6,9 +6,12 @@
   Fields no job can hold raise `Unsupported` (a `KubeError`, Invalid, whose
   causes name each field).
 - `deployment_from_job(record, deployment, instances, *, resource_version,
-  created) -> dict`: the Deployment, with a status that follows the job's
+  created=None) -> dict`: the Deployment, with a status that follows the job's
   deployment record (deployment_render.py). `created` is when the job was first
-  made (its uid derives from it and the name).
+  made, by default `record.created_at` (its uid and AGE derive from it; not
+  `submitted_at`, which changes with every version).
+- `deployment_invalid(obj, error)`: the `SpecError` of validating that dict, as an
+  Invalid Status whose causes name the Deployment's fields (spec_errors.py).
 - `template_labels(spec)`: the labels of the job's pods, which the Deployment's
   selector selects (pods.py gives them to each Pod).
 
@@ -33,6 +36,7 @@ from ozymandias.kube.deployment_spec import (
     job_spec_from_deployment,
 )
 from ozymandias.kube.job_extras import EXTRAS_ANNOTATION
+from ozymandias.kube.spec_errors import deployment_invalid
 
 __all__ = [
     "EXTRAS_ANNOTATION",
@@ -42,6 +46,7 @@ __all__ = [
     "REVISION_ANNOTATION",
     "Unsupported",
     "deployment_from_job",
+    "deployment_invalid",
     "deployment_spec",
     "job_spec_from_deployment",
     "template_labels",

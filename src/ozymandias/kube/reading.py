@@ -16,6 +16,15 @@ from typing import Any
 from ozymandias.kube.status import Cause, cause, go_value, unsupported
 
 NOT_MAPPED = "Ozymandias has no equivalent of this field"
+# Where ozy has another way to the same end, the refusal says which.
+HINTS = {
+    "imagePullSecrets": "nodes pull with the cluster's registry logins (`ozy registry login`)",
+    "valueFrom": "a secret's value goes in with the job's `secrets` (`ozy secret set`)",
+    "envFrom": "a secret's values go in with the job's `secrets` (`ozy secret set`)",
+    "hostPath": "use an emptyDir with a sizeLimit (a local volume)",
+    "persistentVolumeClaim": "use an emptyDir with a sizeLimit (a local volume)",
+    "initContainers": "a job's containers can wait for one another (`depends_on`)",
+}
 
 
 def type_name(value: Any) -> str:
@@ -143,4 +152,5 @@ class Reader:
         """Refuse every key nothing took: it has no mapping here."""
         for key, value in self._data.items():
             if key not in self._taken:
-                self.causes.append(cause("FieldValueNotSupported", self.at(key), value, NOT_MAPPED))
+                detail = NOT_MAPPED + (f": {HINTS[key]}" if key in HINTS else "")
+                self.causes.append(cause("FieldValueNotSupported", self.at(key), value, detail))
