@@ -1,7 +1,8 @@
-"""Our strategic merge patch against kubectl's own: `kubectl patch --local` applies one offline.
+"""Our patch engines against kubectl's own: `kubectl patch --local` applies a patch offline.
 
 `kubectl patch -f FILE --local --type strategic -p PATCH` runs apimachinery's
-StrategicMergePatch over the Go types, with no server. Every case, and random
+StrategicMergePatch over the Go types, with no server (`--type merge` and
+`--type json`: evanphx/json-patch, as the apiserver). Every case, and random
 patches over a Deployment, must give what it gives (or fail where it fails).
 Members set to null are left out on both sides before comparing: kubectl keeps
 a null in an appended list element, we drop it, and a Kubernetes object reads
@@ -23,8 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ozymandias.kube.patch_error import PatchError
-from ozymandias.kube.patch_schemas import SCHEMAS
-from ozymandias.kube.strategic_merge import apply_strategic_merge
+from ozymandias.kube.patches import apply_patch
 
 
 def _kubectl() -> str:
@@ -42,11 +42,21 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _kubectl_patch(workdir: Path, original: dict[str, Any], patch: Any) -> dict[str, Any] | None:
+# kubectl patch --type, and the Content-Type kubectl sends for it.
+_CONTENT_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+def _kubectl_patch(
+    workdir: Path, original: dict[str, Any], patch: Any, patch_type: str
+) -> dict[str, Any] | None:
     """kubectl's result, or None when it refuses the patch."""
     source = workdir / "object.json"
     source.write_text(json.dumps(original))
-    command = [_kubectl(), "patch", "-f", str(source), "--local", "--type", "strategic"]
+    command = [_kubectl(), "patch", "-f", str(source), "--local", "--type", patch_type]
     done = subprocess.run(
         [*command, "-p", json.dumps(patch), "-o", "json"],
         capture_output=True,
@@ -61,16 +71,18 @@ def _kubectl_patch(workdir: Path, original: dict[str, Any], patch: Any) -> dict[
     return result
 
 
-def _ours(original: dict[str, Any], patch: Any) -> dict[str, Any] | None:
+def _ours(original: dict[str, Any], patch: Any, patch_type: str) -> dict[str, Any] | None:
     try:
-        return apply_strategic_merge(original, patch, SCHEMAS[original["kind"]])
+        return apply_patch(_CONTENT_TYPES[patch_type], original, patch, original["kind"])
     except PatchError:
         return None
 
 
-def _same_as_kubectl(workdir: Path, original: dict[str, Any], patch: Any) -> None:
-    theirs = _kubectl_patch(workdir, original, patch)
-    ours = _ours(original, patch)
+def _same_as_kubectl(
+    workdir: Path, original: dict[str, Any], patch: Any, patch_type: str = "strategic"
+) -> None:
+    theirs = _kubectl_patch(workdir, original, patch, patch_type)
+    ours = _ours(original, patch, patch_type)
     if theirs is None or ours is None:
         assert theirs is None and ours is None, f"kubectl gave {theirs}, we gave {ours}"
     else:
@@ -327,3 +339,58 @@ def test_random_deployment_patches_as_kubectl_applies_them(
     tmp_path: Path, patch: dict[str, Any]
 ) -> None:
     _same_as_kubectl(tmp_path, _deployment(), patch)
+
+
+_JSON_PATCHES = [
+    [{"op": "replace", "path": "/spec/replicas", "value": 5}],
+    [
+        {"op": "add", "path": "/metadata/labels/new", "value": "v"},
+        {"op": "remove", "path": "/metadata/labels/tier"},
+    ],
+    [{"op": "move", "from": "/metadata/labels/tier", "path": "/metadata/labels/tier2"}],
+    [
+        {
+            "op": "copy",
+            "from": "/spec/template/spec/containers/0",
+            "path": "/spec/template/spec/containers/-",
+        }
+    ],
+    [
+        {"op": "test", "path": "/spec/replicas", "value": 3},
+        {"op": "replace", "path": "/spec/replicas", "value": 1},
+    ],
+    [{"op": "test", "path": "/spec/replicas", "value": 4}],
+    [{"op": "remove", "path": "/spec/nope"}],
+    [{"op": "add", "path": "/spec/template/spec/containers/5", "value": {}}],
+    [{"op": "add", "path": "/metadata/labels/a~1b", "value": "x"}],
+    [{"op": "replace", "path": "/spec/template/spec/containers/1/args/0", "value": "run"}],
+]
+
+
+@pytest.mark.parametrize("patch", _JSON_PATCHES)
+def test_json_patches_as_kubectl_applies_them(tmp_path: Path, patch: list[dict[str, Any]]) -> None:
+    _same_as_kubectl(tmp_path, _deployment(), patch, "json")
+
+
+# No null inside a list: evanphx/json-patch prunes those from a new member's value, where
+# RFC 7386 (and we) keep the value as it is.
+_merge_values = st.recursive(
+    st.integers(0, 3) | st.sampled_from(["a", "b"]),
+    lambda children: (
+        st.lists(children, max_size=2)
+        | st.dictionaries(
+            st.sampled_from(["replicas", "paused", "x", "template"]), children | st.none()
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(patch=st.dictionaries(st.sampled_from(["spec", "x"]), _merge_values | st.none(), max_size=2))
+def test_random_merge_patches_as_kubectl_applies_them(
+    tmp_path: Path, patch: dict[str, Any]
+) -> None:
+    _same_as_kubectl(tmp_path, _deployment(), patch, "merge")
