@@ -66,3 +66,23 @@ def test_what_cannot_be_applied_is_refused(
 ) -> None:
     with pytest.raises(PatchError, match=message):
         apply_patch(content_type, _deployment(), patch, kind)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("content_type", "patch"),
+    [
+        ("application/strategic-merge-patch+json", _nested(20_000)),
+        ("application/merge-patch+json", _nested(20_000)),
+        ("application/json-patch+json", [{"op": "add", "path": "/x", "value": _nested(20_000)}]),
+    ],
+)
+def test_a_patch_nested_past_the_stack_is_refused(content_type: str, patch: Any) -> None:
+    with pytest.raises(PatchError, match="nested too deeply"):
+        apply_patch(content_type, _deployment(), patch, "Deployment")

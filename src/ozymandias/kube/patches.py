@@ -34,6 +34,15 @@ def apply_patch(
     An unknown content type raises PatchError too; check it first with
     `patch_type` to answer 415 Unsupported Media Type, as Kubernetes does.
     """
+    # The engines recurse as deep as the documents: a body within the size limit can
+    # still nest past Python's stack, and that is the client's error, not the server's.
+    try:
+        return _apply(content_type, original, patch, kind)
+    except RecursionError:
+        raise PatchError("the patch or the object is nested too deeply") from None
+
+
+def _apply(content_type: str, original: dict[str, Json], patch: Json, kind: str) -> dict[str, Json]:
     media = patch_type(content_type)
     if media == STRATEGIC_MERGE_PATCH:
         schema = SCHEMAS.get(kind)
