@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
-from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 from ozymandias.cluster.records import (
@@ -34,43 +35,16 @@ from ozymandias.spec.loader import load_job
 from ozymandias.store import keys
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.etcd import Etcd, KeyValue, WatchEvent
+from ozymandias.store.etcd import Etcd
 from ozymandias.watch import sse
 from ozymandias.watch.changes import changes_between
 from ozymandias.watch.feeds import INSTANCE, instance_feed
 from ozymandias.watch.hub import Hub, HubSettings
 
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-class MemoryEtcd:
-    """Scan and watch over a dict, each prefix's watchers woken by its own changes."""
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, tuple[bytes, int]] = {}
-        self.revision = 1
-        self._watchers: dict[bytes, list[asyncio.Queue[WatchEvent]]] = {}
-
-    def put(self, key: bytes, value: bytes) -> int:
-        self.revision += 1
-        self.data[key] = (value, self.revision)
-        for prefix, queues in self._watchers.items():
-            if key.startswith(prefix):
-                for queue in queues:
-                    queue.put_nowait(WatchEvent(key, value, self.revision))
-        return self.revision
-
-    async def scan(self, prefix: bytes) -> tuple[int, list[KeyValue]]:
-        pairs = [
-            KeyValue(key, value, revision, 0)
-            for key, (value, revision) in sorted(self.data.items())
-            if key.startswith(prefix)
-        ]
-        return self.revision, pairs
-
-    async def watch_prefix(self, prefix: bytes, start_revision: int) -> AsyncIterator[WatchEvent]:
-        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
-        self._watchers.setdefault(prefix, []).append(queue)
-        while True:
-            yield await queue.get()
+from tests.support.memory_etcd import MemoryEtcd  # noqa: E402
 
 
 def status(job: str, index: int, restarts: int = 0) -> InstanceStatus:

@@ -111,3 +111,18 @@ def test_diff_of_a_new_deployment_is_a_dry_run_create(stub: Stub, tmp_path: Path
     (post,) = stub.sent("POST")
     assert "dryRun=All" in post.path
     assert stub.deployments == {}
+
+
+def test_diff_of_a_changed_deployment_is_a_dry_run_strategic_merge_patch(
+    stub: Stub, tmp_path: Path
+) -> None:
+    assert kubectl(stub, tmp_path, "apply", "-f", write(tmp_path, NGINX)).returncode == 0
+    changed = json.loads(json.dumps(NGINX))
+    changed["spec"]["replicas"] = 5
+    done = kubectl(stub, tmp_path, "diff", "-f", write(tmp_path, changed))
+    # The stub answers the stored object unchanged, so there is nothing to show.
+    assert done.returncode == 0, done.stderr
+    (patch,) = stub.sent("PATCH")
+    assert "dryRun=All" in patch.path
+    assert patch.content_type == "application/strategic-merge-patch+json"
+    assert json.loads(patch.body)["spec"]["replicas"] == 5

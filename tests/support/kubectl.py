@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,31 +70,26 @@ class Kubectl:
         return RunningCommand(self.command(*arguments), self.env)
 
 
-def write_kubeconfig(node: NodeProcess, path: Path, token: str = TEST_ADMIN_SECRET) -> Path:
-    """`ozy kubeconfig` for `node`'s Kubernetes API with `token`, saved at `path`."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ozymandias.cli.main",
-            "kubeconfig",
-            "--api",
-            node.api,
-            "--kube-port",
-            str(node.kube_port),
-            "--token",
-            token,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def write_kubeconfig(
+    node: NodeProcess, path: Path, token: str = TEST_ADMIN_SECRET, ozy_options: Sequence[str] = ()
+) -> Path:
+    """`ozy [OZY_OPTIONS] kubeconfig` for `node`'s Kubernetes API with `token`, saved at `path`
+    (`ozy_options`: e.g. `--ca`, `--client-cert`, `--client-key` for a node with TLS)."""
+    command = [sys.executable, "-m", "ozymandias.cli.main", *ozy_options, "kubeconfig"]
+    command += ["--api", node.api, "--kube-port", str(node.kube_port), "--token", token]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(done.stdout)
     return path
 
 
-def kubectl_for(node: NodeProcess, directory: Path, token: str = TEST_ADMIN_SECRET) -> Kubectl:
+def kubectl_for(
+    node: NodeProcess,
+    directory: Path,
+    token: str = TEST_ADMIN_SECRET,
+    ozy_options: Sequence[str] = (),
+) -> Kubectl:
     """kubectl against `node`, as the holder of `token`."""
     name = f"kubeconfig-{node.name}-{token[:8]}"
-    return Kubectl(kubectl_binary(), write_kubeconfig(node, directory / name, token))
+    path = write_kubeconfig(node, directory / name, token, ozy_options)
+    return Kubectl(kubectl_binary(), path)

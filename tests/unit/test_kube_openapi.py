@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema_rs
@@ -10,7 +11,7 @@ import yaml
 from schemathesis.specs.openapi.definitions import SWAGGER_20
 
 from ozymandias.kube import gnostic, openapi_gnostic
-from ozymandias.kube.openapi_v2 import document, document_json
+from ozymandias.kube.openapi_v2 import document, document_json, document_json_bytes
 
 APPS = "io.k8s.api.apps.v1"
 CORE = "io.k8s.api.core.v1"
@@ -254,6 +255,8 @@ def test_a_keyword_without_a_gnostic_mapping_is_refused_not_dropped() -> None:
 
 def test_the_document_is_built_once() -> None:
     assert document() is document()
+    assert document_json_bytes() is document_json_bytes()
+    assert json.loads(document_json_bytes()) == document_json()
     first = document_json()
     first["paths"].clear()
     assert document_json()["paths"]

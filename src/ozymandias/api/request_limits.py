@@ -23,10 +23,11 @@ be able to say it is alive, and peers ask the peer route while etcd is out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ozymandias.api.auth import HEALTH_PATH
@@ -99,9 +100,16 @@ class _TooLarge(Exception):
 class RequestLimits:
     """The middleware: see the module's docstring."""
 
-    def __init__(self, app: ASGIApp, limits: ApiLimits) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: ApiLimits,
+        render: Callable[[Problem], Response] = problem_response,
+    ) -> None:
         self._app = app
         self._limits = limits
+        # How a refusal is worded: problem+json here, a Status for the Kubernetes API.
+        self._render = render
         self._in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,11 +170,11 @@ class RequestLimits:
         finally:
             done()
 
-    @staticmethod
     async def _refuse(
+        self,
         scope: Scope, receive: Receive, send: Send, problem: Problem, retry_after: int = 0
     ) -> None:
-        response = problem_response(problem)
+        response = self._render(problem)
         # The client may still be sending a body nobody reads: close after answering.
         response.headers["Connection"] = "close"
         if retry_after:

@@ -61,7 +61,6 @@ MESSAGES: dict[str, tuple[tuple[str, int, str], ...]] = {
         ("consumes", 7, "*string"),
         ("parameters", 8, "*ParametersItem"),
         ("responses", 9, "Responses"),
-        ("schemes", 10, "*string"),
         ("vendor_extension", 13, "*NamedAny"),
     ),
     "ParametersItem": (("parameter", 1, "Parameter"),),

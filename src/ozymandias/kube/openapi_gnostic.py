@@ -21,7 +21,7 @@ _SCHEMA_SCALARS = {"$ref": "_ref", "format": "format", "description": "descripti
 _BODY_SCALARS = ("name", "in", "description", "required")
 _PARAMETER_SCALARS = ("name", "in", "description", "required", "type")
 _OPERATION_SCALARS = {"tags": "tags", "description": "description", "operationId": "operation_id",
-                      "produces": "produces", "consumes": "consumes", "schemes": "schemes"}
+                      "produces": "produces", "consumes": "consumes"}
 _METHODS = ("get", "put", "post", "delete", "patch")
 _PARAMETER_KINDS = {"query": "query_parameter_sub_schema", "path": "path_parameter_sub_schema"}
 

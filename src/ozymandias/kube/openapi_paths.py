@@ -141,10 +141,9 @@ def _operation(
                        f"{resource.gvk.kind}{suffix}",
         "tags": [f"{resource.gvk.group or 'core'}_{resource.gvk.version}"],
         "produces": produces,
-        "schemes": ["https"],
         "parameters": parameters,
         "responses": _responses(verb, returned),
-        "x-kubernetes-action": "list" if verb == "list" else verb,
+        "x-kubernetes-action": verb,
         "x-kubernetes-group-version-kind": gvk._asdict(),
     }
     if verb == "patch":
@@ -162,14 +161,18 @@ def _collection_path(resource: Resource) -> str:
 
 
 def _path_parameters(resource: Resource, item: bool) -> list[dict[str, Any]]:
-    parameters = []
+    parameters: list[dict[str, Any]] = []
     if item:
         parameters.append(_path_parameter("name", f"The name of the {resource.gvk.kind}."))
     if resource.namespaced:
         parameters.append(_path_parameter("namespace", "The namespace; only default exists."))
-    parameters.append({"name": "pretty", "in": "query", "type": "string",
-                       "description": "Indent the answer."})
     return parameters
+
+
+def _with_parameters(
+    operations: dict[str, Any], parameters: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {**operations, "parameters": parameters} if parameters else operations
 
 
 def resource_paths(resource: Resource) -> dict[str, dict[str, Any]]:
@@ -184,15 +187,13 @@ def resource_paths(resource: Resource) -> dict[str, dict[str, Any]]:
             _HTTP_METHODS[verb]: _operation(resource, verb, resource.gvk, resource.definition)
             for verb in verbs
         }
-        paths[path] = {**item_ops, "parameters": _path_parameters(resource, item)}
+        paths[path] = _with_parameters(item_ops, _path_parameters(resource, item))
     if resource.namespaced and "list" in resource.collection_verbs:
         # Every namespace (kubectl get -A); there is only default, but kubectl asks.
         cluster_wide = resource._replace(namespaced=False)
         listing = _operation(cluster_wide, "list", resource.gvk, resource.definition)
         listing["operationId"] += "ForAllNamespaces"
-        paths[_collection_path(cluster_wide)] = {
-            "get": listing, "parameters": _path_parameters(cluster_wide, False)
-        }
+        paths[_collection_path(cluster_wide)] = {"get": listing}
     return paths
 
 
@@ -206,8 +207,7 @@ def subresource_paths(sub: Subresource) -> dict[str, dict[str, Any]]:
             operation["parameters"] = [*operation.get("parameters", []), *_query(sub.parameters)]
         operation["produces"] = list(sub.produces)
         item[_HTTP_METHODS[verb]] = operation
-    item["parameters"] = _path_parameters(sub.parent, True)
-    return {path: item}
+    return {path: _with_parameters(item, _path_parameters(sub.parent, True))}
 
 
 DEPLOYMENTS = Resource(Gvk("apps", "v1", "Deployment"), "Deployment", "deployments", True,

@@ -41,7 +41,7 @@ def create_kube_app(services: ApiServices, guard: Guard, limits: ApiLimits) -> F
     app.add_exception_handler(RequestValidationError, errors.handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.handle_http_error)
     app.add_exception_handler(Exception, errors.handle_unexpected_error)
-    app.add_middleware(RequestLimits, limits=limits)
+    app.add_middleware(RequestLimits, limits=limits, render=errors.problem_as_status)
     # Added last, so it runs first: a caller without a token is refused before the limits
     # read its body.
     app.add_middleware(KubeAuthentication, guard=guard)

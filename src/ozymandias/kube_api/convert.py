@@ -1,77 +1,68 @@
-"""STAND-IN until kube-model's converters land: the records → Kubernetes objects."""
+"""The records a Kubernetes object is made of, gathered from the mirrors, and given to kube/'s
+converters (pure): which spec an instance runs, its node, the revisions.
+
+Shared by the reads (kinds.py) and the writes (which answer with the
+Deployment as the reads show it).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ozymandias import __version__
 from ozymandias.cluster.records import (
     Deployment,
     Event,
+    InstanceState,
     InstanceStatus,
     JobRecord,
     Node,
-    Resources,
 )
+from ozymandias.kube.deployments import deployment_from_job
+from ozymandias.kube.events import event_to_kube
+from ozymandias.kube.nodes import NodeInfo, node_to_kube
+from ozymandias.kube.pods import pod_from_instance
+from ozymandias.store.cluster_mirrors import ClusterMirrors
+
+# Every node runs the daemon that answers (a mixed cluster's nodes do not say theirs).
+_INFO = NodeInfo(ozy_version=__version__)
 
 
-def _ts(unix: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(unix or 0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def pod(
-    view: dict[str, Any], status: InstanceStatus | None, record: JobRecord, node: Node | None
-) -> dict[str, Any]:
-    phase = {"running": "Running", "completed": "Succeeded", "failed": "Failed"}.get(
-        view["state"], "Pending"
+def pod(mirrors: ClusterMirrors, view: dict[str, Any], record: JobRecord) -> dict[str, Any]:
+    """The Pod of the instance `view` (api/views.py's) of job `record`: its status as its
+    node reports it, or Pending until it does."""
+    job, index, node_name = view["job"], view["index"], view["node"]
+    status = mirrors.instance_status(job, index)
+    if status is None or status.node != node_name:
+        status = InstanceStatus(
+            job=job, index=index, node=node_name, state=InstanceState.PENDING,
+            reason=view.get("reason", ""),
+        )  # fmt: skip
+    spec = record.spec_of_version(status.spec_version) or record.spec
+    node = mirrors.node(node_name) if node_name else None
+    placed = _placed_at(mirrors.deployment(job), index)
+    return pod_from_instance(
+        status,
+        spec,
+        node,
+        resource_version=mirrors.instance_revision(job, index) or mirrors.job_revision(job),
+        created=placed,
     )
-    containers = [{"name": n, "image": c.image} for n, c in record.spec.containers.items()]
-    statuses = [
-        {
-            "name": c["name"],
-            "ready": c["state"] == "running",
-            "restartCount": c["restarts"],
-            "image": "",
-            "imageID": "",
-            "state": {"running": {}} if c["state"] == "running" else {"waiting": {}},
-        }
-        for c in view["containers"]
-    ]
-    return {
-        "kind": "Pod",
-        "apiVersion": "v1",
-        "metadata": {
-            "name": view["name"],
-            "namespace": "default",
-            "labels": view.get("labels", {}),
-            "creationTimestamp": _ts(view["updatedAt"]),
-            "resourceVersion": "1",
-            "uid": f"pod-{view['name']}",
-        },
-        "spec": {"nodeName": view["node"], "containers": containers},
-        "status": {
-            "phase": phase,
-            "podIP": view["podIP"],
-            "hostIP": node.address if node else "",
-            "containerStatuses": statuses,
-        },
-    }
 
 
-def node(record: Node, allocation: Resources | None, *, cordoned: bool) -> dict[str, Any]:
-    return {
-        "kind": "Node",
-        "apiVersion": "v1",
-        "metadata": {
-            "name": record.name,
-            "labels": record.labels,
-            "creationTimestamp": _ts(record.started_at),
-            "resourceVersion": "1",
-        },
-        "spec": {"unschedulable": cordoned},
-        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-    }
+def _placed_at(rollout: Deployment | None, index: int) -> float | None:
+    return rollout.placed.get(index) if rollout is not None else None
+
+
+def node(mirrors: ClusterMirrors, record: Node) -> dict[str, Any]:
+    """A live node (its record is under its lease: it is Ready)."""
+    return node_to_kube(
+        record,
+        cordoned=record.name in mirrors.cordoned(),
+        ready=True,
+        resource_version=mirrors.node_revision(record.name),
+        info=_INFO,
+    )
 
 
 def deployment(
@@ -80,29 +71,9 @@ def deployment(
     statuses: list[InstanceStatus],
     revision: int,
 ) -> dict[str, Any]:
-    return {
-        "kind": "Deployment",
-        "apiVersion": "apps/v1",
-        "metadata": {
-            "name": record.spec.name,
-            "namespace": "default",
-            "labels": dict(record.spec.labels),
-            "creationTimestamp": _ts(record.submitted_at),
-            "resourceVersion": str(revision),
-        },
-        "spec": {"replicas": record.spec.num_instances},
-        "status": {"replicas": len(statuses)},
-    }
+    """The Deployment of job `record`, its status following `rollout`."""
+    return deployment_from_job(record, rollout, statuses, resource_version=revision)
 
 
-def event(name: str, record: Event) -> dict[str, Any]:
-    return {
-        "kind": "Event",
-        "apiVersion": "v1",
-        "metadata": {"name": name, "namespace": "default", "resourceVersion": "1"},
-        "reason": record.kind,
-        "message": record.message,
-        "involvedObject": {"kind": "Pod", "name": record.instance},
-        "lastTimestamp": _ts(record.time),
-        "type": "Normal",
-    }
+def event(record: Event, revision: int) -> dict[str, Any]:
+    return event_to_kube(record, resource_version=revision)

@@ -18,10 +18,10 @@ from ozymandias.acl.roles import Role
 from ozymandias.api.auth import requires
 from ozymandias.api.services import Services
 from ozymandias.kube import openapi_v2
+from ozymandias.kube.deployments import timestamp
 from ozymandias.kube.status import path_not_found
 from ozymandias.kube_api import context
 from ozymandias.kube_api import discovery_documents as documents
-from ozymandias.kube_api.kinds import timestamp
 from ozymandias.kube_api.negotiation import wants_protobuf
 
 router = APIRouter()

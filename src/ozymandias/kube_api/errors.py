@@ -56,6 +56,11 @@ def of_problem(problem: Problem) -> dict[str, Any]:
     return failure(problem.status, problem.detail)
 
 
+def problem_as_status(problem: Problem) -> JSONResponse:
+    """A refusal of the request limits (413, 408, 429), as a Status."""
+    return status_response(of_problem(problem))
+
+
 async def handle_kube_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, KubeError)
     return status_response(error.status)

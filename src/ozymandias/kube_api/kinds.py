@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ozymandias.api import views
@@ -28,11 +27,6 @@ from ozymandias.watch.feeds import EVENT, INSTANCE, JOB, NODE
 Build = Callable[[ClusterMirrors, Change], dict[str, Any] | None]
 
 
-def timestamp(unix: float) -> str:
-    """RFC 3339 to the second, in UTC, as Kubernetes' metav1.Time."""
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True)
 class Served:
     kind: str
@@ -43,13 +37,8 @@ class Served:
 
 
 def _pod(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
-    view = change.object
-    record = mirrors.job(view["job"])
-    if record is None:
-        return None
-    status = mirrors.instance_status(view["job"], view["index"])
-    node = mirrors.node(view["node"]) if view["node"] else None
-    return convert.pod(view, status, record, node)
+    record = mirrors.job(change.object["job"])
+    return convert.pod(mirrors, change.object, record) if record is not None else None
 
 
 async def _one_pod(services: ApiServices, name: str) -> dict[str, Any] | None:
@@ -64,51 +53,48 @@ async def _one_pod(services: ApiServices, name: str) -> dict[str, Any] | None:
 
 def _node(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
     record = mirrors.node(change.name)
-    if record is None:
-        return None
-    return convert.node(
-        record,
-        mirrors.allocation(change.name),
-        cordoned=change.name in mirrors.cordoned(),
-    )
+    return convert.node(mirrors, record) if record is not None else None
 
 
 async def _one_node(services: ApiServices, name: str) -> dict[str, Any] | None:
     return _node(services.mirrors, Change(ChangeType.ADDED, name, {}))
 
 
-def _deployment(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
-    record = mirrors.job(change.name)
-    if record is None:
+def deployment_of(mirrors: ClusterMirrors, name: str) -> dict[str, Any] | None:
+    """The Deployment of job `name` (None: no such job, or a system job, which is not one)."""
+    record = mirrors.job(name)
+    if record is None or record.spec.is_system:
         return None
-    instances = views.instances_of(change.name, mirrors)
     statuses = [
         status
-        for view in instances
+        for view in views.instances_of(name, mirrors)
         if (status := mirrors.instance_status(view["job"], view["index"])) is not None
+        and status.node == view["node"]
     ]
     return convert.deployment(
-        record,
-        mirrors.deployment(change.name),
-        statuses,
-        mirrors.job_revision(change.name),
+        record, mirrors.deployment(name), statuses, mirrors.job_revision(name)
     )
 
 
+def _deployment(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    return deployment_of(mirrors, change.name)
+
+
 async def _one_deployment(services: ApiServices, name: str) -> dict[str, Any] | None:
-    return _deployment(services.mirrors, Change(ChangeType.ADDED, name, {}))
+    return deployment_of(services.mirrors, name)
 
 
-def _event(_: ClusterMirrors, change: Change) -> dict[str, Any] | None:
-    return convert.event(change.name, Event.model_validate(change.object))
+def _event(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    return convert.event(Event.model_validate(change.object), mirrors.revision())
 
 
 async def _one_event(services: ApiServices, name: str) -> dict[str, Any] | None:
     # Events are not in the node's mirrors: their hub holds them (started by this).
     _, changes = await snapshot(services, EVENT)
     for change in changes:
-        if change.name == name:
-            return _event(services.mirrors, change)
+        found = _event(services.mirrors, change)
+        if found is not None and found["metadata"]["name"] == name:
+            return found
     return None
 
 

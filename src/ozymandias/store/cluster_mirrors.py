@@ -220,6 +220,13 @@ class ClusterMirrors:
         """One instance's status, as its node last reported it (None: not yet, or gone)."""
         return self.instances.items.get(keys.instance(job_name, index))
 
+    def instance_revision(self, job_name: str, index: int) -> int:
+        """The etcd mod revision of one instance's status (0: none)."""
+        return self.instances.mod_revisions.get(keys.instance(job_name, index), 0)
+
+    def node_revision(self, name: str) -> int:
+        return self.nodes.mod_revisions.get(keys.node(name), 0)
+
     def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
         statuses = self.instances.items.values()
         if job_name is None:
