@@ -22,7 +22,7 @@ from ozymandias.ingress.port_range import ports_outside_range
 from ozymandias.ingress.routes import conflicts_added
 from ozymandias.jobs.errors import JobRejected
 from ozymandias.jobs.service import ApplyResult
-from ozymandias.spec.loader import SpecError, check_instances, job_from_data, load_yaml
+from ozymandias.spec.loader import SpecError, check_instances, load_job
 from ozymandias.spec.models import JobSpec
 from ozymandias.watch.feeds import JOB
 
@@ -206,20 +206,21 @@ def _parse_job(body: bytes, name: str, services: ApiServices) -> JobSpec:
     """The job spec in a request body (YAML, or JSON, which is YAML too), within the node's
     limits; and its TCP ingress ports within the node's range."""
     try:
-        data = load_yaml(body, services.spec_limits)
+        spec = load_job(body, services.spec_limits)
     except SpecError as error:
-        raise _invalid_job(error, name) from None
-    return checked_job(data, name, services)
+        if error.limits:
+            raise _limit_exceeded(error, name) from None
+        problems = [str(problem) for problem in error.problems]
+        raise Problem(
+            400, "invalid-job", "Invalid job spec", "; ".join(problems), errors=problems, job=name
+        ) from None
+    return checked_spec(spec, name, services)
 
 
-def checked_job(data: object, name: str, services: ApiServices) -> JobSpec:
-    """An already-parsed job spec (the Kubernetes API's, made from a Deployment, too) checked
-    as a submitted body is: valid, within the node's limits and TCP ingress range, and named
-    as the URL says. Raises the same problems."""
-    try:
-        spec = job_from_data(data, services.spec_limits)
-    except SpecError as error:
-        raise _invalid_job(error, name) from None
+def checked_spec(spec: JobSpec, name: str, services: ApiServices) -> JobSpec:
+    """A valid spec checked as a submitted body is past validation (the Kubernetes API's,
+    made from a Deployment, too): its TCP ingress ports within the node's range, and named
+    as the URL says; else the same problems."""
     port_range = services.ingress.tcp_port_range
     if outside := ports_outside_range(spec, port_range):
         problems = [str(problem) for problem in outside]
@@ -241,12 +242,3 @@ def checked_job(data: object, name: str, services: ApiServices) -> JobSpec:
             job=name,
         )
     return spec
-
-
-def _invalid_job(error: SpecError, name: str) -> Problem:
-    if error.limits:
-        return _limit_exceeded(error, name)
-    problems = [str(problem) for problem in error.problems]
-    return Problem(
-        400, "invalid-job", "Invalid job spec", "; ".join(problems), errors=problems, job=name
-    )
