@@ -41,7 +41,7 @@ from ozymandias.kube_api.deployment_store import (
     write_deployment,
 )
 from ozymandias.kube_api.job_calls import MODIFIED, job_call
-from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object
+from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object, read_patch
 from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, Namespace, check_dry_run
 
 router = APIRouter(tags=["kubernetes"])
@@ -77,14 +77,13 @@ async def create_deployment(
 ) -> JSONResponse:
     """Create a Deployment (a job); AlreadyExists if there is one of its name."""
     check_namespace(namespace)
+    dry = check_dry_run(dry_run)
     deployment = _checked_object(read_object(await request.body()), None)
     name = deployment["metadata"]["name"]
     if services.mirrors.job(name) is not None:
         raise already_exists(KIND, name)
     try:
-        _, written = await write_deployment(
-            services, name, deployment, dry_run=check_dry_run(dry_run), check_index=0
-        )
+        _, written = await write_deployment(services, name, deployment, dry_run=dry, check_index=0)
     except KubeError as error:
         # Created meanwhile by another client: the commit at index 0 lost.
         if error.reason == "Conflict":
@@ -104,6 +103,7 @@ async def replace_deployment(
 ) -> dict[str, Any]:
     """Replace a Deployment; a `metadata.resourceVersion` it was not at is a Conflict."""
     check_namespace(namespace)
+    dry = check_dry_run(dry_run)
     deployment = _checked_object(read_object(await request.body()), name)
     live = await read_deployment(services, name)
     version = str(deployment["metadata"].get("resourceVersion") or "")
@@ -111,7 +111,7 @@ async def replace_deployment(
         raise conflict(KIND, name, MODIFIED)
     check_index = int(version) if version.isdigit() else None
     _, written = await write_deployment(
-        services, name, deployment, dry_run=check_dry_run(dry_run), check_index=check_index
+        services, name, deployment, dry_run=dry, check_index=check_index
     )
     return written
 
@@ -127,16 +127,15 @@ async def patch_deployment(
 ) -> dict[str, Any]:
     """Patch a Deployment (strategic merge, merge or JSON patch), then submit the result."""
     check_namespace(namespace)
-    body = await request.body()
-    content_type = request.headers.get("content-type")
+    dry = check_dry_run(dry_run)
+    patch = read_patch(request.headers.get("content-type"), await request.body())
     for attempt in range(_PATCH_ATTEMPTS):
         live = await read_deployment(services, name)
         version = int(live["metadata"]["resourceVersion"])
-        result = patched(KIND, live, content_type, body)
-        deployment = _checked_object(result, name)
+        deployment = _checked_object(patched(KIND, live, patch), name)
         try:
             _, written = await write_deployment(
-                services, name, deployment, dry_run=check_dry_run(dry_run), check_index=version
+                services, name, deployment, dry_run=dry, check_index=version
             )
         except KubeError as error:
             if error.reason == "Conflict" and attempt + 1 < _PATCH_ATTEMPTS:
@@ -160,8 +159,9 @@ async def delete_deployment(
     """Delete a Deployment's job (its shared volumes are kept, as `ozy delete job`); the
     instances stop whatever the propagation policy says, as with Background."""
     check_namespace(namespace)
+    dry = check_dry_run(dry_run)
     live = await read_deployment(services, name)
-    if not check_dry_run(dry_run):
+    if not dry:
         await job_call(services.jobs.delete(name), KIND, name)
     return {
         "kind": "Status",

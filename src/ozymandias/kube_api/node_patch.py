@@ -20,7 +20,7 @@ from ozymandias.api.services import ApiServices, Services
 from ozymandias.kube.object_diff import changed_paths, value_at
 from ozymandias.kube.status import KubeError, cause, invalid, not_found, status
 from ozymandias.kube_api.kinds import NODES
-from ozymandias.kube_api.request_body import PATCH_TYPES, patched
+from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_patch
 from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, check_dry_run
 
 router = APIRouter(tags=["kubernetes"])
@@ -48,15 +48,17 @@ async def patch_node(
     field_manager: FieldManager = None,
 ) -> dict[str, Any]:
     """Cordon or uncordon a node by patching `spec.unschedulable`."""
+    dry = check_dry_run(dry_run)
+    patch = read_patch(request.headers.get("content-type"), await request.body())
     live = await _read_node(services, name)
-    result = patched(KIND, live, request.headers.get("content-type"), await request.body())
+    result = patched(KIND, live, patch)
     changed = changed_paths(live, result)
     if others := [path for path in changed if path != UNSCHEDULABLE]:
         raise invalid(KIND, name, [cause("FieldValueForbidden", path) for path in others])
     unschedulable = value_at(result, UNSCHEDULABLE)
     if unschedulable is not None and not isinstance(unschedulable, bool):
         raise invalid(KIND, name, [cause("FieldValueInvalid", UNSCHEDULABLE, unschedulable)])
-    if changed and not check_dry_run(dry_run):
+    if changed and not dry:
         try:
             await store_call(services.store.set_cordon(name, bool(unschedulable)))
         except Problem as problem:

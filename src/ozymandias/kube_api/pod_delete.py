@@ -48,12 +48,13 @@ async def delete_pod(
 ) -> dict[str, Any]:
     """Replace the instance's pod by a new one; the answer is the Pod that was deleted."""
     check_namespace(namespace)
+    dry = check_dry_run(dry_run)
     try:
         place = locate_instance(name, services.mirrors)
     except Problem:
         raise not_found(KIND, name) from None
     deleted = await _read_pod(services, name)
-    if check_dry_run(dry_run):
+    if dry:
         return deleted
     revision = services.mirrors.instances.revision
     if place.node == services.node.name:

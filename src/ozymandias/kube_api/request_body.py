@@ -8,13 +8,13 @@ patch engines are kube/patches.py's, chosen by the content type.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from ozymandias.kube.patch_error import PatchError
 from ozymandias.kube.patches import PATCH_TYPES, apply_patch, patch_type
 from ozymandias.kube.status import bad_request, unsupported_media_type
 
-__all__ = ["PATCH_TYPES", "patched", "read_json", "read_object"]
+__all__ = ["PATCH_TYPES", "Patch", "patched", "read_json", "read_object", "read_patch"]
 
 
 def read_json(body: bytes) -> Any:
@@ -33,17 +33,26 @@ def read_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def patched(
-    kind: str, current: dict[str, Any], content_type: str | None, body: bytes
-) -> dict[str, Any]:
-    """`current` (an object of `kind`) with the patch in `body` applied, by the patch type
-    its content type names. Anything but the three patch types kubectl sends (server-side
-    apply's `application/apply-patch+yaml` included) is a 415 Status."""
+class Patch(NamedTuple):
+    """A PATCH's body, read as JSON, and its patch type."""
+
+    media: str
+    body: Any
+
+
+def read_patch(content_type: str | None, body: bytes) -> Patch:
+    """The patch a PATCH sends, checked before any object is read: anything but the three
+    patch types kubectl sends (server-side apply's `application/apply-patch+yaml`
+    included) is a 415 Status, a body that is not JSON a 400."""
     media = patch_type(content_type or "")
     if media is None:
         raise unsupported_media_type(PATCH_TYPES)
-    patch = read_json(body)
+    return Patch(media, read_json(body))
+
+
+def patched(kind: str, current: dict[str, Any], patch: Patch) -> dict[str, Any]:
+    """`current` (an object of `kind`) with `patch` applied; a 400 if it does not apply."""
     try:
-        return apply_patch(media, current, patch, kind)
+        return apply_patch(patch.media, current, patch.body, kind)
     except PatchError as error:
         raise bad_request(f"the patch cannot be applied: {error.message}") from None

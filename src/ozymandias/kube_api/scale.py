@@ -22,7 +22,7 @@ from ozymandias.kube_api.context import check_namespace
 from ozymandias.kube_api.deployment_store import KIND, read_deployment
 from ozymandias.kube_api.deployments_write import ITEM
 from ozymandias.kube_api.job_calls import MODIFIED, job_call
-from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object
+from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object, read_patch
 from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, Namespace, check_dry_run
 from ozymandias.spec.loader import check_instances
 
@@ -57,13 +57,15 @@ async def replace_scale(
 ) -> dict[str, Any]:
     """Set the replicas; a `metadata.resourceVersion` the Deployment is not at is a Conflict."""
     check_namespace(namespace)
+    dry = check_dry_run(dry_run)
     scale = read_object(await request.body())
+    replicas = wanted_replicas(scale)
     current = scale_of(await read_deployment(services, name))
     metadata = scale.get("metadata")
     version = str(metadata.get("resourceVersion") or "") if isinstance(metadata, dict) else ""
     if version and version != str(current["metadata"].get("resourceVersion")):
         raise conflict(KIND, name, MODIFIED)
-    return await _scale(services, name, wanted_replicas(scale), check_dry_run(dry_run))
+    return await _scale(services, name, replicas, dry)
 
 
 @router.patch(SCALE, openapi_extra=_SCALE_BODY, dependencies=[requires(Role.DEPLOY)])
@@ -77,13 +79,15 @@ async def patch_scale(
 ) -> dict[str, Any]:
     """Patch the Scale: only `spec.replicas` may change."""
     check_namespace(namespace)
+    dry = check_dry_run(dry_run)
+    patch = read_patch(request.headers.get("content-type"), await request.body())
     current = scale_of(await read_deployment(services, name))
-    result = patched("Scale", current, request.headers.get("content-type"), await request.body())
+    result = patched("Scale", current, patch)
     others = [path for path in changed_paths(current, result) if path != "spec.replicas"]
     if others:
         causes = [cause("FieldValueForbidden", path) for path in others]
         raise invalid("Scale", name, causes)
-    return await _scale(services, name, wanted_replicas(result), check_dry_run(dry_run))
+    return await _scale(services, name, wanted_replicas(result), dry)
 
 
 @router.get(STATUS, dependencies=[requires(Role.READ)])

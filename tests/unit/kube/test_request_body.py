@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ozymandias.kube.status import KubeError
-from ozymandias.kube_api.request_body import patched, read_object
+from ozymandias.kube_api.request_body import patched, read_object, read_patch
 
 NODE: dict[str, Any] = {"metadata": {"name": "n1"}, "spec": {}}
 
@@ -33,7 +33,7 @@ NODE: dict[str, Any] = {"metadata": {"name": "n1"}, "spec": {}}
     ],
 )
 def test_each_patch_type(content_type: str, body: bytes, result: dict[str, Any]) -> None:
-    assert patched("Node", NODE, content_type, body) == result
+    assert patched("Node", NODE, read_patch(content_type, body)) == result
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_each_patch_type(content_type: str, body: bytes, result: dict[str, Any])
 )
 def test_refused(content_type: str | None, body: bytes, code: int) -> None:
     with pytest.raises(KubeError) as raised:
-        patched("Node", NODE, content_type, body)
+        patched("Node", NODE, read_patch(content_type, body))
     assert raised.value.code == code
 
 
