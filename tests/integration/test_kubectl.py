@@ -196,6 +196,19 @@ def test_kubectl_over_the_nginx_deployment(make_node: NodeFactory, tmp_path: Pat
     assert "SchedulingDisabled" in ok(kubectl, "get", "nodes")
     assert "node/kube1 uncordoned" in ok(kubectl, "uncordon", "kube1")
     assert node_status(node, "kube1") == "ready"
+    # a node's other fields are its daemon's: refused by name
+    labelled = kubectl("label", "node", "kube1", "disk=ssd", check=False)
+    assert labelled.returncode != 0 and "metadata.labels.disk" in labelled.stderr
+
+    # replace at a stale resourceVersion: a Conflict, nothing written
+    live = yaml.safe_load(ok(kubectl, "get", "deployment", NAME, "-o", "yaml"))
+    live["metadata"]["resourceVersion"] = "1"
+    live["spec"]["replicas"] = 5
+    stale = kubectl(
+        "replace", "-f", write(tmp_path, "stale.yaml", yaml.safe_dump(live)), check=False
+    )
+    assert stale.returncode != 0 and "Conflict" in stale.stderr, stale.stderr
+    assert job(node, NAME)["spec"]["numInstances"] == 2  # type: ignore[index]
 
     # events and logs
     header, rows = table(ok(kubectl, "get", "events"))
