@@ -1,7 +1,7 @@
 """The real kubectl reads our OpenAPI v2 document: explain, validation, diff and
 the strategic merge patch of apply all work from it.
 
-kubectl is OZY_TEST_KUBECTL, else `kubectl` on PATH; run once with each version
+kubectl is tests/support/kubectl.py's (OZY_TEST_KUBECTL, else PATH); run once with each version
 (1.32 asks /openapi/v3 first and falls back to v2 on its 404). The server is a
 stub (tests/support/kube_openapi_stub.py) serving discovery and the document.
 """
@@ -9,8 +9,6 @@ stub (tests/support/kube_openapi_stub.py) serving discovery and the document.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +18,8 @@ import yaml
 
 from tests.support import kube_openapi_stub
 from tests.support.kube_openapi_stub import Stub
+from tests.support.kubectl import kubectl_binary
 from tests.support.nginx_deployment import NGINX
-
-
-def kubectl_path() -> str:
-    found = os.environ.get("OZY_TEST_KUBECTL") or shutil.which("kubectl")
-    if not found:
-        pytest.skip("no kubectl")
-    return found
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def stub(tmp_path: Path) -> Iterator[Stub]:
 
 def kubectl(stub: Stub, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [kubectl_path(), "--kubeconfig", str(stub.kubeconfig(tmp_path)),
+        [kubectl_binary(), "--kubeconfig", str(stub.kubeconfig(tmp_path)),
          "--cache-dir", str(tmp_path / "cache"), *args],
         capture_output=True, text=True, timeout=120, check=False,
     )

@@ -94,6 +94,22 @@ def test_discovery_short_names_and_version(kubectl: Kubectl) -> None:
     assert json.loads(version)["serverVersion"]["gitVersion"].startswith("v1.32.0+ozy.")
 
 
+def test_every_namespace_and_a_watch_from_too_far_back(kubectl: Kubectl) -> None:
+    everywhere = kubectl("get", "pods", "-A").stdout
+    assert header(everywhere)[:2] == ["NAMESPACE", "NAME"]
+    assert rows(everywhere)["default"].split()[1] in {"kr-logger-0", "kr-single-0"}
+    # Revision 1 is older than any watch hub here remembers: an ERROR event, 410 Expired.
+    gone = kubectl("get", "--raw", "/api/v1/pods?watch=1&resourceVersion=1").stdout
+    event = json.loads(gone.splitlines()[0])
+    assert event["type"] == "ERROR"
+    assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+
+
+def test_openapi_v2_serves_kubectl_explain(kubectl: Kubectl) -> None:
+    explained = kubectl("explain", "deployment.spec.replicas").stdout
+    assert "replicas" in explained.lower()
+
+
 def test_get_nodes_pods_deployments_events_as_tables(kubectl: Kubectl, node: NodeProcess) -> None:
     nodes = kubectl("get", "nodes").stdout
     assert header(nodes)[:2] == ["NAME", "STATUS"]

@@ -3,13 +3,11 @@
 The real OpenAPIv2.proto is compiled into kubectl; tests/support/go_descriptors.py
 finds its descriptor there, so a wrong field number or type in kube/gnostic.py
 fails here instead of as a garbled document in kubectl. Runs against the
-kubectl the kube tests use (OZY_TEST_KUBECTL, else `kubectl` on PATH).
+kubectl the kube tests use (tests/support/kubectl.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,17 +15,14 @@ from google.protobuf import descriptor_pb2
 
 from ozymandias.kube import gnostic
 from tests.support import go_descriptors
-
-
-def kubectl_binary() -> Path | None:
-    found = os.environ.get("OZY_TEST_KUBECTL") or shutil.which("kubectl")
-    return Path(found).resolve() if found else None
+from tests.support.kubectl import kubectl_binary
 
 
 @pytest.fixture(scope="module")
 def real() -> dict[str, descriptor_pb2.DescriptorProto]:
-    binary = kubectl_binary()
-    if binary is None:
+    try:
+        binary = Path(kubectl_binary()).resolve()
+    except RuntimeError:
         pytest.skip("no kubectl to compare with")
     found = go_descriptors.find(binary, gnostic.FILE_NAME, gnostic.PACKAGE)
     assert found is not None, f"no {gnostic.FILE_NAME} descriptor in {binary}"

@@ -99,4 +99,4 @@ async def openapi(request: Request) -> Response:
     """Protobuf (gnostic's OpenAPI v2 messages) for kubectl's Accept, else JSON."""
     if wants_protobuf(request.headers.get("accept")):
         return Response(openapi_v2.document(), media_type=openapi_v2.PROTOBUF_CONTENT_TYPE)
-    return JSONResponse(openapi_v2.document_json())
+    return Response(openapi_v2.document_json_bytes(), media_type="application/json")
