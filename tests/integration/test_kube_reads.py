@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.etcd import EtcdServer
+from tests.support.jobs import web_job
 from tests.support.kubectl import Kubectl, kubectl_for
 from tests.support.machine import unmount_everything_under
 from tests.support.nodes import NodeProcess, remove_everything_of_node, unused_pod_subnets
@@ -190,6 +191,16 @@ def test_logs_of_one_container_and_of_several(kubectl: Kubectl) -> None:
         assert following.process.poll() is None  # it follows on
     finally:
         following.kill()
+
+
+def test_rollout_status_follows_a_job_to_healthy(kubectl: Kubectl, node: NodeProcess) -> None:
+    """The Deployment's watch moves with its instances' health, not only their states."""
+    assert node.apply(web_job("kr-checked", 2, healthcheck=True)).status_code in (200, 201)
+    done = kubectl("rollout", "status", "deployment/kr-checked", "--timeout=120s", timeout=150)
+    assert 'deployment "kr-checked" successfully rolled out' in done.stdout
+    ready = json.loads(kubectl("get", "deployment", "kr-checked", "-o", "json").stdout)
+    assert ready["status"]["readyReplicas"] == 2
+    node.request("DELETE", "/v1/jobs/kr-checked")
 
 
 def test_get_pods_watch_shows_a_new_pod(kubectl: Kubectl, node: NodeProcess) -> None:

@@ -16,13 +16,11 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
-from ozymandias.api.services import ApiServices, Services
+from ozymandias.api.services import ApiServices
 from ozymandias.kube.status import KubeError, bad_request, not_acceptable, not_found, status
 from ozymandias.kube_api import negotiation
 from ozymandias.kube_api.selection import Selection, select
 from ozymandias.kube_api.tabulation import table_of
-
-__all__ = ["ApiServices", "Services"]
 
 NAMESPACE = "default"
 MAX_SELECTOR = 4096

@@ -21,8 +21,12 @@ from ozymandias.cluster.records import Event
 from ozymandias.kube_api import convert
 from ozymandias.kube_api.watch import snapshot
 from ozymandias.store.cluster_mirrors import ClusterMirrors
+from ozymandias.store.watch_sources import rollout_sources
 from ozymandias.watch.changes import Change, ChangeType
-from ozymandias.watch.feeds import EVENT, INSTANCE, JOB, NODE
+from ozymandias.watch.feeds import EVENT, INSTANCE, NODE
+from ozymandias.watch.hub import Feed, Objects
+
+ROLLOUTS = "kube-deployment"
 
 Build = Callable[[ClusterMirrors, Change], dict[str, Any] | None]
 
@@ -34,6 +38,8 @@ class Served:
     hub: str
     build: Build
     one: Callable[[ApiServices, str], Awaitable[dict[str, Any] | None]]
+    feed: Callable[[ClusterMirrors], Feed] | None = None
+    """The hub's feed, for a hub of this API's own (None: one of watch/feeds.py's)."""
 
 
 def _pod(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
@@ -76,8 +82,26 @@ def deployment_of(mirrors: ClusterMirrors, name: str) -> dict[str, Any] | None:
     )
 
 
-def _deployment(mirrors: ClusterMirrors, change: Change) -> dict[str, Any] | None:
-    return deployment_of(mirrors, change.name)
+def _rollout_feed(mirrors: ClusterMirrors) -> Feed:
+    """Deployments as they are shown: the job summaries' hub would miss a change of health or
+    of the rollout record alone, which `kubectl rollout status` waits on."""
+
+    def shown(names: set[str]) -> dict[str, Objects]:
+        found = {name: deployment_of(mirrors, name) for name in names}
+        return {name: {name: obj} for name, obj in found.items() if obj is not None}
+
+    return Feed(
+        ROLLOUTS,
+        rollout_sources(mirrors),
+        lambda: {record.spec.name for record in mirrors.jobs.items.values()},
+        shown,
+        mirrors.wait_synced,
+        mirrors.revision,
+    )
+
+
+def _deployment(_: ClusterMirrors, change: Change) -> dict[str, Any] | None:
+    return change.object  # the hub's own: already the Deployment
 
 
 async def _one_deployment(services: ApiServices, name: str) -> dict[str, Any] | None:
@@ -100,5 +124,7 @@ async def _one_event(services: ApiServices, name: str) -> dict[str, Any] | None:
 
 PODS = Served("Pod", "v1", INSTANCE, _pod, _one_pod)
 NODES = Served("Node", "v1", NODE, _node, _one_node)
-DEPLOYMENTS = Served("Deployment", "apps/v1", JOB, _deployment, _one_deployment)
+DEPLOYMENTS = Served(
+    "Deployment", "apps/v1", ROLLOUTS, _deployment, _one_deployment, _rollout_feed
+)
 EVENTS = Served("Event", "v1", EVENT, _event, _one_event)

@@ -38,9 +38,14 @@ async def get_list(
         wanted = WatchRequest(selection, resource_version, timeout_seconds, include)
         mirrors = services.mirrors
         return open_watch(
-            request, services, served.hub, lambda change: served.build(mirrors, change), wanted
+            request,
+            services,
+            served.hub,
+            lambda change: served.build(mirrors, change),
+            wanted,
+            served.feed,
         )
-    revision, changes = await snapshot(services, served.hub)
+    revision, changes = await snapshot(services, served.hub, served.feed)
     mirrors = services.mirrors
     items = selection.of(obj for change in changes if (obj := served.build(mirrors, change)))
     return context.answer_list(

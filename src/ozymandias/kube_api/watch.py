@@ -36,8 +36,9 @@ from ozymandias.kube.status import bad_request, expired
 from ozymandias.kube_api.negotiation import IncludeObject
 from ozymandias.kube_api.selection import Selection
 from ozymandias.kube_api.tabulation import table_of
+from ozymandias.store.cluster_mirrors import ClusterMirrors
 from ozymandias.watch.changes import Change, ChangeType
-from ozymandias.watch.hub import Hub, Subscription
+from ozymandias.watch.hub import Feed, Hub, Subscription
 from ozymandias.watch.watches import WatchesClosed
 
 MAX_TIMEOUT_SECONDS = 24 * 3600
@@ -55,20 +56,24 @@ class WatchRequest:
     """None: objects as they are; else Tables of one row, their rows carrying this."""
 
 
-def hub_of(services: ApiServices, kind: str) -> Hub:
+def hub_of(
+    services: ApiServices, kind: str, feed: Callable[[ClusterMirrors], Feed] | None = None
+) -> Hub:
     try:
-        return services.watches.watches.hub(kind)
+        return services.watches.watches.hub(kind, feed)
     except WatchesClosed as error:
         raise Problem(503, "node-stopping", "Node stopping", str(error)) from None
 
 
-async def snapshot(services: ApiServices, kind: str) -> tuple[int, list[Change]]:
+async def snapshot(
+    services: ApiServices, kind: str, feed: Callable[[ClusterMirrors], Feed] | None = None
+) -> tuple[int, list[Change]]:
     """Every object of `kind` as its hub holds it, and the revision it holds them at.
 
     A list is this: the hub is started by the first list, so the watch kubectl sends
     next, from this revision, finds it with every change since.
     """
-    hub = hub_of(services, kind)
+    hub = hub_of(services, kind, feed)
     subscription, start = await hub.subscribe(None, _nothing)
     hub.unsubscribe(subscription)
     return start.revision, list(start.snapshot or ())
@@ -85,11 +90,16 @@ def since_revision(resource_version: str | None) -> int | None:
 
 
 def open_watch(
-    request: Request, services: ApiServices, kind: str, build: Build, wanted: WatchRequest
+    request: Request,
+    services: ApiServices,
+    kind: str,
+    build: Build,
+    wanted: WatchRequest,
+    feed: Callable[[ClusterMirrors], Feed] | None = None,
 ) -> StreamingResponse:
     """The stream of `kind`'s changes `wanted` selects; 429 past `--api-max-watches`."""
     since = since_revision(wanted.resource_version)
-    hub = hub_of(services, kind)
+    hub = hub_of(services, kind, feed)
     release = services.watches.reserve()
     abort = request.scope.get("extensions", {}).get(ABORT_EXTENSION, _nothing)
     return _Stream(_events(hub, since, build, wanted, abort), release)
@@ -117,7 +127,7 @@ def event_line(kind: str, obj: dict[str, Any]) -> bytes:
     return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
-class _Sender:
+class EventLines:
     """Turns a hub's changes into event lines, remembering what each name last was."""
 
     def __init__(self, build: Build, wanted: WatchRequest) -> None:
@@ -169,7 +179,7 @@ async def _events(
     hub: Hub, since: int | None, build: Build, wanted: WatchRequest, abort: Callable[[], None]
 ) -> AsyncIterator[bytes]:
     subscription, start = await hub.subscribe(since, abort)
-    sender = _Sender(build, wanted)
+    sender = EventLines(build, wanted)
     try:
         if start.relist:
             message = f"too old resource version: {since} ({start.revision})"
@@ -189,7 +199,7 @@ async def _events(
 
 
 async def _followed(
-    subscription: Subscription, sender: _Sender, seen: int, seconds: float
+    subscription: Subscription, sender: EventLines, seen: int, seconds: float
 ) -> AsyncIterator[bytes]:
     """The subscription's batches as event lines, until it ends, is dropped, or `seconds`
     (the request's timeoutSeconds) pass: then the watch ends cleanly, as the apiserver's."""

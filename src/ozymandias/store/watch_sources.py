@@ -46,6 +46,11 @@ def job_sources(mirrors: ClusterMirrors) -> list[Followed]:
     ]
 
 
+def rollout_sources(mirrors: ClusterMirrors) -> list[Followed]:
+    """A job shown with its rollout (a Kubernetes Deployment) changes with its deployment too."""
+    return [*job_sources(mirrors), Followed(mirrors.deployments, _after(keys.DEPLOYMENTS))]
+
+
 def node_sources(mirrors: ClusterMirrors) -> list[Followed]:
     """A node's view changes with its record, its allocation, a cordon and a drain."""
     return [

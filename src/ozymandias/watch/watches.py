@@ -48,13 +48,14 @@ class Watches:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
-    def hub(self, kind: str) -> Hub:
-        """The hub of `kind`, started if it was not (or if it failed)."""
+    def hub(self, kind: str, feed: Callable[[ClusterMirrors], Feed] | None = None) -> Hub:
+        """The hub of `kind`, started if it was not (or if it failed); `feed` makes the feed of a
+        kind of another API's (kube_api/'s Deployments), else it is one of feeds.py's."""
         if self._closed:
             raise WatchesClosed("the node is stopping")
         hub = self._hubs.get(kind)
         if hub is None or hub.ended:
-            hub = Hub(self._feed(kind), self._settings)
+            hub = Hub(feed(self._mirrors) if feed else self._feed(kind), self._settings)
             self._hubs[kind] = hub
             self._tasks.append(asyncio.create_task(hub.run(), name=f"watch-{kind}"))
         return hub
