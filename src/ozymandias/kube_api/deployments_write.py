@@ -129,7 +129,8 @@ async def patch_deployment(
     check_namespace(namespace)
     dry = check_dry_run(dry_run)
     patch = read_patch(request.headers.get("content-type"), await request.body())
-    for attempt in range(_PATCH_ATTEMPTS):
+    attempts = 0
+    while True:
         live = await read_deployment(services, name)
         version = int(live["metadata"]["resourceVersion"])
         deployment = _checked_object(patched(KIND, live, patch), name)
@@ -138,11 +139,11 @@ async def patch_deployment(
                 services, name, deployment, dry_run=dry, check_index=version
             )
         except KubeError as error:
-            if error.reason == "Conflict" and attempt + 1 < _PATCH_ATTEMPTS:
-                continue
-            raise
+            attempts += 1
+            if error.reason != "Conflict" or attempts == _PATCH_ATTEMPTS:
+                raise
+            continue
         return written
-    raise conflict(KIND, name, MODIFIED)  # unreachable: the last attempt raises or returns
 
 
 @router.delete(ITEM, dependencies=[requires(Role.DEPLOY)])
