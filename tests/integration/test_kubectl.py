@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.jobs import WEB_IMAGE, web_job
+from tests.support.jobs import WEB_IMAGE, pinned_to, web_job
 from tests.support.kubectl import Kubectl, kubectl_for
 from tests.support.nodes import NodeFactory, NodeProcess
 from tests.support.waiting import wait_until
@@ -256,3 +256,19 @@ def node_status(node: NodeProcess, name: str) -> str:
     response = node.request("GET", "/v1/nodes")
     response.raise_for_status()
     return str(next(item for item in response.json() if item["name"] == name)["status"])
+
+
+@pytest.mark.timeout(600)
+def test_kubectl_delete_pod_on_another_node(make_node: NodeFactory, tmp_path: Path) -> None:
+    """The node kubectl talks to passes the restart on to the node that runs the instance."""
+    asked = make_node("kube-a")
+    runs = make_node("kube-b")
+    asked.apply(web_job("far", 1, extra=pinned_to("kube-b"), healthcheck=True)).raise_for_status()
+    wait_until(lambda: len(running(runs, "far")) == 1, timeout=90, what="far-0 running")
+    kubectl = kubectl_for(asked, tmp_path)
+    before = yaml.safe_load(ok(kubectl, "get", "pod", "far-0", "-o", "yaml"))
+    assert before["spec"]["nodeName"] == "kube-b"
+    assert 'pod "far-0" deleted' in ok(kubectl, "delete", "pod", "far-0", timeout=120)
+    after = yaml.safe_load(ok(kubectl, "get", "pod", "far-0", "-o", "yaml"))
+    assert after["metadata"]["uid"] != before["metadata"]["uid"]
+    wait_until(lambda: len(running(runs, "far")) == 1, timeout=90, what="far-0 running again")
