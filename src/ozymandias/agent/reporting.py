@@ -81,6 +81,7 @@ class Reporter:
                 spec_version=pod.version,
                 updated_at=time.time(),
                 health=Health.UNHEALTHY,
+                pod_id=track.pod_id,
             )
         )
         return True
@@ -121,6 +122,7 @@ class Reporter:
             updated_at=time.time(),
             health=health,
             healthy_since=track.healthy_since,
+            pod_id=track.pod_id,
         )
         await self._put_status(status)
 

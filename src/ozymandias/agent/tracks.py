@@ -71,6 +71,12 @@ class PodTrack:
     def restarts(self) -> int:
         return sum(container.restarts for container in self.containers.values())
 
+    @property
+    def pod_id(self) -> str:
+        """The pod's identity: a container restarted in place keeps its id, a new pod has new
+        ones, and an adopted pod (the daemon restarted) the same ones."""
+        return min((c.container_id for c in self.containers.values()), default="")
+
     def state(self) -> InstanceState:
         containers = self.containers.values()
         if all(container.running for container in containers):

@@ -224,6 +224,13 @@ def _parse_job(body: bytes, name: str, services: ApiServices) -> JobSpec:
         raise Problem(
             400, "invalid-job", "Invalid job spec", "; ".join(problems), errors=problems, job=name
         ) from None
+    return checked_spec(spec, name, services)
+
+
+def checked_spec(spec: JobSpec, name: str, services: ApiServices) -> JobSpec:
+    """A valid spec checked as a submitted body is past validation (the Kubernetes API's,
+    made from a Deployment, too): its TCP ingress ports within the node's range, and named
+    as the URL says; else the same problems."""
     port_range = services.ingress.tcp_port_range
     if outside := ports_outside_range(spec, port_range):
         problems = [str(problem) for problem in outside]

@@ -210,6 +210,11 @@ class InstanceStatus(Record):
     healthy_since: float = Field(
         0.0, description="when it last became healthy (unix time); 0 while it is not"
     )
+    pod_id: str = Field(
+        "",
+        description="which pod runs it: new when the pod is replaced (a restart, a new version),"
+        " kept across container restarts; empty while it has none (the Kubernetes API's Pod uid)",
+    )
 
     @property
     def settled(self) -> bool:

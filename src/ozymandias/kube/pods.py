@@ -55,6 +55,15 @@ def pod_name(status: InstanceStatus, spec: JobSpec) -> str:
     return instance_name(status.job, status.index)
 
 
+def pod_uid(name: str, status: InstanceStatus, started: float) -> str:
+    """One uid per pod the instance runs on (its `pod_id`): a restart or a new version gives
+    the Pod another, as a Deployment's replaced pod has, which `kubectl delete pod` waits
+    to see; until its node names the pod, one from when it was placed."""
+    if status.pod_id:
+        return object_uid("Pod", f"{name}/{status.pod_id}", 0.0)
+    return object_uid("Pod", name, started)
+
+
 def pod_from_instance(
     status: InstanceStatus,
     spec: JobSpec,
@@ -70,7 +79,7 @@ def pod_from_instance(
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": NAMESPACE,
-        "uid": object_uid("Pod", name, started),
+        "uid": pod_uid(name, status, started),
         "resourceVersion": str(resource_version),
         "creationTimestamp": timestamp(started),
         "labels": _labels(spec),
