@@ -52,6 +52,7 @@ from ozymandias.node_config import (
     api_warnings,
     default_capacity,
     shared_storage_of,
+    this_host_software,
 )
 from ozymandias.registries.access import RegistryLogins
 from ozymandias.registries.service import RegistryService
@@ -241,6 +242,7 @@ class NodeDaemon:
                     shared_storage=shared_storage,
                     load=read_load(config.loadavg_file, _CORES) or 0.0,
                     load_threshold=config.load_threshold,
+                    software=this_host_software(),
                 )
                 if not await self.store.register_node(node, self.membership.lease_id):
                     raise SystemExit(

@@ -8,14 +8,16 @@ to learn what a node offers unless told (capacity, address, data dir).
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import socket
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 
+from ozymandias import __version__
 from ozymandias.api.request_limits import ApiLimits
-from ozymandias.cluster.records import Resources, SharedStorage
+from ozymandias.cluster.records import NodeSoftware, Resources, SharedStorage
 from ozymandias.dns.server import DEFAULT_PORT as DEFAULT_DNS_PORT
 from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.ingress.port_range import DEFAULT_TCP_PORT_RANGE, PortRange
@@ -234,3 +236,22 @@ def address_towards(endpoint: str) -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.connect((host, port))
         return str(probe.getsockname()[0])
+
+
+# Python's names for machines, and the ones Kubernetes' `kubernetes.io/arch` uses.
+_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+
+
+def this_host_software() -> NodeSoftware:
+    """The daemon's version, and the host's OS, kernel and architecture."""
+    try:
+        os_image = platform.freedesktop_os_release().get("PRETTY_NAME", "")
+    except OSError:
+        os_image = ""
+    machine = platform.machine()
+    return NodeSoftware(
+        ozy_version=__version__,
+        os_image=os_image,
+        kernel_version=platform.release(),
+        architecture=_ARCHITECTURES.get(machine, machine),
+    )

@@ -81,6 +81,15 @@ class SharedStorage(Record):
     capacity: int = Field(description="bytes the zone's shared volumes may take in total")
 
 
+class NodeSoftware(Record):
+    """What a node runs, as it reports it (kubectl's `get nodes -o wide` shows it)."""
+
+    ozy_version: str = ""
+    os_image: str = Field("", description="the host's PRETTY_NAME from os-release")
+    kernel_version: str = ""
+    architecture: str = Field("", description="as Kubernetes names it: amd64, arm64...")
+
+
 class Node(Record):
     """A node as it registers itself: what it offers and how to reach it.
 
@@ -99,6 +108,7 @@ class Node(Record):
     load_threshold: float = Field(
         0.8, description="load per core above which the node asks to be passed over"
     )
+    software: NodeSoftware = Field(default_factory=NodeSoftware)
 
     @property
     def overload(self) -> float:

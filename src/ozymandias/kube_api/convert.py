@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ozymandias import __version__
 from ozymandias.cluster.records import (
     Deployment,
     Event,
@@ -23,9 +22,6 @@ from ozymandias.kube.events import event_to_kube
 from ozymandias.kube.nodes import NodeInfo, node_to_kube
 from ozymandias.kube.pods import pod_from_instance
 from ozymandias.store.cluster_mirrors import ClusterMirrors
-
-# Every node runs the daemon that answers (a mixed cluster's nodes do not say theirs).
-_INFO = NodeInfo(ozy_version=__version__)
 
 
 def pod(mirrors: ClusterMirrors, view: dict[str, Any], record: JobRecord) -> dict[str, Any]:
@@ -61,7 +57,12 @@ def node(mirrors: ClusterMirrors, record: Node) -> dict[str, Any]:
         cordoned=record.name in mirrors.cordoned(),
         ready=True,
         resource_version=mirrors.node_revision(record.name),
-        info=_INFO,
+        info=NodeInfo(
+            ozy_version=record.software.ozy_version,
+            os_image=record.software.os_image,
+            kernel_version=record.software.kernel_version,
+            architecture=record.software.architecture,
+        ),
     )
 
 
