@@ -46,6 +46,7 @@ from ozymandias.ingress.haproxy_config import (
     render_hosts_map,
     runtime_commands,
 )
+from ozymandias.metrics.ingress_updates import RELOAD_DURATION, observe_runtime_update
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,7 @@ class Haproxy:
                     log.warning("runtime update failed (%s): reloading HAProxy instead", error)
                     await self._launch(layout)
                     return
+                observe_runtime_update(len(commands))
                 self._layout = layout
                 return
             await self._launch(layout)
@@ -237,6 +239,7 @@ class Haproxy:
 
     async def _launch(self, layout: Layout) -> None:
         """Start a new generation serving `layout`, taking over from the running one if any."""
+        started = time.perf_counter()
         generation = self._generation + 1
         settings = self._settings(generation)
         # Written aside and checked first: a config HAProxy rejects never replaces a good one.
@@ -272,11 +275,14 @@ class Haproxy:
             await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
             self._keep(self._reap(old, self._generation))
         self._process, self._generation, self._layout = process, generation, layout
+        elapsed = time.perf_counter() - started
+        RELOAD_DURATION.observe(elapsed)
         log.info(
-            "HAProxy generation %d (pid %d) serves %d pools",
+            "HAProxy generation %d (pid %d) serves %d pools (started in %.2fs)",
             generation,
             process.pid,
             len(layout.pools),
+            elapsed,
         )
 
     def _write_files(self, layout: Layout, settings: Settings, config: Path) -> None:
