@@ -42,7 +42,7 @@ def changes(draw: st.DrawFn) -> tuple[str, DnsRecord | None]:
 
 def answers(zone: Zone) -> dict[tuple[str, int], str]:
     """Every asked name and type's response, as text without the ID."""
-    found = {}
+    found: dict[tuple[str, int], str] = {}
     for name in ASKED:
         for rdtype in TYPES:
             query = dns.message.make_query(name, rdtype)
@@ -75,7 +75,7 @@ def test_a_zone_changed_record_by_record_answers_as_one_built_anew(
 async def served(server: DnsServer) -> dict[tuple[str, int], str]:
     """Every asked name and type's response through the server, its cache included, the
     SOA's serial left out: a cached negative answer keeps the serial it was made with."""
-    found = {}
+    found: dict[tuple[str, int], str] = {}
     for name in ASKED:
         for rdtype in TYPES:
             query = dns.message.make_query(name, rdtype, use_edns=False)
