@@ -30,6 +30,7 @@ import grp
 import logging
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -397,7 +398,18 @@ def _reports(line: str) -> bool:
     return "changed from" in line or line.startswith("no need to change")
 
 
+# What HAProxy says of a server the node's own runtime commands put in or out of
+# maintenance: a line per health change anywhere in the cluster (200 a second under
+# the control-plane bench), which at WARNING cost the daemon more than the change.
+_OWN_STATE_CHANGE = re.compile(
+    r"Server \S+ is (going DOWN for maintenance|UP/READY \(leaving forced maintenance\))"
+)
+
+
 def stderr_level(line: str) -> int:
     """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
-    forked, loading success, on every reload) are routine; anything else may matter."""
-    return logging.DEBUG if line.startswith("[NOTICE]") else logging.WARNING
+    forked, loading success, on every reload) and the servers our runtime commands move
+    are routine; anything else may matter."""
+    if line.startswith("[NOTICE]") or _OWN_STATE_CHANGE.search(line):
+        return logging.DEBUG
+    return logging.WARNING
