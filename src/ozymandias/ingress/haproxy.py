@@ -55,8 +55,6 @@ _READY_SECONDS = 10.0
 _CHECK_ATTEMPTS = 3
 _STOP_GRACE_SECONDS = 5.0
 _RESTART_DELAY_SECONDS = 1.0
-# The child watcher sets a dead process's return code at once; looking costs nothing.
-_WATCH_SECONDS = 0.2
 _STDERR_LINES_KEPT = 20
 # `show stat` for a few hundred pools is a few hundred kB; more is not HAProxy's answer.
 _STATS_MAX_BYTES = 16 * 1024 * 1024
@@ -93,6 +91,7 @@ class Haproxy:
         self._process: asyncio.subprocess.Process | None = None
         self._generation = 0
         self._lock = asyncio.Lock()
+        self._launched = asyncio.Event()  # set by each new generation, for `run`
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES_KEPT)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -209,13 +208,20 @@ class Haproxy:
             await self._launch(layout)
 
     async def run(self) -> None:
-        """Restart HAProxy from the current layout whenever it dies, until cancelled."""
+        """Restart HAProxy from the current layout whenever it dies, until cancelled.
+
+        Waits on the process's exit rather than looking every so often: an idle node
+        does nothing on a timer."""
         while True:
-            await asyncio.sleep(_WATCH_SECONDS)
+            process = self._process
+            if process is None:
+                self._launched.clear()
+                await self._launched.wait()
+                continue
+            await process.wait()
             async with self._lock:
-                process = self._process
-                if process is None or process.returncode is None:
-                    continue
+                if self._process is not process:
+                    continue  # a reload replaced it (its exit was expected), or a stop
                 log.error(
                     "HAProxy (pid %d) exited with %s; restarting it. stderr: %s",
                     process.pid,
@@ -276,6 +282,7 @@ class Haproxy:
             await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
             self._keep(self._reap(old, self._generation))
         self._process, self._generation, self._layout = process, generation, layout
+        self._launched.set()
         elapsed = time.perf_counter() - started
         RELOAD_DURATION.observe(elapsed)
         log.info(
