@@ -19,10 +19,18 @@ Then one real `ozy node run` starts against it, and the bench measures:
    (against the same node started on an empty cluster first);
 3. `GET /v1/instances?job=J` p50/p99 (300 requests, kept-alive), and its bytes;
 4. the full lists: `GET /v1/jobs` and `GET /v1/instances` whole, and paged
-   (`?limit=500&continue=`): each page's time, p50/p99/max.
+   (`?limit=500&continue=`): each page's time, p50/p99/max;
+5. HAProxy generations started by then, and how long each took (the node's
+   `ozy_ingress_reload_duration_seconds`);
+6. under `--flip-rate` (200) status flips a second for 60 s (20 s with `--quick`):
+   the node's CPU, propagation p50/p99 of a flip to its DNS and to its ingress,
+   HAProxy reloads, and runtime updates and commands per flip
+   (bench/control_plane_flips.py). The cross-node figure (two more nodes in the
+   multi-host harness) is not measured.
 
     .venv/bin/python bench/control_plane.py            # small: 100 nodes, 1,000 x 10
     .venv/bin/python bench/control_plane.py --large    # 1,000 nodes, 10,000 x 10
+    .venv/bin/python bench/control_plane.py --quick --keep-log /tmp/logs
 
 Needs root (the node sets up its pod network) and etcd, HAProxy, podman.
 """
@@ -58,7 +66,7 @@ from tests.support.machine import CLUSTER_CIDR, blackholed, free_port
 from tests.support.nodes import NodeProcess, remove_everything_of_node
 from tests.support.waiting import wait_until
 
-from control_plane_flips import FlipFigures, FlipTarget, flip_phase
+from control_plane_flips import FlipFigures, FlipTarget, flip_phase, read_metrics
 from ozymandias.cluster.records import (
     Health,
     InstanceState,
@@ -122,6 +130,8 @@ class Figures:
     whole: dict[str, tuple[float, int]] | None = None  # path -> (ms, bytes)
     pages: dict[str, tuple[int, float, float, float]] | None = None  # path -> n, p50, p99, max
     flips: FlipFigures | None = None
+    ready_reloads: float = 0.0  # HAProxy generations started until settled, and their time
+    ready_reload_seconds: float = 0.0
 
 
 def sim_node(i: int) -> Node:
@@ -370,6 +380,11 @@ def run(
         time.sleep(SETTLE_SECONDS)
         assert node.process is not None
         figures.rss = rss(node.process.pid)
+        started_haproxy = read_metrics(node)
+        figures.ready_reloads = started_haproxy.get("ozy_ingress_reload_duration_seconds_count", 0)
+        figures.ready_reload_seconds = started_haproxy.get(
+            "ozy_ingress_reload_duration_seconds_sum", 0
+        )
         measure_api(node, scenario, figures)
         targets = [
             FlipTarget(status, cluster.addresses[status.node], cluster.ports[status.job])
@@ -397,6 +412,12 @@ def rows(scenario: Scenario, figures: Figures) -> list[tuple[str, float, str]]:
         ("ready: every instance mirrored (s)", figures.ready_mirrors, "{:.1f}"),
         ("ready: DNS serves the last job (s)", figures.ready_dns, "{:.1f}"),
         ("ready: HAProxy routes the last job (s)", figures.ready_ingress, "{:.1f}"),
+        ("HAProxy generations started by then", figures.ready_reloads, "{:.0f}"),
+        (
+            "  each took (ms, mean)",
+            1000 * figures.ready_reload_seconds / max(1.0, figures.ready_reloads),
+            "{:.0f}",
+        ),
         ("RSS, empty cluster (MiB)", figures.empty_rss / mib, "{:.0f}"),
         ("RSS, settled (MiB)", figures.rss / mib, "{:.0f}"),
         ("bytes per instance", (figures.rss - figures.empty_rss) / scenario.instances, "{:.0f}"),
