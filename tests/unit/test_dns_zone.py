@@ -37,7 +37,9 @@ def changes(draw: st.DrawFn) -> tuple[str, DnsRecord | None]:
     ttl = draw(st.sampled_from([30, 60]))
     if name in SRV:
         return name, DnsRecord(name, draw(st.sampled_from(PODS)), port=3000, ttl=ttl)
-    return name, DnsRecord(name, draw(st.sampled_from(ADDRESSES)), ttl=ttl)
+    # A host that is a name, not an address: the record makes its names exist, no more.
+    host = draw(st.sampled_from([*ADDRESSES, "elsewhere.example"]))
+    return name, DnsRecord(name, host, ttl=ttl)
 
 
 def answers(zone: Zone) -> dict[tuple[str, int], str]:

@@ -52,7 +52,9 @@ class Zone:
         # name -> (host, ttl) -> how many records at or below the name give it
         self._a: dict[str, Counter[tuple[str, int]]] = defaultdict(Counter)
         self._srv: dict[str, dict[str, DnsRecord]] = defaultdict(dict)  # name -> record name ->
-        self._exists: Counter[str] = Counter()  # name -> records at or below it
+        # name -> records at or below it that give it neither an A nor an SRV answer
+        # (a name exists if any record is at or below it: these, or those in _a or _srv)
+        self._other: Counter[str] = Counter()
         for record in records:
             self.put(record)
         self.set_serial(serial)
@@ -97,8 +99,8 @@ class Zone:
     def _count(self, record: DnsRecord, step: int) -> None:
         labels = record.name.split(".")
         is_ipv4 = _is_ipv4(record.host)
+        address = (record.host, record.ttl)  # one tuple, shared by every name above
         for start, name in enumerate(self.affected(record.name)):
-            _add(self._exists, name, step)
             if record.port is not None:
                 if step > 0:
                     self._srv[name][record.name] = record
@@ -106,9 +108,11 @@ class Zone:
                     _discard(self._srv, name, record.name)
             elif is_ipv4 and not any(label.startswith("_") for label in labels[:start]):
                 hosts = self._a[name]
-                _add(hosts, (record.host, record.ttl), step)
+                _add(hosts, address, step)
                 if not hosts:
                     del self._a[name]
+            else:
+                _add(self._other, name, step)
 
     def covers(self, name: dns.name.Name) -> bool:
         return name.is_subdomain(self.origin)
@@ -132,10 +136,13 @@ class Zone:
                 response.answer.append(self._soa)
                 found = True
         if not found:
-            if name != self.domain and name not in self._exists:
+            if not self._exists(name):
                 response.set_rcode(dns.rcode.NXDOMAIN)
             response.authority.append(self._soa)
         return response
+
+    def _exists(self, name: str) -> bool:
+        return name == self.domain or name in self._a or name in self._srv or name in self._other
 
     def _a_rrset(self, owner: dns.name.Name, name: str) -> dns.rrset.RRset | None:
         hosts = self._a.get(name)
