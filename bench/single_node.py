@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=10, help="seconds between checks")
     parser.add_argument("--seconds", type=float, default=60.0, help="the CPU window")
     args = parser.parse_args()
+    instances: int = args.instances
     with tempfile.TemporaryDirectory() as scratch, blackholed(CLUSTER_CIDR):
         etcd = EtcdServer(Path(scratch) / "etcd")
         node = NodeProcess(
@@ -68,7 +69,7 @@ def main() -> None:
             def all_healthy() -> bool:
                 items = node.request("GET", "/v1/instances", params={"job": "bench-web"}).json()
                 healthy: int = sum(1 for item in items if item["health"] == "healthy")
-                return healthy == args.instances
+                return healthy == instances
 
             wait_until(all_healthy, timeout=600, interval=1.0, what="every instance healthy")
             print(f"{args.instances} instances healthy in {time.perf_counter() - started:.0f} s")
