@@ -19,10 +19,18 @@ Then one real `ozy node run` starts against it, and the bench measures:
    (against the same node started on an empty cluster first);
 3. `GET /v1/instances?job=J` p50/p99 (300 requests, kept-alive), and its bytes;
 4. the full lists: `GET /v1/jobs` and `GET /v1/instances` whole, and paged
-   (`?limit=500&continue=`): each page's time, p50/p99/max.
+   (`?limit=500&continue=`): each page's time, p50/p99/max;
+5. HAProxy generations started by then, and how long each took (the node's
+   `ozy_ingress_reload_duration_seconds`);
+6. under `--flip-rate` (200) status flips a second for 60 s (20 s with `--quick`):
+   the node's CPU, propagation p50/p99 of a flip to its DNS and to its ingress,
+   HAProxy reloads, and runtime updates and commands per flip
+   (bench/control_plane_flips.py). The cross-node figure (two more nodes in the
+   multi-host harness) is not measured.
 
     .venv/bin/python bench/control_plane.py            # small: 100 nodes, 1,000 x 10
     .venv/bin/python bench/control_plane.py --large    # 1,000 nodes, 10,000 x 10
+    .venv/bin/python bench/control_plane.py --quick --keep-log /tmp/logs
 
 Needs root (the node sets up its pod network) and etcd, HAProxy, podman.
 """
@@ -32,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -41,10 +50,11 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script, this file's directory comes first on sys.path, where bench/dns.py
-# would stand in for dnspython.
+# would stand in for dnspython: it goes last, for control_plane_flips.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     del sys.path[0]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parent))
 
 import dns.exception
 import dns.message
@@ -52,10 +62,11 @@ import dns.query
 import httpx
 from tests.support.auth import bearer
 from tests.support.etcd import EtcdServer
-from tests.support.machine import CLUSTER_CIDR, blackholed
+from tests.support.machine import CLUSTER_CIDR, blackholed, free_port
 from tests.support.nodes import NodeProcess, remove_everything_of_node
 from tests.support.waiting import wait_until
 
+from control_plane_flips import FlipFigures, FlipTarget, flip_phase, read_metrics
 from ozymandias.cluster.records import (
     Health,
     InstanceState,
@@ -77,6 +88,7 @@ from ozymandias.scheduling import (
     request_from_spec,
 )
 from ozymandias.spec.loader import load_job
+from ozymandias.spec.models import PortMapping
 from ozymandias.store import keys
 from ozymandias.store.cluster_store import ClusterStore
 from ozymandias.store.etcd import Etcd, Put
@@ -88,6 +100,8 @@ HEALTHY_SHARE = 0.95
 SETTLE_SECONDS = 10.0
 SAMPLES = 300
 PAGE = 500
+PROBE_JOB = "cp-probe"
+PROBE_IP = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,9 @@ class Figures:
     one_job_bytes: int = 0
     whole: dict[str, tuple[float, int]] | None = None  # path -> (ms, bytes)
     pages: dict[str, tuple[int, float, float, float]] | None = None  # path -> n, p50, p99, max
+    flips: FlipFigures | None = None
+    ready_reloads: float = 0.0  # HAProxy generations started until settled, and their time
+    ready_reload_seconds: float = 0.0
 
 
 def sim_node(i: int) -> Node:
@@ -125,6 +142,15 @@ def sim_node(i: int) -> Node:
         api_url=f"http://{address}:7070",
         capacity=Resources(memory=256 * GIB, disk=2048 * GIB),
         started_at=time.time(),
+    )
+
+
+def probe_spec(port: int) -> Any:
+    """The job whose one instance the propagation probes flip: its "pod" is the bench's own
+    HTTP server on 127.0.0.1, so HAProxy's answer for its host shows whether it routes it."""
+    return load_job(
+        f"name: {PROBE_JOB}\nnumInstances: 1\n"
+        f"containers: {{app: {{image: x, memory: 64M, ports: ['{port}:{port}']}}}}\n"
     )
 
 
@@ -141,8 +167,21 @@ async def transact(etcd: Etcd, puts: list[Put]) -> None:
         assert outcome.applied
 
 
-async def write_cluster(url: str, scenario: Scenario, rng: random.Random) -> int:
-    """The cluster as its nodes would have written it; the number of healthy instances."""
+@dataclass
+class Cluster:
+    """What the flips need of the cluster as written: its lease, every status, node addresses."""
+
+    lease: int
+    statuses: list[InstanceStatus]
+    addresses: dict[str, str]
+    ports: dict[str, tuple[PortMapping, ...]]
+    healthy: int
+
+
+async def write_cluster(
+    url: str, scenario: Scenario, rng: random.Random, probe_port: int
+) -> Cluster:
+    """The cluster as its nodes would have written it, with the probe job last."""
     etcd = Etcd(url, timeout=60)
     store = ClusterStore(etcd)
     try:
@@ -153,9 +192,12 @@ async def write_cluster(url: str, scenario: Scenario, rng: random.Random) -> int
         inputs = await store.read_planning_inputs("cp-00000")
         view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
         statuses: list[Put] = []
+        written: list[InstanceStatus] = []
+        ports: dict[str, tuple[PortMapping, ...]] = {}
         healthy: dict[str, list[HealthyInstance]] = {}
-        for j in range(scenario.jobs):
-            spec = job_spec(j, scenario.per_job)
+        for j in range(scenario.jobs + 1):
+            probe = j == scenario.jobs
+            spec = probe_spec(probe_port) if probe else job_spec(j, scenario.per_job)
             basis = replace(inputs, job=None, job_revision=0, schedule=None, schedule_revision=0)
             result = plan_all_or_nothing(request_from_spec(spec), None, view, instance_states={})
             if isinstance(result, Rejection):
@@ -171,9 +213,10 @@ async def write_cluster(url: str, scenario: Scenario, rng: random.Random) -> int
             assert outcome.won and outcome.revision, spec.name
             view.apply(result.allocation_delta)
             inputs.record_commit(result.allocation_delta, outcome.revision)
+            ports[spec.name] = tuple(port for c in spec.containers.values() for port in c.ports)
             for index, node in result.placed.items():
-                ok = rng.random() < HEALTHY_SHARE
-                ip = f"10.{100 + j // 250}.{j % 250}.{index + 2}"
+                ok = probe or rng.random() < HEALTHY_SHARE
+                ip = PROBE_IP if probe else f"10.{100 + j // 250}.{j % 250}.{index + 2}"
                 status = InstanceStatus(
                     job=spec.name,
                     index=index,
@@ -185,9 +228,9 @@ async def write_cluster(url: str, scenario: Scenario, rng: random.Random) -> int
                     updated_at=time.time(),
                 )
                 statuses.append(Put(keys.instance(spec.name, index), status.to_json(), lease=lease))
+                written.append(status)
                 if ok:
-                    ports = tuple(port for c in spec.containers.values() for port in c.ports)
-                    instance = HealthyInstance(spec.name, index, ip, ports)
+                    instance = HealthyInstance(spec.name, index, ip, ports[spec.name])
                     healthy.setdefault(node, []).append(instance)
         await transact(etcd, statuses)
         records = [
@@ -198,7 +241,9 @@ async def write_cluster(url: str, scenario: Scenario, rng: random.Random) -> int
             ).values()
         ]
         await transact(etcd, records)
-        return sum(len(instances) for instances in healthy.values())
+        addresses = {node.name: node.address for node in nodes}
+        count = sum(len(instances) for instances in healthy.values())
+        return Cluster(lease, written, addresses, ports, count)
     finally:
         await etcd.close()
 
@@ -282,7 +327,9 @@ def measure_api(node: NodeProcess, scenario: Scenario, figures: Figures) -> None
             )
 
 
-def run(scenario: Scenario, directory: Path) -> Figures:
+def run(
+    scenario: Scenario, directory: Path, rate: int, flip_seconds: float, keep_log: Path | None
+) -> Figures:
     figures = Figures()
     (directory / "etcd").mkdir()
     etcd = EtcdServer(directory / "etcd" / "data")
@@ -298,7 +345,9 @@ def run(scenario: Scenario, directory: Path) -> Figures:
         node.stop()
 
         started = time.perf_counter()
-        figures.healthy = asyncio.run(write_cluster(etcd.url, scenario, random.Random(21)))
+        probe_port = free_port()
+        cluster = asyncio.run(write_cluster(etcd.url, scenario, random.Random(21), probe_port))
+        figures.healthy = cluster.healthy
         figures.write_seconds = time.perf_counter() - started
         print(f"  cluster written in {figures.write_seconds:.1f} s", flush=True)
 
@@ -331,9 +380,24 @@ def run(scenario: Scenario, directory: Path) -> Figures:
         time.sleep(SETTLE_SECONDS)
         assert node.process is not None
         figures.rss = rss(node.process.pid)
+        started_haproxy = read_metrics(node)
+        figures.ready_reloads = started_haproxy.get("ozy_ingress_reload_duration_seconds_count", 0)
+        figures.ready_reload_seconds = started_haproxy.get(
+            "ozy_ingress_reload_duration_seconds_sum", 0
+        )
         measure_api(node, scenario, figures)
+        targets = [
+            FlipTarget(status, cluster.addresses[status.node], cluster.ports[status.job])
+            for status in cluster.statuses
+        ]
+        print(f"  flipping {rate} statuses/s for {flip_seconds:.0f} s", flush=True)
+        figures.flips = asyncio.run(
+            flip_phase(etcd.url, node, targets, cluster.lease, probe_port, rate, flip_seconds)
+        )
     finally:
         node.stop()
+        if keep_log is not None:
+            shutil.copyfile(node.log_path, keep_log / f"node-{scenario.instances}.log")
         remove_everything_of_node(node.name)
         etcd.stop()
     return figures
@@ -348,6 +412,12 @@ def rows(scenario: Scenario, figures: Figures) -> list[tuple[str, float, str]]:
         ("ready: every instance mirrored (s)", figures.ready_mirrors, "{:.1f}"),
         ("ready: DNS serves the last job (s)", figures.ready_dns, "{:.1f}"),
         ("ready: HAProxy routes the last job (s)", figures.ready_ingress, "{:.1f}"),
+        ("HAProxy generations started by then", figures.ready_reloads, "{:.0f}"),
+        (
+            "  each took (ms, mean)",
+            1000 * figures.ready_reload_seconds / max(1.0, figures.ready_reloads),
+            "{:.0f}",
+        ),
         ("RSS, empty cluster (MiB)", figures.empty_rss / mib, "{:.0f}"),
         ("RSS, settled (MiB)", figures.rss / mib, "{:.0f}"),
         ("bytes per instance", (figures.rss - figures.empty_rss) / scenario.instances, "{:.0f}"),
@@ -367,7 +437,37 @@ def rows(scenario: Scenario, figures: Figures) -> list[tuple[str, float, str]]:
             ("  page p99 (ms)", p99, "{:.1f}"),
             ("  page max (ms)", longest, "{:.1f}"),
         ]
-    return found
+    return found + flip_rows(figures.flips)
+
+
+def flip_rows(flips: FlipFigures | None) -> list[tuple[str, float, str]]:
+    assert flips is not None
+    per_flip = max(1, flips.flips)
+    metrics = flips.metrics
+    reloads = metrics["ozy_ingress_reload_duration_seconds_count"]
+    reload_ms = 1000 * metrics["ozy_ingress_reload_duration_seconds_sum"] / max(1.0, reloads)
+    return [
+        ("flips/s", flips.flips / flips.seconds, "{:.0f}"),
+        ("  node CPU (% of a core)", 100 * flips.cpu_seconds / flips.seconds, "{:.1f}"),
+        ("  to DNS p50 (ms)", statistics.median(flips.dns_ms or [0.0]), "{:.0f}"),
+        ("  to DNS p99 (ms)", percentile(flips.dns_ms or [0.0], 0.99), "{:.0f}"),
+        ("  to ingress p50 (ms)", statistics.median(flips.ingress_ms or [0.0]), "{:.0f}"),
+        ("  to ingress p99 (ms)", percentile(flips.ingress_ms or [0.0], 0.99), "{:.0f}"),
+        ("  probes (DNS + ingress)", len(flips.dns_ms) + len(flips.ingress_ms), "{:.0f}"),
+        ("  probes not seen in 10 s", flips.lost, "{:.0f}"),
+        ("  HAProxy reloads", reloads, "{:.0f}"),
+        ("  HAProxy reload (ms, mean)", reload_ms, "{:.0f}"),
+        (
+            "  runtime updates per flip",
+            metrics["ozy_ingress_runtime_updates_total"] / per_flip,
+            "{:.2f}",
+        ),
+        (
+            "  runtime commands per flip",
+            metrics["ozy_ingress_runtime_commands_total"] / per_flip,
+            "{:.2f}",
+        ),
+    ]
 
 
 def report(results: list[tuple[Scenario, Figures]]) -> None:
@@ -391,7 +491,11 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--per-job", type=int, default=10)
+    parser.add_argument("--flip-rate", type=int, default=200, help="status flips per second")
+    parser.add_argument("--quick", action="store_true", help="flip for 20 s rather than 60 s")
+    parser.add_argument("--keep-log", type=Path, help="copy the real node's log into this folder")
     args = parser.parse_args()
+    flip_seconds = 20.0 if args.quick else 60.0
     small = Scenario(args.nodes, args.jobs, args.per_job)
     scenarios = [small] + (
         [Scenario(small.nodes * 10, small.jobs * 10, small.per_job)] if args.large else []
@@ -401,7 +505,12 @@ def main() -> None:
         for scenario in scenarios:
             print(f"scenario: {scenario}", flush=True)
             with tempfile.TemporaryDirectory() as scratch:
-                results.append((scenario, run(scenario, Path(scratch))))
+                results.append(
+                    (
+                        scenario,
+                        run(scenario, Path(scratch), args.flip_rate, flip_seconds, args.keep_log),
+                    )
+                )
     report(results)
 
 

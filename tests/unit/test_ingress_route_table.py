@@ -140,6 +140,16 @@ def test_backends_move_in_their_slots_until_a_pool_outgrows_them() -> None:
     assert with_backends(layout, {"http-db": ()}) is None  # no such pool: a reload
 
 
+def test_a_pool_has_slots_for_every_instance_of_its_job_from_the_start() -> None:
+    web = [Backend(f"web-{i}", f"10.0.0.{i}", 80) for i in range(MIN_SLOTS + 2)]
+    route = HttpRoute("web", ("web.localhost",), 80, tuple(web[:2]), instances=len(web))
+    layout = plan_layout(Routes(http=(route,)))
+    assert len(layout.pools[0].slots) == 2 * MIN_SLOTS
+    # Every instance healthy at once still fits: runtime commands, no reload.
+    moved = with_backends(layout, {"http-web": tuple(web)})
+    assert moved is not None and moved.shape() == layout.shape()
+
+
 def test_a_deleted_job_frees_its_host_for_the_next_claimant() -> None:
     shop = "containers: {app: {image: x, ports: ['80']}}\ningress: {hosts: [shop.example]}"
     table = RouteTable()

@@ -75,7 +75,7 @@ def web(index: int, port: int = 80) -> Backend:
 )
 def test_http_backends(statuses: list[InstanceStatus], expected: tuple[Backend, ...]) -> None:
     routes = compute_routes([job("web")], statuses)
-    assert routes.http == (HttpRoute("web", ("web.localhost",), 80, expected),)
+    assert routes.http == (HttpRoute("web", ("web.localhost",), 80, expected, 1),)
 
 
 def test_hosts_ports_and_tcp() -> None:
@@ -85,8 +85,10 @@ def test_hosts_ports_and_tcp() -> None:
         "{hosts: [shop.test], port: 8443, tcp: [{port: 15432, targetPort: 5432}]}",
     )
     routes = compute_routes([spec, job("batch", "[]")], [status("web", 0)])
-    assert routes.http == (HttpRoute("web", ("shop.test", "web.localhost"), 8443, (web(0, 8443),)),)
-    assert routes.tcp == (TcpRoute(15432, "web", 5432, (web(0, 5432),)),)
+    assert routes.http == (
+        HttpRoute("web", ("shop.test", "web.localhost"), 8443, (web(0, 8443),), 1),
+    )
+    assert routes.tcp == (TcpRoute(15432, "web", 5432, (web(0, 5432),), 1),)
     assert routes.conflicts == ()
 
 

@@ -190,6 +190,16 @@ def test_formats() -> None:
         ("[NOTICE]   (14988) : New worker (14990) forked", logging.DEBUG),
         ("[NOTICE]   (14988) : Loading success.", logging.DEBUG),
         ("[WARNING]  (14988) : Exiting Master process...", logging.WARNING),
+        (
+            "[WARNING]  (1799) : Server http-web/s6 is UP/READY (leaving forced maintenance).",
+            logging.DEBUG,
+        ),
+        (
+            "[WARNING]  (1799) : Server http-web/s1 is going DOWN for maintenance. 6 active and"
+            " 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+            logging.DEBUG,
+        ),
+        ("[WARNING]  (1799) : Server http-web/s1 is DOWN, reason: Layer4 timeout", logging.WARNING),
         ("[ALERT]    (14988) : config : parsing [x.cfg:3] : unknown keyword", logging.WARNING),
         ("something HAProxy never says", logging.WARNING),
     ],

@@ -30,6 +30,7 @@ import grp
 import logging
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -46,6 +47,7 @@ from ozymandias.ingress.haproxy_config import (
     render_hosts_map,
     runtime_commands,
 )
+from ozymandias.metrics.ingress_updates import RELOAD_DURATION, observe_runtime_update
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,6 @@ _READY_SECONDS = 10.0
 _CHECK_ATTEMPTS = 3
 _STOP_GRACE_SECONDS = 5.0
 _RESTART_DELAY_SECONDS = 1.0
-# The child watcher sets a dead process's return code at once; looking costs nothing.
-_WATCH_SECONDS = 0.2
 _STDERR_LINES_KEPT = 20
 # `show stat` for a few hundred pools is a few hundred kB; more is not HAProxy's answer.
 _STATS_MAX_BYTES = 16 * 1024 * 1024
@@ -91,6 +91,7 @@ class Haproxy:
         self._process: asyncio.subprocess.Process | None = None
         self._generation = 0
         self._lock = asyncio.Lock()
+        self._launched = asyncio.Event()  # set by each new generation, for `run`
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES_KEPT)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -201,18 +202,26 @@ class Haproxy:
                     log.warning("runtime update failed (%s): reloading HAProxy instead", error)
                     await self._launch(layout)
                     return
+                observe_runtime_update(len(commands))
                 self._layout = layout
                 return
             await self._launch(layout)
 
     async def run(self) -> None:
-        """Restart HAProxy from the current layout whenever it dies, until cancelled."""
+        """Restart HAProxy from the current layout whenever it dies, until cancelled.
+
+        Waits on the process's exit rather than looking every so often: an idle node
+        does nothing on a timer."""
         while True:
-            await asyncio.sleep(_WATCH_SECONDS)
+            process = self._process
+            if process is None:
+                self._launched.clear()
+                await self._launched.wait()
+                continue
+            await process.wait()
             async with self._lock:
-                process = self._process
-                if process is None or process.returncode is None:
-                    continue
+                if self._process is not process:
+                    continue  # a reload replaced it (its exit was expected), or a stop
                 log.error(
                     "HAProxy (pid %d) exited with %s; restarting it. stderr: %s",
                     process.pid,
@@ -237,6 +246,7 @@ class Haproxy:
 
     async def _launch(self, layout: Layout) -> None:
         """Start a new generation serving `layout`, taking over from the running one if any."""
+        started = time.perf_counter()
         generation = self._generation + 1
         settings = self._settings(generation)
         # Written aside and checked first: a config HAProxy rejects never replaces a good one.
@@ -272,11 +282,15 @@ class Haproxy:
             await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
             self._keep(self._reap(old, self._generation))
         self._process, self._generation, self._layout = process, generation, layout
+        self._launched.set()
+        elapsed = time.perf_counter() - started
+        RELOAD_DURATION.observe(elapsed)
         log.info(
-            "HAProxy generation %d (pid %d) serves %d pools",
+            "HAProxy generation %d (pid %d) serves %d pools (started in %.2fs)",
             generation,
             process.pid,
             len(layout.pools),
+            elapsed,
         )
 
     def _write_files(self, layout: Layout, settings: Settings, config: Path) -> None:
@@ -391,7 +405,18 @@ def _reports(line: str) -> bool:
     return "changed from" in line or line.startswith("no need to change")
 
 
+# What HAProxy says of a server the node's own runtime commands put in or out of
+# maintenance: a line per health change anywhere in the cluster (200 a second under
+# the control-plane bench), which at WARNING cost the daemon more than the change.
+_OWN_STATE_CHANGE = re.compile(
+    r"Server \S+ is (going DOWN for maintenance|UP/READY \(leaving forced maintenance\))"
+)
+
+
 def stderr_level(line: str) -> int:
     """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
-    forked, loading success, on every reload) are routine; anything else may matter."""
-    return logging.DEBUG if line.startswith("[NOTICE]") else logging.WARNING
+    forked, loading success, on every reload) and the servers our runtime commands move
+    are routine; anything else may matter."""
+    if line.startswith("[NOTICE]") or _OWN_STATE_CHANGE.search(line):
+        return logging.DEBUG
+    return logging.WARNING

@@ -138,15 +138,14 @@ def plan_layout(routes: Routes, previous: Layout | None = None) -> Layout:
         listen_port = route.port if isinstance(route, TcpRoute) else None
         before = old.get(name)
         if before is None:
-            return Pool(
-                name, mode, route.job, listen_port, _fill((), route.backends), route.backends
-            )
+            slots = _fill((), route.backends, route.instances)
+            return Pool(name, mode, route.job, listen_port, slots, route.backends)
         if before.source is route.backends and (before.job, before.listen_port) == (
             route.job,
             listen_port,
         ):
             return before
-        slots = _fill(before.slots, route.backends)
+        slots = _fill(before.slots, route.backends, route.instances)
         return Pool(name, mode, route.job, listen_port, slots, route.backends)
 
     pools = [pool(http_pool_name(route.job), "http", route) for route in routes.http]
@@ -177,11 +176,13 @@ def with_backends(layout: Layout, backends: Mapping[str, tuple[Backend, ...]]) -
     return layout.reslotted(tuple(pools))
 
 
-def _fill(previous: Slots, backends: Iterable[Backend]) -> Slots:
+def _fill(previous: Slots, backends: Iterable[Backend], at_least: int = 0) -> Slots:
+    """`previous`'s slots with `backends` in them, kept backends in place; grown (doubled)
+    to hold them all, and at least `at_least` (the job's instance count)."""
     wanted = list(backends)
     slots: list[Backend | None] = [slot if slot in wanted else None for slot in previous]
     size = max(len(slots), MIN_SLOTS)
-    while size < len(wanted):
+    while size < max(len(wanted), at_least):
         size *= 2
     slots += [None] * (size - len(slots))
     placed = set(slots)

@@ -230,7 +230,7 @@ class RouteTable:
                     hosts.add(host)
                 else:
                     host_conflicts.append(f"host {host} of job {job} is already routed to {owner}")
-            http = HttpRoute(job, tuple(sorted(hosts)), port, backends(port))
+            http = HttpRoute(job, tuple(sorted(hosts)), port, backends(port), spec.num_instances)
         tcp: list[TcpRoute] = []
         tcp_conflicts: list[str] = []
         served: set[int] = set()
@@ -250,7 +250,13 @@ class RouteTable:
             else:
                 served.add(entry.port)
                 tcp.append(
-                    TcpRoute(entry.port, job, entry.target_port, backends(entry.target_port))
+                    TcpRoute(
+                        entry.port,
+                        job,
+                        entry.target_port,
+                        backends(entry.target_port),
+                        spec.num_instances,
+                    )
                 )
         return _Part(http, tuple(tcp), tuple(host_conflicts), tuple(tcp_conflicts))
 

@@ -42,6 +42,9 @@ class HttpRoute:
     hosts: tuple[str, ...]
     port: int  # the job's cluster port that receives the requests
     backends: tuple[Backend, ...]  # in instance index order
+    # The job's instance count: its pool gets slots for that many from the start, so
+    # instances turning healthy fill free slots by runtime commands, never a reload.
+    instances: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class TcpRoute:
     job: str
     target_port: int  # the job's cluster port
     backends: tuple[Backend, ...]
+    instances: int = 0  # as HttpRoute's
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,9 @@ def compute_routes(
         port = spec.http_ingress_port
         if port is not None:
             hosts = tuple(sorted(host for host, owner in host_owner.items() if owner == spec.name))
-            http.append(HttpRoute(spec.name, hosts, port, backends(spec, port)))
+            http.append(
+                HttpRoute(spec.name, hosts, port, backends(spec, port), spec.num_instances)
+            )
         for entry in spec.ingress.tcp if spec.ingress is not None else []:
             if tcp_port_range is not None and not in_range(entry.port, tcp_port_range):
                 conflicts.append(
@@ -136,7 +142,11 @@ def compute_routes(
                 )
             else:
                 tcp[entry.port] = TcpRoute(
-                    entry.port, spec.name, entry.target_port, backends(spec, entry.target_port)
+                    entry.port,
+                    spec.name,
+                    entry.target_port,
+                    backends(spec, entry.target_port),
+                    spec.num_instances,
                 )
     return Routes(
         http=tuple(http),
