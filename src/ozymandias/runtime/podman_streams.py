@@ -85,7 +85,16 @@ async def container_exits(
             problem = f"failed ({error!r})"
         if connected_at is not None and loop.time() - connected_at > _RECONNECT_MAX_DELAY:
             delay = _RECONNECT_MIN_DELAY  # it worked for a while: not a failure loop
-        log.warning("podman event stream %s; reconnecting in %.1f s", problem, delay)
+        # podman (4.1 and later) ends a stream when it rotates its events log, at 1 MB by
+        # default and shared by every podman on the host: routine, so said at DEBUG once
+        # the stream had been connected. A failure, or an end before connecting, warns.
+        routine = problem == "ended" and connected_at is not None
+        log.log(
+            logging.DEBUG if routine else logging.WARNING,
+            "podman event stream %s; reconnecting in %.1f s",
+            problem,
+            delay,
+        )
         await asyncio.sleep(delay)
         delay = min(2 * delay, _RECONNECT_MAX_DELAY)
         await podman.revive_service()
