@@ -20,9 +20,9 @@ from ozymandias.cluster.records import JobRecord
 from ozymandias.jobs.service import ApplyResult
 from ozymandias.kube.deployment_spec import REVISION_ANNOTATION, job_spec_from_deployment
 from ozymandias.kube.spec_errors import deployment_invalid
-from ozymandias.kube.status import not_found
+from ozymandias.kube.status import conflict, not_found
 from ozymandias.kube_api import convert
-from ozymandias.kube_api.job_calls import job_call, kube_error
+from ozymandias.kube_api.job_calls import MODIFIED, job_call, kube_error
 from ozymandias.kube_api.kinds import DEPLOYMENTS, deployment_of
 from ozymandias.spec.loader import SpecError, job_from_data
 
@@ -87,3 +87,13 @@ def _as_dry_run(services: ApiServices, planned: JobRecord) -> dict[str, Any]:
         annotations[REVISION_ANNOTATION] = kept
     shown["status"] = current["status"]
     return shown
+
+
+def sent_resource_version(sent: dict[str, Any], live: dict[str, Any], name: str) -> str:
+    """The `metadata.resourceVersion` a PUT carries ("" for none), a Conflict when the live
+    Deployment (or its Scale) is not at it."""
+    metadata = sent.get("metadata")
+    version = str(metadata.get("resourceVersion") or "") if isinstance(metadata, dict) else ""
+    if version and version != str(live["metadata"].get("resourceVersion")):
+        raise conflict(KIND, name, MODIFIED)
+    return version

@@ -30,7 +30,6 @@ from ozymandias.kube.status import (
     already_exists,
     bad_request,
     cause,
-    conflict,
     invalid,
     unsupported,
 )
@@ -38,9 +37,10 @@ from ozymandias.kube_api.context import check_namespace
 from ozymandias.kube_api.deployment_store import (
     KIND,
     read_deployment,
+    sent_resource_version,
     write_deployment,
 )
-from ozymandias.kube_api.job_calls import MODIFIED, job_call
+from ozymandias.kube_api.job_calls import job_call
 from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object, read_patch
 from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, Namespace, check_dry_run
 
@@ -106,9 +106,7 @@ async def replace_deployment(
     dry = check_dry_run(dry_run)
     deployment = _checked_object(read_object(await request.body()), name)
     live = await read_deployment(services, name)
-    version = str(deployment["metadata"].get("resourceVersion") or "")
-    if version and version != str(live["metadata"].get("resourceVersion")):
-        raise conflict(KIND, name, MODIFIED)
+    version = sent_resource_version(deployment, live, name)
     check_index = int(version) if version.isdigit() else None
     _, written = await write_deployment(
         services, name, deployment, dry_run=dry, check_index=check_index

@@ -17,11 +17,11 @@ from ozymandias.api.auth import requires
 from ozymandias.api.services import ApiServices, Services
 from ozymandias.kube.object_diff import changed_paths
 from ozymandias.kube.scales import scale_of, wanted_replicas
-from ozymandias.kube.status import cause, conflict, invalid
+from ozymandias.kube.status import cause, invalid
 from ozymandias.kube_api.context import check_namespace
-from ozymandias.kube_api.deployment_store import KIND, read_deployment
+from ozymandias.kube_api.deployment_store import KIND, read_deployment, sent_resource_version
 from ozymandias.kube_api.deployments_write import ITEM
-from ozymandias.kube_api.job_calls import MODIFIED, job_call
+from ozymandias.kube_api.job_calls import job_call
 from ozymandias.kube_api.request_body import PATCH_TYPES, patched, read_object, read_patch
 from ozymandias.kube_api.write_params import DryRun, FieldManager, Name, Namespace, check_dry_run
 from ozymandias.spec.loader import check_instances
@@ -61,10 +61,7 @@ async def replace_scale(
     scale = read_object(await request.body())
     replicas = wanted_replicas(scale)
     current = scale_of(await read_deployment(services, name))
-    metadata = scale.get("metadata")
-    version = str(metadata.get("resourceVersion") or "") if isinstance(metadata, dict) else ""
-    if version and version != str(current["metadata"].get("resourceVersion")):
-        raise conflict(KIND, name, MODIFIED)
+    sent_resource_version(scale, current, name)
     return await _scale(services, name, replicas, dry)
 
 
