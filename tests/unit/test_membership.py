@@ -136,13 +136,21 @@ async def test_leave_revokes_and_forgets_the_lease(tmp_path: Path) -> None:
     assert not lease.lease_file.exists()
 
 
-async def test_leave_when_etcd_is_down_still_forgets_the_lease(tmp_path: Path) -> None:
+async def test_leave_when_etcd_is_down_keeps_the_lease_for_the_next_run(tmp_path: Path) -> None:
+    # The lease may still hold the node's record: a next run that took a new lease
+    # would be refused the name until it expired, so it must resume this one.
     etcd = FakeEtcd()
-    lease = membership(tmp_path, etcd)
+    store = FakeStore(etcd)
+    lease = membership(tmp_path, etcd, store)
     await lease.take(Leftovers(0))
+    store.registered["n1"] = 101
     etcd.down = True
     await lease.leave()
-    assert not lease.lease_file.exists()
+    assert json.loads(lease.lease_file.read_text()) == {"lease_id": 101}
+    etcd.down = False
+    next_run = membership(tmp_path, etcd, store)
+    await next_run.take(Leftovers(0))
+    assert next_run.lease_id == 101 and etcd.next_id == 101  # resumed, none granted
 
 
 async def test_the_term_is_begun_before_its_keeper_is_read(tmp_path: Path) -> None:

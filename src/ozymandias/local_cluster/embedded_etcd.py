@@ -53,7 +53,9 @@ class EmbeddedEtcd:
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent(os.getpid()),
+                # Its own process group: a terminal's Ctrl-C reaches `ozy up` alone, which
+                # stops the node first (it gives its lease back) and etcd last.
+                preexec_fn=die_with_parent(os.getpid(), own_process_group=True),
             )  # fmt: skip
 
     async def _wait_until_answering(self, wait_seconds: float) -> None:

@@ -146,10 +146,18 @@ class Membership:
         return False
 
     async def leave(self) -> None:
-        """Give the lease back (if etcd answers) and forget it, so no later run resumes it."""
+        """Give the lease back and forget it, so no later run resumes it.
+
+        When etcd does not answer, the lease is remembered: it may still hold the
+        node's record, and only a run that resumes it may register the name again
+        (a new lease would be refused until this one expired).
+        """
         if self._lease_id:
-            with contextlib.suppress(StoreUnavailable):
+            try:
                 await self._etcd.revoke_lease(self._lease_id)
+            except StoreUnavailable as error:
+                log.warning("could not give the lease back, kept it for the next run: %s", error)
+                return
             self.lease_file.unlink(missing_ok=True)
 
     @property
