@@ -8,9 +8,9 @@ import pytest
 import typer
 
 from ozymandias.cli import delete_commands
+from ozymandias.cli.commands import app
 from ozymandias.cli.help_format import name_the_values
 from ozymandias.cli.job_by_default import route
-from ozymandias.cli.main import app
 
 COMMANDS = ("job", "volume")
 VALUED = ("--api",)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import typer
 
+from ozymandias.cli.commands import app
 from ozymandias.cli.help_format import name_the_values
-from ozymandias.cli.main import app
 
 TYPE_TAG = re.compile(r"<(str|bool|int|float|path|int range|float range|list\[[a-z]+\])>")
 # typer's `{JOB}` for a required argument, and its `[x>=1]`, `[1<=x<=100]` for a range.
@@ -22,7 +22,7 @@ RANGE_TAG = re.compile(r"\bx\s*[<>]=|<=\s*x\b")
 
 def ozy() -> Any:
     command = typer.main.get_command(app)
-    name_the_values(command)  # as `ozy` itself does (cli/main.py)
+    name_the_values(command)  # as `ozy` itself does (cli/commands.py)
     return command
 
 

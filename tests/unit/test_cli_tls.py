@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography import x509
 from typer.testing import CliRunner
 
-from ozymandias.cli.main import app
+from ozymandias.cli.commands import app
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from ozymandias.cli import history_commands
-from ozymandias.cli.main import app
+from ozymandias.cli.commands import app
 from ozymandias.cli.tables import versions_table
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +27,6 @@ from ozymandias.client_config import (
     find_token,
     token_file,
 )
-from ozymandias.logs.setup import LEVEL_ENV, parse_format, parse_level
-from ozymandias.logs.setup import configure_logging as setup_logging
 from ozymandias.tls.contexts import ClientTls
 
 app = typer.Typer(
@@ -134,15 +131,6 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-LogFormatOption = Annotated[
-    str,
-    typer.Option(
-        "--log-format",
-        envvar="OZY_LOG_FORMAT",
-        help="The daemon's log: text, or json (one object per line). "
-        "OZY_LOG_LEVEL=DEBUG adds the detail.",
-    ),
-]
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Do not ask for confirmation before destroying data.")
 ]
@@ -314,13 +302,3 @@ def read_text(file: Path, *, code: int = 2) -> str:
 def show_progress(line: str) -> None:
     """A progress line of `ozy up`, `down` and `demo`, on stderr."""
     err.print(f"[dim]…[/] {line}")
-
-
-def configure_logging(log_format: str, node: str) -> None:
-    """A daemon's logging: `--log-format`, the level from OZY_LOG_LEVEL, `node` on each line."""
-    try:
-        level = parse_level(os.environ.get(LEVEL_ENV, "INFO"))
-        chosen = parse_format(log_format)
-    except ValueError as error:
-        raise fail(f"{error}", code=2) from None
-    setup_logging(level, chosen, node)

@@ -11,10 +11,8 @@ import typer
 
 from ozymandias.cli.app import (
     DEFAULT_WAIT_SECONDS,
-    LogFormatOption,
     YesOption,
     call,
-    configure_logging,
     confirm_destroying,
     fail,
     out,
@@ -22,8 +20,9 @@ from ozymandias.cli.app import (
     show_progress,
 )
 from ozymandias.cli.apply_verdict import SETTLE_SECONDS
+from ozymandias.cli.daemon_options import LogFormatOption, configure_logging
 from ozymandias.cli.job_commands import apply
-from ozymandias.cli.node_commands import ClusterCidrOption, PodSubnetOption
+from ozymandias.cli.node_run import ClusterCidrOption, PodSubnetOption
 from ozymandias.cli.table_output import print_table
 from ozymandias.cli.tables import instances_table
 from ozymandias.logs.setup import last_words_logged

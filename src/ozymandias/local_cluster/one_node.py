@@ -316,4 +316,4 @@ def _alive(pid: int) -> bool:
 
 
 def run_in_foreground(config: LocalClusterConfig) -> None:
-    uvloop.run(run_foreground(config))  # as `ozy node run` runs: see cli/main.py
+    uvloop.run(run_foreground(config))  # as `ozy node run` runs: see cli/node_run.py
