@@ -27,6 +27,7 @@ from ozymandias.cluster.records import (
     SealedSecret,
     SharedVolume,
 )
+from ozymandias.cluster.shared_field_sets import share_field_sets
 from ozymandias.store import keys
 from ozymandias.store.etcd import Etcd
 from ozymandias.store.mirror import Mirror
@@ -59,8 +60,12 @@ class ClusterMirrors:
         return cls(
             nodes=Mirror(etcd, keys.NODES, lambda _, raw: Node.from_json(raw)),
             allocations=Mirror(etcd, keys.ALLOCATIONS, lambda _, raw: Resources.from_json(raw)),
-            jobs=Mirror(etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
-            schedules=Mirror(etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
+            jobs=Mirror(
+                etcd, keys.JOBS, lambda _, raw: share_field_sets(JobRecord.from_json(raw))
+            ),
+            schedules=Mirror(
+                etcd, keys.SCHEDULES, lambda _, raw: share_field_sets(Schedule.from_json(raw))
+            ),
             cordons=Mirror(etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
             instances=Mirror(
                 etcd,
