@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ozymandias.api.views import instance_view
-from ozymandias.cluster.compact_status import CompactStatus, compact, decode, expand
+from ozymandias.cluster.compact_status import (
+    CompactContainer,
+    CompactStatus,
+    compact,
+    decode,
+    expand,
+)
 from ozymandias.cluster.records import ContainerStatus, Health, InstanceState, InstanceStatus
 
 texts = st.text(max_size=20)
@@ -94,3 +100,9 @@ def test_compact_statuses_cannot_be_changed_in_place() -> None:
     kept: CompactStatus = decode(status("a", 0))
     with pytest.raises(AttributeError):
         kept.node = "elsewhere"  # type: ignore[misc]
+
+
+def test_the_compact_forms_keep_every_field_of_the_records_in_their_order() -> None:
+    # A field added to a record must be added here too, or the mirrors would drop it.
+    assert list(CompactStatus._fields) == list(InstanceStatus.model_fields)
+    assert list(CompactContainer._fields) == list(ContainerStatus.model_fields)
