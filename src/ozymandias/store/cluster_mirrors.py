@@ -13,6 +13,7 @@ from typing import Any
 from ozymandias.cluster import compact_status
 from ozymandias.cluster.compact_status import CompactStatus
 from ozymandias.cluster.rebalance_record import Rebalance
+from ozymandias.cluster.record_sharing import shared
 from ozymandias.cluster.records import (
     AclToken,
     Cordon,
@@ -27,7 +28,6 @@ from ozymandias.cluster.records import (
     SealedSecret,
     SharedVolume,
 )
-from ozymandias.cluster.shared_field_sets import share_field_sets
 from ozymandias.store import keys
 from ozymandias.store.etcd import Etcd
 from ozymandias.store.mirror import Mirror
@@ -61,10 +61,10 @@ class ClusterMirrors:
             nodes=Mirror(etcd, keys.NODES, lambda _, raw: Node.from_json(raw)),
             allocations=Mirror(etcd, keys.ALLOCATIONS, lambda _, raw: Resources.from_json(raw)),
             jobs=Mirror(
-                etcd, keys.JOBS, lambda _, raw: share_field_sets(JobRecord.from_json(raw))
+                etcd, keys.JOBS, lambda _, raw: shared(JobRecord.from_json(raw))
             ),
             schedules=Mirror(
-                etcd, keys.SCHEDULES, lambda _, raw: share_field_sets(Schedule.from_json(raw))
+                etcd, keys.SCHEDULES, lambda _, raw: shared(Schedule.from_json(raw))
             ),
             cordons=Mirror(etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
             instances=Mirror(

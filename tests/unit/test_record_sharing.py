@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ozymandias.cluster.record_sharing import shared
 from ozymandias.cluster.records import JobRecord, Schedule
-from ozymandias.cluster.shared_field_sets import share_field_sets
 from ozymandias.spec.loader import load_job
 
 SPEC = """\
@@ -19,7 +19,7 @@ containers:
 
 def decoded(name: str) -> JobRecord:
     record = JobRecord(spec=load_job(SPEC.format(name=name)), version=2, submitted_at=5.0)
-    return share_field_sets(JobRecord.from_json(record.to_json()))
+    return shared(JobRecord.from_json(record.to_json()))
 
 
 def test_records_decoded_apart_share_their_field_sets_down_to_nested_models() -> None:
@@ -42,8 +42,8 @@ def test_a_shared_record_equals_and_serialises_as_the_one_decoded_plainly() -> N
 
 def test_copying_one_with_changes_leaves_the_others_field_sets_alone() -> None:
     first, second = decoded("d"), decoded("e")
-    bare = share_field_sets(Schedule.from_json(b'{"job": "d"}'))
-    other = share_field_sets(Schedule.from_json(b'{"job": "e"}'))
+    bare = shared(Schedule.from_json(b'{"job": "d"}'))
+    other = shared(Schedule.from_json(b'{"job": "e"}'))
     changed = bare.model_copy(update={"placements": {0: "n1"}})
     assert changed.model_fields_set == {"job", "placements"}
     assert other.model_fields_set == {"job"}
@@ -59,8 +59,23 @@ class Loose(BaseModel):
 
 
 def test_a_model_that_is_not_frozen_keeps_its_own_field_set() -> None:
-    first = share_field_sets(Loose.model_validate_json(b'{"name": "a"}'))
-    second = share_field_sets(Loose.model_validate_json(b'{"name": "b"}'))
+    first = shared(Loose.model_validate_json(b'{"name": "a"}'))
+    second = shared(Loose.model_validate_json(b'{"name": "b"}'))
     first.size = 4
     assert first.model_fields_set == {"name", "size"}
     assert second.model_fields_set == {"name"}
+
+
+def test_equal_plain_parts_are_one_model_and_others_stay_apart() -> None:
+    first, second = decoded("f"), decoded("g")
+    assert first.spec.update is second.spec.update
+    assert first.spec.containers["web"].ports[0] is second.spec.containers["web"].ports[0]
+    # Holding lists and dicts, a container could change in place: never shared.
+    assert first.spec.containers["web"] is not second.spec.containers["web"]
+    slower = JobRecord(
+        spec=load_job(SPEC.format(name="h") + "update: {max_parallel: 2}\n"), version=2
+    )
+    other = shared(JobRecord.from_json(slower.to_json()))
+    assert other.spec.update is not first.spec.update
+    assert other.spec.update.max_parallel == 2
+    assert first.spec.update.max_parallel == 1
