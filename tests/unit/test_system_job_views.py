@@ -10,7 +10,8 @@ from ozymandias.api.instance_proxy import InstancePlace, locate_instance
 from ozymandias.api.problems import Problem
 from ozymandias.api.views import instances_of, job_summary
 from ozymandias.cli.tables import instances_text
-from ozymandias.cluster.records import InstanceStatus, JobRecord, Schedule
+from ozymandias.cluster.compact_status import CompactStatus
+from ozymandias.cluster.records import JobRecord, Schedule
 from ozymandias.spec.loader import load_job
 from ozymandias.store.cluster_mirrors import ClusterMirrors
 
@@ -34,7 +35,7 @@ class Mirrors:
     def schedule(self, name: str) -> Schedule | None:
         return self.schedules.get(name)
 
-    def instance_statuses(self, _: str) -> list[InstanceStatus]:
+    def compact_statuses(self, _: str) -> list[CompactStatus]:
         return []
 
 

@@ -52,8 +52,7 @@ class Adoption:
         """
         reported = {
             (status.job, status.index): status
-            for status in self._state.mirrors.instance_statuses()
-            if status.node == self._state.node_name
+            for status in self._state.mirrors.node_statuses(self._state.node_name)
         }
         for info in await self._runtime.list_pods(self._state.pod_labels):
             local = local_pod_from_labels(info)

@@ -363,7 +363,7 @@ class NodeAgent:
 
     def _forget_stale_statuses(self, desired: dict[InstanceKey, DesiredInstance]) -> None:
         """Delete status records this node wrote for instances it no longer has."""
-        for status in self._mirrors.instance_statuses():
+        for status in self._mirrors.compact_statuses():
             key = (status.job, status.index)
             if (
                 status.node == self.node_name

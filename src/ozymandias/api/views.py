@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from ozymandias.api.problems import problem_type
+from ozymandias.cluster.compact_status import CompactStatus, expand_container
 from ozymandias.cluster.records import (
     Event,
     InstanceState,
@@ -35,7 +36,12 @@ from ozymandias.store.cluster_mirrors import ClusterMirrors
 
 
 def instance_view(
-    job: str, index: int, node: str, status: InstanceStatus | None, *, system: bool = False
+    job: str,
+    index: int,
+    node: str,
+    status: InstanceStatus | CompactStatus | None,
+    *,
+    system: bool = False,
 ) -> dict[str, Any]:
     """One instance as users see it; `pending` until its node reports on it. A system job's
     is named after its node (which a pending one waits for)."""
@@ -52,7 +58,7 @@ def instance_view(
         "specVersion": status.spec_version if reported and status else 0,
         "podIP": status.pod_ip if reported and status else "",
         "updatedAt": status.updated_at if reported and status else 0.0,
-        "containers": [c.model_dump(by_alias=True) for c in status.containers]
+        "containers": [expand_container(c).model_dump(by_alias=True) for c in status.containers]
         if reported and status
         else [],
     }
@@ -62,7 +68,7 @@ def instances_of(job: str, mirrors: ClusterMirrors) -> list[dict[str, Any]]:
     schedule = mirrors.schedule(job)
     if schedule is None:
         return []
-    statuses = {status.index: status for status in mirrors.instance_statuses(job)}
+    statuses = {status.index: status for status in mirrors.compact_statuses(job)}
     record = mirrors.job(job)
     system = record is not None and record.spec.is_system
     placed = [

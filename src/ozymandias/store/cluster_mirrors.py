@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ozymandias.cluster import compact_status
+from ozymandias.cluster.compact_status import CompactStatus
 from ozymandias.cluster.rebalance_record import Rebalance
+from ozymandias.cluster.record_sharing import shared
 from ozymandias.cluster.records import (
     AclToken,
     Cordon,
@@ -39,7 +42,8 @@ class ClusterMirrors:
     allocations: Mirror[Resources]
     jobs: Mirror[JobRecord]
     schedules: Mirror[Schedule]
-    instances: Mirror[InstanceStatus]
+    # Compact: the largest prefix by far (see cluster/compact_status.py).
+    instances: Mirror[CompactStatus]
     cordons: Mirror[Cordon]
     volumes: Mirror[SharedVolume]
     shared_allocations: Mirror[Resources]
@@ -56,13 +60,17 @@ class ClusterMirrors:
         return cls(
             nodes=Mirror(etcd, keys.NODES, lambda _, raw: Node.from_json(raw)),
             allocations=Mirror(etcd, keys.ALLOCATIONS, lambda _, raw: Resources.from_json(raw)),
-            jobs=Mirror(etcd, keys.JOBS, lambda _, raw: JobRecord.from_json(raw)),
-            schedules=Mirror(etcd, keys.SCHEDULES, lambda _, raw: Schedule.from_json(raw)),
+            jobs=Mirror(
+                etcd, keys.JOBS, lambda _, raw: shared(JobRecord.from_json(raw))
+            ),
+            schedules=Mirror(
+                etcd, keys.SCHEDULES, lambda _, raw: shared(Schedule.from_json(raw))
+            ),
             cordons=Mirror(etcd, keys.CORDONS, lambda _, raw: Cordon.from_json(raw)),
             instances=Mirror(
                 etcd,
                 keys.INSTANCES,
-                lambda _, raw: InstanceStatus.from_json(raw),
+                lambda _, raw: compact_status.decode(raw),
                 group_of=lambda status: status.job,
             ),
             volumes=Mirror(etcd, keys.VOLUMES, lambda _, raw: SharedVolume.from_json(raw)),
@@ -197,7 +205,7 @@ class ClusterMirrors:
             job_revision=self.jobs.mod_revisions.get(keys.job(job_name), 0),
             schedule=self.schedule(job_name),
             schedule_revision=self.schedules.mod_revisions.get(keys.schedule(job_name), 0),
-            instance_states={s.index: s.state.value for s in self.instance_statuses(job_name)},
+            instance_states={s.index: s.state.value for s in self.compact_statuses(job_name)},
             cordoned=self.cordoned(),
             volumes={
                 volume.name: (volume, self.volumes.mod_revisions.get(key, 0))
@@ -223,7 +231,8 @@ class ClusterMirrors:
 
     def instance_status(self, job_name: str, index: int) -> InstanceStatus | None:
         """One instance's status, as its node last reported it (None: not yet, or gone)."""
-        return self.instances.items.get(keys.instance(job_name, index))
+        status = self.instances.items.get(keys.instance(job_name, index))
+        return None if status is None else compact_status.expand(status)
 
     def instance_revision(self, job_name: str, index: int) -> int:
         """The etcd mod revision of one instance's status (0: none)."""
@@ -233,7 +242,21 @@ class ClusterMirrors:
         return self.nodes.mod_revisions.get(keys.node(name), 0)
 
     def instance_statuses(self, job_name: str | None = None) -> list[InstanceStatus]:
+        """Every status, or one job's, as full records (built on demand)."""
+        return [compact_status.expand(status) for status in self.compact_statuses(job_name)]
+
+    def compact_statuses(self, job_name: str | None = None) -> list[CompactStatus]:
+        """As `instance_statuses`, in the mirror's compact form: for readers of many
+        statuses that need only their fields, so none is built as a record."""
         if job_name is None:
             return list(self.instances.items.values())
         # From the by-job index: one job's statuses cost its size, not the cluster's.
         return list(self.instances.group(job_name).values())
+
+    def node_statuses(self, node_name: str) -> list[InstanceStatus]:
+        """The statuses one node reported, as full records."""
+        return [
+            compact_status.expand(status)
+            for status in self.instances.items.values()
+            if status.node == node_name
+        ]
