@@ -158,7 +158,7 @@ def deploy(a: Host, interval: float) -> tuple[str, Path]:
         return [item for item in items if item.get("health") == "healthy"]
 
     wait_until(healthy, timeout=120, what=f"{JOB} healthy on {a.name}")
-    pod_ip = healthy()[0]["pod_ip"]
+    pod_ip = healthy()[0]["podIP"]
     for pid in a.pids():
         with contextlib.suppress(OSError):
             if b"/srv/entrypoint.sh" in Path(f"/proc/{pid}/cmdline").read_bytes():
@@ -296,6 +296,7 @@ def main() -> None:
         TestNetwork(),
         tempfile.TemporaryDirectory(prefix="ozy-xnode-") as scratch,
     ):
+        (Path(scratch) / "etcd").mkdir()
         etcd = EtcdCluster(Path(scratch) / "etcd", members=1)
         try:
             etcd.start()
