@@ -159,10 +159,17 @@ def deploy(a: Host, interval: float) -> tuple[str, Path]:
 
     wait_until(healthy, timeout=120, what=f"{JOB} healthy on {a.name}")
     pod_ip = healthy()[0]["podIP"]
-    for pid in a.pids():
+    # The container has a PID namespace of its own, inside the host's: it is found by its
+    # command and environment (the job's name is this bench's alone), not by `Host.pids`.
+    job = f"OZY_JOB={JOB}".encode()
+    for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
-            if b"/srv/entrypoint.sh" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return pod_ip, Path(f"/proc/{pid}/root/tmp/unhealthy")
+            if (
+                entry.name.isdigit()
+                and b"/srv/entrypoint.sh" in (entry / "cmdline").read_bytes()
+                and job in (entry / "environ").read_bytes().split(b"\0")
+            ):
+                return pod_ip, entry / "root" / "tmp" / "unhealthy"
     raise RuntimeError(f"no process of {JOB}'s container found on {a.name}")
 
 
