@@ -40,8 +40,7 @@ from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.dns.zone import Zone
 from ozymandias.metrics.dns import Cell, DnsCollector, DnsTally
 from ozymandias.metrics.families import registered
-from ozymandias.store import keys
-from ozymandias.store.mirror import Mirror
+from ozymandias.store.dns_store import RecordChanges
 
 log = logging.getLogger(__name__)
 
@@ -289,29 +288,24 @@ def _bound_socket(listener: Listener, kind: socket.SocketKind) -> socket.socket:
 
 
 async def serve_records(
-    server: DnsServer, records: Mirror[DnsRecord], listeners: Iterable[Listener]
+    server: DnsServer, records: RecordChanges, listeners: Iterable[Listener]
 ) -> None:
-    """Serve the mirrored records, changing the zone by the records that changed (all of
-    them after a scan, or when the mirror's log of changes no longer reaches back), until
-    cancelled.
+    """Serve the cluster's records, changing the zone by the records that changed (all
+    of them after a scan), until cancelled.
 
     Meanwhile, scrapes read the server's tally (registered for this run: one
     term of membership).
     """
     await records.wait_synced()
-    revision = records.revision
-    server.update(records.items.values(), revision)
+    whole, _, revision = records.take()
+    server.update((whole or {}).values(), revision)
     with registered(DnsCollector(server.tally)):
         async with asyncio.TaskGroup() as group:
             group.create_task(server.serve(listeners))
             while True:
                 await records.wait_for_change(revision)
-                changed = records.changed_since(revision)
-                revision = records.revision
-                if changed is None:
-                    server.update(records.items.values(), revision)
+                whole, changes, revision = records.take()
+                if whole is not None:
+                    server.update(whole.values(), revision)
                 else:
-                    server.apply(
-                        {keys.skydns_name(key): records.items.get(key) for key in changed},
-                        revision,
-                    )
+                    server.apply(changes, revision)
