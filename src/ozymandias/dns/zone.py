@@ -65,16 +65,24 @@ class Zone:
         self.set_serial(serial)
 
     def set_serial(self, serial: int) -> None:
-        self._soa = dns.rrset.from_rdata(
-            self.origin,
-            SOA_TTL,
-            dns.rdata.from_text(
-                dns.rdataclass.IN,
-                dns.rdatatype.SOA,
-                f"ns.dns.{self.domain}. hostmaster.{self.domain}. {serial % 2**32} "
-                f"{SOA_TTL} {SOA_TTL} 3600 {SOA_TTL}",
-            ),
-        )
+        # The SOA is built when an answer first needs it: parsing one took nine tenths
+        # of a health flip's zone update, and most serials are never asked for.
+        self._serial = serial % 2**32
+        self._soa_built: dns.rrset.RRset | None = None
+
+    def _soa(self) -> dns.rrset.RRset:
+        if self._soa_built is None:
+            self._soa_built = dns.rrset.from_rdata(
+                self.origin,
+                SOA_TTL,
+                dns.rdata.from_text(
+                    dns.rdataclass.IN,
+                    dns.rdatatype.SOA,
+                    f"ns.dns.{self.domain}. hostmaster.{self.domain}. {self._serial} "
+                    f"{SOA_TTL} {SOA_TTL} 3600 {SOA_TTL}",
+                ),
+            )
+        return self._soa_built
 
     def affected(self, name: str) -> list[str]:
         """The names whose answers a record at `name` is part of: it and those above it."""
@@ -134,12 +142,12 @@ class Zone:
             elif question.rdtype == dns.rdatatype.SRV:
                 found = self._add_srv(response, question.name, name)
             elif question.rdtype == dns.rdatatype.SOA and name == self.domain:
-                response.answer.append(self._soa)
+                response.answer.append(self._soa())
                 found = True
         if not found:
             if not self._exists(name):
                 response.set_rcode(dns.rcode.NXDOMAIN)
-            response.authority.append(self._soa)
+            response.authority.append(self._soa())
         return response
 
     def _exists(self, name: str) -> bool:
