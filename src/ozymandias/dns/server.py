@@ -1,16 +1,16 @@
 """The node's DNS server: authoritative for the cluster domain, a forwarder for the rest.
 
 Answers come from an in-memory `Zone` that the node changes by the records
-that changed in its mirror of /skydns/; no query ever reads etcd. Encoded
-answers are cached by the query's bytes after its ID, so a repeated question
-costs a dictionary lookup and a two-byte patch; dnspython parses and renders
-only on a miss. A change drops the cached answers of the names it touches
-(its record's name and those above it, and SRV answers pointing at it), not
-the whole cache: with 200 health changes a second anywhere in the cluster,
-emptying it made nearly every query a miss. Each query is counted in
-the server's `DnsTally` (`metrics/dns.py`), which a scrape reads. (Parsing every query
-with dnspython reaches about a twentieth of dnsmasq's rate; the cache on
-uvloop reaches about as much as dnsmasq.)
+that changed under /skydns/ (`RecordChanges`, store/dns_store.py); no query
+ever reads etcd. Encoded answers are cached by the query's bytes after its ID,
+so a repeated question costs a dictionary lookup and a two-byte patch;
+dnspython parses and renders only on a miss. A change drops the cached answers
+of the names it touches (its record's name and those above it, and SRV answers
+pointing at it), not the whole cache: with 200 health changes a second
+anywhere in the cluster, emptying it made nearly every query a miss. Each
+query is counted in the server's `DnsTally` (`metrics/dns.py`), which a scrape
+reads. (Parsing every query with dnspython reaches about a twentieth of
+dnsmasq's rate; the cache on uvloop reaches about as much as dnsmasq.)
 
 Sockets can be bound with IP_FREEBIND: the pod network's gateway address
 exists only while podman's bridge is up, which it is only while a container
