@@ -1,7 +1,7 @@
 """Queries per second of the node's DNS server, next to dnsmasq, both under dnsperf.
 
 Both serve the same three A records for web.job.cluster.local on loopback
-(ours from a record set, as a node serves its mirror of /skydns/; dnsmasq
+(ours from a record set, as a node serves the records under /skydns/; dnsmasq
 from a hosts file) and answer NXDOMAIN for other names in the domain. The
 query mix is half that A record and half an unknown name. The servers run
 one after the other in the same run, so they see the same machine.

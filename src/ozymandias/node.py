@@ -28,7 +28,6 @@ from ozymandias.api.auth import Guard
 from ozymandias.api.peer import PeerContact
 from ozymandias.api.peer_link import PeerLink
 from ozymandias.api.server import ApiServer, api_server
-from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.cluster.records import Event, Node
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
 from ozymandias.deployments.deployer import Deployer
@@ -62,7 +61,7 @@ from ozymandias.secrets.service import SecretService
 from ozymandias.stall_hook import install_stall_hook
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.dns_store import DnsStore
+from ozymandias.store.dns_store import DnsStore, RecordChanges
 from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
 from ozymandias.store.mirror import Mirror
@@ -109,7 +108,7 @@ class _Term:
 
     node: Node
     mirrors: list[Mirror[Any]]
-    dns_records: Mirror[DnsRecord]
+    dns_records: RecordChanges
     publisher: DnsPublisher
     agent: NodeAgent
     upkeep: VolumeUpkeep
@@ -293,7 +292,7 @@ class NodeDaemon:
         self.mirrors = self.store.mirrors()
         peers = PeerContact(node.name, self.mirrors.node_list, config.lease_ttl / 3, self.peer_link)
         self.membership.begin_term(everyone_cut_off=peers.everyone_cut_off)
-        dns_records = self.dns_store.records_mirror()
+        dns_records = self.dns_store.record_changes()
         dns_aliases = self.dns_store.aliases_mirror()
         lease_id = self.membership.current
         publisher = DnsPublisher(self.dns_store, dns_aliases, node.name, node.address, lease_id)

@@ -114,14 +114,14 @@ def hits() -> float | None:
 
 
 class FakeRecords:
-    """What `serve_records` reads of a mirror: synced at once, and never changing."""
-
-    def __init__(self) -> None:
-        self.revision = 1
-        self.items: dict[str, DnsRecord] = {}
+    """What `serve_records` reads of the record changes: synced at once, and never
+    changing."""
 
     async def wait_synced(self) -> None:
         pass
+
+    def take(self) -> tuple[dict[str, DnsRecord], dict[str, DnsRecord | None], int]:
+        return {}, {}, 1
 
     async def wait_for_change(self, revision: int) -> int:
         await asyncio.Event().wait()

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 DEFAULT_TTL = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DnsRecord:
-    """One SkyDNS record: a host (an IPv4 address or a name) at a DNS name."""
+    """One SkyDNS record: a host (an IPv4 address or a name) at a DNS name.
+
+    Every node's DNS zone keeps one per record in the cluster, some 300,000 at
+    100,000 instances: slots take 64 bytes each, a __dict__'s inline values 104.
+    """
 
     name: str
     """Lower case, without the trailing dot."""

@@ -1,16 +1,16 @@
 """The node's DNS server: authoritative for the cluster domain, a forwarder for the rest.
 
 Answers come from an in-memory `Zone` that the node changes by the records
-that changed in its mirror of /skydns/; no query ever reads etcd. Encoded
-answers are cached by the query's bytes after its ID, so a repeated question
-costs a dictionary lookup and a two-byte patch; dnspython parses and renders
-only on a miss. A change drops the cached answers of the names it touches
-(its record's name and those above it, and SRV answers pointing at it), not
-the whole cache: with 200 health changes a second anywhere in the cluster,
-emptying it made nearly every query a miss. Each query is counted in
-the server's `DnsTally` (`metrics/dns.py`), which a scrape reads. (Parsing every query
-with dnspython reaches about a twentieth of dnsmasq's rate; the cache on
-uvloop reaches about as much as dnsmasq.)
+that changed under /skydns/ (`RecordChanges`, store/dns_store.py); no query
+ever reads etcd. Encoded answers are cached by the query's bytes after its ID,
+so a repeated question costs a dictionary lookup and a two-byte patch;
+dnspython parses and renders only on a miss. A change drops the cached answers
+of the names it touches (its record's name and those above it, and SRV answers
+pointing at it), not the whole cache: with 200 health changes a second
+anywhere in the cluster, emptying it made nearly every query a miss. Each
+query is counted in the server's `DnsTally` (`metrics/dns.py`), which a scrape
+reads. (Parsing every query with dnspython reaches about a twentieth of
+dnsmasq's rate; the cache on uvloop reaches about as much as dnsmasq.)
 
 Sockets can be bound with IP_FREEBIND: the pod network's gateway address
 exists only while podman's bridge is up, which it is only while a container
@@ -40,8 +40,7 @@ from ozymandias.cluster.dns_record import DnsRecord
 from ozymandias.dns.zone import Zone
 from ozymandias.metrics.dns import Cell, DnsCollector, DnsTally
 from ozymandias.metrics.families import registered
-from ozymandias.store import keys
-from ozymandias.store.mirror import Mirror
+from ozymandias.store.dns_store import RecordChanges
 
 log = logging.getLogger(__name__)
 
@@ -289,29 +288,24 @@ def _bound_socket(listener: Listener, kind: socket.SocketKind) -> socket.socket:
 
 
 async def serve_records(
-    server: DnsServer, records: Mirror[DnsRecord], listeners: Iterable[Listener]
+    server: DnsServer, records: RecordChanges, listeners: Iterable[Listener]
 ) -> None:
-    """Serve the mirrored records, changing the zone by the records that changed (all of
-    them after a scan, or when the mirror's log of changes no longer reaches back), until
-    cancelled.
+    """Serve the cluster's records, changing the zone by the records that changed (all
+    of them after a scan), until cancelled.
 
     Meanwhile, scrapes read the server's tally (registered for this run: one
     term of membership).
     """
     await records.wait_synced()
-    revision = records.revision
-    server.update(records.items.values(), revision)
+    whole, _, revision = records.take()
+    server.update((whole or {}).values(), revision)
     with registered(DnsCollector(server.tally)):
         async with asyncio.TaskGroup() as group:
             group.create_task(server.serve(listeners))
             while True:
                 await records.wait_for_change(revision)
-                changed = records.changed_since(revision)
-                revision = records.revision
-                if changed is None:
-                    server.update(records.items.values(), revision)
+                whole, changes, revision = records.take()
+                if whole is not None:
+                    server.update(whole.values(), revision)
                 else:
-                    server.apply(
-                        {keys.skydns_name(key): records.items.get(key) for key in changed},
-                        revision,
-                    )
+                    server.apply(changes, revision)

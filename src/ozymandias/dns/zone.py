@@ -12,7 +12,7 @@ the negative answer.
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Hashable, Iterable
 from typing import TypeVar
 
@@ -37,11 +37,15 @@ _K = TypeVar("_K", bound=Hashable)
 class Zone:
     """An index of the cluster domain's records, changed one record at a time.
 
-    A change touches the names at and above its record only, so following a
-    cluster of 100,000 instances costs a few dictionary updates per change,
-    not a rebuild of every name. Each record is remembered by its name (one
-    record per name, as SkyDNS keys them), so a change can take back what the
-    old record added.
+    A change touches the names above its record only, so following a cluster
+    of 100,000 instances costs a few dictionary updates per change, not a
+    rebuild of every name. Each record is kept once, by its name (one record
+    per name, as SkyDNS keys them): it answers for its own name from there,
+    and the names above it keep counts of what the records below them give,
+    so a change can take back what the old record added. Most names are
+    leaves (an instance's pod or job entry) and cost no more than their
+    record; the answers' rrsets are built only when asked (and then cached
+    by the server).
     """
 
     def __init__(self, domain: str, records: Iterable[DnsRecord], serial: int = 1) -> None:
@@ -49,27 +53,36 @@ class Zone:
         self.origin = dns.name.from_text(domain)
         self._depth = len(domain.split("."))
         self._records: dict[str, DnsRecord] = {}
-        # name -> (host, ttl) -> how many records at or below the name give it
-        self._a: dict[str, Counter[tuple[str, int]]] = defaultdict(Counter)
-        self._srv: dict[str, dict[str, DnsRecord]] = defaultdict(dict)  # name -> record name ->
-        # name -> records at or below it that give it neither an A nor an SRV answer
-        # (a name exists if any record is at or below it: these, or those in _a or _srv)
-        self._other: Counter[str] = Counter()
+        # name -> (host, ttl) -> how many records strictly below the name give it
+        self._a_below: dict[str, Counter[tuple[str, int]]] = {}
+        # name -> (host, port, ttl) -> how many records strictly below the name give it
+        self._srv_below: dict[str, Counter[tuple[str, int, int]]] = {}
+        # name -> how many records are strictly below it (a name exists if one is at
+        # or below it, whatever they answer)
+        self._below: Counter[str] = Counter()
         for record in records:
             self.put(record)
         self.set_serial(serial)
 
     def set_serial(self, serial: int) -> None:
-        self._soa = dns.rrset.from_rdata(
-            self.origin,
-            SOA_TTL,
-            dns.rdata.from_text(
-                dns.rdataclass.IN,
-                dns.rdatatype.SOA,
-                f"ns.dns.{self.domain}. hostmaster.{self.domain}. {serial % 2**32} "
-                f"{SOA_TTL} {SOA_TTL} 3600 {SOA_TTL}",
-            ),
-        )
+        # The SOA is built when an answer first needs it: parsing one took nine tenths
+        # of a health flip's zone update, and most serials are never asked for.
+        self._serial = serial % 2**32
+        self._soa_built: dns.rrset.RRset | None = None
+
+    def _soa(self) -> dns.rrset.RRset:
+        if self._soa_built is None:
+            self._soa_built = dns.rrset.from_rdata(
+                self.origin,
+                SOA_TTL,
+                dns.rdata.from_text(
+                    dns.rdataclass.IN,
+                    dns.rdatatype.SOA,
+                    f"ns.dns.{self.domain}. hostmaster.{self.domain}. {self._serial} "
+                    f"{SOA_TTL} {SOA_TTL} 3600 {SOA_TTL}",
+                ),
+            )
+        return self._soa_built
 
     def affected(self, name: str) -> list[str]:
         """The names whose answers a record at `name` is part of: it and those above it."""
@@ -93,26 +106,22 @@ class Zone:
         name's own, an SRV answer's targets, whose addresses go in its additional section."""
         names = {name}
         if rdtype == dns.rdatatype.SRV:
-            names.update(record.host for record in self._srv.get(name, {}).values())
+            names.update(host for host, _ in self._srv_targets(name)[1])
         return names
 
     def _count(self, record: DnsRecord, step: int) -> None:
+        """Add (or take back) what `record` gives the names strictly above it."""
         labels = record.name.split(".")
-        is_ipv4 = _is_ipv4(record.host)
+        is_ipv4 = record.port is None and _is_ipv4(record.host)
         address = (record.host, record.ttl)  # one tuple, shared by every name above
-        for start, name in enumerate(self.affected(record.name)):
+        target = (record.host, record.port or 0, record.ttl)
+        for start in range(1, len(labels) - self._depth + 1):
+            name = ".".join(labels[start:])
+            _add(self._below, name, step)
             if record.port is not None:
-                if step > 0:
-                    self._srv[name][record.name] = record
-                else:
-                    _discard(self._srv, name, record.name)
+                _add_at(self._srv_below, name, target, step)
             elif is_ipv4 and not any(label.startswith("_") for label in labels[:start]):
-                hosts = self._a[name]
-                _add(hosts, address, step)
-                if not hosts:
-                    del self._a[name]
-            else:
-                _add(self._other, name, step)
+                _add_at(self._a_below, name, address, step)
 
     def covers(self, name: dns.name.Name) -> bool:
         return name.is_subdomain(self.origin)
@@ -133,35 +142,47 @@ class Zone:
             elif question.rdtype == dns.rdatatype.SRV:
                 found = self._add_srv(response, question.name, name)
             elif question.rdtype == dns.rdatatype.SOA and name == self.domain:
-                response.answer.append(self._soa)
+                response.answer.append(self._soa())
                 found = True
         if not found:
             if not self._exists(name):
                 response.set_rcode(dns.rcode.NXDOMAIN)
-            response.authority.append(self._soa)
+            response.authority.append(self._soa())
         return response
 
     def _exists(self, name: str) -> bool:
-        return name == self.domain or name in self._a or name in self._srv or name in self._other
+        return name == self.domain or name in self._records or name in self._below
 
     def _a_rrset(self, owner: dns.name.Name, name: str) -> dns.rrset.RRset | None:
-        hosts = self._a.get(name)
+        hosts: set[tuple[str, int]] = set(self._a_below.get(name, ()))
+        own = self._records.get(name)
+        if own is not None and own.port is None and _is_ipv4(own.host):
+            hosts.add((own.host, own.ttl))
         if not hosts:
             return None
         ttl = min(ttl for _, ttl in hosts)
         addresses = sorted({host for host, _ in hosts})
         return dns.rrset.from_text_list(owner, ttl, dns.rdataclass.IN, dns.rdatatype.A, addresses)
 
+    def _srv_targets(self, name: str) -> tuple[int, list[tuple[str, int]]]:
+        """The SRV answer's TTL and its (host, port) targets, in order; none: no answer."""
+        targets: set[tuple[str, int, int]] = set(self._srv_below.get(name, ()))
+        own = self._records.get(name)
+        if own is not None and own.port is not None:
+            targets.add((own.host, own.port, own.ttl))
+        if not targets:
+            return 0, []
+        ttl = min(ttl for _, _, ttl in targets)
+        return ttl, sorted({(host, port) for host, port, _ in targets})
+
     def _add_srv(self, response: dns.message.Message, owner: dns.name.Name, name: str) -> bool:
-        found = self._srv.get(name)
-        if not found:
+        ttl, targets = self._srv_targets(name)
+        if not targets:
             return False
-        records = list(found.values())
-        targets = sorted({(record.host, record.port or 0) for record in records})
         response.answer.append(
             dns.rrset.from_text_list(
                 owner,
-                min(record.ttl for record in records),
+                ttl,
                 dns.rdataclass.IN,
                 dns.rdatatype.SRV,
                 [f"10 10 {port} {host}." for host, port in targets],
@@ -184,11 +205,14 @@ def _add(counts: Counter[_K], key: _K, step: int) -> None:
         del counts[key]
 
 
-def _discard(srv: dict[str, dict[str, DnsRecord]], name: str, record: str) -> None:
-    records = srv[name]
-    del records[record]
-    if not records:
-        del srv[name]
+def _add_at(index: dict[str, Counter[_K]], name: str, key: _K, step: int) -> None:
+    """`_add` to a name's counts, dropping the name when nothing is left."""
+    counts = index.get(name)
+    if counts is None:
+        counts = index[name] = Counter()
+    _add(counts, key, step)
+    if not counts:
+        del index[name]
 
 
 def _is_ipv4(host: str) -> bool:
