@@ -174,14 +174,18 @@ class Haproxy:
                 stats.settimeout(remaining)
         return layout, reply.decode(errors="replace")
 
-    async def start(self) -> None:
-        """Start HAProxy with no routes: the HTTP port answers 404 until routes arrive."""
+    async def start(self, layout: Layout | None = None) -> None:
+        """Start HAProxy serving `layout` (None: no routes, the HTTP port answers 404).
+
+        A node that starts in a cluster already running starts it with every
+        route at once: one process to start, not an empty one and then a reload.
+        """
         async with self._lock:
             self.runtime_dir.mkdir(parents=True, exist_ok=True)
             for pattern in ("stats-*.sock", "hosts-*.map"):
                 for leftover in self.runtime_dir.glob(pattern):
                     leftover.unlink()
-            await self._launch(self._layout)
+            await self._launch(self._layout if layout is None else layout)
 
     async def apply(self, layout: Layout) -> None:
         """Make HAProxy serve `layout`: by runtime commands if the shape is unchanged, else reload.
@@ -249,15 +253,21 @@ class Haproxy:
         started = time.perf_counter()
         generation = self._generation + 1
         settings = self._settings(generation)
+        old = self._process
+        running = old is not None and old.returncode is None
         # Written aside and checked first: a config HAProxy rejects never replaces a good one.
+        # With none running there is nothing to protect, and the start says what `-c`
+        # would: checking first would parse the whole config twice (a second at 100k
+        # servers) before the node's ingress first serves.
         candidate = self.runtime_dir / "haproxy.cfg.new"
         self._write_files(layout, settings, candidate)
-        await self._check(candidate)
+        if running:
+            await self._check(candidate)
+        checked = time.perf_counter()
         candidate.replace(self.config_path)
 
-        old = self._process
         arguments = ["-db", "-f", str(self.config_path)]
-        if old is not None and old.returncode is None:
+        if old is not None and running:
             old_socket = self._settings(self._generation).stats_socket
             arguments += ["-x", str(old_socket), "-sf", str(old.pid)]
         self._stderr_tail.clear()
@@ -286,11 +296,13 @@ class Haproxy:
         elapsed = time.perf_counter() - started
         RELOAD_DURATION.observe(elapsed)
         log.info(
-            "HAProxy generation %d (pid %d) serves %d pools (started in %.2fs)",
+            "HAProxy generation %d (pid %d) serves %d pools (started in %.2fs: "
+            "config written and checked in %.2fs)",
             generation,
             process.pid,
             len(layout.pools),
             elapsed,
+            checked - started,
         )
 
     def _write_files(self, layout: Layout, settings: Settings, config: Path) -> None:
