@@ -43,6 +43,7 @@ from ozymandias.child_process import die_with_parent, stop_child
 from ozymandias.ingress.haproxy_config import (
     Layout,
     Settings,
+    command_lines,
     render_config,
     render_hosts_map,
     runtime_commands,
@@ -56,6 +57,8 @@ _CHECK_ATTEMPTS = 3
 _STOP_GRACE_SECONDS = 5.0
 _RESTART_DELAY_SECONDS = 1.0
 _STDERR_LINES_KEPT = 20
+# How long an exited HAProxy's last stderr lines may take to be read, to say why it exited.
+_STDERR_READ_SECONDS = 1.0
 # `show stat` for a few hundred pools is a few hundred kB; more is not HAProxy's answer.
 _STATS_MAX_BYTES = 16 * 1024 * 1024
 
@@ -286,8 +289,8 @@ class Haproxy:
             )
         except OSError as error:
             raise HaproxyError(f"cannot run {self._binary}: {error}") from error
-        self._keep(self._drain_stderr(process))
-        await self._wait_ready(process, settings.stats_socket)
+        drained = self._keep(self._drain_stderr(process))
+        await self._wait_ready(process, settings.stats_socket, drained)
         if old is not None:
             await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
             self._keep(self._reap(old, self._generation))
@@ -339,12 +342,18 @@ class Haproxy:
             f"{output.decode(errors='replace')}"
         )
 
-    async def _wait_ready(self, process: asyncio.subprocess.Process, stats: Path) -> None:
-        """Until the new process answers on its own socket (then its listeners are up)."""
+    async def _wait_ready(
+        self, process: asyncio.subprocess.Process, stats: Path, drained: asyncio.Task[None]
+    ) -> None:
+        """Until the new process answers on its own socket (then its listeners are up).
+
+        If it exits instead, its stderr says why (there is no `-c` pass before a first
+        start): read to the end (`drained`) before saying it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _READY_SECONDS
         while loop.time() < deadline:
             if process.returncode is not None:
+                await asyncio.wait({drained}, timeout=_STDERR_READ_SECONDS)
                 raise HaproxyError(
                     f"HAProxy exited with {process.returncode} at start: "
                     + " | ".join(self._stderr_tail)
@@ -375,9 +384,13 @@ class Haproxy:
         if not commands:
             return
         stats = self._settings(self._generation).stats_socket
-        # One connection, commands separated by ';'; each answers with a line when it fails.
-        reply = await _send(stats, ";".join(commands))
-        problems = [line for line in reply.splitlines() if line.strip() and not _reports(line)]
+        # A connection per line of commands separated by ';'; each answers with a line
+        # when it fails. Lines are bounded: a whole cluster's instances turning healthy
+        # at once is too long for one.
+        problems: list[str] = []
+        for line in command_lines(commands):
+            reply = await _send(stats, line)
+            problems += [row for row in reply.splitlines() if row.strip() and not _reports(row)]
         if problems:
             raise HaproxyError("; ".join(problems))
 
@@ -393,10 +406,11 @@ class Haproxy:
             self._stderr_tail.append(line)
             log.log(stderr_level(line), "haproxy[%d]: %s", process.pid, line)
 
-    def _keep(self, coroutine: Coroutine[object, object, None]) -> None:
+    def _keep(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
 
 async def _send(socket_path: Path, command: str) -> str:

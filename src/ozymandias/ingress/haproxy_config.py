@@ -218,6 +218,26 @@ def runtime_commands(old: Layout, new: Layout) -> list[str]:
     return commands
 
 
+# The runtime API reads a command line into one buffer (tune.bufsize, 16 kB by default)
+# and drops the connection on a longer one: a few hundred commands a line at most.
+COMMAND_LINE_MAX_BYTES = 8192
+
+
+def command_lines(commands: Iterable[str], max_bytes: int = COMMAND_LINE_MAX_BYTES) -> list[str]:
+    """`commands` joined by ';' into lines of at most `max_bytes` each (a longer command
+    alone on its line): one line per runtime API connection."""
+    lines: list[str] = []
+    line = ""
+    for command in commands:
+        if line and len(line) + 1 + len(command) > max_bytes:
+            lines.append(line)
+            line = ""
+        line = f"{line};{command}" if line else command
+    if line:
+        lines.append(line)
+    return lines
+
+
 def render_hosts_map(layout: Layout) -> str:
     return "".join(f"{host} {pool}\n" for host, pool in layout.hosts)
 
