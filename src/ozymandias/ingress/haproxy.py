@@ -30,7 +30,6 @@ import grp
 import logging
 import os
 import pwd
-import re
 import shutil
 import socket
 import subprocess
@@ -43,11 +42,12 @@ from ozymandias.child_process import die_with_parent, stop_child
 from ozymandias.ingress.haproxy_config import (
     Layout,
     Settings,
-    command_lines,
     render_config,
     render_hosts_map,
     runtime_commands,
 )
+from ozymandias.ingress.haproxy_stderr import stderr_level
+from ozymandias.ingress.runtime_api import run_commands, send
 from ozymandias.metrics.ingress_updates import RELOAD_DURATION, observe_runtime_update
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,7 @@ class Haproxy:
                     + " | ".join(self._stderr_tail)
                 )
             with contextlib.suppress(OSError):
-                await _send(stats, "show info")
+                await send(stats, "show info")
                 return
             await asyncio.sleep(0.02)
         process.kill()
@@ -375,7 +375,7 @@ class Haproxy:
         deadline = loop.time() + _READY_SECONDS
         while old.returncode is None and loop.time() < deadline:
             try:
-                await _send(stats, "show info")
+                await send(stats, "show info")
             except OSError:
                 return
             await asyncio.sleep(0.01)
@@ -383,14 +383,7 @@ class Haproxy:
     async def _command(self, commands: list[str]) -> None:
         if not commands:
             return
-        stats = self._settings(self._generation).stats_socket
-        # A connection per line of commands separated by ';'; each answers with a line
-        # when it fails. Lines are bounded: a whole cluster's instances turning healthy
-        # at once is too long for one.
-        problems: list[str] = []
-        for line in command_lines(commands):
-            reply = await _send(stats, line)
-            problems += [row for row in reply.splitlines() if row.strip() and not _reports(row)]
+        problems = await run_commands(self._settings(self._generation).stats_socket, commands)
         if problems:
             raise HaproxyError("; ".join(problems))
 
@@ -411,38 +404,3 @@ class Haproxy:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
-
-
-async def _send(socket_path: Path, command: str) -> str:
-    """One runtime API exchange: send, then read until HAProxy closes the connection."""
-    reader, writer = await asyncio.open_unix_connection(socket_path)
-    try:
-        writer.write(command.encode() + b"\n")
-        await writer.drain()
-        return (await reader.read()).decode(errors="replace")
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-
-
-def _reports(line: str) -> bool:
-    """Whether a runtime API reply line reports success: `set server … addr` says what changed."""
-    return "changed from" in line or line.startswith("no need to change")
-
-
-# What HAProxy says of a server the node's own runtime commands put in or out of
-# maintenance: a line per health change anywhere in the cluster (200 a second under
-# the control-plane bench), which at WARNING cost the daemon more than the change.
-_OWN_STATE_CHANGE = re.compile(
-    r"Server \S+ is (going DOWN for maintenance|UP/READY \(leaving forced maintenance\))"
-)
-
-
-def stderr_level(line: str) -> int:
-    """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
-    forked, loading success, on every reload) and the servers our runtime commands move
-    are routine; anything else may matter."""
-    if line.startswith("[NOTICE]") or _OWN_STATE_CHANGE.search(line):
-        return logging.DEBUG
-    return logging.WARNING
