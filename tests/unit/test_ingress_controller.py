@@ -45,8 +45,9 @@ class FakeProxy:
         self.probed.append(wanted)
         return frozenset(port for port in wanted if port in self.taken)
 
-    async def start(self) -> None:
-        pass
+    async def start(self, layout: Layout | None = None) -> None:
+        if layout is not None:
+            await FakeProxy.apply(self, layout)  # a start, which subclasses count no reload
 
     async def run(self) -> None:
         await asyncio.Event().wait()
@@ -229,3 +230,36 @@ async def test_a_burst_of_new_jobs_is_one_reload_and_health_changes_none() -> No
 def backends_of(proxy: FakeProxy, pool_name: str) -> list[str]:
     pool = next(pool for pool in proxy.layout.pools if pool.name == pool_name)
     return [slot.address for slot in pool.slots if slot is not None]
+
+
+@dataclass
+class StartRecordingProxy(CountingProxy):
+    """Records the layout each start is given; `refuse_first_start` fails the first one."""
+
+    refuse_first_start: bool = False
+    starts: list[Layout | None] = field(default_factory=list)
+
+    async def start(self, layout: Layout | None = None) -> None:
+        self.starts.append(layout)
+        if self.refuse_first_start and len(self.starts) == 1:
+            raise HaproxyError("config refused")
+        await super().start(layout)
+
+
+async def test_haproxy_starts_with_every_route_the_mirrors_hold_and_no_reload() -> None:
+    proxy = StartRecordingProxy()
+    async with serving(proxy):
+        await eventually(lambda: proxy.tcp_ports() == {31000, 31001}, "db's ports served")
+        await asyncio.sleep(0.3)  # longer than a reload waits for the jobs to hold still
+        first = proxy.starts[0]
+        assert first is not None
+        pools = {"http-web", "http-db", "http-ssh", "tcp-31000", "tcp-31001"}
+        assert {pool.name for pool in first.pools} == pools
+        assert len(proxy.starts) == 1 and proxy.reloads == 0
+
+
+async def test_a_refused_first_start_starts_with_no_routes_then_serves_them() -> None:
+    proxy = StartRecordingProxy(refuse_first_start=True)
+    async with serving(proxy):
+        await eventually(lambda: proxy.tcp_ports() == {31000, 31001}, "db's ports served")
+        assert proxy.starts[1] is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,13 +142,25 @@ def test_backends_move_in_their_slots_until_a_pool_outgrows_them() -> None:
 
 
 def test_a_pool_has_slots_for_every_instance_of_its_job_from_the_start() -> None:
-    web = [Backend(f"web-{i}", f"10.0.0.{i}", 80) for i in range(MIN_SLOTS + 2)]
-    route = HttpRoute("web", ("web.localhost",), 80, tuple(web[:2]), instances=len(web))
+    web = [Backend(f"web-{i}", f"10.0.0.{i}", 80) for i in range(12)]
+    route = HttpRoute("web", ("web.localhost",), 80, tuple(web[:2]), instances=10)
     layout = plan_layout(Routes(http=(route,)))
-    assert len(layout.pools[0].slots) == 2 * MIN_SLOTS
-    # Every instance healthy at once still fits: runtime commands, no reload.
+    assert len(layout.pools[0].slots) == 12  # a quarter more than its instances
+    # Every instance healthy at once still fits, and a surge or two: runtime commands.
     moved = with_backends(layout, {"http-web": tuple(web)})
     assert moved is not None and moved.shape() == layout.shape()
+
+
+@pytest.mark.parametrize(
+    ("instances", "healthy", "slots"),
+    [(0, 0, MIN_SLOTS), (1, 1, MIN_SLOTS), (10, 3, 12), (10, 14, 17), (100, 100, 125)],
+)
+def test_a_new_pool_has_a_quarter_more_slots_than_it_needs(
+    instances: int, healthy: int, slots: int
+) -> None:
+    backends = tuple(Backend(f"web-{i}", f"10.0.{i // 250}.{i % 250}", 80) for i in range(healthy))
+    route = HttpRoute("web", ("web.localhost",), 80, backends, instances=instances)
+    assert len(plan_layout(Routes(http=(route,))).pools[0].slots) == slots
 
 
 def test_a_deleted_job_frees_its_host_for_the_next_claimant() -> None:

@@ -10,6 +10,7 @@ from ozymandias.cluster.records import Health, InstanceState, InstanceStatus
 from ozymandias.ingress.haproxy_config import (
     MIN_SLOTS,
     Settings,
+    command_lines,
     plan_layout,
     render_config,
     render_hosts_map,
@@ -213,3 +214,26 @@ def test_a_submit_is_told_the_ingress_conflicts_it_brings(new: JobSpec, warned: 
         job("other", ingress="{hosts: [other.test]}"),
     ]
     assert conflicts_added(new, existing) == warned
+
+
+@pytest.mark.parametrize(
+    ("commands", "max_bytes", "lines"),
+    [
+        ([], 10, []),
+        (["aa", "bb"], 10, ["aa;bb"]),
+        (["aa", "bb", "cc"], 5, ["aa;bb", "cc"]),
+        (["aaaa", "bb"], 6, ["aaaa", "bb"]),  # "aaaa;bb" is 7
+        (["a-long-one", "b"], 4, ["a-long-one", "b"]),  # alone on its line, never cut
+    ],
+)
+def test_runtime_commands_go_in_bounded_lines(
+    commands: list[str], max_bytes: int, lines: list[str]
+) -> None:
+    assert command_lines(commands, max_bytes) == lines
+
+
+def test_a_whole_clusters_commands_fit_haproxys_command_buffer() -> None:
+    commands = [f"set server http-job-{n:05d}/s{n % 16} state ready" for n in range(10_000)]
+    lines = command_lines(commands)
+    assert all(len(line) <= 8192 for line in lines)
+    assert ";".join(lines).split(";") == commands

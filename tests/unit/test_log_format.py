@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ozymandias.ingress.haproxy import stderr_level
+from ozymandias.ingress.haproxy_stderr import stderr_level
 from ozymandias.logs.json_format import JsonFormatter, rfc3339_utc
 from ozymandias.logs.setup import (
     RequestLinesToDebug,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -69,7 +70,7 @@ class Proxy(Protocol):
 
     def taken_ports(self, ports: Iterable[int]) -> frozenset[int]: ...
 
-    async def start(self) -> None: ...
+    async def start(self, layout: Layout | None = None) -> None: ...
 
     async def run(self) -> None: ...
 
@@ -134,7 +135,7 @@ class IngressController:
             # From the start, so a scrape while HAProxy starts says `ozy_ingress_up 0`.
             await self._mirrors.jobs.wait_synced()
             await self._mirrors.instances.wait_synced()
-            await self._start_haproxy()
+            await self._start_haproxy(self._first_layout())
             supervisor = asyncio.create_task(self._haproxy.run())
             try:
                 await self._follow()
@@ -144,8 +145,29 @@ class IngressController:
                     await supervisor
                 await self._haproxy.stop()
 
-    async def _start_haproxy(self) -> None:
-        """Start HAProxy, retrying with back-off: ingress trouble must not take the node down."""
+    def _first_layout(self) -> Layout:
+        """The layout of the routes the synced mirrors hold, for HAProxy's first start."""
+        started = time.perf_counter()
+        self._catch_up()
+        wanted = self._table.routes()
+        self._taken = self._haproxy.taken_ports(ports_to_probe(wanted, frozenset()))
+        layout = plan_layout(leave_out_taken(wanted, self._taken))
+        log.debug(
+            "ingress: %d pools planned from the mirrors in %.2fs",
+            len(layout.pools),
+            time.perf_counter() - started,
+        )
+        return layout
+
+    async def _start_haproxy(self, layout: Layout) -> None:
+        """Start HAProxy serving `layout`; if it will not, with no routes (following then
+        retries them as it would any), retrying with back-off: ingress trouble must not
+        take the node down."""
+        try:
+            await self._haproxy.start(layout)
+            return
+        except HaproxyError as error:
+            log.error("ingress: HAProxy did not start with the routes: %s", error)
         delay = _RETRY_SECONDS
         while True:
             try:

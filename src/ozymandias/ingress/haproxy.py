@@ -30,7 +30,6 @@ import grp
 import logging
 import os
 import pwd
-import re
 import shutil
 import socket
 import subprocess
@@ -47,6 +46,8 @@ from ozymandias.ingress.haproxy_config import (
     render_hosts_map,
     runtime_commands,
 )
+from ozymandias.ingress.haproxy_stderr import stderr_level
+from ozymandias.ingress.runtime_api import run_commands, send
 from ozymandias.metrics.ingress_updates import RELOAD_DURATION, observe_runtime_update
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ _CHECK_ATTEMPTS = 3
 _STOP_GRACE_SECONDS = 5.0
 _RESTART_DELAY_SECONDS = 1.0
 _STDERR_LINES_KEPT = 20
+# How long an exited HAProxy's last stderr lines may take to be read, to say why it exited.
+_STDERR_READ_SECONDS = 1.0
 # `show stat` for a few hundred pools is a few hundred kB; more is not HAProxy's answer.
 _STATS_MAX_BYTES = 16 * 1024 * 1024
 
@@ -174,14 +177,18 @@ class Haproxy:
                 stats.settimeout(remaining)
         return layout, reply.decode(errors="replace")
 
-    async def start(self) -> None:
-        """Start HAProxy with no routes: the HTTP port answers 404 until routes arrive."""
+    async def start(self, layout: Layout | None = None) -> None:
+        """Start HAProxy serving `layout` (None: no routes, the HTTP port answers 404).
+
+        A node that starts in a cluster already running starts it with every
+        route at once: one process to start, not an empty one and then a reload.
+        """
         async with self._lock:
             self.runtime_dir.mkdir(parents=True, exist_ok=True)
             for pattern in ("stats-*.sock", "hosts-*.map"):
                 for leftover in self.runtime_dir.glob(pattern):
                     leftover.unlink()
-            await self._launch(self._layout)
+            await self._launch(self._layout if layout is None else layout)
 
     async def apply(self, layout: Layout) -> None:
         """Make HAProxy serve `layout`: by runtime commands if the shape is unchanged, else reload.
@@ -249,15 +256,21 @@ class Haproxy:
         started = time.perf_counter()
         generation = self._generation + 1
         settings = self._settings(generation)
+        old = self._process
+        running = old is not None and old.returncode is None
         # Written aside and checked first: a config HAProxy rejects never replaces a good one.
+        # With none running there is nothing to protect, and the start says what `-c`
+        # would: checking first would parse the whole config twice (a second at 100k
+        # servers) before the node's ingress first serves.
         candidate = self.runtime_dir / "haproxy.cfg.new"
         self._write_files(layout, settings, candidate)
-        await self._check(candidate)
+        if running:
+            await self._check(candidate)
+        checked = time.perf_counter()
         candidate.replace(self.config_path)
 
-        old = self._process
         arguments = ["-db", "-f", str(self.config_path)]
-        if old is not None and old.returncode is None:
+        if old is not None and running:
             old_socket = self._settings(self._generation).stats_socket
             arguments += ["-x", str(old_socket), "-sf", str(old.pid)]
         self._stderr_tail.clear()
@@ -276,8 +289,8 @@ class Haproxy:
             )
         except OSError as error:
             raise HaproxyError(f"cannot run {self._binary}: {error}") from error
-        self._keep(self._drain_stderr(process))
-        await self._wait_ready(process, settings.stats_socket)
+        drained = self._keep(self._drain_stderr(process))
+        await self._wait_ready(process, settings.stats_socket, drained)
         if old is not None:
             await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
             self._keep(self._reap(old, self._generation))
@@ -286,11 +299,13 @@ class Haproxy:
         elapsed = time.perf_counter() - started
         RELOAD_DURATION.observe(elapsed)
         log.info(
-            "HAProxy generation %d (pid %d) serves %d pools (started in %.2fs)",
+            "HAProxy generation %d (pid %d) serves %d pools (started in %.2fs: "
+            "config written and checked in %.2fs)",
             generation,
             process.pid,
             len(layout.pools),
             elapsed,
+            checked - started,
         )
 
     def _write_files(self, layout: Layout, settings: Settings, config: Path) -> None:
@@ -327,18 +342,24 @@ class Haproxy:
             f"{output.decode(errors='replace')}"
         )
 
-    async def _wait_ready(self, process: asyncio.subprocess.Process, stats: Path) -> None:
-        """Until the new process answers on its own socket (then its listeners are up)."""
+    async def _wait_ready(
+        self, process: asyncio.subprocess.Process, stats: Path, drained: asyncio.Task[None]
+    ) -> None:
+        """Until the new process answers on its own socket (then its listeners are up).
+
+        If it exits instead, its stderr says why (there is no `-c` pass before a first
+        start): read to the end (`drained`) before saying it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _READY_SECONDS
         while loop.time() < deadline:
             if process.returncode is not None:
+                await asyncio.wait({drained}, timeout=_STDERR_READ_SECONDS)
                 raise HaproxyError(
                     f"HAProxy exited with {process.returncode} at start: "
                     + " | ".join(self._stderr_tail)
                 )
             with contextlib.suppress(OSError):
-                await _send(stats, "show info")
+                await send(stats, "show info")
                 return
             await asyncio.sleep(0.02)
         process.kill()
@@ -354,7 +375,7 @@ class Haproxy:
         deadline = loop.time() + _READY_SECONDS
         while old.returncode is None and loop.time() < deadline:
             try:
-                await _send(stats, "show info")
+                await send(stats, "show info")
             except OSError:
                 return
             await asyncio.sleep(0.01)
@@ -362,10 +383,7 @@ class Haproxy:
     async def _command(self, commands: list[str]) -> None:
         if not commands:
             return
-        stats = self._settings(self._generation).stats_socket
-        # One connection, commands separated by ';'; each answers with a line when it fails.
-        reply = await _send(stats, ";".join(commands))
-        problems = [line for line in reply.splitlines() if line.strip() and not _reports(line)]
+        problems = await run_commands(self._settings(self._generation).stats_socket, commands)
         if problems:
             raise HaproxyError("; ".join(problems))
 
@@ -381,42 +399,8 @@ class Haproxy:
             self._stderr_tail.append(line)
             log.log(stderr_level(line), "haproxy[%d]: %s", process.pid, line)
 
-    def _keep(self, coroutine: Coroutine[object, object, None]) -> None:
+    def _keep(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-async def _send(socket_path: Path, command: str) -> str:
-    """One runtime API exchange: send, then read until HAProxy closes the connection."""
-    reader, writer = await asyncio.open_unix_connection(socket_path)
-    try:
-        writer.write(command.encode() + b"\n")
-        await writer.drain()
-        return (await reader.read()).decode(errors="replace")
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-
-
-def _reports(line: str) -> bool:
-    """Whether a runtime API reply line reports success: `set server … addr` says what changed."""
-    return "changed from" in line or line.startswith("no need to change")
-
-
-# What HAProxy says of a server the node's own runtime commands put in or out of
-# maintenance: a line per health change anywhere in the cluster (200 a second under
-# the control-plane bench), which at WARNING cost the daemon more than the change.
-_OWN_STATE_CHANGE = re.compile(
-    r"Server \S+ is (going DOWN for maintenance|UP/READY \(leaving forced maintenance\))"
-)
-
-
-def stderr_level(line: str) -> int:
-    """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
-    forked, loading success, on every reload) and the servers our runtime commands move
-    are routine; anything else may matter."""
-    if line.startswith("[NOTICE]") or _OWN_STATE_CHANGE.search(line):
-        return logging.DEBUG
-    return logging.WARNING
+        return task
