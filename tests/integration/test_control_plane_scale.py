@@ -23,7 +23,6 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,11 +179,17 @@ def ingress_mismatches(node: NodeProcess, truth: Truth) -> list[str]:
     return found
 
 
-def settle(nodes: list[NodeProcess], truth: Truth, check: Callable[..., list[str]]) -> None:
-    """Wait until `check` finds nothing on every node; fail with what it last found."""
+def settle(nodes: list[NodeProcess], truth: Truth) -> None:
+    """Wait until every node's DNS and ingress match `truth` together; fail with the
+    mismatches last found."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        found = [line for node in nodes for line in check(node, truth)]
+        found = [
+            line
+            for node in nodes
+            for check in (dns_mismatches, ingress_mismatches)
+            for line in check(node, truth)
+        ]
         if not found:
             return
         if time.monotonic() > deadline:
@@ -266,8 +271,7 @@ def test_every_node_matches_etcd_after_status_flips(
     nodes = [make_node("scale-a"), make_node("scale-b")]
     truth = asyncio.run(read_truth(etcd.url))
     assert len(truth.statuses) == SCENARIO.instances + 1
-    settle(nodes, truth, dns_mismatches)
-    settle(nodes, truth, ingress_mismatches)
+    settle(nodes, truth)
 
     targets = [
         FlipTarget(status, cluster.addresses[status.node], cluster.ports[status.job])
@@ -280,6 +284,5 @@ def test_every_node_matches_etcd_after_status_flips(
     assert {(t.status.job, t.status.index): t.status.health for t in targets} == {
         key: status.health for key, status in truth.statuses.items()
     }
-    settle(nodes, truth, dns_mismatches)
-    settle(nodes, truth, ingress_mismatches)
+    settle(nodes, truth)
     check_lists(nodes, truth)
