@@ -11,8 +11,8 @@ stop, every node must end up exactly where etcd is:
 - ingress: HAProxy itself (its runtime socket) serves, in each job's pool,
   exactly those instances' addresses at the job's port;
 - lists: `GET /v1/jobs`, `/v1/instances` and `/v1/nodes`, paged with small
-  limits, alternately from each node, add up to the whole list (no duplicate,
-  no gap, key order), which is etcd's.
+  limits, add up on each node to its whole list (no duplicate, no gap, key
+  order), which is etcd's; both nodes list the same instances.
 
 A mismatch names the node, the job and what differs.
 """
@@ -198,12 +198,11 @@ def settle(nodes: list[NodeProcess], truth: Truth) -> None:
         time.sleep(1)
 
 
-def paged(nodes: list[NodeProcess], path: str, limit: int) -> list[list[dict[str, Any]]]:
-    """Every page of `path`, asked of each node in turn (a token works on any node)."""
+def paged(node: NodeProcess, path: str, limit: int) -> list[list[dict[str, Any]]]:
+    """Every page of `path` from `node`."""
     pages: list[list[dict[str, Any]]] = []
     token: str | None = None
     while True:
-        node = nodes[len(pages) % len(nodes)]
         params = {"limit": str(limit)} | ({"continue": token} if token else {})
         response = node.request("GET", path, params=params)
         assert response.status_code == 200, (node.name, path, response.text)
@@ -224,34 +223,34 @@ def key_of(path: str, item: dict[str, Any]) -> tuple[str, int]:
     return (item["job"], item["index"]) if path == "/v1/instances" else (item["name"], 0)
 
 
-def check_pages(nodes: list[NodeProcess], path: str, limit: int) -> list[dict[str, Any]]:
-    """The pages add up to the whole list on every node, in key order; the whole list."""
-    listed = whole(nodes[0], path)
-    pages = paged(nodes, path, limit)
-    assert all(len(page) == limit for page in pages[:-1]), f"{path}: a short page before the last"
-    assert 0 < len(pages[-1]) <= limit, f"{path}: last page of {len(pages[-1])}"
+def check_pages(node: NodeProcess, path: str, limit: int) -> list[dict[str, Any]]:
+    """The node's pages add up to its whole list, in key order; that list."""
+    listed = whole(node, path)
+    pages = paged(node, path, limit)
+    where = f"{node.name} {path}"
+    assert all(len(page) == limit for page in pages[:-1]), f"{where}: a short page before the last"
+    assert 0 < len(pages[-1]) <= limit, f"{where}: last page of {len(pages[-1])}"
     items = [item for page in pages for item in page]
     keys_seen = [key_of(path, item) for item in items]
     duplicates = sorted(key for key, count in Counter(keys_seen).items() if count > 1)
-    assert not duplicates, f"{path}: in two pages: {duplicates[:SHOWN]}"
-    assert keys_seen == sorted(keys_seen), f"{path}: pages out of key order"
+    assert not duplicates, f"{where}: in two pages: {duplicates[:SHOWN]}"
+    assert keys_seen == sorted(keys_seen), f"{where}: pages out of key order"
     listed_keys = [key_of(path, item) for item in listed]
     assert keys_seen == listed_keys, (
-        f"{path}: pages vs whole: {difference(set(listed_keys), set(keys_seen))}"
+        f"{where}: pages vs whole: {difference(set(listed_keys), set(keys_seen))}"
     )
     if path != "/v1/nodes":  # a node's own record moves (heartbeats, load); the rest stays
-        assert items == listed, f"{path}: an item differs between its page and the whole"
-        for node in nodes[1:]:
-            assert whole(node, path) == listed, f"{path}: {node.name} lists otherwise"
+        assert items == listed, f"{where}: an item differs between its page and the whole"
     return listed
 
 
-def check_lists(nodes: list[NodeProcess], truth: Truth) -> None:
-    jobs = check_pages(nodes, "/v1/jobs", PAGE_LIMITS["/v1/jobs"])
-    assert [item["name"] for item in jobs] == sorted(truth.jobs)
-    listed_nodes = check_pages(nodes, "/v1/nodes", PAGE_LIMITS["/v1/nodes"])
-    assert {item["name"] for item in listed_nodes} == truth.nodes
-    instances = check_pages(nodes, "/v1/instances", PAGE_LIMITS["/v1/instances"])
+def check_lists(node: NodeProcess, truth: Truth) -> list[dict[str, Any]]:
+    """The node's paged lists add up to etcd's; its instance list."""
+    jobs = check_pages(node, "/v1/jobs", PAGE_LIMITS["/v1/jobs"])
+    assert [item["name"] for item in jobs] == sorted(truth.jobs), node.name
+    listed_nodes = check_pages(node, "/v1/nodes", PAGE_LIMITS["/v1/nodes"])
+    assert {item["name"] for item in listed_nodes} == truth.nodes, node.name
+    instances = check_pages(node, "/v1/instances", PAGE_LIMITS["/v1/instances"])
     assert {key_of("/v1/instances", item) for item in instances} == set(truth.placements)
     wrong = []
     for item in instances:
@@ -260,8 +259,9 @@ def check_lists(nodes: list[NodeProcess], truth: Truth) -> None:
         seen = (item["node"], item["state"], item["health"], item["podIP"])
         wanted = (truth.placements[key], status.state.value, status.health.value, status.pod_ip)
         if seen != wanted:
-            wrong.append(f"instance {key}: listed {seen}, etcd {wanted}")
+            wrong.append(f"{node.name}: instance {key}: listed {seen}, etcd {wanted}")
     assert not wrong, "\n".join(wrong[:SHOWN])
+    return instances
 
 
 def test_every_node_matches_etcd_after_status_flips(
@@ -285,4 +285,5 @@ def test_every_node_matches_etcd_after_status_flips(
         key: status.health for key, status in truth.statuses.items()
     }
     settle(nodes, truth)
-    check_lists(nodes, truth)
+    first, *others = (check_lists(node, truth) for node in nodes)
+    assert all(listed == first for listed in others), "the nodes list the instances otherwise"
