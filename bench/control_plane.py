@@ -45,9 +45,8 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 # Run as a script, this file's directory comes first on sys.path, where bench/dns.py
 # would stand in for dnspython: it goes last, for control_plane_flips.
@@ -64,55 +63,16 @@ from tests.support.auth import bearer
 from tests.support.etcd import EtcdServer
 from tests.support.machine import CLUSTER_CIDR, blackholed, free_port
 from tests.support.nodes import NodeProcess, remove_everything_of_node
+from tests.support.simulated_cluster import Scenario, write_cluster
+from tests.support.status_flips import FlipTarget
 from tests.support.waiting import wait_until
 
-from control_plane_flips import FlipFigures, FlipTarget, flip_phase, read_metrics
-from ozymandias.cluster.records import (
-    Health,
-    InstanceState,
-    InstanceStatus,
-    JobRecord,
-    Node,
-    Resources,
-)
-from ozymandias.dns.skydns_layout import (
-    DEFAULT_DOMAIN,
-    HealthyInstance,
-    job_name,
-    node_records,
-)
-from ozymandias.scheduling import (
-    ClusterView,
-    Rejection,
-    plan_all_or_nothing,
-    request_from_spec,
-)
-from ozymandias.spec.loader import load_job
-from ozymandias.spec.models import PortMapping
-from ozymandias.store import keys
-from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.etcd import Etcd, Put
+from control_plane_flips import FlipFigures, flip_phase, read_metrics
+from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN, job_name
 
-GIB = 1024**3
-LEASE_TTL = 24 * 3600  # the simulated nodes never refresh it
-BATCH = 500  # puts per transaction
-HEALTHY_SHARE = 0.95
 SETTLE_SECONDS = 10.0
 SAMPLES = 300
 PAGE = 500
-PROBE_JOB = "cp-probe"
-PROBE_IP = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    nodes: int
-    jobs: int
-    per_job: int
-
-    @property
-    def instances(self) -> int:
-        return self.jobs * self.per_job
 
 
 @dataclass
@@ -132,120 +92,6 @@ class Figures:
     flips: FlipFigures | None = None
     ready_reloads: float = 0.0  # HAProxy generations started until settled, and their time
     ready_reload_seconds: float = 0.0
-
-
-def sim_node(i: int) -> Node:
-    address = f"192.0.{2 + i // 250}.{i % 250 + 1}"
-    return Node(
-        name=f"sim-{i:04d}",
-        address=address,
-        api_url=f"http://{address}:7070",
-        capacity=Resources(memory=256 * GIB, disk=2048 * GIB),
-        started_at=time.time(),
-    )
-
-
-def probe_spec(port: int) -> Any:
-    """The job whose one instance the propagation probes flip: its "pod" is the bench's own
-    HTTP server on 127.0.0.1, so HAProxy's answer for its host shows whether it routes it."""
-    return load_job(
-        f"name: {PROBE_JOB}\nnumInstances: 1\n"
-        f"containers: {{app: {{image: x, memory: 64M, ports: ['{port}:{port}']}}}}\n"
-    )
-
-
-def job_spec(j: int, per_job: int) -> Any:
-    return load_job(
-        f"name: cp-{j:05d}\nnumInstances: {per_job}\n"
-        "containers: {app: {image: x, memory: 64M, ports: ['80:3000']}}\n"
-    )
-
-
-async def transact(etcd: Etcd, puts: list[Put]) -> None:
-    for start in range(0, len(puts), BATCH):
-        outcome = await etcd.transaction([], puts[start : start + BATCH])
-        assert outcome.applied
-
-
-@dataclass
-class Cluster:
-    """What the flips need of the cluster as written: its lease, every status, node addresses."""
-
-    lease: int
-    statuses: list[InstanceStatus]
-    addresses: dict[str, str]
-    ports: dict[str, tuple[PortMapping, ...]]
-    healthy: int
-
-
-async def write_cluster(
-    url: str, scenario: Scenario, rng: random.Random, probe_port: int
-) -> Cluster:
-    """The cluster as its nodes would have written it, with the probe job last."""
-    etcd = Etcd(url, timeout=60)
-    store = ClusterStore(etcd)
-    try:
-        lease = await etcd.grant_lease(LEASE_TTL)
-        nodes = [sim_node(i) for i in range(scenario.nodes)]
-        await transact(etcd, [Put(keys.node(n.name), n.to_json(), lease=lease) for n in nodes])
-        by_name = {node.name: node for node in nodes}
-        inputs = await store.read_planning_inputs("cp-00000")
-        view = ClusterView.from_records(inputs.nodes, inputs.allocated(), inputs.cordoned)
-        statuses: list[Put] = []
-        written: list[InstanceStatus] = []
-        ports: dict[str, tuple[PortMapping, ...]] = {}
-        healthy: dict[str, list[HealthyInstance]] = {}
-        for j in range(scenario.jobs + 1):
-            probe = j == scenario.jobs
-            spec = probe_spec(probe_port) if probe else job_spec(j, scenario.per_job)
-            basis = replace(inputs, job=None, job_revision=0, schedule=None, schedule_revision=0)
-            result = plan_all_or_nothing(request_from_spec(spec), None, view, instance_states={})
-            if isinstance(result, Rejection):
-                raise RuntimeError(f"{spec.name}: {result.detail}")
-            outcome = await store.commit(
-                spec.name,
-                basis,
-                job=JobRecord(spec=spec, version=1, submitted_at=time.time()),
-                schedule=result.schedule,
-                allocation_changes=result.allocation_delta,
-                nodes_that_must_exist=sorted(set(result.placed.values())),
-            )
-            assert outcome.won and outcome.revision, spec.name
-            view.apply(result.allocation_delta)
-            inputs.record_commit(result.allocation_delta, outcome.revision)
-            ports[spec.name] = tuple(port for c in spec.containers.values() for port in c.ports)
-            for index, node in result.placed.items():
-                ok = probe or rng.random() < HEALTHY_SHARE
-                ip = PROBE_IP if probe else f"10.{100 + j // 250}.{j % 250}.{index + 2}"
-                status = InstanceStatus(
-                    job=spec.name,
-                    index=index,
-                    node=node,
-                    state=InstanceState.RUNNING,
-                    health=Health.HEALTHY if ok else Health.UNHEALTHY,
-                    pod_ip=ip,
-                    spec_version=1,
-                    updated_at=time.time(),
-                )
-                statuses.append(Put(keys.instance(spec.name, index), status.to_json(), lease=lease))
-                written.append(status)
-                if ok:
-                    instance = HealthyInstance(spec.name, index, ip, ports[spec.name])
-                    healthy.setdefault(node, []).append(instance)
-        await transact(etcd, statuses)
-        records = [
-            Put(keys.skydns(record.name), record.to_json(), lease=lease)
-            for node, instances in healthy.items()
-            for record in node_records(
-                DEFAULT_DOMAIN, node, by_name[node].address, instances, {}
-            ).values()
-        ]
-        await transact(etcd, records)
-        addresses = {node.name: node.address for node in nodes}
-        count = sum(len(instances) for instances in healthy.values())
-        return Cluster(lease, written, addresses, ports, count)
-    finally:
-        await etcd.close()
 
 
 def rss(pid: int) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,20 +30,12 @@ import dns.message
 import httpx
 from tests.support.auth import bearer
 from tests.support.nodes import NodeProcess
+from tests.support.status_flips import FlipTarget, flip, flipper
 
-from ozymandias.cluster.records import Health, InstanceStatus, instance_name
-from ozymandias.dns.skydns_layout import (
-    DEFAULT_DOMAIN,
-    HealthyInstance,
-    node_name,
-    node_records,
-    pod_name,
-)
-from ozymandias.spec.models import PortMapping
-from ozymandias.store import keys
-from ozymandias.store.etcd import Delete, Etcd, Operation, Put
+from ozymandias.cluster.records import Health, instance_name
+from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN, pod_name
+from ozymandias.store.etcd import Etcd
 
-TICK = 0.05  # the flipper writes a batch this often
 POLL = 0.002  # how often the probes ask the node
 PROBE_DEADLINE = 10.0  # a change not seen by then counts as lost
 PROBE_PAUSE = 0.2  # between two probes
@@ -67,67 +58,10 @@ class FlipFigures:
     metrics: dict[str, float] = field(default_factory=dict)  # increase over the phase
 
 
-@dataclass
-class FlipTarget:
-    """One instance as the flips see it: its current status, and where its records go."""
-
-    status: InstanceStatus
-    address: str
-    ports: tuple[PortMapping, ...]
-
-
 def cpu_seconds(pid: int) -> float:
     """User and system CPU the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def flip_operations(target: FlipTarget, lease: int) -> list[Operation]:
-    """Flip `target`'s health (in place) and return the writes its node would make."""
-    status = target.status
-    healthy = status.health != Health.HEALTHY
-    status = status.model_copy(
-        update={
-            "health": Health.HEALTHY if healthy else Health.UNHEALTHY,
-            "updated_at": time.time(),
-        }
-    )
-    target.status = status
-    instance = HealthyInstance(status.job, status.index, status.pod_ip, target.ports)
-    records = node_records(DEFAULT_DOMAIN, status.node, target.address, [instance], {})
-    del records[node_name(status.node, DEFAULT_DOMAIN)]
-    operations: list[Operation] = [
-        Put(keys.instance(status.job, status.index), status.to_json(), lease=lease)
-    ]
-    for name, record in records.items():
-        if healthy:
-            operations.append(Put(keys.skydns(name), record.to_json(), lease=lease))
-        else:
-            operations.append(Delete(keys.skydns(name)))
-    return operations
-
-
-async def flip(etcd: Etcd, target: FlipTarget, lease: int) -> None:
-    outcome = await etcd.transaction([], flip_operations(target, lease))
-    assert outcome.applied
-
-
-async def flipper(
-    etcd: Etcd, targets: list[FlipTarget], lease: int, rate: int, until: float
-) -> int:
-    """Flip `rate` random targets a second until the loop's time `until`; how many."""
-    loop = asyncio.get_running_loop()
-    rng = random.Random(5)
-    per_tick = max(1, round(rate * TICK))
-    flipped = 0
-    due = loop.time()
-    while loop.time() < until:
-        batch = rng.sample(targets, per_tick)
-        await asyncio.gather(*(flip(etcd, target, lease) for target in batch))
-        flipped += len(batch)
-        due += TICK
-        await asyncio.sleep(max(0.0, due - loop.time()))
-    return flipped
 
 
 async def dns_has_answer(node: NodeProcess, name: str) -> bool | None:

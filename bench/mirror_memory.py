@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.append(str(Path(__file__).resolve().parent))
 
 from tests.support.etcd import EtcdServer
+from tests.support.simulated_cluster import Scenario, write_cluster
 
-from control_plane import Scenario, write_cluster
 from ozymandias.dns.server import DnsServer
 from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN
 from ozymandias.store.cluster_mirrors import ClusterMirrors
