@@ -60,10 +60,11 @@ sys.path.append(str(Path(__file__).resolve().parent))
 from tests.support.hosts import EtcdCluster, Host, TestNetwork, known_nodes, leftovers
 from tests.support.jobs import WEB_IMAGE
 from tests.support.machine import CLUSTER_CIDR, blackholed
+from tests.support.simulated_cluster import PROBE_JOB, Scenario, write_cluster
+from tests.support.status_flips import FlipTarget, flip
 from tests.support.waiting import wait_until
 
-from control_plane import PROBE_JOB, Scenario, percentile, write_cluster
-from control_plane_flips import FlipTarget, flip
+from control_plane import percentile
 from cross_node_probes import NodeProbes, StatusWatcher
 from ozymandias.cluster.records import Health, instance_name
 from ozymandias.dns.skydns_layout import DEFAULT_DOMAIN, pod_name
