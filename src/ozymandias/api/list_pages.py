@@ -88,7 +88,7 @@ async def cursor(mirror: Mirror[Any], token: str | None, shape: tuple[type, ...]
         raise Problem(400, "invalid-continue", "Invalid continue token", str(error)) from None
     try:
         async with asyncio.timeout(CATCH_UP_SECONDS):
-            await mirror.wait_for_revision(found.revision)
+            await mirror.catch_up(found.revision)
     except TimeoutError:
         raise Problem(
             503,

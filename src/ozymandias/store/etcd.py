@@ -64,6 +64,15 @@ class WatchEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PrefixSummary:
+    """How many keys a prefix holds and its newest change, at `revision`."""
+
+    count: int
+    newest_mod_revision: int  # 0 when the prefix is empty
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
 class Put:
     key: bytes
     value: bytes
@@ -209,6 +218,23 @@ class Etcd:
         reply = await self._ask(self._unary(_range, request), "scan", f"read {prefix.decode()}")
         pairs = [KeyValue(kv.key, kv.value, kv.mod_revision, kv.lease) for kv in reply.kvs]
         return int(reply.header.revision), pairs
+
+    async def summarise(self, prefix: bytes) -> PrefixSummary:
+        """The prefix's key count and newest mod revision, in one request (keys only, one
+        key back: etcd counts the whole range however few keys it returns)."""
+        request = rpc.RangeRequest(
+            key=prefix,
+            range_end=prefix_end(prefix),
+            limit=1,
+            keys_only=True,
+            sort_order=rpc.RangeRequest.SortOrder.Value("DESCEND"),
+            sort_target=rpc.RangeRequest.SortTarget.Value("MOD"),
+        )
+        reply = await self._ask(
+            self._unary(_range, request), "summarise", f"count {prefix.decode()}"
+        )
+        newest = int(reply.kvs[0].mod_revision) if reply.kvs else 0
+        return PrefixSummary(int(reply.count), newest, int(reply.header.revision))
 
     async def put(self, key: bytes, value: bytes, *, lease: int | None = None) -> int:
         """Write one key; returns the revision of the write."""

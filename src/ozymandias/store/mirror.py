@@ -9,6 +9,7 @@ events); when that revision has been compacted away, it scans again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import deque
@@ -30,6 +31,9 @@ _RETRY_MAX_SECONDS = 5.0
 # Changed keys a mirror remembers for followers that recompute only what changed (the
 # watch streams); one that falls further behind recomputes everything instead.
 CHANGE_LOG_LENGTH = 4096
+
+# How long `catch_up` lets the watch bring a revision before asking etcd.
+_CATCH_UP_WATCH_SECONDS = 0.2
 
 
 class Mirror(Generic[T]):
@@ -101,6 +105,35 @@ class Mirror(Generic[T]):
         """Wait until every change up to `revision` is reflected here."""
         async with self._changed:
             await self._changed.wait_for(lambda: self.revision >= revision)
+
+    async def catch_up(self, revision: int) -> None:
+        """Wait until the items are at least as new as `revision`.
+
+        The watch moves `self.revision` only when something under the prefix
+        changes, so on a quiet prefix a mirror that scanned before `revision`
+        would wait forever (a continue token made by a node that started later).
+        When the watch brings nothing soon, etcd is asked instead: if no key
+        under the prefix changed after what the mirror holds and it holds as
+        many, the items equal etcd's now, which is newer than `revision`.
+        """
+        while self.revision < revision:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CATCH_UP_WATCH_SECONDS):
+                    await self.wait_for_revision(revision)
+                    return
+            held_revision, held_count = self.revision, len(self.items)
+            try:
+                now = await self._etcd.summarise(self.prefix)
+            except StoreUnavailable as error:
+                log.debug("mirror %s: cannot ask etcd to catch up: %s", self.prefix.decode(), error)
+                continue
+            unchanged = (
+                now.newest_mod_revision <= held_revision
+                and now.count == held_count
+                and (self.revision, len(self.items)) == (held_revision, held_count)
+            )
+            if unchanged and now.revision >= revision:
+                return
 
     def group(self, name: str) -> dict[bytes, T]:
         """The items of one group (empty when there is none); needs `group_of`."""
