@@ -208,6 +208,20 @@ def test_haproxy_notices_are_debug(line: str, level: int) -> None:
     assert stderr_level(line) == level
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[WARNING]  (4985) : Exiting Master process...",
+        "[ALERT]    (4985) : Current worker (4987) exited with code 143 (Terminated)",
+        "[WARNING]  (4985) : All workers exited. Exiting... (0)",
+    ],
+)
+def test_what_a_generation_told_to_stop_says_is_debug(line: str) -> None:
+    # `ozy up` stopped by Ctrl-C printed these three at WARNING on every stop.
+    assert stderr_level(line, stopping=True) == logging.DEBUG
+    assert stderr_level(line) == logging.WARNING
+
+
 def test_with_json_a_daemon_says_why_it_stops_in_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

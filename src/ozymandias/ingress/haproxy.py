@@ -96,6 +96,9 @@ class Haproxy:
         self._lock = asyncio.Lock()
         self._launched = asyncio.Event()  # set by each new generation, for `run`
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES_KEPT)
+        # Generations the node told to stop (a reload's -sf, or the node stopping): their
+        # goodbyes ("Exiting Master process", the worker "exited with code 143") are routine.
+        self._told_to_stop: set[int] = set()
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -245,6 +248,7 @@ class Haproxy:
         async with self._lock:
             process, self._process = self._process, None
             if process is not None:
+                self._told_to_stop.add(process.pid)
                 await stop_child(process, _STOP_GRACE_SECONDS)
             for task in list(self._background):
                 task.cancel()
@@ -273,6 +277,7 @@ class Haproxy:
         if old is not None and running:
             old_socket = self._settings(self._generation).stats_socket
             arguments += ["-x", str(old_socket), "-sf", str(old.pid)]
+            self._told_to_stop.add(old.pid)
         self._stderr_tail.clear()
         try:
             process = await asyncio.create_subprocess_exec(
@@ -397,7 +402,9 @@ class Haproxy:
         async for raw in process.stderr:
             line = raw.decode(errors="replace").rstrip()
             self._stderr_tail.append(line)
-            log.log(stderr_level(line), "haproxy[%d]: %s", process.pid, line)
+            stopping = process.pid in self._told_to_stop
+            log.log(stderr_level(line, stopping=stopping), "haproxy[%d]: %s", process.pid, line)
+        self._told_to_stop.discard(process.pid)
 
     def _keep(self, coroutine: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)

@@ -13,10 +13,11 @@ _OWN_STATE_CHANGE = re.compile(
 )
 
 
-def stderr_level(line: str) -> int:
+def stderr_level(line: str, *, stopping: bool = False) -> int:
     """The level a line of HAProxy's stderr is logged at: its [NOTICE]s (version, workers
-    forked, loading success, on every reload) and the servers our runtime commands move
-    are routine; anything else may matter."""
-    if line.startswith("[NOTICE]") or _OWN_STATE_CHANGE.search(line):
+    forked, loading success, on every reload), the servers our runtime commands move and
+    whatever a generation we told to stop says as it goes are routine; anything else may
+    matter."""
+    if stopping or line.startswith("[NOTICE]") or _OWN_STATE_CHANGE.search(line):
         return logging.DEBUG
     return logging.WARNING
