@@ -10,37 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ozymandias.agent.image_pulls import ImagePulls
-from ozymandias.agent.node_agent import NodeAgent
-from ozymandias.agent.secret_delivery import SecretDelivery
-from ozymandias.agent.volumes import PodVolumes, VolumeUpkeep
+from ozymandias.agent.volumes import PodVolumes
 from ozymandias.allocation_history.history import AllocationHistory
-from ozymandias.allocation_history.sampler import AllocationSampler
-from ozymandias.api.app import create_app
-from ozymandias.api.auth import Guard
-from ozymandias.api.peer import PeerContact
 from ozymandias.api.peer_link import PeerLink
-from ozymandias.api.server import ApiServer, api_server
 from ozymandias.cluster.records import Event, Node
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
-from ozymandias.deployments.deployer import Deployer
-from ozymandias.dns.publisher import DnsPublisher
-from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
-from ozymandias.ingress.controller import IngressController
-from ozymandias.ingress.haproxy import Haproxy
-from ozymandias.jobs.replacement import Replacer
-from ozymandias.jobs.service import JobService
-from ozymandias.jobs.system_jobs import SystemJobs
-from ozymandias.kube_api.app import create_kube_app
-from ozymandias.kube_api.server import kube_listen, kube_server, loopback_note
-from ozymandias.load_report import LoadReporter, read_load
+from ozymandias.kube_api.server import kube_listen, loopback_note
+from ozymandias.load_report import read_load
 from ozymandias.metrics.families import registered
 from ozymandias.metrics.node import FENCINGS
 from ozymandias.metrics.node_state import NodeCollector
@@ -53,24 +34,19 @@ from ozymandias.node_config import (
     shared_storage_of,
     this_host_software,
 )
-from ozymandias.registries.access import RegistryLogins
-from ozymandias.registries.service import RegistryService
+from ozymandias.node_term import CORES, Term, TermTasks, compose_term, start_term
 from ozymandias.runtime.podman import PodmanRuntime
 from ozymandias.secrets.keyring import KeyFile, KeyFileError
-from ozymandias.secrets.service import SecretService
 from ozymandias.stall_hook import install_stall_hook
 from ozymandias.store.acl_store import AclStore
 from ozymandias.store.cluster_store import ClusterStore
-from ozymandias.store.dns_store import DnsStore, RecordChanges
+from ozymandias.store.dns_store import DnsStore
 from ozymandias.store.etcd import Etcd, EtcdAccessDenied, StoreUnavailable
 from ozymandias.store.membership import Membership
-from ozymandias.store.mirror import Mirror
 from ozymandias.store.registry_store import RegistryStore
 from ozymandias.store.secret_store import SecretStore
-from ozymandias.store.watch_sources import events_mirror
 from ozymandias.volumes.local_disk import LocalDisks
 from ozymandias.volumes.shared_dirs import SharedDirs
-from ozymandias.watch.watches import Watches
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +54,6 @@ SECRETS_ROOT = Path("/dev/shm/ozymandias")
 
 # How long a starting node waits for etcd before giving up with a clear error.
 ETCD_WAIT_SECONDS = 60
-# The load average counts runnable tasks over the whole host: per core, it reads alike
-# on a 2-core and a 64-core node. All of the host's cores, whatever `--cpus` offers.
-_CORES = os.cpu_count() or 1
 
 
 def _lock_directories(name: str, directories: list[Path]) -> list[DirectoryLock]:
@@ -100,38 +73,6 @@ def _lock_directories(name: str, directories: list[Path]) -> list[DirectoryLock]
             ) from None
         locks.append(lock)
     return locks
-
-
-@dataclass
-class _Term:
-    """The parts of one term of membership, built afresh each time the node joins."""
-
-    node: Node
-    mirrors: list[Mirror[Any]]
-    dns_records: RecordChanges
-    publisher: DnsPublisher
-    agent: NodeAgent
-    upkeep: VolumeUpkeep
-    replacer: Replacer
-    system_jobs: SystemJobs
-    deployer: Deployer
-    ingress: IngressController
-    load: LoadReporter
-    server: ApiServer
-    watches: Watches
-    kube_server: ApiServer | None  # the Kubernetes API (--kube-port; None: 0)
-
-
-@dataclass
-class _Tasks:
-    """A term's running parts, in the groups they stop in."""
-
-    agent: asyncio.Task[Any]
-    # replacer, system jobs, deployer, upkeep, peer routes, ingress, load report, DNS
-    services: list[asyncio.Task[Any]]
-    server: asyncio.Task[Any]
-    kube_server: asyncio.Task[Any] | None
-    last: list[asyncio.Task[Any]]  # the lease keeper, then the mirrors
 
 
 class NodeDaemon:
@@ -239,7 +180,7 @@ class NodeDaemon:
                     started_at=time.time(),
                     pod_subnet=self.pod_network.subnet,
                     shared_storage=shared_storage,
-                    load=read_load(config.loadavg_file, _CORES) or 0.0,
+                    load=read_load(config.loadavg_file, CORES) or 0.0,
                     load_threshold=config.load_threshold,
                     software=this_host_software(),
                 )
@@ -268,7 +209,7 @@ class NodeDaemon:
         peers may already run its instances elsewhere. It returns what it did,
         for the event it records once it can reach etcd again.
         """
-        term = self._compose(node)
+        term = compose_term(self, node)
         mirrors, membership = self.mirrors, self.membership
         collector = NodeCollector(
             record=lambda: mirrors.node(node.name),
@@ -278,173 +219,13 @@ class NodeDaemon:
         )
         with registered(collector):
             async with asyncio.TaskGroup() as group:
-                tasks = await self._start(term, group)
+                tasks = await start_term(self, term, group)
                 await self._announce(term, tasks, ready)
                 lost = await self._until_stopped_or_lost(tasks)
                 fenced = await self._stop(term, tasks, lost)
         return fenced
 
-    def _compose(self, node: Node) -> _Term:
-        """Build the parts of one term of membership, and begin the lease's term."""
-        config = self.config
-        # Fresh mirrors for each membership: after a fence, nothing of the old
-        # view may survive into the new one.
-        self.mirrors = self.store.mirrors()
-        peers = PeerContact(node.name, self.mirrors.node_list, config.lease_ttl / 3, self.peer_link)
-        self.membership.begin_term(everyone_cut_off=peers.everyone_cut_off)
-        dns_records = self.dns_store.record_changes()
-        dns_aliases = self.dns_store.aliases_mirror()
-        lease_id = self.membership.current
-        publisher = DnsPublisher(self.dns_store, dns_aliases, node.name, node.address, lease_id)
-        agent = NodeAgent(
-            node.name,
-            self.runtime,
-            self.store,
-            self.mirrors,
-            lease_id=lease_id,
-            publisher=publisher,
-            network=config.network_name,
-            dns_servers=[self.pod_network.gateway],
-            dns_domain=config.dns_domain,
-            firewall=self.pod_network.firewall,
-            volumes=self.volumes,
-            secrets=SecretDelivery(node.name, self.mirrors, self.key_file, self.secrets_dir),
-            pulls=ImagePulls(self.runtime, RegistryLogins(node.name, self.mirrors, self.key_file)),
-        )
-        domain = node.storage_domain if node.shared_storage is not None else None
-        upkeep = VolumeUpkeep(node.name, domain, self.volumes, self.store, self.mirrors, lease_id)
-        service = JobService(
-            self.store, self.mirrors, node_name=node.name, preemption=config.preemption
-        )
-        replacer = Replacer(self.store, self.mirrors, node_name=node.name)
-        system_jobs = SystemJobs(
-            self.store, self.mirrors, node_name=node.name, preemption=config.preemption
-        )
-        deployer = Deployer(
-            self.store,
-            self.mirrors,
-            service,
-            node_name=node.name,
-            auto_rebalance=config.auto_rebalance,
-        )
-        # Several nodes may share a host (as in the tests): each has its own HAProxy files.
-        haproxy = Haproxy(
-            self.run_dir / "haproxy",
-            config.ingress_port,
-            trusted_proxies=config.ingress_trusted_proxies,
-        )
-        ingress = IngressController(self.mirrors, haproxy, config.ingress_tcp_ports)
-        watches = Watches(self.mirrors, lambda: events_mirror(self.store.etcd))
-        guard = Guard(self.mirrors.tokens)
-        guard.set_peer_secret(self.peer_secret)
-        secret_service = SecretService(
-            self.secret_store, self.store, self.mirrors, service, self.key_file, node_name=node.name
-        )
-        app = create_app(
-            service=service,
-            mirrors=self.mirrors,
-            store=self.store,
-            agent=agent,
-            node=node,
-            dns=self.dns_store,
-            ingress=ingress,
-            limits=config.api_limits,
-            spec_limits=config.spec_limits,
-            acl_store=self.acl_store,
-            guard=guard,
-            etcd_contact=self.membership,
-            peers=self.peer_link,
-            secret_service=secret_service,
-            registry_service=RegistryService(
-                self.registry_store,
-                self.secret_store,
-                self.mirrors,
-                secret_service.keyring,
-                node_name=node.name,
-            ),
-            watches=watches,
-            allocation_history=self.allocation_history,
-        )
-        server = api_server(
-            app, config.api_host, config.api_port, config.api_limits, config.api_tls
-        )
-        kube = kube_listen(config)
-        kube_api = (
-            kube_server(
-                create_kube_app(app.state.services, guard, config.api_limits),
-                kube,
-                config.api_limits,
-            )
-            if kube is not None
-            else None
-        )
-        mirrors = [*self.mirrors.all(), dns_records, dns_aliases]
-        load = LoadReporter(
-            self.store, node.name, lease_id, config.loadavg_file, _CORES, reported=node.load
-        )
-        return _Term(
-            node,
-            mirrors,
-            dns_records,
-            publisher,
-            agent,
-            upkeep,
-            replacer,
-            system_jobs,
-            deployer,
-            ingress,
-            load,
-            server,
-            watches,
-            kube_api,
-        )
-
-    async def _start(self, term: _Term, group: asyncio.TaskGroup) -> _Tasks:
-        """Start the mirrors and the lease keeper, then, once the mirrors are synced, the rest."""
-        mirror_tasks = [group.create_task(mirror.run()) for mirror in term.mirrors]
-        keeper_task = group.create_task(self.membership.keep())
-        await self.mirrors.wait_synced()
-        agent_task = group.create_task(term.agent.run())
-        router = self.pod_network.peer_router(term.node, self.mirrors.nodes)
-        routes_tasks = [group.create_task(router.run())] if router is not None else []
-        replacer_task = group.create_task(term.replacer.run())
-        system_task = group.create_task(term.system_jobs.run())
-        deployer_task = group.create_task(term.deployer.run())
-        upkeep_task = group.create_task(term.upkeep.run())
-        ingress_task = group.create_task(term.ingress.run())
-        load_task = group.create_task(term.load.run())
-        sampler_task = group.create_task(
-            AllocationSampler(self.mirrors, self.allocation_history).run()
-        )
-        dns_tasks = [
-            group.create_task(term.publisher.run()),
-            group.create_task(
-                serve_records(self._dns_server(), term.dns_records, self._dns_listeners())
-            ),
-        ]
-        server_task = group.create_task(term.server.serve())
-        kube_task = (
-            group.create_task(term.kube_server.serve()) if term.kube_server is not None else None
-        )
-        return _Tasks(
-            agent=agent_task,
-            services=[
-                replacer_task,
-                system_task,
-                deployer_task,
-                upkeep_task,
-                *routes_tasks,
-                ingress_task,
-                load_task,
-                sampler_task,
-                *dns_tasks,
-            ],
-            server=server_task,
-            kube_server=kube_task,
-            last=[keeper_task, *mirror_tasks],
-        )
-
-    async def _announce(self, term: _Term, tasks: _Tasks, ready: asyncio.Event | None) -> None:
+    async def _announce(self, term: Term, tasks: TermTasks, ready: asyncio.Event | None) -> None:
         """Once the API listens: record that the node joined, log it, and set `ready`."""
         node = term.node
         while not term.server.started:
@@ -464,7 +245,7 @@ class NodeDaemon:
         if ready is not None:
             ready.set()
 
-    async def _announce_kube(self, term: _Term, tasks: _Tasks) -> None:
+    async def _announce_kube(self, term: Term, tasks: TermTasks) -> None:
         """Wait for the Kubernetes API to listen (exit if it cannot), and say where it does."""
         config = self.config
         kube = kube_listen(config)
@@ -482,7 +263,7 @@ class NodeDaemon:
             log.warning("%s", note)
         log.info("Kubernetes API on %s (`ozy kubeconfig` writes kubectl's config)", kube.url)
 
-    async def _until_stopped_or_lost(self, tasks: _Tasks) -> bool:
+    async def _until_stopped_or_lost(self, tasks: TermTasks) -> bool:
         """Wait until told to stop, the lease is lost or the agent ends; True if it is lost."""
         stopping = asyncio.create_task(self._stopping.wait())
         lost = asyncio.create_task(self.membership.lost.wait())
@@ -493,7 +274,7 @@ class NodeDaemon:
         lost.cancel()
         return fenced
 
-    async def _stop(self, term: _Term, tasks: _Tasks, lost: bool) -> str | None:
+    async def _stop(self, term: Term, tasks: TermTasks, lost: bool) -> str | None:
         """Stop the term's parts, fencing if the lease is `lost`: then it says what it did."""
         # The pods go first: when fencing, every second counts.
         tasks.agent.cancel()
@@ -535,18 +316,6 @@ class NodeDaemon:
             f"node {node.name} fenced: no lease refresh for {silent_for:.1f}s, so it stopped "
             f"its {stopped} pod(s) and rejoined as a new node"
         )
-
-    def _dns_listeners(self) -> list[Listener]:
-        # The gateway address exists only while podman's bridge is up: bound freely,
-        # the socket serves the pods whenever the bridge comes up (see dns/server.py).
-        return [
-            Listener("127.0.0.1", self.config.dns_port),
-            Listener(self.pod_network.gateway, 53, freebind=True),
-        ]
-
-    def _dns_server(self) -> DnsServer:
-        own = [listener.host for listener in self._dns_listeners()]
-        return DnsServer(self.config.dns_domain, upstream_resolvers(Path("/etc/resolv.conf"), own))
 
     async def _remove_local_pods(self) -> int:
         """Remove every pod this node's label marks as its own; returns how many there were."""

@@ -12,8 +12,9 @@ from prometheus_client import REGISTRY
 
 from ozymandias import node as node_module
 from ozymandias.cluster.records import Node, Resources
-from ozymandias.node import NodeDaemon, _Tasks, _Term
+from ozymandias.node import NodeDaemon
 from ozymandias.node_config import NodeConfig
+from ozymandias.node_term import Term, TermTasks
 
 
 class Pod:
@@ -85,11 +86,11 @@ async def stop(daemon: NodeDaemon, done: list[str], lost: bool) -> str | None:
             await asyncio.sleep(0)
         done.append(f"{name} stopped")
 
-    term = _Term(own, [], cast(Any, None), cast(Any, None), cast(Any, FakeAgent(done)),
+    term = Term(own, [], cast(Any, None), cast(Any, None), cast(Any, FakeAgent(done)),
                  cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None),
                  cast(Any, None), cast(Any, None), cast(Any, server),
                  cast(Any, FakeWatches(done)), cast(Any, kube_server))  # fmt: skip
-    tasks = _Tasks(
+    tasks = TermTasks(
         agent=asyncio.create_task(forever("agent", done)),
         services=[asyncio.create_task(forever("replacer", done))],
         server=asyncio.create_task(serve(server, "API")),
