@@ -30,7 +30,7 @@ from ozymandias.api.paging import (
 from ozymandias.api.problems import Problem
 from ozymandias.api.watch_stream import WATCH_RESPONSES
 from ozymandias.store.cluster_mirrors import ClusterMirrors
-from ozymandias.store.mirror import Mirror
+from ozymandias.store.mirror import AheadOfStore, Mirror
 
 # How long a node behind the token's revision may take to catch up before it says so.
 CATCH_UP_SECONDS = 5.0
@@ -89,6 +89,8 @@ async def cursor(mirror: Mirror[Any], token: str | None, shape: tuple[type, ...]
     try:
         async with asyncio.timeout(CATCH_UP_SECONDS):
             await mirror.catch_up(found.revision)
+    except AheadOfStore as error:
+        raise Problem(400, "invalid-continue", "Invalid continue token", str(error)) from None
     except TimeoutError:
         raise Problem(
             503,

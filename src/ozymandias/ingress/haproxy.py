@@ -293,9 +293,16 @@ class Haproxy:
                 preexec_fn=die_with_parent(os.getpid(), own_process_group=True),
             )
         except OSError as error:
+            if old is not None:
+                self._told_to_stop.discard(old.pid)
             raise HaproxyError(f"cannot run {self._binary}: {error}") from error
         drained = self._keep(self._drain_stderr(process))
-        await self._wait_ready(process, settings.stats_socket, drained)
+        try:
+            await self._wait_ready(process, settings.stats_socket, drained)
+        except BaseException:
+            if old is not None:  # not replaced after all: what it says matters again
+                self._told_to_stop.discard(old.pid)
+            raise
         if old is not None:
             await self._wait_stopped_listening(old, self._settings(self._generation).stats_socket)
             self._keep(self._reap(old, self._generation))

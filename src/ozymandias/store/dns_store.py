@@ -33,6 +33,13 @@ class RecordChanges(Mirror[DnsRecord]):
         # Otherwise each name changed since the last take: its record, or None if gone.
         self._pending: dict[str, DnsRecord | None] = {}
 
+    def changed_since(self, revision: int) -> set[bytes] | None:
+        """Unknown: nothing is kept to say (a follower must look at everything)."""
+        return None
+
+    async def catch_up(self, revision: int) -> None:
+        raise TypeError("the DNS records' changes keep no items to page through")
+
     def take(self) -> tuple[dict[str, DnsRecord] | None, dict[str, DnsRecord | None], int]:
         """The whole record set if a scan came since the last take (else None), the
         changes since, and the revision both reflect; then forgets them."""

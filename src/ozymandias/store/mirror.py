@@ -32,8 +32,19 @@ _RETRY_MAX_SECONDS = 5.0
 # watch streams); one that falls further behind recomputes everything instead.
 CHANGE_LOG_LENGTH = 4096
 
-# How long `catch_up` lets the watch bring a revision before asking etcd.
+# How long `catch_up` lets the watch bring a revision before asking etcd, doubling
+# between asks (each reads the whole prefix on etcd's side).
 _CATCH_UP_WATCH_SECONDS = 0.2
+_CATCH_UP_WATCH_MAX_SECONDS = 1.6
+
+
+class AheadOfStore(ValueError):
+    """A revision newer than etcd's own: no page this cluster served was read at it."""
+
+    def __init__(self, revision: int, store_revision: int) -> None:
+        super().__init__(f"revision {revision} is ahead of the store's ({store_revision})")
+        self.revision = revision
+        self.store_revision = store_revision
 
 
 class Mirror(Generic[T]):
@@ -64,6 +75,8 @@ class Mirror(Generic[T]):
         # (revision, key) of every change after `_log_floor`, oldest first.
         self._log: deque[tuple[int, bytes]] = deque()
         self._log_floor = 0
+        # Keys whose value did not decode: in etcd, yet left out of `items`.
+        self._undecodable: set[bytes] = set()
 
     async def run(self) -> None:
         """Follow the prefix until cancelled, through etcd outages and compactions."""
@@ -114,26 +127,37 @@ class Mirror(Generic[T]):
         would wait forever (a continue token made by a node that started later).
         When the watch brings nothing soon, etcd is asked instead: if no key
         under the prefix changed after what the mirror holds and it holds as
-        many, the items equal etcd's now, which is newer than `revision`.
+        many, the items equal etcd's now, so the mirror moves to etcd's revision
+        (once: the next page's token is not behind it any more). Raises
+        `AheadOfStore` for a revision etcd has not reached: no token it made can be.
         """
+        patience = _CATCH_UP_WATCH_SECONDS
         while self.revision < revision:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_CATCH_UP_WATCH_SECONDS):
+                async with asyncio.timeout(patience):
                     await self.wait_for_revision(revision)
                     return
-            held_revision, held_count = self.revision, len(self.items)
+            patience = min(patience * 2, _CATCH_UP_WATCH_MAX_SECONDS)
+            held = (self.revision, self._held_count())
             try:
+                # Costly on a big prefix (etcd reads all of it to sort): once per stale token.
                 now = await self._etcd.summarise(self.prefix)
             except StoreUnavailable as error:
                 log.debug("mirror %s: cannot ask etcd to catch up: %s", self.prefix.decode(), error)
                 continue
+            if now.revision < revision:
+                raise AheadOfStore(revision, now.revision)
             unchanged = (
-                now.newest_mod_revision <= held_revision
-                and now.count == held_count
-                and (self.revision, len(self.items)) == (held_revision, held_count)
+                now.newest_mod_revision <= held[0]
+                and now.count == held[1]
+                and (self.revision, self._held_count()) == held
             )
-            if unchanged and now.revision >= revision:
-                return
+            if unchanged:
+                await self._advance(now.revision)
+
+    def _held_count(self) -> int:
+        """The keys this mirror accounts for: those it holds, and those it could not decode."""
+        return len(self.items) + len(self._undecodable)
 
     def group(self, name: str) -> dict[bytes, T]:
         """The items of one group (empty when there is none); needs `group_of`."""
@@ -156,6 +180,7 @@ class Mirror(Generic[T]):
 
     async def _scan(self) -> None:
         revision, pairs = await self._etcd.scan(self.prefix)
+        self._undecodable = set()
         items: dict[bytes, T] = {}
         mod_revisions: dict[bytes, int] = {}
         for pair in pairs:
@@ -177,6 +202,8 @@ class Mirror(Generic[T]):
     async def _follow(self) -> None:
         async for event in self._etcd.watch_prefix(self.prefix, self.revision + 1):
             decoded = None if event.value is None else self._decode_or_none(event.key, event.value)
+            if event.value is None:
+                self._undecodable.discard(event.key)
             if decoded is None:
                 # A delete, or a value a scan would leave out too: either way the
                 # value it replaced is gone, so the mirror must not keep it.
@@ -217,11 +244,14 @@ class Mirror(Generic[T]):
 
     def _decode_or_none(self, key: bytes, value: bytes) -> T | None:
         try:
-            return self._decode(key, value)
+            decoded = self._decode(key, value)
         except ValueError as error:
             # One bad record must not stop the node from seeing every other one.
             log.error("ignoring undecodable value at %s: %s", key.decode(), error)
+            self._undecodable.add(key)
             return None
+        self._undecodable.discard(key)
+        return decoded
 
 
 async def any_changed(
