@@ -33,6 +33,7 @@ from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
 from ozymandias.deployments.deployer import Deployer
 from ozymandias.dns.publisher import DnsPublisher
 from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
+from ozymandias.heap_trim import trim_heap
 from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
@@ -461,6 +462,7 @@ class NodeDaemon:
             )
         )
         log.info("node %s is up: API on %s, etcd %s", node.name, node.api_url, self.config.etcd)
+        trim_heap()  # what the first sync read and dropped, glibc keeps unless asked
         if ready is not None:
             ready.set()
 
