@@ -33,7 +33,7 @@ from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
 from ozymandias.deployments.deployer import Deployer
 from ozymandias.dns.publisher import DnsPublisher
 from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
-from ozymandias.heap_trim import trim_heap
+from ozymandias.heap_trim import trim_heap, trim_heap_every
 from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
@@ -414,6 +414,7 @@ class NodeDaemon:
         upkeep_task = group.create_task(term.upkeep.run())
         ingress_task = group.create_task(term.ingress.run())
         load_task = group.create_task(term.load.run())
+        trim_task = group.create_task(trim_heap_every())
         sampler_task = group.create_task(
             AllocationSampler(self.mirrors, self.allocation_history).run()
         )
@@ -437,6 +438,7 @@ class NodeDaemon:
                 *routes_tasks,
                 ingress_task,
                 load_task,
+                trim_task,
                 sampler_task,
                 *dns_tasks,
             ],

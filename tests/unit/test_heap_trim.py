@@ -1,9 +1,13 @@
-"""trim_heap: glibc gives back the free pages a burst of short-lived objects left."""
+"""trim_heap: glibc gives back the free pages a burst of short-lived objects left, now and then."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
+
+from ozymandias import heap_trim
 from ozymandias.heap_trim import trim_heap
 
 
@@ -24,3 +28,15 @@ def test_trim_returns_the_pages_a_freed_burst_left_in_the_heap() -> None:
     assert trim_heap()
     assert _rss_kib() < before - 10_000
     del kept  # alive until now: the holes it leaves are what the trim returns
+
+
+async def test_trims_every_period_until_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    trimmed = asyncio.Event()
+    monkeypatch.setattr(heap_trim, "trim_heap", lambda: trimmed.set() or True)
+    task = asyncio.create_task(heap_trim.trim_heap_every(0.01))
+    try:
+        await asyncio.wait_for(trimmed.wait(), timeout=30)
+    finally:
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
