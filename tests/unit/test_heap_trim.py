@@ -32,7 +32,12 @@ def test_trim_returns_the_pages_a_freed_burst_left_in_the_heap() -> None:
 
 async def test_trims_every_period_until_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
     trimmed = asyncio.Event()
-    monkeypatch.setattr(heap_trim, "trim_heap", lambda: trimmed.set() or True)
+
+    def trim() -> bool:
+        trimmed.set()
+        return True
+
+    monkeypatch.setattr(heap_trim, "trim_heap", trim)
     task = asyncio.create_task(heap_trim.trim_heap_every(0.01))
     try:
         await asyncio.wait_for(trimmed.wait(), timeout=30)
