@@ -20,6 +20,7 @@ from ozymandias.allocation_history.history import AllocationHistory
 from ozymandias.api.peer_link import PeerLink
 from ozymandias.cluster.records import Event, Node
 from ozymandias.daemon_lock import DirectoryInUse, DirectoryLock
+from ozymandias.heap_trim import trim_heap
 from ozymandias.kube_api.server import kube_listen, loopback_note
 from ozymandias.load_report import read_load
 from ozymandias.metrics.families import registered
@@ -242,6 +243,7 @@ class NodeDaemon:
             )
         )
         log.info("node %s is up: API on %s, etcd %s", node.name, node.api_url, self.config.etcd)
+        trim_heap()  # what the first sync read and dropped, glibc keeps unless asked
         if ready is not None:
             ready.set()
 

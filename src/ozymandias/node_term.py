@@ -27,6 +27,7 @@ from ozymandias.cluster.records import Node
 from ozymandias.deployments.deployer import Deployer
 from ozymandias.dns.publisher import DnsPublisher
 from ozymandias.dns.server import DnsServer, Listener, serve_records, upstream_resolvers
+from ozymandias.heap_trim import trim_heap_every
 from ozymandias.ingress.controller import IngressController
 from ozymandias.ingress.haproxy import Haproxy
 from ozymandias.jobs.replacement import Replacer
@@ -219,6 +220,7 @@ async def start_term(daemon: NodeDaemon, term: Term, group: asyncio.TaskGroup) -
     upkeep_task = group.create_task(term.upkeep.run())
     ingress_task = group.create_task(term.ingress.run())
     load_task = group.create_task(term.load.run())
+    trim_task = group.create_task(trim_heap_every())
     sampler_task = group.create_task(
         AllocationSampler(daemon.mirrors, daemon.allocation_history).run()
     )
@@ -246,6 +248,7 @@ async def start_term(daemon: NodeDaemon, term: Term, group: asyncio.TaskGroup) -
             *routes_tasks,
             ingress_task,
             load_task,
+            trim_task,
             sampler_task,
             *dns_tasks,
         ],
