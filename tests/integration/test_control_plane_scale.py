@@ -3,8 +3,9 @@
 bench/control_plane.py's cluster (100 simulated nodes, 1,000 jobs x 10
 instances and a probe job, written straight into etcd through the store) is
 followed by two real nodes on this host. Simulated nodes flip a few thousand
-instance statuses at a bounded rate while the nodes follow; once the flips
-stop, every node must end up exactly where etcd is:
+instance statuses at a bounded rate while the nodes follow, then 50 instances
+come back in a new pod, at a new address; once that stops, every node must end
+up exactly where etcd is:
 
 - DNS: each job's name answers (real queries to the node's DNS port) the pod
   IPs of its healthy, running instances, and nothing else;
@@ -49,12 +50,13 @@ from tests.support.etcd import EtcdServer
 from tests.support.haproxy_state import servers_state, serving
 from tests.support.machine import free_port
 from tests.support.nodes import NodeFactory, NodeProcess
-from tests.support.simulated_cluster import Scenario, write_cluster
-from tests.support.status_flips import FlipTarget, flipper
+from tests.support.simulated_cluster import PROBE_JOB, Scenario, write_cluster
+from tests.support.status_flips import FlipTarget, flip, flipper
 
 SCENARIO = Scenario(nodes=100, jobs=1000, per_job=10)
 FLIP_RATE = 200  # a second, as the bench's
 FLIP_SECONDS = 15.0  # 3,000 flips
+MOVES = 50  # instances that come back in a new pod, with a new address
 SETTLE_SECONDS = 240.0  # generous: correctness is asserted here, not speed
 PAGE_LIMITS = {"/v1/jobs": 37, "/v1/instances": 97, "/v1/nodes": 7}
 SHOWN = 20  # mismatches printed at most, per check
@@ -110,6 +112,22 @@ async def read_truth(url: str) -> Truth:
         nodes={Node.from_json(kv.value).name for kv in nodes},
         healthy=healthy,
     )
+
+
+async def move_pods(url: str, targets: list[FlipTarget], lease: int) -> None:
+    """Each target leaves DNS and the pools, then comes back at a new address, as an
+    instance restarted in a new pod does (HAProxy's server address changes at runtime)."""
+    etcd = Etcd(url, timeout=60)
+    try:
+        for target in targets:
+            if target.status.health == Health.HEALTHY:
+                await flip(etcd, target, lease)
+            network, host = target.status.pod_ip.rsplit(".", 1)
+            moved = f"{network}.{int(host) + 100}"  # the scenario's hosts end at .2-.11
+            target.status = target.status.model_copy(update={"pod_ip": moved})
+            await flip(etcd, target, lease)
+    finally:
+        await etcd.close()
 
 
 async def flip_for(url: str, targets: list[FlipTarget], lease: int) -> int:
@@ -284,6 +302,8 @@ def test_every_node_matches_etcd_after_status_flips(
         for status in cluster.statuses
     ]
     flipped = asyncio.run(flip_for(etcd.url, targets, cluster.lease))
+    jobs_targets = [target for target in targets if target.status.job != PROBE_JOB]
+    asyncio.run(move_pods(etcd.url, jobs_targets[:: len(jobs_targets) // MOVES], cluster.lease))
     truth = asyncio.run(read_truth(etcd.url))
     # What the flipper wrote last is what etcd holds: the truth the nodes are held to.
     assert flipped >= FLIP_RATE * FLIP_SECONDS / 2
