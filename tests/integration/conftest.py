@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.auth import token_in_environment
 from tests.support.etcd import EtcdServer
+from tests.support.http_app import http_app
 from tests.support.machine import (
     CLUSTER_CIDR,
     blackholed,
@@ -130,3 +131,10 @@ def registry(
     finally:
         server.stop()
         server.remove_pulled_images()
+
+
+@pytest.fixture
+def app_port() -> Iterator[int]:
+    """A stand-in pod on 127.0.0.1 (tests/support/http_app.py): its port."""
+    with http_app() as port:
+        yield port

@@ -10,13 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,30 +24,6 @@ from tests.support.machine import free_port
 from tests.support.waiting import eventually, within
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-class _App(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status = 500 if self.path == "/fail" else 200
-        self.send_response(status)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def app_port() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def routes(app_port: int, *, healthy: bool, other_job: bool = False) -> Routes:
